@@ -1,0 +1,97 @@
+//! Text as people write it, in any script. Cutting text is done on grapheme clusters, so a
+//! Telugu consonant never loses its vowel sign or virama and a Greek letter never loses its
+//! accent; HTML for display is made by escaping, never by trusting input.
+
+use unicode_segmentation::UnicodeSegmentation;
+
+/// At most `max` user-perceived characters, with `…` when something was cut.
+pub fn truncate_graphemes(text: &str, max: usize) -> String {
+    let mut graphemes = text.grapheme_indices(true);
+    match graphemes.nth(max) {
+        None => text.to_string(),
+        Some((cut, _)) => {
+            let keep = max.saturating_sub(1);
+            let end = text
+                .grapheme_indices(true)
+                .nth(keep)
+                .map(|(i, _)| i)
+                .unwrap_or(cut);
+            format!("{}…", text[..end].trim_end())
+        }
+    }
+}
+
+/// A one-line preview of a message for lists.
+pub fn preview(text: &str, max: usize) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    truncate_graphemes(&one_line, max)
+}
+
+/// Escapes text for HTML and keeps its line breaks.
+pub fn text_to_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    html.push_str("<p>");
+    for c in text.chars() {
+        match c {
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '&' => html.push_str("&amp;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            '\n' => html.push_str("<br>"),
+            '\r' => {}
+            c => html.push(c),
+        }
+    }
+    html.push_str("</p>");
+    html
+}
+
+/// NFC, the form text is stored in, so that the same word typed on two keyboards (a
+/// precomposed ά or α plus a combining accent) compares equal.
+pub fn nfc(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    text.nfc().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn telugu_is_cut_between_letters_not_inside_them() {
+        // క + ్ + ట is one cluster in UAX #29 extended grapheme terms for the virama part.
+        let word = "వినియోగదారులకు సేవ";
+        let cut = truncate_graphemes(word, 4);
+        assert!(cut.ends_with('…'));
+        let kept = cut.trim_end_matches('…');
+        assert!(word.starts_with(kept));
+        // No cluster was split: the kept part ends where a cluster ends.
+        assert!(word.grapheme_indices(true).any(|(i, _)| i == kept.len()));
+    }
+
+    #[test]
+    fn greek_accents_stay_on_their_letters() {
+        assert_eq!(truncate_graphemes("εξυπηρέτηση πελατών", 6), "εξυπη…");
+        assert_eq!(truncate_graphemes("σύντομο", 10), "σύντομο");
+    }
+
+    #[test]
+    fn html_is_escaped() {
+        assert_eq!(
+            text_to_html("<script>alert(1)</script>\nok & bye"),
+            "<p>&lt;script&gt;alert(1)&lt;/script&gt;<br>ok &amp; bye</p>"
+        );
+    }
+
+    proptest! {
+        #[test]
+        fn truncation_never_exceeds_and_is_a_prefix(text in "\\PC{0,60}", max in 1usize..30) {
+            let cut = truncate_graphemes(&text, max);
+            prop_assert!(cut.graphemes(true).count() <= max);
+            let kept = cut.strip_suffix('…').unwrap_or(&cut);
+            prop_assert!(text.starts_with(kept));
+        }
+    }
+}

@@ -1,0 +1,199 @@
+//! Agents (users), their login sessions and API tokens. Secrets are stored only as hashes:
+//! passwords as argon2id (hashed by the caller, which owns the cost settings), session and
+//! API tokens as SHA-256 (they are long random values, so a fast hash is enough).
+
+use serde::Serialize;
+use seva_core::agent::Role;
+use seva_core::time::Timestamp;
+use seva_core::{AgentId, TeamId, TokenId};
+
+use crate::db::Conn;
+use crate::{Error, Result, args};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Agent {
+    pub id: AgentId,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub language: String,
+    pub disabled: bool,
+    pub teams: Vec<TeamId>,
+    #[serde(skip)]
+    pub password_hash: Option<String>,
+    #[serde(skip)]
+    pub must_change_password: bool,
+    pub created_at: Timestamp,
+}
+
+pub struct NewAgent<'a> {
+    pub email: &'a str,
+    pub name: &'a str,
+    pub role: Role,
+    pub language: &'a str,
+    pub password_hash: Option<String>,
+    pub must_change_password: bool,
+}
+
+const COLUMNS: &str =
+    "id, email, name, role, language, disabled, password_hash, must_change_password, created_at";
+
+async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Agent> {
+    let id: AgentId = row.parse(0)?;
+    let teams = conn
+        .query("SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id", args![id.to_string()])
+        .await?
+        .iter()
+        .map(|r| r.parse(0))
+        .collect::<Result<Vec<TeamId>>>()?;
+    Ok(Agent {
+        id,
+        email: row.text(1)?,
+        name: row.text(2)?,
+        role: row.parse(3)?,
+        language: row.text(4)?,
+        disabled: row.bool(5)?,
+        password_hash: row.opt_text(6)?,
+        must_change_password: row.bool(7)?,
+        created_at: Timestamp(row.int(8)?),
+        teams,
+    })
+}
+
+pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
+    let email = seva_core::contact::Email::parse(new.email)
+        .map_err(|e| Error::invalid("email", e.0))?
+        .identity_key();
+    let name = seva_core::contact::clean_name(new.name).ok_or_else(|| Error::invalid("name", "a name is required"))?;
+    let id = AgentId::new();
+    let inserted = conn
+        .execute(
+            "INSERT INTO agents (id, email, name, role, language, password_hash, must_change_password, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            args![id.to_string(), &email, &name, new.role.as_str(), new.language, new.password_hash, new.must_change_password, crate::now().micros()],
+        )
+        .await;
+    match inserted {
+        Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("an agent with email {email} exists"))),
+        other => other?,
+    };
+    crate::events::append(conn, "agent.created", None, "system", serde_json::json!({"agent_id": id, "role": new.role})).await?;
+    get(conn, id).await
+}
+
+pub async fn get(conn: &mut dyn Conn, id: AgentId) -> Result<Agent> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = $1");
+    let row = conn.query_opt(&sql, args![id.to_string()]).await?.ok_or(Error::NotFound)?;
+    decode(conn, &row).await
+}
+
+pub async fn by_email(conn: &mut dyn Conn, email: &str) -> Result<Option<Agent>> {
+    let sql = format!("SELECT {COLUMNS} FROM agents WHERE email = $1");
+    match conn.query_opt(&sql, args![email.trim().to_lowercase()]).await? {
+        Some(row) => Ok(Some(decode(conn, &row).await?)),
+        None => Ok(None),
+    }
+}
+
+pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Agent>> {
+    let sql = format!("SELECT {COLUMNS} FROM agents ORDER BY name, email");
+    let rows = conn.query(&sql, &[]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(decode(conn, row).await?);
+    }
+    Ok(out)
+}
+
+pub async fn count(conn: &mut dyn Conn) -> Result<i64> {
+    conn.query_one("SELECT count(*) FROM agents", &[]).await?.int(0)
+}
+
+pub async fn set_disabled(conn: &mut dyn Conn, id: AgentId, disabled: bool) -> Result<()> {
+    let n = conn.execute("UPDATE agents SET disabled = $1 WHERE id = $2", args![disabled, id.to_string()]).await?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    // A disabled agent is logged out everywhere and its tokens stop working at once.
+    if disabled {
+        conn.execute("DELETE FROM sessions WHERE agent_id = $1", args![id.to_string()]).await?;
+        conn.execute("UPDATE api_tokens SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL", args![crate::now().micros(), id.to_string()]).await?;
+    }
+    crate::events::append(conn, if disabled { "agent.disabled" } else { "agent.enabled" }, None, "system", serde_json::json!({"agent_id": id})).await
+}
+
+pub async fn set_password(conn: &mut dyn Conn, id: AgentId, password_hash: String) -> Result<()> {
+    conn.execute(
+        "UPDATE agents SET password_hash = $1, must_change_password = 0 WHERE id = $2",
+        args![password_hash, id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn set_language(conn: &mut dyn Conn, id: AgentId, language: &str) -> Result<()> {
+    conn.execute("UPDATE agents SET language = $1 WHERE id = $2", args![language, id.to_string()]).await?;
+    Ok(())
+}
+
+// --- sessions -------------------------------------------------------------------------
+
+pub struct Session {
+    pub agent: Agent,
+    pub csrf: String,
+}
+
+pub async fn create_session(conn: &mut dyn Conn, agent: AgentId, token_hash: &str, csrf: &str, expires_at: Timestamp) -> Result<()> {
+    conn.execute(
+        "INSERT INTO sessions (token_hash, agent_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
+        args![token_hash, agent.to_string(), csrf, crate::now().micros(), expires_at.micros()],
+    )
+    .await?;
+    Ok(())
+}
+
+pub async fn session(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Session>> {
+    let row = conn
+        .query_opt(
+            "SELECT s.agent_id, s.csrf FROM sessions s JOIN agents a ON a.id = s.agent_id \
+             WHERE s.token_hash = $1 AND s.expires_at > $2 AND a.disabled = 0",
+            args![token_hash, crate::now().micros()],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let agent = get(conn, row.parse(0)?).await?;
+    Ok(Some(Session { agent, csrf: row.text(1)? }))
+}
+
+pub async fn end_session(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
+    conn.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash]).await?;
+    Ok(())
+}
+
+// --- API tokens -----------------------------------------------------------------------
+
+pub async fn create_token(conn: &mut dyn Conn, agent: AgentId, name: &str, token_hash: &str) -> Result<TokenId> {
+    let id = TokenId::new();
+    conn.execute(
+        "INSERT INTO api_tokens (id, agent_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+        args![id.to_string(), agent.to_string(), token_hash, name, crate::now().micros()],
+    )
+    .await?;
+    crate::events::append(conn, "token.created", None, "system", serde_json::json!({"token_id": id, "agent_id": agent})).await?;
+    Ok(id)
+}
+
+pub async fn by_token(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Agent>> {
+    let row = conn
+        .query_opt(
+            "SELECT t.agent_id FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
+            args![token_hash],
+        )
+        .await?;
+    match row {
+        Some(row) => Ok(Some(get(conn, row.parse(0)?).await?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,64 @@
+//! Files that came with messages. The bytes live on disk, named by their SHA-256 (so the
+//! same file sent twice is stored once); the database keeps the name, type and size.
+
+use seva_core::time::Timestamp;
+use seva_core::{AttachmentId, ConversationId, MessageId};
+
+use crate::db::Conn;
+use crate::messages::Attachment;
+use crate::{Error, Result, args};
+
+/// A file already written to the attachment folder, ready to be linked to a message.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+pub async fn insert(conn: &mut dyn Conn, message: MessageId, file: &StoredFile) -> Result<AttachmentId> {
+    let id = AttachmentId::new();
+    conn.execute(
+        "INSERT INTO attachments (id, message_id, filename, content_type, size, sha256, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![id.to_string(), message.to_string(), &file.filename, &file.content_type, file.size, &file.sha256, crate::now().micros()],
+    )
+    .await?;
+    Ok(id)
+}
+
+pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<(MessageId, Attachment)>> {
+    let rows = conn
+        .query(
+            "SELECT a.message_id, a.id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
+             JOIN messages m ON m.id = a.message_id WHERE m.conversation_id = $1 ORDER BY a.id",
+            args![id.to_string()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok((
+                r.parse(0)?,
+                Attachment { id: r.parse(1)?, filename: r.text(2)?, content_type: r.text(3)?, size: r.int(4)?, sha256: r.text(5)? },
+            ))
+        })
+        .collect()
+}
+
+/// One attachment with the conversation it belongs to (for the authorization check).
+pub async fn get(conn: &mut dyn Conn, id: AttachmentId) -> Result<(ConversationId, Attachment, Timestamp)> {
+    let r = conn
+        .query_opt(
+            "SELECT m.conversation_id, a.id, a.filename, a.content_type, a.size, a.sha256, a.created_at FROM attachments a \
+             JOIN messages m ON m.id = a.message_id WHERE a.id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((
+        r.parse(0)?,
+        Attachment { id: r.parse(1)?, filename: r.text(2)?, content_type: r.text(3)?, size: r.int(4)?, sha256: r.text(5)? },
+        Timestamp(r.int(6)?),
+    ))
+}

@@ -1,0 +1,624 @@
+//! Conversations: the one ingestion path every channel uses, and everything an agent does
+//! to a conversation (reply, note, assign, change status and priority, tag, follow). Each
+//! change writes its event in the same transaction.
+
+use serde::Serialize;
+use seva_core::agent::{ConversationScope, Role, may_see};
+use seva_core::contact::IdentityKind;
+use seva_core::conversation::{
+    Channel, Delivery, MessageKind, Priority, Status, check_transition, normalise_tag,
+};
+use seva_core::inbound::Received;
+use seva_core::time::Timestamp;
+use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
+
+use crate::attachments::StoredFile;
+use crate::db::{Conn, Value};
+use crate::messages::NewMessage;
+use crate::{Error, Result, args};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    pub id: ConversationId,
+    /// The short number customers quote ("#1042").
+    pub reference: i64,
+    pub subject: String,
+    pub status: Status,
+    pub priority: Priority,
+    pub channel: Channel,
+    pub contact_id: ContactId,
+    pub contact_name: String,
+    pub inbox_id: Option<InboxId>,
+    pub team_id: Option<TeamId>,
+    pub owner_id: Option<AgentId>,
+    pub language: Option<String>,
+    pub tags: Vec<String>,
+    pub followers: Vec<AgentId>,
+    pub custom_fields: serde_json::Value,
+    pub preview: String,
+    pub message_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub first_response_at: Option<Timestamp>,
+    pub solved_at: Option<Timestamp>,
+    #[serde(skip)]
+    pub team_private: bool,
+}
+
+/// Who is asking, for the visibility rule.
+#[derive(Debug, Clone)]
+pub struct Viewer {
+    pub agent_id: AgentId,
+    pub role: Role,
+    pub teams: Vec<TeamId>,
+}
+
+impl Viewer {
+    pub fn may_see(&self, c: &Conversation) -> bool {
+        may_see(
+            self.role,
+            &self.teams,
+            ConversationScope {
+                team: c.team_id.as_ref(),
+                team_is_private: c.team_private,
+                owner_is_viewer: c.owner_id == Some(self.agent_id),
+            },
+        )
+    }
+
+    pub fn actor(&self) -> String {
+        format!("agent:{}", self.agent_id)
+    }
+}
+
+const COLUMNS: &str = "c.id, c.seq, c.subject, c.status, c.priority, c.channel, c.contact_id, ct.name, c.inbox_id, \
+    c.team_id, c.owner_id, c.language, c.custom_fields, c.preview, c.message_count, c.created_at, c.updated_at, \
+    c.first_response_at, c.solved_at, coalesce(t.private, 0)";
+const FROM: &str = "FROM conversations c JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id";
+
+fn decode(row: &crate::Row) -> Result<Conversation> {
+    Ok(Conversation {
+        id: row.parse(0)?,
+        reference: row.int(1)?,
+        subject: row.text(2)?,
+        status: row.parse(3)?,
+        priority: row.parse(4)?,
+        channel: row.parse(5)?,
+        contact_id: row.parse(6)?,
+        contact_name: row.text(7)?,
+        inbox_id: row.opt_parse(8)?,
+        team_id: row.opt_parse(9)?,
+        owner_id: row.opt_parse(10)?,
+        language: row.opt_text(11)?,
+        custom_fields: serde_json::from_str(&row.text(12)?).unwrap_or_default(),
+        preview: row.text(13)?,
+        message_count: row.int(14)?,
+        created_at: Timestamp(row.int(15)?),
+        updated_at: Timestamp(row.int(16)?),
+        first_response_at: row.opt_int(17)?.map(Timestamp),
+        solved_at: row.opt_int(18)?.map(Timestamp),
+        team_private: row.bool(19)?,
+        tags: Vec::new(),
+        followers: Vec::new(),
+    })
+}
+
+/// A conversation as stored, whoever asks. Use [`get_for`] on behalf of an agent.
+pub async fn get(conn: &mut dyn Conn, id: ConversationId) -> Result<Conversation> {
+    let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1");
+    let row = conn.query_opt(&sql, args![id.to_string()]).await?.ok_or(Error::NotFound)?;
+    let mut c = decode(&row)?;
+    c.tags = conn
+        .query("SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag", args![id.to_string()])
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect::<Result<_>>()?;
+    c.followers = conn
+        .query("SELECT agent_id FROM conversation_followers WHERE conversation_id = $1 ORDER BY agent_id", args![id.to_string()])
+        .await?
+        .iter()
+        .map(|r| r.parse(0))
+        .collect::<Result<_>>()?;
+    Ok(c)
+}
+
+/// A conversation on behalf of `viewer`: one they may not see is "not found", so that
+/// its existence does not leak.
+pub async fn get_for(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId) -> Result<Conversation> {
+    let c = get(conn, id).await?;
+    if viewer.may_see(&c) { Ok(c) } else { Err(Error::NotFound) }
+}
+
+pub async fn by_customer_key(conn: &mut dyn Conn, key_hash: &str) -> Result<Conversation> {
+    let row = conn
+        .query_opt("SELECT id FROM conversations WHERE customer_key_hash = $1", args![key_hash])
+        .await?
+        .ok_or(Error::NotFound)?;
+    get(conn, row.parse(0)?).await
+}
+
+/// What a customer sent, in the shape every channel produces.
+pub struct Arrival<'a> {
+    pub channel: Channel,
+    pub identity: (IdentityKind, &'a str),
+    pub name: Option<&'a str>,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub files: &'a [StoredFile],
+    pub provider_id: Option<&'a str>,
+    pub continues: Option<ConversationId>,
+    pub inbox_id: Option<InboxId>,
+    pub team_id: Option<TeamId>,
+    /// The hash of the key that lets the customer follow this conversation on the web.
+    pub customer_key_hash: Option<&'a str>,
+    pub priority: Priority,
+    /// Who made the store record it: the contact itself, or an agent/integrator via API.
+    pub recorded_by: Option<AgentId>,
+}
+
+/// The one ingestion path: resolves the contact, opens or continues the conversation,
+/// appends the message and its attachments and the event, all in the caller's
+/// transaction. A message whose provider id was already stored is not stored again.
+pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
+    if let Some(pid) = a.provider_id
+        && let Some(row) = conn
+            .query_opt(
+                "SELECT m.conversation_id, c.seq FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE m.channel = $1 AND m.provider_id = $2",
+                args![a.channel.as_str(), pid],
+            )
+            .await?
+    {
+        return Ok(Received { conversation_id: row.parse(0)?, reference: row.int(1)?, duplicate: true });
+    }
+    let subject = seva_core::text::truncate_graphemes(
+        &seva_core::text::nfc(a.subject.trim()),
+        seva_core::conversation::MAX_SUBJECT_CHARS,
+    );
+    if a.text.trim().is_empty() && a.files.is_empty() {
+        return Err(Error::invalid("text", "a message needs some text or a file"));
+    }
+    let (contact_id, _) = crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
+    let now = crate::now().micros();
+    let preview = seva_core::text::preview(a.text, 140);
+    let actor = match a.recorded_by {
+        Some(agent) => format!("agent:{agent}"),
+        None => format!("contact:{contact_id}"),
+    };
+
+    let continued = match a.continues {
+        Some(id) => Some(get(conn, id).await?),
+        None => None,
+    };
+    let (id, reference, created) = match continued {
+        Some(c) if c.status != Status::Closed => {
+            let status = c.status.after_customer_message();
+            conn.execute(
+                "UPDATE conversations SET status = $1, preview = $2, message_count = message_count + 1, updated_at = $3, \
+                 solved_at = CASE WHEN $1 = 'solved' THEN solved_at ELSE NULL END WHERE id = $4",
+                args![status.as_str(), &preview, now, c.id.to_string()],
+            )
+            .await?;
+            (c.id, c.reference, false)
+        }
+        _ => {
+            let id = ConversationId::new();
+            let subject = if subject.is_empty() { seva_core::text::preview(a.text, 80) } else { subject };
+            let row = conn
+                .query_one(
+                    "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
+                     customer_key_hash, message_count, created_at, updated_at) \
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING seq",
+                    args![
+                        id.to_string(),
+                        subject,
+                        a.priority.as_str(),
+                        a.channel.as_str(),
+                        contact_id.to_string(),
+                        a.inbox_id.map(|i| i.to_string()),
+                        a.team_id.map(|t| t.to_string()),
+                        &preview,
+                        a.customer_key_hash,
+                        now
+                    ],
+                )
+                .await?;
+            (id, row.int(0)?, true)
+        }
+    };
+    let message_id = crate::messages::insert(
+        conn,
+        NewMessage {
+            conversation_id: id,
+            kind: MessageKind::Inbound,
+            channel: a.channel,
+            author_agent_id: None,
+            author_contact_id: Some(contact_id),
+            text: a.text,
+            delivery: Delivery::Received,
+            provider_id: a.provider_id,
+        },
+    )
+    .await?;
+    for file in a.files {
+        crate::attachments::insert(conn, message_id, file).await?;
+    }
+    let kind = if created { "conversation.created" } else { "message.created" };
+    crate::events::append(
+        conn,
+        kind,
+        Some(id),
+        &actor,
+        serde_json::json!({
+            "reference": reference,
+            "message_id": message_id,
+            "kind": "inbound",
+            "channel": a.channel,
+            "contact_id": contact_id,
+            "attachments": a.files.len(),
+        }),
+    )
+    .await?;
+    Ok(Received { conversation_id: id, reference, duplicate: false })
+}
+
+/// What an agent writes into a conversation.
+pub struct Reply<'a> {
+    pub text: &'a str,
+    /// `Outbound` goes to the customer; `Note` stays inside the desk.
+    pub kind: MessageKind,
+    pub files: &'a [StoredFile],
+    /// Status to set with the reply ("send and mark pending"), if any.
+    pub then: Option<Status>,
+}
+
+/// Records an agent's reply or note. A reply to the customer is also queued for delivery
+/// as a job, and the first agent to answer becomes the owner when there is none.
+pub async fn reply(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, r: Reply<'_>) -> Result<MessageId> {
+    if !matches!(r.kind, MessageKind::Outbound | MessageKind::Note) {
+        return Err(Error::invalid("kind", "an agent writes a reply or a note"));
+    }
+    if r.text.trim().is_empty() && r.files.is_empty() {
+        return Err(Error::invalid("text", "a reply needs some text or a file"));
+    }
+    let c = get_for(conn, viewer, id).await?;
+    if c.status == Status::Closed && r.kind == MessageKind::Outbound {
+        return Err(Error::Conflict("the conversation is closed; open a new one to write to the customer".into()));
+    }
+    let outbound = r.kind == MessageKind::Outbound;
+    let message_id = crate::messages::insert(
+        conn,
+        NewMessage {
+            conversation_id: id,
+            kind: r.kind,
+            channel: c.channel,
+            author_agent_id: Some(viewer.agent_id),
+            author_contact_id: None,
+            text: r.text,
+            delivery: if outbound { Delivery::Queued } else { Delivery::Internal },
+            provider_id: None,
+        },
+    )
+    .await?;
+    for file in r.files {
+        crate::attachments::insert(conn, message_id, file).await?;
+    }
+    let now = crate::now().micros();
+    let actor = viewer.actor();
+    if outbound {
+        conn.execute(
+            "UPDATE conversations SET preview = $1, message_count = message_count + 1, updated_at = $2, \
+             first_response_at = coalesce(first_response_at, $2) WHERE id = $3",
+            args![seva_core::text::preview(r.text, 140), now, id.to_string()],
+        )
+        .await?;
+        crate::jobs::enqueue(
+            conn,
+            crate::jobs::DELIVER,
+            serde_json::json!({"message_id": message_id, "conversation_id": id, "channel": c.channel}),
+            crate::now(),
+        )
+        .await?;
+    } else {
+        conn.execute(
+            "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
+            args![now, id.to_string()],
+        )
+        .await?;
+    }
+    crate::events::append(
+        conn,
+        "message.created",
+        Some(id),
+        &actor,
+        serde_json::json!({"message_id": message_id, "kind": r.kind, "attachments": r.files.len()}),
+    )
+    .await?;
+    if outbound && c.owner_id.is_none() {
+        set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
+    }
+    if let Some(status) = r.then
+        && status != c.status
+    {
+        change_status(conn, &c, status, &actor).await?;
+    }
+    Ok(message_id)
+}
+
+async fn set_owner(conn: &mut dyn Conn, c: &Conversation, owner: Option<AgentId>, actor: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE conversations SET owner_id = $1, updated_at = $2 WHERE id = $3",
+        args![owner.map(|o| o.to_string()), crate::now().micros(), c.id.to_string()],
+    )
+    .await?;
+    crate::events::append(conn, "conversation.assigned", Some(c.id), actor, serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id})).await
+}
+
+async fn change_status(conn: &mut dyn Conn, c: &Conversation, to: Status, actor: &str) -> Result<()> {
+    check_transition(c.status, to).map_err(|e| Error::invalid("status", e.to_string()))?;
+    let now = crate::now().micros();
+    conn.execute(
+        "UPDATE conversations SET status = $1, updated_at = $2, solved_at = CASE WHEN $1 = 'solved' THEN $2 ELSE solved_at END WHERE id = $3",
+        args![to.as_str(), now, c.id.to_string()],
+    )
+    .await?;
+    crate::events::append(conn, "conversation.status_changed", Some(c.id), actor, serde_json::json!({"from": c.status, "to": to})).await
+}
+
+pub async fn set_status(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Status) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    change_status(conn, &c, to, &viewer.actor()).await?;
+    get(conn, id).await
+}
+
+pub async fn set_priority(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Priority) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    if c.priority != to {
+        conn.execute(
+            "UPDATE conversations SET priority = $1, updated_at = $2 WHERE id = $3",
+            args![to.as_str(), crate::now().micros(), id.to_string()],
+        )
+        .await?;
+        crate::events::append(conn, "conversation.priority_changed", Some(id), &viewer.actor(), serde_json::json!({"from": c.priority, "to": to})).await?;
+    }
+    get(conn, id).await
+}
+
+/// Where a conversation should go; `None` leaves that part unchanged, `Some(None)` clears it.
+pub struct Assignment {
+    pub owner: Option<Option<AgentId>>,
+    pub team: Option<Option<TeamId>>,
+}
+
+pub async fn assign(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Assignment) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let actor = viewer.actor();
+    if let Some(owner) = to.owner {
+        if let Some(agent) = owner {
+            let a = crate::agents::get(conn, agent).await.map_err(|e| match e {
+                Error::NotFound => Error::invalid("owner_id", "no such agent"),
+                e => e,
+            })?;
+            if a.disabled {
+                return Err(Error::invalid("owner_id", "that agent is disabled"));
+            }
+        }
+        if owner != c.owner_id {
+            set_owner(conn, &c, owner, &actor).await?;
+        }
+    }
+    if let Some(team) = to.team {
+        if let Some(t) = team {
+            crate::teams::get(conn, t).await.map_err(|e| match e {
+                Error::NotFound => Error::invalid("team_id", "no such team"),
+                e => e,
+            })?;
+        }
+        if team != c.team_id {
+            conn.execute(
+                "UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3",
+                args![team.map(|t| t.to_string()), crate::now().micros(), id.to_string()],
+            )
+            .await?;
+            crate::events::append(conn, "conversation.team_changed", Some(id), &actor, serde_json::json!({"team_id": team, "previous_team_id": c.team_id})).await?;
+        }
+    }
+    get(conn, id).await
+}
+
+pub async fn set_tags(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, add: &[String], remove: &[String]) -> Result<Conversation> {
+    get_for(conn, viewer, id).await?;
+    let norm = |tags: &[String]| -> Result<Vec<String>> {
+        tags.iter().map(|t| normalise_tag(t).map_err(|m| Error::invalid("tags", m))).collect()
+    };
+    let (add, remove) = (norm(add)?, norm(remove)?);
+    for tag in &add {
+        conn.execute(
+            "INSERT INTO conversation_tags (conversation_id, tag) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            args![id.to_string(), tag],
+        )
+        .await?;
+    }
+    for tag in &remove {
+        conn.execute("DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag = $2", args![id.to_string(), tag]).await?;
+    }
+    conn.execute("UPDATE conversations SET updated_at = $1 WHERE id = $2", args![crate::now().micros(), id.to_string()]).await?;
+    crate::events::append(conn, "conversation.tagged", Some(id), &viewer.actor(), serde_json::json!({"added": add, "removed": remove})).await?;
+    get(conn, id).await
+}
+
+pub async fn set_following(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, agent: AgentId, follow: bool) -> Result<Conversation> {
+    get_for(conn, viewer, id).await?;
+    crate::agents::get(conn, agent).await.map_err(|_| Error::invalid("agent_id", "no such agent"))?;
+    if follow {
+        conn.execute(
+            "INSERT INTO conversation_followers (conversation_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            args![id.to_string(), agent.to_string()],
+        )
+        .await?;
+    } else {
+        conn.execute("DELETE FROM conversation_followers WHERE conversation_id = $1 AND agent_id = $2", args![id.to_string(), agent.to_string()]).await?;
+    }
+    crate::events::append(conn, "conversation.followers_changed", Some(id), &viewer.actor(), serde_json::json!({"agent_id": agent, "following": follow})).await?;
+    get(conn, id).await
+}
+
+pub async fn set_custom_fields(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, fields: serde_json::Map<String, serde_json::Value>) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let mut merged = match c.custom_fields {
+        serde_json::Value::Object(m) => m,
+        _ => serde_json::Map::new(),
+    };
+    for (k, v) in fields {
+        if k.is_empty() || k.len() > 64 {
+            return Err(Error::invalid("custom_fields", "field names have 1 to 64 characters"));
+        }
+        if v.is_null() {
+            merged.remove(&k);
+        } else {
+            merged.insert(k, v);
+        }
+    }
+    let text = serde_json::Value::Object(merged).to_string();
+    if text.len() > 64 * 1024 {
+        return Err(Error::invalid("custom_fields", "custom fields hold at most 64 KiB"));
+    }
+    conn.execute("UPDATE conversations SET custom_fields = $1, updated_at = $2 WHERE id = $3", args![text, crate::now().micros(), id.to_string()]).await?;
+    crate::events::append(conn, "conversation.fields_changed", Some(id), &viewer.actor(), serde_json::json!({})).await?;
+    get(conn, id).await
+}
+
+/// The filters of the conversation list; every one is optional.
+#[derive(Debug, Default, Clone)]
+pub struct Filter {
+    pub statuses: Vec<Status>,
+    /// `Some(None)`: unassigned only.
+    pub owner: Option<Option<AgentId>>,
+    /// `Some(None)`: no team only.
+    pub team: Option<Option<TeamId>>,
+    /// Any of these teams (the "my teams" view).
+    pub teams_any: Option<Vec<TeamId>>,
+    pub tag: Option<String>,
+    pub inbox: Option<InboxId>,
+    pub contact: Option<ContactId>,
+    pub updated_since: Option<Timestamp>,
+}
+
+/// A page position: after the conversation updated at `.0` with seq `.1`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cursor(pub i64, pub i64);
+
+impl Cursor {
+    pub fn encode(self) -> String {
+        format!("{}.{}", self.0, self.1)
+    }
+
+    pub fn decode(text: &str) -> Option<Self> {
+        let (a, b) = text.split_once('.')?;
+        Some(Self(a.parse().ok()?, b.parse().ok()?))
+    }
+}
+
+struct Query {
+    sql: String,
+    args: Vec<Value>,
+}
+
+impl Query {
+    fn arg(&mut self, v: impl Into<Value>) -> String {
+        self.args.push(v.into());
+        format!("${}", self.args.len())
+    }
+}
+
+/// Conversations newest-updated first, as `viewer` may see them. Returns the page and the
+/// cursor of the next one.
+pub async fn list(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    filter: &Filter,
+    after: Option<Cursor>,
+    limit: i64,
+) -> Result<(Vec<Conversation>, Option<Cursor>)> {
+    let mut q = Query { sql: format!("SELECT {COLUMNS} {FROM} WHERE 1 = 1"), args: Vec::new() };
+    if !filter.statuses.is_empty() {
+        let list: Vec<String> = filter.statuses.iter().map(|s| q.arg(s.as_str())).collect();
+        q.sql += &format!(" AND c.status IN ({})", list.join(", "));
+    }
+    match filter.owner {
+        Some(Some(owner)) => {
+            let p = q.arg(owner.to_string());
+            q.sql += &format!(" AND c.owner_id = {p}");
+        }
+        Some(None) => q.sql += " AND c.owner_id IS NULL",
+        None => {}
+    }
+    match filter.team {
+        Some(Some(team)) => {
+            let p = q.arg(team.to_string());
+            q.sql += &format!(" AND c.team_id = {p}");
+        }
+        Some(None) => q.sql += " AND c.team_id IS NULL",
+        None => {}
+    }
+    if let Some(teams) = &filter.teams_any {
+        if teams.is_empty() {
+            q.sql += " AND 1 = 0";
+        } else {
+            let list: Vec<String> = teams.iter().map(|t| q.arg(t.to_string())).collect();
+            q.sql += &format!(" AND c.team_id IN ({})", list.join(", "));
+        }
+    }
+    if let Some(tag) = &filter.tag {
+        let p = q.arg(tag.trim().to_lowercase());
+        q.sql += &format!(" AND EXISTS (SELECT 1 FROM conversation_tags g WHERE g.conversation_id = c.id AND g.tag = {p})");
+    }
+    if let Some(inbox) = filter.inbox {
+        let p = q.arg(inbox.to_string());
+        q.sql += &format!(" AND c.inbox_id = {p}");
+    }
+    if let Some(contact) = filter.contact {
+        let p = q.arg(contact.to_string());
+        q.sql += &format!(" AND c.contact_id = {p}");
+    }
+    if let Some(since) = filter.updated_since {
+        let p = q.arg(since.micros());
+        q.sql += &format!(" AND c.updated_at >= {p}");
+    }
+    if !viewer.role.sees_every_team() {
+        let me = q.arg(viewer.agent_id.to_string());
+        q.sql += &format!(
+            " AND (c.team_id IS NULL OR coalesce(t.private, 0) = 0 OR c.owner_id = {me} \
+             OR c.team_id IN (SELECT team_id FROM team_members WHERE agent_id = {me}))"
+        );
+    }
+    if let Some(Cursor(updated, seq)) = after {
+        let (u, s) = (q.arg(updated), q.arg(seq));
+        q.sql += &format!(" AND (c.updated_at < {u} OR (c.updated_at = {u} AND c.seq < {s}))");
+    }
+    let limit = limit.clamp(1, 200);
+    let l = q.arg(limit + 1);
+    q.sql += &format!(" ORDER BY c.updated_at DESC, c.seq DESC LIMIT {l}");
+    let rows = conn.query(&q.sql, &q.args).await?;
+    let mut page = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    let next = if page.len() as i64 > limit {
+        page.truncate(limit as usize);
+        page.last().map(|c| Cursor(c.updated_at.micros(), c.reference))
+    } else {
+        None
+    };
+    if !page.is_empty() {
+        let mut tq = Query { sql: String::new(), args: Vec::new() };
+        let ids: Vec<String> = page.iter().map(|c| tq.arg(c.id.to_string())).collect();
+        tq.sql = format!("SELECT conversation_id, tag FROM conversation_tags WHERE conversation_id IN ({}) ORDER BY tag", ids.join(", "));
+        for row in conn.query(&tq.sql, &tq.args).await? {
+            let cid: ConversationId = row.parse(0)?;
+            if let Some(c) = page.iter_mut().find(|c| c.id == cid) {
+                c.tags.push(row.text(1)?);
+            }
+        }
+    }
+    Ok((page, next))
+}

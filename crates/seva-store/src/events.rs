@@ -1,0 +1,98 @@
+//! The append-only event log. Every change to a conversation writes an event in the same
+//! transaction, so the log is exactly the history of what was committed: the realtime
+//! hub, the `/api/v1/events` feed for integrators, and later the search indexer all read
+//! from it.
+
+use serde::Serialize;
+use seva_core::time::Timestamp;
+use seva_core::{ConversationId, EventId};
+
+use crate::db::{Conn, Dialect};
+use crate::{Result, args};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Event {
+    pub seq: i64,
+    pub id: EventId,
+    /// What happened, as `thing.verb`: `conversation.created`, `message.created`, …
+    pub kind: String,
+    pub conversation_id: Option<ConversationId>,
+    /// Who did it: `agent:<id>`, `contact:<id>`, `system`.
+    pub actor: String,
+    pub data: serde_json::Value,
+    pub created_at: Timestamp,
+}
+
+/// Appends an event to the log within the caller's transaction.
+pub async fn append(
+    conn: &mut dyn Conn,
+    kind: &str,
+    conversation_id: Option<ConversationId>,
+    actor: &str,
+    data: serde_json::Value,
+) -> Result<()> {
+    let id = EventId::new();
+    let now = crate::now();
+    let row = conn
+        .query_one(
+            "INSERT INTO events (id, kind, conversation_id, actor, data, created_at) \
+             VALUES ($1, $2, $3, $4, $5, $6) RETURNING seq",
+            args![
+                id.to_string(),
+                kind,
+                conversation_id.map(|c| c.to_string()),
+                actor,
+                data.to_string(),
+                now.micros()
+            ],
+        )
+        .await?;
+    let seq = row.int(0)?;
+    conn.emitted().push(Event {
+        seq,
+        id,
+        kind: kind.to_string(),
+        conversation_id,
+        actor: actor.to_string(),
+        data,
+        created_at: now,
+    });
+    Ok(())
+}
+
+const COLUMNS: &str = "seq, id, kind, conversation_id, actor, data, created_at";
+
+fn decode(row: &crate::Row) -> Result<Event> {
+    Ok(Event {
+        seq: row.int(0)?,
+        id: row.parse(1)?,
+        kind: row.text(2)?,
+        conversation_id: row.opt_parse(3)?,
+        actor: row.text(4)?,
+        data: serde_json::from_str(&row.text(5)?).unwrap_or(serde_json::Value::Null),
+        created_at: Timestamp(row.int(6)?),
+    })
+}
+
+/// Events after `after`, oldest first. On PostgreSQL only events whose transaction is
+/// older than every running transaction are served, so that an event committing later
+/// with a smaller seq is never skipped by a reader that already moved past it.
+pub async fn after(conn: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
+    let sql = match conn.dialect() {
+        Dialect::Sqlite => format!("SELECT {COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"),
+        Dialect::Postgres => format!(
+            "SELECT {COLUMNS} FROM events WHERE seq > $1 \
+             AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY seq LIMIT $2"
+        ),
+    };
+    let rows = conn.query(&sql, args![after, limit]).await?;
+    rows.iter().map(decode).collect()
+}
+
+/// One conversation's events, oldest first.
+pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY seq");
+    let rows = conn.query(&sql, args![id.to_string()]).await?;
+    rows.iter().map(decode).collect()
+}

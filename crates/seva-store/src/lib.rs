@@ -1,0 +1,218 @@
+//! Seva's storage: the schema and migrations for SQLite and PostgreSQL, the repositories
+//! that read and write the domain, the append-only event log written in the same
+//! transaction as every change, and the durable job queue.
+//!
+//! Everything goes through [`Store::write`] (one transaction, answered after commit) or
+//! [`Store::read`] (one consistent snapshot). Repository functions take `&mut dyn Conn`
+//! and are the same code for both databases.
+
+pub mod agents;
+pub mod attachments;
+pub mod contacts;
+pub mod conversations;
+pub mod db;
+pub mod events;
+pub mod idempotency;
+pub mod jobs;
+pub mod messages;
+mod migrations;
+mod postgres;
+mod sqlite;
+pub mod teams;
+
+use std::any::Any;
+use std::future::Future;
+use std::path::Path;
+use std::sync::Arc;
+use std::task::{Context, Poll, Wake, Waker};
+
+use tokio::sync::broadcast;
+
+pub use db::{BoxFuture, Conn, Dialect, Row, Value};
+pub use events::Event;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("not found")]
+    NotFound,
+    /// A rule of the domain said no; the message is for the person who asked.
+    #[error("{field}: {message}")]
+    Invalid { field: &'static str, message: String },
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    #[error("unexpected data in the database: {0}")]
+    Decode(String),
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+impl Error {
+    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+        Error::Invalid { field, message: message.into() }
+    }
+
+    /// Whether the database refused a row because it would duplicate a unique key.
+    pub fn is_unique_violation(&self) -> bool {
+        match self {
+            Error::Sqlite(rusqlite::Error::SqliteFailure(e, _)) => {
+                e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
+                    || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+            }
+            Error::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
+            _ => false,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    Postgres(postgres::Postgres),
+}
+
+/// The database, whichever it is, shared by every request.
+#[derive(Clone)]
+pub struct Store {
+    backend: Arc<Backend>,
+    events: broadcast::Sender<Arc<Event>>,
+}
+
+impl Store {
+    pub async fn open_sqlite(path: &Path) -> Result<Self> {
+        let (events, _) = broadcast::channel(4096);
+        let publisher = events.clone();
+        let path = path.to_path_buf();
+        let sqlite = tokio::task::spawn_blocking(move || {
+            sqlite::Sqlite::open(&path, move |batch| {
+                for e in batch {
+                    let _ = publisher.send(Arc::new(e));
+                }
+            })
+        })
+        .await
+        .map_err(|e| Error::Backend(e.to_string()))??;
+        Ok(Self { backend: Arc::new(Backend::Sqlite(sqlite)), events })
+    }
+
+    pub async fn open_postgres(url: &str, pool_size: usize) -> Result<Self> {
+        let (events, _) = broadcast::channel(4096);
+        let pg = postgres::Postgres::open(url, pool_size).await?;
+        Ok(Self { backend: Arc::new(Backend::Postgres(pg)), events })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        match &*self.backend {
+            Backend::Sqlite(_) => Dialect::Sqlite,
+            Backend::Postgres(_) => Dialect::Postgres,
+        }
+    }
+
+    /// Runs `op` in a transaction. Returns once the transaction is durably committed (or
+    /// rolled back, with the error); its events are then published to subscribers.
+    pub async fn write<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let op = erase(op);
+        let value = match &*self.backend {
+            Backend::Sqlite(db) => db.write(op).await?,
+            Backend::Postgres(db) => {
+                let (value, events) = db.write(op).await?;
+                for e in events {
+                    let _ = self.events.send(Arc::new(e));
+                }
+                value
+            }
+        };
+        Ok(*value.downcast::<T>().map_err(|_| Error::Backend("type mix-up".into()))?)
+    }
+
+    /// Runs `op` on a consistent read-only snapshot.
+    pub async fn read<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+    {
+        let op = erase(op);
+        let value = match &*self.backend {
+            Backend::Sqlite(db) => db.read(op).await?,
+            Backend::Postgres(db) => db.read(op).await?,
+        };
+        Ok(*value.downcast::<T>().map_err(|_| Error::Backend("type mix-up".into()))?)
+    }
+
+    /// Events as they are committed by this node.
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Event>> {
+        self.events.subscribe()
+    }
+
+    /// A consistent online copy of the SQLite database (PostgreSQL has pg_dump for this).
+    pub async fn backup_sqlite(&self, dest: &Path) -> Result<()> {
+        match &*self.backend {
+            Backend::Sqlite(db) => {
+                let dest = dest.to_path_buf();
+                let path = db.path().to_path_buf();
+                tokio::task::spawn_blocking(move || sqlite::backup(&path, &dest))
+                    .await
+                    .map_err(|e| Error::Backend(e.to_string()))?
+            }
+            Backend::Postgres(_) => Err(Error::Backend(
+                "backup copies the SQLite database; for PostgreSQL use pg_dump".into(),
+            )),
+        }
+    }
+}
+
+fn erase<T, F>(op: F) -> db::Op<Box<dyn Any + Send>>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    Box::new(move |conn: &mut dyn Conn| {
+        let fut = op(conn);
+        Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
+    })
+}
+
+/// Drives a future to completion on the current thread. SQLite's futures are always ready
+/// at once (the work is synchronous), so this never actually waits; it exists so that the
+/// repositories can be one async code path for both databases.
+pub(crate) fn block_on<F: Future>(fut: F) -> F::Output {
+    struct ThreadWaker(std::thread::Thread);
+    impl Wake for ThreadWaker {
+        fn wake(self: Arc<Self>) {
+            self.0.unpark();
+        }
+    }
+    let waker = Waker::from(Arc::new(ThreadWaker(std::thread::current())));
+    let mut cx = Context::from_waker(&waker);
+    let mut fut = std::pin::pin!(fut);
+    loop {
+        match fut.as_mut().poll(&mut cx) {
+            Poll::Ready(v) => return v,
+            Poll::Pending => std::thread::park(),
+        }
+    }
+}
+
+/// Boxes an async block as an operation for [`Store::write`] / [`Store::read`]:
+/// `store.write(op!(conn => conversations::get(conn, id).await))`.
+#[macro_export]
+macro_rules! op {
+    ($conn:ident => $body:expr) => {
+        move |$conn: &mut dyn $crate::Conn| -> $crate::BoxFuture<'_, _> {
+            Box::pin(async move { $body })
+        }
+    };
+}
+
+/// The current time as the store records it.
+pub fn now() -> seva_core::time::Timestamp {
+    seva_core::time::Timestamp::now()
+}

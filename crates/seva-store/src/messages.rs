@@ -1,0 +1,143 @@
+//! The entries of a conversation's timeline: what the customer wrote, what the desk
+//! answered, internal notes, and system entries.
+
+use serde::Serialize;
+use seva_core::conversation::{Channel, Delivery, MessageKind};
+use seva_core::time::Timestamp;
+use seva_core::{AgentId, AttachmentId, ContactId, ConversationId, MessageId};
+
+use crate::db::Conn;
+use crate::{Error, Result, args};
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Attachment {
+    pub id: AttachmentId,
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    #[serde(skip)]
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub kind: MessageKind,
+    pub channel: Channel,
+    pub author_agent_id: Option<AgentId>,
+    pub author_contact_id: Option<ContactId>,
+    /// Who wrote it, for display.
+    pub author_name: Option<String>,
+    pub text: String,
+    /// Safe to show as HTML: made by escaping, or (email) by sanitising.
+    pub html: String,
+    pub delivery: Delivery,
+    pub delivery_error: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub created_at: Timestamp,
+}
+
+pub struct NewMessage<'a> {
+    pub conversation_id: ConversationId,
+    pub kind: MessageKind,
+    pub channel: Channel,
+    pub author_agent_id: Option<AgentId>,
+    pub author_contact_id: Option<ContactId>,
+    pub text: &'a str,
+    pub delivery: Delivery,
+    pub provider_id: Option<&'a str>,
+}
+
+/// The largest message text we keep (1 MiB); the API refuses larger ones before this.
+pub const MAX_TEXT_BYTES: usize = 1 << 20;
+
+pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageId> {
+    if new.text.len() > MAX_TEXT_BYTES {
+        return Err(Error::invalid("text", "a message has at most 1 MiB of text"));
+    }
+    let text = seva_core::text::nfc(new.text);
+    let html = seva_core::text::text_to_html(&text);
+    let id = MessageId::new();
+    conn.execute(
+        "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        args![
+            id.to_string(),
+            new.conversation_id.to_string(),
+            new.kind.as_str(),
+            new.channel.as_str(),
+            new.author_agent_id.map(|a| a.to_string()),
+            new.author_contact_id.map(|c| c.to_string()),
+            text,
+            html,
+            new.delivery.as_str(),
+            new.provider_id,
+            crate::now().micros()
+        ],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// A conversation's timeline, oldest first. `include_notes` is false for what the customer
+/// sees.
+pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId, include_notes: bool) -> Result<Vec<Message>> {
+    let rows = conn
+        .query(
+            "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
+             coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at \
+             FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
+             LEFT JOIN contacts c ON c.id = m.author_contact_id \
+             WHERE m.conversation_id = $1 AND ($2 = 1 OR m.kind <> 'note') ORDER BY m.seq",
+            args![id.to_string(), include_notes],
+        )
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(Message {
+            id: row.parse(0)?,
+            conversation_id: row.parse(1)?,
+            kind: row.parse(2)?,
+            channel: row.parse(3)?,
+            author_agent_id: row.opt_parse(4)?,
+            author_contact_id: row.opt_parse(5)?,
+            author_name: row.opt_text(6)?,
+            text: row.text(7)?,
+            html: row.text(8)?,
+            delivery: row.parse(9)?,
+            delivery_error: row.opt_text(10)?,
+            created_at: Timestamp(row.int(11)?),
+            attachments: Vec::new(),
+        });
+    }
+    let attachments = crate::attachments::for_conversation(conn, id).await?;
+    for (message_id, attachment) in attachments {
+        if let Some(m) = out.iter_mut().find(|m| m.id == message_id) {
+            m.attachments.push(attachment);
+        }
+    }
+    Ok(out)
+}
+
+pub async fn set_delivery(conn: &mut dyn Conn, id: MessageId, delivery: Delivery, error: Option<&str>) -> Result<ConversationId> {
+    let row = conn
+        .query_opt(
+            "UPDATE messages SET delivery = $1, delivery_error = $2 WHERE id = $3 RETURNING conversation_id",
+            args![delivery.as_str(), error, id.to_string()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    let conversation: ConversationId = row.parse(0)?;
+    crate::events::append(
+        conn,
+        "message.delivery",
+        Some(conversation),
+        "system",
+        serde_json::json!({"message_id": id, "delivery": delivery, "error": error}),
+    )
+    .await?;
+    Ok(conversation)
+}

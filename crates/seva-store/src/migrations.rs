@@ -1,0 +1,57 @@
+//! Schema migrations, embedded in the binary and applied in order at start-up. Each runs in
+//! its own transaction and is recorded in `schema_migrations`, so a start-up that dies
+//! half-way leaves the database at a known version.
+
+use crate::Result;
+
+const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_core.sql"))];
+const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_core.sql"))];
+
+const LEDGER: &str =
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+
+pub fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
+    conn.execute_batch(LEDGER)?;
+    for &(version, sql) in SQLITE {
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let done: i64 = tx.query_row(
+            "SELECT count(*) FROM schema_migrations WHERE version = ?1",
+            [version],
+            |r| r.get(0),
+        )?;
+        if done == 0 {
+            tracing::info!(version, "applying migration");
+            tx.execute_batch(sql)?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
+                [version, crate::now().micros()],
+            )?;
+        }
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+pub async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<()> {
+    client.batch_execute(LEDGER).await?;
+    for &(version, sql) in POSTGRES {
+        let tx = client.transaction().await?;
+        // Two nodes starting at once: the lock makes the second wait, then see it done.
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7365766101)").await?;
+        let done: i64 = tx
+            .query_one("SELECT count(*) FROM schema_migrations WHERE version = $1", &[&version])
+            .await?
+            .get(0);
+        if done == 0 {
+            tracing::info!(version, "applying migration");
+            tx.batch_execute(sql).await?;
+            tx.execute(
+                "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
+                &[&version, &crate::now().micros()],
+            )
+            .await?;
+        }
+        tx.commit().await?;
+    }
+    Ok(())
+}

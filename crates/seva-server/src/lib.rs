@@ -1,14 +1,82 @@
-pub fn add(left: u64, right: u64) -> u64 {
-    left + right
+//! Seva's server: the HTTP API, the agent pages and public forms, the realtime stream, and
+//! the background workers, wired to the store.
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod files;
+pub mod i18n;
+pub mod live;
+pub mod metrics;
+pub mod problem;
+pub mod ui;
+pub mod workers;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use seva_core::ratelimit::SlidingWindow;
+use seva_store::Store;
+
+pub use config::Config;
+
+/// Everything a request handler may need, shared by all of them.
+pub struct AppState {
+    pub store: Store,
+    pub config: Config,
+    pub metrics: metrics::Metrics,
+    /// Failed logins by address and by account.
+    pub login_failures: Mutex<SlidingWindow<String>>,
+    /// Web-form submissions by address.
+    pub form_posts: Mutex<SlidingWindow<String>>,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
+pub type Shared = Arc<AppState>;
 
-    #[test]
-    fn it_works() {
-        let result = add(2, 2);
-        assert_eq!(result, 4);
+impl AppState {
+    pub fn new(store: Store, config: Config) -> Shared {
+        Arc::new(Self {
+            login_failures: Mutex::new(SlidingWindow::new(config.login_failures_per_window, 15 * 60)),
+            form_posts: Mutex::new(SlidingWindow::new(config.form_submissions_per_hour, 3600)),
+            metrics: metrics::Metrics::default(),
+            store,
+            config,
+        })
     }
+}
+
+pub fn router(state: Shared) -> Router {
+    let limit = state.config.max_body_bytes;
+    Router::new()
+        .merge(api::router())
+        .merge(ui::router())
+        .merge(metrics::router())
+        .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
+        .with_state(state)
+}
+
+/// Opens the store the configuration names.
+pub async fn open_store(config: &Config) -> Result<Store, seva_store::Error> {
+    match &config.database_url {
+        Some(url) => Store::open_postgres(url, 16).await,
+        None => {
+            std::fs::create_dir_all(&config.data_dir)
+                .map_err(|e| seva_store::Error::Backend(format!("cannot create {}: {e}", config.data_dir.display())))?;
+            Store::open_sqlite(&config.database_path()).await
+        }
+    }
+}
+
+/// Runs the server until `shutdown` resolves: HTTP on `listener`, plus the job worker.
+pub async fn serve(
+    state: Shared,
+    listener: tokio::net::TcpListener,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    tokio::spawn(workers::run(state.clone()));
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
 }

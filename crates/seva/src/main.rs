@@ -1,3 +1,260 @@
-fn main() {
-    println!("Hello, world!");
+//! `seva`: the command line. `seva serve` runs everything in one process; the other
+//! commands manage users, teams, tokens and backups on the same data folder or database.
+
+mod bench;
+mod cli;
+
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use clap::Parser;
+use seva_core::agent::Role;
+use seva_server::{AppState, Config};
+use seva_store::{Store, agents, op, teams};
+
+use cli::{Cli, Command, TeamCommand, TokenCommand, UserCommand};
+
+#[tokio::main]
+async fn main() {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_max_level(cli.log_level())
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .init();
+    if let Err(e) = run(cli).await {
+        eprintln!("error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+async fn run(cli: Cli) -> Result<()> {
+    let config = cli.config()?;
+    match cli.command {
+        Command::Serve => serve(config).await,
+        Command::Migrate => {
+            seva_server::open_store(&config).await?;
+            println!("the database is at the newest schema");
+            Ok(())
+        }
+        Command::User(cmd) => user(&config, cmd).await,
+        Command::Team(cmd) => team(&config, cmd).await,
+        Command::Token(TokenCommand::Create { user, name }) => {
+            let store = seva_server::open_store(&config).await?;
+            let email = user.trim().to_lowercase();
+            let agent = store
+                .read(op!(c => agents::by_email(c, &email).await))
+                .await?
+                .with_context(|| format!("no agent with email {user}"))?;
+            if agent.disabled {
+                bail!("{user} is disabled");
+            }
+            let token = seva_server::auth::new_secret();
+            let hash = seva_server::auth::sha256_hex(token.as_bytes());
+            let id = agent.id;
+            store.write(op!(c => agents::create_token(c, id, &name, &hash).await)).await?;
+            // Alone on standard output, so scripts can capture it.
+            println!("{token}");
+            Ok(())
+        }
+        Command::Backup { dest } => backup(&config, &dest).await,
+        Command::Bench(args) => bench::run(args).await,
+    }
+}
+
+async fn serve(config: Config) -> Result<()> {
+    let store = seva_server::open_store(&config)
+        .await
+        .with_context(|| match &config.database_url {
+            Some(_) => "cannot open the PostgreSQL database".to_string(),
+            None => format!("cannot open the database in {}", config.data_dir.display()),
+        })?;
+    let first_admin = first_run_admin(&store).await?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let addr = listener.local_addr()?;
+    let mut config = config;
+    if config.public_url == format!("http://{}", config.listen) {
+        config.public_url = format!("http://{addr}");
+    }
+    let url = config.public_url.clone();
+    match &config.database_url {
+        Some(_) => eprintln!("Seva is running at {url} (PostgreSQL)"),
+        None => eprintln!("Seva is running at {url} (data in {})", config.data_dir.display()),
+    }
+    eprintln!("  agents:    {url}/login");
+    eprintln!("  customers: {url}/contact");
+    eprintln!("  API:       {url}/api/openapi.json");
+    if let Some((email, password)) = first_admin {
+        eprintln!();
+        eprintln!("First run: an admin account was created. Log in with");
+        eprintln!("  email:    {email}");
+        eprintln!("  password: {password}");
+        eprintln!("This password is shown only now.");
+    }
+    // A machine-readable line for scripts and tests that start Seva on port 0.
+    println!("listening on {addr}");
+    let state = AppState::new(store, config);
+    seva_server::serve(state, listener, shutdown_signal()).await?;
+    Ok(())
+}
+
+/// On an empty database, creates the first admin and returns its login.
+async fn first_run_admin(store: &Store) -> Result<Option<(String, String)>> {
+    let count = store.read(op!(c => agents::count(c).await)).await?;
+    if count > 0 {
+        return Ok(None);
+    }
+    let email = std::env::var("SEVA_ADMIN_EMAIL").unwrap_or_else(|_| "admin@seva.local".into());
+    let password = seva_server::auth::new_password();
+    let hash = hash(password.clone()).await?;
+    let e = email.clone();
+    store
+        .write(op!(c => agents::create(c, agents::NewAgent {
+            email: &e, name: "Admin", role: Role::Admin, language: "en",
+            password_hash: Some(hash), must_change_password: true,
+        }).await))
+        .await?;
+    Ok(Some((email, password)))
+}
+
+async fn hash(password: String) -> Result<String> {
+    tokio::task::spawn_blocking(move || seva_server::auth::hash_password(&password))
+        .await?
+        .map_err(|p| anyhow::anyhow!(p.detail))
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return ctrl_c.await.unwrap_or(()),
+        };
+        tokio::select! {
+            _ = ctrl_c => {},
+            _ = term.recv() => {},
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+    eprintln!("shutting down");
+}
+
+async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
+    let store = seva_server::open_store(config).await?;
+    match cmd {
+        UserCommand::Add { email, name, role, password_stdin, language } => {
+            let (password, shown) = if password_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_to_string(&mut line)?;
+                let pw = line.trim_end_matches(['\r', '\n']).to_string();
+                if pw.chars().count() < 10 {
+                    bail!("a password has at least 10 characters");
+                }
+                (pw, false)
+            } else {
+                (seva_server::auth::new_password(), true)
+            };
+            let hash = hash(password.clone()).await?;
+            let lang = seva_server::i18n::Tr::new(&language).lang;
+            let agent = store
+                .write(op!(c => agents::create(c, agents::NewAgent {
+                    email: &email, name: &name, role, language: lang,
+                    password_hash: Some(hash), must_change_password: shown,
+                }).await))
+                .await?;
+            eprintln!("created {} ({}) as {}", agent.email, agent.name, agent.role);
+            if shown {
+                eprintln!("one-time password (shown only now):");
+                println!("{password}");
+            }
+        }
+        UserCommand::List => {
+            let list = store.read(op!(c => agents::list(c).await)).await?;
+            println!("{:<36}  {:<10}  {:<8}  NAME", "EMAIL", "ROLE", "STATE");
+            for a in list {
+                let state = if a.disabled { "disabled" } else { "active" };
+                println!("{:<36}  {:<10}  {:<8}  {}", a.email, a.role, state, a.name);
+            }
+        }
+        UserCommand::Disable { email } => {
+            let e = email.trim().to_lowercase();
+            let agent = store.read(op!(c => agents::by_email(c, &e).await)).await?.with_context(|| format!("no agent with email {email}"))?;
+            let id = agent.id;
+            store.write(op!(c => agents::set_disabled(c, id, true).await)).await?;
+            eprintln!("disabled {email}: its sessions ended and its API tokens were revoked");
+        }
+    }
+    Ok(())
+}
+
+async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {
+    let store = seva_server::open_store(config).await?;
+    match cmd {
+        TeamCommand::Add { name, private } => {
+            let team = store.write(op!(c => teams::create(c, &name, private).await)).await?;
+            eprintln!("created team {}{}", team.name, if team.private { " (private)" } else { "" });
+            println!("{}", team.id);
+        }
+        TeamCommand::List => {
+            let list = store.read(op!(c => teams::list(c).await)).await?;
+            for t in list {
+                println!("{}  {}{}  ({} members)", t.id, t.name, if t.private { " [private]" } else { "" }, t.members.len());
+            }
+        }
+        TeamCommand::AddMember { team, email } => {
+            let e = email.trim().to_lowercase();
+            let name = team.clone();
+            store
+                .write(op!(c => {
+                    let t = teams::by_name(c, &name).await?.ok_or(seva_store::Error::invalid("team", "no such team"))?;
+                    let a = agents::by_email(c, &e).await?.ok_or(seva_store::Error::invalid("email", "no such agent"))?;
+                    teams::add_member(c, t.id, a.id).await
+                }))
+                .await?;
+            eprintln!("{email} is now in {team}");
+        }
+    }
+    Ok(())
+}
+
+/// A consistent copy of a running SQLite installation: the database through SQLite's own
+/// snapshot (VACUUM INTO), then the attachment files (content-addressed, so a file written
+/// after the snapshot is harmless extra).
+async fn backup(config: &Config, dest: &Path) -> Result<()> {
+    if config.database_url.is_some() {
+        bail!("`seva backup` copies a SQLite installation; for PostgreSQL use pg_dump (see docs/operations.md)");
+    }
+    if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
+        bail!("{} is not empty; back up into a new folder", dest.display());
+    }
+    std::fs::create_dir_all(dest)?;
+    let store = seva_server::open_store(config).await?;
+    store.backup_sqlite(&dest.join("seva.db")).await?;
+    let copied = copy_tree(&config.attachments_dir(), &dest.join("attachments"))?;
+    eprintln!("backed up the database and {copied} attachment files to {}", dest.display());
+    Ok(())
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<usize> {
+    if !from.exists() {
+        return Ok(0);
+    }
+    std::fs::create_dir_all(to)?;
+    let mut n = 0;
+    for entry in std::fs::read_dir(from)? {
+        let entry = entry?;
+        let target: PathBuf = to.join(entry.file_name());
+        if entry.file_type()?.is_dir() {
+            n += copy_tree(&entry.path(), &target)?;
+        } else if !entry.file_name().to_string_lossy().ends_with(".tmp") {
+            std::fs::copy(entry.path(), &target)?;
+            n += 1;
+        }
+    }
+    Ok(n)
 }

@@ -1,0 +1,98 @@
+//! `/api/v1/contacts`: customers, their identities and history.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use seva_core::ContactId;
+use seva_store::contacts::{self, Contact};
+use seva_store::op;
+use utoipa::ToSchema;
+
+use super::{ApiJson, json, parse_id};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/contacts", get(list))
+        .route("/api/v1/contacts/{id}", get(get_one).patch(update))
+        .route("/api/v1/contacts/{id}/merge", post(merge))
+}
+
+#[derive(Deserialize)]
+pub struct ListQuery {
+    pub q: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// Contacts, newest first; `q` searches names and identities.
+#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
+    params(("q" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = Vec<Contact>)))]
+pub async fn list(State(state): State<Shared>, _caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Problem> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::bad_request("limit", "between 1 and 200"));
+    }
+    let list = state.store.read(op!(c => contacts::list(c, q.q.as_deref(), limit).await)).await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// One contact.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts",
+    responses((status = 200, body = Contact), (status = 404, body = Problem)))]
+pub async fn get_one(State(state): State<Shared>, _caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id: ContactId = parse_id("id", &id)?;
+    let contact = state.store.read(op!(c => contacts::get(c, id).await)).await?;
+    Ok(json(StatusCode::OK, &contact))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContactUpdate {
+    pub name: Option<String>,
+    /// A language tag such as `te`, `el`, `tl`, `en`.
+    pub language: Option<String>,
+}
+
+/// Change a contact's name or language.
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", request_body = ContactUpdate, tag = "contacts",
+    responses((status = 200, body = Contact), (status = 422, body = Problem)))]
+pub async fn update(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<ContactUpdate>) -> Result<Response, Problem> {
+    let id: ContactId = parse_id("id", &id)?;
+    if let Some(l) = &body.language
+        && (l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+    {
+        return Err(Problem::bad_request("language", "a language tag such as 'te' or 'el-GR'"));
+    }
+    let actor = format!("agent:{}", caller.agent.id);
+    let contact = state
+        .store
+        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), &actor).await))
+        .await?;
+    Ok(json(StatusCode::OK, &contact))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The contact that remains.
+    pub into: ContactId,
+}
+
+/// Merge this contact into another: identities and conversations move.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", request_body = MergeBody, tag = "contacts",
+    responses((status = 200, body = Contact), (status = 422, body = Problem)))]
+pub async fn merge(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<MergeBody>) -> Result<Response, Problem> {
+    let id: ContactId = parse_id("id", &id)?;
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden("only supervisors and admins merge contacts"));
+    }
+    let actor = format!("agent:{}", caller.agent.id);
+    let contact = state.store.write(op!(c => contacts::merge(c, id, body.into, &actor).await)).await?;
+    Ok(json(StatusCode::OK, &contact))
+}

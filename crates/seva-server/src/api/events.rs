@@ -1,0 +1,148 @@
+//! `/api/v1/events` (the feed integrators follow), `/api/v1/jobs` (the queue, for admins)
+//! and `/api/v1/attachments/{id}` (file downloads, with the conversation's access check).
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use seva_core::{AttachmentId, JobId};
+use seva_store::events::{self, Event};
+use seva_store::jobs::{self, Job};
+use seva_store::op;
+use utoipa::ToSchema;
+
+use super::{json, parse_id};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/events", get(feed))
+        .route("/api/v1/jobs", get(jobs))
+        .route("/api/v1/jobs/{id}/retry", post(retry_job))
+        .route("/api/v1/attachments/{id}", get(attachment))
+}
+
+#[derive(Deserialize)]
+pub struct FeedQuery {
+    pub after: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Feed {
+    pub data: Vec<Event>,
+    /// Pass as `after` to get the events that follow.
+    pub next_after: i64,
+}
+
+/// Events after a sequence number, oldest first. Follow it by passing `next_after` back.
+/// Supervisors and admins see every event; agents see those of conversations they may see.
+#[utoipa::path(get, path = "/api/v1/events", tag = "events",
+    params(("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = Feed), (status = 422, body = Problem)))]
+pub async fn feed(State(state): State<Shared>, caller: Caller, query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, Problem> {
+    let Query(q) = query.map_err(|_| Problem::bad_request("after", "after and limit are whole numbers"))?;
+    let after = q.after.unwrap_or(0);
+    let limit = q.limit.unwrap_or(100);
+    if !(1..=1000).contains(&limit) {
+        return Err(Problem::bad_request("limit", "between 1 and 1000"));
+    }
+    let viewer = caller.viewer();
+    let (data, next_after) = state
+        .store
+        .read(op!(c => {
+            let all = events::after(c, after, limit).await?;
+            let next = all.last().map_or(after, |e| e.seq);
+            let mut visible = Vec::with_capacity(all.len());
+            for e in all {
+                let ok = match e.conversation_id {
+                    None => viewer.role.sees_every_team(),
+                    Some(id) => viewer.role.sees_every_team()
+                        || seva_store::conversations::get_for(c, &viewer, id).await.is_ok(),
+                };
+                if ok {
+                    visible.push(e);
+                }
+            }
+            Ok((visible, next))
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &Feed { data, next_after }))
+}
+
+#[derive(Deserialize)]
+pub struct JobsQuery {
+    pub state: Option<String>,
+}
+
+/// Background jobs, newest first; `state=dead` lists those that ran out of attempts (admins).
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(("state" = Option<String>, Query)),
+    responses((status = 200, body = Vec<Job>), (status = 403, body = Problem)))]
+pub async fn jobs(State(state): State<Shared>, caller: Caller, Query(q): Query<JobsQuery>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    if let Some(s) = &q.state
+        && !["queued", "running", "done", "dead"].contains(&s.as_str())
+    {
+        return Err(Problem::bad_request("state", "one of queued, running, done, dead"));
+    }
+    let list = state.store.read(op!(c => jobs::list(c, q.state.as_deref(), 200).await)).await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// Put a dead job back in the queue (admins).
+#[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn retry_job(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: JobId = parse_id("id", &id)?;
+    state.store.write(op!(c => jobs::retry(c, id).await)).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// Download an attachment.
+#[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "conversations",
+    responses((status = 200, description = "The file"), (status = 404, body = Problem)))]
+pub async fn attachment(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+    let id: AttachmentId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let (_, file, _) = state
+        .store
+        .read(op!(c => {
+            let found = seva_store::attachments::get(c, id).await?;
+            seva_store::conversations::get_for(c, &viewer, found.0).await?;
+            Ok(found)
+        }))
+        .await?;
+    download(&state, &file).await
+}
+
+/// The bytes of a file, offered for download (never rendered inline: a file from a
+/// customer could be HTML with scripts).
+pub async fn download(state: &Shared, file: &seva_store::messages::Attachment) -> Result<Response, Problem> {
+    let path = crate::files::path_for(&state.config.attachments_dir(), &file.sha256);
+    let bytes = tokio::fs::read(&path).await.map_err(|e| {
+        tracing::error!(path = %path.display(), error = %e, "attachment file missing");
+        Problem::not_found()
+    })?;
+    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&file.filename));
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+            (header::X_CONTENT_TYPE_OPTIONS, "nosniff".to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
+}
+
+/// RFC 5987 encoding for a file name in a header.
+fn percent_encode(name: &str) -> String {
+    name.bytes()
+        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .collect()
+}

@@ -1,0 +1,159 @@
+//! The REST API under `/api/v1`: JSON in and out, errors as problem documents, described
+//! by an OpenAPI 3.1 document generated from these handlers (`/api/openapi.json`).
+
+pub mod contacts;
+pub mod conversations;
+pub mod events;
+pub mod teams;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::FromRequest;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde::de::DeserializeOwned;
+use seva_store::idempotency::{self, Stored};
+use seva_store::{BoxFuture, Conn};
+use utoipa::OpenApi;
+
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/openapi.json", get(openapi))
+        .merge(conversations::router())
+        .merge(contacts::router())
+        .merge(teams::router())
+        .merge(events::router())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Seva API", description = "Conversations, contacts, agents and teams of a Seva help desk."),
+    paths(
+        conversations::create, conversations::list, conversations::get_one, conversations::messages,
+        conversations::post_message, conversations::assign, conversations::status, conversations::priority,
+        conversations::tags, conversations::followers, conversations::fields, conversations::events,
+        contacts::list, contacts::get_one, contacts::update, contacts::merge,
+        teams::list, teams::create, teams::add_member, teams::remove_member,
+        teams::agents, teams::create_agent, teams::me, teams::tags,
+        events::feed, events::jobs, events::retry_job, events::attachment,
+    ),
+    components(schemas(Problem)),
+    modifiers(&BearerAuth),
+    security(("token" = []))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+        let components = doc.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "token",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+async fn openapi() -> Response {
+    match ApiDoc::openapi().to_pretty_json() {
+        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Err(_) => Problem::internal().into_response(),
+    }
+}
+
+/// A JSON body whose errors name the field at fault (`contact.email: invalid type …`).
+pub struct ApiJson<T>(pub T, pub Bytes);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = Problem;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+            } else {
+                Problem::new(StatusCode::BAD_REQUEST, e.body_text())
+            }
+        })?;
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        match serde_path_to_error::deserialize(&mut de) {
+            Ok(value) => Ok(Self(value, bytes)),
+            Err(e) => {
+                let path = e.path().to_string();
+                let inner = e.into_inner();
+                let field = if path == "." { "body".to_string() } else { path };
+                let detail = if inner.is_syntax() || inner.is_eof() {
+                    format!("the body is not valid JSON: {inner}")
+                } else {
+                    inner.to_string()
+                };
+                Err(Problem::bad_request(field, detail))
+            }
+        }
+    }
+}
+
+pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Err(_) => Problem::internal().into_response(),
+    }
+}
+
+/// Runs a create operation so that a retry with the same `Idempotency-Key` header returns
+/// the first answer instead of creating again. The key and the answer are stored in the
+/// same transaction as what was created.
+pub async fn create_once<F>(state: &Shared, caller: &Caller, headers: &HeaderMap, body: &[u8], make: F) -> Result<Response, Problem>
+where
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, seva_store::Result<Stored>> + Send + 'static,
+{
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => {
+            let k = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "the key must be visible ASCII"))?;
+            if k.is_empty() || k.len() > 200 {
+                return Err(Problem::bad_request("Idempotency-Key", "the key has 1 to 200 characters"));
+            }
+            Some(k.to_string())
+        }
+    };
+    let scope = format!("agent:{}", caller.agent.id);
+    let request_hash = crate::auth::sha256_hex(body);
+    let stored = state
+        .store
+        .write(move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
+            Box::pin(async move {
+                if let Some(k) = &key
+                    && let Some(stored) = idempotency::lookup(conn, &scope, k, &request_hash).await?
+                {
+                    return Ok(stored);
+                }
+                let stored = make(conn).await?;
+                if let Some(k) = &key {
+                    idempotency::remember(conn, &scope, k, &request_hash, &stored).await?;
+                }
+                Ok(stored)
+            })
+        })
+        .await?;
+    let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body).into_response())
+}
+
+/// A stored answer for [`create_once`].
+pub fn stored(status: StatusCode, value: &impl serde::Serialize) -> seva_store::Result<Stored> {
+    let body = serde_json::to_string(value).map_err(|e| seva_store::Error::Backend(e.to_string()))?;
+    Ok(Stored { status: status.as_u16(), body })
+}
+
+/// Parses an id from the path, naming the parameter when it is not one.
+pub fn parse_id<T: std::str::FromStr>(field: &'static str, raw: &str) -> Result<T, Problem> {
+    raw.parse().map_err(|_| Problem::field(StatusCode::NOT_FOUND, field, format!("{raw:?} is not an id")))
+}

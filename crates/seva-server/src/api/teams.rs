@@ -1,0 +1,163 @@
+//! `/api/v1/teams`, `/api/v1/agents`, `/api/v1/me`, `/api/v1/tags`: the people of the desk.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use serde::{Deserialize, Serialize};
+use seva_core::agent::Role;
+use seva_core::{AgentId, TeamId};
+use seva_store::agents::{self, Agent, NewAgent};
+use seva_store::teams::{self, Team};
+use seva_store::{args, op};
+use utoipa::ToSchema;
+
+use super::{ApiJson, create_once, json, parse_id, stored};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/teams", get(list).post(create))
+        .route("/api/v1/teams/{id}/members", post(add_member))
+        .route("/api/v1/teams/{id}/members/{agent_id}", delete(remove_member))
+        .route("/api/v1/agents", get(agents).post(create_agent))
+        .route("/api/v1/me", get(me))
+        .route("/api/v1/tags", get(tags))
+}
+
+/// All teams.
+#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = Vec<Team>)))]
+pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state.store.read(op!(c => teams::list(c).await)).await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewTeam {
+    pub name: String,
+    /// Only members, supervisors and admins see a private team's conversations.
+    #[serde(default)]
+    pub private: bool,
+}
+
+/// Create a team (admins).
+#[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam, tag = "teams",
+    responses((status = 201, body = Team), (status = 409, body = Problem)))]
+pub async fn create(State(state): State<Shared>, caller: Caller, headers: HeaderMap, ApiJson(body, raw): ApiJson<NewTeam>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    create_once(&state, &caller, &headers, &raw, op!(c => {
+        let team = teams::create(c, &body.name, body.private).await?;
+        stored(StatusCode::CREATED, &team)
+    }))
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    pub agent_id: AgentId,
+}
+
+/// Add an agent to a team (admins).
+#[utoipa::path(post, path = "/api/v1/teams/{id}/members", request_body = MemberBody, tag = "teams",
+    responses((status = 200, body = Team), (status = 404, body = Problem)))]
+pub async fn add_member(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<MemberBody>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: TeamId = parse_id("id", &id)?;
+    let team = state
+        .store
+        .write(op!(c => {
+            teams::add_member(c, id, body.agent_id).await?;
+            teams::get(c, id).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &team))
+}
+
+/// Remove an agent from a team (admins).
+#[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{agent_id}", tag = "teams",
+    responses((status = 200, body = Team), (status = 404, body = Problem)))]
+pub async fn remove_member(State(state): State<Shared>, caller: Caller, Path((id, agent)): Path<(String, String)>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: TeamId = parse_id("id", &id)?;
+    let agent: AgentId = parse_id("agent_id", &agent)?;
+    let team = state
+        .store
+        .write(op!(c => {
+            teams::remove_member(c, id, agent).await?;
+            teams::get(c, id).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &team))
+}
+
+/// All agents.
+#[utoipa::path(get, path = "/api/v1/agents", tag = "agents", responses((status = 200, body = Vec<Agent>)))]
+pub async fn agents(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state.store.read(op!(c => agents::list(c).await)).await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAgentBody {
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub language: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AgentCreated {
+    pub agent: Agent,
+    /// Shown once: the agent logs in with it and is asked to choose their own.
+    pub one_time_password: String,
+}
+
+/// Create an agent (admins). Answers with a one-time password.
+#[utoipa::path(post, path = "/api/v1/agents", request_body = NewAgentBody, tag = "agents",
+    responses((status = 201, body = AgentCreated), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_agent(State(state): State<Shared>, caller: Caller, ApiJson(body, _): ApiJson<NewAgentBody>) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let language = crate::i18n::Tr::new(body.language.as_deref().unwrap_or("en")).lang;
+    let password = crate::auth::new_password();
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw)).await.map_err(|_| Problem::internal())??;
+    let agent = state
+        .store
+        .write(op!(c => agents::create(c, NewAgent {
+            email: &body.email, name: &body.name, role: body.role, language,
+            password_hash: Some(hash), must_change_password: true,
+        }).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &AgentCreated { agent, one_time_password: password }))
+}
+
+/// The caller.
+#[utoipa::path(get, path = "/api/v1/me", tag = "agents", responses((status = 200, body = Agent)))]
+pub async fn me(caller: Caller) -> Response {
+    json(StatusCode::OK, &caller.agent)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    pub conversations: i64,
+}
+
+/// Tags in use, most used first.
+#[utoipa::path(get, path = "/api/v1/tags", tag = "conversations", responses((status = 200, body = Vec<TagCount>)))]
+pub async fn tags(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state
+        .store
+        .read(op!(c => {
+            let rows = c.query("SELECT tag, count(*) FROM conversation_tags GROUP BY tag ORDER BY count(*) DESC, tag LIMIT $1", args![500]).await?;
+            rows.iter().map(|r| Ok(TagCount { tag: r.text(0)?, conversations: r.int(1)? })).collect::<seva_store::Result<Vec<_>>>()
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}

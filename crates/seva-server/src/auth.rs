@@ -1,0 +1,188 @@
+//! Who is calling: an agent with a browser session (cookie, plus a CSRF token on every
+//! change) or a script with an API token (`Authorization: Bearer …`). Passwords are
+//! argon2id; session and API tokens are random 256-bit values stored as SHA-256 hashes.
+
+use std::net::SocketAddr;
+
+use argon2::Argon2;
+use argon2::password_hash::phc::PasswordHash;
+use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method, header};
+use seva_store::agents::Agent;
+use seva_store::conversations::Viewer;
+use sha2::{Digest, Sha256};
+
+use crate::problem::Problem;
+use crate::{AppState, Shared};
+
+pub const SESSION_COOKIE: &str = "seva_session";
+/// Sessions last two weeks; a login on a shared computer ends with "log out".
+pub const SESSION_SECONDS: i64 = 14 * 24 * 3600;
+
+/// A new random secret, hex encoded.
+pub fn new_secret() -> String {
+    let mut bytes = [0u8; 32];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    hex(&bytes)
+}
+
+/// A password a person can type once: 16 letters and digits, no look-alikes.
+pub fn new_password() -> String {
+    const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
+    let mut bytes = [0u8; 16];
+    getrandom::fill(&mut bytes).expect("the operating system's random source failed");
+    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+        let _ = write!(s, "{b:02x}");
+        s
+    })
+}
+
+pub fn sha256_hex(data: &[u8]) -> String {
+    hex(&Sha256::digest(data))
+}
+
+/// argon2id with the crate's recommended parameters. Slow on purpose: call it from a
+/// blocking task.
+pub fn hash_password(password: &str) -> Result<String, Problem> {
+    Argon2::default()
+        .hash_password(password.as_bytes())
+        .map(|h| h.to_string())
+        .map_err(|_| Problem::internal())
+}
+
+pub fn verify_password(password: &str, hash: &str) -> bool {
+    PasswordHash::new(hash)
+        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .unwrap_or(false)
+}
+
+/// A password hash to compare against when the account does not exist, so that a wrong
+/// email takes as long as a wrong password and does not reveal which accounts exist.
+pub fn decoy_hash() -> &'static str {
+    static DECOY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    DECOY.get_or_init(|| hash_password("decoy-password-never-matches").unwrap_or_default())
+}
+
+pub fn cookie(headers: &HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|kv| kv.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.to_string())
+}
+
+/// The client's address, for rate limits.
+pub fn client_ip(parts: &Parts) -> String {
+    parts
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip().to_string())
+        .unwrap_or_else(|| "unknown".into())
+}
+
+#[derive(Debug, Clone)]
+pub enum Via {
+    Session { csrf: String },
+    Token,
+}
+
+/// An authenticated agent.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub agent: Agent,
+    pub via: Via,
+}
+
+impl Caller {
+    pub fn viewer(&self) -> Viewer {
+        Viewer { agent_id: self.agent.id, role: self.agent.role, teams: self.agent.teams.clone() }
+    }
+
+    pub fn require_admin(&self) -> Result<(), Problem> {
+        if self.agent.role.manages_users() { Ok(()) } else { Err(Problem::forbidden("only an admin may do this")) }
+    }
+
+    pub fn csrf(&self) -> &str {
+        match &self.via {
+            Via::Session { csrf } => csrf,
+            Via::Token => "",
+        }
+    }
+}
+
+/// Finds the caller from the request's token or session cookie.
+pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, Problem> {
+    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+        let Some(token) = value.strip_prefix("Bearer ") else {
+            return Err(Problem::unauthorized());
+        };
+        let hash = sha256_hex(token.trim().as_bytes());
+        let agent = state.store.read(seva_store::op!(c => seva_store::agents::by_token(c, &hash).await)).await?;
+        return match agent {
+            Some(agent) => Ok(Some(Caller { agent, via: Via::Token })),
+            None => Err(Problem::unauthorized()),
+        };
+    }
+    let Some(token) = cookie(headers, SESSION_COOKIE) else {
+        return Ok(None);
+    };
+    let hash = sha256_hex(token.as_bytes());
+    let session = state.store.read(seva_store::op!(c => seva_store::agents::session(c, &hash).await)).await?;
+    Ok(session.map(|s| Caller { agent: s.agent, via: Via::Session { csrf: s.csrf } }))
+}
+
+/// For the API: a session caller changing anything must send its CSRF token in the
+/// `X-CSRF-Token` header (a cross-site form cannot set headers); token callers need none.
+impl FromRequestParts<Shared> for Caller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Problem> {
+        let caller = authenticate(state, &parts.headers).await?.ok_or_else(Problem::unauthorized)?;
+        let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
+        if let Via::Session { csrf } = &caller.via
+            && !safe
+        {
+            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
+                return Err(Problem::forbidden("missing or wrong CSRF token (send it as X-CSRF-Token)"));
+            }
+        }
+        Ok(caller)
+    }
+}
+
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_and_wrong_ones_do_not() {
+        let h = hash_password("correct horse").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password("correct horse", &h));
+        assert!(!verify_password("wrong horse", &h));
+        assert!(!verify_password("anything", "not a hash"));
+    }
+
+    #[test]
+    fn secrets_are_long_and_distinct() {
+        let (a, b) = (new_secret(), new_secret());
+        assert_eq!(a.len(), 64);
+        assert_ne!(a, b);
+        assert_eq!(new_password().len(), 16);
+    }
+}

@@ -1,0 +1,53 @@
+//! Server settings, read once by the binary (file, environment, flags) and passed down.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Where the SQLite database, attachments and index live.
+    pub data_dir: PathBuf,
+    pub listen: SocketAddr,
+    /// `postgres://…` to use PostgreSQL instead of SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// The address customers and agents reach Seva at, for links (default: from `listen`).
+    pub public_url: String,
+    /// The largest request body (the web form with its files).
+    pub max_body_bytes: usize,
+    /// The largest single attachment.
+    pub max_attachment_bytes: usize,
+    /// Send cookies only over HTTPS. On by default when `public_url` is https.
+    pub secure_cookies: bool,
+    /// Web-form submissions one address may make per hour.
+    pub form_submissions_per_hour: usize,
+    /// Failed logins per address (and per account) per 15 minutes before refusing.
+    pub login_failures_per_window: usize,
+    /// How often the job worker looks for due jobs.
+    pub job_poll_millis: u64,
+}
+
+impl Config {
+    pub fn new(data_dir: PathBuf, listen: SocketAddr) -> Self {
+        let public_url = format!("http://{listen}");
+        Self {
+            data_dir,
+            listen,
+            database_url: None,
+            secure_cookies: false,
+            public_url,
+            max_body_bytes: 30 * 1024 * 1024,
+            max_attachment_bytes: 20 * 1024 * 1024,
+            form_submissions_per_hour: 20,
+            login_failures_per_window: 10,
+            job_poll_millis: 500,
+        }
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        self.data_dir.join("seva.db")
+    }
+
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.data_dir.join("attachments")
+    }
+}

@@ -1,0 +1,139 @@
+//! The words of every page, from Fluent files in `i18n/` (one per language). English is
+//! complete and is the fallback for any key a translation lacks, so a missing translation
+//! shows English, never a raw key.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
+
+/// Languages with a translation file, with their own names for the language picker.
+pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("te", "తెలుగు"), ("el", "Ελληνικά"), ("tl", "Tagalog")];
+
+const SOURCES: &[(&str, &str)] = &[
+    ("en", include_str!("../i18n/en.ftl")),
+    ("te", include_str!("../i18n/te.ftl")),
+    ("el", include_str!("../i18n/el.ftl")),
+    ("tl", include_str!("../i18n/tl.ftl")),
+];
+
+type Bundle = FluentBundle<FluentResource>;
+
+fn bundles() -> &'static HashMap<&'static str, Bundle> {
+    static BUNDLES: OnceLock<HashMap<&'static str, Bundle>> = OnceLock::new();
+    BUNDLES.get_or_init(|| {
+        SOURCES
+            .iter()
+            .map(|&(lang, source)| {
+                // A syntax error in a shipped file is a bug caught by the tests below.
+                let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(r, _)| r);
+                let mut bundle = Bundle::new_concurrent(vec![lang.parse().unwrap_or_default()]);
+                // Isolation marks would show as stray characters in titles and plain text.
+                bundle.set_use_isolating(false);
+                let _ = bundle.add_resource(resource);
+                (lang, bundle)
+            })
+            .collect()
+    })
+}
+
+/// The words of one language.
+#[derive(Clone, Copy, Debug)]
+pub struct Tr {
+    pub lang: &'static str,
+}
+
+impl Tr {
+    pub fn new(lang: &str) -> Self {
+        let lang = LANGUAGES.iter().map(|(l, _)| *l).find(|l| *l == lang).unwrap_or("en");
+        Self { lang }
+    }
+
+    /// The best of our languages for an `Accept-Language` header.
+    pub fn negotiate(accept_language: &str) -> Self {
+        for part in accept_language.split(',') {
+            let tag = part.split(';').next().unwrap_or("").trim().to_lowercase();
+            let primary = tag.split('-').next().unwrap_or("");
+            if let Some((l, _)) = LANGUAGES.iter().find(|(l, _)| *l == primary) {
+                return Self { lang: l };
+            }
+            // Filipino is written in the same language as Tagalog in our texts.
+            if primary == "fil" {
+                return Self { lang: "tl" };
+            }
+        }
+        Self { lang: "en" }
+    }
+
+    fn format(&self, key: &str, args: Option<&FluentArgs>) -> String {
+        for lang in [self.lang, "en"] {
+            let Some(bundle) = bundles().get(lang) else { continue };
+            if let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) {
+                let mut errors = Vec::new();
+                return bundle.format_pattern(pattern, args, &mut errors).into_owned();
+            }
+        }
+        key.to_string()
+    }
+
+    /// The text for `key`.
+    pub fn s(&self, key: &str) -> String {
+        self.format(key, None)
+    }
+
+    /// The text for `key` with one argument.
+    pub fn a(&self, key: &str, name: &str, value: impl ToString) -> String {
+        let mut args = FluentArgs::new();
+        args.set(name.to_string(), FluentValue::from(value.to_string()));
+        self.format(key, Some(&args))
+    }
+
+    /// The text for `key` with a number (for plural forms).
+    pub fn n(&self, key: &str, name: &str, value: i64) -> String {
+        let mut args = FluentArgs::new();
+        args.set(name.to_string(), FluentValue::from(value));
+        self.format(key, Some(&args))
+    }
+
+    /// Words for enum values, such as statuses: `t.word("status", "on_hold")`.
+    pub fn word(&self, prefix: &str, word: &str) -> String {
+        self.s(&format!("{prefix}-{}", word.replace('_', "-")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn keys(source: &str) -> Vec<String> {
+        source
+            .lines()
+            .filter(|l| !l.starts_with(['#', ' ', '.']) && l.contains(" ="))
+            .map(|l| l.split(" =").next().unwrap_or("").to_string())
+            .collect()
+    }
+
+    #[test]
+    fn every_file_parses_and_has_every_english_key() {
+        let english = keys(SOURCES[0].1);
+        assert!(english.len() > 50, "the English file holds the UI's words");
+        for &(lang, source) in SOURCES {
+            if let Err((_, errors)) = FluentResource::try_new(source.to_string()) {
+                panic!("{lang}.ftl has syntax errors: {errors:?}");
+            }
+            let have = keys(source);
+            let missing: Vec<_> = english.iter().filter(|k| !have.contains(k)).collect();
+            assert!(missing.is_empty(), "{lang}.ftl lacks {missing:?}");
+        }
+    }
+
+    #[test]
+    fn translations_are_used_and_english_is_the_fallback() {
+        assert_eq!(Tr::new("el").s("nav-inbox"), "Εισερχόμενα");
+        assert_eq!(Tr::new("te").s("nav-inbox"), "ఇన్‌బాక్స్");
+        assert_eq!(Tr::new("xx").s("nav-inbox"), "Inbox");
+        assert_eq!(Tr::negotiate("fil-PH,en;q=0.5").lang, "tl");
+        assert_eq!(Tr::negotiate("el-GR").lang, "el");
+    }
+}

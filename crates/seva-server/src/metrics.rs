@@ -1,0 +1,84 @@
+//! Health, readiness and Prometheus metrics (text exposition format, written by hand: a
+//! handful of counters do not need a metrics framework).
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use axum::Router;
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use crate::Shared;
+
+#[derive(Default)]
+pub struct Metrics {
+    pub http_requests: AtomicU64,
+    pub http_server_errors: AtomicU64,
+    pub conversations_created: AtomicU64,
+    pub messages_created: AtomicU64,
+    pub jobs_done: AtomicU64,
+    pub jobs_failed: AtomicU64,
+    pub logins_failed: AtomicU64,
+}
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(ready))
+        .route("/metrics", get(metrics))
+}
+
+pub async fn count_requests(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let response = next.run(req).await;
+    state.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
+    if response.status().is_server_error() {
+        state.metrics.http_server_errors.fetch_add(1, Ordering::Relaxed);
+    }
+    response
+}
+
+/// Ready when the database answers.
+async fn ready(State(state): State<Shared>) -> Response {
+    match state.store.read(seva_store::op!(c => c.query_one("SELECT 1", &[]).await)).await {
+        Ok(_) => "ready".into_response(),
+        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database not ready: {e}")).into_response(),
+    }
+}
+
+async fn metrics(State(state): State<Shared>) -> Response {
+    let m = &state.metrics;
+    let counters = [
+        ("seva_http_requests_total", "HTTP requests answered", &m.http_requests),
+        ("seva_http_server_errors_total", "HTTP requests answered with a 5xx status", &m.http_server_errors),
+        ("seva_conversations_created_total", "Conversations opened by customers or the API", &m.conversations_created),
+        ("seva_messages_created_total", "Messages added to conversations", &m.messages_created),
+        ("seva_jobs_done_total", "Background jobs completed", &m.jobs_done),
+        ("seva_jobs_failed_total", "Background job attempts that failed", &m.jobs_failed),
+        ("seva_logins_failed_total", "Failed login attempts", &m.logins_failed),
+    ];
+    let mut out = String::new();
+    for (name, help, value) in counters {
+        out += &format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", value.load(Ordering::Relaxed));
+    }
+    let gauges = state
+        .store
+        .read(seva_store::op!(c => {
+            let open = c.query_one("SELECT count(*) FROM conversations WHERE status IN ('open', 'pending', 'on_hold')", &[]).await?.int(0)?;
+            let dead = c.query_one("SELECT count(*) FROM jobs WHERE state = 'dead'", &[]).await?.int(0)?;
+            let queued = c.query_one("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')", &[]).await?.int(0)?;
+            Ok((open, dead, queued))
+        }))
+        .await;
+    if let Ok((open, dead, queued)) = gauges {
+        for (name, help, v) in [
+            ("seva_conversations_active", "Conversations open, pending or on hold", open),
+            ("seva_jobs_dead", "Jobs that ran out of attempts", dead),
+            ("seva_jobs_waiting", "Jobs queued or running", queued),
+        ] {
+            out += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
+        }
+    }
+    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+}

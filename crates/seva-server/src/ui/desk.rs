@@ -1,0 +1,454 @@
+//! The agent's desk: inbox views, the conversation page and its actions, contacts.
+
+use axum::Form;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use seva_core::conversation::{MessageKind, Priority, Status};
+use seva_core::{AgentId, ContactId, ConversationId, TeamId};
+use seva_store::contacts::{self, Contact};
+use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply};
+use seva_store::{messages, op, teams};
+
+use super::{Agent, Me, PageError, human_size, me, render, short_time};
+use crate::Shared;
+use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
+
+pub struct Row {
+    pub id: ConversationId,
+    pub reference: i64,
+    pub subject: String,
+    pub preview: String,
+    pub contact: String,
+    pub status: &'static str,
+    pub status_label: String,
+    pub priority: &'static str,
+    pub priority_label: String,
+    pub owner: String,
+    pub tags: Vec<String>,
+    pub updated: String,
+    pub updated_iso: String,
+}
+
+fn rows(t: Tr, list: Vec<Conversation>, names: &[(AgentId, String)]) -> Vec<Row> {
+    list.into_iter()
+        .map(|c| Row {
+            id: c.id,
+            reference: c.reference,
+            owner: c.owner_id.and_then(|o| names.iter().find(|(id, _)| *id == o).map(|(_, n)| n.clone())).unwrap_or_else(|| "—".into()),
+            status: c.status.as_str(),
+            status_label: t.word("status", c.status.as_str()),
+            priority: c.priority.as_str(),
+            priority_label: t.word("priority", c.priority.as_str()),
+            updated: short_time(c.updated_at),
+            updated_iso: c.updated_at.rfc3339(),
+            subject: c.subject,
+            preview: c.preview,
+            contact: c.contact_name,
+            tags: c.tags,
+        })
+        .collect()
+}
+
+pub struct View {
+    key: &'static str,
+    label: String,
+    current: bool,
+}
+
+#[derive(askama::Template)]
+#[template(path = "inbox.html")]
+struct InboxPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    views: Vec<View>,
+    view: &'static str,
+    heading: String,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "inbox_list.html")]
+struct InboxList {
+    t: Tr,
+    view: &'static str,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct InboxQuery {
+    view: Option<String>,
+    cursor: Option<String>,
+    partial: Option<String>,
+}
+
+const VIEWS: &[&str] = &["mine", "team", "unassigned", "open", "all"];
+
+pub async fn inbox(State(state): State<Shared>, agent: Agent, Query(q): Query<InboxQuery>) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let view = VIEWS.iter().copied().find(|v| Some(*v) == q.view.as_deref()).unwrap_or("mine");
+    let me_id = agent.0.agent.id;
+    let active = vec![Status::Open, Status::Pending, Status::OnHold];
+    let filter = match view {
+        "mine" => Filter { statuses: active, owner: Some(Some(me_id)), ..Filter::default() },
+        "team" => Filter { statuses: active, teams_any: Some(agent.0.agent.teams.clone()), ..Filter::default() },
+        "unassigned" => Filter { statuses: active, owner: Some(None), ..Filter::default() },
+        "open" => Filter { statuses: active, ..Filter::default() },
+        _ => Filter::default(),
+    };
+    let cursor = q.cursor.as_deref().and_then(Cursor::decode);
+    let viewer = agent.0.viewer();
+    let (list, next, names) = state
+        .store
+        .read(op!(c => {
+            let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
+            let names = agent_names(c).await?;
+            Ok((list, next, names))
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let rows = rows(t, list, &names);
+    let next = next.map(Cursor::encode);
+    if q.partial.is_some() {
+        return Ok(render(&InboxList { t, view, rows, next }));
+    }
+    let views = VIEWS.iter().map(|&key| View { key, label: t.s(&format!("view-{key}")), current: key == view }).collect();
+    Ok(render(&InboxPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, views, view, heading: t.s(&format!("view-{view}")), rows, next }))
+}
+
+async fn agent_names(c: &mut dyn seva_store::Conn) -> seva_store::Result<Vec<(AgentId, String)>> {
+    c.query("SELECT id, name FROM agents ORDER BY name", &[])
+        .await?
+        .iter()
+        .map(|r| Ok((r.parse(0)?, r.text(1)?)))
+        .collect()
+}
+
+pub struct FileView {
+    pub name: String,
+    pub size: String,
+    pub url: String,
+}
+
+pub struct MessageView {
+    pub id: seva_core::MessageId,
+    pub kind: MessageKind,
+    pub author: String,
+    pub html: String,
+    pub at: String,
+    pub at_iso: String,
+    pub delivery: seva_core::conversation::Delivery,
+    pub show_delivery: bool,
+    pub error: Option<String>,
+    pub files: Vec<FileView>,
+}
+
+pub fn message_views(t: Tr, list: Vec<messages::Message>, file_url: impl Fn(&messages::Attachment) -> String) -> Vec<MessageView> {
+    list.into_iter()
+        .map(|m| MessageView {
+            id: m.id,
+            kind: m.kind,
+            author: m.author_name.unwrap_or_else(|| t.s("system")),
+            at: short_time(m.created_at),
+            at_iso: m.created_at.rfc3339(),
+            delivery: m.delivery,
+            show_delivery: m.kind == MessageKind::Outbound,
+            error: m.delivery_error,
+            files: m.attachments.iter().map(|a| FileView { name: a.filename.clone(), size: human_size(a.size), url: file_url(a) }).collect(),
+            html: m.html,
+        })
+        .collect()
+}
+
+#[derive(askama::Template)]
+#[template(path = "conversation.html")]
+struct ConversationPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    me_csrf: String,
+    me_id: AgentId,
+    c: Conversation,
+    owner_name: String,
+    team_name: String,
+    messages: Vec<MessageView>,
+    activity: Vec<(String, String, String)>,
+    statuses: Vec<(&'static str, String)>,
+    priorities: Vec<(&'static str, String)>,
+    agents: Vec<(AgentId, String, bool)>,
+    teams: Vec<(TeamId, String, bool)>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "conversation_live.html")]
+struct ConversationLive {
+    t: Tr,
+    c: Conversation,
+    owner_name: String,
+    team_name: String,
+    messages: Vec<MessageView>,
+    activity: Vec<(String, String, String)>,
+}
+
+#[derive(Deserialize)]
+pub struct PartialQuery {
+    partial: Option<String>,
+}
+
+/// One line of the activity list for an event, in the agent's language.
+fn describe(t: Tr, e: &seva_store::Event, names: &[(AgentId, String)], team_names: &[(TeamId, String)]) -> String {
+    let agent_name = |key: &str| {
+        e.data.get(key).and_then(|v| v.as_str()).and_then(|s| s.parse::<AgentId>().ok())
+            .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
+            .unwrap_or_else(|| t.s("nobody"))
+    };
+    let actor = e.actor.strip_prefix("agent:").and_then(|s| s.parse::<AgentId>().ok())
+        .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
+        .unwrap_or_else(|| t.s("customer"));
+    let word = |key: &str, prefix: &str| e.data.get(key).and_then(|v| v.as_str()).map(|w| t.word(prefix, w)).unwrap_or_default();
+    match e.kind.as_str() {
+        "conversation.created" => t.a("event-created", "actor", actor),
+        "message.created" => t.a("event-message", "actor", actor),
+        "conversation.assigned" => format!("{} → {}", actor, agent_name("owner_id")),
+        "conversation.team_changed" => {
+            let team = e.data.get("team_id").and_then(|v| v.as_str()).and_then(|s| s.parse::<TeamId>().ok())
+                .and_then(|id| team_names.iter().find(|(tid, _)| *tid == id).map(|(_, n)| n.clone()))
+                .unwrap_or_else(|| t.s("no-team"));
+            format!("{actor} → {}: {team}", t.s("team"))
+        }
+        "conversation.status_changed" => format!("{actor}: {} → {}", word("from", "status"), word("to", "status")),
+        "conversation.priority_changed" => format!("{actor}: {} → {}", word("from", "priority"), word("to", "priority")),
+        "message.delivery" => format!("{}: {}", t.s("delivery"), word("delivery", "delivery")),
+        other => format!("{actor}: {other}"),
+    }
+}
+
+pub async fn conversation(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Query(q): Query<PartialQuery>) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    let (c, list, events, names, team_list) = state
+        .store
+        .read(op!(c => {
+            let conv = conversations::get_for(c, &viewer, id).await?;
+            let list = messages::for_conversation(c, id, true).await?;
+            let events = seva_store::events::for_conversation(c, id).await?;
+            let names = agent_names(c).await?;
+            let teams = teams::list(c).await?;
+            Ok((conv, list, events, names, teams))
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let team_names: Vec<(TeamId, String)> = team_list.iter().map(|tm| (tm.id, tm.name.clone())).collect();
+    let owner_name = c.owner_id.and_then(|o| names.iter().find(|(a, _)| *a == o).map(|(_, n)| n.clone())).unwrap_or_else(|| t.s("nobody"));
+    let team_name = c.team_id.and_then(|tid| team_names.iter().find(|(x, _)| *x == tid).map(|(_, n)| n.clone())).unwrap_or_else(|| t.s("no-team"));
+    let activity = events.iter().map(|e| (e.created_at.rfc3339(), short_time(e.created_at), describe(t, e, &names, &team_names))).collect();
+    let messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
+    if q.partial.is_some() {
+        return Ok(render(&ConversationLive { t, c, owner_name, team_name, messages, activity }));
+    }
+    let statuses = Status::ALL.iter().map(|s| (s.as_str(), t.word("status", s.as_str()))).collect();
+    let priorities = Priority::ALL.iter().map(|p| (p.as_str(), t.word("priority", p.as_str()))).collect();
+    let agents = names.iter().map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id)).collect();
+    let teams = team_names.iter().map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id)).collect();
+    Ok(render(&ConversationPage {
+        t,
+        me: Some(me(&agent.0)),
+        languages: LANGUAGES,
+        me_csrf: agent.0.csrf().to_string(),
+        me_id: agent.0.agent.id,
+        c,
+        owner_name,
+        team_name,
+        messages,
+        activity,
+        statuses,
+        priorities,
+        agents,
+        teams,
+    }))
+}
+
+fn back_to(id: ConversationId) -> Response {
+    Redirect::to(&format!("/conversations/{id}")).into_response()
+}
+
+fn parse_conversation(t: Tr, id: &str) -> Result<ConversationId, PageError> {
+    id.parse().map_err(|_| PageError(Problem::not_found(), t))
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    text: String,
+    #[serde(default)]
+    kind: String,
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn reply(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<ReplyForm>) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    crate::api::conversations::check_text("text", &form.text).map_err(|p| PageError(p, t))?;
+    let kind = if form.kind == "note" { MessageKind::Note } else { MessageKind::Outbound };
+    let then = if form.status.is_empty() {
+        None
+    } else {
+        Some(form.status.parse::<Status>().map_err(|e| PageError(Problem::bad_request("status", e.to_string()), t))?)
+    };
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &form.text, kind, files: &[], then }).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    state.metrics.messages_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct AssignForm {
+    #[serde(default)]
+    csrf: String,
+    owner: Option<String>,
+    team: Option<String>,
+}
+
+pub async fn assign(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<AssignForm>) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let owner = match form.owner.as_deref() {
+        None => None,
+        Some("none") | Some("") => Some(None),
+        Some(o) => Some(Some(o.parse::<AgentId>().map_err(|_| PageError(Problem::bad_request("owner", "not an agent"), t))?)),
+    };
+    let team = match form.team.as_deref() {
+        None => None,
+        Some("none") | Some("") => Some(None),
+        Some(tm) => Some(Some(tm.parse::<TeamId>().map_err(|_| PageError(Problem::bad_request("team", "not a team"), t))?)),
+    };
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => conversations::assign(c, &viewer, id, Assignment { owner, team }).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct StatusForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    status: String,
+}
+
+pub async fn status(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<StatusForm>) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let to: Status = form.status.parse().map_err(|e: seva_core::conversation::UnknownWord| PageError(Problem::bad_request("status", e.to_string()), t))?;
+    let viewer = agent.0.viewer();
+    state.store.write(op!(c => conversations::set_status(c, &viewer, id, to).await)).await.map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct PriorityForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    priority: String,
+}
+
+pub async fn priority(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<PriorityForm>) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let to: Priority = form.priority.parse().map_err(|e: seva_core::conversation::UnknownWord| PageError(Problem::bad_request("priority", e.to_string()), t))?;
+    let viewer = agent.0.viewer();
+    state.store.write(op!(c => conversations::set_priority(c, &viewer, id, to).await)).await.map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct TagForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    add: String,
+}
+
+pub async fn tags(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<TagForm>) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let add: Vec<String> = form.add.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let viewer = agent.0.viewer();
+    state.store.write(op!(c => conversations::set_tags(c, &viewer, id, &add, &[]).await)).await.map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(askama::Template)]
+#[template(path = "contacts.html")]
+struct ContactsPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    q: String,
+    contacts: Vec<Contact>,
+}
+
+#[derive(Deserialize)]
+pub struct ContactsQuery {
+    q: Option<String>,
+}
+
+pub async fn contacts(State(state): State<Shared>, agent: Agent, Query(query): Query<ContactsQuery>) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let q = query.q.unwrap_or_default();
+    let search = q.clone();
+    let list = state.store.read(op!(c => contacts::list(c, Some(&search), 100).await)).await.map_err(|e| PageError(e.into(), t))?;
+    Ok(render(&ContactsPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, q, contacts: list }))
+}
+
+#[derive(askama::Template)]
+#[template(path = "contact.html")]
+struct ContactPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    contact: Contact,
+    view: &'static str,
+    rows: Vec<Row>,
+    next: Option<String>,
+}
+
+pub async fn contact(State(state): State<Shared>, agent: Agent, Path(id): Path<String>) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    let (contact, list, names) = state
+        .store
+        .read(op!(c => {
+            let contact = contacts::get(c, id).await?;
+            let filter = Filter { contact: Some(id), ..Filter::default() };
+            let (list, _) = conversations::list(c, &viewer, &filter, None, 200).await?;
+            let names = agent_names(c).await?;
+            Ok((contact, list, names))
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let rows = rows(t, list, &names);
+    Ok(render(&ContactPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, contact, view: "all", rows, next: None }))
+}

@@ -1,0 +1,146 @@
+//! The pages people use: agents' inbox, conversation and contact pages (server-rendered,
+//! usable without JavaScript, kept live by a small script), and the public web form and
+//! request page customers use. Every word on them comes from the translation files.
+
+mod desk;
+mod public;
+mod session;
+
+use axum::Router;
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use axum::routing::{get, post};
+
+use crate::Shared;
+use crate::auth::{Caller, constant_time_eq};
+use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(session::login_page).post(session::login))
+        .route("/logout", post(session::logout))
+        .route("/me/language", post(session::set_language))
+        .route("/inbox", get(desk::inbox))
+        .route("/conversations/{id}", get(desk::conversation))
+        .route("/conversations/{id}/reply", post(desk::reply))
+        .route("/conversations/{id}/assign", post(desk::assign))
+        .route("/conversations/{id}/status", post(desk::status))
+        .route("/conversations/{id}/priority", post(desk::priority))
+        .route("/conversations/{id}/tags", post(desk::tags))
+        .route("/contacts", get(desk::contacts))
+        .route("/contacts/{id}", get(desk::contact))
+        .route("/live", get(crate::live::stream))
+        .route("/contact", get(public::form).post(public::submit))
+        .route("/requests/{key}", get(public::request))
+        .route("/requests/{key}/reply", post(public::reply))
+        .route("/requests/{key}/files/{id}", get(public::file))
+        .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js")) }))
+        .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../assets/app.css")) }))
+}
+
+fn asset(content_type: &'static str, body: &'static str) -> Response {
+    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+}
+
+/// The logged-in agent as the page header shows them.
+pub struct Me {
+    pub name: String,
+    pub role: seva_core::agent::Role,
+    pub csrf: String,
+}
+
+pub fn me(caller: &Caller) -> Me {
+    Me { name: caller.agent.name.clone(), role: caller.agent.role, csrf: caller.csrf().to_string() }
+}
+
+pub const fn languages() -> &'static [(&'static str, &'static str)] {
+    LANGUAGES
+}
+
+/// An agent with a browser session; anyone else is sent to the login page.
+pub struct Agent(pub Caller);
+
+impl FromRequestParts<Shared> for Agent {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
+        match crate::auth::authenticate(state, &parts.headers).await {
+            Ok(Some(caller)) if matches!(caller.via, crate::auth::Via::Session { .. }) => Ok(Agent(caller)),
+            Ok(_) => Err(Redirect::to("/login").into_response()),
+            Err(p) => Err(p.into_response()),
+        }
+    }
+}
+
+impl Agent {
+    /// Every form that changes something carries the session's CSRF token.
+    pub fn check_csrf(&self, sent: &str) -> Result<(), PageError> {
+        if constant_time_eq(sent.as_bytes(), self.0.csrf().as_bytes()) {
+            Ok(())
+        } else {
+            Err(PageError(Problem::forbidden("missing or wrong CSRF token"), self.tr()))
+        }
+    }
+
+    pub fn tr(&self) -> Tr {
+        Tr::new(&self.0.agent.language)
+    }
+}
+
+/// An error shown as a page in the reader's language.
+pub struct PageError(pub Problem, pub Tr);
+
+#[derive(askama::Template)]
+#[template(path = "error.html")]
+struct ErrorPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    title: String,
+    detail: String,
+    back: &'static str,
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let t = self.1;
+        let title = match self.0.status {
+            StatusCode::NOT_FOUND => t.s("error-not-found"),
+            StatusCode::FORBIDDEN => t.s("error-forbidden"),
+            StatusCode::TOO_MANY_REQUESTS => t.s("error-too-many"),
+            s if s.is_client_error() => t.s("error-bad-input"),
+            _ => t.s("error-internal"),
+        };
+        let page = ErrorPage { t, me: None, languages: LANGUAGES, title, detail: self.0.detail.clone(), back: "javascript:history.back()" };
+        (self.0.status, render(&page)).into_response()
+    }
+}
+
+pub fn render(page: &impl askama::Template) -> Response {
+    match page.render() {
+        Ok(html) => Html(html).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            Problem::internal().into_response()
+        }
+    }
+}
+
+/// A local time for display. Agents see UTC until per-agent time zones arrive with
+/// business hours; the `<time>` element carries the exact instant for scripts.
+pub fn short_time(t: seva_core::time::Timestamp) -> String {
+    let d = t.to_datetime();
+    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", d.year(), d.month() as u8, d.day(), d.hour(), d.minute())
+}
+
+pub fn human_size(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
+    }
+}

@@ -1,0 +1,350 @@
+//! What customers see without logging in: the web form that opens a conversation, and
+//! the private request page (reached by a secret link) where they read the answers and
+//! write back. No third-party service is involved: a hidden honeypot field and a
+//! per-address rate limit keep the form's spam out.
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use serde::Deserialize;
+use seva_core::AttachmentId;
+use seva_core::contact::{Email, IdentityKind};
+use seva_core::conversation::{Channel, Priority, Status};
+use seva_store::attachments::StoredFile;
+use seva_store::conversations::{self, Arrival};
+use seva_store::{messages, op};
+
+use super::desk::{MessageView, message_views};
+use super::{Me, PageError, render};
+use crate::Shared;
+use crate::auth::{new_secret, sha256_hex};
+use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
+
+#[derive(Deserialize, Default)]
+pub struct FormQuery {
+    lang: Option<String>,
+    embed: Option<String>,
+}
+
+fn tr(q: &FormQuery, headers: &HeaderMap) -> Tr {
+    match &q.lang {
+        Some(l) => Tr::new(l),
+        None => Tr::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("")),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "contact_form.html")]
+struct FormPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    embed: bool,
+    error: Option<String>,
+    name: String,
+    email: String,
+    subject: String,
+    message: String,
+}
+
+/// The embeddable form may be framed by any site; other pages may not be framed at all.
+fn frame_policy(embed: bool) -> [(header::HeaderName, &'static str); 1] {
+    if embed {
+        [(header::CONTENT_SECURITY_POLICY, "frame-ancestors *")]
+    } else {
+        [(header::CONTENT_SECURITY_POLICY, "frame-ancestors 'none'")]
+    }
+}
+
+pub async fn form(Query(q): Query<FormQuery>, headers: HeaderMap) -> Response {
+    let t = tr(&q, &headers);
+    let embed = q.embed.is_some();
+    let page = FormPage { t, me: None, languages: LANGUAGES, embed, error: None, name: String::new(), email: String::new(), subject: String::new(), message: String::new() };
+    (frame_policy(embed), render(&page)).into_response()
+}
+
+#[derive(askama::Template)]
+#[template(path = "thanks.html")]
+struct ThanksPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    reference: i64,
+    link: String,
+    link_full: String,
+}
+
+#[derive(Default)]
+struct Submission {
+    name: String,
+    email: String,
+    subject: String,
+    message: String,
+    honeypot: String,
+    files: Vec<(String, String, Vec<u8>)>,
+}
+
+async fn read_submission(mut multipart: Multipart, max_file: usize) -> Result<Submission, (&'static str, String)> {
+    let mut s = Submission::default();
+    while let Some(field) = multipart.next_field().await.map_err(|e| ("body", e.body_text()))? {
+        let name = field.name().unwrap_or("").to_string();
+        match name.as_str() {
+            "files" => {
+                let filename = field.file_name().unwrap_or("").to_string();
+                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let bytes = field.bytes().await.map_err(|e| ("files", e.body_text()))?;
+                if filename.is_empty() && bytes.is_empty() {
+                    continue; // the browser sends an empty part when no file was chosen
+                }
+                if bytes.len() > max_file {
+                    return Err(("files", format!("{filename} is larger than {} MB", max_file / (1024 * 1024))));
+                }
+                if s.files.len() >= 10 {
+                    return Err(("files", "at most 10 files".into()));
+                }
+                s.files.push((filename, content_type, bytes.to_vec()));
+            }
+            "name" | "email" | "subject" | "message" | "website" => {
+                let text = field.text().await.map_err(|_| (static_name(&name), "must be text".to_string()))?;
+                match name.as_str() {
+                    "name" => s.name = text,
+                    "email" => s.email = text,
+                    "subject" => s.subject = text,
+                    "message" => s.message = text,
+                    _ => s.honeypot = text,
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(s)
+}
+
+fn static_name(name: &str) -> &'static str {
+    match name {
+        "name" => "name",
+        "email" => "email",
+        "subject" => "subject",
+        "message" => "message",
+        _ => "body",
+    }
+}
+
+pub async fn submit(
+    State(state): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Query(q): Query<FormQuery>,
+    headers: HeaderMap,
+    multipart: Multipart,
+) -> Response {
+    let t = tr(&q, &headers);
+    let embed = q.embed.is_some();
+    let now = seva_store::now().micros();
+    let allowed = state.form_posts.lock().unwrap_or_else(|e| e.into_inner()).hit(addr.ip().to_string(), now);
+    if !allowed {
+        return PageError(Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")), t).into_response();
+    }
+    let s = match read_submission(multipart, state.config.max_attachment_bytes).await {
+        Ok(s) => s,
+        Err((field, detail)) => {
+            let status = if detail.contains("larger") || detail.contains("too large") { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
+            return PageError(Problem::field(status, field, detail), t).into_response();
+        }
+    };
+    let again = |error: String, status: StatusCode| {
+        let page = FormPage { t, me: None, languages: LANGUAGES, embed, error: Some(error), name: s.name.clone(), email: s.email.clone(), subject: s.subject.clone(), message: s.message.clone() };
+        (status, frame_policy(embed), render(&page)).into_response()
+    };
+    // A filled honeypot is a bot: it gets a page that looks like success and nothing is stored.
+    if !s.honeypot.is_empty() {
+        tracing::info!(ip = %addr.ip(), "web form honeypot filled; dropped");
+        let page = ThanksPage { t, me: None, languages: LANGUAGES, reference: 0, link: "/contact".into(), link_full: t.s("form-title") };
+        return render(&page);
+    }
+    let Ok(email) = Email::parse(&s.email) else {
+        return again(t.s("form-bad-email"), StatusCode::UNPROCESSABLE_ENTITY);
+    };
+    if s.name.trim().is_empty() || s.subject.trim().is_empty() || s.message.trim().is_empty() {
+        return again(t.s("form-missing"), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    if s.message.len() > 256 * 1024 {
+        return again(t.s("form-too-long"), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let dir = state.config.attachments_dir();
+    let files = s.files;
+    let stored = tokio::task::spawn_blocking(move || {
+        files.iter().map(|(n, ct, b)| crate::files::store(&dir, n, ct, b)).collect::<std::io::Result<Vec<StoredFile>>>()
+    })
+    .await;
+    let stored = match stored {
+        Ok(Ok(f)) => f,
+        _ => return PageError(Problem::internal(), t).into_response(),
+    };
+    let key = new_secret();
+    let key_hash = sha256_hex(key.as_bytes());
+    let identity = email.identity_key();
+    let (name, subject, message) = (s.name, s.subject, s.message);
+    let received = state
+        .store
+        .write(op!(c => conversations::ingest(c, Arrival {
+            channel: Channel::WebForm,
+            identity: (IdentityKind::Email, &identity),
+            name: Some(&name),
+            subject: &subject,
+            text: &message,
+            files: &stored,
+            provider_id: None,
+            continues: None,
+            inbox_id: None,
+            team_id: None,
+            customer_key_hash: Some(&key_hash),
+            priority: Priority::Normal,
+            recorded_by: None,
+        }).await))
+        .await;
+    match received {
+        Ok(r) => {
+            state.metrics.conversations_created.fetch_add(1, Ordering::Relaxed);
+            let link = format!("/requests/{key}?lang={}", t.lang);
+            let link_full = format!("{}{}", state.config.public_url, link);
+            render(&ThanksPage { t, me: None, languages: LANGUAGES, reference: r.reference, link, link_full })
+        }
+        Err(e) => PageError(e.into(), t).into_response(),
+    }
+}
+
+#[derive(askama::Template)]
+#[template(path = "request.html")]
+struct RequestPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    path: String,
+    reference: i64,
+    subject: String,
+    status: &'static str,
+    status_label: String,
+    messages: Vec<MessageView>,
+    can_reply: bool,
+}
+
+fn key_hash(key: &str) -> Result<String, Problem> {
+    if key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(Problem::not_found());
+    }
+    Ok(sha256_hex(key.as_bytes()))
+}
+
+pub async fn request(State(state): State<Shared>, Path(key): Path<String>, Query(q): Query<FormQuery>, headers: HeaderMap) -> Response {
+    let t = tr(&q, &headers);
+    let hash = match key_hash(&key) {
+        Ok(h) => h,
+        Err(p) => return PageError(p, t).into_response(),
+    };
+    let found = state
+        .store
+        .read(op!(c => {
+            let conv = conversations::by_customer_key(c, &hash).await?;
+            let list = messages::for_conversation(c, conv.id, false).await?;
+            Ok((conv, list))
+        }))
+        .await;
+    let (c, list) = match found {
+        Ok(x) => x,
+        Err(e) => return PageError(e.into(), t).into_response(),
+    };
+    let path = format!("/requests/{key}");
+    let file_base = path.clone();
+    let messages = message_views(t, list, |a| format!("{file_base}/files/{}", a.id));
+    let page = RequestPage {
+        t,
+        me: None,
+        languages: LANGUAGES,
+        path,
+        reference: c.reference,
+        subject: c.subject,
+        status: c.status.as_str(),
+        status_label: t.word("status", c.status.as_str()),
+        messages,
+        can_reply: c.status != Status::Closed,
+    };
+    ([(header::REFERRER_POLICY, "no-referrer"), (header::CACHE_CONTROL, "no-store")], render(&page)).into_response()
+}
+
+#[derive(Deserialize)]
+pub struct ReplyForm {
+    #[serde(default)]
+    message: String,
+}
+
+/// The customer writes back on their request page. The secret link is the credential, and
+/// the per-address limit of the web form applies here too.
+pub async fn reply(
+    State(state): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
+    Path(key): Path<String>,
+    headers: HeaderMap,
+    Form(form): Form<ReplyForm>,
+) -> Response {
+    let t = tr(&FormQuery::default(), &headers);
+    let hash = match key_hash(&key) {
+        Ok(h) => h,
+        Err(p) => return PageError(p, t).into_response(),
+    };
+    if form.message.trim().is_empty() || form.message.len() > 256 * 1024 {
+        return PageError(Problem::bad_request("message", t.s("form-missing")), t).into_response();
+    }
+    let allowed = state.form_posts.lock().unwrap_or_else(|e| e.into_inner()).hit(addr.ip().to_string(), seva_store::now().micros());
+    if !allowed {
+        return PageError(Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")), t).into_response();
+    }
+    let r = state
+        .store
+        .write(op!(c => {
+            let conv = conversations::by_customer_key(c, &hash).await?;
+            let contact = seva_store::contacts::get(c, conv.contact_id).await?;
+            let identity = contact.identities.iter().find(|i| i.kind == IdentityKind::Email).map(|i| i.value.clone()).unwrap_or_default();
+            conversations::ingest(c, Arrival {
+                channel: Channel::WebForm,
+                identity: (IdentityKind::Email, &identity),
+                name: None,
+                subject: "",
+                text: &form.message,
+                files: &[],
+                provider_id: None,
+                continues: Some(conv.id),
+                inbox_id: conv.inbox_id,
+                team_id: conv.team_id,
+                customer_key_hash: None,
+                priority: conv.priority,
+                recorded_by: None,
+            })
+            .await
+        }))
+        .await;
+    match r {
+        Ok(_) => Redirect::to(&format!("/requests/{key}")).into_response(),
+        Err(e) => PageError(e.into(), t).into_response(),
+    }
+}
+
+pub async fn file(State(state): State<Shared>, Path((key, id)): Path<(String, String)>) -> Result<Response, Problem> {
+    let hash = key_hash(&key)?;
+    let id: AttachmentId = id.parse().map_err(|_| Problem::not_found())?;
+    let file = state
+        .store
+        .read(op!(c => {
+            let conv = conversations::by_customer_key(c, &hash).await?;
+            let (conversation, file, _) = seva_store::attachments::get(c, id).await?;
+            if conversation != conv.id {
+                return Err(seva_store::Error::NotFound);
+            }
+            Ok(file)
+        }))
+        .await?;
+    crate::api::events::download(&state, &file).await
+}

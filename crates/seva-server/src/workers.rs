@@ -1,0 +1,96 @@
+//! Background work: claims due jobs from the durable queue and runs them. A job that fails
+//! is retried with backoff by the queue; one that runs out of attempts is kept as dead and
+//! its message shows the failure in the conversation. Nothing is dropped silently.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use seva_core::conversation::{Channel, Delivery};
+use seva_core::{JobId, MessageId};
+use seva_store::jobs::{self, Job};
+use seva_store::{messages, op};
+
+use crate::Shared;
+
+pub async fn run(state: Shared) {
+    let poll = Duration::from_millis(state.config.job_poll_millis);
+    let mut events = state.store.subscribe();
+    loop {
+        match state.store.write(op!(c => jobs::claim(c, seva_store::now(), 60, 32).await)).await {
+            Ok(batch) if !batch.is_empty() => {
+                for job in batch {
+                    run_one(&state, job).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
+        }
+        // Wake early when a change may have queued a job; otherwise poll.
+        let _ = tokio::time::timeout(poll, events.recv()).await;
+    }
+}
+
+async fn run_one(state: &Shared, job: Job) {
+    let id = job.id;
+    let outcome = match job.kind.as_str() {
+        jobs::DELIVER => deliver(state, &job).await,
+        other => Err(format!("no worker knows jobs of kind {other:?}")),
+    };
+    match outcome {
+        Ok(()) => {
+            state.metrics.jobs_done.fetch_add(1, Ordering::Relaxed);
+            if let Err(e) = state.store.write(op!(c => jobs::complete(c, id).await)).await {
+                tracing::error!(job = %id, error = %e, "could not mark a job done");
+            }
+        }
+        Err(reason) => {
+            state.metrics.jobs_failed.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(job = %id, kind = %job.kind, %reason, "job attempt failed");
+            record_failure(state, id, message_of(&job), reason).await;
+        }
+    }
+}
+
+fn message_of(job: &Job) -> Option<MessageId> {
+    job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
+}
+
+async fn record_failure(state: &Shared, id: JobId, message: Option<MessageId>, reason: String) {
+    let r = state
+        .store
+        .write(op!(c => {
+            let dead = jobs::fail(c, id, &reason, seva_store::now()).await?;
+            if dead && let Some(m) = message {
+                messages::set_delivery(c, m, Delivery::Failed, Some(&reason)).await?;
+            }
+            Ok(())
+        }))
+        .await;
+    if let Err(e) = r {
+        tracing::error!(job = %id, error = %e, "could not record a job failure");
+    }
+}
+
+/// Delivers an agent's reply through the channel the customer used. Web-form and API
+/// conversations are answered on the customer's own request page (and through the API),
+/// so publishing there is the delivery. Channels whose adapter is not part of this build
+/// fail loudly, and the failure shows on the message.
+async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
+    let message = message_of(job).ok_or("the job names no message")?;
+    let channel: Channel = job
+        .payload
+        .get("channel")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or("the job names no channel")?;
+    match channel {
+        Channel::WebForm | Channel::Api => state
+            .store
+            .write(op!(c => messages::set_delivery(c, message, Delivery::Delivered, None).await))
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string()),
+        other => Err(format!("no {other} channel is configured to deliver this reply")),
+    }
+}

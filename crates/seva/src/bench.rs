@@ -1,0 +1,253 @@
+//! `seva bench`: starts a real `seva serve` (a child process, so its memory is its own) on
+//! a temporary data folder and measures it over loopback HTTP, as a client would:
+//! conversations created per second at a given concurrency (each answered only after its
+//! commit), inbox-list latency once the desk holds many conversations, resident memory,
+//! and the binary's size. Figures go to docs/benchmarks.md.
+
+use std::process::Stdio;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::Request;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// Seconds of sustained conversation creation.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Concurrent clients.
+    #[arg(long, default_value_t = 16)]
+    concurrency: usize,
+    /// Conversations in the desk before the list latency is measured.
+    #[arg(long, default_value_t = 100_000)]
+    conversations: u64,
+    /// Seconds of list reading.
+    #[arg(long, default_value_t = 10)]
+    read_seconds: u64,
+    /// Use this PostgreSQL database instead of a temporary SQLite folder.
+    #[arg(long)]
+    postgres: Option<String>,
+}
+
+struct Server {
+    child: tokio::process::Child,
+    addr: String,
+    pid: u32,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+async fn start(data: &std::path::Path, postgres: Option<&str>) -> Result<Server> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = tokio::process::Command::new(&exe);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
+        .arg("--data")
+        .arg(data)
+        .env("SEVA_ADMIN_EMAIL", "bench@seva.local")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Some(url) = postgres {
+        cmd.arg("--database-url").arg(url);
+    }
+    let mut child = cmd.spawn().context("cannot start seva serve")?;
+    let pid = child.id().context("no pid")?;
+    let stdout = child.stdout.take().context("no stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await? {
+            if let Some(a) = line.strip_prefix("listening on ") {
+                return Ok::<_, anyhow::Error>(a.to_string());
+            }
+        }
+        bail!("seva serve exited before listening")
+    })
+    .await
+    .context("seva serve did not start within 60 s")??;
+    Ok(Server { child, addr, pid })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+}
+
+struct Client {
+    sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
+    addr: String,
+    token: Arc<str>,
+}
+
+impl Client {
+    async fn connect(addr: &str, token: Arc<str>) -> Result<Self> {
+        let stream = tokio::net::TcpStream::connect(addr).await?;
+        stream.set_nodelay(true)?;
+        let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
+        tokio::spawn(conn);
+        Ok(Self { sender, addr: addr.to_string(), token })
+    }
+
+    async fn send(&mut self, method: &str, path: &str, body: Option<String>) -> Result<(u16, Bytes)> {
+        self.sender.ready().await?;
+        let req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", &self.addr)
+            .header("authorization", format!("Bearer {}", self.token))
+            .header("content-type", "application/json")
+            .body(Full::new(Bytes::from(body.unwrap_or_default())))?;
+        let res = self.sender.send_request(req).await?;
+        let status = res.status().as_u16();
+        let bytes = res.into_body().collect().await?.to_bytes();
+        Ok((status, bytes))
+    }
+}
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    if sorted.is_empty() {
+        return Duration::ZERO;
+    }
+    sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
+}
+
+fn ms(d: Duration) -> String {
+    format!("{:.2} ms", d.as_secs_f64() * 1000.0)
+}
+
+/// The texts customers write, in the languages Seva is tested with.
+const TEXTS: &[(&str, &str)] = &[
+    ("My order has not arrived", "I ordered a kettle two weeks ago and it has not arrived. Can you check?"),
+    ("నా ఆర్డర్ రాలేదు", "రెండు వారాల క్రితం ఆర్డర్ చేశాను, ఇంకా రాలేదు. దయచేసి చూడండి."),
+    ("Η παραγγελία μου δεν έφτασε", "Παρήγγειλα πριν από δύο εβδομάδες και ακόμα δεν έχει έρθει."),
+    ("Hindi pa dumarating ang order ko", "Nag-order ako dalawang linggo na ang nakalipas at wala pa rin."),
+];
+
+fn conversation_body(n: u64) -> String {
+    let (subject, text) = TEXTS[(n % TEXTS.len() as u64) as usize];
+    serde_json::json!({
+        "contact": {"email": format!("customer{}@example.com", n % 5000), "name": format!("Customer {}", n % 5000)},
+        "subject": subject,
+        "text": text,
+    })
+    .to_string()
+}
+
+/// Creates conversations from `concurrency` clients until `deadline` or `target` total.
+async fn create_load(addr: &str, token: Arc<str>, concurrency: usize, deadline: Instant, target: u64, counter: Arc<AtomicU64>) -> Result<(u64, u64, Vec<Duration>)> {
+    let mut tasks = Vec::new();
+    for _ in 0..concurrency {
+        let (addr, token, counter) = (addr.to_string(), token.clone(), counter.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(&addr, token).await?;
+            let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
+            while Instant::now() < deadline {
+                let n = counter.fetch_add(1, Ordering::Relaxed);
+                if n >= target {
+                    break;
+                }
+                let t = Instant::now();
+                let (status, _) = client.send("POST", "/api/v1/conversations", Some(conversation_body(n))).await?;
+                lat.push(t.elapsed());
+                if status == 201 { ok += 1 } else { failed += 1 }
+            }
+            Ok::<_, anyhow::Error>((ok, failed, lat))
+        }));
+    }
+    let (mut ok, mut failed, mut lat) = (0, 0, Vec::new());
+    for t in tasks {
+        let (o, f, l) = t.await??;
+        ok += o;
+        failed += f;
+        lat.extend(l);
+    }
+    lat.sort();
+    Ok((ok, failed, lat))
+}
+
+pub async fn run(args: BenchArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("seva-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let server = start(&dir, args.postgres.as_deref()).await?;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let idle_rss = rss_kib(server.pid);
+    let exe = std::env::current_exe()?;
+    let mut token_cmd = std::process::Command::new(&exe);
+    token_cmd.args(["token", "create", "--user", "bench@seva.local", "--log", "error", "--data"]).arg(&dir);
+    if let Some(url) = &args.postgres {
+        token_cmd.arg("--database-url").arg(url);
+    }
+    let out = token_cmd.output()?;
+    if !out.status.success() {
+        bail!("token create failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let token: Arc<str> = String::from_utf8(out.stdout)?.trim().into();
+
+    let backend = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite (WAL, synchronous=FULL)" };
+    println!("# seva bench — {backend}, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let counter = Arc::new(AtomicU64::new(0));
+    let started = Instant::now();
+    let (ok, failed, lat) = create_load(&server.addr, token.clone(), args.concurrency, started + Duration::from_secs(args.seconds), u64::MAX, counter.clone()).await?;
+    let secs = started.elapsed().as_secs_f64();
+    println!("| conversations created per second (concurrency {}, {} s) | {:.0}/s ({} ok, {} failed) |", args.concurrency, args.seconds, ok as f64 / secs, ok, failed);
+    println!("| create latency p50 / p99 | {} / {} |", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
+
+    let seeding = Instant::now();
+    let remaining_start = counter.load(Ordering::Relaxed);
+    if remaining_start < args.conversations {
+        create_load(&server.addr, token.clone(), args.concurrency, Instant::now() + Duration::from_secs(3600), args.conversations, counter.clone()).await?;
+    }
+    println!("| seeded to {} conversations in | {:.1} s |", args.conversations, seeding.elapsed().as_secs_f64());
+
+    let deadline = Instant::now() + Duration::from_secs(args.read_seconds);
+    let mut tasks = Vec::new();
+    for _ in 0..args.concurrency {
+        let (addr, token) = (server.addr.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut client = Client::connect(&addr, token).await?;
+            let mut lat = Vec::new();
+            while Instant::now() < deadline {
+                let t = Instant::now();
+                let (status, _) = client.send("GET", "/api/v1/conversations?status=open,pending,on_hold&limit=50", None).await?;
+                if status != 200 {
+                    bail!("list answered {status}");
+                }
+                lat.push(t.elapsed());
+            }
+            Ok::<_, anyhow::Error>(lat)
+        }));
+    }
+    let mut lat = Vec::new();
+    for t in tasks {
+        lat.extend(t.await??);
+    }
+    lat.sort();
+    println!(
+        "| inbox list (50 open, {} readers) p50 / p99 at {} conversations | {} / {} ({:.0} lists/s) |",
+        args.concurrency,
+        args.conversations,
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99)),
+        lat.len() as f64 / args.read_seconds as f64
+    );
+    if let Some(kib) = idle_rss {
+        println!("| resident memory of seva serve, idle after start | {:.1} MB |", kib as f64 / 1024.0);
+    }
+    if let Some(kib) = rss_kib(server.pid) {
+        println!("| resident memory after the run | {:.1} MB |", kib as f64 / 1024.0);
+    }
+    let size = std::fs::metadata(&exe)?.len();
+    println!("| binary size ({}) | {:.1} MB |", exe.display(), size as f64 / (1024.0 * 1024.0));
+    drop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The command line's words, and how configuration is gathered: flags, then `SEVA_*`
+//! environment variables (clap reads both), then the TOML file, then defaults.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use serde::Deserialize;
+use seva_core::agent::Role;
+use seva_server::Config;
+
+/// Seva: a customer service desk in one binary.
+///
+/// Start with `seva serve`: it creates ./seva-data (SQLite), prints the address, and on
+/// the first run an admin login. Customers write at /contact; agents work at /inbox.
+#[derive(Parser)]
+#[command(name = "seva", version, about, long_about)]
+pub struct Cli {
+    /// The data folder: SQLite database, attachments.
+    #[arg(long, env = "SEVA_DATA", global = true)]
+    pub data: Option<PathBuf>,
+    /// Where to listen, e.g. 0.0.0.0:8080 (port 0 picks a free one).
+    #[arg(long, env = "SEVA_LISTEN", global = true)]
+    pub listen: Option<SocketAddr>,
+    /// Use PostgreSQL instead of SQLite: postgres://user@host/db
+    #[arg(long, env = "SEVA_DATABASE_URL", global = true, hide_env_values = true)]
+    pub database_url: Option<String>,
+    /// The address people reach Seva at, for links (e.g. https://help.example.com).
+    #[arg(long, env = "SEVA_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+    /// A TOML file with any of: data, listen, database_url, public_url, max_body_mb,
+    /// max_attachment_mb, form_submissions_per_hour.
+    #[arg(long, env = "SEVA_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Log level: error, warn, info, debug.
+    #[arg(long, env = "SEVA_LOG", global = true, default_value = "info")]
+    pub log: String,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run Seva: web pages, API, form and background jobs in one process.
+    Serve,
+    /// Bring the database schema up to date and exit (serve does this too).
+    Migrate,
+    /// Manage agents (the people who answer).
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage teams (departments).
+    #[command(subcommand)]
+    Team(TeamCommand),
+    /// Manage API tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Copy the SQLite database and attachments, consistently, while Seva runs.
+    Backup {
+        /// A new, empty folder for the copy.
+        dest: PathBuf,
+    },
+    /// Measure throughput, latency and memory (see docs/benchmarks.md).
+    Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum UserCommand {
+    /// Add an agent; prints a one-time password unless --password-stdin is given.
+    Add {
+        email: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long, value_parser = parse_role, default_value = "agent")]
+        role: Role,
+        /// Read the password from standard input instead of making one.
+        #[arg(long)]
+        password_stdin: bool,
+        /// The language of the agent's pages: en, te, el, tl.
+        #[arg(long, default_value = "en")]
+        language: String,
+    },
+    /// List agents.
+    List,
+    /// Disable an agent: ends their sessions and revokes their tokens.
+    Disable { email: String },
+}
+
+#[derive(Subcommand)]
+pub enum TeamCommand {
+    /// Add a team; prints its id.
+    Add {
+        name: String,
+        /// Only members, supervisors and admins see its conversations.
+        #[arg(long)]
+        private: bool,
+    },
+    /// List teams.
+    List,
+    /// Put an agent in a team.
+    AddMember { team: String, email: String },
+}
+
+#[derive(Subcommand)]
+pub enum TokenCommand {
+    /// Create an API token for an agent; prints the token alone on standard output.
+    Create {
+        #[arg(long)]
+        user: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+    },
+}
+
+fn parse_role(s: &str) -> Result<Role, String> {
+    s.parse().map_err(|e: seva_core::conversation::UnknownWord| e.to_string())
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    database_url: Option<String>,
+    public_url: Option<String>,
+    max_body_mb: Option<usize>,
+    max_attachment_mb: Option<usize>,
+    form_submissions_per_hour: Option<usize>,
+}
+
+impl Cli {
+    pub fn log_level(&self) -> tracing::Level {
+        self.log.parse().unwrap_or(tracing::Level::INFO)
+    }
+
+    pub fn config(&self) -> Result<Config> {
+        let file: FileConfig = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text).with_context(|| format!("{} is not a valid Seva config", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let data = self.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("seva-data"));
+        let listen = self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let mut config = Config::new(data, listen);
+        config.database_url = self.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
+        if let Some(url) = self.public_url.clone().or(file.public_url) {
+            config.secure_cookies = url.starts_with("https://");
+            config.public_url = url.trim_end_matches('/').to_string();
+        }
+        if let Some(mb) = file.max_body_mb {
+            config.max_body_bytes = mb * 1024 * 1024;
+        }
+        if let Some(mb) = file.max_attachment_mb {
+            config.max_attachment_bytes = mb * 1024 * 1024;
+        }
+        if let Some(n) = file.form_submissions_per_hour {
+            config.form_submissions_per_hour = n;
+        }
+        Ok(config)
+    }
+}

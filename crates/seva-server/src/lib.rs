@@ -54,8 +54,32 @@ pub fn router(state: Shared) -> Router {
         .merge(ui::router())
         .merge(metrics::router())
         .layer(DefaultBodyLimit::max(limit))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_oversize))
         .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
         .with_state(state)
+}
+
+/// Refuses a body whose declared length is over the limit at once, before reading it: a
+/// client announcing 30 MB must not hold a connection while it trickles them in.
+async fn refuse_oversize(
+    axum::extract::State(state): axum::extract::State<Shared>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    use axum::response::IntoResponse;
+    let declared = req
+        .headers()
+        .get(axum::http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > state.config.max_body_bytes) {
+        return problem::Problem::new(
+            axum::http::StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than {} MB", state.config.max_body_bytes / (1024 * 1024)),
+        )
+        .into_response();
+    }
+    next.run(req).await
 }
 
 /// Opens the store the configuration names.

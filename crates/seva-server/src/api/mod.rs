@@ -88,7 +88,7 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." { "body".to_string() } else { path };
+                let field = if path == "." || path == "?" { "body".to_string() } else { path };
                 let detail = if inner.is_syntax() || inner.is_eof() {
                     format!("the body is not valid JSON: {inner}")
                 } else {

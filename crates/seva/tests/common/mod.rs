@@ -1,0 +1,209 @@
+//! Starts the real `seva serve` on a free port with a temporary data folder (or, when
+//! `SEVA_TEST_POSTGRES` is set, a fresh PostgreSQL database that is dropped afterwards)
+//! and talks to it over HTTP, as any client would.
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const ADMIN: &str = "admin@test.local";
+
+pub struct Seva {
+    pub child: Child,
+    pub base: String,
+    pub dir: PathBuf,
+    pub token: String,
+    database_url: Option<String>,
+    pg: Option<(String, String)>,
+    extra_config: String,
+}
+
+fn unique() -> String {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
+    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos)
+}
+
+fn psql(admin_url: &str, sql: &str) {
+    let out = Command::new("psql").arg(admin_url).args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("psql must be installed for the PostgreSQL tests");
+    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+}
+
+impl Seva {
+    pub fn start() -> Self {
+        Self::start_with("")
+    }
+
+    /// `extra_config` is TOML added to the server's config file.
+    pub fn start_with(extra_config: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("seva-test-{}", unique()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (database_url, pg) = match std::env::var("SEVA_TEST_POSTGRES") {
+            Ok(admin) if !admin.is_empty() => {
+                let name = format!("seva_e2e_{}", unique());
+                psql(&admin, &format!("CREATE DATABASE {name}"));
+                let (base, _) = admin.rsplit_once('/').unwrap();
+                (Some(format!("{base}/{name}")), Some((admin, name)))
+            }
+            _ => (None, None),
+        };
+        let mut seva = Seva { child: Command::new("true").spawn().unwrap(), base: String::new(), dir, token: String::new(), database_url, pg, extra_config: extra_config.to_string() };
+        seva.boot();
+        seva.token = seva.cli(&["token", "create", "--user", ADMIN]).trim().to_string();
+        seva
+    }
+
+    fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_seva"));
+        let config = self.dir.join("seva.toml");
+        std::fs::write(&config, &self.extra_config).unwrap();
+        cmd.args(args).arg("--data").arg(self.dir.join("data")).arg("--config").arg(&config).args(["--log", "warn"]);
+        cmd.env("SEVA_ADMIN_EMAIL", ADMIN);
+        if let Some(url) = &self.database_url {
+            cmd.arg("--database-url").arg(url);
+        }
+        cmd
+    }
+
+    /// Runs a `seva` subcommand on the same data; returns its standard output.
+    pub fn cli(&self, args: &[&str]) -> String {
+        let out = self.command(args).output().unwrap();
+        assert!(out.status.success(), "seva {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> String {
+        use std::io::Write;
+        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "seva {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).unwrap()
+    }
+
+    fn boot(&mut self) {
+        let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
+        let mut child = self.command(&["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(addr.to_string());
+                }
+            }
+        });
+        let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
+            panic!("seva serve did not start: {}", std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default())
+        });
+        self.child = child;
+        self.base = format!("http://{addr}");
+    }
+
+    /// SIGKILL: no shutdown, no flushing; what was acknowledged must already be on disk.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn restart(&mut self) {
+        self.kill();
+        self.boot();
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub fn agent() -> ureq::Agent {
+        ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .max_redirects(0)
+            .timeout_global(Some(Duration::from_secs(30)))
+            .build()
+            .into()
+    }
+
+    /// An API call with the admin's token: (status, JSON body or Null).
+    pub fn api(&self, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        self.api_as(&self.token, method, path, body)
+    }
+
+    pub fn api_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let agent = Self::agent();
+        let url = self.url(path);
+        let auth = format!("Bearer {token}");
+        let res = match (method, body) {
+            ("GET", _) => agent.get(&url).header("Authorization", &auth).call(),
+            ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
+            ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
+            ("POST", None) => agent.post(&url).header("Authorization", &auth).send_empty(),
+            ("PATCH", Some(b)) => agent.patch(&url).header("Authorization", &auth).send_json(b),
+            (m, _) => panic!("no helper for {m}"),
+        }
+        .unwrap();
+        read(res)
+    }
+
+    /// A user with a known password and a token, for tests that act as someone else.
+    pub fn user(&self, email: &str, role: &str, password: &str) -> String {
+        self.cli_with_stdin(&["user", "add", email, "--name", email.split('@').next().unwrap(), "--role", role, "--password-stdin"], password);
+        self.cli(&["token", "create", "--user", email]).trim().to_string()
+    }
+
+    pub fn server_log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+    }
+}
+
+pub fn read(mut res: ureq::http::Response<ureq::Body>) -> (u16, Value) {
+    let status = res.status().as_u16();
+    let text = res.body_mut().read_to_string().unwrap_or_default();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+impl Drop for Seva {
+    fn drop(&mut self) {
+        self.kill();
+        if let Some((admin, name)) = self.pg.take() {
+            psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A multipart/form-data body as a browser sends it: text fields and files.
+pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (String, Vec<u8>) {
+    let boundary = "----seva-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    for (name, filename, bytes) in files {
+        body.extend_from_slice(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"; filename=\"{filename}\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend_from_slice(b"\r\n");
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
+}
+
+/// Submits the public web form; returns (status, page HTML).
+pub fn submit_form(seva: &Seva, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (u16, String) {
+    let (content_type, body) = multipart(fields, files);
+    let mut res = Seva::agent().post(&seva.url("/contact?lang=en")).header("Content-Type", &content_type).send(&body[..]).unwrap();
+    (res.status().as_u16(), res.body_mut().read_to_string().unwrap_or_default())
+}
+
+/// The `#123` reference a thank-you page shows.
+pub fn reference_in(html: &str) -> Option<i64> {
+    let at = html.find("reference is #")? + "reference is #".len();
+    html[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+}

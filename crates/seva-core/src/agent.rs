@@ -38,7 +38,11 @@ pub struct ConversationScope<'a, T: PartialEq> {
 /// Whether an agent may see (and so act on) a conversation: supervisors and admins see all;
 /// agents see unassigned and public teams' conversations, their own teams' conversations,
 /// and the ones they own, but not another team's private queue (HR, security, …).
-pub fn may_see<T: PartialEq>(role: Role, viewer_teams: &[T], scope: ConversationScope<'_, T>) -> bool {
+pub fn may_see<T: PartialEq>(
+    role: Role,
+    viewer_teams: &[T],
+    scope: ConversationScope<'_, T>,
+) -> bool {
     if role.sees_every_team() || scope.owner_is_viewer {
         return true;
     }
@@ -53,7 +57,11 @@ mod tests {
     use super::*;
 
     fn scope(team: Option<&u8>, private: bool) -> ConversationScope<'_, u8> {
-        ConversationScope { team, team_is_private: private, owner_is_viewer: false }
+        ConversationScope {
+            team,
+            team_is_private: private,
+            owner_is_viewer: false,
+        }
     }
 
     #[test]
@@ -67,7 +75,11 @@ mod tests {
 
     #[test]
     fn the_owner_always_sees_their_conversation() {
-        let s = ConversationScope { team: Some(&2), team_is_private: true, owner_is_viewer: true };
+        let s = ConversationScope {
+            team: Some(&2),
+            team_is_private: true,
+            owner_is_viewer: true,
+        };
         assert!(may_see(Role::Agent, &[1], s));
     }
 }

@@ -39,11 +39,16 @@ impl Email {
             return Err(InvalidValue("an email address needs an @"));
         };
         if local.is_empty() || local.len() > 64 {
-            return Err(InvalidValue("the part before @ must have 1 to 64 characters"));
+            return Err(InvalidValue(
+                "the part before @ must have 1 to 64 characters",
+            ));
         }
-        if local.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';'))
-        {
-            return Err(InvalidValue("the part before @ has a character not allowed in addresses"));
+        if local.chars().any(|c| {
+            c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | '"' | ',' | ';')
+        }) {
+            return Err(InvalidValue(
+                "the part before @ has a character not allowed in addresses",
+            ));
         }
         let domain = domain.to_lowercase();
         let labels_ok = domain.split('.').count() >= 2
@@ -55,7 +60,9 @@ impl Email {
                     && l.chars().all(|c| c.is_alphanumeric() || c == '-')
             });
         if !labels_ok {
-            return Err(InvalidValue("the domain after @ is not a valid domain name"));
+            return Err(InvalidValue(
+                "the domain after @ is not a valid domain name",
+            ));
         }
         Ok(Self(format!("{local}@{domain}")))
     }
@@ -92,7 +99,9 @@ impl PhoneE164 {
         } else if let Some(r) = raw.strip_prefix("00") {
             r
         } else {
-            return Err(InvalidValue("a phone number must start with + and the country code"));
+            return Err(InvalidValue(
+                "a phone number must start with + and the country code",
+            ));
         };
         let mut digits = String::with_capacity(16);
         for c in rest.chars() {
@@ -103,7 +112,9 @@ impl PhoneE164 {
             }
         }
         if !(8..=15).contains(&digits.len()) || digits.starts_with('0') {
-            return Err(InvalidValue("a phone number has 8 to 15 digits and no leading 0"));
+            return Err(InvalidValue(
+                "a phone number has 8 to 15 digits and no leading 0",
+            ));
         }
         Ok(Self(format!("+{digits}")))
     }
@@ -129,19 +140,34 @@ mod tests {
 
     #[test]
     fn email_domains_are_lower_cased_and_garbage_refused() {
-        assert_eq!(Email::parse(" Ravi@Example.COM ").unwrap().as_str(), "Ravi@example.com");
-        assert_eq!(Email::parse("Ravi@Example.COM").unwrap().identity_key(), "ravi@example.com");
+        assert_eq!(
+            Email::parse(" Ravi@Example.COM ").unwrap().as_str(),
+            "Ravi@example.com"
+        );
+        assert_eq!(
+            Email::parse("Ravi@Example.COM").unwrap().identity_key(),
+            "ravi@example.com"
+        );
         assert!(Email::parse("ravi").is_err());
         assert!(Email::parse("ravi@localhost").is_err());
         assert!(Email::parse("a b@example.com").is_err());
         assert!(Email::parse("ravi@exa_mple.com").is_err());
-        assert!(Email::parse("μαρία@παράδειγμα.ελ").is_ok(), "internationalised addresses");
+        assert!(
+            Email::parse("μαρία@παράδειγμα.ελ").is_ok(),
+            "internationalised addresses"
+        );
     }
 
     #[test]
     fn phones_become_e164() {
-        assert_eq!(PhoneE164::parse("+91 98765-43210").unwrap().as_str(), "+919876543210");
-        assert_eq!(PhoneE164::parse("0030 210 1234567").unwrap().as_str(), "+302101234567");
+        assert_eq!(
+            PhoneE164::parse("+91 98765-43210").unwrap().as_str(),
+            "+919876543210"
+        );
+        assert_eq!(
+            PhoneE164::parse("0030 210 1234567").unwrap().as_str(),
+            "+302101234567"
+        );
         assert!(PhoneE164::parse("98765").is_err());
         assert!(PhoneE164::parse("+12ab").is_err());
     }

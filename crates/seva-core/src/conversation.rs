@@ -231,7 +231,10 @@ mod tests {
             assert_eq!(s.as_str().parse::<Status>().unwrap(), s);
         }
         let err = "done".parse::<Status>().unwrap_err();
-        assert!(err.to_string().contains("open, pending, on_hold, solved, closed"));
+        assert!(
+            err.to_string()
+                .contains("open, pending, on_hold, solved, closed")
+        );
     }
 
     #[test]

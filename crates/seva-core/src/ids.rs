@@ -79,7 +79,10 @@ mod tests {
         let first = ConversationId::new();
         let second = ConversationId::new();
         assert!(first < second);
-        assert!(first.to_string() < second.to_string(), "text form sorts too");
+        assert!(
+            first.to_string() < second.to_string(),
+            "text form sorts too"
+        );
     }
 
     #[test]

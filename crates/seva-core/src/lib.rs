@@ -16,10 +16,14 @@ pub use ids::*;
 /// OpenAPI descriptions of the core's value types, for the generated API description.
 #[cfg(feature = "openapi")]
 pub mod openapi {
-    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
     use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
-    pub fn string(format: Option<KnownFormat>, words: Option<&[&str]>, description: &str) -> RefOr<Schema> {
+    pub fn string(
+        format: Option<KnownFormat>,
+        words: Option<&[&str]>,
+        description: &str,
+    ) -> RefOr<Schema> {
         let mut b = ObjectBuilder::new()
             .schema_type(Type::String)
             .format(format.map(SchemaFormat::KnownFormat))

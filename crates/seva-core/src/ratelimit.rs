@@ -14,7 +14,11 @@ pub struct SlidingWindow<K> {
 
 impl<K: Hash + Eq + Clone> SlidingWindow<K> {
     pub fn new(limit: usize, window_seconds: i64) -> Self {
-        Self { limit, window_micros: window_seconds * 1_000_000, hits: HashMap::new() }
+        Self {
+            limit,
+            window_micros: window_seconds * 1_000_000,
+            hits: HashMap::new(),
+        }
     }
 
     /// Whether `key` is already at its limit at `now` (without counting a new attempt).
@@ -48,7 +52,8 @@ impl<K: Hash + Eq + Clone> SlidingWindow<K> {
         }
         // Keep memory bounded under a flood of distinct keys.
         if self.hits.len() > 100_000 {
-            self.hits.retain(|_, h| h.back().is_some_and(|&t| t > oldest_kept));
+            self.hits
+                .retain(|_, h| h.back().is_some_and(|&t| t > oldest_kept));
         }
     }
 }
@@ -65,6 +70,9 @@ mod tests {
         }
         assert!(!w.hit("ip", 10_000_000));
         assert!(w.hit("other", 10_000_000), "keys are independent");
-        assert!(w.hit("ip", 61_000_000), "the first attempt has left the window");
+        assert!(
+            w.hit("ip", 61_000_000),
+            "the first attempt has left the window"
+        );
     }
 }

@@ -33,15 +33,20 @@ pub fn new_password() -> String {
     const ALPHABET: &[u8] = b"abcdefghjkmnpqrstuvwxyzABCDEFGHJKMNPQRSTUVWXYZ23456789";
     let mut bytes = [0u8; 16];
     getrandom::fill(&mut bytes).expect("the operating system's random source failed");
-    bytes.iter().map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char).collect()
+    bytes
+        .iter()
+        .map(|b| ALPHABET[*b as usize % ALPHABET.len()] as char)
+        .collect()
 }
 
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write;
-    bytes.iter().fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-        let _ = write!(s, "{b:02x}");
-        s
-    })
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
 }
 
 pub fn sha256_hex(data: &[u8]) -> String {
@@ -59,7 +64,11 @@ pub fn hash_password(password: &str) -> Result<String, Problem> {
 
 pub fn verify_password(password: &str, hash: &str) -> bool {
     PasswordHash::new(hash)
-        .map(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+        .map(|parsed| {
+            Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok()
+        })
         .unwrap_or(false)
 }
 
@@ -105,11 +114,19 @@ pub struct Caller {
 
 impl Caller {
     pub fn viewer(&self) -> Viewer {
-        Viewer { agent_id: self.agent.id, role: self.agent.role, teams: self.agent.teams.clone() }
+        Viewer {
+            agent_id: self.agent.id,
+            role: self.agent.role,
+            teams: self.agent.teams.clone(),
+        }
     }
 
     pub fn require_admin(&self) -> Result<(), Problem> {
-        if self.agent.role.manages_users() { Ok(()) } else { Err(Problem::forbidden("only an admin may do this")) }
+        if self.agent.role.manages_users() {
+            Ok(())
+        } else {
+            Err(Problem::forbidden("only an admin may do this"))
+        }
     }
 
     pub fn csrf(&self) -> &str {
@@ -121,15 +138,27 @@ impl Caller {
 }
 
 /// Finds the caller from the request's token or session cookie.
-pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Option<Caller>, Problem> {
-    if let Some(value) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Caller>, Problem> {
+    if let Some(value) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    {
         let Some(token) = value.strip_prefix("Bearer ") else {
             return Err(Problem::unauthorized());
         };
         let hash = sha256_hex(token.trim().as_bytes());
-        let agent = state.store.read(seva_store::op!(c => seva_store::agents::by_token(c, &hash).await)).await?;
+        let agent = state
+            .store
+            .read(seva_store::op!(c => seva_store::agents::by_token(c, &hash).await))
+            .await?;
         return match agent {
-            Some(agent) => Ok(Some(Caller { agent, via: Via::Token })),
+            Some(agent) => Ok(Some(Caller {
+                agent,
+                via: Via::Token,
+            })),
             None => Err(Problem::unauthorized()),
         };
     }
@@ -137,8 +166,14 @@ pub async fn authenticate(state: &AppState, headers: &HeaderMap) -> Result<Optio
         return Ok(None);
     };
     let hash = sha256_hex(token.as_bytes());
-    let session = state.store.read(seva_store::op!(c => seva_store::agents::session(c, &hash).await)).await?;
-    Ok(session.map(|s| Caller { agent: s.agent, via: Via::Session { csrf: s.csrf } }))
+    let session = state
+        .store
+        .read(seva_store::op!(c => seva_store::agents::session(c, &hash).await))
+        .await?;
+    Ok(session.map(|s| Caller {
+        agent: s.agent,
+        via: Via::Session { csrf: s.csrf },
+    }))
 }
 
 /// For the API: a session caller changing anything must send its CSRF token in the
@@ -147,14 +182,22 @@ impl FromRequestParts<Shared> for Caller {
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Problem> {
-        let caller = authenticate(state, &parts.headers).await?.ok_or_else(Problem::unauthorized)?;
+        let caller = authenticate(state, &parts.headers)
+            .await?
+            .ok_or_else(Problem::unauthorized)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let Via::Session { csrf } = &caller.via
             && !safe
         {
-            let sent = parts.headers.get("x-csrf-token").and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts
+                .headers
+                .get("x-csrf-token")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("");
             if !constant_time_eq(sent.as_bytes(), csrf.as_bytes()) {
-                return Err(Problem::forbidden("missing or wrong CSRF token (send it as X-CSRF-Token)"));
+                return Err(Problem::forbidden(
+                    "missing or wrong CSRF token (send it as X-CSRF-Token)",
+                ));
             }
         }
         Ok(caller)

@@ -15,7 +15,12 @@ pub fn path_for(dir: &Path, sha256: &str) -> PathBuf {
 }
 
 /// Stores the bytes (once per distinct content) and describes the file.
-pub fn store(dir: &Path, filename: &str, content_type: &str, bytes: &[u8]) -> std::io::Result<StoredFile> {
+pub fn store(
+    dir: &Path,
+    filename: &str,
+    content_type: &str,
+    bytes: &[u8],
+) -> std::io::Result<StoredFile> {
     let sha = sha256_hex(bytes);
     let path = path_for(dir, &sha);
     if !path.exists() {
@@ -38,14 +43,28 @@ pub fn store(dir: &Path, filename: &str, content_type: &str, bytes: &[u8]) -> st
 /// A name safe to show and to offer for download: no folders, no control characters.
 pub fn clean_filename(raw: &str) -> String {
     let base = raw.rsplit(['/', '\\']).next().unwrap_or("");
-    let name: String = base.chars().filter(|c| !c.is_control() && *c != '"').collect();
+    let name: String = base
+        .chars()
+        .filter(|c| !c.is_control() && *c != '"')
+        .collect();
     let name = name.trim().trim_start_matches('.');
-    if name.is_empty() { "file".into() } else { seva_core::text::truncate_graphemes(name, 120) }
+    if name.is_empty() {
+        "file".into()
+    } else {
+        seva_core::text::truncate_graphemes(name, 120)
+    }
 }
 
 fn clean_content_type(raw: &str) -> String {
-    let ok = !raw.is_empty() && raw.len() < 100 && raw.contains('/') && raw.chars().all(|c| c.is_ascii_graphic());
-    if ok { raw.to_ascii_lowercase() } else { "application/octet-stream".into() }
+    let ok = !raw.is_empty()
+        && raw.len() < 100
+        && raw.contains('/')
+        && raw.chars().all(|c| c.is_ascii_graphic());
+    if ok {
+        raw.to_ascii_lowercase()
+    } else {
+        "application/octet-stream".into()
+    }
 }
 
 #[cfg(test)]

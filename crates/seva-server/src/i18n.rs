@@ -9,7 +9,12 @@ use fluent_bundle::concurrent::FluentBundle;
 use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 
 /// Languages with a translation file, with their own names for the language picker.
-pub const LANGUAGES: &[(&str, &str)] = &[("en", "English"), ("te", "తెలుగు"), ("el", "Ελληνικά"), ("tl", "Tagalog")];
+pub const LANGUAGES: &[(&str, &str)] = &[
+    ("en", "English"),
+    ("te", "తెలుగు"),
+    ("el", "Ελληνικά"),
+    ("tl", "Tagalog"),
+];
 
 const SOURCES: &[(&str, &str)] = &[
     ("en", include_str!("../i18n/en.ftl")),
@@ -27,7 +32,8 @@ fn bundles() -> &'static HashMap<&'static str, Bundle> {
             .iter()
             .map(|&(lang, source)| {
                 // A syntax error in a shipped file is a bug caught by the tests below.
-                let resource = FluentResource::try_new(source.to_string()).unwrap_or_else(|(r, _)| r);
+                let resource =
+                    FluentResource::try_new(source.to_string()).unwrap_or_else(|(r, _)| r);
                 let mut bundle = Bundle::new_concurrent(vec![lang.parse().unwrap_or_default()]);
                 // Isolation marks would show as stray characters in titles and plain text.
                 bundle.set_use_isolating(false);
@@ -46,7 +52,11 @@ pub struct Tr {
 
 impl Tr {
     pub fn new(lang: &str) -> Self {
-        let lang = LANGUAGES.iter().map(|(l, _)| *l).find(|l| *l == lang).unwrap_or("en");
+        let lang = LANGUAGES
+            .iter()
+            .map(|(l, _)| *l)
+            .find(|l| *l == lang)
+            .unwrap_or("en");
         Self { lang }
     }
 
@@ -68,10 +78,14 @@ impl Tr {
 
     fn format(&self, key: &str, args: Option<&FluentArgs>) -> String {
         for lang in [self.lang, "en"] {
-            let Some(bundle) = bundles().get(lang) else { continue };
+            let Some(bundle) = bundles().get(lang) else {
+                continue;
+            };
             if let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) {
                 let mut errors = Vec::new();
-                return bundle.format_pattern(pattern, args, &mut errors).into_owned();
+                return bundle
+                    .format_pattern(pattern, args, &mut errors)
+                    .into_owned();
             }
         }
         key.to_string()

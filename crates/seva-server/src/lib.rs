@@ -38,7 +38,10 @@ pub type Shared = Arc<AppState>;
 impl AppState {
     pub fn new(store: Store, config: Config) -> Shared {
         Arc::new(Self {
-            login_failures: Mutex::new(SlidingWindow::new(config.login_failures_per_window, 15 * 60)),
+            login_failures: Mutex::new(SlidingWindow::new(
+                config.login_failures_per_window,
+                15 * 60,
+            )),
             form_posts: Mutex::new(SlidingWindow::new(config.form_submissions_per_hour, 3600)),
             metrics: metrics::Metrics::default(),
             store,
@@ -54,8 +57,14 @@ pub fn router(state: Shared) -> Router {
         .merge(ui::router())
         .merge(metrics::router())
         .layer(DefaultBodyLimit::max(limit))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), refuse_oversize))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), metrics::count_requests))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            refuse_oversize,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::count_requests,
+        ))
         .with_state(state)
 }
 
@@ -75,7 +84,10 @@ async fn refuse_oversize(
     if declared.is_some_and(|n| n > state.config.max_body_bytes) {
         return problem::Problem::new(
             axum::http::StatusCode::PAYLOAD_TOO_LARGE,
-            format!("the request body is larger than {} MB", state.config.max_body_bytes / (1024 * 1024)),
+            format!(
+                "the request body is larger than {} MB",
+                state.config.max_body_bytes / (1024 * 1024)
+            ),
         )
         .into_response();
     }
@@ -87,8 +99,12 @@ pub async fn open_store(config: &Config) -> Result<Store, seva_store::Error> {
     match &config.database_url {
         Some(url) => Store::open_postgres(url, 16).await,
         None => {
-            std::fs::create_dir_all(&config.data_dir)
-                .map_err(|e| seva_store::Error::Backend(format!("cannot create {}: {e}", config.data_dir.display())))?;
+            std::fs::create_dir_all(&config.data_dir).map_err(|e| {
+                seva_store::Error::Backend(format!(
+                    "cannot create {}: {e}",
+                    config.data_dir.display()
+                ))
+            })?;
             Store::open_sqlite(&config.database_path()).await
         }
     }
@@ -102,5 +118,7 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     tokio::spawn(workers::run(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
 }

@@ -18,7 +18,9 @@ use crate::Shared;
 use crate::problem::Problem;
 
 pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<Response, Problem> {
-    let caller = crate::auth::authenticate(&state, &headers).await?.ok_or_else(Problem::unauthorized)?;
+    let caller = crate::auth::authenticate(&state, &headers)
+        .await?
+        .ok_or_else(Problem::unauthorized)?;
     let viewer = caller.viewer();
     let rx = state.store.subscribe();
     let events = stream::unfold((rx, state, viewer), |(mut rx, state, viewer)| async move {
@@ -37,16 +39,26 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
             return Some((Ok::<_, Infallible>(frame), (rx, state, viewer)));
         }
     });
-    Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))).into_response())
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
 }
 
-async fn visible(state: &Shared, viewer: &Viewer, conversation: Option<seva_core::ConversationId>) -> bool {
+async fn visible(
+    state: &Shared,
+    viewer: &Viewer,
+    conversation: Option<seva_core::ConversationId>,
+) -> bool {
     match conversation {
         None => viewer.role.sees_every_team(),
         Some(_) if viewer.role.sees_every_team() => true,
         Some(id) => {
             let v = viewer.clone();
-            state.store.read(op!(c => seva_store::conversations::get_for(c, &v, id).await)).await.is_ok()
+            state
+                .store
+                .read(op!(c => seva_store::conversations::get_for(c, &v, id).await))
+                .await
+                .is_ok()
         }
     }
 }

@@ -34,33 +34,75 @@ pub async fn count_requests(State(state): State<Shared>, req: Request, next: Nex
     let response = next.run(req).await;
     state.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_server_error() {
-        state.metrics.http_server_errors.fetch_add(1, Ordering::Relaxed);
+        state
+            .metrics
+            .http_server_errors
+            .fetch_add(1, Ordering::Relaxed);
     }
     response
 }
 
 /// Ready when the database answers.
 async fn ready(State(state): State<Shared>) -> Response {
-    match state.store.read(seva_store::op!(c => c.query_one("SELECT 1", &[]).await)).await {
+    match state
+        .store
+        .read(seva_store::op!(c => c.query_one("SELECT 1", &[]).await))
+        .await
+    {
         Ok(_) => "ready".into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, format!("database not ready: {e}")).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("database not ready: {e}"),
+        )
+            .into_response(),
     }
 }
 
 async fn metrics(State(state): State<Shared>) -> Response {
     let m = &state.metrics;
     let counters = [
-        ("seva_http_requests_total", "HTTP requests answered", &m.http_requests),
-        ("seva_http_server_errors_total", "HTTP requests answered with a 5xx status", &m.http_server_errors),
-        ("seva_conversations_created_total", "Conversations opened by customers or the API", &m.conversations_created),
-        ("seva_messages_created_total", "Messages added to conversations", &m.messages_created),
-        ("seva_jobs_done_total", "Background jobs completed", &m.jobs_done),
-        ("seva_jobs_failed_total", "Background job attempts that failed", &m.jobs_failed),
-        ("seva_logins_failed_total", "Failed login attempts", &m.logins_failed),
+        (
+            "seva_http_requests_total",
+            "HTTP requests answered",
+            &m.http_requests,
+        ),
+        (
+            "seva_http_server_errors_total",
+            "HTTP requests answered with a 5xx status",
+            &m.http_server_errors,
+        ),
+        (
+            "seva_conversations_created_total",
+            "Conversations opened by customers or the API",
+            &m.conversations_created,
+        ),
+        (
+            "seva_messages_created_total",
+            "Messages added to conversations",
+            &m.messages_created,
+        ),
+        (
+            "seva_jobs_done_total",
+            "Background jobs completed",
+            &m.jobs_done,
+        ),
+        (
+            "seva_jobs_failed_total",
+            "Background job attempts that failed",
+            &m.jobs_failed,
+        ),
+        (
+            "seva_logins_failed_total",
+            "Failed login attempts",
+            &m.logins_failed,
+        ),
     ];
     let mut out = String::new();
     for (name, help, value) in counters {
-        out += &format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n", value.load(Ordering::Relaxed));
+        out += &format!(
+            "# HELP {name} {help}\n# TYPE {name} counter\n{name} {}\n",
+            value.load(Ordering::Relaxed)
+        );
     }
     let gauges = state
         .store
@@ -73,12 +115,23 @@ async fn metrics(State(state): State<Shared>) -> Response {
         .await;
     if let Ok((open, dead, queued)) = gauges {
         for (name, help, v) in [
-            ("seva_conversations_active", "Conversations open, pending or on hold", open),
+            (
+                "seva_conversations_active",
+                "Conversations open, pending or on hold",
+                open,
+            ),
             ("seva_jobs_dead", "Jobs that ran out of attempts", dead),
             ("seva_jobs_waiting", "Jobs queued or running", queued),
         ] {
             out += &format!("# HELP {name} {help}\n# TYPE {name} gauge\n{name} {v}\n");
         }
     }
-    ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], out).into_response()
+    (
+        [(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain; version=0.0.4",
+        )],
+        out,
+    )
+        .into_response()
 }

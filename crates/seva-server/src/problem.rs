@@ -33,7 +33,10 @@ impl Problem {
     }
 
     pub fn field(status: StatusCode, field: impl Into<String>, detail: impl Into<String>) -> Self {
-        Self { field: Some(field.into()), ..Self::new(status, detail) }
+        Self {
+            field: Some(field.into()),
+            ..Self::new(status, detail)
+        }
     }
 
     pub fn bad_request(field: impl Into<String>, detail: impl Into<String>) -> Self {
@@ -41,11 +44,17 @@ impl Problem {
     }
 
     pub fn not_found() -> Self {
-        Self::new(StatusCode::NOT_FOUND, "no such thing, or you may not see it")
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "no such thing, or you may not see it",
+        )
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "log in, or send an API token as 'Authorization: Bearer <token>'")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "log in, or send an API token as 'Authorization: Bearer <token>'",
+        )
     }
 
     pub fn forbidden(detail: impl Into<String>) -> Self {
@@ -53,14 +62,22 @@ impl Problem {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "something went wrong on our side; nothing was changed")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "something went wrong on our side; nothing was changed",
+        )
     }
 }
 
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (self.status, [(axum::http::header::CONTENT_TYPE, "application/problem+json")], body).into_response()
+        (
+            self.status,
+            [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
+            body,
+        )
+            .into_response()
     }
 }
 

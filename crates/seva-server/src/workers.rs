@@ -16,7 +16,11 @@ pub async fn run(state: Shared) {
     let poll = Duration::from_millis(state.config.job_poll_millis);
     let mut events = state.store.subscribe();
     loop {
-        match state.store.write(op!(c => jobs::claim(c, seva_store::now(), 60, 32).await)).await {
+        match state
+            .store
+            .write(op!(c => jobs::claim(c, seva_store::now(), 60, 32).await))
+            .await
+        {
             Ok(batch) if !batch.is_empty() => {
                 for job in batch {
                     run_one(&state, job).await;
@@ -40,7 +44,11 @@ async fn run_one(state: &Shared, job: Job) {
     match outcome {
         Ok(()) => {
             state.metrics.jobs_done.fetch_add(1, Ordering::Relaxed);
-            if let Err(e) = state.store.write(op!(c => jobs::complete(c, id).await)).await {
+            if let Err(e) = state
+                .store
+                .write(op!(c => jobs::complete(c, id).await))
+                .await
+            {
                 tracing::error!(job = %id, error = %e, "could not mark a job done");
             }
         }
@@ -53,7 +61,10 @@ async fn run_one(state: &Shared, job: Job) {
 }
 
 fn message_of(job: &Job) -> Option<MessageId> {
-    job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| s.parse().ok())
+    job.payload
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
 }
 
 async fn record_failure(state: &Shared, id: JobId, message: Option<MessageId>, reason: String) {
@@ -91,6 +102,8 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
             .await
             .map(|_| ())
             .map_err(|e| e.to_string()),
-        other => Err(format!("no {other} channel is configured to deliver this reply")),
+        other => Err(format!(
+            "no {other} channel is configured to deliver this reply"
+        )),
     }
 }

@@ -42,7 +42,10 @@ const COLUMNS: &str =
 async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Agent> {
     let id: AgentId = row.parse(0)?;
     let teams = conn
-        .query("SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id", args![id.to_string()])
+        .query(
+            "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
+            args![id.to_string()],
+        )
         .await?
         .iter()
         .map(|r| r.parse(0))
@@ -65,7 +68,8 @@ pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
     let email = seva_core::contact::Email::parse(new.email)
         .map_err(|e| Error::invalid("email", e.0))?
         .identity_key();
-    let name = seva_core::contact::clean_name(new.name).ok_or_else(|| Error::invalid("name", "a name is required"))?;
+    let name = seva_core::contact::clean_name(new.name)
+        .ok_or_else(|| Error::invalid("name", "a name is required"))?;
     let id = AgentId::new();
     let inserted = conn
         .execute(
@@ -75,22 +79,39 @@ pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
         )
         .await;
     match inserted {
-        Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("an agent with email {email} exists"))),
+        Err(e) if e.is_unique_violation() => {
+            return Err(Error::Conflict(format!(
+                "an agent with email {email} exists"
+            )));
+        }
         other => other?,
     };
-    crate::events::append(conn, "agent.created", None, "system", serde_json::json!({"agent_id": id, "role": new.role})).await?;
+    crate::events::append(
+        conn,
+        "agent.created",
+        None,
+        "system",
+        serde_json::json!({"agent_id": id, "role": new.role}),
+    )
+    .await?;
     get(conn, id).await
 }
 
 pub async fn get(conn: &mut dyn Conn, id: AgentId) -> Result<Agent> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = $1");
-    let row = conn.query_opt(&sql, args![id.to_string()]).await?.ok_or(Error::NotFound)?;
+    let row = conn
+        .query_opt(&sql, args![id.to_string()])
+        .await?
+        .ok_or(Error::NotFound)?;
     decode(conn, &row).await
 }
 
 pub async fn by_email(conn: &mut dyn Conn, email: &str) -> Result<Option<Agent>> {
     let sql = format!("SELECT {COLUMNS} FROM agents WHERE email = $1");
-    match conn.query_opt(&sql, args![email.trim().to_lowercase()]).await? {
+    match conn
+        .query_opt(&sql, args![email.trim().to_lowercase()])
+        .await?
+    {
         Some(row) => Ok(Some(decode(conn, &row).await?)),
         None => Ok(None),
     }
@@ -107,20 +128,46 @@ pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Agent>> {
 }
 
 pub async fn count(conn: &mut dyn Conn) -> Result<i64> {
-    conn.query_one("SELECT count(*) FROM agents", &[]).await?.int(0)
+    conn.query_one("SELECT count(*) FROM agents", &[])
+        .await?
+        .int(0)
 }
 
 pub async fn set_disabled(conn: &mut dyn Conn, id: AgentId, disabled: bool) -> Result<()> {
-    let n = conn.execute("UPDATE agents SET disabled = $1 WHERE id = $2", args![disabled, id.to_string()]).await?;
+    let n = conn
+        .execute(
+            "UPDATE agents SET disabled = $1 WHERE id = $2",
+            args![disabled, id.to_string()],
+        )
+        .await?;
     if n == 0 {
         return Err(Error::NotFound);
     }
     // A disabled agent is logged out everywhere and its tokens stop working at once.
     if disabled {
-        conn.execute("DELETE FROM sessions WHERE agent_id = $1", args![id.to_string()]).await?;
-        conn.execute("UPDATE api_tokens SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL", args![crate::now().micros(), id.to_string()]).await?;
+        conn.execute(
+            "DELETE FROM sessions WHERE agent_id = $1",
+            args![id.to_string()],
+        )
+        .await?;
+        conn.execute(
+            "UPDATE api_tokens SET revoked_at = $1 WHERE agent_id = $2 AND revoked_at IS NULL",
+            args![crate::now().micros(), id.to_string()],
+        )
+        .await?;
     }
-    crate::events::append(conn, if disabled { "agent.disabled" } else { "agent.enabled" }, None, "system", serde_json::json!({"agent_id": id})).await
+    crate::events::append(
+        conn,
+        if disabled {
+            "agent.disabled"
+        } else {
+            "agent.enabled"
+        },
+        None,
+        "system",
+        serde_json::json!({"agent_id": id}),
+    )
+    .await
 }
 
 pub async fn set_password(conn: &mut dyn Conn, id: AgentId, password_hash: String) -> Result<()> {
@@ -133,7 +180,11 @@ pub async fn set_password(conn: &mut dyn Conn, id: AgentId, password_hash: Strin
 }
 
 pub async fn set_language(conn: &mut dyn Conn, id: AgentId, language: &str) -> Result<()> {
-    conn.execute("UPDATE agents SET language = $1 WHERE id = $2", args![language, id.to_string()]).await?;
+    conn.execute(
+        "UPDATE agents SET language = $1 WHERE id = $2",
+        args![language, id.to_string()],
+    )
+    .await?;
     Ok(())
 }
 
@@ -144,7 +195,13 @@ pub struct Session {
     pub csrf: String,
 }
 
-pub async fn create_session(conn: &mut dyn Conn, agent: AgentId, token_hash: &str, csrf: &str, expires_at: Timestamp) -> Result<()> {
+pub async fn create_session(
+    conn: &mut dyn Conn,
+    agent: AgentId,
+    token_hash: &str,
+    csrf: &str,
+    expires_at: Timestamp,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO sessions (token_hash, agent_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
         args![token_hash, agent.to_string(), csrf, crate::now().micros(), expires_at.micros()],
@@ -163,24 +220,43 @@ pub async fn session(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Ses
         .await?;
     let Some(row) = row else { return Ok(None) };
     let agent = get(conn, row.parse(0)?).await?;
-    Ok(Some(Session { agent, csrf: row.text(1)? }))
+    Ok(Some(Session {
+        agent,
+        csrf: row.text(1)?,
+    }))
 }
 
 pub async fn end_session(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
-    conn.execute("DELETE FROM sessions WHERE token_hash = $1", args![token_hash]).await?;
+    conn.execute(
+        "DELETE FROM sessions WHERE token_hash = $1",
+        args![token_hash],
+    )
+    .await?;
     Ok(())
 }
 
 // --- API tokens -----------------------------------------------------------------------
 
-pub async fn create_token(conn: &mut dyn Conn, agent: AgentId, name: &str, token_hash: &str) -> Result<TokenId> {
+pub async fn create_token(
+    conn: &mut dyn Conn,
+    agent: AgentId,
+    name: &str,
+    token_hash: &str,
+) -> Result<TokenId> {
     let id = TokenId::new();
     conn.execute(
         "INSERT INTO api_tokens (id, agent_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)",
         args![id.to_string(), agent.to_string(), token_hash, name, crate::now().micros()],
     )
     .await?;
-    crate::events::append(conn, "token.created", None, "system", serde_json::json!({"token_id": id, "agent_id": agent})).await?;
+    crate::events::append(
+        conn,
+        "token.created",
+        None,
+        "system",
+        serde_json::json!({"token_id": id, "agent_id": agent}),
+    )
+    .await?;
     Ok(id)
 }
 

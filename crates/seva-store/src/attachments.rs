@@ -17,7 +17,11 @@ pub struct StoredFile {
     pub sha256: String,
 }
 
-pub async fn insert(conn: &mut dyn Conn, message: MessageId, file: &StoredFile) -> Result<AttachmentId> {
+pub async fn insert(
+    conn: &mut dyn Conn,
+    message: MessageId,
+    file: &StoredFile,
+) -> Result<AttachmentId> {
     let id = AttachmentId::new();
     conn.execute(
         "INSERT INTO attachments (id, message_id, filename, content_type, size, sha256, created_at) \
@@ -28,7 +32,10 @@ pub async fn insert(conn: &mut dyn Conn, message: MessageId, file: &StoredFile) 
     Ok(id)
 }
 
-pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<(MessageId, Attachment)>> {
+pub async fn for_conversation(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+) -> Result<Vec<(MessageId, Attachment)>> {
     let rows = conn
         .query(
             "SELECT a.message_id, a.id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
@@ -40,14 +47,23 @@ pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result
         .map(|r| {
             Ok((
                 r.parse(0)?,
-                Attachment { id: r.parse(1)?, filename: r.text(2)?, content_type: r.text(3)?, size: r.int(4)?, sha256: r.text(5)? },
+                Attachment {
+                    id: r.parse(1)?,
+                    filename: r.text(2)?,
+                    content_type: r.text(3)?,
+                    size: r.int(4)?,
+                    sha256: r.text(5)?,
+                },
             ))
         })
         .collect()
 }
 
 /// One attachment with the conversation it belongs to (for the authorization check).
-pub async fn get(conn: &mut dyn Conn, id: AttachmentId) -> Result<(ConversationId, Attachment, Timestamp)> {
+pub async fn get(
+    conn: &mut dyn Conn,
+    id: AttachmentId,
+) -> Result<(ConversationId, Attachment, Timestamp)> {
     let r = conn
         .query_opt(
             "SELECT m.conversation_id, a.id, a.filename, a.content_type, a.size, a.sha256, a.created_at FROM attachments a \
@@ -58,7 +74,13 @@ pub async fn get(conn: &mut dyn Conn, id: AttachmentId) -> Result<(ConversationI
         .ok_or(Error::NotFound)?;
     Ok((
         r.parse(0)?,
-        Attachment { id: r.parse(1)?, filename: r.text(2)?, content_type: r.text(3)?, size: r.int(4)?, sha256: r.text(5)? },
+        Attachment {
+            id: r.parse(1)?,
+            filename: r.text(2)?,
+            content_type: r.text(3)?,
+            size: r.int(4)?,
+            sha256: r.text(5)?,
+        },
         Timestamp(r.int(6)?),
     ))
 }

@@ -35,13 +35,24 @@ const COLUMNS: &str = "id, name, language, organization_id, attributes, created_
 async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
     let id: ContactId = row.parse(0)?;
     let identities = conn
-        .query("SELECT kind, value FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value", args![id.to_string()])
+        .query(
+            "SELECT kind, value FROM contact_identities WHERE contact_id = $1 ORDER BY kind, value",
+            args![id.to_string()],
+        )
         .await?
         .iter()
-        .map(|r| Ok(Identity { kind: r.parse(0)?, value: r.text(1)? }))
+        .map(|r| {
+            Ok(Identity {
+                kind: r.parse(0)?,
+                value: r.text(1)?,
+            })
+        })
         .collect::<Result<Vec<_>>>()?;
     let conversation_count = conn
-        .query_one("SELECT count(*) FROM conversations WHERE contact_id = $1", args![id.to_string()])
+        .query_one(
+            "SELECT count(*) FROM conversations WHERE contact_id = $1",
+            args![id.to_string()],
+        )
         .await?
         .int(0)?;
     Ok(Contact {
@@ -59,9 +70,17 @@ async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
 /// The contact known by this identity, created if it is new. Returns the contact id and
 /// whether it was created. The identity value must already be normalised by its type
 /// (`Email::identity_key`, `PhoneE164`).
-pub async fn resolve(conn: &mut dyn Conn, kind: IdentityKind, value: &str, name: Option<&str>) -> Result<(ContactId, bool)> {
+pub async fn resolve(
+    conn: &mut dyn Conn,
+    kind: IdentityKind,
+    value: &str,
+    name: Option<&str>,
+) -> Result<(ContactId, bool)> {
     if let Some(row) = conn
-        .query_opt("SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2", args![kind.as_str(), value])
+        .query_opt(
+            "SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2",
+            args![kind.as_str(), value],
+        )
         .await?
     {
         return Ok((row.parse(0)?, false));
@@ -69,7 +88,9 @@ pub async fn resolve(conn: &mut dyn Conn, kind: IdentityKind, value: &str, name:
     let id = ContactId::new();
     let now = crate::now().micros();
     // Someone who gives no name is shown by the identity they wrote from.
-    let name = name.and_then(seva_core::contact::clean_name).unwrap_or_else(|| value.to_string());
+    let name = name
+        .and_then(seva_core::contact::clean_name)
+        .unwrap_or_else(|| value.to_string());
     conn.execute(
         "INSERT INTO contacts (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
         args![id.to_string(), name, now],
@@ -85,7 +106,10 @@ pub async fn resolve(conn: &mut dyn Conn, kind: IdentityKind, value: &str, name:
 
 pub async fn get(conn: &mut dyn Conn, id: ContactId) -> Result<Contact> {
     let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = $1");
-    let row = conn.query_opt(&sql, args![id.to_string()]).await?.ok_or(Error::NotFound)?;
+    let row = conn
+        .query_opt(&sql, args![id.to_string()])
+        .await?
+        .ok_or(Error::NotFound)?;
     decode(conn, &row).await
 }
 
@@ -93,11 +117,19 @@ pub async fn get(conn: &mut dyn Conn, id: ContactId) -> Result<Contact> {
 pub async fn list(conn: &mut dyn Conn, query: Option<&str>, limit: i64) -> Result<Vec<Contact>> {
     let rows = match query.map(str::trim).filter(|q| !q.is_empty()) {
         None => {
-            let sql = format!("SELECT {COLUMNS} FROM contacts WHERE merged_into IS NULL ORDER BY created_at DESC LIMIT $1");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM contacts WHERE merged_into IS NULL ORDER BY created_at DESC LIMIT $1"
+            );
             conn.query(&sql, args![limit]).await?
         }
         Some(q) => {
-            let pattern = format!("%{}%", q.to_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_"));
+            let pattern = format!(
+                "%{}%",
+                q.to_lowercase()
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_")
+            );
             let sql = format!(
                 "SELECT {COLUMNS} FROM contacts c WHERE merged_into IS NULL AND (lower(name) LIKE $1 ESCAPE '\\' \
                  OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND lower(i.value) LIKE $1 ESCAPE '\\')) \
@@ -113,32 +145,85 @@ pub async fn list(conn: &mut dyn Conn, query: Option<&str>, limit: i64) -> Resul
     Ok(out)
 }
 
-pub async fn update(conn: &mut dyn Conn, id: ContactId, name: Option<&str>, language: Option<&str>, actor: &str) -> Result<Contact> {
+pub async fn update(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    name: Option<&str>,
+    language: Option<&str>,
+    actor: &str,
+) -> Result<Contact> {
     get(conn, id).await?;
     if let Some(name) = name {
-        let name = seva_core::contact::clean_name(name).ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;
-        conn.execute("UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3", args![name, crate::now().micros(), id.to_string()]).await?;
+        let name = seva_core::contact::clean_name(name)
+            .ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;
+        conn.execute(
+            "UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3",
+            args![name, crate::now().micros(), id.to_string()],
+        )
+        .await?;
     }
     if let Some(language) = language {
-        conn.execute("UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3", args![language, crate::now().micros(), id.to_string()]).await?;
+        conn.execute(
+            "UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3",
+            args![language, crate::now().micros(), id.to_string()],
+        )
+        .await?;
     }
-    crate::events::append(conn, "contact.updated", None, actor, serde_json::json!({"contact_id": id})).await?;
+    crate::events::append(
+        conn,
+        "contact.updated",
+        None,
+        actor,
+        serde_json::json!({"contact_id": id}),
+    )
+    .await?;
     get(conn, id).await
 }
 
 /// Merges `from` into `into`: identities and conversations move, `from` is kept only as a
 /// pointer so that old links still resolve.
-pub async fn merge(conn: &mut dyn Conn, from: ContactId, into: ContactId, actor: &str) -> Result<Contact> {
+pub async fn merge(
+    conn: &mut dyn Conn,
+    from: ContactId,
+    into: ContactId,
+    actor: &str,
+) -> Result<Contact> {
     if from == into {
-        return Err(Error::invalid("into", "a contact cannot be merged into itself"));
+        return Err(Error::invalid(
+            "into",
+            "a contact cannot be merged into itself",
+        ));
     }
     get(conn, from).await?;
     get(conn, into).await?;
     let (f, i) = (from.to_string(), into.to_string());
-    conn.execute("UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2", args![&i, &f]).await?;
-    conn.execute("UPDATE conversations SET contact_id = $1 WHERE contact_id = $2", args![&i, &f]).await?;
-    conn.execute("UPDATE messages SET author_contact_id = $1 WHERE author_contact_id = $2", args![&i, &f]).await?;
-    conn.execute("UPDATE contacts SET merged_into = $1, updated_at = $2 WHERE id = $3", args![&i, crate::now().micros(), &f]).await?;
-    crate::events::append(conn, "contact.merged", None, actor, serde_json::json!({"from": from, "into": into})).await?;
+    conn.execute(
+        "UPDATE contact_identities SET contact_id = $1 WHERE contact_id = $2",
+        args![&i, &f],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET contact_id = $1 WHERE contact_id = $2",
+        args![&i, &f],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE messages SET author_contact_id = $1 WHERE author_contact_id = $2",
+        args![&i, &f],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE contacts SET merged_into = $1, updated_at = $2 WHERE id = $3",
+        args![&i, crate::now().micros(), &f],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "contact.merged",
+        None,
+        actor,
+        serde_json::json!({"from": from, "into": into}),
+    )
+    .await?;
     get(conn, into).await
 }

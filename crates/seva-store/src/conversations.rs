@@ -107,10 +107,16 @@ fn decode(row: &crate::Row) -> Result<Conversation> {
 /// A conversation as stored, whoever asks. Use [`get_for`] on behalf of an agent.
 pub async fn get(conn: &mut dyn Conn, id: ConversationId) -> Result<Conversation> {
     let sql = format!("SELECT {COLUMNS} {FROM} WHERE c.id = $1");
-    let row = conn.query_opt(&sql, args![id.to_string()]).await?.ok_or(Error::NotFound)?;
+    let row = conn
+        .query_opt(&sql, args![id.to_string()])
+        .await?
+        .ok_or(Error::NotFound)?;
     let mut c = decode(&row)?;
     c.tags = conn
-        .query("SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag", args![id.to_string()])
+        .query(
+            "SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag",
+            args![id.to_string()],
+        )
         .await?
         .iter()
         .map(|r| r.text(0))
@@ -126,14 +132,25 @@ pub async fn get(conn: &mut dyn Conn, id: ConversationId) -> Result<Conversation
 
 /// A conversation on behalf of `viewer`: one they may not see is "not found", so that
 /// its existence does not leak.
-pub async fn get_for(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId) -> Result<Conversation> {
+pub async fn get_for(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+) -> Result<Conversation> {
     let c = get(conn, id).await?;
-    if viewer.may_see(&c) { Ok(c) } else { Err(Error::NotFound) }
+    if viewer.may_see(&c) {
+        Ok(c)
+    } else {
+        Err(Error::NotFound)
+    }
 }
 
 pub async fn by_customer_key(conn: &mut dyn Conn, key_hash: &str) -> Result<Conversation> {
     let row = conn
-        .query_opt("SELECT id FROM conversations WHERE customer_key_hash = $1", args![key_hash])
+        .query_opt(
+            "SELECT id FROM conversations WHERE customer_key_hash = $1",
+            args![key_hash],
+        )
         .await?
         .ok_or(Error::NotFound)?;
     get(conn, row.parse(0)?).await
@@ -178,9 +195,13 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         seva_core::conversation::MAX_SUBJECT_CHARS,
     );
     if a.text.trim().is_empty() && a.files.is_empty() {
-        return Err(Error::invalid("text", "a message needs some text or a file"));
+        return Err(Error::invalid(
+            "text",
+            "a message needs some text or a file",
+        ));
     }
-    let (contact_id, _) = crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
+    let (contact_id, _) =
+        crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
     let now = crate::now().micros();
     let preview = seva_core::text::preview(a.text, 140);
     let actor = match a.recorded_by {
@@ -205,7 +226,11 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         }
         _ => {
             let id = ConversationId::new();
-            let subject = if subject.is_empty() { seva_core::text::preview(a.text, 80) } else { subject };
+            let subject = if subject.is_empty() {
+                seva_core::text::preview(a.text, 80)
+            } else {
+                subject
+            };
             let row = conn
                 .query_one(
                     "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
@@ -245,7 +270,11 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     for file in a.files {
         crate::attachments::insert(conn, message_id, file).await?;
     }
-    let kind = if created { "conversation.created" } else { "message.created" };
+    let kind = if created {
+        "conversation.created"
+    } else {
+        "message.created"
+    };
     crate::events::append(
         conn,
         kind,
@@ -261,7 +290,11 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         }),
     )
     .await?;
-    Ok(Received { conversation_id: id, reference, duplicate: false })
+    Ok(Received {
+        conversation_id: id,
+        reference,
+        duplicate: false,
+    })
 }
 
 /// What an agent writes into a conversation.
@@ -276,7 +309,12 @@ pub struct Reply<'a> {
 
 /// Records an agent's reply or note. A reply to the customer is also queued for delivery
 /// as a job, and the first agent to answer becomes the owner when there is none.
-pub async fn reply(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, r: Reply<'_>) -> Result<MessageId> {
+pub async fn reply(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    r: Reply<'_>,
+) -> Result<MessageId> {
     if !matches!(r.kind, MessageKind::Outbound | MessageKind::Note) {
         return Err(Error::invalid("kind", "an agent writes a reply or a note"));
     }
@@ -285,7 +323,9 @@ pub async fn reply(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, r: 
     }
     let c = get_for(conn, viewer, id).await?;
     if c.status == Status::Closed && r.kind == MessageKind::Outbound {
-        return Err(Error::Conflict("the conversation is closed; open a new one to write to the customer".into()));
+        return Err(Error::Conflict(
+            "the conversation is closed; open a new one to write to the customer".into(),
+        ));
     }
     let outbound = r.kind == MessageKind::Outbound;
     let message_id = crate::messages::insert(
@@ -297,7 +337,11 @@ pub async fn reply(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, r: 
             author_agent_id: Some(viewer.agent_id),
             author_contact_id: None,
             text: r.text,
-            delivery: if outbound { Delivery::Queued } else { Delivery::Internal },
+            delivery: if outbound {
+                Delivery::Queued
+            } else {
+                Delivery::Internal
+            },
             provider_id: None,
         },
     )
@@ -347,16 +391,37 @@ pub async fn reply(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, r: 
     Ok(message_id)
 }
 
-async fn set_owner(conn: &mut dyn Conn, c: &Conversation, owner: Option<AgentId>, actor: &str) -> Result<()> {
+async fn set_owner(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    owner: Option<AgentId>,
+    actor: &str,
+) -> Result<()> {
     conn.execute(
         "UPDATE conversations SET owner_id = $1, updated_at = $2 WHERE id = $3",
-        args![owner.map(|o| o.to_string()), crate::now().micros(), c.id.to_string()],
+        args![
+            owner.map(|o| o.to_string()),
+            crate::now().micros(),
+            c.id.to_string()
+        ],
     )
     .await?;
-    crate::events::append(conn, "conversation.assigned", Some(c.id), actor, serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id})).await
+    crate::events::append(
+        conn,
+        "conversation.assigned",
+        Some(c.id),
+        actor,
+        serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id}),
+    )
+    .await
 }
 
-async fn change_status(conn: &mut dyn Conn, c: &Conversation, to: Status, actor: &str) -> Result<()> {
+async fn change_status(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    to: Status,
+    actor: &str,
+) -> Result<()> {
     check_transition(c.status, to).map_err(|e| Error::invalid("status", e.to_string()))?;
     let now = crate::now().micros();
     conn.execute(
@@ -364,16 +429,33 @@ async fn change_status(conn: &mut dyn Conn, c: &Conversation, to: Status, actor:
         args![to.as_str(), now, c.id.to_string()],
     )
     .await?;
-    crate::events::append(conn, "conversation.status_changed", Some(c.id), actor, serde_json::json!({"from": c.status, "to": to})).await
+    crate::events::append(
+        conn,
+        "conversation.status_changed",
+        Some(c.id),
+        actor,
+        serde_json::json!({"from": c.status, "to": to}),
+    )
+    .await
 }
 
-pub async fn set_status(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Status) -> Result<Conversation> {
+pub async fn set_status(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    to: Status,
+) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     change_status(conn, &c, to, &viewer.actor()).await?;
     get(conn, id).await
 }
 
-pub async fn set_priority(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Priority) -> Result<Conversation> {
+pub async fn set_priority(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    to: Priority,
+) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     if c.priority != to {
         conn.execute(
@@ -381,7 +463,14 @@ pub async fn set_priority(conn: &mut dyn Conn, viewer: &Viewer, id: Conversation
             args![to.as_str(), crate::now().micros(), id.to_string()],
         )
         .await?;
-        crate::events::append(conn, "conversation.priority_changed", Some(id), &viewer.actor(), serde_json::json!({"from": c.priority, "to": to})).await?;
+        crate::events::append(
+            conn,
+            "conversation.priority_changed",
+            Some(id),
+            &viewer.actor(),
+            serde_json::json!({"from": c.priority, "to": to}),
+        )
+        .await?;
     }
     get(conn, id).await
 }
@@ -392,7 +481,12 @@ pub struct Assignment {
     pub team: Option<Option<TeamId>>,
 }
 
-pub async fn assign(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to: Assignment) -> Result<Conversation> {
+pub async fn assign(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    to: Assignment,
+) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     let actor = viewer.actor();
     if let Some(owner) = to.owner {
@@ -419,19 +513,38 @@ pub async fn assign(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, to
         if team != c.team_id {
             conn.execute(
                 "UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3",
-                args![team.map(|t| t.to_string()), crate::now().micros(), id.to_string()],
+                args![
+                    team.map(|t| t.to_string()),
+                    crate::now().micros(),
+                    id.to_string()
+                ],
             )
             .await?;
-            crate::events::append(conn, "conversation.team_changed", Some(id), &actor, serde_json::json!({"team_id": team, "previous_team_id": c.team_id})).await?;
+            crate::events::append(
+                conn,
+                "conversation.team_changed",
+                Some(id),
+                &actor,
+                serde_json::json!({"team_id": team, "previous_team_id": c.team_id}),
+            )
+            .await?;
         }
     }
     get(conn, id).await
 }
 
-pub async fn set_tags(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, add: &[String], remove: &[String]) -> Result<Conversation> {
+pub async fn set_tags(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    add: &[String],
+    remove: &[String],
+) -> Result<Conversation> {
     get_for(conn, viewer, id).await?;
     let norm = |tags: &[String]| -> Result<Vec<String>> {
-        tags.iter().map(|t| normalise_tag(t).map_err(|m| Error::invalid("tags", m))).collect()
+        tags.iter()
+            .map(|t| normalise_tag(t).map_err(|m| Error::invalid("tags", m)))
+            .collect()
     };
     let (add, remove) = (norm(add)?, norm(remove)?);
     for tag in &add {
@@ -442,16 +555,39 @@ pub async fn set_tags(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, 
         .await?;
     }
     for tag in &remove {
-        conn.execute("DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag = $2", args![id.to_string(), tag]).await?;
+        conn.execute(
+            "DELETE FROM conversation_tags WHERE conversation_id = $1 AND tag = $2",
+            args![id.to_string(), tag],
+        )
+        .await?;
     }
-    conn.execute("UPDATE conversations SET updated_at = $1 WHERE id = $2", args![crate::now().micros(), id.to_string()]).await?;
-    crate::events::append(conn, "conversation.tagged", Some(id), &viewer.actor(), serde_json::json!({"added": add, "removed": remove})).await?;
+    conn.execute(
+        "UPDATE conversations SET updated_at = $1 WHERE id = $2",
+        args![crate::now().micros(), id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.tagged",
+        Some(id),
+        &viewer.actor(),
+        serde_json::json!({"added": add, "removed": remove}),
+    )
+    .await?;
     get(conn, id).await
 }
 
-pub async fn set_following(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, agent: AgentId, follow: bool) -> Result<Conversation> {
+pub async fn set_following(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    agent: AgentId,
+    follow: bool,
+) -> Result<Conversation> {
     get_for(conn, viewer, id).await?;
-    crate::agents::get(conn, agent).await.map_err(|_| Error::invalid("agent_id", "no such agent"))?;
+    crate::agents::get(conn, agent)
+        .await
+        .map_err(|_| Error::invalid("agent_id", "no such agent"))?;
     if follow {
         conn.execute(
             "INSERT INTO conversation_followers (conversation_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
@@ -459,13 +595,29 @@ pub async fn set_following(conn: &mut dyn Conn, viewer: &Viewer, id: Conversatio
         )
         .await?;
     } else {
-        conn.execute("DELETE FROM conversation_followers WHERE conversation_id = $1 AND agent_id = $2", args![id.to_string(), agent.to_string()]).await?;
+        conn.execute(
+            "DELETE FROM conversation_followers WHERE conversation_id = $1 AND agent_id = $2",
+            args![id.to_string(), agent.to_string()],
+        )
+        .await?;
     }
-    crate::events::append(conn, "conversation.followers_changed", Some(id), &viewer.actor(), serde_json::json!({"agent_id": agent, "following": follow})).await?;
+    crate::events::append(
+        conn,
+        "conversation.followers_changed",
+        Some(id),
+        &viewer.actor(),
+        serde_json::json!({"agent_id": agent, "following": follow}),
+    )
+    .await?;
     get(conn, id).await
 }
 
-pub async fn set_custom_fields(conn: &mut dyn Conn, viewer: &Viewer, id: ConversationId, fields: serde_json::Map<String, serde_json::Value>) -> Result<Conversation> {
+pub async fn set_custom_fields(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    fields: serde_json::Map<String, serde_json::Value>,
+) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     let mut merged = match c.custom_fields {
         serde_json::Value::Object(m) => m,
@@ -473,7 +625,10 @@ pub async fn set_custom_fields(conn: &mut dyn Conn, viewer: &Viewer, id: Convers
     };
     for (k, v) in fields {
         if k.is_empty() || k.len() > 64 {
-            return Err(Error::invalid("custom_fields", "field names have 1 to 64 characters"));
+            return Err(Error::invalid(
+                "custom_fields",
+                "field names have 1 to 64 characters",
+            ));
         }
         if v.is_null() {
             merged.remove(&k);
@@ -483,10 +638,24 @@ pub async fn set_custom_fields(conn: &mut dyn Conn, viewer: &Viewer, id: Convers
     }
     let text = serde_json::Value::Object(merged).to_string();
     if text.len() > 64 * 1024 {
-        return Err(Error::invalid("custom_fields", "custom fields hold at most 64 KiB"));
+        return Err(Error::invalid(
+            "custom_fields",
+            "custom fields hold at most 64 KiB",
+        ));
     }
-    conn.execute("UPDATE conversations SET custom_fields = $1, updated_at = $2 WHERE id = $3", args![text, crate::now().micros(), id.to_string()]).await?;
-    crate::events::append(conn, "conversation.fields_changed", Some(id), &viewer.actor(), serde_json::json!({})).await?;
+    conn.execute(
+        "UPDATE conversations SET custom_fields = $1, updated_at = $2 WHERE id = $3",
+        args![text, crate::now().micros(), id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.fields_changed",
+        Some(id),
+        &viewer.actor(),
+        serde_json::json!({}),
+    )
+    .await?;
     get(conn, id).await
 }
 
@@ -542,7 +711,10 @@ pub async fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<(Vec<Conversation>, Option<Cursor>)> {
-    let mut q = Query { sql: format!("SELECT {COLUMNS} {FROM} WHERE 1 = 1"), args: Vec::new() };
+    let mut q = Query {
+        sql: format!("SELECT {COLUMNS} {FROM} WHERE 1 = 1"),
+        args: Vec::new(),
+    };
     if !filter.statuses.is_empty() {
         let list: Vec<String> = filter.statuses.iter().map(|s| q.arg(s.as_str())).collect();
         q.sql += &format!(" AND c.status IN ({})", list.join(", "));
@@ -573,7 +745,9 @@ pub async fn list(
     }
     if let Some(tag) = &filter.tag {
         let p = q.arg(tag.trim().to_lowercase());
-        q.sql += &format!(" AND EXISTS (SELECT 1 FROM conversation_tags g WHERE g.conversation_id = c.id AND g.tag = {p})");
+        q.sql += &format!(
+            " AND EXISTS (SELECT 1 FROM conversation_tags g WHERE g.conversation_id = c.id AND g.tag = {p})"
+        );
     }
     if let Some(inbox) = filter.inbox {
         let p = q.arg(inbox.to_string());
@@ -605,14 +779,21 @@ pub async fn list(
     let mut page = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
     let next = if page.len() as i64 > limit {
         page.truncate(limit as usize);
-        page.last().map(|c| Cursor(c.updated_at.micros(), c.reference))
+        page.last()
+            .map(|c| Cursor(c.updated_at.micros(), c.reference))
     } else {
         None
     };
     if !page.is_empty() {
-        let mut tq = Query { sql: String::new(), args: Vec::new() };
+        let mut tq = Query {
+            sql: String::new(),
+            args: Vec::new(),
+        };
         let ids: Vec<String> = page.iter().map(|c| tq.arg(c.id.to_string())).collect();
-        tq.sql = format!("SELECT conversation_id, tag FROM conversation_tags WHERE conversation_id IN ({}) ORDER BY tag", ids.join(", "));
+        tq.sql = format!(
+            "SELECT conversation_id, tag FROM conversation_tags WHERE conversation_id IN ({}) ORDER BY tag",
+            ids.join(", ")
+        );
         for row in conn.query(&tq.sql, &tq.args).await? {
             let cid: ConversationId = row.parse(0)?;
             if let Some(c) = page.iter_mut().find(|c| c.id == cid) {

@@ -69,7 +69,9 @@ impl Row {
     pub fn int(&self, i: usize) -> Result<i64> {
         match self.at(i)? {
             Value::Int(v) => Ok(*v),
-            other => Err(Error::Decode(format!("column {i}: expected integer, got {other:?}"))),
+            other => Err(Error::Decode(format!(
+                "column {i}: expected integer, got {other:?}"
+            ))),
         }
     }
 
@@ -83,7 +85,9 @@ impl Row {
     pub fn text(&self, i: usize) -> Result<String> {
         match self.at(i)? {
             Value::Text(v) => Ok(v.clone()),
-            other => Err(Error::Decode(format!("column {i}: expected text, got {other:?}"))),
+            other => Err(Error::Decode(format!(
+                "column {i}: expected text, got {other:?}"
+            ))),
         }
     }
 

@@ -80,7 +80,9 @@ fn decode(row: &crate::Row) -> Result<Event> {
 /// with a smaller seq is never skipped by a reader that already moved past it.
 pub async fn after(conn: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<Event>> {
     let sql = match conn.dialect() {
-        Dialect::Sqlite => format!("SELECT {COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"),
+        Dialect::Sqlite => {
+            format!("SELECT {COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+        }
         Dialect::Postgres => format!(
             "SELECT {COLUMNS} FROM events WHERE seq > $1 \
              AND tx < pg_snapshot_xmin(pg_current_snapshot())::text::bigint ORDER BY seq LIMIT $2"

@@ -14,20 +14,40 @@ pub struct Stored {
 
 /// The answer stored for `key`, if any. The same key with a different request is an error:
 /// the client has a bug, and guessing which request it meant would be worse.
-pub async fn lookup(conn: &mut dyn Conn, scope: &str, key: &str, request_hash: &str) -> Result<Option<Stored>> {
+pub async fn lookup(
+    conn: &mut dyn Conn,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+) -> Result<Option<Stored>> {
     let Some(row) = conn
-        .query_opt("SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2", args![scope, key])
+        .query_opt(
+            "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            args![scope, key],
+        )
         .await?
     else {
         return Ok(None);
     };
     if row.text(0)? != request_hash {
-        return Err(Error::invalid("Idempotency-Key", "this key was already used for a different request"));
+        return Err(Error::invalid(
+            "Idempotency-Key",
+            "this key was already used for a different request",
+        ));
     }
-    Ok(Some(Stored { status: u16::try_from(row.int(1)?).unwrap_or(200), body: row.text(2)? }))
+    Ok(Some(Stored {
+        status: u16::try_from(row.int(1)?).unwrap_or(200),
+        body: row.text(2)?,
+    }))
 }
 
-pub async fn remember(conn: &mut dyn Conn, scope: &str, key: &str, request_hash: &str, answer: &Stored) -> Result<()> {
+pub async fn remember(
+    conn: &mut dyn Conn,
+    scope: &str,
+    key: &str,
+    request_hash: &str,
+    answer: &Stored,
+) -> Result<()> {
     conn.execute(
         "INSERT INTO idempotency_keys (scope, key, request_hash, status, body, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
         args![scope, key, request_hash, i64::from(answer.status), &answer.body, crate::now().micros()],

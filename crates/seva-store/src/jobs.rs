@@ -30,7 +30,8 @@ pub struct Job {
     pub created_at: Timestamp,
 }
 
-const COLUMNS: &str = "id, kind, payload, state, attempts, max_attempts, run_at, last_error, created_at";
+const COLUMNS: &str =
+    "id, kind, payload, state, attempts, max_attempts, run_at, last_error, created_at";
 
 fn decode(r: &crate::Row) -> Result<Job> {
     Ok(Job {
@@ -46,13 +47,25 @@ fn decode(r: &crate::Row) -> Result<Job> {
     })
 }
 
-pub async fn enqueue(conn: &mut dyn Conn, kind: &str, payload: serde_json::Value, run_at: Timestamp) -> Result<JobId> {
+pub async fn enqueue(
+    conn: &mut dyn Conn,
+    kind: &str,
+    payload: serde_json::Value,
+    run_at: Timestamp,
+) -> Result<JobId> {
     let id = JobId::new();
     let now = crate::now().micros();
     conn.execute(
         "INSERT INTO jobs (id, kind, payload, state, max_attempts, run_at, created_at, updated_at) \
          VALUES ($1, $2, $3, 'queued', $4, $5, $6, $6)",
-        args![id.to_string(), kind, payload.to_string(), MAX_ATTEMPTS, run_at.micros(), now],
+        args![
+            id.to_string(),
+            kind,
+            payload.to_string(),
+            MAX_ATTEMPTS,
+            run_at.micros(),
+            now
+        ],
     )
     .await?;
     Ok(id)
@@ -61,7 +74,12 @@ pub async fn enqueue(conn: &mut dyn Conn, kind: &str, payload: serde_json::Value
 /// Claims up to `limit` due jobs for `lease_seconds`. A job whose worker died is claimed
 /// again once its lease runs out. On PostgreSQL, `SKIP LOCKED` lets many nodes claim at
 /// once without waiting on each other.
-pub async fn claim(conn: &mut dyn Conn, now: Timestamp, lease_seconds: i64, limit: i64) -> Result<Vec<Job>> {
+pub async fn claim(
+    conn: &mut dyn Conn,
+    now: Timestamp,
+    lease_seconds: i64,
+    limit: i64,
+) -> Result<Vec<Job>> {
     let lock = match conn.dialect() {
         Dialect::Sqlite => "",
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
@@ -71,7 +89,16 @@ pub async fn claim(conn: &mut dyn Conn, now: Timestamp, lease_seconds: i64, limi
          WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) \
          OR (state = 'running' AND locked_until < $2) ORDER BY run_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
     );
-    let rows = conn.query(&sql, args![now.plus_seconds(lease_seconds).micros(), now.micros(), limit]).await?;
+    let rows = conn
+        .query(
+            &sql,
+            args![
+                now.plus_seconds(lease_seconds).micros(),
+                now.micros(),
+                limit
+            ],
+        )
+        .await?;
     rows.iter().map(decode).collect()
 }
 
@@ -92,7 +119,10 @@ pub fn backoff_seconds(attempts: i64) -> i64 {
 /// Records a failed attempt. Returns true when the job is now dead (no attempts left).
 pub async fn fail(conn: &mut dyn Conn, id: JobId, error: &str, now: Timestamp) -> Result<bool> {
     let row = conn
-        .query_opt("SELECT attempts, max_attempts FROM jobs WHERE id = $1", args![id.to_string()])
+        .query_opt(
+            "SELECT attempts, max_attempts FROM jobs WHERE id = $1",
+            args![id.to_string()],
+        )
         .await?
         .ok_or(Error::NotFound)?;
     let (attempts, max) = (row.int(0)?, row.int(1)?);
@@ -115,7 +145,9 @@ pub async fn fail(conn: &mut dyn Conn, id: JobId, error: &str, now: Timestamp) -
 pub async fn list(conn: &mut dyn Conn, state: Option<&str>, limit: i64) -> Result<Vec<Job>> {
     let rows = match state {
         Some(s) => {
-            let sql = format!("SELECT {COLUMNS} FROM jobs WHERE state = $1 ORDER BY created_at DESC LIMIT $2");
+            let sql = format!(
+                "SELECT {COLUMNS} FROM jobs WHERE state = $1 ORDER BY created_at DESC LIMIT $2"
+            );
             conn.query(&sql, args![s, limit]).await?
         }
         None => {

@@ -37,7 +37,10 @@ pub enum Error {
     NotFound,
     /// A rule of the domain said no; the message is for the person who asked.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("conflict: {0}")]
     Conflict(String),
     #[error("database: {0}")]
@@ -52,7 +55,10 @@ pub enum Error {
 
 impl Error {
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        Error::Invalid { field, message: message.into() }
+        Error::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     /// Whether the database refused a row because it would duplicate a unique key.
@@ -62,7 +68,9 @@ impl Error {
                 e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_UNIQUE
                     || e.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
             }
-            Error::Postgres(e) => e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION),
+            Error::Postgres(e) => {
+                e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
+            }
             _ => false,
         }
     }
@@ -96,13 +104,19 @@ impl Store {
         })
         .await
         .map_err(|e| Error::Backend(e.to_string()))??;
-        Ok(Self { backend: Arc::new(Backend::Sqlite(sqlite)), events })
+        Ok(Self {
+            backend: Arc::new(Backend::Sqlite(sqlite)),
+            events,
+        })
     }
 
     pub async fn open_postgres(url: &str, pool_size: usize) -> Result<Self> {
         let (events, _) = broadcast::channel(4096);
         let pg = postgres::Postgres::open(url, pool_size).await?;
-        Ok(Self { backend: Arc::new(Backend::Postgres(pg)), events })
+        Ok(Self {
+            backend: Arc::new(Backend::Postgres(pg)),
+            events,
+        })
     }
 
     pub fn dialect(&self) -> Dialect {
@@ -130,7 +144,9 @@ impl Store {
                 value
             }
         };
-        Ok(*value.downcast::<T>().map_err(|_| Error::Backend("type mix-up".into()))?)
+        Ok(*value
+            .downcast::<T>()
+            .map_err(|_| Error::Backend("type mix-up".into()))?)
     }
 
     /// Runs `op` on a consistent read-only snapshot.
@@ -144,7 +160,9 @@ impl Store {
             Backend::Sqlite(db) => db.read(op).await?,
             Backend::Postgres(db) => db.read(op).await?,
         };
-        Ok(*value.downcast::<T>().map_err(|_| Error::Backend("type mix-up".into()))?)
+        Ok(*value
+            .downcast::<T>()
+            .map_err(|_| Error::Backend("type mix-up".into()))?)
     }
 
     /// Events as they are committed by this node.

@@ -56,7 +56,10 @@ pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
 pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageId> {
     if new.text.len() > MAX_TEXT_BYTES {
-        return Err(Error::invalid("text", "a message has at most 1 MiB of text"));
+        return Err(Error::invalid(
+            "text",
+            "a message has at most 1 MiB of text",
+        ));
     }
     let text = seva_core::text::nfc(new.text);
     let html = seva_core::text::text_to_html(&text);
@@ -84,7 +87,11 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
 
 /// A conversation's timeline, oldest first. `include_notes` is false for what the customer
 /// sees.
-pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId, include_notes: bool) -> Result<Vec<Message>> {
+pub async fn for_conversation(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+    include_notes: bool,
+) -> Result<Vec<Message>> {
     let rows = conn
         .query(
             "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
@@ -122,7 +129,12 @@ pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId, include_n
     Ok(out)
 }
 
-pub async fn set_delivery(conn: &mut dyn Conn, id: MessageId, delivery: Delivery, error: Option<&str>) -> Result<ConversationId> {
+pub async fn set_delivery(
+    conn: &mut dyn Conn,
+    id: MessageId,
+    delivery: Delivery,
+    error: Option<&str>,
+) -> Result<ConversationId> {
     let row = conn
         .query_opt(
             "UPDATE messages SET delivery = $1, delivery_error = $2 WHERE id = $3 RETURNING conversation_id",

@@ -7,8 +7,7 @@ use crate::Result;
 const SQLITE: &[(i64, &str)] = &[(1, include_str!("../migrations/sqlite/0001_core.sql"))];
 const POSTGRES: &[(i64, &str)] = &[(1, include_str!("../migrations/postgres/0001_core.sql"))];
 
-const LEDGER: &str =
-    "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
+const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
 pub fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
     conn.execute_batch(LEDGER)?;
@@ -37,9 +36,13 @@ pub async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<()> {
     for &(version, sql) in POSTGRES {
         let tx = client.transaction().await?;
         // Two nodes starting at once: the lock makes the second wait, then see it done.
-        tx.batch_execute("SELECT pg_advisory_xact_lock(7365766101)").await?;
+        tx.batch_execute("SELECT pg_advisory_xact_lock(7365766101)")
+            .await?;
         let done: i64 = tx
-            .query_one("SELECT count(*) FROM schema_migrations WHERE version = $1", &[&version])
+            .query_one(
+                "SELECT count(*) FROM schema_migrations WHERE version = $1",
+                &[&version],
+            )
             .await?
             .get(0);
         if done == 0 {

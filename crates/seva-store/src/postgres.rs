@@ -24,7 +24,11 @@ pub struct PgConn {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn StdError + Sync + Send>> {
         match self {
             Value::Null => Ok(IsNull::Yes),
             Value::Int(v) => match *ty {
@@ -51,9 +55,15 @@ fn convert_row(row: &PgRow) -> Result<Row> {
     for (i, col) in row.columns().iter().enumerate() {
         let v = match *col.type_() {
             Type::INT8 => row.try_get::<_, Option<i64>>(i)?.map(Value::Int),
-            Type::INT4 => row.try_get::<_, Option<i32>>(i)?.map(|v| Value::Int(v.into())),
-            Type::INT2 => row.try_get::<_, Option<i16>>(i)?.map(|v| Value::Int(v.into())),
-            Type::BOOL => row.try_get::<_, Option<bool>>(i)?.map(|v| Value::Int(v.into())),
+            Type::INT4 => row
+                .try_get::<_, Option<i32>>(i)?
+                .map(|v| Value::Int(v.into())),
+            Type::INT2 => row
+                .try_get::<_, Option<i16>>(i)?
+                .map(|v| Value::Int(v.into())),
+            Type::BOOL => row
+                .try_get::<_, Option<bool>>(i)?
+                .map(|v| Value::Int(v.into())),
             Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i)?.map(Value::Blob),
             _ => row.try_get::<_, Option<String>>(i)?.map(Value::Text),
         };
@@ -99,7 +109,9 @@ impl Postgres {
         let manager = Manager::from_config(
             config,
             NoTls,
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(pool_size)
@@ -119,10 +131,16 @@ impl Postgres {
     }
 
     /// Runs `op` in its own transaction; returns its value and the events it wrote.
-    pub async fn write(&self, op: Op<Box<dyn Any + Send>>) -> Result<(Box<dyn Any + Send>, Vec<Event>)> {
+    pub async fn write(
+        &self,
+        op: Op<Box<dyn Any + Send>>,
+    ) -> Result<(Box<dyn Any + Send>, Vec<Event>)> {
         let client = self.client().await?;
         client.batch_execute("BEGIN").await?;
-        let mut conn = PgConn { client, emitted: Vec::new() };
+        let mut conn = PgConn {
+            client,
+            emitted: Vec::new(),
+        };
         match op(&mut conn).await {
             Ok(value) => {
                 conn.client.batch_execute("COMMIT").await?;
@@ -140,7 +158,10 @@ impl Postgres {
         client
             .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .await?;
-        let mut conn = PgConn { client, emitted: Vec::new() };
+        let mut conn = PgConn {
+            client,
+            emitted: Vec::new(),
+        };
         let result = op(&mut conn).await;
         let _ = conn.client.batch_execute("ROLLBACK").await;
         result

@@ -46,7 +46,9 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
@@ -62,7 +64,11 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
 
 impl SqliteConn {
     fn new(conn: Connection) -> Self {
-        Self { conn, placeholders: HashMap::new(), emitted: Vec::new() }
+        Self {
+            conn,
+            placeholders: HashMap::new(),
+            emitted: Vec::new(),
+        }
     }
 
     /// `$1` (what repositories write) becomes `?1` (what SQLite binds by position).
@@ -205,7 +211,6 @@ impl Sqlite {
         .await
         .map_err(|e| Error::Backend(format!("read task failed: {e}")))?
     }
-
 }
 
 /// A consistent copy of the live database at `dest`, taken while it keeps serving:
@@ -222,7 +227,9 @@ pub fn backup(path: &Path, dest: &Path) -> Result<()> {
 fn run_guarded(conn: &mut SqliteConn, op: AnyOp) -> Result<Box<dyn Any + Send>> {
     match std::panic::catch_unwind(AssertUnwindSafe(|| block_on(op(conn)))) {
         Ok(r) => r,
-        Err(_) => Err(Error::Backend("an operation panicked; it was rolled back".into())),
+        Err(_) => Err(Error::Backend(
+            "an operation panicked; it was rolled back".into(),
+        )),
     }
 }
 
@@ -261,7 +268,8 @@ fn writer_loop(
                 conn.conn.execute_batch("RELEASE request")
             } else {
                 conn.emitted.truncate(mark);
-                conn.conn.execute_batch("ROLLBACK TO request; RELEASE request")
+                conn.conn
+                    .execute_batch("ROLLBACK TO request; RELEASE request")
             };
             match closed {
                 Ok(()) => results.push(result),

@@ -21,16 +21,26 @@ pub struct Team {
 async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Team> {
     let id: TeamId = row.parse(0)?;
     let members = conn
-        .query("SELECT agent_id FROM team_members WHERE team_id = $1 ORDER BY agent_id", args![id.to_string()])
+        .query(
+            "SELECT agent_id FROM team_members WHERE team_id = $1 ORDER BY agent_id",
+            args![id.to_string()],
+        )
         .await?
         .iter()
         .map(|r| r.parse(0))
         .collect::<Result<Vec<AgentId>>>()?;
-    Ok(Team { id, name: row.text(1)?, private: row.bool(2)?, created_at: Timestamp(row.int(3)?), members })
+    Ok(Team {
+        id,
+        name: row.text(1)?,
+        private: row.bool(2)?,
+        created_at: Timestamp(row.int(3)?),
+        members,
+    })
 }
 
 pub async fn create(conn: &mut dyn Conn, name: &str, private: bool) -> Result<Team> {
-    let name = seva_core::contact::clean_name(name).ok_or_else(|| Error::invalid("name", "a team needs a name"))?;
+    let name = seva_core::contact::clean_name(name)
+        .ok_or_else(|| Error::invalid("name", "a team needs a name"))?;
     let id = TeamId::new();
     let r = conn
         .execute(
@@ -39,30 +49,53 @@ pub async fn create(conn: &mut dyn Conn, name: &str, private: bool) -> Result<Te
         )
         .await;
     match r {
-        Err(e) if e.is_unique_violation() => return Err(Error::Conflict(format!("a team named {name} exists"))),
+        Err(e) if e.is_unique_violation() => {
+            return Err(Error::Conflict(format!("a team named {name} exists")));
+        }
         other => other?,
     };
-    crate::events::append(conn, "team.created", None, "system", serde_json::json!({"team_id": id, "name": name})).await?;
+    crate::events::append(
+        conn,
+        "team.created",
+        None,
+        "system",
+        serde_json::json!({"team_id": id, "name": name}),
+    )
+    .await?;
     get(conn, id).await
 }
 
 pub async fn get(conn: &mut dyn Conn, id: TeamId) -> Result<Team> {
     let row = conn
-        .query_opt("SELECT id, name, private, created_at FROM teams WHERE id = $1", args![id.to_string()])
+        .query_opt(
+            "SELECT id, name, private, created_at FROM teams WHERE id = $1",
+            args![id.to_string()],
+        )
         .await?
         .ok_or(Error::NotFound)?;
     decode(conn, &row).await
 }
 
 pub async fn by_name(conn: &mut dyn Conn, name: &str) -> Result<Option<Team>> {
-    match conn.query_opt("SELECT id, name, private, created_at FROM teams WHERE name = $1", args![name.trim()]).await? {
+    match conn
+        .query_opt(
+            "SELECT id, name, private, created_at FROM teams WHERE name = $1",
+            args![name.trim()],
+        )
+        .await?
+    {
         Some(row) => Ok(Some(decode(conn, &row).await?)),
         None => Ok(None),
     }
 }
 
 pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Team>> {
-    let rows = conn.query("SELECT id, name, private, created_at FROM teams ORDER BY name", &[]).await?;
+    let rows = conn
+        .query(
+            "SELECT id, name, private, created_at FROM teams ORDER BY name",
+            &[],
+        )
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         out.push(decode(conn, row).await?);
@@ -73,11 +106,33 @@ pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Team>> {
 pub async fn add_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Result<()> {
     get(conn, team).await?;
     crate::agents::get(conn, agent).await?;
-    conn.execute("INSERT INTO team_members (team_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING", args![team.to_string(), agent.to_string()]).await?;
-    crate::events::append(conn, "team.member_added", None, "system", serde_json::json!({"team_id": team, "agent_id": agent})).await
+    conn.execute(
+        "INSERT INTO team_members (team_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        args![team.to_string(), agent.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "team.member_added",
+        None,
+        "system",
+        serde_json::json!({"team_id": team, "agent_id": agent}),
+    )
+    .await
 }
 
 pub async fn remove_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Result<()> {
-    conn.execute("DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2", args![team.to_string(), agent.to_string()]).await?;
-    crate::events::append(conn, "team.member_removed", None, "system", serde_json::json!({"team_id": team, "agent_id": agent})).await
+    conn.execute(
+        "DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2",
+        args![team.to_string(), agent.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "team.member_removed",
+        None,
+        "system",
+        serde_json::json!({"team_id": team, "agent_id": agent}),
+    )
+    .await
 }

@@ -31,11 +31,19 @@ impl Drop for TestStore {
         if let Some((admin_url, name)) = self.pg.take() {
             // Drop on a thread of its own: this may run inside the test's runtime.
             std::thread::spawn(move || {
-                let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
                 rt.block_on(async {
-                    let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls).await.unwrap();
+                    let (client, conn) = tokio_postgres::connect(&admin_url, tokio_postgres::NoTls)
+                        .await
+                        .unwrap();
                     tokio::spawn(conn);
-                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await.unwrap();
+                    client
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                        .await
+                        .unwrap();
                 });
             })
             .join()
@@ -60,16 +68,27 @@ async fn store() -> TestStore {
                 .await
                 .expect("SEVA_TEST_POSTGRES is set but the server cannot be reached");
             tokio::spawn(conn);
-            client.batch_execute(&format!("CREATE DATABASE {name}")).await.unwrap();
+            client
+                .batch_execute(&format!("CREATE DATABASE {name}"))
+                .await
+                .unwrap();
             let url = replace_database(&admin_url, &name);
             let store = Store::open_postgres(&url, 8).await.unwrap();
-            TestStore { store, _dir: None, pg: Some((admin_url, name)) }
+            TestStore {
+                store,
+                _dir: None,
+                pg: Some((admin_url, name)),
+            }
         }
         _ => {
             let dir = std::env::temp_dir().join(format!("seva-store-test-{}", unique()));
             std::fs::create_dir_all(&dir).unwrap();
             let store = Store::open_sqlite(&dir.join("seva.db")).await.unwrap();
-            TestStore { store, _dir: Some(tempdir::Dir(dir)), pg: None }
+            TestStore {
+                store,
+                _dir: Some(tempdir::Dir(dir)),
+                pg: None,
+            }
         }
     }
 }
@@ -89,7 +108,11 @@ async fn agent(s: &Store, email: &str, role: Role) -> Viewer {
         }).await))
         .await
         .unwrap();
-    Viewer { agent_id: a.id, role: a.role, teams: a.teams }
+    Viewer {
+        agent_id: a.id,
+        role: a.role,
+        teams: a.teams,
+    }
 }
 
 fn arrival<'a>(email: &'a str, subject: &'a str, text: &'a str) -> Arrival<'a> {
@@ -121,17 +144,35 @@ async fn a_customer_writes_an_agent_answers_and_solves_and_the_log_has_every_ste
     let id = r.conversation_id;
     s.write(op!(c => conversations::reply(c, &v, id, Reply { text: "క్షమించండి, చూస్తున్నాము", kind: MessageKind::Outbound, files: &[], then: Some(Status::Pending) }).await)).await.unwrap();
     let v = ravi.clone();
-    s.write(op!(c => conversations::set_status(c, &v, id, Status::Solved).await)).await.unwrap();
+    s.write(op!(c => conversations::set_status(c, &v, id, Status::Solved).await))
+        .await
+        .unwrap();
 
     let (conv, log) = s.read(op!(c => Ok((conversations::get(c, id).await?, events::for_conversation(c, id).await?)))).await.unwrap();
     assert_eq!(conv.status, Status::Solved);
-    assert_eq!(conv.owner_id, Some(ravi.agent_id), "the first agent to answer owns the conversation");
+    assert_eq!(
+        conv.owner_id,
+        Some(ravi.agent_id),
+        "the first agent to answer owns the conversation"
+    );
     assert_eq!(conv.subject, "నా ఆర్డర్ రాలేదు");
     assert!(conv.first_response_at.is_some());
     let kinds: Vec<&str> = log.iter().map(|e| e.kind.as_str()).collect();
-    assert_eq!(kinds, ["conversation.created", "message.created", "conversation.assigned", "conversation.status_changed", "conversation.status_changed"]);
+    assert_eq!(
+        kinds,
+        [
+            "conversation.created",
+            "message.created",
+            "conversation.assigned",
+            "conversation.status_changed",
+            "conversation.status_changed"
+        ]
+    );
     assert!(log.windows(2).all(|w| w[0].seq < w[1].seq));
-    let jobs = s.read(op!(c => jobs::list(c, Some("queued"), 10).await)).await.unwrap();
+    let jobs = s
+        .read(op!(c => jobs::list(c, Some("queued"), 10).await))
+        .await
+        .unwrap();
     assert_eq!(jobs.len(), 1, "the reply waits in the queue for delivery");
 }
 
@@ -144,8 +185,13 @@ async fn concurrent_writes_are_all_committed_and_a_failing_one_spoils_none_of_th
         let s = s.clone();
         tasks.push(tokio::spawn(async move {
             let email = format!("c{i}@example.com");
-            let text = if i % 50 == 7 { String::new() } else { format!("message {i}") };
-            s.write(op!(c => conversations::ingest(c, arrival(&email, "subject", &text)).await)).await
+            let text = if i % 50 == 7 {
+                String::new()
+            } else {
+                format!("message {i}")
+            };
+            s.write(op!(c => conversations::ingest(c, arrival(&email, "subject", &text)).await))
+                .await
         }));
     }
     let mut ok = 0;
@@ -166,7 +212,10 @@ async fn concurrent_writes_are_all_committed_and_a_failing_one_spoils_none_of_th
         .await
         .unwrap();
     assert_eq!(convs, 196);
-    assert_eq!(contacts_n, 196, "a refused message left no half-written contact behind");
+    assert_eq!(
+        contacts_n, 196,
+        "a refused message left no half-written contact behind"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,7 +231,10 @@ async fn a_redelivered_message_is_stored_once() {
         first.get_or_insert(r.conversation_id);
         assert_eq!(Some(r.conversation_id), first);
     }
-    let n = s.read(op!(c => c.query_one("SELECT count(*) FROM messages", &[]).await?.int(0))).await.unwrap();
+    let n = s
+        .read(op!(c => c.query_one("SELECT count(*) FROM messages", &[]).await?.int(0)))
+        .await
+        .unwrap();
     assert_eq!(n, 1);
 }
 
@@ -190,8 +242,14 @@ async fn a_redelivered_message_is_stored_once() {
 async fn an_agent_does_not_see_another_teams_private_queue() {
     let t = store().await;
     let s = &t.store;
-    let hr = s.write(op!(c => teams::create(c, "HR", true).await)).await.unwrap();
-    let support = s.write(op!(c => teams::create(c, "Support", false).await)).await.unwrap();
+    let hr = s
+        .write(op!(c => teams::create(c, "HR", true).await))
+        .await
+        .unwrap();
+    let support = s
+        .write(op!(c => teams::create(c, "Support", false).await))
+        .await
+        .unwrap();
     let boss = agent(s, "boss@example.com", Role::Supervisor).await;
     let maria = agent(s, "maria@example.com", Role::Agent).await;
     let mut in_hr = Vec::new();
@@ -200,20 +258,41 @@ async fn an_agent_does_not_see_another_teams_private_queue() {
         in_hr.push(r.conversation_id);
     }
     let m = maria.clone();
-    let (list, _) = s.read(op!(c => conversations::list(c, &m, &Filter::default(), None, 50).await)).await.unwrap();
+    let (list, _) = s
+        .read(op!(c => conversations::list(c, &m, &Filter::default(), None, 50).await))
+        .await
+        .unwrap();
     assert_eq!(list.len(), 1, "Maria sees the support conversation only");
     let (m, hr_conv) = (maria.clone(), in_hr[0]);
-    assert!(matches!(s.read(op!(c => conversations::get_for(c, &m, hr_conv).await)).await, Err(Error::NotFound)));
+    assert!(matches!(
+        s.read(op!(c => conversations::get_for(c, &m, hr_conv).await))
+            .await,
+        Err(Error::NotFound)
+    ));
     let m = maria.clone();
-    assert!(matches!(s.write(op!(c => conversations::set_status(c, &m, hr_conv, Status::Solved).await)).await, Err(Error::NotFound)));
+    assert!(matches!(
+        s.write(op!(c => conversations::set_status(c, &m, hr_conv, Status::Solved).await))
+            .await,
+        Err(Error::NotFound)
+    ));
     let b = boss.clone();
-    let (list, _) = s.read(op!(c => conversations::list(c, &b, &Filter::default(), None, 50).await)).await.unwrap();
+    let (list, _) = s
+        .read(op!(c => conversations::list(c, &b, &Filter::default(), None, 50).await))
+        .await
+        .unwrap();
     assert_eq!(list.len(), 2);
     // Once in the team, Maria sees it.
     let maria_id = maria.agent_id;
-    s.write(op!(c => teams::add_member(c, hr.id, maria_id).await)).await.unwrap();
-    let m = Viewer { teams: vec![hr.id], ..maria };
-    s.read(op!(c => conversations::get_for(c, &m, hr_conv).await)).await.unwrap();
+    s.write(op!(c => teams::add_member(c, hr.id, maria_id).await))
+        .await
+        .unwrap();
+    let m = Viewer {
+        teams: vec![hr.id],
+        ..maria
+    };
+    s.read(op!(c => conversations::get_for(c, &m, hr_conv).await))
+        .await
+        .unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -223,7 +302,9 @@ async fn the_list_filters_and_pages_without_repeating_or_skipping() {
     let boss = agent(s, "boss@example.com", Role::Admin).await;
     for i in 0..25 {
         let text = format!("t{i}");
-        s.write(op!(c => conversations::ingest(c, arrival("p@example.com", "s", &text)).await)).await.unwrap();
+        s.write(op!(c => conversations::ingest(c, arrival("p@example.com", "s", &text)).await))
+            .await
+            .unwrap();
     }
     let mut seen = Vec::new();
     let mut cursor = None;
@@ -245,7 +326,9 @@ async fn the_list_filters_and_pages_without_repeating_or_skipping() {
     let b = boss.clone();
     let id = s.read(op!(c => c.query_one("SELECT id FROM conversations WHERE seq = $1", seva_store::args![first]).await?.parse::<seva_core::ConversationId>(0))).await.unwrap();
     let (b2, tags) = (boss.clone(), vec!["billing".to_string()]);
-    s.write(op!(c => conversations::set_tags(c, &b2, id, &tags, &[]).await)).await.unwrap();
+    s.write(op!(c => conversations::set_tags(c, &b2, id, &tags, &[]).await))
+        .await
+        .unwrap();
     let (page, _) = s.read(op!(c => conversations::list(c, &b, &Filter { tag: Some("billing".into()), owner: Some(None), ..Filter::default() }, None, 50).await)).await.unwrap();
     assert_eq!(page.len(), 1);
     assert_eq!(page[0].tags, ["billing"]);
@@ -256,17 +339,38 @@ async fn assignment_to_unknown_agents_or_teams_is_refused_and_changes_nothing() 
     let t = store().await;
     let s = &t.store;
     let boss = agent(s, "boss@example.com", Role::Admin).await;
-    let r = s.write(op!(c => conversations::ingest(c, arrival("q@example.com", "s", "t")).await)).await.unwrap();
+    let r = s
+        .write(op!(c => conversations::ingest(c, arrival("q@example.com", "s", "t")).await))
+        .await
+        .unwrap();
     let (b, id) = (boss.clone(), r.conversation_id);
     let ghost = seva_core::AgentId::new();
     let err = s.write(op!(c => conversations::assign(c, &b, id, Assignment { owner: Some(Some(ghost)), team: None }).await)).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid { field: "owner_id", .. }));
+    assert!(matches!(
+        err,
+        Error::Invalid {
+            field: "owner_id",
+            ..
+        }
+    ));
     let b = boss.clone();
     let c2 = s.write(op!(c => conversations::assign(c, &b, id, Assignment { owner: Some(Some(b.agent_id)), team: None }).await)).await.unwrap();
     assert_eq!(c2.owner_id, Some(boss.agent_id));
     let b = boss.clone();
-    let err = s.write(op!(c => conversations::set_status(c, &b, id, Status::Open).await)).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid { field: "status", .. }), "already open");
+    let err = s
+        .write(op!(c => conversations::set_status(c, &b, id, Status::Open).await))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            Error::Invalid {
+                field: "status",
+                ..
+            }
+        ),
+        "already open"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,67 +380,146 @@ async fn jobs_retry_with_backoff_and_end_dead_not_dropped() {
     let id = s.write(op!(c => jobs::enqueue(c, "deliver", serde_json::json!({"n": 1}), seva_store::now()).await)).await.unwrap();
     let mut now = seva_store::now();
     for attempt in 1..=jobs::MAX_ATTEMPTS {
-        let claimed = s.write(op!(c => jobs::claim(c, now, 60, 10).await)).await.unwrap();
+        let claimed = s
+            .write(op!(c => jobs::claim(c, now, 60, 10).await))
+            .await
+            .unwrap();
         assert_eq!(claimed.len(), 1, "attempt {attempt} is claimed");
         assert_eq!(claimed[0].attempts, attempt);
-        let again = s.write(op!(c => jobs::claim(c, now, 60, 10).await)).await.unwrap();
+        let again = s
+            .write(op!(c => jobs::claim(c, now, 60, 10).await))
+            .await
+            .unwrap();
         assert!(again.is_empty(), "a claimed job is not claimed twice");
-        let dead = s.write(op!(c => jobs::fail(c, id, "relay refused", now).await)).await.unwrap();
+        let dead = s
+            .write(op!(c => jobs::fail(c, id, "relay refused", now).await))
+            .await
+            .unwrap();
         assert_eq!(dead, attempt == jobs::MAX_ATTEMPTS);
-        let too_soon = s.write(op!(c => jobs::claim(c, now, 60, 10).await)).await.unwrap();
+        let too_soon = s
+            .write(op!(c => jobs::claim(c, now, 60, 10).await))
+            .await
+            .unwrap();
         assert!(too_soon.is_empty(), "the retry waits for its backoff");
         now = now.plus_seconds(3601);
     }
-    let dead = s.read(op!(c => jobs::list(c, Some("dead"), 10).await)).await.unwrap();
+    let dead = s
+        .read(op!(c => jobs::list(c, Some("dead"), 10).await))
+        .await
+        .unwrap();
     assert_eq!(dead.len(), 1);
     assert_eq!(dead[0].last_error.as_deref(), Some("relay refused"));
     s.write(op!(c => jobs::retry(c, id).await)).await.unwrap();
-    assert_eq!(s.write(op!(c => jobs::claim(c, seva_store::now(), 60, 10).await)).await.unwrap().len(), 1);
+    assert_eq!(
+        s.write(op!(c => jobs::claim(c, seva_store::now(), 60, 10).await))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_abandoned_job_is_claimed_again_after_its_lease() {
     let t = store().await;
     let s = &t.store;
-    s.write(op!(c => jobs::enqueue(c, "deliver", serde_json::json!({}), seva_store::now()).await)).await.unwrap();
+    s.write(op!(c => jobs::enqueue(c, "deliver", serde_json::json!({}), seva_store::now()).await))
+        .await
+        .unwrap();
     let now = seva_store::now();
-    assert_eq!(s.write(op!(c => jobs::claim(c, now, 30, 10).await)).await.unwrap().len(), 1);
+    assert_eq!(
+        s.write(op!(c => jobs::claim(c, now, 30, 10).await))
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
     let later = now.plus_seconds(31);
-    assert_eq!(s.write(op!(c => jobs::claim(c, later, 30, 10).await)).await.unwrap().len(), 1, "the worker died; the lease ran out");
+    assert_eq!(
+        s.write(op!(c => jobs::claim(c, later, 30, 10).await))
+            .await
+            .unwrap()
+            .len(),
+        1,
+        "the worker died; the lease ran out"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_returns_the_first_answer_and_refuses_a_different_request() {
     let t = store().await;
     let s = &t.store;
-    let answer = idempotency::Stored { status: 201, body: "{\"id\":1}".into() };
+    let answer = idempotency::Stored {
+        status: 201,
+        body: "{\"id\":1}".into(),
+    };
     let a = answer.clone();
-    s.write(op!(c => idempotency::remember(c, "agent:1", "k1", "hash-a", &a).await)).await.unwrap();
-    let found = s.read(op!(c => idempotency::lookup(c, "agent:1", "k1", "hash-a").await)).await.unwrap().unwrap();
+    s.write(op!(c => idempotency::remember(c, "agent:1", "k1", "hash-a", &a).await))
+        .await
+        .unwrap();
+    let found = s
+        .read(op!(c => idempotency::lookup(c, "agent:1", "k1", "hash-a").await))
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(found.body, answer.body);
-    let err = s.read(op!(c => idempotency::lookup(c, "agent:1", "k1", "hash-b").await)).await.unwrap_err();
-    assert!(matches!(err, Error::Invalid { field: "Idempotency-Key", .. }));
-    assert!(s.read(op!(c => idempotency::lookup(c, "agent:2", "k1", "hash-a").await)).await.unwrap().is_none(), "keys are per caller");
+    let err = s
+        .read(op!(c => idempotency::lookup(c, "agent:1", "k1", "hash-b").await))
+        .await
+        .unwrap_err();
+    assert!(matches!(
+        err,
+        Error::Invalid {
+            field: "Idempotency-Key",
+            ..
+        }
+    ));
+    assert!(
+        s.read(op!(c => idempotency::lookup(c, "agent:2", "k1", "hash-a").await))
+            .await
+            .unwrap()
+            .is_none(),
+        "keys are per caller"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merging_contacts_moves_identities_and_history() {
     let t = store().await;
     let s = &t.store;
-    let a = s.write(op!(c => conversations::ingest(c, arrival("old@example.com", "s", "first")).await)).await.unwrap();
-    let b = s.write(op!(c => conversations::ingest(c, arrival("new@example.com", "s", "second")).await)).await.unwrap();
+    let a = s
+        .write(op!(c => conversations::ingest(c, arrival("old@example.com", "s", "first")).await))
+        .await
+        .unwrap();
+    let b = s
+        .write(op!(c => conversations::ingest(c, arrival("new@example.com", "s", "second")).await))
+        .await
+        .unwrap();
     let (from, into) = s
         .read(op!(c => Ok((conversations::get(c, a.conversation_id).await?.contact_id, conversations::get(c, b.conversation_id).await?.contact_id))))
         .await
         .unwrap();
-    let merged = s.write(op!(c => contacts::merge(c, from, into, "agent:test").await)).await.unwrap();
+    let merged = s
+        .write(op!(c => contacts::merge(c, from, into, "agent:test").await))
+        .await
+        .unwrap();
     assert_eq!(merged.identities.len(), 2);
     assert_eq!(merged.conversation_count, 2);
     // The old address now reaches the merged contact.
-    let again = s.write(op!(c => conversations::ingest(c, arrival("old@example.com", "s", "third")).await)).await.unwrap();
-    let owner = s.read(op!(c => Ok(conversations::get(c, again.conversation_id).await?.contact_id))).await.unwrap();
+    let again = s
+        .write(op!(c => conversations::ingest(c, arrival("old@example.com", "s", "third")).await))
+        .await
+        .unwrap();
+    let owner = s
+        .read(op!(c => Ok(conversations::get(c, again.conversation_id).await?.contact_id)))
+        .await
+        .unwrap();
     assert_eq!(owner, into);
-    assert!(s.write(op!(c => contacts::merge(c, into, into, "agent:test").await)).await.is_err());
+    assert!(
+        s.write(op!(c => contacts::merge(c, into, into, "agent:test").await))
+            .await
+            .is_err()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -346,7 +529,9 @@ async fn committed_events_reach_subscribers_in_order_and_the_feed_pages_by_seq()
     let mut rx = s.subscribe();
     for i in 0..5 {
         let text = format!("m{i}");
-        s.write(op!(c => conversations::ingest(c, arrival("e@example.com", "s", &text)).await)).await.unwrap();
+        s.write(op!(c => conversations::ingest(c, arrival("e@example.com", "s", &text)).await))
+            .await
+            .unwrap();
     }
     let mut seqs = Vec::new();
     for _ in 0..5 {
@@ -357,9 +542,15 @@ async fn committed_events_reach_subscribers_in_order_and_the_feed_pages_by_seq()
     // has ended (so it never skips one), which can lag a moment behind the commit.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     let feed = loop {
-        let first = s.read(op!(c => events::after(c, 0, 3).await)).await.unwrap();
+        let first = s
+            .read(op!(c => events::after(c, 0, 3).await))
+            .await
+            .unwrap();
         let last_seen = first.last().map_or(0, |e| e.seq);
-        let rest = s.read(op!(c => events::after(c, last_seen, 100).await)).await.unwrap();
+        let rest = s
+            .read(op!(c => events::after(c, last_seen, 100).await))
+            .await
+            .unwrap();
         let feed: Vec<i64> = first.iter().chain(rest.iter()).map(|e| e.seq).collect();
         if feed.len() == 5 || std::time::Instant::now() > deadline {
             assert_eq!(first.len(), 3, "the first page holds the limit");
@@ -380,7 +571,12 @@ async fn duplicate_agents_and_teams_are_conflicts() {
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
-    s.write(op!(c => teams::create(c, "Billing", false).await)).await.unwrap();
-    assert!(matches!(s.write(op!(c => teams::create(c, "Billing", false).await)).await, Err(Error::Conflict(_))));
+    s.write(op!(c => teams::create(c, "Billing", false).await))
+        .await
+        .unwrap();
+    assert!(matches!(
+        s.write(op!(c => teams::create(c, "Billing", false).await))
+            .await,
+        Err(Error::Conflict(_))
+    ));
 }
-

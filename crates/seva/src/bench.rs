@@ -79,7 +79,13 @@ async fn start(data: &std::path::Path, postgres: Option<&str>) -> Result<Server>
 
 fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status.lines().find(|l| l.starts_with("VmRSS:"))?.split_whitespace().nth(1)?.parse().ok()
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
 }
 
 struct Client {
@@ -94,10 +100,19 @@ impl Client {
         stream.set_nodelay(true)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(conn);
-        Ok(Self { sender, addr: addr.to_string(), token })
+        Ok(Self {
+            sender,
+            addr: addr.to_string(),
+            token,
+        })
     }
 
-    async fn send(&mut self, method: &str, path: &str, body: Option<String>) -> Result<(u16, Bytes)> {
+    async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<String>,
+    ) -> Result<(u16, Bytes)> {
         self.sender.ready().await?;
         let req = Request::builder()
             .method(method)
@@ -126,10 +141,22 @@ fn ms(d: Duration) -> String {
 
 /// The texts customers write, in the languages Seva is tested with.
 const TEXTS: &[(&str, &str)] = &[
-    ("My order has not arrived", "I ordered a kettle two weeks ago and it has not arrived. Can you check?"),
-    ("నా ఆర్డర్ రాలేదు", "రెండు వారాల క్రితం ఆర్డర్ చేశాను, ఇంకా రాలేదు. దయచేసి చూడండి."),
-    ("Η παραγγελία μου δεν έφτασε", "Παρήγγειλα πριν από δύο εβδομάδες και ακόμα δεν έχει έρθει."),
-    ("Hindi pa dumarating ang order ko", "Nag-order ako dalawang linggo na ang nakalipas at wala pa rin."),
+    (
+        "My order has not arrived",
+        "I ordered a kettle two weeks ago and it has not arrived. Can you check?",
+    ),
+    (
+        "నా ఆర్డర్ రాలేదు",
+        "రెండు వారాల క్రితం ఆర్డర్ చేశాను, ఇంకా రాలేదు. దయచేసి చూడండి.",
+    ),
+    (
+        "Η παραγγελία μου δεν έφτασε",
+        "Παρήγγειλα πριν από δύο εβδομάδες και ακόμα δεν έχει έρθει.",
+    ),
+    (
+        "Hindi pa dumarating ang order ko",
+        "Nag-order ako dalawang linggo na ang nakalipas at wala pa rin.",
+    ),
 ];
 
 fn conversation_body(n: u64) -> String {
@@ -143,7 +170,14 @@ fn conversation_body(n: u64) -> String {
 }
 
 /// Creates conversations from `concurrency` clients until `deadline` or `target` total.
-async fn create_load(addr: &str, token: Arc<str>, concurrency: usize, deadline: Instant, target: u64, counter: Arc<AtomicU64>) -> Result<(u64, u64, Vec<Duration>)> {
+async fn create_load(
+    addr: &str,
+    token: Arc<str>,
+    concurrency: usize,
+    deadline: Instant,
+    target: u64,
+    counter: Arc<AtomicU64>,
+) -> Result<(u64, u64, Vec<Duration>)> {
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (addr, token, counter) = (addr.to_string(), token.clone(), counter.clone());
@@ -156,7 +190,9 @@ async fn create_load(addr: &str, token: Arc<str>, concurrency: usize, deadline: 
                     break;
                 }
                 let t = Instant::now();
-                let (status, _) = client.send("POST", "/api/v1/conversations", Some(conversation_body(n))).await?;
+                let (status, _) = client
+                    .send("POST", "/api/v1/conversations", Some(conversation_body(n)))
+                    .await?;
                 lat.push(t.elapsed());
                 if status == 201 { ok += 1 } else { failed += 1 }
             }
@@ -182,31 +218,82 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let idle_rss = rss_kib(server.pid);
     let exe = std::env::current_exe()?;
     let mut token_cmd = std::process::Command::new(&exe);
-    token_cmd.args(["token", "create", "--user", "bench@seva.local", "--log", "error", "--data"]).arg(&dir);
+    token_cmd
+        .args([
+            "token",
+            "create",
+            "--user",
+            "bench@seva.local",
+            "--log",
+            "error",
+            "--data",
+        ])
+        .arg(&dir);
     if let Some(url) = &args.postgres {
         token_cmd.arg("--database-url").arg(url);
     }
     let out = token_cmd.output()?;
     if !out.status.success() {
-        bail!("token create failed: {}", String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let token: Arc<str> = String::from_utf8(out.stdout)?.trim().into();
 
-    let backend = if args.postgres.is_some() { "PostgreSQL" } else { "SQLite (WAL, synchronous=FULL)" };
-    println!("# seva bench — {backend}, {} cores", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    let backend = if args.postgres.is_some() {
+        "PostgreSQL"
+    } else {
+        "SQLite (WAL, synchronous=FULL)"
+    };
+    println!(
+        "# seva bench — {backend}, {} cores",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
     let counter = Arc::new(AtomicU64::new(0));
     let started = Instant::now();
-    let (ok, failed, lat) = create_load(&server.addr, token.clone(), args.concurrency, started + Duration::from_secs(args.seconds), u64::MAX, counter.clone()).await?;
+    let (ok, failed, lat) = create_load(
+        &server.addr,
+        token.clone(),
+        args.concurrency,
+        started + Duration::from_secs(args.seconds),
+        u64::MAX,
+        counter.clone(),
+    )
+    .await?;
     let secs = started.elapsed().as_secs_f64();
-    println!("| conversations created per second (concurrency {}, {} s) | {:.0}/s ({} ok, {} failed) |", args.concurrency, args.seconds, ok as f64 / secs, ok, failed);
-    println!("| create latency p50 / p99 | {} / {} |", ms(percentile(&lat, 0.5)), ms(percentile(&lat, 0.99)));
+    println!(
+        "| conversations created per second (concurrency {}, {} s) | {:.0}/s ({} ok, {} failed) |",
+        args.concurrency,
+        args.seconds,
+        ok as f64 / secs,
+        ok,
+        failed
+    );
+    println!(
+        "| create latency p50 / p99 | {} / {} |",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
+    );
 
     let seeding = Instant::now();
     let remaining_start = counter.load(Ordering::Relaxed);
     if remaining_start < args.conversations {
-        create_load(&server.addr, token.clone(), args.concurrency, Instant::now() + Duration::from_secs(3600), args.conversations, counter.clone()).await?;
+        create_load(
+            &server.addr,
+            token.clone(),
+            args.concurrency,
+            Instant::now() + Duration::from_secs(3600),
+            args.conversations,
+            counter.clone(),
+        )
+        .await?;
     }
-    println!("| seeded to {} conversations in | {:.1} s |", args.conversations, seeding.elapsed().as_secs_f64());
+    println!(
+        "| seeded to {} conversations in | {:.1} s |",
+        args.conversations,
+        seeding.elapsed().as_secs_f64()
+    );
 
     let deadline = Instant::now() + Duration::from_secs(args.read_seconds);
     let mut tasks = Vec::new();
@@ -217,7 +304,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             let mut lat = Vec::new();
             while Instant::now() < deadline {
                 let t = Instant::now();
-                let (status, _) = client.send("GET", "/api/v1/conversations?status=open,pending,on_hold&limit=50", None).await?;
+                let (status, _) = client
+                    .send(
+                        "GET",
+                        "/api/v1/conversations?status=open,pending,on_hold&limit=50",
+                        None,
+                    )
+                    .await?;
                 if status != 200 {
                     bail!("list answered {status}");
                 }
@@ -240,13 +333,23 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         lat.len() as f64 / args.read_seconds as f64
     );
     if let Some(kib) = idle_rss {
-        println!("| resident memory of seva serve, idle after start | {:.1} MB |", kib as f64 / 1024.0);
+        println!(
+            "| resident memory of seva serve, idle after start | {:.1} MB |",
+            kib as f64 / 1024.0
+        );
     }
     if let Some(kib) = rss_kib(server.pid) {
-        println!("| resident memory after the run | {:.1} MB |", kib as f64 / 1024.0);
+        println!(
+            "| resident memory after the run | {:.1} MB |",
+            kib as f64 / 1024.0
+        );
     }
     let size = std::fs::metadata(&exe)?.len();
-    println!("| binary size ({}) | {:.1} MB |", exe.display(), size as f64 / (1024.0 * 1024.0));
+    println!(
+        "| binary size ({}) | {:.1} MB |",
+        exe.display(),
+        size as f64 / (1024.0 * 1024.0)
+    );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())

@@ -113,7 +113,8 @@ pub enum TokenCommand {
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {
-    s.parse().map_err(|e: seva_core::conversation::UnknownWord| e.to_string())
+    s.parse()
+        .map_err(|e: seva_core::conversation::UnknownWord| e.to_string())
 }
 
 #[derive(Deserialize, Default)]
@@ -136,15 +137,28 @@ impl Cli {
     pub fn config(&self) -> Result<Config> {
         let file: FileConfig = match &self.config {
             Some(path) => {
-                let text = std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
-                toml::from_str(&text).with_context(|| format!("{} is not a valid Seva config", path.display()))?
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("cannot read {}", path.display()))?;
+                toml::from_str(&text)
+                    .with_context(|| format!("{} is not a valid Seva config", path.display()))?
             }
             None => FileConfig::default(),
         };
-        let data = self.data.clone().or(file.data).unwrap_or_else(|| PathBuf::from("seva-data"));
-        let listen = self.listen.or(file.listen).unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
+        let data = self
+            .data
+            .clone()
+            .or(file.data)
+            .unwrap_or_else(|| PathBuf::from("seva-data"));
+        let listen = self
+            .listen
+            .or(file.listen)
+            .unwrap_or_else(|| SocketAddr::from(([127, 0, 0, 1], 8080)));
         let mut config = Config::new(data, listen);
-        config.database_url = self.database_url.clone().or(file.database_url).filter(|u| !u.is_empty());
+        config.database_url = self
+            .database_url
+            .clone()
+            .or(file.database_url)
+            .filter(|u| !u.is_empty());
         if let Some(url) = self.public_url.clone().or(file.public_url) {
             config.secure_cookies = url.starts_with("https://");
             config.public_url = url.trim_end_matches('/').to_string();

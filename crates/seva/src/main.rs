@@ -53,7 +53,9 @@ async fn run(cli: Cli) -> Result<()> {
             let token = seva_server::auth::new_secret();
             let hash = seva_server::auth::sha256_hex(token.as_bytes());
             let id = agent.id;
-            store.write(op!(c => agents::create_token(c, id, &name, &hash).await)).await?;
+            store
+                .write(op!(c => agents::create_token(c, id, &name, &hash).await))
+                .await?;
             // Alone on standard output, so scripts can capture it.
             println!("{token}");
             Ok(())
@@ -64,12 +66,13 @@ async fn run(cli: Cli) -> Result<()> {
 }
 
 async fn serve(config: Config) -> Result<()> {
-    let store = seva_server::open_store(&config)
-        .await
-        .with_context(|| match &config.database_url {
-            Some(_) => "cannot open the PostgreSQL database".to_string(),
-            None => format!("cannot open the database in {}", config.data_dir.display()),
-        })?;
+    let store =
+        seva_server::open_store(&config)
+            .await
+            .with_context(|| match &config.database_url {
+                Some(_) => "cannot open the PostgreSQL database".to_string(),
+                None => format!("cannot open the database in {}", config.data_dir.display()),
+            })?;
     let first_admin = first_run_admin(&store).await?;
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -82,7 +85,10 @@ async fn serve(config: Config) -> Result<()> {
     let url = config.public_url.clone();
     match &config.database_url {
         Some(_) => eprintln!("Seva is running at {url} (PostgreSQL)"),
-        None => eprintln!("Seva is running at {url} (data in {})", config.data_dir.display()),
+        None => eprintln!(
+            "Seva is running at {url} (data in {})",
+            config.data_dir.display()
+        ),
     }
     eprintln!("  agents:    {url}/login");
     eprintln!("  customers: {url}/contact");
@@ -130,10 +136,11 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => return ctrl_c.await.unwrap_or(()),
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => return ctrl_c.await.unwrap_or(()),
+            };
         tokio::select! {
             _ = ctrl_c => {},
             _ = term.recv() => {},
@@ -147,7 +154,13 @@ async fn shutdown_signal() {
 async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
     let store = seva_server::open_store(config).await?;
     match cmd {
-        UserCommand::Add { email, name, role, password_stdin, language } => {
+        UserCommand::Add {
+            email,
+            name,
+            role,
+            password_stdin,
+            language,
+        } => {
             let (password, shown) = if password_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_to_string(&mut line)?;
@@ -183,9 +196,14 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         }
         UserCommand::Disable { email } => {
             let e = email.trim().to_lowercase();
-            let agent = store.read(op!(c => agents::by_email(c, &e).await)).await?.with_context(|| format!("no agent with email {email}"))?;
+            let agent = store
+                .read(op!(c => agents::by_email(c, &e).await))
+                .await?
+                .with_context(|| format!("no agent with email {email}"))?;
             let id = agent.id;
-            store.write(op!(c => agents::set_disabled(c, id, true).await)).await?;
+            store
+                .write(op!(c => agents::set_disabled(c, id, true).await))
+                .await?;
             eprintln!("disabled {email}: its sessions ended and its API tokens were revoked");
         }
     }
@@ -196,14 +214,26 @@ async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {
     let store = seva_server::open_store(config).await?;
     match cmd {
         TeamCommand::Add { name, private } => {
-            let team = store.write(op!(c => teams::create(c, &name, private).await)).await?;
-            eprintln!("created team {}{}", team.name, if team.private { " (private)" } else { "" });
+            let team = store
+                .write(op!(c => teams::create(c, &name, private).await))
+                .await?;
+            eprintln!(
+                "created team {}{}",
+                team.name,
+                if team.private { " (private)" } else { "" }
+            );
             println!("{}", team.id);
         }
         TeamCommand::List => {
             let list = store.read(op!(c => teams::list(c).await)).await?;
             for t in list {
-                println!("{}  {}{}  ({} members)", t.id, t.name, if t.private { " [private]" } else { "" }, t.members.len());
+                println!(
+                    "{}  {}{}  ({} members)",
+                    t.id,
+                    t.name,
+                    if t.private { " [private]" } else { "" },
+                    t.members.len()
+                );
             }
         }
         TeamCommand::AddMember { team, email } => {
@@ -227,7 +257,9 @@ async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {
 /// after the snapshot is harmless extra).
 async fn backup(config: &Config, dest: &Path) -> Result<()> {
     if config.database_url.is_some() {
-        bail!("`seva backup` copies a SQLite installation; for PostgreSQL use pg_dump (see docs/operations.md)");
+        bail!(
+            "`seva backup` copies a SQLite installation; for PostgreSQL use pg_dump (see docs/operations.md)"
+        );
     }
     if dest.exists() && std::fs::read_dir(dest)?.next().is_some() {
         bail!("{} is not empty; back up into a new folder", dest.display());
@@ -236,7 +268,10 @@ async fn backup(config: &Config, dest: &Path) -> Result<()> {
     let store = seva_server::open_store(config).await?;
     store.backup_sqlite(&dest.join("seva.db")).await?;
     let copied = copy_tree(&config.attachments_dir(), &dest.join("attachments"))?;
-    eprintln!("backed up the database and {copied} attachment files to {}", dest.display());
+    eprintln!(
+        "backed up the database and {copied} attachment files to {}",
+        dest.display()
+    );
     Ok(())
 }
 

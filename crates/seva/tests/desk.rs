@@ -10,7 +10,13 @@ use serde_json::{Value, json};
 fn find_by_reference(seva: &Seva, reference: i64) -> Value {
     let (status, page) = seva.api("GET", "/api/v1/conversations?limit=200", None);
     assert_eq!(status, 200);
-    page["data"].as_array().unwrap().iter().find(|c| c["reference"] == reference).cloned().expect("the conversation is listed")
+    page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["reference"] == reference)
+        .cloned()
+        .expect("the conversation is listed")
 }
 
 #[test]
@@ -18,12 +24,21 @@ fn a_web_form_message_is_answered_solved_and_every_step_is_in_the_event_log() {
     let seva = Seva::start();
     let (status, html) = submit_form(
         &seva,
-        &[("name", "Lakshmi"), ("email", "Lakshmi@Example.com"), ("subject", "నా ఆర్డర్ రాలేదు"), ("message", "రెండు వారాల క్రితం ఆర్డర్ చేశాను.")],
+        &[
+            ("name", "Lakshmi"),
+            ("email", "Lakshmi@Example.com"),
+            ("subject", "నా ఆర్డర్ రాలేదు"),
+            ("message", "రెండు వారాల క్రితం ఆర్డర్ చేశాను."),
+        ],
         &[("files", "రసీదు.pdf", b"%PDF-1.4 receipt")],
     );
     assert_eq!(status, 200, "{html}");
     let reference = reference_in(&html).expect("the thank-you page shows a reference");
-    let link = html.split("href=\"/requests/").nth(1).and_then(|s| s.split('"').next()).expect("a link to follow the request");
+    let link = html
+        .split("href=\"/requests/")
+        .nth(1)
+        .and_then(|s| s.split('"').next())
+        .expect("a link to follow the request");
     let request_path = format!("/requests/{}", link.split('?').next().unwrap());
 
     let conv = find_by_reference(&seva, reference);
@@ -36,14 +51,30 @@ fn a_web_form_message_is_answered_solved_and_every_step_is_in_the_event_log() {
     assert_eq!(status, 200);
     assert_eq!(messages[0]["attachments"][0]["filename"], "రసీదు.pdf");
     let attachment = messages[0]["attachments"][0]["id"].as_str().unwrap();
-    let mut res = Seva::agent().get(&seva.url(&format!("/api/v1/attachments/{attachment}"))).header("Authorization", format!("Bearer {}", seva.token)).call().unwrap();
+    let mut res = Seva::agent()
+        .get(&seva.url(&format!("/api/v1/attachments/{attachment}")))
+        .header("Authorization", format!("Bearer {}", seva.token))
+        .call()
+        .unwrap();
     assert_eq!(res.body_mut().read_to_vec().unwrap(), b"%PDF-1.4 receipt");
 
-    let (status, _) = seva.api("POST", &format!("/api/v1/conversations/{id}/messages"), Some(json!({"text": "Internal: courier delayed", "kind": "note"})));
+    let (status, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"text": "Internal: courier delayed", "kind": "note"})),
+    );
     assert_eq!(status, 201);
-    let (status, _) = seva.api("POST", &format!("/api/v1/conversations/{id}/messages"), Some(json!({"text": "క్షమించండి! మీ ఆర్డర్ రేపు చేరుతుంది.", "kind": "reply", "status": "pending"})));
+    let (status, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"text": "క్షమించండి! మీ ఆర్డర్ రేపు చేరుతుంది.", "kind": "reply", "status": "pending"})),
+    );
     assert_eq!(status, 201);
-    let (status, solved) = seva.api("POST", &format!("/api/v1/conversations/{id}/status"), Some(json!({"status": "solved"})));
+    let (status, solved) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/status"),
+        Some(json!({"status": "solved"})),
+    );
     assert_eq!(status, 200);
     assert_eq!(solved["status"], "solved");
 
@@ -53,29 +84,73 @@ fn a_web_form_message_is_answered_solved_and_every_step_is_in_the_event_log() {
         let mut res = Seva::agent().get(&seva.url(&request_path)).call().unwrap();
         page = res.body_mut().read_to_string().unwrap();
         let (_, msgs) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
-        if msgs.as_array().unwrap().iter().any(|m| m["delivery"] == "delivered") {
+        if msgs
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["delivery"] == "delivered")
+        {
             break;
         }
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    assert!(page.contains("మీ ఆర్డర్ రేపు చేరుతుంది"), "the customer sees the answer");
-    assert!(!page.contains("courier delayed"), "internal notes stay internal");
+    assert!(
+        page.contains("మీ ఆర్డర్ రేపు చేరుతుంది"),
+        "the customer sees the answer"
+    );
+    assert!(
+        !page.contains("courier delayed"),
+        "internal notes stay internal"
+    );
 
     let (_, events) = seva.api("GET", &format!("/api/v1/conversations/{id}/events"), None);
-    let kinds: Vec<&str> = events.as_array().unwrap().iter().map(|e| e["kind"].as_str().unwrap()).collect();
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
     // Delivery is background work: it lands after the reply, whenever the worker gets to it.
-    let desk_steps: Vec<&str> = kinds.iter().copied().filter(|k| *k != "message.delivery").collect();
+    let desk_steps: Vec<&str> = kinds
+        .iter()
+        .copied()
+        .filter(|k| *k != "message.delivery")
+        .collect();
     assert_eq!(
         desk_steps,
-        ["conversation.created", "message.created", "message.created", "conversation.assigned", "conversation.status_changed", "conversation.status_changed"],
+        [
+            "conversation.created",
+            "message.created",
+            "message.created",
+            "conversation.assigned",
+            "conversation.status_changed",
+            "conversation.status_changed"
+        ],
     );
-    let reply_at = kinds.iter().position(|k| *k == "conversation.assigned").unwrap();
-    assert!(kinds.iter().skip(reply_at).any(|k| *k == "message.delivery"), "the reply's delivery is logged after it");
-    let seqs: Vec<i64> = events.as_array().unwrap().iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    let reply_at = kinds
+        .iter()
+        .position(|k| *k == "conversation.assigned")
+        .unwrap();
+    assert!(
+        kinds
+            .iter()
+            .skip(reply_at)
+            .any(|k| *k == "message.delivery"),
+        "the reply's delivery is logged after it"
+    );
+    let seqs: Vec<i64> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["seq"].as_i64().unwrap())
+        .collect();
     assert!(seqs.windows(2).all(|w| w[0] < w[1]));
 
     // The customer writes back on their page: the solved conversation reopens.
-    let res = Seva::agent().post(&seva.url(&format!("{request_path}/reply"))).send_form([("message", "ధన్యవాదాలు, కానీ ఇంకా రాలేదు")]).unwrap();
+    let res = Seva::agent()
+        .post(&seva.url(&format!("{request_path}/reply")))
+        .send_form([("message", "ధన్యవాదాలు, కానీ ఇంకా రాలేదు")])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let (_, conv) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
     assert_eq!(conv["status"], "open");
@@ -94,47 +169,92 @@ fn the_api_creates_lists_filters_and_pages_conversations() {
         assert_eq!(status, 201, "{created}");
         assert!(created["id"].is_string());
     }
-    let (_, page) = seva.api("GET", &format!("/api/v1/conversations?team={team_id}"), None);
+    let (_, page) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations?team={team_id}"),
+        None,
+    );
     assert_eq!(page["data"].as_array().unwrap().len(), 3);
     let (_, first) = seva.api("GET", "/api/v1/conversations?limit=4", None);
     assert_eq!(first["data"].as_array().unwrap().len(), 4);
     let cursor = first["next_cursor"].as_str().unwrap();
-    let (_, second) = seva.api("GET", &format!("/api/v1/conversations?limit=4&cursor={cursor}"), None);
+    let (_, second) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations?limit=4&cursor={cursor}"),
+        None,
+    );
     assert_eq!(second["data"].as_array().unwrap().len(), 3);
     assert!(second["next_cursor"].is_null());
     let (_, unassigned) = seva.api("GET", "/api/v1/conversations?owner=none&status=open", None);
     assert_eq!(unassigned["data"].as_array().unwrap().len(), 7);
     let id = first["data"][0]["id"].as_str().unwrap();
-    let (status, c) = seva.api("POST", &format!("/api/v1/conversations/{id}/tags"), Some(json!({"add": ["VIP", "πληρωμή"]})));
+    let (status, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/tags"),
+        Some(json!({"add": ["VIP", "πληρωμή"]})),
+    );
     assert_eq!(status, 200);
     assert_eq!(c["tags"], json!(["vip", "πληρωμή"]));
     let (_, tagged) = seva.api("GET", "/api/v1/conversations?tag=vip", None);
     assert_eq!(tagged["data"].as_array().unwrap().len(), 1);
     let (_, me) = seva.api("GET", "/api/v1/me", None);
-    let (status, c) = seva.api("POST", &format!("/api/v1/conversations/{id}/assign"), Some(json!({"owner_id": me["id"], "team_id": team_id})));
+    let (status, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/assign"),
+        Some(json!({"owner_id": me["id"], "team_id": team_id})),
+    );
     assert_eq!(status, 200);
     assert_eq!(c["owner_id"], me["id"]);
     let (_, mine) = seva.api("GET", "/api/v1/conversations?owner=me", None);
     assert_eq!(mine["data"].as_array().unwrap().len(), 1);
-    let (status, c) = seva.api("POST", &format!("/api/v1/conversations/{id}/priority"), Some(json!({"priority": "urgent"})));
+    let (status, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/priority"),
+        Some(json!({"priority": "urgent"})),
+    );
     assert_eq!((status, c["priority"].as_str()), (200, Some("urgent")));
-    let (status, c) = seva.api("POST", &format!("/api/v1/conversations/{id}/fields"), Some(json!({"order": "A-1042"})));
-    assert_eq!((status, c["custom_fields"]["order"].as_str()), (200, Some("A-1042")));
+    let (status, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/fields"),
+        Some(json!({"order": "A-1042"})),
+    );
+    assert_eq!(
+        (status, c["custom_fields"]["order"].as_str()),
+        (200, Some("A-1042"))
+    );
 
     // The events feed pages forward by seq.
     let (_, feed) = seva.api("GET", "/api/v1/events?after=0&limit=5", None);
     assert_eq!(feed["data"].as_array().unwrap().len(), 5);
     let next = feed["next_after"].as_i64().unwrap();
-    let (_, more) = seva.api("GET", &format!("/api/v1/events?after={next}&limit=1000"), None);
-    assert!(more["data"].as_array().unwrap().iter().all(|e| e["seq"].as_i64().unwrap() > next));
+    let (_, more) = seva.api(
+        "GET",
+        &format!("/api/v1/events?after={next}&limit=1000"),
+        None,
+    );
+    assert!(
+        more["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["seq"].as_i64().unwrap() > next)
+    );
 }
 
 #[test]
 fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
     let seva = Seva::start();
-    let body = json!({"contact": {"email": "retry@example.com"}, "subject": "Retry", "text": "Once only"});
+    let body =
+        json!({"contact": {"email": "retry@example.com"}, "subject": "Retry", "text": "Once only"});
     let post = |key: &str, body: &Value| {
-        read(Seva::agent().post(&seva.url("/api/v1/conversations")).header("Authorization", format!("Bearer {}", seva.token)).header("Idempotency-Key", key).send_json(body).unwrap())
+        read(
+            Seva::agent()
+                .post(&seva.url("/api/v1/conversations"))
+                .header("Authorization", format!("Bearer {}", seva.token))
+                .header("Idempotency-Key", key)
+                .send_json(body)
+                .unwrap(),
+        )
     };
     let (s1, a) = post("key-1", &body);
     let (s2, b) = post("key-1", &body);
@@ -142,7 +262,10 @@ fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
     assert_eq!(a["id"], b["id"]);
     let (_, all) = seva.api("GET", "/api/v1/conversations", None);
     assert_eq!(all["data"].as_array().unwrap().len(), 1);
-    let (s3, problem) = post("key-1", &json!({"contact": {"email": "retry@example.com"}, "subject": "Other", "text": "x"}));
+    let (s3, problem) = post(
+        "key-1",
+        &json!({"contact": {"email": "retry@example.com"}, "subject": "Other", "text": "x"}),
+    );
     assert_eq!(s3, 422);
     assert_eq!(problem["field"], "Idempotency-Key");
 }
@@ -151,34 +274,83 @@ fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
 fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
     let seva = Seva::start();
     let cases = [
-        (json!({"contact": {"email": 5}, "subject": "s", "text": "t"}), "contact.email"),
-        (json!({"contact": {"email": "not-an-address"}, "subject": "s", "text": "t"}), "contact.email"),
-        (json!({"contact": {}, "subject": "s", "text": "t"}), "contact.email"),
-        (json!({"contact": {"phone": "12"}, "subject": "s", "text": "t"}), "contact.phone"),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s"}), "."),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "   "}), "text"),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "priority": "whenever"}), "priority"),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "colour": "red"}), "."),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "x".repeat(300 * 1024)}), "text"),
-        (json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "team_id": "01a20c57-8e2e-7786-88ce-54b219806eca"}), "team_id"),
+        (
+            json!({"contact": {"email": 5}, "subject": "s", "text": "t"}),
+            "contact.email",
+        ),
+        (
+            json!({"contact": {"email": "not-an-address"}, "subject": "s", "text": "t"}),
+            "contact.email",
+        ),
+        (
+            json!({"contact": {}, "subject": "s", "text": "t"}),
+            "contact.email",
+        ),
+        (
+            json!({"contact": {"phone": "12"}, "subject": "s", "text": "t"}),
+            "contact.phone",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s"}),
+            ".",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "   "}),
+            "text",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "priority": "whenever"}),
+            "priority",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "colour": "red"}),
+            ".",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "x".repeat(300 * 1024)}),
+            "text",
+        ),
+        (
+            json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "team_id": "01a20c57-8e2e-7786-88ce-54b219806eca"}),
+            "team_id",
+        ),
     ];
     for (body, field) in cases {
-        let mut res = Seva::agent().post(&seva.url("/api/v1/conversations")).header("Authorization", format!("Bearer {}", seva.token)).send_json(&body).unwrap();
+        let mut res = Seva::agent()
+            .post(&seva.url("/api/v1/conversations"))
+            .header("Authorization", format!("Bearer {}", seva.token))
+            .send_json(&body)
+            .unwrap();
         assert_eq!(res.status().as_u16(), 422, "{body}");
         assert_eq!(res.headers()["content-type"], "application/problem+json");
         let problem: Value = res.body_mut().read_json().unwrap();
         let named = problem["field"].as_str().unwrap_or("");
-        assert!(if field == "." { !named.is_empty() } else { named == field }, "{body} -> {problem}");
+        assert!(
+            if field == "." {
+                !named.is_empty()
+            } else {
+                named == field
+            },
+            "{body} -> {problem}"
+        );
     }
     // Not JSON at all.
-    let res = Seva::agent().post(&seva.url("/api/v1/conversations")).header("Authorization", format!("Bearer {}", seva.token)).header("Content-Type", "application/json").send("{not json").unwrap();
+    let res = Seva::agent()
+        .post(&seva.url("/api/v1/conversations"))
+        .header("Authorization", format!("Bearer {}", seva.token))
+        .header("Content-Type", "application/json")
+        .send("{not json")
+        .unwrap();
     let (status, problem) = read(res);
     assert_eq!((status, problem["field"].as_str()), (422, Some("body")));
     // Oversize body: refused from its declared length, before it is read.
     {
         use std::io::{Read, Write};
-        let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
-        stream.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        let mut stream =
+            std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
+        stream
+            .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+            .unwrap();
         let head = format!(
             "POST /api/v1/conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{{\"contact\":",
             seva.token,
@@ -191,7 +363,11 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
         assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     }
     // Unknown ids and wrong statuses.
-    let (status, _) = seva.api("GET", "/api/v1/conversations/01a20c57-8e2e-7786-88ce-54b219806eca", None);
+    let (status, _) = seva.api(
+        "GET",
+        "/api/v1/conversations/01a20c57-8e2e-7786-88ce-54b219806eca",
+        None,
+    );
     assert_eq!(status, 404);
     let (status, problem) = seva.api("GET", "/api/v1/conversations/nonsense", None);
     assert_eq!((status, problem["field"].as_str()), (404, Some("id")));
@@ -203,35 +379,74 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
     let (_, all) = seva.api("GET", "/api/v1/conversations", None);
     assert_eq!(all["data"].as_array().unwrap().len(), 0);
     let (_, contacts) = seva.api("GET", "/api/v1/contacts", None);
-    assert_eq!(contacts.as_array().unwrap().len(), 0, "no half-written contact");
+    assert_eq!(
+        contacts.as_array().unwrap().len(),
+        0,
+        "no half-written contact"
+    );
 }
 
 #[test]
 fn an_agent_cannot_see_or_touch_another_teams_private_conversation() {
     let seva = Seva::start();
-    let (_, hr) = seva.api("POST", "/api/v1/teams", Some(json!({"name": "HR", "private": true})));
+    let (_, hr) = seva.api(
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "HR", "private": true})),
+    );
     let hr_id = hr["id"].as_str().unwrap();
     let (_, created) = seva.api("POST", "/api/v1/conversations", Some(json!({"contact": {"email": "staff@example.com"}, "subject": "Payroll", "text": "private", "team_id": hr_id})));
     let id = created["id"].as_str().unwrap();
     let agent = seva.user("ravi@example.com", "agent", "a long enough password");
     let (status, _) = seva.api_as(&agent, "GET", &format!("/api/v1/conversations/{id}"), None);
-    assert_eq!(status, 404, "another team's private conversation is not even acknowledged");
-    let (status, _) = seva.api_as(&agent, "POST", &format!("/api/v1/conversations/{id}/messages"), Some(json!({"text": "hi", "kind": "reply"})));
+    assert_eq!(
+        status, 404,
+        "another team's private conversation is not even acknowledged"
+    );
+    let (status, _) = seva.api_as(
+        &agent,
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"text": "hi", "kind": "reply"})),
+    );
     assert_eq!(status, 404);
-    let (status, _) = seva.api_as(&agent, "POST", &format!("/api/v1/conversations/{id}/status"), Some(json!({"status": "solved"})));
+    let (status, _) = seva.api_as(
+        &agent,
+        "POST",
+        &format!("/api/v1/conversations/{id}/status"),
+        Some(json!({"status": "solved"})),
+    );
     assert_eq!(status, 404);
     let (_, list) = seva.api_as(&agent, "GET", "/api/v1/conversations", None);
     assert_eq!(list["data"].as_array().unwrap().len(), 0);
     let (_, events) = seva.api_as(&agent, "GET", "/api/v1/events", None);
-    assert!(events["data"].as_array().unwrap().iter().all(|e| e["conversation_id"] != id));
-    let (status, _) = seva.api_as(&agent, "POST", "/api/v1/teams", Some(json!({"name": "Mine"})));
+    assert!(
+        events["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["conversation_id"] != id)
+    );
+    let (status, _) = seva.api_as(
+        &agent,
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "Mine"})),
+    );
     assert_eq!(status, 403, "only admins create teams");
     let (status, _) = seva.api_as(&agent, "GET", "/api/v1/jobs", None);
     assert_eq!(status, 403);
     let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
-    assert_eq!(messages.as_array().unwrap().len(), 1, "nothing was written by the refused calls");
+    assert_eq!(
+        messages.as_array().unwrap().len(),
+        1,
+        "nothing was written by the refused calls"
+    );
     // No token, a wrong token, a disabled agent.
-    let res = Seva::agent().get(&seva.url("/api/v1/conversations")).call().unwrap();
+    let res = Seva::agent()
+        .get(&seva.url("/api/v1/conversations"))
+        .call()
+        .unwrap();
     assert_eq!(res.status().as_u16(), 401);
     let (status, _) = seva.api_as("wrong", "GET", "/api/v1/conversations", None);
     assert_eq!(status, 401);
@@ -247,34 +462,98 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
     let agent = Seva::agent();
     let login_page = |agent: &ureq::Agent| {
         let mut res = agent.get(&seva.url("/login")).call().unwrap();
-        let cookie = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+        let cookie = res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_string();
         let html = res.body_mut().read_to_string().unwrap();
-        let csrf = html.split("name=\"csrf\" value=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
+        let csrf = html
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .unwrap()
+            .split('"')
+            .next()
+            .unwrap()
+            .to_string();
         (cookie, csrf)
     };
     // A login without the form's token is refused.
-    let res = agent.post(&seva.url("/login")).send_form([("email", "maria@example.com"), ("password", "correct horse battery")]).unwrap();
+    let res = agent
+        .post(&seva.url("/login"))
+        .send_form([
+            ("email", "maria@example.com"),
+            ("password", "correct horse battery"),
+        ])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     // A real login.
     let (cookie, csrf) = login_page(&agent);
-    let res = agent.post(&seva.url("/login")).header("Cookie", &cookie).send_form([("csrf", csrf.as_str()), ("email", "maria@example.com"), ("password", "correct horse battery")]).unwrap();
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "maria@example.com"),
+            ("password", "correct horse battery"),
+        ])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let session = res.headers()["set-cookie"].to_str().unwrap().split(';').next().unwrap().to_string();
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
     assert!(session.starts_with("seva_session="));
-    let mut inbox = agent.get(&seva.url("/inbox")).header("Cookie", &session).call().unwrap();
+    let mut inbox = agent
+        .get(&seva.url("/inbox"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
     let html = inbox.body_mut().read_to_string().unwrap();
-    let page_csrf = html.split("name=\"csrf-token\" content=\"").nth(1).unwrap().split('"').next().unwrap().to_string();
-    let (_, created) = seva.api("POST", "/api/v1/conversations", Some(json!({"contact": {"email": "x@example.com"}, "subject": "s", "text": "t"})));
+    let page_csrf = html
+        .split("name=\"csrf-token\" content=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let (_, created) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": "x@example.com"}, "subject": "s", "text": "t"})),
+    );
     let id = created["id"].as_str().unwrap();
     // The session can read, but a change without the CSRF token is refused and writes nothing.
-    let res = agent.post(&seva.url(&format!("/api/v1/conversations/{id}/messages"))).header("Cookie", &session).send_json(json!({"text": "forged", "kind": "reply"})).unwrap();
+    let res = agent
+        .post(&seva.url(&format!("/api/v1/conversations/{id}/messages")))
+        .header("Cookie", &session)
+        .send_json(json!({"text": "forged", "kind": "reply"}))
+        .unwrap();
     assert_eq!(res.status().as_u16(), 403);
-    let res = agent.post(&seva.url(&format!("/conversations/{id}/reply"))).header("Cookie", &session).send_form([("text", "forged"), ("kind", "reply")]).unwrap();
+    let res = agent
+        .post(&seva.url(&format!("/conversations/{id}/reply")))
+        .header("Cookie", &session)
+        .send_form([("text", "forged"), ("kind", "reply")])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
     assert_eq!(messages.as_array().unwrap().len(), 1);
     // With the token it works.
-    let res = agent.post(&seva.url(&format!("/conversations/{id}/reply"))).header("Cookie", &session).send_form([("csrf", page_csrf.as_str()), ("text", "real answer"), ("kind", "reply")]).unwrap();
+    let res = agent
+        .post(&seva.url(&format!("/conversations/{id}/reply")))
+        .header("Cookie", &session)
+        .send_form([
+            ("csrf", page_csrf.as_str()),
+            ("text", "real answer"),
+            ("kind", "reply"),
+        ])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
     assert_eq!(messages.as_array().unwrap().len(), 2);
@@ -283,24 +562,64 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
     let mut statuses = Vec::new();
     for _ in 0..11 {
         let (cookie, csrf) = login_page(&agent);
-        let res = agent.post(&seva.url("/login")).header("Cookie", &cookie).send_form([("csrf", csrf.as_str()), ("email", "maria@example.com"), ("password", "wrong")]).unwrap();
+        let res = agent
+            .post(&seva.url("/login"))
+            .header("Cookie", &cookie)
+            .send_form([
+                ("csrf", csrf.as_str()),
+                ("email", "maria@example.com"),
+                ("password", "wrong"),
+            ])
+            .unwrap();
         statuses.push(res.status().as_u16());
     }
     assert_eq!(&statuses[..10], &[401; 10]);
     assert_eq!(statuses[10], 429);
     let (cookie, csrf) = login_page(&agent);
-    let res = agent.post(&seva.url("/login")).header("Cookie", &cookie).send_form([("csrf", csrf.as_str()), ("email", "maria@example.com"), ("password", "correct horse battery")]).unwrap();
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "maria@example.com"),
+            ("password", "correct horse battery"),
+        ])
+        .unwrap();
     assert_eq!(res.status().as_u16(), 429);
 }
 
 #[test]
 fn the_web_form_refuses_bots_bad_addresses_and_floods() {
     let seva = Seva::start_with("form_submissions_per_hour = 4\nmax_attachment_mb = 1\n");
-    let good = [("name", "Juan"), ("email", "juan@example.com"), ("subject", "Tulong"), ("message", "Hindi gumagana ang app")];
-    let (status, html) = submit_form(&seva, &[("name", "Bot"), ("email", "bot@example.com"), ("subject", "buy"), ("message", "spam"), ("website", "http://spam")], &[]);
+    let good = [
+        ("name", "Juan"),
+        ("email", "juan@example.com"),
+        ("subject", "Tulong"),
+        ("message", "Hindi gumagana ang app"),
+    ];
+    let (status, html) = submit_form(
+        &seva,
+        &[
+            ("name", "Bot"),
+            ("email", "bot@example.com"),
+            ("subject", "buy"),
+            ("message", "spam"),
+            ("website", "http://spam"),
+        ],
+        &[],
+    );
     assert_eq!(status, 200, "the bot sees a success page");
     assert!(reference_in(&html).is_none() || reference_in(&html) == Some(0));
-    let (status, html) = submit_form(&seva, &[("name", "Juan"), ("email", "not an address"), ("subject", "s"), ("message", "m")], &[]);
+    let (status, html) = submit_form(
+        &seva,
+        &[
+            ("name", "Juan"),
+            ("email", "not an address"),
+            ("subject", "s"),
+            ("message", "m"),
+        ],
+        &[],
+    );
     assert_eq!(status, 422);
     assert!(html.contains("check your email"));
     let big = vec![0u8; 2 * 1024 * 1024];
@@ -310,18 +629,35 @@ fn the_web_form_refuses_bots_bad_addresses_and_floods() {
     assert_eq!(status, 200);
     assert!(reference_in(&html).is_some());
     let (status, _) = submit_form(&seva, &good, &[]);
-    assert_eq!(status, 429, "the fifth submission from one address within the hour");
+    assert_eq!(
+        status, 429,
+        "the fifth submission from one address within the hour"
+    );
     let (_, all) = seva.api("GET", "/api/v1/conversations", None);
-    assert_eq!(all["data"].as_array().unwrap().len(), 1, "only the one good submission was stored");
+    assert_eq!(
+        all["data"].as_array().unwrap().len(),
+        1,
+        "only the one good submission was stored"
+    );
 }
 
 #[test]
 fn the_command_line_manages_users_teams_and_tokens() {
     let seva = Seva::start();
-    let out = seva.cli(&["user", "add", "eleni@example.com", "--name", "Ελένη", "--role", "supervisor"]);
+    let out = seva.cli(&[
+        "user",
+        "add",
+        "eleni@example.com",
+        "--name",
+        "Ελένη",
+        "--role",
+        "supervisor",
+    ]);
     assert_eq!(out.trim().len(), 16, "a one-time password, alone on stdout");
     let list = seva.cli(&["user", "list"]);
-    assert!(list.contains("eleni@example.com") && list.contains("supervisor") && list.contains(ADMIN));
+    assert!(
+        list.contains("eleni@example.com") && list.contains("supervisor") && list.contains(ADMIN)
+    );
     let team_id = seva.cli(&["team", "add", "Τιμολόγηση"]);
     seva.cli(&["team", "add-member", "Τιμολόγηση", "eleni@example.com"]);
     let (_, teams) = seva.api("GET", "/api/v1/teams", None);
@@ -339,5 +675,10 @@ fn the_command_line_manages_users_teams_and_tokens() {
     let (status, _) = seva.api("GET", "/readyz", None);
     assert_eq!(status, 200);
     let mut res = Seva::agent().get(&seva.url("/metrics")).call().unwrap();
-    assert!(res.body_mut().read_to_string().unwrap().contains("seva_http_requests_total"));
+    assert!(
+        res.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("seva_http_requests_total")
+    );
 }

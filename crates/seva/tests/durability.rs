@@ -15,9 +15,19 @@ fn all_references(seva: &Seva) -> Vec<i64> {
     let mut refs = Vec::new();
     let mut cursor = String::new();
     loop {
-        let (status, page) = seva.api("GET", &format!("/api/v1/conversations?limit=200{cursor}"), None);
+        let (status, page) = seva.api(
+            "GET",
+            &format!("/api/v1/conversations?limit=200{cursor}"),
+            None,
+        );
         assert_eq!(status, 200);
-        refs.extend(page["data"].as_array().unwrap().iter().map(|c| c["reference"].as_i64().unwrap()));
+        refs.extend(
+            page["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["reference"].as_i64().unwrap()),
+        );
         match page["next_cursor"].as_str() {
             Some(c) => cursor = format!("&cursor={c}"),
             None => return refs,
@@ -40,9 +50,18 @@ fn every_acknowledged_submission_survives_a_kill_in_the_middle_of_a_burst() {
                     n += 1;
                     let email = format!("burst{sender}-{n}@example.com");
                     let message = format!("Μήνυμα {n} από τον αποστολέα {sender}");
-                    let fields = [("name", "Burst"), ("email", email.as_str()), ("subject", "Burst"), ("message", message.as_str())];
+                    let fields = [
+                        ("name", "Burst"),
+                        ("email", email.as_str()),
+                        ("subject", "Burst"),
+                        ("message", message.as_str()),
+                    ];
                     // After the kill, connections fail: that is expected and unacknowledged.
-                    let Ok(result) = std::panic::catch_unwind(|| submit_form(seva_ref, &fields, &[])) else { break };
+                    let Ok(result) =
+                        std::panic::catch_unwind(|| submit_form(seva_ref, &fields, &[]))
+                    else {
+                        break;
+                    };
                     if let (200, html) = result
                         && let Some(r) = reference_in(&html)
                     {
@@ -57,11 +76,21 @@ fn every_acknowledged_submission_survives_a_kill_in_the_middle_of_a_burst() {
         stop.store(true, Ordering::Relaxed);
     });
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 20, "the burst was a burst ({} acknowledged)", acknowledged.len());
+    assert!(
+        acknowledged.len() > 20,
+        "the burst was a burst ({} acknowledged)",
+        acknowledged.len()
+    );
     seva.restart();
     let stored = all_references(&seva);
-    let missing: Vec<_> = acknowledged.iter().filter(|r| !stored.contains(r)).collect();
-    assert!(missing.is_empty(), "acknowledged but lost after the kill: {missing:?}");
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|r| !stored.contains(r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "acknowledged but lost after the kill: {missing:?}"
+    );
     let mut unique = stored.clone();
     unique.sort_unstable();
     unique.dedup();
@@ -70,7 +99,9 @@ fn every_acknowledged_submission_survives_a_kill_in_the_middle_of_a_burst() {
 
 /// Kills the server process from another thread (the harness owns the child).
 fn unsafe_kill(seva: &Seva) -> std::io::Result<()> {
-    let status = std::process::Command::new("kill").args(["-KILL", &seva.child.id().to_string()]).status()?;
+    let status = std::process::Command::new("kill")
+        .args(["-KILL", &seva.child.id().to_string()])
+        .status()?;
     assert!(status.success());
     Ok(())
 }
@@ -80,7 +111,12 @@ fn a_backup_taken_while_seva_runs_restores_to_a_working_desk() {
     let seva = Seva::start();
     let (status, html) = submit_form(
         &seva,
-        &[("name", "Ελένη"), ("email", "eleni@example.com"), ("subject", "Τιμολόγιο"), ("message", "Χρειάζομαι αντίγραφο")],
+        &[
+            ("name", "Ελένη"),
+            ("email", "eleni@example.com"),
+            ("subject", "Τιμολόγιο"),
+            ("message", "Χρειάζομαι αντίγραφο"),
+        ],
         &[("files", "τιμολόγιο.txt", "γραμμή 1".as_bytes())],
     );
     assert_eq!(status, 200);
@@ -88,7 +124,13 @@ fn a_backup_taken_while_seva_runs_restores_to_a_working_desk() {
     let dest = seva.dir.join("backup");
     if std::env::var("SEVA_TEST_POSTGRES").is_ok_and(|v| !v.is_empty()) {
         // PostgreSQL installations back up with pg_dump; the command says so plainly.
-        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seva")).arg("backup").arg(&dest).arg("--database-url").arg("postgres://x@127.0.0.1/x").output().unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_seva"))
+            .arg("backup")
+            .arg(&dest)
+            .arg("--database-url")
+            .arg("postgres://x@127.0.0.1/x")
+            .output()
+            .unwrap();
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains("pg_dump"));
         return;
@@ -101,27 +143,73 @@ fn a_backup_taken_while_seva_runs_restores_to_a_working_desk() {
     // Restore: the backup folder is a data folder.
     let restored_dir = dest.clone();
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_seva"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--log", "warn", "--data"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--log",
+            "warn",
+            "--data",
+        ])
         .arg(&restored_dir)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
     let mut line = String::new();
-    std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
-    let base = format!("http://{}", line.trim().strip_prefix("listening on ").unwrap());
-    let token = String::from_utf8(
-        std::process::Command::new(env!("CARGO_BIN_EXE_seva")).args(["token", "create", "--user", common::ADMIN, "--log", "error", "--data"]).arg(&restored_dir).output().unwrap().stdout,
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
     )
     .unwrap();
-    let get = |path: &str| common::read(Seva::agent().get(&format!("{base}{path}")).header("Authorization", format!("Bearer {}", token.trim())).call().unwrap());
+    let base = format!(
+        "http://{}",
+        line.trim().strip_prefix("listening on ").unwrap()
+    );
+    let token = String::from_utf8(
+        std::process::Command::new(env!("CARGO_BIN_EXE_seva"))
+            .args([
+                "token",
+                "create",
+                "--user",
+                common::ADMIN,
+                "--log",
+                "error",
+                "--data",
+            ])
+            .arg(&restored_dir)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let get = |path: &str| {
+        common::read(
+            Seva::agent()
+                .get(&format!("{base}{path}"))
+                .header("Authorization", format!("Bearer {}", token.trim()))
+                .call()
+                .unwrap(),
+        )
+    };
     let (_, list) = get("/api/v1/conversations");
     let convs = list["data"].as_array().unwrap();
-    assert_eq!(convs.len(), 1, "the conversation from before the backup, and not the one after");
+    assert_eq!(
+        convs.len(),
+        1,
+        "the conversation from before the backup, and not the one after"
+    );
     assert_eq!(convs[0]["reference"], reference);
-    let (_, messages) = get(&format!("/api/v1/conversations/{}/messages", convs[0]["id"].as_str().unwrap()));
+    let (_, messages) = get(&format!(
+        "/api/v1/conversations/{}/messages",
+        convs[0]["id"].as_str().unwrap()
+    ));
     let attachment = messages[0]["attachments"][0]["id"].as_str().unwrap();
-    let mut res = Seva::agent().get(&format!("{base}/api/v1/attachments/{attachment}")).header("Authorization", format!("Bearer {}", token.trim())).call().unwrap();
+    let mut res = Seva::agent()
+        .get(&format!("{base}/api/v1/attachments/{attachment}"))
+        .header("Authorization", format!("Bearer {}", token.trim()))
+        .call()
+        .unwrap();
     assert_eq!(res.body_mut().read_to_string().unwrap(), "γραμμή 1");
     let _ = child.kill();
     let _ = child.wait();

@@ -33,21 +33,35 @@ pub struct ListQuery {
 #[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
     params(("q" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Vec<Contact>)))]
-pub async fn list(State(state): State<Shared>, _caller: Caller, Query(q): Query<ListQuery>) -> Result<Response, Problem> {
+pub async fn list(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(Problem::bad_request("limit", "between 1 and 200"));
     }
-    let list = state.store.read(op!(c => contacts::list(c, q.q.as_deref(), limit).await)).await?;
+    let list = state
+        .store
+        .read(op!(c => contacts::list(c, q.q.as_deref(), limit).await))
+        .await?;
     Ok(json(StatusCode::OK, &list))
 }
 
 /// One contact.
 #[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts",
     responses((status = 200, body = Contact), (status = 404, body = Problem)))]
-pub async fn get_one(State(state): State<Shared>, _caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn get_one(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id: ContactId = parse_id("id", &id)?;
-    let contact = state.store.read(op!(c => contacts::get(c, id).await)).await?;
+    let contact = state
+        .store
+        .read(op!(c => contacts::get(c, id).await))
+        .await?;
     Ok(json(StatusCode::OK, &contact))
 }
 
@@ -62,12 +76,22 @@ pub struct ContactUpdate {
 /// Change a contact's name or language.
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", request_body = ContactUpdate, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
-pub async fn update(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<ContactUpdate>) -> Result<Response, Problem> {
+pub async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<ContactUpdate>,
+) -> Result<Response, Problem> {
     let id: ContactId = parse_id("id", &id)?;
     if let Some(l) = &body.language
-        && (l.is_empty() || l.len() > 35 || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && (l.is_empty()
+            || l.len() > 35
+            || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
     {
-        return Err(Problem::bad_request("language", "a language tag such as 'te' or 'el-GR'"));
+        return Err(Problem::bad_request(
+            "language",
+            "a language tag such as 'te' or 'el-GR'",
+        ));
     }
     let actor = format!("agent:{}", caller.agent.id);
     let contact = state
@@ -87,12 +111,22 @@ pub struct MergeBody {
 /// Merge this contact into another: identities and conversations move.
 #[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", request_body = MergeBody, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
-pub async fn merge(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<MergeBody>) -> Result<Response, Problem> {
+pub async fn merge(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<MergeBody>,
+) -> Result<Response, Problem> {
     let id: ContactId = parse_id("id", &id)?;
     if !caller.agent.role.sees_every_team() {
-        return Err(Problem::forbidden("only supervisors and admins merge contacts"));
+        return Err(Problem::forbidden(
+            "only supervisors and admins merge contacts",
+        ));
     }
     let actor = format!("agent:{}", caller.agent.id);
-    let contact = state.store.write(op!(c => contacts::merge(c, id, body.into, &actor).await)).await?;
+    let contact = state
+        .store
+        .write(op!(c => contacts::merge(c, id, body.into, &actor).await))
+        .await?;
     Ok(json(StatusCode::OK, &contact))
 }

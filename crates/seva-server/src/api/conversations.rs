@@ -27,7 +27,10 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/conversations", post(create).get(list))
         .route("/api/v1/conversations/{id}", get(get_one))
-        .route("/api/v1/conversations/{id}/messages", get(messages).post(post_message))
+        .route(
+            "/api/v1/conversations/{id}/messages",
+            get(messages).post(post_message),
+        )
         .route("/api/v1/conversations/{id}/assign", post(assign))
         .route("/api/v1/conversations/{id}/status", post(status))
         .route("/api/v1/conversations/{id}/priority", post(priority))
@@ -71,7 +74,10 @@ const MAX_TEXT_BYTES: usize = 256 * 1024;
 
 pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), Problem> {
     if text.len() > MAX_TEXT_BYTES {
-        return Err(Problem::bad_request(field, "a message has at most 256 KiB of text"));
+        return Err(Problem::bad_request(
+            field,
+            "a message has at most 256 KiB of text",
+        ));
     }
     Ok(())
 }
@@ -80,18 +86,45 @@ pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), Problem>
 #[utoipa::path(post, path = "/api/v1/conversations", request_body = NewConversation, tag = "conversations",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
     responses((status = 201, body = Created), (status = 422, body = Problem)))]
-pub async fn create(State(state): State<Shared>, caller: Caller, headers: HeaderMap, ApiJson(body, raw): ApiJson<NewConversation>) -> Result<Response, Problem> {
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body, raw): ApiJson<NewConversation>,
+) -> Result<Response, Problem> {
     let identity = match (&body.contact.email, &body.contact.phone) {
-        (Some(e), _) => (IdentityKind::Email, Email::parse(e).map_err(|e| Problem::bad_request("contact.email", e.0))?.identity_key()),
-        (None, Some(p)) => (IdentityKind::Phone, PhoneE164::parse(p).map_err(|e| Problem::bad_request("contact.phone", e.0))?.as_str().to_string()),
-        (None, None) => return Err(Problem::bad_request("contact.email", "give the customer's email or phone")),
+        (Some(e), _) => (
+            IdentityKind::Email,
+            Email::parse(e)
+                .map_err(|e| Problem::bad_request("contact.email", e.0))?
+                .identity_key(),
+        ),
+        (None, Some(p)) => (
+            IdentityKind::Phone,
+            PhoneE164::parse(p)
+                .map_err(|e| Problem::bad_request("contact.phone", e.0))?
+                .as_str()
+                .to_string(),
+        ),
+        (None, None) => {
+            return Err(Problem::bad_request(
+                "contact.email",
+                "give the customer's email or phone",
+            ));
+        }
     };
     if body.text.trim().is_empty() {
-        return Err(Problem::bad_request("text", "the first message cannot be empty"));
+        return Err(Problem::bad_request(
+            "text",
+            "the first message cannot be empty",
+        ));
     }
     check_text("text", &body.text)?;
     if body.subject.len() > 4096 {
-        return Err(Problem::bad_request("subject", "a subject has at most 4 KiB"));
+        return Err(Problem::bad_request(
+            "subject",
+            "a subject has at most 4 KiB",
+        ));
     }
     let agent = caller.agent.id;
     let response = create_once(&state, &caller, &headers, &raw, op!(c => {
@@ -115,7 +148,10 @@ pub async fn create(State(state): State<Shared>, caller: Caller, headers: Header
         }).await?;
         stored(StatusCode::CREATED, &Created { id: received.conversation_id, reference: received.reference, status: Status::Open })
     })).await?;
-    state.metrics.conversations_created.fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .conversations_created
+        .fetch_add(1, Ordering::Relaxed);
     Ok(response)
 }
 
@@ -150,32 +186,56 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
     let mut f = Filter::default();
     if let Some(s) = q.status.as_deref().filter(|s| !s.is_empty()) {
         for word in s.split(',') {
-            f.statuses.push(word.trim().parse().map_err(|e: seva_core::conversation::UnknownWord| Problem::bad_request("status", e.to_string()))?);
+            f.statuses.push(word.trim().parse().map_err(
+                |e: seva_core::conversation::UnknownWord| {
+                    Problem::bad_request("status", e.to_string())
+                },
+            )?);
         }
     }
     f.owner = match q.owner.as_deref() {
         None | Some("") => None,
         Some("me") => Some(Some(me)),
         Some("none") => Some(None),
-        Some(id) => Some(Some(id.parse().map_err(|_| Problem::bad_request("owner", "an agent id, 'me' or 'none'"))?)),
+        Some(id) => Some(Some(id.parse().map_err(|_| {
+            Problem::bad_request("owner", "an agent id, 'me' or 'none'")
+        })?)),
     };
     f.team = match q.team.as_deref() {
         None | Some("") => None,
         Some("none") => Some(None),
-        Some(id) => Some(Some(id.parse().map_err(|_| Problem::bad_request("team", "a team id or 'none'"))?)),
+        Some(id) => {
+            Some(Some(id.parse().map_err(|_| {
+                Problem::bad_request("team", "a team id or 'none'")
+            })?))
+        }
     };
     f.tag = q.tag.clone().filter(|t| !t.is_empty());
     if let Some(i) = q.inbox.as_deref().filter(|s| !s.is_empty()) {
-        f.inbox = Some(i.parse().map_err(|_| Problem::bad_request("inbox", "an inbox id"))?);
+        f.inbox = Some(
+            i.parse()
+                .map_err(|_| Problem::bad_request("inbox", "an inbox id"))?,
+        );
     }
     if let Some(c) = q.contact.as_deref().filter(|s| !s.is_empty()) {
-        f.contact = Some(c.parse::<ContactId>().map_err(|_| Problem::bad_request("contact", "a contact id"))?);
+        f.contact = Some(
+            c.parse::<ContactId>()
+                .map_err(|_| Problem::bad_request("contact", "a contact id"))?,
+        );
     }
     if let Some(t) = q.updated_since.as_deref().filter(|s| !s.is_empty()) {
-        f.updated_since = Some(Timestamp::parse_rfc3339(t).ok_or_else(|| Problem::bad_request("updated_since", "an RFC 3339 date-time, e.g. 2026-11-24T09:00:00Z"))?);
+        f.updated_since = Some(Timestamp::parse_rfc3339(t).ok_or_else(|| {
+            Problem::bad_request(
+                "updated_since",
+                "an RFC 3339 date-time, e.g. 2026-11-24T09:00:00Z",
+            )
+        })?);
     }
     let cursor = match q.cursor.as_deref().filter(|s| !s.is_empty()) {
-        Some(c) => Some(Cursor::decode(c).ok_or_else(|| Problem::bad_request("cursor", "not a cursor this API gave out"))?),
+        Some(c) => Some(
+            Cursor::decode(c)
+                .ok_or_else(|| Problem::bad_request("cursor", "not a cursor this API gave out"))?,
+        ),
         None => None,
     };
     let limit = q.limit.unwrap_or(50);
@@ -191,28 +251,52 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
         ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query),
         ("updated_since" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page), (status = 422, body = Problem)))]
-pub async fn list(State(state): State<Shared>, caller: Caller, query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, Problem> {
+pub async fn list(
+    State(state): State<Shared>,
+    caller: Caller,
+    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
     let Query(q) = query.map_err(|e| Problem::bad_request("query", e.body_text()))?;
     let (filter, cursor, limit) = filter_from(&q, caller.agent.id)?;
     let viewer = caller.viewer();
-    let (data, next) = state.store.read(op!(c => conversations::list(c, &viewer, &filter, cursor, limit).await)).await?;
-    Ok(json(StatusCode::OK, &Page { data, next_cursor: next.map(Cursor::encode) }))
+    let (data, next) = state
+        .store
+        .read(op!(c => conversations::list(c, &viewer, &filter, cursor, limit).await))
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            data,
+            next_cursor: next.map(Cursor::encode),
+        },
+    ))
 }
 
 /// One conversation.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
-pub async fn get_one(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn get_one(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
-    let c = state.store.read(op!(c => conversations::get_for(c, &viewer, id).await)).await?;
+    let c = state
+        .store
+        .read(op!(c => conversations::get_for(c, &viewer, id).await))
+        .await?;
     Ok(json(StatusCode::OK, &c))
 }
 
 /// The conversation's timeline: messages, replies and internal notes, oldest first.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/messages", tag = "conversations",
     responses((status = 200, body = Vec<Message>), (status = 404, body = Problem)))]
-pub async fn messages(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn messages(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
     let list = state
@@ -253,17 +337,30 @@ pub struct MessageCreated {
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = NewMessage, tag = "conversations",
     params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = MessageCreated), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn post_message(State(state): State<Shared>, caller: Caller, headers: HeaderMap, Path(id): Path<String>, ApiJson(body, raw): ApiJson<NewMessage>) -> Result<Response, Problem> {
+pub async fn post_message(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    ApiJson(body, raw): ApiJson<NewMessage>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     check_text("text", &body.text)?;
     let viewer = caller.viewer();
-    let kind = if body.kind == WriteKind::Reply { MessageKind::Outbound } else { MessageKind::Note };
+    let kind = if body.kind == WriteKind::Reply {
+        MessageKind::Outbound
+    } else {
+        MessageKind::Note
+    };
     let response = create_once(&state, &caller, &headers, &raw, op!(c => {
         let message = conversations::reply(c, &viewer, id, Reply { text: &body.text, kind, files: &[], then: body.status }).await?;
         stored(StatusCode::CREATED, &MessageCreated { id: message, conversation_id: id })
     }))
     .await?;
-    state.metrics.messages_created.fetch_add(1, Ordering::Relaxed);
+    state
+        .metrics
+        .messages_created
+        .fetch_add(1, Ordering::Relaxed);
     Ok(response)
 }
 
@@ -278,14 +375,21 @@ pub struct AssignBody {
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)
 }
 
 /// Assign to an agent and/or a team.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/assign", request_body = AssignBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 422, body = Problem)))]
-pub async fn assign(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<AssignBody>) -> Result<Response, Problem> {
+pub async fn assign(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<AssignBody>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
     let c = state
@@ -304,10 +408,18 @@ pub struct StatusBody {
 /// Change the status (open, pending, on_hold, solved, closed).
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/status", request_body = StatusBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
-pub async fn status(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<StatusBody>) -> Result<Response, Problem> {
+pub async fn status(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<StatusBody>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
-    let c = state.store.write(op!(c => conversations::set_status(c, &viewer, id, body.status).await)).await?;
+    let c = state
+        .store
+        .write(op!(c => conversations::set_status(c, &viewer, id, body.status).await))
+        .await?;
     Ok(json(StatusCode::OK, &c))
 }
 
@@ -320,10 +432,18 @@ pub struct PriorityBody {
 /// Change the priority.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/priority", request_body = PriorityBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
-pub async fn priority(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<PriorityBody>) -> Result<Response, Problem> {
+pub async fn priority(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<PriorityBody>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
-    let c = state.store.write(op!(c => conversations::set_priority(c, &viewer, id, body.priority).await)).await?;
+    let c = state
+        .store
+        .write(op!(c => conversations::set_priority(c, &viewer, id, body.priority).await))
+        .await?;
     Ok(json(StatusCode::OK, &c))
 }
 
@@ -339,13 +459,21 @@ pub struct TagsBody {
 /// Add and remove tags.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/tags", request_body = TagsBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
-pub async fn tags(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<TagsBody>) -> Result<Response, Problem> {
+pub async fn tags(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<TagsBody>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     if body.add.len() + body.remove.len() > 100 {
         return Err(Problem::bad_request("add", "at most 100 tags at once"));
     }
     let viewer = caller.viewer();
-    let c = state.store.write(op!(c => conversations::set_tags(c, &viewer, id, &body.add, &body.remove).await)).await?;
+    let c = state
+        .store
+        .write(op!(c => conversations::set_tags(c, &viewer, id, &body.add, &body.remove).await))
+        .await?;
     Ok(json(StatusCode::OK, &c))
 }
 
@@ -359,7 +487,12 @@ pub struct FollowBody {
 /// Start or stop following (being told of changes to) a conversation.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/followers", request_body = FollowBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
-pub async fn followers(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<FollowBody>) -> Result<Response, Problem> {
+pub async fn followers(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<FollowBody>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
     let c = state.store.write(op!(c => conversations::set_following(c, &viewer, id, body.agent_id, body.follow).await)).await?;
@@ -369,17 +502,29 @@ pub async fn followers(State(state): State<Shared>, caller: Caller, Path(id): Pa
 /// Set custom fields; a field set to `null` is removed.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/fields", request_body = Object, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
-pub async fn fields(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<serde_json::Map<String, serde_json::Value>>) -> Result<Response, Problem> {
+pub async fn fields(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<serde_json::Map<String, serde_json::Value>>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
-    let c = state.store.write(op!(c => conversations::set_custom_fields(c, &viewer, id, body).await)).await?;
+    let c = state
+        .store
+        .write(op!(c => conversations::set_custom_fields(c, &viewer, id, body).await))
+        .await?;
     Ok(json(StatusCode::OK, &c))
 }
 
 /// Everything that happened to the conversation, in order.
 #[utoipa::path(get, path = "/api/v1/conversations/{id}/events", tag = "conversations",
     responses((status = 200, body = Vec<Event>), (status = 404, body = Problem)))]
-pub async fn events(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn events(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
     let viewer = caller.viewer();
     let list = state

@@ -44,8 +44,13 @@ pub struct Feed {
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
     params(("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Feed), (status = 422, body = Problem)))]
-pub async fn feed(State(state): State<Shared>, caller: Caller, query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>) -> Result<Response, Problem> {
-    let Query(q) = query.map_err(|_| Problem::bad_request("after", "after and limit are whole numbers"))?;
+pub async fn feed(
+    State(state): State<Shared>,
+    caller: Caller,
+    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    let Query(q) =
+        query.map_err(|_| Problem::bad_request("after", "after and limit are whole numbers"))?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -82,31 +87,52 @@ pub struct JobsQuery {
 /// Background jobs, newest first; `state=dead` lists those that ran out of attempts (admins).
 #[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(("state" = Option<String>, Query)),
     responses((status = 200, body = Vec<Job>), (status = 403, body = Problem)))]
-pub async fn jobs(State(state): State<Shared>, caller: Caller, Query(q): Query<JobsQuery>) -> Result<Response, Problem> {
+pub async fn jobs(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<JobsQuery>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
     if let Some(s) = &q.state
         && !["queued", "running", "done", "dead"].contains(&s.as_str())
     {
-        return Err(Problem::bad_request("state", "one of queued, running, done, dead"));
+        return Err(Problem::bad_request(
+            "state",
+            "one of queued, running, done, dead",
+        ));
     }
-    let list = state.store.read(op!(c => jobs::list(c, q.state.as_deref(), 200).await)).await?;
+    let list = state
+        .store
+        .read(op!(c => jobs::list(c, q.state.as_deref(), 200).await))
+        .await?;
     Ok(json(StatusCode::OK, &list))
 }
 
 /// Put a dead job back in the queue (admins).
 #[utoipa::path(post, path = "/api/v1/jobs/{id}/retry", tag = "jobs",
     responses((status = 204), (status = 404, body = Problem)))]
-pub async fn retry_job(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn retry_job(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: JobId = parse_id("id", &id)?;
-    state.store.write(op!(c => jobs::retry(c, id).await)).await?;
+    state
+        .store
+        .write(op!(c => jobs::retry(c, id).await))
+        .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
 /// Download an attachment.
 #[utoipa::path(get, path = "/api/v1/attachments/{id}", tag = "conversations",
     responses((status = 200, description = "The file"), (status = 404, body = Problem)))]
-pub async fn attachment(State(state): State<Shared>, caller: Caller, Path(id): Path<String>) -> Result<Response, Problem> {
+pub async fn attachment(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
     let id: AttachmentId = parse_id("id", &id)?;
     let viewer = caller.viewer();
     let (_, file, _) = state
@@ -122,13 +148,19 @@ pub async fn attachment(State(state): State<Shared>, caller: Caller, Path(id): P
 
 /// The bytes of a file, offered for download (never rendered inline: a file from a
 /// customer could be HTML with scripts).
-pub async fn download(state: &Shared, file: &seva_store::messages::Attachment) -> Result<Response, Problem> {
+pub async fn download(
+    state: &Shared,
+    file: &seva_store::messages::Attachment,
+) -> Result<Response, Problem> {
     let path = crate::files::path_for(&state.config.attachments_dir(), &file.sha256);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "attachment file missing");
         Problem::not_found()
     })?;
-    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(&file.filename));
+    let disposition = format!(
+        "attachment; filename*=UTF-8''{}",
+        percent_encode(&file.filename)
+    );
     Ok((
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
@@ -143,6 +175,12 @@ pub async fn download(state: &Shared, file: &seva_store::messages::Attachment) -
 /// RFC 5987 encoding for a file name in a header.
 fn percent_encode(name: &str) -> String {
     name.bytes()
-        .map(|b| if b.is_ascii_alphanumeric() || b"-._~".contains(&b) { (b as char).to_string() } else { format!("%{b:02X}") })
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
         .collect()
 }

@@ -63,7 +63,11 @@ impl utoipa::Modify for BearerAuth {
 
 async fn openapi() -> Response {
     match ApiDoc::openapi().to_pretty_json() {
-        Ok(json) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(json) => (
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            json,
+        )
+            .into_response(),
         Err(_) => Problem::internal().into_response(),
     }
 }
@@ -77,7 +81,10 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
     async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Problem> {
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                Problem::new(StatusCode::PAYLOAD_TOO_LARGE, "the request body is too large")
+                Problem::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "the request body is too large",
+                )
             } else {
                 Problem::new(StatusCode::BAD_REQUEST, e.body_text())
             }
@@ -88,7 +95,11 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." || path == "?" { "body".to_string() } else { path };
+                let field = if path == "." || path == "?" {
+                    "body".to_string()
+                } else {
+                    path
+                };
                 let detail = if inner.is_syntax() || inner.is_eof() {
                     format!("the body is not valid JSON: {inner}")
                 } else {
@@ -102,7 +113,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
 
 pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
     match serde_json::to_vec(value) {
-        Ok(body) => (status, [(axum::http::header::CONTENT_TYPE, "application/json")], body).into_response(),
+        Ok(body) => (
+            status,
+            [(axum::http::header::CONTENT_TYPE, "application/json")],
+            body,
+        )
+            .into_response(),
         Err(_) => Problem::internal().into_response(),
     }
 }
@@ -110,16 +126,29 @@ pub fn json(status: StatusCode, value: &impl serde::Serialize) -> Response {
 /// Runs a create operation so that a retry with the same `Idempotency-Key` header returns
 /// the first answer instead of creating again. The key and the answer are stored in the
 /// same transaction as what was created.
-pub async fn create_once<F>(state: &Shared, caller: &Caller, headers: &HeaderMap, body: &[u8], make: F) -> Result<Response, Problem>
+pub async fn create_once<F>(
+    state: &Shared,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    make: F,
+) -> Result<Response, Problem>
 where
-    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, seva_store::Result<Stored>> + Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, seva_store::Result<Stored>>
+        + Send
+        + 'static,
 {
     let key = match headers.get("idempotency-key") {
         None => None,
         Some(v) => {
-            let k = v.to_str().map_err(|_| Problem::bad_request("Idempotency-Key", "the key must be visible ASCII"))?;
+            let k = v.to_str().map_err(|_| {
+                Problem::bad_request("Idempotency-Key", "the key must be visible ASCII")
+            })?;
             if k.is_empty() || k.len() > 200 {
-                return Err(Problem::bad_request("Idempotency-Key", "the key has 1 to 200 characters"));
+                return Err(Problem::bad_request(
+                    "Idempotency-Key",
+                    "the key has 1 to 200 characters",
+                ));
             }
             Some(k.to_string())
         }
@@ -128,32 +157,50 @@ where
     let request_hash = crate::auth::sha256_hex(body);
     let stored = state
         .store
-        .write(move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
-            Box::pin(async move {
-                if let Some(k) = &key
-                    && let Some(stored) = idempotency::lookup(conn, &scope, k, &request_hash).await?
-                {
-                    return Ok(stored);
-                }
-                let stored = make(conn).await?;
-                if let Some(k) = &key {
-                    idempotency::remember(conn, &scope, k, &request_hash, &stored).await?;
-                }
-                Ok(stored)
-            })
-        })
+        .write(
+            move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
+                Box::pin(async move {
+                    if let Some(k) = &key
+                        && let Some(stored) =
+                            idempotency::lookup(conn, &scope, k, &request_hash).await?
+                    {
+                        return Ok(stored);
+                    }
+                    let stored = make(conn).await?;
+                    if let Some(k) = &key {
+                        idempotency::remember(conn, &scope, k, &request_hash, &stored).await?;
+                    }
+                    Ok(stored)
+                })
+            },
+        )
         .await?;
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    Ok((status, [(axum::http::header::CONTENT_TYPE, "application/json")], stored.body).into_response())
+    Ok((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        stored.body,
+    )
+        .into_response())
 }
 
 /// A stored answer for [`create_once`].
 pub fn stored(status: StatusCode, value: &impl serde::Serialize) -> seva_store::Result<Stored> {
-    let body = serde_json::to_string(value).map_err(|e| seva_store::Error::Backend(e.to_string()))?;
-    Ok(Stored { status: status.as_u16(), body })
+    let body =
+        serde_json::to_string(value).map_err(|e| seva_store::Error::Backend(e.to_string()))?;
+    Ok(Stored {
+        status: status.as_u16(),
+        body,
+    })
 }
 
 /// Parses an id from the path, naming the parameter when it is not one.
 pub fn parse_id<T: std::str::FromStr>(field: &'static str, raw: &str) -> Result<T, Problem> {
-    raw.parse().map_err(|_| Problem::field(StatusCode::NOT_FOUND, field, format!("{raw:?} is not an id")))
+    raw.parse().map_err(|_| {
+        Problem::field(
+            StatusCode::NOT_FOUND,
+            field,
+            format!("{raw:?} is not an id"),
+        )
+    })
 }

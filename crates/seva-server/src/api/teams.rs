@@ -22,7 +22,10 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/teams", get(list).post(create))
         .route("/api/v1/teams/{id}/members", post(add_member))
-        .route("/api/v1/teams/{id}/members/{agent_id}", delete(remove_member))
+        .route(
+            "/api/v1/teams/{id}/members/{agent_id}",
+            delete(remove_member),
+        )
         .route("/api/v1/agents", get(agents).post(create_agent))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tags", get(tags))
@@ -47,12 +50,23 @@ pub struct NewTeam {
 /// Create a team (admins).
 #[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam, tag = "teams",
     responses((status = 201, body = Team), (status = 409, body = Problem)))]
-pub async fn create(State(state): State<Shared>, caller: Caller, headers: HeaderMap, ApiJson(body, raw): ApiJson<NewTeam>) -> Result<Response, Problem> {
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body, raw): ApiJson<NewTeam>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
-    create_once(&state, &caller, &headers, &raw, op!(c => {
-        let team = teams::create(c, &body.name, body.private).await?;
-        stored(StatusCode::CREATED, &team)
-    }))
+    create_once(
+        &state,
+        &caller,
+        &headers,
+        &raw,
+        op!(c => {
+            let team = teams::create(c, &body.name, body.private).await?;
+            stored(StatusCode::CREATED, &team)
+        }),
+    )
     .await
 }
 
@@ -65,7 +79,12 @@ pub struct MemberBody {
 /// Add an agent to a team (admins).
 #[utoipa::path(post, path = "/api/v1/teams/{id}/members", request_body = MemberBody, tag = "teams",
     responses((status = 200, body = Team), (status = 404, body = Problem)))]
-pub async fn add_member(State(state): State<Shared>, caller: Caller, Path(id): Path<String>, ApiJson(body, _): ApiJson<MemberBody>) -> Result<Response, Problem> {
+pub async fn add_member(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<MemberBody>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
     let team = state
@@ -81,7 +100,11 @@ pub async fn add_member(State(state): State<Shared>, caller: Caller, Path(id): P
 /// Remove an agent from a team (admins).
 #[utoipa::path(delete, path = "/api/v1/teams/{id}/members/{agent_id}", tag = "teams",
     responses((status = 200, body = Team), (status = 404, body = Problem)))]
-pub async fn remove_member(State(state): State<Shared>, caller: Caller, Path((id, agent)): Path<(String, String)>) -> Result<Response, Problem> {
+pub async fn remove_member(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((id, agent)): Path<(String, String)>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
     let agent: AgentId = parse_id("agent_id", &agent)?;
@@ -121,12 +144,18 @@ pub struct AgentCreated {
 /// Create an agent (admins). Answers with a one-time password.
 #[utoipa::path(post, path = "/api/v1/agents", request_body = NewAgentBody, tag = "agents",
     responses((status = 201, body = AgentCreated), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_agent(State(state): State<Shared>, caller: Caller, ApiJson(body, _): ApiJson<NewAgentBody>) -> Result<Response, Problem> {
+pub async fn create_agent(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewAgentBody>,
+) -> Result<Response, Problem> {
     caller.require_admin()?;
     let language = crate::i18n::Tr::new(body.language.as_deref().unwrap_or("en")).lang;
     let password = crate::auth::new_password();
     let pw = password.clone();
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw)).await.map_err(|_| Problem::internal())??;
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+        .await
+        .map_err(|_| Problem::internal())??;
     let agent = state
         .store
         .write(op!(c => agents::create(c, NewAgent {
@@ -134,7 +163,13 @@ pub async fn create_agent(State(state): State<Shared>, caller: Caller, ApiJson(b
             password_hash: Some(hash), must_change_password: true,
         }).await))
         .await?;
-    Ok(json(StatusCode::CREATED, &AgentCreated { agent, one_time_password: password }))
+    Ok(json(
+        StatusCode::CREATED,
+        &AgentCreated {
+            agent,
+            one_time_password: password,
+        },
+    ))
 }
 
 /// The caller.

@@ -36,7 +36,15 @@ fn rows(t: Tr, list: Vec<Conversation>, names: &[(AgentId, String)]) -> Vec<Row>
         .map(|c| Row {
             id: c.id,
             reference: c.reference,
-            owner: c.owner_id.and_then(|o| names.iter().find(|(id, _)| *id == o).map(|(_, n)| n.clone())).unwrap_or_else(|| "—".into()),
+            owner: c
+                .owner_id
+                .and_then(|o| {
+                    names
+                        .iter()
+                        .find(|(id, _)| *id == o)
+                        .map(|(_, n)| n.clone())
+                })
+                .unwrap_or_else(|| "—".into()),
             status: c.status.as_str(),
             status_label: t.word("status", c.status.as_str()),
             priority: c.priority.as_str(),
@@ -88,16 +96,39 @@ pub struct InboxQuery {
 
 const VIEWS: &[&str] = &["mine", "team", "unassigned", "open", "all"];
 
-pub async fn inbox(State(state): State<Shared>, agent: Agent, Query(q): Query<InboxQuery>) -> Result<Response, PageError> {
+pub async fn inbox(
+    State(state): State<Shared>,
+    agent: Agent,
+    Query(q): Query<InboxQuery>,
+) -> Result<Response, PageError> {
     let t = agent.tr();
-    let view = VIEWS.iter().copied().find(|v| Some(*v) == q.view.as_deref()).unwrap_or("mine");
+    let view = VIEWS
+        .iter()
+        .copied()
+        .find(|v| Some(*v) == q.view.as_deref())
+        .unwrap_or("mine");
     let me_id = agent.0.agent.id;
     let active = vec![Status::Open, Status::Pending, Status::OnHold];
     let filter = match view {
-        "mine" => Filter { statuses: active, owner: Some(Some(me_id)), ..Filter::default() },
-        "team" => Filter { statuses: active, teams_any: Some(agent.0.agent.teams.clone()), ..Filter::default() },
-        "unassigned" => Filter { statuses: active, owner: Some(None), ..Filter::default() },
-        "open" => Filter { statuses: active, ..Filter::default() },
+        "mine" => Filter {
+            statuses: active,
+            owner: Some(Some(me_id)),
+            ..Filter::default()
+        },
+        "team" => Filter {
+            statuses: active,
+            teams_any: Some(agent.0.agent.teams.clone()),
+            ..Filter::default()
+        },
+        "unassigned" => Filter {
+            statuses: active,
+            owner: Some(None),
+            ..Filter::default()
+        },
+        "open" => Filter {
+            statuses: active,
+            ..Filter::default()
+        },
         _ => Filter::default(),
     };
     let cursor = q.cursor.as_deref().and_then(Cursor::decode);
@@ -114,10 +145,31 @@ pub async fn inbox(State(state): State<Shared>, agent: Agent, Query(q): Query<In
     let rows = rows(t, list, &names);
     let next = next.map(Cursor::encode);
     if q.partial.is_some() {
-        return Ok(render(&InboxList { t, view, rows, next }));
+        return Ok(render(&InboxList {
+            t,
+            view,
+            rows,
+            next,
+        }));
     }
-    let views = VIEWS.iter().map(|&key| View { key, label: t.s(&format!("view-{key}")), current: key == view }).collect();
-    Ok(render(&InboxPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, views, view, heading: t.s(&format!("view-{view}")), rows, next }))
+    let views = VIEWS
+        .iter()
+        .map(|&key| View {
+            key,
+            label: t.s(&format!("view-{key}")),
+            current: key == view,
+        })
+        .collect();
+    Ok(render(&InboxPage {
+        t,
+        me: Some(me(&agent.0)),
+        languages: LANGUAGES,
+        views,
+        view,
+        heading: t.s(&format!("view-{view}")),
+        rows,
+        next,
+    }))
 }
 
 async fn agent_names(c: &mut dyn seva_store::Conn) -> seva_store::Result<Vec<(AgentId, String)>> {
@@ -147,7 +199,11 @@ pub struct MessageView {
     pub files: Vec<FileView>,
 }
 
-pub fn message_views(t: Tr, list: Vec<messages::Message>, file_url: impl Fn(&messages::Attachment) -> String) -> Vec<MessageView> {
+pub fn message_views(
+    t: Tr,
+    list: Vec<messages::Message>,
+    file_url: impl Fn(&messages::Attachment) -> String,
+) -> Vec<MessageView> {
     list.into_iter()
         .map(|m| MessageView {
             id: m.id,
@@ -158,7 +214,15 @@ pub fn message_views(t: Tr, list: Vec<messages::Message>, file_url: impl Fn(&mes
             delivery: m.delivery,
             show_delivery: m.kind == MessageKind::Outbound,
             error: m.delivery_error,
-            files: m.attachments.iter().map(|a| FileView { name: a.filename.clone(), size: human_size(a.size), url: file_url(a) }).collect(),
+            files: m
+                .attachments
+                .iter()
+                .map(|a| FileView {
+                    name: a.filename.clone(),
+                    size: human_size(a.size),
+                    url: file_url(a),
+                })
+                .collect(),
             html: m.html,
         })
         .collect()
@@ -200,34 +264,73 @@ pub struct PartialQuery {
 }
 
 /// One line of the activity list for an event, in the agent's language.
-fn describe(t: Tr, e: &seva_store::Event, names: &[(AgentId, String)], team_names: &[(TeamId, String)]) -> String {
+fn describe(
+    t: Tr,
+    e: &seva_store::Event,
+    names: &[(AgentId, String)],
+    team_names: &[(TeamId, String)],
+) -> String {
     let agent_name = |key: &str| {
-        e.data.get(key).and_then(|v| v.as_str()).and_then(|s| s.parse::<AgentId>().ok())
+        e.data
+            .get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|s| s.parse::<AgentId>().ok())
             .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
             .unwrap_or_else(|| t.s("nobody"))
     };
-    let actor = e.actor.strip_prefix("agent:").and_then(|s| s.parse::<AgentId>().ok())
+    let actor = e
+        .actor
+        .strip_prefix("agent:")
+        .and_then(|s| s.parse::<AgentId>().ok())
         .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
         .unwrap_or_else(|| t.s("customer"));
-    let word = |key: &str, prefix: &str| e.data.get(key).and_then(|v| v.as_str()).map(|w| t.word(prefix, w)).unwrap_or_default();
+    let word = |key: &str, prefix: &str| {
+        e.data
+            .get(key)
+            .and_then(|v| v.as_str())
+            .map(|w| t.word(prefix, w))
+            .unwrap_or_default()
+    };
     match e.kind.as_str() {
         "conversation.created" => t.a("event-created", "actor", actor),
         "message.created" => t.a("event-message", "actor", actor),
         "conversation.assigned" => format!("{} → {}", actor, agent_name("owner_id")),
         "conversation.team_changed" => {
-            let team = e.data.get("team_id").and_then(|v| v.as_str()).and_then(|s| s.parse::<TeamId>().ok())
-                .and_then(|id| team_names.iter().find(|(tid, _)| *tid == id).map(|(_, n)| n.clone()))
+            let team = e
+                .data
+                .get("team_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse::<TeamId>().ok())
+                .and_then(|id| {
+                    team_names
+                        .iter()
+                        .find(|(tid, _)| *tid == id)
+                        .map(|(_, n)| n.clone())
+                })
                 .unwrap_or_else(|| t.s("no-team"));
             format!("{actor} → {}: {team}", t.s("team"))
         }
-        "conversation.status_changed" => format!("{actor}: {} → {}", word("from", "status"), word("to", "status")),
-        "conversation.priority_changed" => format!("{actor}: {} → {}", word("from", "priority"), word("to", "priority")),
+        "conversation.status_changed" => format!(
+            "{actor}: {} → {}",
+            word("from", "status"),
+            word("to", "status")
+        ),
+        "conversation.priority_changed" => format!(
+            "{actor}: {} → {}",
+            word("from", "priority"),
+            word("to", "priority")
+        ),
         "message.delivery" => format!("{}: {}", t.s("delivery"), word("delivery", "delivery")),
         other => format!("{actor}: {other}"),
     }
 }
 
-pub async fn conversation(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Query(q): Query<PartialQuery>) -> Result<Response, PageError> {
+pub async fn conversation(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Query(q): Query<PartialQuery>,
+) -> Result<Response, PageError> {
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
@@ -243,18 +346,60 @@ pub async fn conversation(State(state): State<Shared>, agent: Agent, Path(id): P
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    let team_names: Vec<(TeamId, String)> = team_list.iter().map(|tm| (tm.id, tm.name.clone())).collect();
-    let owner_name = c.owner_id.and_then(|o| names.iter().find(|(a, _)| *a == o).map(|(_, n)| n.clone())).unwrap_or_else(|| t.s("nobody"));
-    let team_name = c.team_id.and_then(|tid| team_names.iter().find(|(x, _)| *x == tid).map(|(_, n)| n.clone())).unwrap_or_else(|| t.s("no-team"));
-    let activity = events.iter().map(|e| (e.created_at.rfc3339(), short_time(e.created_at), describe(t, e, &names, &team_names))).collect();
+    let team_names: Vec<(TeamId, String)> = team_list
+        .iter()
+        .map(|tm| (tm.id, tm.name.clone()))
+        .collect();
+    let owner_name = c
+        .owner_id
+        .and_then(|o| names.iter().find(|(a, _)| *a == o).map(|(_, n)| n.clone()))
+        .unwrap_or_else(|| t.s("nobody"));
+    let team_name = c
+        .team_id
+        .and_then(|tid| {
+            team_names
+                .iter()
+                .find(|(x, _)| *x == tid)
+                .map(|(_, n)| n.clone())
+        })
+        .unwrap_or_else(|| t.s("no-team"));
+    let activity = events
+        .iter()
+        .map(|e| {
+            (
+                e.created_at.rfc3339(),
+                short_time(e.created_at),
+                describe(t, e, &names, &team_names),
+            )
+        })
+        .collect();
     let messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
     if q.partial.is_some() {
-        return Ok(render(&ConversationLive { t, c, owner_name, team_name, messages, activity }));
+        return Ok(render(&ConversationLive {
+            t,
+            c,
+            owner_name,
+            team_name,
+            messages,
+            activity,
+        }));
     }
-    let statuses = Status::ALL.iter().map(|s| (s.as_str(), t.word("status", s.as_str()))).collect();
-    let priorities = Priority::ALL.iter().map(|p| (p.as_str(), t.word("priority", p.as_str()))).collect();
-    let agents = names.iter().map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id)).collect();
-    let teams = team_names.iter().map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id)).collect();
+    let statuses = Status::ALL
+        .iter()
+        .map(|s| (s.as_str(), t.word("status", s.as_str())))
+        .collect();
+    let priorities = Priority::ALL
+        .iter()
+        .map(|p| (p.as_str(), t.word("priority", p.as_str())))
+        .collect();
+    let agents = names
+        .iter()
+        .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
+        .collect();
+    let teams = team_names
+        .iter()
+        .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
+        .collect();
     Ok(render(&ConversationPage {
         t,
         me: Some(me(&agent.0)),
@@ -293,16 +438,29 @@ pub struct ReplyForm {
     status: String,
 }
 
-pub async fn reply(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<ReplyForm>) -> Result<Response, PageError> {
+pub async fn reply(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
     crate::api::conversations::check_text("text", &form.text).map_err(|p| PageError(p, t))?;
-    let kind = if form.kind == "note" { MessageKind::Note } else { MessageKind::Outbound };
+    let kind = if form.kind == "note" {
+        MessageKind::Note
+    } else {
+        MessageKind::Outbound
+    };
     let then = if form.status.is_empty() {
         None
     } else {
-        Some(form.status.parse::<Status>().map_err(|e| PageError(Problem::bad_request("status", e.to_string()), t))?)
+        Some(
+            form.status
+                .parse::<Status>()
+                .map_err(|e| PageError(Problem::bad_request("status", e.to_string()), t))?,
+        )
     };
     let viewer = agent.0.viewer();
     state
@@ -310,7 +468,10 @@ pub async fn reply(State(state): State<Shared>, agent: Agent, Path(id): Path<Str
         .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &form.text, kind, files: &[], then }).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    state.metrics.messages_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    state
+        .metrics
+        .messages_created
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     Ok(back_to(id))
 }
 
@@ -322,19 +483,30 @@ pub struct AssignForm {
     team: Option<String>,
 }
 
-pub async fn assign(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<AssignForm>) -> Result<Response, PageError> {
+pub async fn assign(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<AssignForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
     let owner = match form.owner.as_deref() {
         None => None,
         Some("none") | Some("") => Some(None),
-        Some(o) => Some(Some(o.parse::<AgentId>().map_err(|_| PageError(Problem::bad_request("owner", "not an agent"), t))?)),
+        Some(o) => Some(Some(o.parse::<AgentId>().map_err(|_| {
+            PageError(Problem::bad_request("owner", "not an agent"), t)
+        })?)),
     };
     let team = match form.team.as_deref() {
         None => None,
         Some("none") | Some("") => Some(None),
-        Some(tm) => Some(Some(tm.parse::<TeamId>().map_err(|_| PageError(Problem::bad_request("team", "not a team"), t))?)),
+        Some(tm) => {
+            Some(Some(tm.parse::<TeamId>().map_err(|_| {
+                PageError(Problem::bad_request("team", "not a team"), t)
+            })?))
+        }
     };
     let viewer = agent.0.viewer();
     state
@@ -353,13 +525,27 @@ pub struct StatusForm {
     status: String,
 }
 
-pub async fn status(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<StatusForm>) -> Result<Response, PageError> {
+pub async fn status(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let to: Status = form.status.parse().map_err(|e: seva_core::conversation::UnknownWord| PageError(Problem::bad_request("status", e.to_string()), t))?;
+    let to: Status = form
+        .status
+        .parse()
+        .map_err(|e: seva_core::conversation::UnknownWord| {
+            PageError(Problem::bad_request("status", e.to_string()), t)
+        })?;
     let viewer = agent.0.viewer();
-    state.store.write(op!(c => conversations::set_status(c, &viewer, id, to).await)).await.map_err(|e| PageError(e.into(), t))?;
+    state
+        .store
+        .write(op!(c => conversations::set_status(c, &viewer, id, to).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))
 }
 
@@ -371,13 +557,27 @@ pub struct PriorityForm {
     priority: String,
 }
 
-pub async fn priority(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<PriorityForm>) -> Result<Response, PageError> {
+pub async fn priority(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<PriorityForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let to: Priority = form.priority.parse().map_err(|e: seva_core::conversation::UnknownWord| PageError(Problem::bad_request("priority", e.to_string()), t))?;
+    let to: Priority =
+        form.priority
+            .parse()
+            .map_err(|e: seva_core::conversation::UnknownWord| {
+                PageError(Problem::bad_request("priority", e.to_string()), t)
+            })?;
     let viewer = agent.0.viewer();
-    state.store.write(op!(c => conversations::set_priority(c, &viewer, id, to).await)).await.map_err(|e| PageError(e.into(), t))?;
+    state
+        .store
+        .write(op!(c => conversations::set_priority(c, &viewer, id, to).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))
 }
 
@@ -389,13 +589,27 @@ pub struct TagForm {
     add: String,
 }
 
-pub async fn tags(State(state): State<Shared>, agent: Agent, Path(id): Path<String>, Form(form): Form<TagForm>) -> Result<Response, PageError> {
+pub async fn tags(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<TagForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let add: Vec<String> = form.add.split([',', ' ']).filter(|s| !s.is_empty()).map(str::to_string).collect();
+    let add: Vec<String> = form
+        .add
+        .split([',', ' '])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect();
     let viewer = agent.0.viewer();
-    state.store.write(op!(c => conversations::set_tags(c, &viewer, id, &add, &[]).await)).await.map_err(|e| PageError(e.into(), t))?;
+    state
+        .store
+        .write(op!(c => conversations::set_tags(c, &viewer, id, &add, &[]).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))
 }
 
@@ -414,12 +628,26 @@ pub struct ContactsQuery {
     q: Option<String>,
 }
 
-pub async fn contacts(State(state): State<Shared>, agent: Agent, Query(query): Query<ContactsQuery>) -> Result<Response, PageError> {
+pub async fn contacts(
+    State(state): State<Shared>,
+    agent: Agent,
+    Query(query): Query<ContactsQuery>,
+) -> Result<Response, PageError> {
     let t = agent.tr();
     let q = query.q.unwrap_or_default();
     let search = q.clone();
-    let list = state.store.read(op!(c => contacts::list(c, Some(&search), 100).await)).await.map_err(|e| PageError(e.into(), t))?;
-    Ok(render(&ContactsPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, q, contacts: list }))
+    let list = state
+        .store
+        .read(op!(c => contacts::list(c, Some(&search), 100).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(render(&ContactsPage {
+        t,
+        me: Some(me(&agent.0)),
+        languages: LANGUAGES,
+        q,
+        contacts: list,
+    }))
 }
 
 #[derive(askama::Template)]
@@ -434,7 +662,11 @@ struct ContactPage {
     next: Option<String>,
 }
 
-pub async fn contact(State(state): State<Shared>, agent: Agent, Path(id): Path<String>) -> Result<Response, PageError> {
+pub async fn contact(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
     let t = agent.tr();
     let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
@@ -450,5 +682,13 @@ pub async fn contact(State(state): State<Shared>, agent: Agent, Path(id): Path<S
         .await
         .map_err(|e| PageError(e.into(), t))?;
     let rows = rows(t, list, &names);
-    Ok(render(&ContactPage { t, me: Some(me(&agent.0)), languages: LANGUAGES, contact, view: "all", rows, next: None }))
+    Ok(render(&ContactPage {
+        t,
+        me: Some(me(&agent.0)),
+        languages: LANGUAGES,
+        contact,
+        view: "all",
+        rows,
+        next: None,
+    }))
 }

@@ -38,12 +38,35 @@ pub fn router() -> Router<Shared> {
         .route("/requests/{key}", get(public::request))
         .route("/requests/{key}/reply", post(public::reply))
         .route("/requests/{key}/files/{id}", get(public::file))
-        .route("/assets/app.js", get(|| async { asset("text/javascript; charset=utf-8", include_str!("../../assets/app.js")) }))
-        .route("/assets/app.css", get(|| async { asset("text/css; charset=utf-8", include_str!("../../assets/app.css")) }))
+        .route(
+            "/assets/app.js",
+            get(|| async {
+                asset(
+                    "text/javascript; charset=utf-8",
+                    include_str!("../../assets/app.js"),
+                )
+            }),
+        )
+        .route(
+            "/assets/app.css",
+            get(|| async {
+                asset(
+                    "text/css; charset=utf-8",
+                    include_str!("../../assets/app.css"),
+                )
+            }),
+        )
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
-    ([(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "public, max-age=300")], body).into_response()
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
 }
 
 /// The logged-in agent as the page header shows them.
@@ -54,7 +77,11 @@ pub struct Me {
 }
 
 pub fn me(caller: &Caller) -> Me {
-    Me { name: caller.agent.name.clone(), role: caller.agent.role, csrf: caller.csrf().to_string() }
+    Me {
+        name: caller.agent.name.clone(),
+        role: caller.agent.role,
+        csrf: caller.csrf().to_string(),
+    }
 }
 
 pub const fn languages() -> &'static [(&'static str, &'static str)] {
@@ -69,7 +96,9 @@ impl FromRequestParts<Shared> for Agent {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         match crate::auth::authenticate(state, &parts.headers).await {
-            Ok(Some(caller)) if matches!(caller.via, crate::auth::Via::Session { .. }) => Ok(Agent(caller)),
+            Ok(Some(caller)) if matches!(caller.via, crate::auth::Via::Session { .. }) => {
+                Ok(Agent(caller))
+            }
             Ok(_) => Err(Redirect::to("/login").into_response()),
             Err(p) => Err(p.into_response()),
         }
@@ -82,7 +111,10 @@ impl Agent {
         if constant_time_eq(sent.as_bytes(), self.0.csrf().as_bytes()) {
             Ok(())
         } else {
-            Err(PageError(Problem::forbidden("missing or wrong CSRF token"), self.tr()))
+            Err(PageError(
+                Problem::forbidden("missing or wrong CSRF token"),
+                self.tr(),
+            ))
         }
     }
 
@@ -115,7 +147,14 @@ impl IntoResponse for PageError {
             s if s.is_client_error() => t.s("error-bad-input"),
             _ => t.s("error-internal"),
         };
-        let page = ErrorPage { t, me: None, languages: LANGUAGES, title, detail: self.0.detail.clone(), back: "javascript:history.back()" };
+        let page = ErrorPage {
+            t,
+            me: None,
+            languages: LANGUAGES,
+            title,
+            detail: self.0.detail.clone(),
+            back: "javascript:history.back()",
+        };
         (self.0.status, render(&page)).into_response()
     }
 }
@@ -134,7 +173,14 @@ pub fn render(page: &impl askama::Template) -> Response {
 /// business hours; the `<time>` element carries the exact instant for scripts.
 pub fn short_time(t: seva_core::time::Timestamp) -> String {
     let d = t.to_datetime();
-    format!("{:04}-{:02}-{:02} {:02}:{:02} UTC", d.year(), d.month() as u8, d.day(), d.hour(), d.minute())
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02} UTC",
+        d.year(),
+        d.month() as u8,
+        d.day(),
+        d.hour(),
+        d.minute()
+    )
 }
 
 pub fn human_size(bytes: i64) -> String {

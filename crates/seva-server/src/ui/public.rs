@@ -5,10 +5,10 @@
 
 use std::sync::atomic::Ordering;
 
+use axum::Form;
 use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::Form;
 use serde::Deserialize;
 use seva_core::AttachmentId;
 use seva_core::contact::{Email, IdentityKind};
@@ -33,7 +33,12 @@ pub struct FormQuery {
 fn tr(q: &FormQuery, headers: &HeaderMap) -> Tr {
     match &q.lang {
         Some(l) => Tr::new(l),
-        None => Tr::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("")),
+        None => Tr::negotiate(
+            headers
+                .get(header::ACCEPT_LANGUAGE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
     }
 }
 
@@ -63,7 +68,17 @@ fn frame_policy(embed: bool) -> [(header::HeaderName, &'static str); 1] {
 pub async fn form(Query(q): Query<FormQuery>, headers: HeaderMap) -> Response {
     let t = tr(&q, &headers);
     let embed = q.embed.is_some();
-    let page = FormPage { t, me: None, languages: LANGUAGES, embed, error: None, name: String::new(), email: String::new(), subject: String::new(), message: String::new() };
+    let page = FormPage {
+        t,
+        me: None,
+        languages: LANGUAGES,
+        embed,
+        error: None,
+        name: String::new(),
+        email: String::new(),
+        subject: String::new(),
+        message: String::new(),
+    };
     (frame_policy(embed), render(&page)).into_response()
 }
 
@@ -88,20 +103,33 @@ struct Submission {
     files: Vec<(String, String, Vec<u8>)>,
 }
 
-async fn read_submission(mut multipart: Multipart, max_file: usize) -> Result<Submission, (&'static str, String)> {
+async fn read_submission(
+    mut multipart: Multipart,
+    max_file: usize,
+) -> Result<Submission, (&'static str, String)> {
     let mut s = Submission::default();
-    while let Some(field) = multipart.next_field().await.map_err(|e| ("body", e.body_text()))? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ("body", e.body_text()))?
+    {
         let name = field.name().unwrap_or("").to_string();
         match name.as_str() {
             "files" => {
                 let filename = field.file_name().unwrap_or("").to_string();
-                let content_type = field.content_type().unwrap_or("application/octet-stream").to_string();
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_string();
                 let bytes = field.bytes().await.map_err(|e| ("files", e.body_text()))?;
                 if filename.is_empty() && bytes.is_empty() {
                     continue; // the browser sends an empty part when no file was chosen
                 }
                 if bytes.len() > max_file {
-                    return Err(("files", format!("{filename} is larger than {} MB", max_file / (1024 * 1024))));
+                    return Err((
+                        "files",
+                        format!("{filename} is larger than {} MB", max_file / (1024 * 1024)),
+                    ));
                 }
                 if s.files.len() >= 10 {
                     return Err(("files", "at most 10 files".into()));
@@ -109,7 +137,10 @@ async fn read_submission(mut multipart: Multipart, max_file: usize) -> Result<Su
                 s.files.push((filename, content_type, bytes.to_vec()));
             }
             "name" | "email" | "subject" | "message" | "website" => {
-                let text = field.text().await.map_err(|_| (static_name(&name), "must be text".to_string()))?;
+                let text = field
+                    .text()
+                    .await
+                    .map_err(|_| (static_name(&name), "must be text".to_string()))?;
                 match name.as_str() {
                     "name" => s.name = text,
                     "email" => s.email = text,
@@ -144,25 +175,54 @@ pub async fn submit(
     let t = tr(&q, &headers);
     let embed = q.embed.is_some();
     let now = seva_store::now().micros();
-    let allowed = state.form_posts.lock().unwrap_or_else(|e| e.into_inner()).hit(addr.ip().to_string(), now);
+    let allowed = state
+        .form_posts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .hit(addr.ip().to_string(), now);
     if !allowed {
-        return PageError(Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")), t).into_response();
+        return PageError(
+            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
+            t,
+        )
+        .into_response();
     }
     let s = match read_submission(multipart, state.config.max_attachment_bytes).await {
         Ok(s) => s,
         Err((field, detail)) => {
-            let status = if detail.contains("larger") || detail.contains("too large") { StatusCode::PAYLOAD_TOO_LARGE } else { StatusCode::UNPROCESSABLE_ENTITY };
+            let status = if detail.contains("larger") || detail.contains("too large") {
+                StatusCode::PAYLOAD_TOO_LARGE
+            } else {
+                StatusCode::UNPROCESSABLE_ENTITY
+            };
             return PageError(Problem::field(status, field, detail), t).into_response();
         }
     };
     let again = |error: String, status: StatusCode| {
-        let page = FormPage { t, me: None, languages: LANGUAGES, embed, error: Some(error), name: s.name.clone(), email: s.email.clone(), subject: s.subject.clone(), message: s.message.clone() };
+        let page = FormPage {
+            t,
+            me: None,
+            languages: LANGUAGES,
+            embed,
+            error: Some(error),
+            name: s.name.clone(),
+            email: s.email.clone(),
+            subject: s.subject.clone(),
+            message: s.message.clone(),
+        };
         (status, frame_policy(embed), render(&page)).into_response()
     };
     // A filled honeypot is a bot: it gets a page that looks like success and nothing is stored.
     if !s.honeypot.is_empty() {
         tracing::info!(ip = %addr.ip(), "web form honeypot filled; dropped");
-        let page = ThanksPage { t, me: None, languages: LANGUAGES, reference: 0, link: "/contact".into(), link_full: t.s("form-title") };
+        let page = ThanksPage {
+            t,
+            me: None,
+            languages: LANGUAGES,
+            reference: 0,
+            link: "/contact".into(),
+            link_full: t.s("form-title"),
+        };
         return render(&page);
     }
     let Ok(email) = Email::parse(&s.email) else {
@@ -177,7 +237,10 @@ pub async fn submit(
     let dir = state.config.attachments_dir();
     let files = s.files;
     let stored = tokio::task::spawn_blocking(move || {
-        files.iter().map(|(n, ct, b)| crate::files::store(&dir, n, ct, b)).collect::<std::io::Result<Vec<StoredFile>>>()
+        files
+            .iter()
+            .map(|(n, ct, b)| crate::files::store(&dir, n, ct, b))
+            .collect::<std::io::Result<Vec<StoredFile>>>()
     })
     .await;
     let stored = match stored {
@@ -208,10 +271,20 @@ pub async fn submit(
         .await;
     match received {
         Ok(r) => {
-            state.metrics.conversations_created.fetch_add(1, Ordering::Relaxed);
+            state
+                .metrics
+                .conversations_created
+                .fetch_add(1, Ordering::Relaxed);
             let link = format!("/requests/{key}?lang={}", t.lang);
             let link_full = format!("{}{}", state.config.public_url, link);
-            render(&ThanksPage { t, me: None, languages: LANGUAGES, reference: r.reference, link, link_full })
+            render(&ThanksPage {
+                t,
+                me: None,
+                languages: LANGUAGES,
+                reference: r.reference,
+                link,
+                link_full,
+            })
         }
         Err(e) => PageError(e.into(), t).into_response(),
     }
@@ -239,7 +312,12 @@ fn key_hash(key: &str) -> Result<String, Problem> {
     Ok(sha256_hex(key.as_bytes()))
 }
 
-pub async fn request(State(state): State<Shared>, Path(key): Path<String>, Query(q): Query<FormQuery>, headers: HeaderMap) -> Response {
+pub async fn request(
+    State(state): State<Shared>,
+    Path(key): Path<String>,
+    Query(q): Query<FormQuery>,
+    headers: HeaderMap,
+) -> Response {
     let t = tr(&q, &headers);
     let hash = match key_hash(&key) {
         Ok(h) => h,
@@ -272,7 +350,14 @@ pub async fn request(State(state): State<Shared>, Path(key): Path<String>, Query
         messages,
         can_reply: c.status != Status::Closed,
     };
-    ([(header::REFERRER_POLICY, "no-referrer"), (header::CACHE_CONTROL, "no-store")], render(&page)).into_response()
+    (
+        [
+            (header::REFERRER_POLICY, "no-referrer"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        render(&page),
+    )
+        .into_response()
 }
 
 #[derive(Deserialize)]
@@ -298,9 +383,17 @@ pub async fn reply(
     if form.message.trim().is_empty() || form.message.len() > 256 * 1024 {
         return PageError(Problem::bad_request("message", t.s("form-missing")), t).into_response();
     }
-    let allowed = state.form_posts.lock().unwrap_or_else(|e| e.into_inner()).hit(addr.ip().to_string(), seva_store::now().micros());
+    let allowed = state
+        .form_posts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .hit(addr.ip().to_string(), seva_store::now().micros());
     if !allowed {
-        return PageError(Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")), t).into_response();
+        return PageError(
+            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
+            t,
+        )
+        .into_response();
     }
     let r = state
         .store
@@ -332,7 +425,10 @@ pub async fn reply(
     }
 }
 
-pub async fn file(State(state): State<Shared>, Path((key, id)): Path<(String, String)>) -> Result<Response, Problem> {
+pub async fn file(
+    State(state): State<Shared>,
+    Path((key, id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
     let hash = key_hash(&key)?;
     let id: AttachmentId = id.parse().map_err(|_| Problem::not_found())?;
     let file = state

@@ -31,22 +31,53 @@ struct LoginPage {
 }
 
 fn tr_from(headers: &HeaderMap) -> Tr {
-    Tr::negotiate(headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or(""))
+    Tr::negotiate(
+        headers
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    )
 }
 
-fn login_form(state: &Shared, t: Tr, email: String, error: Option<String>, status: axum::http::StatusCode) -> Response {
+fn login_form(
+    state: &Shared,
+    t: Tr,
+    email: String,
+    error: Option<String>,
+    status: axum::http::StatusCode,
+) -> Response {
     let csrf = auth::new_secret();
-    let page = LoginPage { t, me: None, languages: LANGUAGES, csrf: csrf.clone(), email, error };
-    let cookie = format!("{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}", secure(state));
+    let page = LoginPage {
+        t,
+        me: None,
+        languages: LANGUAGES,
+        csrf: csrf.clone(),
+        email,
+        error,
+    };
+    let cookie = format!(
+        "{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}",
+        secure(state)
+    );
     (status, [(header::SET_COOKIE, cookie)], render(&page)).into_response()
 }
 
 fn secure(state: &Shared) -> &'static str {
-    if state.config.secure_cookies { "; Secure" } else { "" }
+    if state.config.secure_cookies {
+        "; Secure"
+    } else {
+        ""
+    }
 }
 
 pub async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
-    login_form(&state, tr_from(&headers), String::new(), None, axum::http::StatusCode::OK)
+    login_form(
+        &state,
+        tr_from(&headers),
+        String::new(),
+        None,
+        axum::http::StatusCode::OK,
+    )
 }
 
 #[derive(Deserialize)]
@@ -68,26 +99,47 @@ pub async fn login(
     let t = tr_from(&headers);
     let cookie = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
     if cookie.is_empty() || !constant_time_eq(cookie.as_bytes(), form.csrf.as_bytes()) {
-        return PageError(Problem::forbidden("the login form expired; please try again"), t).into_response();
+        return PageError(
+            Problem::forbidden("the login form expired; please try again"),
+            t,
+        )
+        .into_response();
     }
     let email = form.email.trim().to_lowercase();
     let ip_key = format!("ip:{}", addr.ip());
     let account_key = format!("account:{email}");
     let now = seva_store::now().micros();
     let limited = {
-        let mut failures = state.login_failures.lock().unwrap_or_else(|e| e.into_inner());
+        let mut failures = state
+            .login_failures
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
         failures.is_limited(&ip_key, now) || failures.is_limited(&account_key, now)
     };
     if limited {
-        return PageError(Problem::new(axum::http::StatusCode::TOO_MANY_REQUESTS, t.s("login-too-many")), t).into_response();
+        return PageError(
+            Problem::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                t.s("login-too-many"),
+            ),
+            t,
+        )
+        .into_response();
     }
     let lookup = email.clone();
-    let agent = match state.store.read(op!(c => agents::by_email(c, &lookup).await)).await {
+    let agent = match state
+        .store
+        .read(op!(c => agents::by_email(c, &lookup).await))
+        .await
+    {
         Ok(a) => a,
         Err(e) => return PageError(e.into(), t).into_response(),
     };
     let password = form.password;
-    let hash = agent.as_ref().filter(|a| !a.disabled).and_then(|a| a.password_hash.clone());
+    let hash = agent
+        .as_ref()
+        .filter(|a| !a.disabled)
+        .and_then(|a| a.password_hash.clone());
     let ok = tokio::task::spawn_blocking(move || match hash {
         Some(h) => auth::verify_password(&password, &h),
         None => {
@@ -102,21 +154,37 @@ pub async fn login(
         state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
         tracing::info!(ip = %addr.ip(), "failed login");
         {
-            let mut failures = state.login_failures.lock().unwrap_or_else(|e| e.into_inner());
+            let mut failures = state
+                .login_failures
+                .lock()
+                .unwrap_or_else(|e| e.into_inner());
             failures.hit(ip_key, now);
             failures.hit(account_key, now);
         }
-        return login_form(&state, t, email, Some(t.s("login-failed")), axum::http::StatusCode::UNAUTHORIZED);
+        return login_form(
+            &state,
+            t,
+            email,
+            Some(t.s("login-failed")),
+            axum::http::StatusCode::UNAUTHORIZED,
+        );
     };
     let token = auth::new_secret();
     let csrf = auth::new_secret();
     let hash = sha256_hex(token.as_bytes());
     let expires = seva_store::now().plus_seconds(SESSION_SECONDS);
     let id = agent.id;
-    if let Err(e) = state.store.write(op!(c => agents::create_session(c, id, &hash, &csrf, expires).await)).await {
+    if let Err(e) = state
+        .store
+        .write(op!(c => agents::create_session(c, id, &hash, &csrf, expires).await))
+        .await
+    {
         return PageError(e.into(), t).into_response();
     }
-    let cookie = format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}", secure(&state));
+    let cookie = format!(
+        "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}",
+        secure(&state)
+    );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
 }
 
@@ -126,11 +194,20 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-pub async fn logout(State(state): State<Shared>, agent: Agent, headers: HeaderMap, Form(form): Form<CsrfForm>) -> Result<Response, PageError> {
+pub async fn logout(
+    State(state): State<Shared>,
+    agent: Agent,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
         let hash = sha256_hex(token.as_bytes());
-        state.store.write(op!(c => agents::end_session(c, &hash).await)).await.map_err(|e| PageError(e.into(), agent.tr()))?;
+        state
+            .store
+            .write(op!(c => agents::end_session(c, &hash).await))
+            .await
+            .map_err(|e| PageError(e.into(), agent.tr()))?;
     }
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
@@ -144,11 +221,20 @@ pub struct LanguageForm {
     language: String,
 }
 
-pub async fn set_language(State(state): State<Shared>, agent: Agent, headers: HeaderMap, Form(form): Form<LanguageForm>) -> Result<Response, PageError> {
+pub async fn set_language(
+    State(state): State<Shared>,
+    agent: Agent,
+    headers: HeaderMap,
+    Form(form): Form<LanguageForm>,
+) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let lang = Tr::new(&form.language).lang;
     let id = agent.0.agent.id;
-    state.store.write(op!(c => agents::set_language(c, id, lang).await)).await.map_err(|e| PageError(e.into(), agent.tr()))?;
+    state
+        .store
+        .write(op!(c => agents::set_language(c, id, lang).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
     // Back to the page the picker was on, if it was one of ours.
     let back = headers
         .get(header::REFERER)

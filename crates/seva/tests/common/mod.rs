@@ -25,13 +25,29 @@ pub struct Seva {
 fn unique() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().subsec_nanos();
-    format!("{}_{}_{}", std::process::id(), N.fetch_add(1, Ordering::Relaxed), nanos)
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .subsec_nanos();
+    format!(
+        "{}_{}_{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed),
+        nanos
+    )
 }
 
 fn psql(admin_url: &str, sql: &str) {
-    let out = Command::new("psql").arg(admin_url).args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql]).output().expect("psql must be installed for the PostgreSQL tests");
-    assert!(out.status.success(), "psql {sql}: {}", String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("psql")
+        .arg(admin_url)
+        .args(["-q", "-v", "ON_ERROR_STOP=1", "-c", sql])
+        .output()
+        .expect("psql must be installed for the PostgreSQL tests");
+    assert!(
+        out.status.success(),
+        "psql {sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 impl Seva {
@@ -52,9 +68,20 @@ impl Seva {
             }
             _ => (None, None),
         };
-        let mut seva = Seva { child: Command::new("true").spawn().unwrap(), base: String::new(), dir, token: String::new(), database_url, pg, extra_config: extra_config.to_string() };
+        let mut seva = Seva {
+            child: Command::new("true").spawn().unwrap(),
+            base: String::new(),
+            dir,
+            token: String::new(),
+            database_url,
+            pg,
+            extra_config: extra_config.to_string(),
+        };
         seva.boot();
-        seva.token = seva.cli(&["token", "create", "--user", ADMIN]).trim().to_string();
+        seva.token = seva
+            .cli(&["token", "create", "--user", ADMIN])
+            .trim()
+            .to_string();
         seva
     }
 
@@ -62,7 +89,12 @@ impl Seva {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seva"));
         let config = self.dir.join("seva.toml");
         std::fs::write(&config, &self.extra_config).unwrap();
-        cmd.args(args).arg("--data").arg(self.dir.join("data")).arg("--config").arg(&config).args(["--log", "warn"]);
+        cmd.args(args)
+            .arg("--data")
+            .arg(self.dir.join("data"))
+            .arg("--config")
+            .arg(&config)
+            .args(["--log", "warn"]);
         cmd.env("SEVA_ADMIN_EMAIL", ADMIN);
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
@@ -73,22 +105,46 @@ impl Seva {
     /// Runs a `seva` subcommand on the same data; returns its standard output.
     pub fn cli(&self, args: &[&str]) -> String {
         let out = self.command(args).output().unwrap();
-        assert!(out.status.success(), "seva {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seva {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     pub fn cli_with_stdin(&self, args: &[&str], stdin: &str) -> String {
         use std::io::Write;
-        let mut child = self.command(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-        child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(stdin.as_bytes())
+            .unwrap();
         let out = child.wait_with_output().unwrap();
-        assert!(out.status.success(), "seva {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "seva {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         String::from_utf8(out.stdout).unwrap()
     }
 
     fn boot(&mut self) {
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
-        let mut child = self.command(&["serve", "--listen", "127.0.0.1:0"]).stdout(Stdio::piped()).stderr(log).spawn().unwrap();
+        let mut child = self
+            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
@@ -98,9 +154,14 @@ impl Seva {
                 }
             }
         });
-        let addr = rx.recv_timeout(Duration::from_secs(60)).unwrap_or_else(|_| {
-            panic!("seva serve did not start: {}", std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default())
-        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| {
+                panic!(
+                    "seva serve did not start: {}",
+                    std::fs::read_to_string(self.dir.join("server.log")).unwrap_or_default()
+                )
+            });
         self.child = child;
         self.base = format!("http://{addr}");
     }
@@ -134,7 +195,13 @@ impl Seva {
         self.api_as(&self.token, method, path, body)
     }
 
-    pub fn api_as(&self, token: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    pub fn api_as(
+        &self,
+        token: &str,
+        method: &str,
+        path: &str,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let agent = Self::agent();
         let url = self.url(path);
         let auth = format!("Bearer {token}");
@@ -143,7 +210,10 @@ impl Seva {
             ("DELETE", _) => agent.delete(&url).header("Authorization", &auth).call(),
             ("POST", Some(b)) => agent.post(&url).header("Authorization", &auth).send_json(b),
             ("POST", None) => agent.post(&url).header("Authorization", &auth).send_empty(),
-            ("PATCH", Some(b)) => agent.patch(&url).header("Authorization", &auth).send_json(b),
+            ("PATCH", Some(b)) => agent
+                .patch(&url)
+                .header("Authorization", &auth)
+                .send_json(b),
             (m, _) => panic!("no helper for {m}"),
         }
         .unwrap();
@@ -152,8 +222,22 @@ impl Seva {
 
     /// A user with a known password and a token, for tests that act as someone else.
     pub fn user(&self, email: &str, role: &str, password: &str) -> String {
-        self.cli_with_stdin(&["user", "add", email, "--name", email.split('@').next().unwrap(), "--role", role, "--password-stdin"], password);
-        self.cli(&["token", "create", "--user", email]).trim().to_string()
+        self.cli_with_stdin(
+            &[
+                "user",
+                "add",
+                email,
+                "--name",
+                email.split('@').next().unwrap(),
+                "--role",
+                role,
+                "--password-stdin",
+            ],
+            password,
+        );
+        self.cli(&["token", "create", "--user", email])
+            .trim()
+            .to_string()
     }
 
     pub fn server_log(&self) -> String {
@@ -171,7 +255,10 @@ impl Drop for Seva {
     fn drop(&mut self) {
         self.kill();
         if let Some((admin, name)) = self.pg.take() {
-            psql(&admin, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            psql(
+                &admin,
+                &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+            );
         }
         let _ = std::fs::remove_dir_all(&self.dir);
     }
@@ -182,7 +269,12 @@ pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (Str
     let boundary = "----seva-test-boundary-7MA4YWxkTrZu0gW";
     let mut body = Vec::new();
     for (name, value) in fields {
-        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").as_bytes());
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
     }
     for (name, filename, bytes) in files {
         body.extend_from_slice(
@@ -196,14 +288,30 @@ pub fn multipart(fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (Str
 }
 
 /// Submits the public web form; returns (status, page HTML).
-pub fn submit_form(seva: &Seva, fields: &[(&str, &str)], files: &[(&str, &str, &[u8])]) -> (u16, String) {
+pub fn submit_form(
+    seva: &Seva,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> (u16, String) {
     let (content_type, body) = multipart(fields, files);
-    let mut res = Seva::agent().post(&seva.url("/contact?lang=en")).header("Content-Type", &content_type).send(&body[..]).unwrap();
-    (res.status().as_u16(), res.body_mut().read_to_string().unwrap_or_default())
+    let mut res = Seva::agent()
+        .post(&seva.url("/contact?lang=en"))
+        .header("Content-Type", &content_type)
+        .send(&body[..])
+        .unwrap();
+    (
+        res.status().as_u16(),
+        res.body_mut().read_to_string().unwrap_or_default(),
+    )
 }
 
 /// The `#123` reference a thank-you page shows.
 pub fn reference_in(html: &str) -> Option<i64> {
     let at = html.find("reference is #")? + "reference is #".len();
-    html[at..].chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
+    html[at..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .ok()
 }

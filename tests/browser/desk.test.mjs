@@ -1,0 +1,125 @@
+// Browser test of the agent desk and the public form, in Debian's chromium driven by
+// playwright-core: an agent logs in, a conversation arrives in the inbox without a
+// reload, the agent opens it and replies; the web form renders Telugu whole.
+// Screenshots are kept under target/screenshots/ as CI artifacts.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const repo = resolve(import.meta.dirname, "../..");
+const seva = process.env.SEVA_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, "target"), "debug/seva");
+const shots = join(repo, "target/screenshots");
+const email = "priya@example.com";
+const password = "a long browser test password";
+let server, base, token, browser, data;
+
+function cli(args, input) {
+  return execFileSync(seva, [...args, "--data", data, "--log", "error"], { input, encoding: "utf8" }).trim();
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  data = mkdtempSync(join(tmpdir(), "seva-browser-"));
+  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+  base = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("seva serve did not start in 60 s")), 60000);
+    const lines = createInterface({ input: server.stdout });
+    lines.on("line", (line) => {
+      if (line.startsWith("listening on ")) {
+        clearTimeout(timer);
+        ok("http://" + line.slice(13));
+      }
+    });
+    server.on("exit", (code) => fail(new Error(`seva serve exited with ${code}`)));
+  });
+  cli(["user", "add", email, "--name", "Priya", "--role", "agent", "--password-stdin"], password);
+  token = cli(["token", "create", "--user", email]);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGKILL");
+  rmSync(data, { recursive: true, force: true });
+});
+
+async function api(method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
+test("an agent logs in, sees a conversation arrive live, opens it and replies", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await page.goto(base + "/login");
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(base + "/inbox");
+  await page.goto(base + "/inbox?view=open");
+  await page.getByText("Nothing here").waitFor();
+  // Mark this page load: if the page reloads, the mark is gone.
+  await page.evaluate(() => (window.__sameLoad = true));
+  await page.waitForTimeout(300); // let the live stream connect
+
+  const created = await api("POST", "/api/v1/conversations", {
+    contact: { email: "venkat@example.com", name: "Venkat" },
+    subject: "కారు హైవేపై ఆగిపోయింది",
+    text: "దయచేసి వెంటనే సహాయం చేయండి",
+    priority: "urgent",
+  });
+  assert.equal(created.status, 201);
+  const row = page.locator("tr", { hasText: "కారు హైవేపై ఆగిపోయింది" });
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.__sameLoad), true, "the row appeared without a reload");
+  await page.screenshot({ path: join(shots, "inbox.png"), fullPage: true });
+
+  await row.getByRole("link").click();
+  await page.waitForURL(`${base}/conversations/${created.json.id}`);
+  await page.getByText("దయచేసి వెంటనే సహాయం చేయండి").waitFor();
+  await page.getByLabel("Your answer").fill("We are sending a tow truck now. / టో ట్రక్ వస్తోంది.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator(".msg-outbound", { hasText: "టో ట్రక్ వస్తోంది" }).waitFor();
+  await page.screenshot({ path: join(shots, "conversation.png"), fullPage: true });
+
+  const messages = await api("GET", `/api/v1/conversations/${created.json.id}/messages`);
+  assert.equal(messages.json.length, 2);
+  assert.equal(messages.json[1].kind, "outbound");
+  const conversation = await api("GET", `/api/v1/conversations/${created.json.id}`);
+  assert.equal(conversation.json.owner_id !== null, true, "answering made Priya the owner");
+
+  // A change by someone else shows up on the open conversation page without a reload.
+  await page.evaluate(() => (window.__sameLoad = true));
+  await api("POST", `/api/v1/conversations/${created.json.id}/status`, { status: "solved" });
+  await page.locator(".conv-head .status-solved").waitFor({ timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.__sameLoad), true);
+  await page.close();
+});
+
+test("the web form in Telugu renders and opens a conversation", async () => {
+  const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
+  await page.goto(base + "/contact?lang=te");
+  await page.getByRole("heading", { name: "మమ్మల్ని సంప్రదించండి" }).waitFor();
+  await page.getByLabel("పేరు").fill("లక్ష్మి");
+  await page.getByLabel("ఇమెయిల్").fill("lakshmi@example.com");
+  await page.getByLabel("విషయం").fill("వాపసు");
+  await page.getByLabel("సందేశం").fill("నా డబ్బు వాపసు కావాలి");
+  await page.screenshot({ path: join(shots, "contact-form-te.png"), fullPage: true });
+  await page.getByRole("button", { name: "పంపండి" }).click();
+  await page.getByText("మీ సూచన సంఖ్య").waitFor();
+  await page.screenshot({ path: join(shots, "thanks-te.png"), fullPage: true });
+  const list = await api("GET", "/api/v1/conversations?tag=&limit=50");
+  assert.ok(list.json.data.some((c) => c.subject === "వాపసు" && c.channel === "web_form"));
+  await page.close();
+});

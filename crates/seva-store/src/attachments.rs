@@ -32,6 +32,17 @@ pub async fn insert(
     Ok(id)
 }
 
+/// Decodes `id, filename, content_type, size, sha256` starting at column `at`.
+fn decode(r: &crate::Row, at: usize) -> Result<Attachment> {
+    Ok(Attachment {
+        id: r.parse(at)?,
+        filename: r.text(at + 1)?,
+        content_type: r.text(at + 2)?,
+        size: r.int(at + 3)?,
+        sha256: r.text(at + 4)?,
+    })
+}
+
 pub async fn for_conversation(
     conn: &mut dyn Conn,
     id: ConversationId,
@@ -44,18 +55,7 @@ pub async fn for_conversation(
         )
         .await?;
     rows.iter()
-        .map(|r| {
-            Ok((
-                r.parse(0)?,
-                Attachment {
-                    id: r.parse(1)?,
-                    filename: r.text(2)?,
-                    content_type: r.text(3)?,
-                    size: r.int(4)?,
-                    sha256: r.text(5)?,
-                },
-            ))
-        })
+        .map(|r| Ok((r.parse(0)?, decode(r, 1)?)))
         .collect()
 }
 
@@ -72,15 +72,5 @@ pub async fn get(
         )
         .await?
         .ok_or(Error::NotFound)?;
-    Ok((
-        r.parse(0)?,
-        Attachment {
-            id: r.parse(1)?,
-            filename: r.text(2)?,
-            content_type: r.text(3)?,
-            size: r.int(4)?,
-            sha256: r.text(5)?,
-        },
-        Timestamp(r.int(6)?),
-    ))
+    Ok((r.parse(0)?, decode(&r, 1)?, Timestamp(r.int(6)?)))
 }

@@ -12,7 +12,9 @@ use seva_core::contact::{Email, IdentityKind, PhoneE164};
 use seva_core::conversation::{Channel, MessageKind, Priority, Status};
 use seva_core::time::Timestamp;
 use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
-use seva_store::conversations::{self, Arrival, Assignment, Conversation, Cursor, Filter, Reply};
+use seva_store::conversations::{
+    self, Arrival, Assignment, Conversation, Cursor, Filter, Reply, Viewer,
+};
 use seva_store::events::Event;
 use seva_store::messages::{self, Message};
 use seva_store::op;
@@ -364,6 +366,27 @@ pub async fn post_message(
     Ok(response)
 }
 
+/// Runs one change to a conversation on behalf of the caller and answers with the
+/// conversation as it now is.
+async fn change<F>(state: &Shared, caller: &Caller, id: &str, f: F) -> Result<Response, Problem>
+where
+    F: for<'c> FnOnce(
+            &'c mut dyn seva_store::Conn,
+            Viewer,
+            ConversationId,
+        ) -> seva_store::BoxFuture<'c, seva_store::Result<Conversation>>
+        + Send
+        + 'static,
+{
+    let id: ConversationId = parse_id("id", id)?;
+    let viewer = caller.viewer();
+    let c = state
+        .store
+        .write(move |conn: &mut dyn seva_store::Conn| f(conn, viewer, id))
+        .await?;
+    Ok(json(StatusCode::OK, &c))
+}
+
 /// `null` clears; a missing field leaves it as it is.
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -390,13 +413,21 @@ pub async fn assign(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<AssignBody>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
-    let viewer = caller.viewer();
-    let c = state
-        .store
-        .write(op!(c => conversations::assign(c, &viewer, id, Assignment { owner: body.owner_id, team: body.team_id }).await))
-        .await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move {
+            conversations::assign(
+                c,
+                &v,
+                id,
+                Assignment {
+                    owner: body.owner_id,
+                    team: body.team_id,
+                },
+            )
+            .await
+        })
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -414,13 +445,10 @@ pub async fn status(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<StatusBody>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
-    let viewer = caller.viewer();
-    let c = state
-        .store
-        .write(op!(c => conversations::set_status(c, &viewer, id, body.status).await))
-        .await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::set_status(c, &v, id, body.status).await })
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -438,13 +466,10 @@ pub async fn priority(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<PriorityBody>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
-    let viewer = caller.viewer();
-    let c = state
-        .store
-        .write(op!(c => conversations::set_priority(c, &viewer, id, body.priority).await))
-        .await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::set_priority(c, &v, id, body.priority).await })
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -465,16 +490,13 @@ pub async fn tags(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<TagsBody>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
     if body.add.len() + body.remove.len() > 100 {
         return Err(Problem::bad_request("add", "at most 100 tags at once"));
     }
-    let viewer = caller.viewer();
-    let c = state
-        .store
-        .write(op!(c => conversations::set_tags(c, &viewer, id, &body.add, &body.remove).await))
-        .await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::set_tags(c, &v, id, &body.add, &body.remove).await })
+    })
+    .await
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -493,10 +515,12 @@ pub async fn followers(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<FollowBody>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
-    let viewer = caller.viewer();
-    let c = state.store.write(op!(c => conversations::set_following(c, &viewer, id, body.agent_id, body.follow).await)).await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move {
+            conversations::set_following(c, &v, id, body.agent_id, body.follow).await
+        })
+    })
+    .await
 }
 
 /// Set custom fields; a field set to `null` is removed.
@@ -508,13 +532,10 @@ pub async fn fields(
     Path(id): Path<String>,
     ApiJson(body, _): ApiJson<serde_json::Map<String, serde_json::Value>>,
 ) -> Result<Response, Problem> {
-    let id: ConversationId = parse_id("id", &id)?;
-    let viewer = caller.viewer();
-    let c = state
-        .store
-        .write(op!(c => conversations::set_custom_fields(c, &viewer, id, body).await))
-        .await?;
-    Ok(json(StatusCode::OK, &c))
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::set_custom_fields(c, &v, id, body).await })
+    })
+    .await
 }
 
 /// Everything that happened to the conversation, in order.

@@ -36,20 +36,34 @@ pub struct NewAgent<'a> {
     pub must_change_password: bool,
 }
 
-const COLUMNS: &str =
-    "id, email, name, role, language, disabled, password_hash, must_change_password, created_at";
+/// The agent's columns and, last, their team ids joined by commas: one query per agent,
+/// because every authenticated request reads one.
+fn columns(conn: &dyn Conn) -> &'static str {
+    match conn.dialect() {
+        crate::Dialect::Sqlite => {
+            "a.id, a.email, a.name, a.role, a.language, a.disabled, a.password_hash, a.must_change_password, a.created_at, \
+             (SELECT group_concat(team_id, ',') FROM team_members WHERE agent_id = a.id)"
+        }
+        crate::Dialect::Postgres => {
+            "a.id, a.email, a.name, a.role, a.language, a.disabled, a.password_hash, a.must_change_password, a.created_at, \
+             (SELECT string_agg(team_id, ',' ORDER BY team_id) FROM team_members WHERE agent_id = a.id)"
+        }
+    }
+}
 
-async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Agent> {
+fn decode(row: &crate::Row) -> Result<Agent> {
     let id: AgentId = row.parse(0)?;
-    let teams = conn
-        .query(
-            "SELECT team_id FROM team_members WHERE agent_id = $1 ORDER BY team_id",
-            args![id.to_string()],
-        )
-        .await?
-        .iter()
-        .map(|r| r.parse(0))
+    let mut teams = row
+        .opt_text(9)?
+        .unwrap_or_default()
+        .split(',')
+        .filter(|t| !t.is_empty())
+        .map(|t| {
+            t.parse()
+                .map_err(|_| Error::Decode(format!("team id {t:?}")))
+        })
         .collect::<Result<Vec<TeamId>>>()?;
+    teams.sort();
     Ok(Agent {
         id,
         email: row.text(1)?,
@@ -98,31 +112,34 @@ pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
 }
 
 pub async fn get(conn: &mut dyn Conn, id: AgentId) -> Result<Agent> {
-    let sql = format!("SELECT {COLUMNS} FROM agents WHERE id = $1");
+    let sql = format!("SELECT {} FROM agents a WHERE a.id = $1", columns(conn));
     let row = conn
         .query_opt(&sql, args![id.to_string()])
         .await?
         .ok_or(Error::NotFound)?;
-    decode(conn, &row).await
+    decode(&row)
 }
 
 pub async fn by_email(conn: &mut dyn Conn, email: &str) -> Result<Option<Agent>> {
-    let sql = format!("SELECT {COLUMNS} FROM agents WHERE email = $1");
+    let sql = format!("SELECT {} FROM agents a WHERE a.email = $1", columns(conn));
     match conn
         .query_opt(&sql, args![email.trim().to_lowercase()])
         .await?
     {
-        Some(row) => Ok(Some(decode(conn, &row).await?)),
+        Some(row) => Ok(Some(decode(&row)?)),
         None => Ok(None),
     }
 }
 
 pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Agent>> {
-    let sql = format!("SELECT {COLUMNS} FROM agents ORDER BY name, email");
+    let sql = format!(
+        "SELECT {} FROM agents a ORDER BY a.name, a.email",
+        columns(conn)
+    );
     let rows = conn.query(&sql, &[]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
-        out.push(decode(conn, row).await?);
+        out.push(decode(row)?);
     }
     Ok(out)
 }
@@ -261,15 +278,14 @@ pub async fn create_token(
 }
 
 pub async fn by_token(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Agent>> {
-    let row = conn
-        .query_opt(
-            "SELECT t.agent_id FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
-             WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
-            args![token_hash],
-        )
-        .await?;
-    match row {
-        Some(row) => Ok(Some(get(conn, row.parse(0)?).await?)),
-        None => Ok(None),
-    }
+    let sql = format!(
+        "SELECT {} FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+         WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
+        columns(conn)
+    );
+    conn.query_opt(&sql, args![token_hash])
+        .await?
+        .as_ref()
+        .map(decode)
+        .transpose()
 }

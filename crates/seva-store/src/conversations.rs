@@ -217,9 +217,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         Some(c) if c.status != Status::Closed => {
             let status = c.status.after_customer_message();
             conn.execute(
-                "UPDATE conversations SET status = $1, preview = $2, message_count = message_count + 1, updated_at = $3, \
+                "UPDATE conversations SET status = $1, active = $5, preview = $2, message_count = message_count + 1, updated_at = $3, \
                  solved_at = CASE WHEN $1 = 'solved' THEN solved_at ELSE NULL END WHERE id = $4",
-                args![status.as_str(), &preview, now, c.id.to_string()],
+                args![status.as_str(), &preview, now, c.id.to_string(), status.is_active()],
             )
             .await?;
             (c.id, c.reference, false)
@@ -425,8 +425,8 @@ async fn change_status(
     check_transition(c.status, to).map_err(|e| Error::invalid("status", e.to_string()))?;
     let now = crate::now().micros();
     conn.execute(
-        "UPDATE conversations SET status = $1, updated_at = $2, solved_at = CASE WHEN $1 = 'solved' THEN $2 ELSE solved_at END WHERE id = $3",
-        args![to.as_str(), now, c.id.to_string()],
+        "UPDATE conversations SET status = $1, active = $4, updated_at = $2, solved_at = CASE WHEN $1 = 'solved' THEN $2 ELSE solved_at END WHERE id = $3",
+        args![to.as_str(), now, c.id.to_string(), to.is_active()],
     )
     .await?;
     crate::events::append(
@@ -715,7 +715,16 @@ pub async fn list(
         sql: format!("SELECT {COLUMNS} {FROM} WHERE 1 = 1"),
         args: Vec::new(),
     };
-    if !filter.statuses.is_empty() {
+    // The usual views ask for all active or all finished statuses: those use the `active`
+    // flag, whose indexes return rows already in update order.
+    let wanted = |set: &[Status]| {
+        filter.statuses.len() == set.len() && set.iter().all(|s| filter.statuses.contains(s))
+    };
+    if wanted(&[Status::Open, Status::Pending, Status::OnHold]) {
+        q.sql += " AND c.active = 1";
+    } else if wanted(&[Status::Solved, Status::Closed]) {
+        q.sql += " AND c.active = 0";
+    } else if !filter.statuses.is_empty() {
         let list: Vec<String> = filter.statuses.iter().map(|s| q.arg(s.as_str())).collect();
         q.sql += &format!(" AND c.status IN ({})", list.join(", "));
     }

@@ -222,6 +222,13 @@ pub fn backup(path: &Path, dest: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Runs a fixed statement through the statement cache: the savepoints around every
+/// request are parsed once, not once per request.
+fn statement(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
 /// Runs one operation, turning a panic into an error so that one bad request cannot take
 /// the writer (and with it every later write) down.
 fn run_guarded(conn: &mut SqliteConn, op: AnyOp) -> Result<Box<dyn Any + Send>> {
@@ -259,21 +266,18 @@ fn writer_loop(
         }
         for (op, reply) in batch.drain(..) {
             let mark = conn.emitted.len();
-            let result = conn
-                .conn
-                .execute_batch("SAVEPOINT request")
-                .map_err(Error::from)
-                .and_then(|_| run_guarded(&mut conn, op));
+            let result =
+                statement(&conn.conn, "SAVEPOINT request").and_then(|_| run_guarded(&mut conn, op));
             let closed = if result.is_ok() {
-                conn.conn.execute_batch("RELEASE request")
+                statement(&conn.conn, "RELEASE request")
             } else {
                 conn.emitted.truncate(mark);
-                conn.conn
-                    .execute_batch("ROLLBACK TO request; RELEASE request")
+                statement(&conn.conn, "ROLLBACK TO request")
+                    .and_then(|_| statement(&conn.conn, "RELEASE request"))
             };
             match closed {
                 Ok(()) => results.push(result),
-                Err(e) => results.push(Err(Error::from(e))),
+                Err(e) => results.push(Err(e)),
             }
             replies.push(reply);
         }

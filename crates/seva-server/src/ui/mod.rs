@@ -24,6 +24,10 @@ pub fn router() -> Router<Shared> {
         .route("/login", get(session::login_page).post(session::login))
         .route("/logout", post(session::logout))
         .route("/me/language", post(session::set_language))
+        .route(
+            "/me/password",
+            get(session::password_page).post(session::set_password),
+        )
         .route("/inbox", get(desk::inbox))
         .route("/conversations/{id}", get(desk::conversation))
         .route("/conversations/{id}/reply", post(desk::reply))

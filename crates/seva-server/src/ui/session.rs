@@ -245,3 +245,72 @@ pub async fn set_language(
         .to_string();
     Ok(Redirect::to(&back).into_response())
 }
+
+#[derive(askama::Template)]
+#[template(path = "password.html")]
+struct PasswordPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    csrf: String,
+    error: Option<String>,
+}
+
+pub async fn password_page(agent: Agent) -> Response {
+    let t = agent.tr();
+    render(&PasswordPage {
+        t,
+        me: Some(super::me(&agent.0)),
+        languages: LANGUAGES,
+        csrf: agent.0.csrf().to_string(),
+        error: None,
+    })
+}
+
+#[derive(Deserialize)]
+pub struct PasswordForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    again: String,
+}
+
+pub async fn set_password(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let problem = if form.password.chars().count() < 10 {
+        Some(t.s("password-short"))
+    } else if form.password != form.again {
+        Some(t.s("password-mismatch"))
+    } else {
+        None
+    };
+    if let Some(error) = problem {
+        let page = PasswordPage {
+            t,
+            me: Some(super::me(&agent.0)),
+            languages: LANGUAGES,
+            csrf: agent.0.csrf().to_string(),
+            error: Some(error),
+        };
+        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+    }
+    let password = form.password;
+    let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|_| PageError(Problem::internal(), t))?
+        .map_err(|p| PageError(p, t))?;
+    let id = agent.0.agent.id;
+    state
+        .store
+        .write(op!(c => agents::set_password(c, id, hash).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to("/inbox").into_response())
+}

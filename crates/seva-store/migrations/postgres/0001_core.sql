@@ -84,6 +84,9 @@ CREATE TABLE conversations (
     id TEXT NOT NULL UNIQUE,
     subject TEXT NOT NULL,
     status TEXT NOT NULL,
+    -- 1 while open, pending or on hold: the inbox views filter on it, so that one index
+    -- range in update order serves them without sorting.
+    active BIGINT NOT NULL DEFAULT 1,
     priority TEXT NOT NULL,
     channel TEXT NOT NULL,
     contact_id TEXT NOT NULL REFERENCES contacts(id),
@@ -100,12 +103,13 @@ CREATE TABLE conversations (
     first_response_at BIGINT,
     solved_at BIGINT
 );
-CREATE INDEX conversations_status ON conversations(status, updated_at);
-CREATE INDEX conversations_owner ON conversations(owner_id, status, updated_at);
-CREATE INDEX conversations_team ON conversations(team_id, status, updated_at);
-CREATE INDEX conversations_contact ON conversations(contact_id, updated_at);
-CREATE INDEX conversations_inbox ON conversations(inbox_id, updated_at);
-CREATE INDEX conversations_updated ON conversations(updated_at);
+CREATE INDEX conversations_status ON conversations(status, updated_at, seq);
+CREATE INDEX conversations_active ON conversations(active, updated_at, seq);
+CREATE INDEX conversations_owner ON conversations(owner_id, active, updated_at, seq);
+CREATE INDEX conversations_team ON conversations(team_id, active, updated_at, seq);
+CREATE INDEX conversations_contact ON conversations(contact_id, updated_at, seq);
+CREATE INDEX conversations_inbox ON conversations(inbox_id, updated_at, seq);
+CREATE INDEX conversations_updated ON conversations(updated_at, seq);
 
 CREATE TABLE conversation_tags (
     conversation_id TEXT NOT NULL REFERENCES conversations(id),

@@ -682,3 +682,109 @@ fn the_command_line_manages_users_teams_and_tokens() {
             .contains("seva_http_requests_total")
     );
 }
+
+#[test]
+fn the_first_admin_logs_in_with_the_printed_password_and_must_choose_a_new_one() {
+    let seva = Seva::start();
+    let log = seva.server_log();
+    let password = log
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("password: "))
+        .expect("the first run prints the admin's password")
+        .to_string();
+    assert!(log.contains(&format!("email:    {ADMIN}")));
+    let agent = Seva::agent();
+    let mut res = agent.get(&seva.url("/login")).call().unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = res.body_mut().read_to_string().unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", ADMIN),
+            ("password", password.as_str()),
+        ])
+        .unwrap();
+    assert_eq!(res.headers()["location"], "/me/password");
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = agent
+        .get(&seva.url("/inbox"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    assert_eq!(
+        (
+            res.status().as_u16(),
+            res.headers()["location"].to_str().unwrap()
+        ),
+        (303, "/me/password"),
+        "nothing else until the password is changed"
+    );
+    let mut page = agent
+        .get(&seva.url("/me/password"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    let html = page.body_mut().read_to_string().unwrap();
+    let csrf = html
+        .split("name=\"csrf\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_string();
+    let res = agent
+        .post(&seva.url("/me/password"))
+        .header("Cookie", &session)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("password", "short"),
+            ("again", "short"),
+        ])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let res = agent
+        .post(&seva.url("/me/password"))
+        .header("Cookie", &session)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("password", "my own long password"),
+            ("again", "my own long password"),
+        ])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let res = agent
+        .get(&seva.url("/inbox"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+}

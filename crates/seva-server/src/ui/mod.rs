@@ -100,6 +100,13 @@ impl FromRequestParts<Shared> for Agent {
 
     async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, Response> {
         match crate::auth::authenticate(state, &parts.headers).await {
+            // A one-time password is changed before anything else is done with it.
+            Ok(Some(caller))
+                if caller.agent.must_change_password
+                    && !matches!(parts.uri.path(), "/me/password" | "/logout") =>
+            {
+                Err(Redirect::to("/me/password").into_response())
+            }
             Ok(Some(caller)) if matches!(caller.via, crate::auth::Via::Session { .. }) => {
                 Ok(Agent(caller))
             }

@@ -185,7 +185,12 @@ pub async fn login(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}",
         secure(&state)
     );
-    ([(header::SET_COOKIE, cookie)], Redirect::to("/inbox")).into_response()
+    let next = if agent.must_change_password {
+        "/me/password"
+    } else {
+        "/inbox"
+    };
+    ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
 }
 
 #[derive(Deserialize)]

@@ -580,3 +580,54 @@ async fn duplicate_agents_and_teams_are_conflicts() {
         Err(Error::Conflict(_))
     ));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_solved_conversation_leaves_the_active_views_and_a_customer_reply_brings_it_back() {
+    let t = store().await;
+    let s = &t.store;
+    let boss = agent(s, "boss@example.com", Role::Admin).await;
+    let active = Filter {
+        statuses: vec![Status::Open, Status::Pending, Status::OnHold],
+        ..Filter::default()
+    };
+    let done = Filter {
+        statuses: vec![Status::Solved, Status::Closed],
+        ..Filter::default()
+    };
+    let count = |f: &Filter| {
+        let (f, b) = (f.clone(), boss.clone());
+        async move {
+            s.read(op!(c => conversations::list(c, &b, &f, None, 50).await))
+                .await
+                .unwrap()
+                .0
+                .len()
+        }
+    };
+    let r = s
+        .write(op!(c => conversations::ingest(c, arrival("a@example.com", "s", "first")).await))
+        .await
+        .unwrap();
+    let id = r.conversation_id;
+    assert_eq!((count(&active).await, count(&done).await), (1, 0));
+    let b = boss.clone();
+    s.write(op!(c => conversations::set_status(c, &b, id, Status::OnHold).await))
+        .await
+        .unwrap();
+    assert_eq!(
+        (count(&active).await, count(&done).await),
+        (1, 0),
+        "on hold is still work to do"
+    );
+    let b = boss.clone();
+    s.write(op!(c => conversations::set_status(c, &b, id, Status::Solved).await))
+        .await
+        .unwrap();
+    assert_eq!((count(&active).await, count(&done).await), (0, 1));
+    s.write(op!(c => conversations::ingest(c, Arrival { continues: Some(id), ..arrival("a@example.com", "", "not solved after all") }).await)).await.unwrap();
+    assert_eq!(
+        (count(&active).await, count(&done).await),
+        (1, 0),
+        "the customer's reply reopened it"
+    );
+}

@@ -31,7 +31,16 @@ pub fn router() -> Router<Shared> {
 }
 
 pub async fn count_requests(State(state): State<Shared>, req: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let method = req.method().clone();
+    // The route pattern, not the path: paths hold ids and customers' secret links.
+    let route = req
+        .extensions()
+        .get::<axum::extract::MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| "unmatched".into());
     let response = next.run(req).await;
+    tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
     state.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_server_error() {
         state

@@ -150,6 +150,7 @@ pub async fn update(
     id: ContactId,
     name: Option<&str>,
     language: Option<&str>,
+    organization: Option<Option<OrganizationId>>,
     actor: &str,
 ) -> Result<Contact> {
     get(conn, id).await?;
@@ -166,6 +167,22 @@ pub async fn update(
         conn.execute(
             "UPDATE contacts SET language = $1, updated_at = $2 WHERE id = $3",
             args![language, crate::now().micros(), id.to_string()],
+        )
+        .await?;
+    }
+    if let Some(org) = organization {
+        if let Some(o) = org {
+            crate::organizations::get(conn, o)
+                .await
+                .map_err(|_| Error::invalid("organization_id", "no such organization"))?;
+        }
+        conn.execute(
+            "UPDATE contacts SET organization_id = $1, updated_at = $2 WHERE id = $3",
+            args![
+                org.map(|o| o.to_string()),
+                crate::now().micros(),
+                id.to_string()
+            ],
         )
         .await?;
     }

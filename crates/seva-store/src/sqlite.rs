@@ -252,7 +252,7 @@ fn writer_loop(
         }
         let mut results = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
-        let began = conn.conn.execute_batch("BEGIN IMMEDIATE");
+        let began = statement(&conn.conn, "BEGIN IMMEDIATE");
         if let Err(e) = began {
             let msg = e.to_string();
             for (_, reply) in batch.drain(..) {
@@ -277,7 +277,7 @@ fn writer_loop(
             }
             replies.push(reply);
         }
-        match conn.conn.execute_batch("COMMIT") {
+        match statement(&conn.conn, "COMMIT") {
             Ok(()) => {
                 for (reply, result) in replies.into_iter().zip(results) {
                     let _ = reply.send(result);
@@ -289,7 +289,7 @@ fn writer_loop(
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the batch was rolled back");
-                let _ = conn.conn.execute_batch("ROLLBACK");
+                let _ = statement(&conn.conn, "ROLLBACK");
                 conn.emitted.clear();
                 let msg = e.to_string();
                 for reply in replies {

@@ -36,6 +36,9 @@ pub struct Cli {
     /// Log level: error, warn, info, debug.
     #[arg(long, env = "SEVA_LOG", global = true, default_value = "info")]
     pub log: String,
+    /// Log format: text, or json (one JSON object a line, for log collectors).
+    #[arg(long, env = "SEVA_LOG_FORMAT", global = true, default_value = "text", value_parser = ["text", "json"])]
+    pub log_format: String,
     #[command(subcommand)]
     pub command: Command,
 }

@@ -788,3 +788,91 @@ fn the_first_admin_logs_in_with_the_printed_password_and_must_choose_a_new_one()
             .contains("frame-ancestors 'none'")
     );
 }
+
+#[test]
+fn a_form_with_an_inbox_lands_in_its_teams_queue_and_contacts_join_organizations() {
+    let seva = Seva::start();
+    let (_, team) = seva.api(
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "Οδική βοήθεια"})),
+    );
+    let (status, inbox) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "roadside", "channel": "web_form", "team_id": team["id"]})),
+    );
+    assert_eq!(status, 201, "{inbox}");
+    let (status, problem) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "has space", "channel": "web_form"})),
+    );
+    assert_eq!((status, problem["field"].as_str()), (422, Some("name")));
+    let res = Seva::agent()
+        .get(&seva.url("/contact?inbox=nowhere"))
+        .call()
+        .unwrap();
+    assert_eq!(
+        res.status().as_u16(),
+        404,
+        "an unknown inbox is not silently the default"
+    );
+
+    let (content_type, body) = common::multipart(
+        &[
+            ("name", "Νίκος"),
+            ("email", "nikos@acme.gr"),
+            ("subject", "Λάστιχο"),
+            ("message", "Έσκασε το λάστιχο στην εθνική"),
+        ],
+        &[],
+    );
+    let mut res = Seva::agent()
+        .post(&seva.url("/contact?lang=el&inbox=roadside"))
+        .header("Content-Type", &content_type)
+        .send(&body[..])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert!(
+        res.body_mut()
+            .read_to_string()
+            .unwrap()
+            .contains("Ευχαριστούμε")
+    );
+    let (_, page) = seva.api(
+        "GET",
+        &format!(
+            "/api/v1/conversations?inbox={}",
+            inbox["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    let conv = &page["data"][0];
+    assert_eq!(conv["team_id"], team["id"], "the inbox's team gets it");
+
+    let (status, org) = seva.api(
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "ACME Ελλάς", "domain": "ACME.gr"})),
+    );
+    assert_eq!((status, org["domain"].as_str()), (201, Some("acme.gr")));
+    let contact = conv["contact_id"].as_str().unwrap();
+    let (status, c) = seva.api(
+        "PATCH",
+        &format!("/api/v1/contacts/{contact}"),
+        Some(json!({"organization_id": org["id"]})),
+    );
+    assert_eq!((status, &c["organization_id"]), (200, &org["id"]));
+    let (_, orgs) = seva.api("GET", "/api/v1/organizations", None);
+    assert_eq!(orgs[0]["contacts"], 1);
+    let (status, problem) = seva.api(
+        "PATCH",
+        &format!("/api/v1/contacts/{contact}"),
+        Some(json!({"organization_id": "01a20c57-8e2e-7786-88ce-54b219806eca"})),
+    );
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("organization_id"))
+    );
+}

@@ -6,9 +6,10 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::Deserialize;
-use seva_core::ContactId;
+use seva_core::{ContactId, OrganizationId};
 use seva_store::contacts::{self, Contact};
 use seva_store::op;
+use seva_store::organizations::{self, Organization};
 use utoipa::ToSchema;
 
 use super::{ApiJson, json, parse_id};
@@ -21,6 +22,10 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/contacts", get(list))
         .route("/api/v1/contacts/{id}", get(get_one).patch(update))
         .route("/api/v1/contacts/{id}/merge", post(merge))
+        .route(
+            "/api/v1/organizations",
+            get(organizations).post(create_organization),
+        )
 }
 
 #[derive(Deserialize)]
@@ -69,6 +74,9 @@ pub async fn get_one(
 #[serde(deny_unknown_fields)]
 pub struct ContactUpdate {
     pub name: Option<String>,
+    /// The contact's organization; `null` removes it.
+    #[serde(default, deserialize_with = "super::present")]
+    pub organization_id: Option<Option<OrganizationId>>,
     /// A language tag such as `te`, `el`, `tl`, `en`.
     pub language: Option<String>,
 }
@@ -96,7 +104,7 @@ pub async fn update(
     let actor = format!("agent:{}", caller.agent.id);
     let contact = state
         .store
-        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), &actor).await))
+        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), body.organization_id, &actor).await))
         .await?;
     Ok(json(StatusCode::OK, &contact))
 }
@@ -129,4 +137,45 @@ pub async fn merge(
         .write(op!(c => contacts::merge(c, id, body.into, &actor).await))
         .await?;
     Ok(json(StatusCode::OK, &contact))
+}
+
+/// All organizations, with how many contacts each has.
+#[utoipa::path(get, path = "/api/v1/organizations", tag = "contacts", responses((status = 200, body = Vec<Organization>)))]
+pub async fn organizations(
+    State(state): State<Shared>,
+    _caller: Caller,
+) -> Result<Response, Problem> {
+    let list = state
+        .store
+        .read(op!(c => organizations::list(c).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrganization {
+    pub name: String,
+    /// The email domain its people write from.
+    pub domain: Option<String>,
+}
+
+/// Create an organization (supervisors and admins).
+#[utoipa::path(post, path = "/api/v1/organizations", request_body = NewOrganization, tag = "contacts",
+    responses((status = 201, body = Organization), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_organization(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewOrganization>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins create organizations",
+        ));
+    }
+    let org = state
+        .store
+        .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref()).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &org))
 }

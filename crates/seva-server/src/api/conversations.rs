@@ -398,7 +398,7 @@ pub struct AssignBody {
 }
 
 /// Distinguishes a field given as `null` (`Some(None)`) from a missing one (`None`).
-fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+pub(crate) fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     d: D,
 ) -> Result<Option<Option<T>>, D::Error> {
     Option::<T>::deserialize(d).map(Some)

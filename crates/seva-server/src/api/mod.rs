@@ -21,6 +21,8 @@ use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
 
+pub(crate) use conversations::present;
+
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/openapi.json", get(openapi))
@@ -37,9 +39,9 @@ pub fn router() -> Router<Shared> {
         conversations::create, conversations::list, conversations::get_one, conversations::messages,
         conversations::post_message, conversations::assign, conversations::status, conversations::priority,
         conversations::tags, conversations::followers, conversations::fields, conversations::events,
-        contacts::list, contacts::get_one, contacts::update, contacts::merge,
+        contacts::list, contacts::get_one, contacts::update, contacts::merge, contacts::organizations, contacts::create_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
-        teams::agents, teams::create_agent, teams::me, teams::tags,
+        teams::agents, teams::create_agent, teams::me, teams::tags, teams::inboxes, teams::create_inbox,
         events::feed, events::jobs, events::retry_job, events::attachment,
     ),
     components(schemas(Problem)),

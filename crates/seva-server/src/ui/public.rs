@@ -15,7 +15,7 @@ use seva_core::contact::{Email, IdentityKind};
 use seva_core::conversation::{Channel, Priority, Status};
 use seva_store::attachments::StoredFile;
 use seva_store::conversations::{self, Arrival};
-use seva_store::{messages, op};
+use seva_store::{inboxes, messages, op};
 
 use super::desk::{MessageView, message_views};
 use super::{Me, PageError, render};
@@ -28,6 +28,8 @@ use crate::problem::Problem;
 pub struct FormQuery {
     lang: Option<String>,
     embed: Option<String>,
+    /// The inbox (and so the team) the form writes to; the default web form otherwise.
+    inbox: Option<String>,
 }
 
 fn tr(q: &FormQuery, headers: &HeaderMap) -> Tr {
@@ -49,6 +51,7 @@ struct FormPage {
     me: Option<Me>,
     languages: &'static [(&'static str, &'static str)],
     embed: bool,
+    inbox: String,
     error: Option<String>,
     name: String,
     email: String,
@@ -65,14 +68,32 @@ fn frame_policy(embed: bool) -> [(header::HeaderName, &'static str); 1] {
     }
 }
 
-pub async fn form(Query(q): Query<FormQuery>, headers: HeaderMap) -> Response {
+pub async fn form(
+    State(state): State<Shared>,
+    Query(q): Query<FormQuery>,
+    headers: HeaderMap,
+) -> Response {
     let t = tr(&q, &headers);
     let embed = q.embed.is_some();
+    let inbox = q.inbox.clone().unwrap_or_default();
+    if !inbox.is_empty() {
+        let name = inbox.clone();
+        match state
+            .store
+            .read(op!(c => inboxes::by_name(c, &name).await))
+            .await
+        {
+            Ok(Some(_)) => {}
+            Ok(None) => return PageError(Problem::not_found(), t).into_response(),
+            Err(e) => return PageError(e.into(), t).into_response(),
+        }
+    }
     let page = FormPage {
         t,
         me: None,
         languages: LANGUAGES,
         embed,
+        inbox,
         error: None,
         name: String::new(),
         email: String::new(),
@@ -204,6 +225,7 @@ pub async fn submit(
             me: None,
             languages: LANGUAGES,
             embed,
+            inbox: q.inbox.clone().unwrap_or_default(),
             error: Some(error),
             name: s.name.clone(),
             email: s.email.clone(),
@@ -251,9 +273,15 @@ pub async fn submit(
     let key_hash = sha256_hex(key.as_bytes());
     let identity = email.identity_key();
     let (name, subject, message) = (s.name, s.subject, s.message);
+    let inbox_name = q.inbox.clone().filter(|i| !i.is_empty());
     let received = state
         .store
-        .write(op!(c => conversations::ingest(c, Arrival {
+        .write(op!(c => {
+            let inbox = match &inbox_name {
+                Some(n) => Some(inboxes::by_name(c, n).await?.ok_or(seva_store::Error::invalid("inbox", "no such inbox"))?),
+                None => None,
+            };
+            conversations::ingest(c, Arrival {
             channel: Channel::WebForm,
             identity: (IdentityKind::Email, &identity),
             name: Some(&name),
@@ -262,12 +290,13 @@ pub async fn submit(
             files: &stored,
             provider_id: None,
             continues: None,
-            inbox_id: None,
-            team_id: None,
+            inbox_id: inbox.as_ref().map(|i| i.id),
+            team_id: inbox.as_ref().and_then(|i| i.team_id),
             customer_key_hash: Some(&key_hash),
             priority: Priority::Normal,
             recorded_by: None,
-        }).await))
+        }).await
+        }))
         .await;
     match received {
         Ok(r) => {

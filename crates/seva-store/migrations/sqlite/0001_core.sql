@@ -96,19 +96,20 @@ CREATE TABLE conversations (
     language TEXT,
     custom_fields TEXT NOT NULL DEFAULT '{}',
     preview TEXT NOT NULL DEFAULT '',
-    customer_key_hash TEXT UNIQUE,
+    customer_key_hash TEXT,
     message_count INTEGER NOT NULL DEFAULT 0,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
     first_response_at INTEGER,
     solved_at INTEGER
 );
-CREATE INDEX conversations_status ON conversations(status, updated_at, seq);
 CREATE INDEX conversations_active ON conversations(active, updated_at, seq);
 CREATE INDEX conversations_owner ON conversations(owner_id, active, updated_at, seq);
 CREATE INDEX conversations_team ON conversations(team_id, active, updated_at, seq);
 CREATE INDEX conversations_contact ON conversations(contact_id, updated_at, seq);
-CREATE INDEX conversations_inbox ON conversations(inbox_id, updated_at, seq);
+-- Partial indexes: most rows have no inbox or customer key, and those rows cost no index entry.
+CREATE INDEX conversations_inbox ON conversations(inbox_id, updated_at, seq) WHERE inbox_id IS NOT NULL;
+CREATE UNIQUE INDEX conversations_customer_key ON conversations(customer_key_hash) WHERE customer_key_hash IS NOT NULL;
 CREATE INDEX conversations_updated ON conversations(updated_at, seq);
 
 CREATE TABLE conversation_tags (
@@ -155,7 +156,7 @@ CREATE INDEX attachments_message ON attachments(message_id);
 
 CREATE TABLE events (
     seq INTEGER PRIMARY KEY,
-    id TEXT NOT NULL UNIQUE,
+    id TEXT NOT NULL, -- UUIDv7, unique by construction; nothing looks events up by it
     kind TEXT NOT NULL,
     conversation_id TEXT,
     actor TEXT NOT NULL,

@@ -460,26 +460,6 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
     let seva = Seva::start();
     seva.user("maria@example.com", "agent", "correct horse battery");
     let agent = Seva::agent();
-    let login_page = |agent: &ureq::Agent| {
-        let mut res = agent.get(&seva.url("/login")).call().unwrap();
-        let cookie = res.headers()["set-cookie"]
-            .to_str()
-            .unwrap()
-            .split(';')
-            .next()
-            .unwrap()
-            .to_string();
-        let html = res.body_mut().read_to_string().unwrap();
-        let csrf = html
-            .split("name=\"csrf\" value=\"")
-            .nth(1)
-            .unwrap()
-            .split('"')
-            .next()
-            .unwrap()
-            .to_string();
-        (cookie, csrf)
-    };
     // A login without the form's token is refused.
     let res = agent
         .post(&seva.url("/login"))
@@ -490,7 +470,7 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     // A real login.
-    let (cookie, csrf) = login_page(&agent);
+    let (cookie, csrf) = common::login_page(&seva, &agent);
     let res = agent
         .post(&seva.url("/login"))
         .header("Cookie", &cookie)
@@ -515,14 +495,7 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         .call()
         .unwrap();
     let html = inbox.body_mut().read_to_string().unwrap();
-    let page_csrf = html
-        .split("name=\"csrf-token\" content=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let page_csrf = common::attribute_after(&html, "name=\"csrf-token\" content=\"");
     let (_, created) = seva.api(
         "POST",
         "/api/v1/conversations",
@@ -561,7 +534,7 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
     // Ten wrong passwords, then even the right one is refused for a while.
     let mut statuses = Vec::new();
     for _ in 0..11 {
-        let (cookie, csrf) = login_page(&agent);
+        let (cookie, csrf) = common::login_page(&seva, &agent);
         let res = agent
             .post(&seva.url("/login"))
             .header("Cookie", &cookie)
@@ -575,7 +548,7 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
     }
     assert_eq!(&statuses[..10], &[401; 10]);
     assert_eq!(statuses[10], 429);
-    let (cookie, csrf) = login_page(&agent);
+    let (cookie, csrf) = common::login_page(&seva, &agent);
     let res = agent
         .post(&seva.url("/login"))
         .header("Cookie", &cookie)
@@ -694,23 +667,7 @@ fn the_first_admin_logs_in_with_the_printed_password_and_must_choose_a_new_one()
         .to_string();
     assert!(log.contains(&format!("email:    {ADMIN}")));
     let agent = Seva::agent();
-    let mut res = agent.get(&seva.url("/login")).call().unwrap();
-    let cookie = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
-    let html = res.body_mut().read_to_string().unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let (cookie, csrf) = common::login_page(&seva, &agent);
     let res = agent
         .post(&seva.url("/login"))
         .header("Cookie", &cookie)
@@ -747,14 +704,7 @@ fn the_first_admin_logs_in_with_the_printed_password_and_must_choose_a_new_one()
         .call()
         .unwrap();
     let html = page.body_mut().read_to_string().unwrap();
-    let csrf = html
-        .split("name=\"csrf\" value=\"")
-        .nth(1)
-        .unwrap()
-        .split('"')
-        .next()
-        .unwrap()
-        .to_string();
+    let csrf = common::attribute_after(&html, "name=\"csrf\" value=\"");
     let res = agent
         .post(&seva.url("/me/password"))
         .header("Cookie", &session)

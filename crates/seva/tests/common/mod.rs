@@ -315,3 +315,26 @@ pub fn reference_in(html: &str) -> Option<i64> {
         .parse()
         .ok()
 }
+
+/// The value of `name="<field>" value="…"` or `name="<field>" content="…"` in a page.
+pub fn attribute_after(html: &str, marker: &str) -> String {
+    html.split(marker)
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("{marker} not in page"))
+        .to_string()
+}
+
+/// Opens the login page: its cookie and the form's CSRF token (they must match).
+pub fn login_page(seva: &Seva, agent: &ureq::Agent) -> (String, String) {
+    let mut res = agent.get(&seva.url("/login")).call().unwrap();
+    let cookie = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+    let html = res.body_mut().read_to_string().unwrap();
+    (cookie, attribute_after(&html, "name=\"csrf\" value=\""))
+}

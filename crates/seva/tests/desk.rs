@@ -826,3 +826,68 @@ fn a_form_with_an_inbox_lands_in_its_teams_queue_and_contacts_join_organizations
         (422, Some("organization_id"))
     );
 }
+
+#[test]
+fn the_live_stream_tells_an_agent_only_about_conversations_they_may_see() {
+    use std::io::{Read, Write};
+    let seva = Seva::start();
+    seva.user("ravi@example.com", "agent", "ravi's long password");
+    let (_, hr) = seva.api(
+        "POST",
+        "/api/v1/teams",
+        Some(json!({"name": "HR", "private": true})),
+    );
+    let agent = Seva::agent();
+    let (cookie, csrf) = common::login_page(&seva, &agent);
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "ravi@example.com"),
+            ("password", "ravi's long password"),
+        ])
+        .unwrap();
+    let session = res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string();
+
+    let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_millis(200)))
+        .unwrap();
+    stream.write_all(format!("GET /live HTTP/1.1\r\nHost: x\r\nCookie: {session}\r\nAccept: text/event-stream\r\n\r\n").as_bytes()).unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (_, private) = seva.api("POST", "/api/v1/conversations", Some(json!({"contact": {"email": "staff@example.com"}, "subject": "Payroll", "text": "private", "team_id": hr["id"]})));
+    let (_, public) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": "c@example.com"}, "subject": "Order", "text": "public"})),
+    );
+    let public_id = public["id"].as_str().unwrap().to_string();
+    let mut seen = String::new();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut buf = [0u8; 4096];
+    while !seen.contains(&public_id) && std::time::Instant::now() < deadline {
+        if let Ok(n) = stream.read(&mut buf) {
+            seen.push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    }
+    assert!(seen.starts_with("HTTP/1.1 200"), "{seen}");
+    assert!(
+        seen.contains(&public_id),
+        "the public conversation is announced: {seen}"
+    );
+    assert!(
+        !seen.contains(private["id"].as_str().unwrap()),
+        "the private one is not"
+    );
+
+    // Without a session there is no stream.
+    let res = Seva::agent().get(&seva.url("/live")).call().unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+}

@@ -150,10 +150,20 @@ pub async fn authenticate(
             return Err(Problem::unauthorized());
         };
         let hash = sha256_hex(token.trim().as_bytes());
-        let agent = state
-            .store
-            .read(seva_store::op!(c => seva_store::agents::by_token(c, &hash).await))
-            .await?;
+        let agent = match state.tokens.get(&hash) {
+            Some(agent) => Some(agent),
+            None => {
+                let key = hash.clone();
+                let found = state
+                    .store
+                    .read(seva_store::op!(c => seva_store::agents::by_token(c, &key).await))
+                    .await?;
+                if let Some(agent) = &found {
+                    state.tokens.put(hash, agent.clone());
+                }
+                found
+            }
+        };
         return match agent {
             Some(agent) => Ok(Some(Caller {
                 agent,
@@ -201,6 +211,48 @@ impl FromRequestParts<Shared> for Caller {
             }
         }
         Ok(caller)
+    }
+}
+
+/// Recently checked API tokens, so that a script making many calls does not cost a
+/// database read each. An entry lives one second at most, and every change to agents,
+/// teams or tokens made by this process clears the cache at once; a change made by
+/// another process (the `seva` command line, another node) takes effect within a second.
+#[derive(Default)]
+pub struct TokenCache {
+    entries: std::sync::Mutex<std::collections::HashMap<String, (Agent, std::time::Instant)>>,
+}
+
+impl TokenCache {
+    const TTL: std::time::Duration = std::time::Duration::from_secs(1);
+    const MAX: usize = 10_000;
+
+    pub fn get(&self, hash: &str) -> Option<Agent> {
+        let entries = self.entries.lock().ok()?;
+        let (agent, at) = entries.get(hash)?;
+        (at.elapsed() < Self::TTL).then(|| agent.clone())
+    }
+
+    pub fn put(&self, hash: String, agent: Agent) {
+        if let Ok(mut entries) = self.entries.lock() {
+            if entries.len() >= Self::MAX {
+                entries.retain(|_, (_, at)| at.elapsed() < Self::TTL);
+            }
+            if entries.len() < Self::MAX {
+                entries.insert(hash, (agent, std::time::Instant::now()));
+            }
+        }
+    }
+
+    pub fn clear(&self) {
+        if let Ok(mut entries) = self.entries.lock() {
+            entries.clear();
+        }
+    }
+
+    /// Whether an event may change who a token belongs to or what they may see.
+    pub fn invalidated_by(kind: &str) -> bool {
+        kind.starts_with("agent.") || kind.starts_with("team.") || kind.starts_with("token.")
     }
 }
 

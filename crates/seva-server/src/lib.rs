@@ -31,6 +31,7 @@ pub struct AppState {
     pub login_failures: Mutex<SlidingWindow<String>>,
     /// Web-form submissions by address.
     pub form_posts: Mutex<SlidingWindow<String>>,
+    pub tokens: auth::TokenCache,
 }
 
 pub type Shared = Arc<AppState>;
@@ -44,6 +45,7 @@ impl AppState {
             )),
             form_posts: Mutex::new(SlidingWindow::new(config.form_submissions_per_hour, 3600)),
             metrics: metrics::Metrics::default(),
+            tokens: auth::TokenCache::default(),
             store,
             config,
         })
@@ -133,6 +135,20 @@ async fn security_headers(
     res
 }
 
+/// Clears the token cache whenever this process commits a change to agents, teams or
+/// tokens; when the event stream lags, clears it to be safe.
+async fn forget_tokens_on_change(state: Shared) {
+    let mut events = state.store.subscribe();
+    loop {
+        match events.recv().await {
+            Ok(e) if auth::TokenCache::invalidated_by(&e.kind) => state.tokens.clear(),
+            Ok(_) => {}
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => state.tokens.clear(),
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
 /// Opens the store the configuration names.
 pub async fn open_store(config: &Config) -> Result<Store, seva_store::Error> {
     match &config.database_url {
@@ -156,6 +172,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     tokio::spawn(workers::run(state.clone()));
+    tokio::spawn(forget_tokens_on_change(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

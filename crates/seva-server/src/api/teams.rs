@@ -97,6 +97,8 @@ pub async fn add_member(
             teams::get(c, id).await
         }))
         .await?;
+    // Callers' cached token checks hold their teams: forget them before answering.
+    state.tokens.clear();
     Ok(json(StatusCode::OK, &team))
 }
 
@@ -118,6 +120,8 @@ pub async fn remove_member(
             teams::get(c, id).await
         }))
         .await?;
+    // Callers' cached token checks hold their teams: forget them before answering.
+    state.tokens.clear();
     Ok(json(StatusCode::OK, &team))
 }
 

@@ -36,10 +36,6 @@ impl<K: Hash + Eq + Clone> SlidingWindow<K> {
         true
     }
 
-    pub fn forget(&mut self, key: &K) {
-        self.hits.remove(key);
-    }
-
     fn prune(&mut self, key: &K, now: i64) {
         let oldest_kept = now - self.window_micros;
         if let Some(h) = self.hits.get_mut(key) {

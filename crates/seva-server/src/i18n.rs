@@ -103,13 +103,6 @@ impl Tr {
         self.format(key, Some(&args))
     }
 
-    /// The text for `key` with a number (for plural forms).
-    pub fn n(&self, key: &str, name: &str, value: i64) -> String {
-        let mut args = FluentArgs::new();
-        args.set(name.to_string(), FluentValue::from(value));
-        self.format(key, Some(&args))
-    }
-
     /// Words for enum values, such as statuses: `t.word("status", "on_hold")`.
     pub fn word(&self, prefix: &str, word: &str) -> String {
         self.s(&format!("{prefix}-{}", word.replace('_', "-")))

@@ -88,10 +88,6 @@ pub fn me(caller: &Caller) -> Me {
     }
 }
 
-pub const fn languages() -> &'static [(&'static str, &'static str)] {
-    LANGUAGES
-}
-
 /// An agent with a browser session; anyone else is sent to the login page.
 pub struct Agent(pub Caller);
 

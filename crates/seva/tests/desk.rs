@@ -504,13 +504,7 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         ])
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
-    let session = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = common::set_cookie(&res);
     assert!(session.starts_with("seva_session="));
     let mut inbox = agent
         .get(&seva.url("/inbox"))
@@ -701,13 +695,7 @@ fn the_first_admin_logs_in_with_the_printed_password_and_must_choose_a_new_one()
         ])
         .unwrap();
     assert_eq!(res.headers()["location"], "/me/password");
-    let session = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = common::set_cookie(&res);
     let res = agent
         .get(&seva.url("/inbox"))
         .header("Cookie", &session)
@@ -871,13 +859,7 @@ fn the_live_stream_tells_an_agent_only_about_conversations_they_may_see() {
             ("password", "ravi's long password"),
         ])
         .unwrap();
-    let session = res.headers()["set-cookie"]
-        .to_str()
-        .unwrap()
-        .split(';')
-        .next()
-        .unwrap()
-        .to_string();
+    let session = common::set_cookie(&res);
 
     let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
     stream

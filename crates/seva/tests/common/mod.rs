@@ -338,3 +338,14 @@ pub fn login_page(seva: &Seva, agent: &ureq::Agent) -> (String, String) {
     let html = res.body_mut().read_to_string().unwrap();
     (cookie, attribute_after(&html, "name=\"csrf\" value=\""))
 }
+
+/// The `name=value` of the cookie a response sets.
+pub fn set_cookie<B>(res: &ureq::http::Response<B>) -> String {
+    res.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_string()
+}

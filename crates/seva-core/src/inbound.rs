@@ -9,4 +9,7 @@ pub struct Received {
     pub conversation_id: crate::ConversationId,
     pub reference: i64,
     pub duplicate: bool,
+    /// Whether this message opened a new conversation.
+    #[serde(skip)]
+    pub created: bool,
 }

@@ -156,17 +156,15 @@ pub(crate) fn bounce(msg: &Message) -> Option<Bounce> {
             ("message/delivery-status" | "message/global-delivery-status", _) => {
                 read_status(&String::from_utf8_lossy(part.contents()), &mut b);
             }
-            (_, PartType::Message(inner)) => {
-                if b.original_message_id.is_none() {
-                    b.original_message_id = inner.message_id().map(clean_id);
-                }
+            (_, PartType::Message(inner)) if b.original_message_id.is_none() => {
+                b.original_message_id = inner.message_id().map(clean_id);
             }
-            ("text/rfc822-headers" | "message/rfc822-headers", _) => {
-                if b.original_message_id.is_none() {
-                    b.original_message_id = MessageParser::default()
-                        .parse_headers(part.contents())
-                        .and_then(|h| h.message_id().map(clean_id));
-                }
+            ("text/rfc822-headers" | "message/rfc822-headers", _)
+                if b.original_message_id.is_none() =>
+            {
+                b.original_message_id = MessageParser::default()
+                    .parse_headers(part.contents())
+                    .and_then(|h| h.message_id().map(clean_id));
             }
             _ => {}
         }

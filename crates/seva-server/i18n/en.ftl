@@ -112,3 +112,6 @@ password-again = The same again
 password-save = Save password
 password-mismatch = The two passwords differ.
 password-short = A password has at least 10 characters.
+
+## Email
+email-acknowledgement = Thank you for writing to us. Your message has arrived and is numbered #{ $reference }; a person from our team will answer soon. Please keep this number in the subject if you write again.

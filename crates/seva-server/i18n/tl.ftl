@@ -112,3 +112,6 @@ password-again = Ulitin
 password-save = I-save ang password
 password-mismatch = Magkaiba ang dalawang password.
 password-short = May 10 character man lang ang password.
+
+## Email
+email-acknowledgement = Salamat sa pagsulat sa amin. Dumating na ang iyong mensahe at ang numero nito ay #{ $reference }; sasagot agad ang isang tao mula sa aming koponan. Pakipanatili ang numerong ito sa paksa kung susulat kang muli.

@@ -24,6 +24,16 @@ pub struct Config {
     pub login_failures_per_window: usize,
     /// How often the job worker looks for due jobs.
     pub job_poll_millis: u64,
+    /// Where the SMTP listener accepts mail for our inboxes (`None`: no listener).
+    pub smtp_listen: Option<SocketAddr>,
+    /// The name the SMTP listener greets with.
+    pub smtp_hostname: String,
+    /// The largest message the SMTP listener accepts.
+    pub smtp_max_bytes: usize,
+    /// Certificate and key (PEM files) for STARTTLS on the SMTP listener.
+    pub smtp_tls: Option<(PathBuf, PathBuf)>,
+    /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
+    pub secret_key: Option<String>,
 }
 
 impl Config {
@@ -40,6 +50,11 @@ impl Config {
             form_submissions_per_hour: 20,
             login_failures_per_window: 10,
             job_poll_millis: 500,
+            smtp_listen: Some(SocketAddr::from(([127, 0, 0, 1], 2525))),
+            smtp_hostname: "localhost".into(),
+            smtp_max_bytes: 25 * 1024 * 1024,
+            smtp_tls: None,
+            secret_key: None,
         }
     }
 

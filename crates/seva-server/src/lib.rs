@@ -7,8 +7,10 @@ pub mod config;
 pub mod files;
 pub mod i18n;
 pub mod live;
+pub mod mail;
 pub mod metrics;
 pub mod problem;
+pub mod secrets;
 pub mod ui;
 pub mod workers;
 
@@ -32,13 +34,16 @@ pub struct AppState {
     /// Web-form submissions by address.
     pub form_posts: Mutex<SlidingWindow<String>>,
     pub tokens: auth::TokenCache,
+    /// Seals inbox secrets and signs reply addresses.
+    pub key: secrets::Key,
 }
 
 pub type Shared = Arc<AppState>;
 
 impl AppState {
-    pub fn new(store: Store, config: Config) -> Shared {
+    pub fn new(store: Store, config: Config, key: secrets::Key) -> Shared {
         Arc::new(Self {
+            key,
             login_failures: Mutex::new(SlidingWindow::new(
                 config.login_failures_per_window,
                 15 * 60,
@@ -165,12 +170,17 @@ pub async fn open_store(config: &Config) -> Result<Store, seva_store::Error> {
     }
 }
 
-/// Runs the server until `shutdown` resolves: HTTP on `listener`, plus the job worker.
+/// Runs the server until `shutdown` resolves: HTTP on `listener`, SMTP on `smtp` when
+/// given, plus the job worker.
 pub async fn serve(
     state: Shared,
     listener: tokio::net::TcpListener,
+    smtp: Option<(tokio::net::TcpListener, Option<tokio_rustls::TlsAcceptor>)>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    if let Some((smtp, tls)) = smtp {
+        tokio::spawn(mail::smtp::serve(state.clone(), smtp, tls));
+    }
     tokio::spawn(workers::run(state.clone()));
     tokio::spawn(forget_tokens_on_change(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

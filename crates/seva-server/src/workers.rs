@@ -96,6 +96,7 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
         .and_then(|s| s.parse().ok())
         .ok_or("the job names no channel")?;
     match channel {
+        Channel::Email => crate::mail::send::deliver(state, message).await,
         Channel::WebForm | Channel::Api => state
             .store
             .write(op!(c => messages::set_delivery(c, message, Delivery::Delivered, None).await))

@@ -173,6 +173,19 @@ pub struct Arrival<'a> {
     pub priority: Priority,
     /// Who made the store record it: the contact itself, or an agent/integrator via API.
     pub recorded_by: Option<AgentId>,
+    pub email: EmailArrival<'a>,
+}
+
+/// What only email brings to an arrival.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmailArrival<'a> {
+    pub parts: crate::messages::EmailParts<'a>,
+    /// The people on the mail other than us (the sender included): all but the requester
+    /// are kept in copy on our replies.
+    pub participants: &'a [(String, Option<String>)],
+    /// A solved conversation solved longer ago than this (microseconds) is not reopened by
+    /// a reply: a new conversation starts.
+    pub reopen_within: Option<i64>,
 }
 
 /// The one ingestion path: resolves the contact, opens or continues the conversation,
@@ -188,13 +201,14 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             )
             .await?
     {
-        return Ok(Received { conversation_id: row.parse(0)?, reference: row.int(1)?, duplicate: true });
+        return Ok(Received { conversation_id: row.parse(0)?, reference: row.int(1)?, duplicate: true, created: false });
     }
     let subject = seva_core::text::truncate_graphemes(
         &seva_core::text::nfc(a.subject.trim()),
         seva_core::conversation::MAX_SUBJECT_CHARS,
     );
-    if a.text.trim().is_empty() && a.files.is_empty() {
+    // An email may be only a subject; its original is kept, so it is not empty.
+    if a.text.trim().is_empty() && a.files.is_empty() && a.email.parts.source_sha256.is_none() {
         return Err(Error::invalid(
             "text",
             "a message needs some text or a file",
@@ -213,8 +227,13 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         Some(id) => Some(get(conn, id).await?),
         None => None,
     };
+    let reopens = |c: &Conversation| match (c.status, a.email.reopen_within, c.solved_at) {
+        (Status::Closed, _, _) => false,
+        (Status::Solved, Some(window), Some(at)) => now - at.micros() <= window,
+        _ => true,
+    };
     let (id, reference, created) = match continued {
-        Some(c) if c.status != Status::Closed => {
+        Some(c) if reopens(&c) => {
             let status = c.status.after_customer_message();
             conn.execute(
                 "UPDATE conversations SET status = $1, active = $5, preview = $2, message_count = message_count + 1, updated_at = $3, \
@@ -264,9 +283,11 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             text: a.text,
             delivery: Delivery::Received,
             provider_id: a.provider_id,
+            email: a.email.parts,
         },
     )
     .await?;
+    crate::email::add_participants(conn, id, a.email.participants).await?;
     for file in a.files {
         crate::attachments::insert(conn, message_id, file).await?;
     }
@@ -294,6 +315,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         conversation_id: id,
         reference,
         duplicate: false,
+        created,
     })
 }
 
@@ -343,9 +365,13 @@ pub async fn reply(
                 Delivery::Internal
             },
             provider_id: None,
+            email: Default::default(),
         },
     )
     .await?;
+    if outbound && c.channel == Channel::Email {
+        crate::email::assign_message_id(conn, &c, message_id).await?;
+    }
     for file in r.files {
         crate::attachments::insert(conn, message_id, file).await?;
     }

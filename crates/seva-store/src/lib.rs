@@ -11,6 +11,7 @@ pub mod attachments;
 pub mod contacts;
 pub mod conversations;
 pub mod db;
+pub mod email;
 pub mod events;
 pub mod idempotency;
 pub mod inboxes;

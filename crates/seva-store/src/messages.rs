@@ -37,7 +37,26 @@ pub struct Message {
     pub delivery: Delivery,
     pub delivery_error: Option<String>,
     pub attachments: Vec<Attachment>,
+    /// Quoted history and signature taken out of `text` (email), shown folded.
+    pub folded: String,
+    /// The email's from, to, cc and subject, as received.
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
+    pub email: Option<serde_json::Value>,
+    /// The channel's own id for it: the Message-ID of an email, inbound or ours.
+    pub external_id: Option<String>,
+    /// Whether the original (an .eml) is kept and can be downloaded.
+    pub has_source: bool,
     pub created_at: Timestamp,
+}
+
+/// What an email carries beyond its text.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct EmailParts<'a> {
+    /// The visible part as HTML, already sanitised.
+    pub html: Option<&'a str>,
+    pub folded: &'a str,
+    pub source_sha256: Option<&'a str>,
+    pub headers: Option<&'a serde_json::Value>,
 }
 
 pub struct NewMessage<'a> {
@@ -49,6 +68,7 @@ pub struct NewMessage<'a> {
     pub text: &'a str,
     pub delivery: Delivery,
     pub provider_id: Option<&'a str>,
+    pub email: EmailParts<'a>,
 }
 
 /// The largest message text we keep (1 MiB); the API refuses larger ones before this.
@@ -62,11 +82,15 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
         ));
     }
     let text = seva_core::text::nfc(new.text);
-    let html = seva_core::text::text_to_html(&text);
+    let html = match new.email.html {
+        Some(h) => h.to_string(),
+        None => seva_core::text::text_to_html(&text),
+    };
     let id = MessageId::new();
     conn.execute(
-        "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at, \
+         folded, source_sha256, email) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
         args![
             id.to_string(),
             new.conversation_id.to_string(),
@@ -78,7 +102,10 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
             html,
             new.delivery.as_str(),
             new.provider_id,
-            crate::now().micros()
+            crate::now().micros(),
+            new.email.folded,
+            new.email.source_sha256,
+            new.email.headers.map(|h| h.to_string())
         ],
     )
     .await?;
@@ -95,7 +122,8 @@ pub async fn for_conversation(
     let rows = conn
         .query(
             "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
-             coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at \
+             coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at, \
+             m.folded, m.email, m.provider_id, m.source_sha256 \
              FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
              LEFT JOIN contacts c ON c.id = m.author_contact_id \
              WHERE m.conversation_id = $1 AND ($2 = 1 OR m.kind <> 'note') ORDER BY m.seq",
@@ -117,6 +145,12 @@ pub async fn for_conversation(
             delivery: row.parse(9)?,
             delivery_error: row.opt_text(10)?,
             created_at: Timestamp(row.int(11)?),
+            folded: row.text(12)?,
+            email: row
+                .opt_text(13)?
+                .and_then(|e| serde_json::from_str(&e).ok()),
+            external_id: row.opt_text(14)?,
+            has_source: row.opt_text(15)?.is_some(),
             attachments: Vec::new(),
         });
     }

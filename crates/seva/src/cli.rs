@@ -29,8 +29,13 @@ pub struct Cli {
     /// The address people reach Seva at, for links (e.g. https://help.example.com).
     #[arg(long, env = "SEVA_PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
+    /// Where the SMTP listener accepts mail for email inboxes (default 127.0.0.1:2525;
+    /// `off` for none).
+    #[arg(long, env = "SEVA_SMTP_LISTEN", global = true)]
+    pub smtp_listen: Option<String>,
     /// A TOML file with any of: data, listen, database_url, public_url, max_body_mb,
-    /// max_attachment_mb, form_submissions_per_hour.
+    /// max_attachment_mb, form_submissions_per_hour, smtp_listen, smtp_hostname,
+    /// smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info, debug.
@@ -63,8 +68,27 @@ pub enum Command {
         /// A new, empty folder for the copy.
         dest: PathBuf,
     },
+    /// Email: hand a message to an inbox (for a mail server's pipe transport).
+    #[command(subcommand)]
+    Mail(MailCommand),
     /// Measure throughput, latency and memory (see docs/benchmarks.md).
     Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum MailCommand {
+    /// Store one message read from standard input in an email inbox.
+    ///
+    /// For a local MTA's pipe transport. Exit codes follow sysexits: 0 stored, 65 the
+    /// message is unreadable, 67 no such inbox, 75 try again later.
+    Deliver {
+        /// The inbox's name.
+        #[arg(long)]
+        inbox: String,
+        /// The envelope recipient, when the MTA passes it (for reply addresses).
+        #[arg(long)]
+        recipient: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -130,6 +154,12 @@ struct FileConfig {
     max_body_mb: Option<usize>,
     max_attachment_mb: Option<usize>,
     form_submissions_per_hour: Option<usize>,
+    smtp_listen: Option<String>,
+    smtp_hostname: Option<String>,
+    smtp_max_mb: Option<usize>,
+    smtp_tls_cert: Option<PathBuf>,
+    smtp_tls_key: Option<PathBuf>,
+    secret_key: Option<String>,
 }
 
 impl Cli {
@@ -175,6 +205,30 @@ impl Cli {
         if let Some(n) = file.form_submissions_per_hour {
             config.form_submissions_per_hour = n;
         }
+        if let Some(listen) = self.smtp_listen.clone().or(file.smtp_listen) {
+            config.smtp_listen = match listen.trim() {
+                "off" | "" => None,
+                addr => Some(
+                    addr.parse()
+                        .with_context(|| format!("smtp_listen: {addr} is not an address"))?,
+                ),
+            };
+        }
+        if let Some(name) = file.smtp_hostname {
+            config.smtp_hostname = name;
+        }
+        if let Some(mb) = file.smtp_max_mb {
+            config.smtp_max_bytes = mb * 1024 * 1024;
+        }
+        match (file.smtp_tls_cert, file.smtp_tls_key) {
+            (Some(cert), Some(key)) => config.smtp_tls = Some((cert, key)),
+            (None, None) => {}
+            _ => anyhow::bail!("smtp_tls_cert and smtp_tls_key go together"),
+        }
+        config.secret_key = std::env::var("SEVA_SECRET_KEY")
+            .ok()
+            .filter(|k| !k.is_empty())
+            .or(file.secret_key);
         Ok(config)
     }
 }

@@ -13,7 +13,7 @@ use seva_core::agent::Role;
 use seva_server::{AppState, Config};
 use seva_store::{Store, agents, op, teams};
 
-use cli::{Cli, Command, TeamCommand, TokenCommand, UserCommand};
+use cli::{Cli, Command, MailCommand, TeamCommand, TokenCommand, UserCommand};
 
 #[tokio::main]
 async fn main() {
@@ -67,6 +67,9 @@ async fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Backup { dest } => backup(&config, &dest).await,
+        Command::Mail(MailCommand::Deliver { inbox, recipient }) => {
+            std::process::exit(deliver(config, &inbox, recipient).await)
+        }
         Command::Bench(args) => bench::run(args).await,
     }
 }
@@ -84,6 +87,24 @@ async fn serve(config: Config) -> Result<()> {
         .await
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let addr = listener.local_addr()?;
+    let key = seva_server::secrets::Key::load(config.secret_key.as_deref(), &config.data_dir)?;
+    let smtp = match config.smtp_listen {
+        Some(at) => {
+            let l = tokio::net::TcpListener::bind(at).await.with_context(|| {
+                format!(
+                    "cannot listen for SMTP on {at} (choose another with --smtp-listen, or 'off')"
+                )
+            })?;
+            let tls = match &config.smtp_tls {
+                Some((cert, key)) => Some(
+                    seva_server::mail::smtp::tls_acceptor(cert, key).map_err(anyhow::Error::msg)?,
+                ),
+                None => None,
+            };
+            Some((l, tls))
+        }
+        None => None,
+    };
     let mut config = config;
     if config.public_url == format!("http://{}", config.listen) {
         config.public_url = format!("http://{addr}");
@@ -106,11 +127,86 @@ async fn serve(config: Config) -> Result<()> {
         eprintln!("  password: {password}");
         eprintln!("This password is shown only now.");
     }
+    if let Some((l, tls)) = &smtp {
+        eprintln!(
+            "  email:     SMTP on {}{}",
+            l.local_addr()?,
+            if tls.is_some() { " (STARTTLS)" } else { "" }
+        );
+        // Machine-readable, before the line below, for scripts and tests on port 0.
+        println!("smtp listening on {}", l.local_addr()?);
+    }
     // A machine-readable line for scripts and tests that start Seva on port 0.
     println!("listening on {addr}");
-    let state = AppState::new(store, config);
-    seva_server::serve(state, listener, shutdown_signal()).await?;
+    let state = AppState::new(store, config, key);
+    seva_server::serve(state, listener, smtp, shutdown_signal()).await?;
     Ok(())
+}
+
+/// `seva mail deliver`: one message from standard input into an inbox. Returns the exit
+/// code (sysexits) an MTA understands.
+async fn deliver(config: Config, inbox: &str, recipient: Option<String>) -> i32 {
+    const TEMPFAIL: i32 = 75;
+    const DATAERR: i32 = 65;
+    const NOUSER: i32 = 67;
+    let mut raw = Vec::new();
+    if let Err(e) = std::io::stdin().read_to_end(&mut raw) {
+        eprintln!("error: cannot read the message: {e}");
+        return TEMPFAIL;
+    }
+    if raw.len() > config.smtp_max_bytes {
+        eprintln!(
+            "error: the message is larger than {} bytes",
+            config.smtp_max_bytes
+        );
+        return DATAERR;
+    }
+    let store = match seva_server::open_store(&config).await {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: cannot open the database: {e}");
+            return TEMPFAIL;
+        }
+    };
+    let key = match seva_server::secrets::Key::load(config.secret_key.as_deref(), &config.data_dir)
+    {
+        Ok(k) => k,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return TEMPFAIL;
+        }
+    };
+    let name = inbox.to_string();
+    let found = match store
+        .read(op!(c => seva_store::inboxes::by_name(c, &name).await))
+        .await
+    {
+        Ok(Some(i)) if i.channel == seva_core::conversation::Channel::Email => i,
+        Ok(_) => {
+            eprintln!("error: no email inbox named {inbox}");
+            return NOUSER;
+        }
+        Err(e) => {
+            eprintln!("error: {e}");
+            return TEMPFAIL;
+        }
+    };
+    let recipients: Vec<String> = recipient.into_iter().chain(found.address.clone()).collect();
+    let state = AppState::new(store, config, key);
+    match seva_server::mail::receive(&state, &found, &recipients, raw).await {
+        Ok(outcome) => {
+            eprintln!("{outcome:?}");
+            0
+        }
+        Err(seva_server::mail::ReceiveError::Rejected(why)) => {
+            eprintln!("error: {why}");
+            DATAERR
+        }
+        Err(seva_server::mail::ReceiveError::Temporary(why)) => {
+            eprintln!("error: {why}");
+            TEMPFAIL
+        }
+    }
 }
 
 /// On an empty database, creates the first admin and returns its login.
@@ -274,8 +370,13 @@ async fn backup(config: &Config, dest: &Path) -> Result<()> {
     let store = seva_server::open_store(config).await?;
     store.backup_sqlite(&dest.join("seva.db")).await?;
     let copied = copy_tree(&config.attachments_dir(), &dest.join("attachments"))?;
+    // Without the key, the inboxes' sealed passwords could not be read after a restore.
+    let key = config.data_dir.join("secret.key");
+    if key.exists() {
+        std::fs::copy(&key, dest.join("secret.key"))?;
+    }
     eprintln!(
-        "backed up the database and {copied} attachment files to {}",
+        "backed up the database, the server key and {copied} attachment files to {}",
         dest.display()
     );
     Ok(())

@@ -147,6 +147,8 @@ fn a_backup_taken_while_seva_runs_restores_to_a_working_desk() {
             "serve",
             "--listen",
             "127.0.0.1:0",
+            "--smtp-listen",
+            "off",
             "--log",
             "warn",
             "--data",

@@ -147,6 +147,7 @@ pub async fn create(
             customer_key_hash: None,
             priority: body.priority.unwrap_or(Priority::Normal),
             recorded_by: Some(agent),
+            email: Default::default(),
         }).await?;
         stored(StatusCode::CREATED, &Created { id: received.conversation_id, reference: received.reference, status: Status::Open })
     })).await?;

@@ -4,6 +4,7 @@
 pub mod contacts;
 pub mod conversations;
 pub mod events;
+pub mod inboxes;
 pub mod teams;
 
 use axum::Router;
@@ -29,6 +30,7 @@ pub fn router() -> Router<Shared> {
         .merge(conversations::router())
         .merge(contacts::router())
         .merge(teams::router())
+        .merge(inboxes::router())
         .merge(events::router())
 }
 
@@ -41,7 +43,8 @@ pub fn router() -> Router<Shared> {
         conversations::tags, conversations::followers, conversations::fields, conversations::events,
         contacts::list, contacts::get_one, contacts::update, contacts::merge, contacts::organizations, contacts::create_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
-        teams::agents, teams::create_agent, teams::me, teams::tags, teams::inboxes, teams::create_inbox,
+        teams::agents, teams::create_agent, teams::me, teams::tags,
+        inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
         events::feed, events::jobs, events::retry_job, events::attachment,
     ),
     components(schemas(Problem)),

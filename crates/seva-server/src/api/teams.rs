@@ -7,10 +7,8 @@ use axum::response::Response;
 use axum::routing::{delete, get, post};
 use serde::{Deserialize, Serialize};
 use seva_core::agent::Role;
-use seva_core::conversation::Channel;
 use seva_core::{AgentId, TeamId};
 use seva_store::agents::{self, Agent, NewAgent};
-use seva_store::inboxes::{self, Inbox};
 use seva_store::teams::{self, Team};
 use seva_store::{args, op};
 use utoipa::ToSchema;
@@ -31,7 +29,6 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/agents", get(agents).post(create_agent))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tags", get(tags))
-        .route("/api/v1/inboxes", get(inboxes).post(create_inbox))
 }
 
 /// All teams.
@@ -202,44 +199,4 @@ pub async fn tags(State(state): State<Shared>, _caller: Caller) -> Result<Respon
         }))
         .await?;
     Ok(json(StatusCode::OK, &list))
-}
-
-/// All inboxes.
-#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = Vec<Inbox>)))]
-pub async fn inboxes(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
-    let list = state.store.read(op!(c => inboxes::list(c).await)).await?;
-    Ok(json(StatusCode::OK, &list))
-}
-
-#[derive(Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct NewInbox {
-    /// Letters, digits, '-' and '_'; the web form is `/contact?inbox=<name>`.
-    pub name: String,
-    pub channel: Channel,
-    /// Where conversations arriving here go by default.
-    pub team_id: Option<TeamId>,
-}
-
-/// Create an inbox (admins).
-#[utoipa::path(post, path = "/api/v1/inboxes", request_body = NewInbox, tag = "inboxes",
-    responses((status = 201, body = Inbox), (status = 409, body = Problem), (status = 422, body = Problem)))]
-pub async fn create_inbox(
-    State(state): State<Shared>,
-    caller: Caller,
-    headers: HeaderMap,
-    ApiJson(body, raw): ApiJson<NewInbox>,
-) -> Result<Response, Problem> {
-    caller.require_admin()?;
-    create_once(
-        &state,
-        &caller,
-        &headers,
-        &raw,
-        op!(c => {
-            let inbox = inboxes::create(c, &body.name, body.channel, body.team_id).await?;
-            stored(StatusCode::CREATED, &inbox)
-        }),
-    )
-    .await
 }

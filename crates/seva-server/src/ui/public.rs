@@ -295,6 +295,7 @@ pub async fn submit(
             customer_key_hash: Some(&key_hash),
             priority: Priority::Normal,
             recorded_by: None,
+            email: Default::default(),
         }).await
         }))
         .await;
@@ -444,6 +445,7 @@ pub async fn reply(
                 customer_key_hash: None,
                 priority: conv.priority,
                 recorded_by: None,
+                email: Default::default(),
             })
             .await
         }))

@@ -10,11 +10,15 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod relay;
+
 pub const ADMIN: &str = "admin@test.local";
 
 pub struct Seva {
     pub child: Child,
     pub base: String,
+    /// The SMTP listener's address (host:port).
+    pub smtp: String,
     pub dir: PathBuf,
     pub token: String,
     database_url: Option<String>,
@@ -71,6 +75,7 @@ impl Seva {
         let mut seva = Seva {
             child: Command::new("true").spawn().unwrap(),
             base: String::new(),
+            smtp: String::new(),
             dir,
             token: String::new(),
             database_url,
@@ -137,10 +142,30 @@ impl Seva {
         String::from_utf8(out.stdout).unwrap()
     }
 
+    /// Runs a `seva` subcommand with `stdin`; returns its exit code.
+    pub fn cli_exit(&self, args: &[&str], stdin: &[u8]) -> i32 {
+        use std::io::Write;
+        let mut child = self
+            .command(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(stdin).unwrap();
+        child.wait().unwrap().code().expect("seva exited normally")
+    }
+
     fn boot(&mut self) {
         let log = std::fs::File::create(self.dir.join("server.log")).unwrap();
         let mut child = self
-            .command(&["serve", "--listen", "127.0.0.1:0"])
+            .command(&[
+                "serve",
+                "--listen",
+                "127.0.0.1:0",
+                "--smtp-listen",
+                "127.0.0.1:0",
+            ])
             .stdout(Stdio::piped())
             .stderr(log)
             .spawn()
@@ -148,13 +173,16 @@ impl Seva {
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
+            let mut smtp = String::new();
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(addr) = line.strip_prefix("listening on ") {
-                    let _ = tx.send(addr.to_string());
+                if let Some(addr) = line.strip_prefix("smtp listening on ") {
+                    smtp = addr.to_string();
+                } else if let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send((addr.to_string(), smtp.clone()));
                 }
             }
         });
-        let addr = rx
+        let (addr, smtp) = rx
             .recv_timeout(Duration::from_secs(60))
             .unwrap_or_else(|_| {
                 panic!(
@@ -164,6 +192,7 @@ impl Seva {
             });
         self.child = child;
         self.base = format!("http://{addr}");
+        self.smtp = smtp;
     }
 
     /// SIGKILL: no shutdown, no flushing; what was acknowledged must already be on disk.

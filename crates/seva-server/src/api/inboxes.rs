@@ -1,0 +1,194 @@
+//! `/api/v1/inboxes`: the ways in. An email inbox carries its address, relay, IMAP account
+//! and acknowledgement settings; its passwords and keys are write-only, sealed with the
+//! server key, and only their names are ever shown.
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use serde::{Deserialize, Serialize};
+use seva_core::conversation::Channel;
+use seva_core::{InboxId, TeamId};
+use seva_store::inboxes::{self, Inbox, InboxFields};
+use seva_store::op;
+use utoipa::ToSchema;
+
+use super::{ApiJson, create_once, json, parse_id, stored};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::mail::{EmailSettings, InboxSecrets};
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/inboxes", get(list).post(create))
+        .route("/api/v1/inboxes/{id}", get(get_one).patch(update))
+}
+
+/// An inbox as the API shows it: never its secrets, only which are set.
+#[derive(Serialize, ToSchema)]
+pub struct InboxView {
+    #[serde(flatten)]
+    pub inbox: Inbox,
+    /// Names of the secrets that are set, e.g. `relay_password`.
+    pub secrets_set: Vec<&'static str>,
+}
+
+fn view(state: &Shared, inbox: Inbox) -> InboxView {
+    let secrets_set = InboxSecrets::of(state, &inbox).names();
+    InboxView { inbox, secrets_set }
+}
+
+/// All inboxes.
+#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = Vec<InboxView>)))]
+pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state.store.read(op!(c => inboxes::list(c).await)).await?;
+    let views: Vec<InboxView> = list.into_iter().map(|i| view(&state, i)).collect();
+    Ok(json(StatusCode::OK, &views))
+}
+
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes",
+    responses((status = 200, body = InboxView), (status = 404, body = Problem)))]
+pub async fn get_one(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: InboxId = parse_id("id", &id)?;
+    let inbox = state
+        .store
+        .read(op!(c => inboxes::get(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &view(&state, inbox)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewInbox {
+    /// Letters, digits, '-' and '_'; the web form is `/contact?inbox=<name>`.
+    pub name: String,
+    pub channel: Channel,
+    /// Where conversations arriving here go by default.
+    pub team_id: Option<TeamId>,
+    /// The address customers write to (email inboxes).
+    pub address: Option<String>,
+    /// Email settings (email inboxes).
+    pub settings: Option<EmailSettings>,
+    /// Passwords and keys (write-only).
+    pub secrets: Option<InboxSecrets>,
+}
+
+/// Changes to an inbox; what is left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InboxChanges {
+    /// `null` takes the inbox off its team.
+    #[serde(default, deserialize_with = "super::present")]
+    pub team_id: Option<Option<TeamId>>,
+    /// `null` removes the address.
+    #[serde(default, deserialize_with = "super::present")]
+    pub address: Option<Option<String>>,
+    pub settings: Option<EmailSettings>,
+    /// Only the secrets given change; an empty string clears one.
+    pub secrets: Option<InboxSecrets>,
+}
+
+fn check_email_only(channel: Channel, address: bool, settings: bool) -> Result<(), Problem> {
+    if channel != Channel::Email && (address || settings) {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings",
+            "only email inboxes have an address and email settings",
+        ));
+    }
+    Ok(())
+}
+
+fn settings_json(s: &Option<EmailSettings>) -> Option<serde_json::Value> {
+    s.as_ref()
+        .map(|s| serde_json::to_value(s).unwrap_or_default())
+}
+
+/// Create an inbox (admins).
+#[utoipa::path(post, path = "/api/v1/inboxes", request_body = NewInbox, tag = "inboxes",
+    responses((status = 201, body = InboxView), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body, raw): ApiJson<NewInbox>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    check_email_only(
+        body.channel,
+        body.address.is_some(),
+        body.settings.is_some(),
+    )?;
+    let settings = settings_json(&body.settings);
+    let secrets = body.secrets.clone().map(|s| {
+        state
+            .key
+            .seal(&serde_json::to_string(&InboxSecrets::default().merged(s)).unwrap_or_default())
+    });
+    let key = state.key.clone();
+    create_once(
+        &state,
+        &caller,
+        &headers,
+        &raw,
+        op!(c => {
+            let inbox = inboxes::create(c, &body.name, body.channel, InboxFields {
+                team: Some(body.team_id),
+                address: body.address.as_deref().map(Some),
+                settings: settings.as_ref(),
+                secrets: secrets.as_deref(),
+            }).await?;
+            let secrets_set = inbox.secrets.as_deref().and_then(|s| key.open(s).ok())
+                .and_then(|s| serde_json::from_str::<InboxSecrets>(&s).ok())
+                .unwrap_or_default()
+                .names();
+            stored(StatusCode::CREATED, &InboxView { inbox, secrets_set })
+        }),
+    )
+    .await
+}
+
+/// Change an inbox (admins).
+#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", request_body = InboxChanges, tag = "inboxes",
+    responses((status = 200, body = InboxView), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<InboxChanges>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: InboxId = parse_id("id", &id)?;
+    let current = state
+        .store
+        .read(op!(c => inboxes::get(c, id).await))
+        .await?;
+    check_email_only(
+        current.channel,
+        matches!(body.address, Some(Some(_))),
+        body.settings.is_some(),
+    )?;
+    let settings = settings_json(&body.settings);
+    let secrets = body.secrets.clone().map(|changes| {
+        let merged = InboxSecrets::of(&state, &current).merged(changes);
+        state
+            .key
+            .seal(&serde_json::to_string(&merged).unwrap_or_default())
+    });
+    let inbox = state
+        .store
+        .write(op!(c => inboxes::update(c, id, InboxFields {
+            team: body.team_id,
+            address: body.address.as_ref().map(|a| a.as_deref()),
+            settings: settings.as_ref(),
+            secrets: secrets.as_deref(),
+        }).await))
+        .await?;
+    Ok(json(StatusCode::OK, &view(&state, inbox)))
+}

@@ -1,0 +1,344 @@
+//! What the email channel keeps beyond conversations and messages: the Message-IDs that
+//! thread replies (stored as the messages' provider ids), the people in copy, bounces
+//! marked on the message they refer to, and where IMAP polling got to.
+
+use seva_core::conversation::{Channel, Delivery, MessageKind};
+use seva_core::{ContactId, ConversationId, InboxId, MessageId};
+
+use crate::conversations::Conversation;
+use crate::db::Conn;
+use crate::messages::{EmailParts, NewMessage};
+use crate::{Result, args};
+
+/// The conversation that holds any of these Message-IDs, trying them in order.
+pub async fn conversation_of(
+    conn: &mut dyn Conn,
+    ids: &[String],
+) -> Result<Option<ConversationId>> {
+    for id in ids {
+        if let Some(row) = conn
+            .query_opt(
+                "SELECT conversation_id FROM messages WHERE channel = 'email' AND provider_id = $1",
+                args![id.as_str()],
+            )
+            .await?
+        {
+            return Ok(Some(row.parse(0)?));
+        }
+    }
+    Ok(None)
+}
+
+/// The conversation with this reference ("#1042").
+pub async fn by_reference(conn: &mut dyn Conn, reference: i64) -> Result<Option<Conversation>> {
+    let Some(row) = conn
+        .query_opt(
+            "SELECT id FROM conversations WHERE seq = $1",
+            args![reference],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(crate::conversations::get(conn, row.parse(0)?).await?))
+}
+
+/// Whether this address belongs to the conversation's contact or one of its participants:
+/// only they may continue it by the subject tag alone.
+pub async fn is_member(conn: &mut dyn Conn, c: &Conversation, email: &str) -> Result<bool> {
+    let row = conn
+        .query_opt(
+            "SELECT 1 FROM contact_identities WHERE kind = 'email' AND value = $1 AND contact_id = $2 \
+             UNION ALL SELECT 1 FROM conversation_participants WHERE conversation_id = $3 AND email = $1",
+            args![email, c.contact_id.to_string(), c.id.to_string()],
+        )
+        .await?;
+    Ok(row.is_some())
+}
+
+/// Records people in copy (and a sender who is not the requester). The requester, by any
+/// of their addresses, is never their own participant.
+pub async fn add_participants(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+    people: &[(String, Option<String>)],
+) -> Result<()> {
+    for (email, name) in people {
+        conn.execute(
+            "INSERT INTO conversation_participants (conversation_id, email, name, created_at) \
+             SELECT $1, $2, $3, $4 WHERE NOT EXISTS (SELECT 1 FROM contact_identities i JOIN conversations c \
+             ON c.contact_id = i.contact_id WHERE c.id = $1 AND i.kind = 'email' AND i.value = $2) \
+             ON CONFLICT (conversation_id, email) DO NOTHING",
+            args![id.to_string(), email.as_str(), name.as_deref(), crate::now().micros()],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+pub async fn participants(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+) -> Result<Vec<(String, Option<String>)>> {
+    conn.query(
+        "SELECT email, name FROM conversation_participants WHERE conversation_id = $1 ORDER BY created_at, email",
+        args![id.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.opt_text(1)?)))
+    .collect()
+}
+
+/// Gives an outbound email message its Message-ID at once, in the transaction that
+/// records it, so a reply to it threads even before it has been sent.
+pub async fn assign_message_id(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    message: MessageId,
+) -> Result<String> {
+    let domain = match c.inbox_id {
+        Some(inbox) => conn
+            .query_opt(
+                "SELECT address FROM inboxes WHERE id = $1",
+                args![inbox.to_string()],
+            )
+            .await?
+            .and_then(|r| r.opt_text(0).ok().flatten()),
+        None => None,
+    };
+    let domain = domain
+        .as_deref()
+        .and_then(|a| a.rsplit_once('@'))
+        .map_or("seva.local", |(_, d)| d)
+        .to_string();
+    let id = format!("seva.{message}@{domain}");
+    conn.execute(
+        "UPDATE messages SET provider_id = $1 WHERE id = $2",
+        args![&id, message.to_string()],
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Every Message-ID in the conversation, oldest first: the References of our next mail.
+pub async fn thread_ids(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<String>> {
+    conn.query(
+        "SELECT provider_id FROM messages WHERE conversation_id = $1 AND channel = 'email' AND provider_id IS NOT NULL ORDER BY seq",
+        args![id.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| r.text(0))
+    .collect()
+}
+
+/// The newest message the customer side sent: what our reply answers (In-Reply-To), and
+/// the address it came from.
+pub async fn last_inbound(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+) -> Result<Option<(Option<String>, Option<String>)>> {
+    let row = conn
+        .query_opt(
+            "SELECT provider_id, email FROM messages WHERE conversation_id = $1 AND kind = 'inbound' ORDER BY seq DESC LIMIT 1",
+            args![id.to_string()],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => Some((r.opt_text(0)?, r.opt_text(1)?)),
+        None => None,
+    })
+}
+
+/// The contact's first email address.
+pub async fn contact_address(conn: &mut dyn Conn, contact: ContactId) -> Result<Option<String>> {
+    conn.query_opt(
+        "SELECT value FROM contact_identities WHERE contact_id = $1 AND kind = 'email' ORDER BY created_at LIMIT 1",
+        args![contact.to_string()],
+    )
+    .await?
+    .map(|r| r.text(0))
+    .transpose()
+}
+
+/// Automatic mail sent to this contact since `since` (microseconds): the per-contact limit
+/// on acknowledgements reads it.
+pub async fn automatic_sent_since(
+    conn: &mut dyn Conn,
+    contact: ContactId,
+    since: i64,
+) -> Result<i64> {
+    conn.query_one(
+        "SELECT count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+         WHERE c.contact_id = $1 AND m.kind = 'system' AND m.channel = 'email' AND m.created_at > $2",
+        args![contact.to_string(), since],
+    )
+    .await?
+    .int(0)
+}
+
+/// Records an automatic acknowledgement and queues it for sending.
+pub async fn queue_automatic(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    text: &str,
+) -> Result<MessageId> {
+    let id = crate::messages::insert(
+        conn,
+        NewMessage {
+            conversation_id: c.id,
+            kind: MessageKind::System,
+            channel: Channel::Email,
+            author_agent_id: None,
+            author_contact_id: None,
+            text,
+            delivery: Delivery::Queued,
+            provider_id: None,
+            email: EmailParts::default(),
+        },
+    )
+    .await?;
+    assign_message_id(conn, c, id).await?;
+    crate::jobs::enqueue(
+        conn,
+        crate::jobs::DELIVER,
+        serde_json::json!({"message_id": id, "conversation_id": c.id, "channel": Channel::Email}),
+        crate::now(),
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "message.created",
+        Some(c.id),
+        "system",
+        serde_json::json!({"message_id": id, "kind": "system", "automatic": true}),
+    )
+    .await?;
+    Ok(id)
+}
+
+/// Marks our message with this Message-ID as bounced. Returns whether one was found.
+pub async fn mark_bounced(conn: &mut dyn Conn, message_id: &str, summary: &str) -> Result<bool> {
+    let Some(row) = conn
+        .query_opt(
+            "SELECT id FROM messages WHERE channel = 'email' AND provider_id = $1 AND kind IN ('outbound', 'system')",
+            args![message_id],
+        )
+        .await?
+    else {
+        return Ok(false);
+    };
+    crate::messages::set_delivery(conn, row.parse(0)?, Delivery::Failed, Some(summary)).await?;
+    Ok(true)
+}
+
+/// Where IMAP polling of an inbox got to: (UIDVALIDITY, last UID stored).
+pub async fn imap_cursor(conn: &mut dyn Conn, inbox: InboxId) -> Result<Option<(i64, i64)>> {
+    Ok(
+        match conn
+            .query_opt(
+                "SELECT uid_validity, last_uid FROM imap_cursors WHERE inbox_id = $1",
+                args![inbox.to_string()],
+            )
+            .await?
+        {
+            Some(r) => Some((r.int(0)?, r.int(1)?)),
+            None => None,
+        },
+    )
+}
+
+pub async fn set_imap_cursor(
+    conn: &mut dyn Conn,
+    inbox: InboxId,
+    uid_validity: i64,
+    last_uid: i64,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO imap_cursors (inbox_id, uid_validity, last_uid, updated_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (inbox_id) DO UPDATE SET uid_validity = excluded.uid_validity, last_uid = excluded.last_uid, updated_at = excluded.updated_at",
+        args![inbox.to_string(), uid_validity, last_uid, crate::now().micros()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Everything needed to write one of our messages as an email.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub message: crate::messages::Message,
+    pub conversation: Conversation,
+    pub inbox: Option<crate::inboxes::Inbox>,
+    pub to: Option<(String, String)>,
+    pub cc: Vec<(String, Option<String>)>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub signature: String,
+    pub language: Option<String>,
+}
+
+pub async fn outgoing(conn: &mut dyn Conn, message: MessageId) -> Result<Outgoing> {
+    let row = conn
+        .query_opt(
+            "SELECT conversation_id FROM messages WHERE id = $1",
+            args![message.to_string()],
+        )
+        .await?
+        .ok_or(crate::Error::NotFound)?;
+    let conversation = crate::conversations::get(conn, row.parse(0)?).await?;
+    let m = crate::messages::for_conversation(conn, conversation.id, false)
+        .await?
+        .into_iter()
+        .find(|m| m.id == message)
+        .ok_or(crate::Error::NotFound)?;
+    let inbox = match conversation.inbox_id {
+        Some(i) => Some(crate::inboxes::get(conn, i).await?),
+        None => None,
+    };
+    let to = contact_address(conn, conversation.contact_id)
+        .await?
+        .map(|a| (a, conversation.contact_name.clone()));
+    let cc = participants(conn, conversation.id).await?;
+    let in_reply_to = last_inbound(conn, conversation.id)
+        .await?
+        .and_then(|(id, _)| id);
+    let references: Vec<String> = thread_ids(conn, conversation.id)
+        .await?
+        .into_iter()
+        .filter(|id| m.external_id.as_deref() != Some(id))
+        .collect();
+    let signature = match m.author_agent_id {
+        Some(a) => conn
+            .query_opt(
+                "SELECT signature FROM agents WHERE id = $1",
+                args![a.to_string()],
+            )
+            .await?
+            .map(|r| r.text(0))
+            .transpose()?
+            .unwrap_or_default(),
+        None => String::new(),
+    };
+    let language = match &conversation.language {
+        Some(l) => Some(l.clone()),
+        None => conn
+            .query_opt(
+                "SELECT language FROM contacts WHERE id = $1",
+                args![conversation.contact_id.to_string()],
+            )
+            .await?
+            .and_then(|r| r.opt_text(0).ok().flatten()),
+    };
+    Ok(Outgoing {
+        message: m,
+        conversation,
+        inbox,
+        to,
+        cc,
+        in_reply_to,
+        references,
+        signature,
+        language,
+    })
+}

@@ -1,0 +1,760 @@
+//! The email channel end to end: real SMTP clients (swaks, lettre) talk to the listener
+//! inside `seva serve`; Seva's own mail goes out through a local relay, where the tests
+//! read it as a mail client would.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Seva;
+use common::relay::{Delivered, Relay};
+use serde_json::{Value, json};
+
+const SUPPORT: &str = "support@seva.test";
+
+/// Creates the email inbox `support` on `relay`; returns its id.
+fn email_inbox(seva: &Seva, relay: &Relay, extra: Value) -> String {
+    let mut settings = json!({
+        "from_name": "Seva Support",
+        "relay": {"host": "127.0.0.1", "port": relay.port, "security": "none", "username": "seva"},
+        "auto_acknowledge": false,
+    });
+    if let (Some(s), Some(e)) = (settings.as_object_mut(), extra.as_object()) {
+        for (k, v) in e {
+            s.insert(k.clone(), v.clone());
+        }
+    }
+    let (status, inbox) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({
+            "name": "support", "channel": "email", "address": SUPPORT,
+            "settings": settings, "secrets": {"relay_password": "relay-secret-1"},
+        })),
+    );
+    assert_eq!(status, 201, "{inbox}");
+    inbox["id"].as_str().unwrap().to_string()
+}
+
+/// Sends `raw` with swaks; returns swaks's transcript, and whether it succeeded.
+fn swaks(seva: &Seva, to: &str, raw: &str) -> (bool, String) {
+    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
+    let file = seva
+        .dir
+        .join(format!("msg-{}.eml", std::process::id() ^ raw.len() as u32));
+    std::fs::write(&file, raw).unwrap();
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            host,
+            "--port",
+            port,
+            "--from",
+            "sender@example.com",
+            "--to",
+            to,
+        ])
+        .arg("--data")
+        .arg(format!("@{}", file.display()))
+        .args(["--timeout", "60"])
+        .output()
+        .expect("swaks must be installed (apt-get install swaks)");
+    let text =
+        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+    (out.status.success(), text)
+}
+
+fn send(seva: &Seva, raw: &str) -> String {
+    let (ok, transcript) = swaks(seva, SUPPORT, raw);
+    assert!(ok, "swaks failed:\n{transcript}");
+    assert!(
+        transcript.contains("<~  250 2.0.0") || transcript.contains("<-  250 2.0.0"),
+        "{transcript}"
+    );
+    transcript
+}
+
+fn mail(from: &str, subject: &str, headers: &str, body: &str) -> String {
+    format!(
+        "From: {from}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n{headers}MIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
+    )
+}
+
+fn conversations(seva: &Seva) -> Vec<Value> {
+    let (s, list) = seva.api("GET", "/api/v1/conversations?limit=200", None);
+    assert_eq!(s, 200, "{list}");
+    list["data"].as_array().unwrap().clone()
+}
+
+fn messages(seva: &Seva, conversation: &str) -> Vec<Value> {
+    let (s, list) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    assert_eq!(s, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+fn only_conversation(seva: &Seva) -> Value {
+    let list = conversations(seva);
+    assert_eq!(list.len(), 1, "{list:#?}");
+    list[0].clone()
+}
+
+fn reply(seva: &Seva, conversation: &str, text: &str) {
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(json!({"text": text, "kind": "reply"})),
+    );
+    assert_eq!(s, 201, "{body}");
+}
+
+fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(20);
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn brackets(id: &str) -> String {
+    format!("<{id}>")
+}
+
+#[test]
+fn a_new_message_is_acknowledged_and_replies_thread_every_way() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({"auto_acknowledge": true}));
+
+    send(
+        &seva,
+        &mail(
+            "Ravi <ravi@example.com>",
+            "Order 1 never came",
+            "Message-ID: <first@example.com>\r\n",
+            "Where is my order?",
+        ),
+    );
+    let c = only_conversation(&seva);
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["channel"], "email");
+    assert_eq!(c["subject"], "Order 1 never came");
+    let reference = c["reference"].as_i64().unwrap();
+
+    // The acknowledgement: threaded to the customer's message, marked automatic.
+    let ack = &relay.wait_for(1)[0];
+    assert_eq!(ack.to, vec!["ravi@example.com"]);
+    assert_eq!(
+        ack.login,
+        Some(("seva".into(), "relay-secret-1".into())),
+        "the sealed relay password is used"
+    );
+    assert_eq!(
+        ack.header("Auto-Submitted").as_deref(),
+        Some("auto-replied")
+    );
+    assert_eq!(
+        ack.header("In-Reply-To"),
+        Some(brackets("first@example.com"))
+    );
+    let ack_mail = ack.parsed();
+    assert_eq!(
+        ack_mail.subject,
+        format!("Re: Order 1 never came [#{reference}]")
+    );
+    assert!(ack_mail.text.contains(&format!("#{reference}")));
+    let ack_id = ack_mail.message_id.clone().unwrap();
+
+    // The same message delivered twice is stored once.
+    send(
+        &seva,
+        &mail(
+            "Ravi <ravi@example.com>",
+            "Order 1 never came",
+            "Message-ID: <first@example.com>\r\n",
+            "Where is my order?",
+        ),
+    );
+    assert_eq!(
+        messages(&seva, &id)
+            .iter()
+            .filter(|m| m["kind"] == "inbound")
+            .count(),
+        1
+    );
+
+    // The customer answers the acknowledgement before any agent has written.
+    send(
+        &seva,
+        &mail(
+            "ravi@example.com",
+            &format!("Re: Order 1 never came [#{reference}]"),
+            &format!(
+                "Message-ID: <second@example.com>\r\nIn-Reply-To: <{ack_id}>\r\nReferences: <first@example.com> <{ack_id}>\r\n"
+            ),
+            "Also: it was a gift.\r\n\r\nOn Mon, 2 Apr 2026 at 10:00, Seva Support <support@seva.test> wrote:\r\n> Thank you for writing",
+        ),
+    );
+    only_conversation(&seva);
+    let ms = messages(&seva, &id);
+    let second = ms
+        .iter()
+        .find(|m| m["external_id"] == "second@example.com")
+        .unwrap();
+    assert_eq!(
+        second["text"], "Also: it was a gift.",
+        "quoted history is folded away"
+    );
+    assert!(
+        second["folded"]
+            .as_str()
+            .unwrap()
+            .contains("Thank you for writing")
+    );
+
+    // An agent answers: a mail any client threads.
+    reply(&seva, &id, "It ships today.");
+    let answer = relay.wait_for(2)[1].clone();
+    let parsed = answer.parsed();
+    assert_eq!(
+        parsed.subject,
+        format!("Re: Order 1 never came [#{reference}]")
+    );
+    assert_eq!(
+        answer.header("In-Reply-To"),
+        Some(brackets("second@example.com"))
+    );
+    let refs = answer.header("References").unwrap();
+    assert!(
+        refs.contains("<first@example.com>")
+            && refs.contains("<second@example.com>")
+            && refs.contains(&ack_id),
+        "{refs}"
+    );
+    let reply_to = parsed.reply_to.clone().unwrap().email;
+    assert!(
+        reply_to.starts_with(&format!("support+{reference}-")),
+        "{reply_to}"
+    );
+    assert_eq!(parsed.from.email, SUPPORT);
+    assert_eq!(parsed.from.name.as_deref(), Some("Seva Support"));
+    assert!(
+        answer.header("Auto-Submitted").is_none(),
+        "a person's answer is not automatic"
+    );
+    wait_until("the answer to be marked sent", || {
+        messages(&seva, &id)
+            .iter()
+            .any(|m| m["text"] == "It ships today." && m["delivery"] == "sent")
+    });
+
+    // A client that drops In-Reply-To but keeps the subject tag.
+    send(
+        &seva,
+        &mail(
+            "ravi@example.com",
+            &format!("RE: Order 1 never came [#{reference}]"),
+            "Message-ID: <third@example.com>\r\n",
+            "Thanks!",
+        ),
+    );
+    // A client that keeps only our reply address (new subject, no headers).
+    let (ok, t) = swaks(
+        &seva,
+        &reply_to,
+        &mail(
+            "ravi@example.com",
+            "one more thing",
+            "Message-ID: <fourth@example.com>\r\n",
+            "The box was wet.",
+        ),
+    );
+    assert!(ok, "{t}");
+    only_conversation(&seva);
+    let texts: Vec<String> = messages(&seva, &id)
+        .iter()
+        .map(|m| m["text"].as_str().unwrap().to_string())
+        .collect();
+    assert!(
+        texts.contains(&"Thanks!".to_string()) && texts.contains(&"The box was wet.".to_string()),
+        "{texts:?}"
+    );
+
+    // A reply address with a forged token does not reach the conversation.
+    let forged = format!("support+{reference}-0000000000@seva.test");
+    let (ok, t) = swaks(
+        &seva,
+        &forged,
+        &mail(
+            "mallory@example.net",
+            "hello",
+            "Message-ID: <m1@example.net>\r\n",
+            "let me in",
+        ),
+    );
+    assert!(ok, "{t}");
+    assert_eq!(
+        conversations(&seva).len(),
+        2,
+        "the forged reply address opened its own conversation"
+    );
+    // A subject tag from a stranger does not either.
+    send(
+        &seva,
+        &mail(
+            "mallory@example.net",
+            &format!("Re: [#{reference}]"),
+            "Message-ID: <m2@example.net>\r\n",
+            "me too",
+        ),
+    );
+    assert_eq!(conversations(&seva).len(), 3);
+    assert!(
+        messages(&seva, &id)
+            .iter()
+            .all(|m| m["text"] != "let me in" && m["text"] != "me too")
+    );
+}
+
+#[test]
+fn cc_threads_keep_the_requester_and_the_people_in_copy() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    // The first message goes to a colleague with us in Cc.
+    send(
+        &seva,
+        "From: Maria <maria@example.ph>\r\nTo: Jun <jun@example.ph>\r\nCc: support@seva.test\r\nSubject: Nasira ang printer\r\n\
+         Message-ID: <m1@example.ph>\r\n\r\nHindi gumagana ang printer.\r\n",
+    );
+    let c = only_conversation(&seva);
+    let id = c["id"].as_str().unwrap().to_string();
+    // She replies to her own first message (not to us), still with us in Cc.
+    send(
+        &seva,
+        "From: Maria <maria@example.ph>\r\nTo: Jun <jun@example.ph>\r\nCc: support@seva.test\r\nSubject: Re: Nasira ang printer\r\n\
+         Message-ID: <m2@example.ph>\r\nIn-Reply-To: <m1@example.ph>\r\n\r\nPati ang scanner.\r\n",
+    );
+    // Her manager, in Cc, answers the thread from his own address.
+    send(
+        &seva,
+        "From: Boss <boss@example.ph>\r\nTo: support@seva.test\r\nCc: Maria <maria@example.ph>\r\nSubject: Re: Nasira ang printer\r\n\
+         Message-ID: <m3@example.ph>\r\nIn-Reply-To: <m2@example.ph>\r\nReferences: <m1@example.ph> <m2@example.ph>\r\n\r\nPakiayos agad.\r\n",
+    );
+    only_conversation(&seva);
+    let ms = messages(&seva, &id);
+    assert_eq!(ms.len(), 3, "{ms:#?}");
+    assert_eq!(ms[2]["author_name"], "Boss");
+    // Our answer goes to the requester, with the colleague and the manager kept in copy.
+    reply(&seva, &id, "Darating ang technician bukas.");
+    let out = relay.wait_for(1)[0].clone();
+    let p = out.parsed();
+    assert_eq!(
+        p.to.iter().map(|m| m.email.as_str()).collect::<Vec<_>>(),
+        vec!["maria@example.ph"]
+    );
+    let mut cc: Vec<&str> = p.cc.iter().map(|m| m.email.as_str()).collect();
+    cc.sort();
+    assert_eq!(cc, vec!["boss@example.ph", "jun@example.ph"]);
+    let mut envelope = out.to.clone();
+    envelope.sort();
+    assert_eq!(
+        envelope,
+        vec!["boss@example.ph", "jun@example.ph", "maria@example.ph"]
+    );
+    assert_eq!(out.header("In-Reply-To"), Some(brackets("m3@example.ph")));
+}
+
+#[test]
+fn every_language_and_charset_arrives_intact_with_files() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    // Telugu, 8-bit, with an encoded-word subject.
+    send(
+        &seva,
+        "From: =?UTF-8?B?4LCw4LC14LC/?= <ravi@example.in>\r\nTo: support@seva.test\r\n\
+         Subject: =?UTF-8?B?4LC44LC54LC+4LCv4LCCIOCwleCwvuCwteCwvuCwsuCwvw==?=\r\nMessage-ID: <te@example.in>\r\nMIME-Version: 1.0\r\n\
+         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\nనా ఆర్డర్ ఇంకా రాలేదు.\r\n",
+    );
+    // Greek in ISO-8859-7, quoted-printable subject, with a PDF attached, sent by lettre.
+    let greek_body: Vec<u8> = [
+        0xC7u8, 0x20, 0xF0, 0xE1, 0xF1, 0xE1, 0xe3, 0xe3, 0xe5, 0xeb, 0xdf, 0xe1, 0x2e,
+    ]
+    .to_vec(); // "Η παραγγελία."
+    let pdf = b"%PDF-1.4\n% receipt\n".to_vec();
+    let mut raw = b"From: =?ISO-8859-7?Q?=CD=DF=EA=EF=F2?= <nikos@example.gr>\r\nTo: support@seva.test\r\n\
+Subject: =?ISO-8859-7?Q?=D0=E1=F1=E1=E3=E3=E5=EB=DF=E1?=\r\nMessage-ID: <el@example.gr>\r\nMIME-Version: 1.0\r\n\
+Content-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n--sep\r\nContent-Type: text/plain; charset=ISO-8859-7\r\n\
+Content-Transfer-Encoding: 8bit\r\n\r\n"
+        .to_vec();
+    raw.extend_from_slice(&greek_body);
+    raw.extend_from_slice(b"\r\n--sep\r\nContent-Type: application/pdf\r\nContent-Disposition: attachment; filename=\"receipt.pdf\"\r\nContent-Transfer-Encoding: base64\r\n\r\n");
+    raw.extend_from_slice(b"JVBERi0xLjQKJSByZWNlaXB0Cg==\r\n--sep--\r\n");
+    {
+        use lettre::Transport;
+        let (host, port) = seva.smtp.rsplit_once(':').unwrap();
+        let client = lettre::SmtpTransport::builder_dangerous(host)
+            .port(port.parse().unwrap())
+            .build();
+        let envelope = lettre::address::Envelope::new(
+            Some("nikos@example.gr".parse().unwrap()),
+            vec![SUPPORT.parse().unwrap()],
+        )
+        .unwrap();
+        let response = client
+            .send_raw(&envelope, &raw)
+            .expect("lettre sends to the listener");
+        assert!(response.is_positive());
+    }
+    let list = conversations(&seva);
+    assert_eq!(list.len(), 2);
+    let te = list
+        .iter()
+        .find(|c| c["contact_name"] == "రవి")
+        .expect("the Telugu sender's name is decoded");
+    assert_eq!(te["subject"], "సహాయం కావాలి");
+    let te_messages = messages(&seva, te["id"].as_str().unwrap());
+    assert_eq!(te_messages[0]["text"], "నా ఆర్డర్ ఇంకా రాలేదు.");
+    let el = list.iter().find(|c| c["contact_name"] == "Νίκος").unwrap();
+    assert_eq!(el["subject"], "Παραγγελία");
+    let el_messages = messages(&seva, el["id"].as_str().unwrap());
+    assert_eq!(el_messages[0]["text"], "Η παραγγελία.");
+    let file = &el_messages[0]["attachments"][0];
+    assert_eq!(file["filename"], "receipt.pdf");
+    let mut res = Seva::agent()
+        .get(&seva.url(&format!(
+            "/api/v1/attachments/{}",
+            file["id"].as_str().unwrap()
+        )))
+        .header("Authorization", &format!("Bearer {}", seva.token))
+        .call()
+        .unwrap();
+    assert_eq!(res.body_mut().read_to_vec().unwrap(), pdf);
+    // The original is kept whole and can be downloaded.
+    assert_eq!(el_messages[0]["has_source"], true);
+}
+
+#[test]
+fn the_listener_refuses_strangers_oversize_and_junk_but_loses_nothing() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({"auto_acknowledge": true}));
+    // Not an open relay.
+    let (ok, t) = swaks(
+        &seva,
+        "someone@elsewhere.example",
+        &mail("a@example.com", "hi", "", "x"),
+    );
+    assert!(!ok && t.contains("550 5.1.1"), "{t}");
+    // 30 MB: refused with 552, nothing stored.
+    let big = format!(
+        "{}{}\r\n",
+        mail(
+            "a@example.com",
+            "big",
+            "Message-ID: <big@example.com>\r\n",
+            ""
+        ),
+        "x".repeat(76).repeat(400_000).as_str()
+    );
+    let (ok, t) = swaks(&seva, SUPPORT, &big);
+    assert!(
+        !ok && t.contains("552 5.3.4"),
+        "{}",
+        &t[t.len().saturating_sub(2000)..]
+    );
+    assert!(conversations(&seva).is_empty());
+    // No sender at all: a clear refusal.
+    let (ok, t) = swaks(&seva, SUPPORT, "Subject: who am I\r\n\r\nnobody\r\n");
+    assert!(
+        !ok && t.contains("554 5.6.0") && t.contains("no sender"),
+        "{t}"
+    );
+    // Auto-replies and lists are stored but never answered.
+    send(
+        &seva,
+        &mail(
+            "ooo@example.com",
+            "Out of office",
+            "Auto-Submitted: auto-replied\r\nMessage-ID: <ooo@example.com>\r\n",
+            "I am away.",
+        ),
+    );
+    send(
+        &seva,
+        &mail(
+            "news@example.com",
+            "News",
+            "Precedence: bulk\r\nList-Id: <news.example.com>\r\nMessage-ID: <news@example.com>\r\n",
+            "News.",
+        ),
+    );
+    // Our own mail come back is dropped.
+    send(
+        &seva,
+        &mail(SUPPORT, "loop", "Message-ID: <loop@seva.test>\r\n", "echo"),
+    );
+    assert_eq!(conversations(&seva).len(), 2);
+    // A person writing ten times in a minute gets three acknowledgements, not ten.
+    for i in 0..10 {
+        send(
+            &seva,
+            &mail(
+                "eager@example.com",
+                &format!("question {i}"),
+                &format!("Message-ID: <q{i}@example.com>\r\n"),
+                "?",
+            ),
+        );
+    }
+    std::thread::sleep(Duration::from_millis(1500));
+    let acks: Vec<Delivered> = relay.mail.lock().unwrap().clone();
+    assert_eq!(
+        acks.iter()
+            .filter(|m| m.to == vec!["eager@example.com"])
+            .count(),
+        3
+    );
+    assert!(
+        acks.iter()
+            .all(|m| m.to != vec!["ooo@example.com"] && m.to != vec!["news@example.com"])
+    );
+}
+
+#[test]
+fn a_bounce_marks_the_reply_it_refers_to_and_a_failing_relay_shows() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    send(
+        &seva,
+        &mail(
+            "gone@example.com",
+            "help",
+            "Message-ID: <g1@example.com>\r\n",
+            "help me",
+        ),
+    );
+    let id = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    reply(&seva, &id, "Here is your answer.");
+    let sent = relay.wait_for(1)[0].parsed();
+    let ours = sent.message_id.unwrap();
+    let dsn = format!(
+        "From: Mail Delivery System <MAILER-DAEMON@mx.example.com>\r\nTo: support@seva.test\r\nSubject: Undelivered Mail\r\n\
+         MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=\"B\"\r\n\r\n\
+         --B\r\nContent-Type: text/plain\r\n\r\nYour message could not be delivered.\r\n\
+         --B\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.com\r\n\r\n\
+         Final-Recipient: rfc822; gone@example.com\r\nAction: failed\r\nStatus: 5.1.1\r\nDiagnostic-Code: smtp; 550 5.1.1 user unknown\r\n\r\n\
+         --B\r\nContent-Type: text/rfc822-headers\r\n\r\nMessage-ID: <{ours}>\r\nSubject: Re: help\r\n\r\n--B--\r\n"
+    );
+    send(&seva, &dsn);
+    let ms = messages(&seva, &id);
+    let answer = ms
+        .iter()
+        .find(|m| m["text"] == "Here is your answer.")
+        .unwrap();
+    assert_eq!(answer["delivery"], "failed");
+    assert!(
+        answer["delivery_error"]
+            .as_str()
+            .unwrap()
+            .contains("550 5.1.1 user unknown"),
+        "{answer}"
+    );
+    assert_eq!(
+        conversations(&seva).len(),
+        1,
+        "the bounce is not a conversation"
+    );
+
+    // A relay that refuses: the job fails with the relay's words, and is retried.
+    let refusing = Relay::start_answering("554 5.7.1 relaying denied");
+    let (s, inbox) = seva.api("GET", "/api/v1/inboxes", None);
+    assert_eq!(s, 200);
+    let inbox_id = inbox[0]["id"].as_str().unwrap();
+    let (s, body) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox_id}"),
+        Some(json!({"settings": {"relay": {"host": "127.0.0.1", "port": refusing.port, "security": "none"}}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(
+        body["secrets_set"],
+        json!(["relay_password"]),
+        "secrets survive a settings change"
+    );
+    assert!(body.get("secrets").is_none() && !body.to_string().contains("relay-secret-1"));
+    reply(&seva, &id, "Second try.");
+    wait_until("the failing job to show its error", || {
+        let (_, jobs) = seva.api("GET", "/api/v1/jobs", None);
+        jobs.as_array().is_some_and(|j| {
+            j.iter().any(|j| {
+                j["last_error"]
+                    .as_str()
+                    .is_some_and(|e| e.contains("relaying denied"))
+            })
+        })
+    });
+}
+
+#[test]
+fn mail_deliver_speaks_an_mtas_exit_codes() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    let run = |inbox: &str, input: &str| {
+        seva.cli_exit(&["mail", "deliver", "--inbox", inbox], input.as_bytes())
+    };
+    assert_eq!(
+        run(
+            "support",
+            &mail(
+                "p@example.com",
+                "piped",
+                "Message-ID: <p1@example.com>\r\n",
+                "via the pipe"
+            )
+        ),
+        0
+    );
+    assert_eq!(
+        run(
+            "support",
+            &mail(
+                "p@example.com",
+                "piped",
+                "Message-ID: <p1@example.com>\r\n",
+                "via the pipe"
+            )
+        ),
+        0
+    );
+    assert_eq!(run("nosuch", &mail("p@example.com", "x", "", "x")), 67);
+    assert_eq!(run("support", "no headers at all"), 65);
+    let c = only_conversation(&seva);
+    assert_eq!(c["subject"], "piped");
+    assert_eq!(messages(&seva, c["id"].as_str().unwrap()).len(), 1);
+}
+
+#[test]
+fn a_solved_conversation_reopens_within_the_window_and_not_after() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let inbox = email_inbox(&seva, &relay, json!({}));
+    send(
+        &seva,
+        &mail(
+            "r@example.com",
+            "login",
+            "Message-ID: <r1@example.com>\r\n",
+            "cannot log in",
+        ),
+    );
+    let id = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/status"),
+        Some(json!({"status": "solved"})),
+    );
+    assert_eq!(s, 200);
+    send(
+        &seva,
+        &mail(
+            "r@example.com",
+            "Re: login",
+            "Message-ID: <r2@example.com>\r\nIn-Reply-To: <r1@example.com>\r\n",
+            "still broken",
+        ),
+    );
+    assert_eq!(only_conversation(&seva)["status"], "open");
+    // With a window of zero days, a reply to a solved conversation starts a new one.
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/status"),
+        Some(json!({"status": "solved"})),
+    );
+    assert_eq!(s, 200);
+    let (s, body) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox}"),
+        Some(json!({"settings": {"reopen_days": 0,
+        "relay": {"host": "127.0.0.1", "port": relay.port, "security": "none"}}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    std::thread::sleep(Duration::from_millis(5));
+    send(
+        &seva,
+        &mail(
+            "r@example.com",
+            "Re: login",
+            "Message-ID: <r3@example.com>\r\nIn-Reply-To: <r2@example.com>\r\n",
+            "again",
+        ),
+    );
+    let list = conversations(&seva);
+    assert_eq!(list.len(), 2);
+    assert!(
+        list.iter()
+            .any(|c| c["id"] == id.as_str() && c["status"] == "solved")
+    );
+}
+
+#[test]
+fn every_cpython_test_message_becomes_a_conversation_or_a_clear_refusal() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    let dir = std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .flatten()
+        .map(|e| e.path().join("test/test_email/data"))
+        .find(|p| p.is_dir())
+        .expect(
+            "CPython's email test messages are missing: apt-get install libpython3.11-testsuite",
+        );
+    use lettre::Transport;
+    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
+    let client = lettre::SmtpTransport::builder_dangerous(host)
+        .port(port.parse().unwrap())
+        .build();
+    let envelope = lettre::address::Envelope::new(
+        Some("corpus@example.com".parse().unwrap()),
+        vec![SUPPORT.parse().unwrap()],
+    )
+    .unwrap();
+    let (mut stored, mut refused) = (0, 0);
+    for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        if !name.starts_with("msg_") {
+            continue;
+        }
+        let raw = std::fs::read(entry.path()).unwrap();
+        match client.send_raw(&envelope, &raw) {
+            Ok(r) => {
+                assert!(r.is_positive(), "{name}");
+                stored += 1;
+            }
+            Err(e) => {
+                assert!(
+                    e.to_string().contains("no sender") || e.to_string().contains("no headers"),
+                    "{name}: {e}"
+                );
+                assert!(
+                    e.is_permanent(),
+                    "{name}: a refusal must be permanent, not 'try later': {e}"
+                );
+                refused += 1;
+            }
+        }
+    }
+    assert!(stored >= 30, "{stored} stored, {refused} refused");
+    let (s, _) = seva.api("GET", "/healthz", None);
+    assert_eq!(s, 200, "the server survived the corpus");
+    assert!(!conversations(&seva).is_empty());
+}

@@ -25,7 +25,7 @@ function cli(args, input) {
 before(async () => {
   mkdirSync(shots, { recursive: true });
   data = mkdtempSync(join(tmpdir(), "seva-browser-"));
-  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--smtp-listen", "off", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
   base = await new Promise((ok, fail) => {
     const timer = setTimeout(() => fail(new Error("seva serve did not start in 60 s")), 60000);
     const lines = createInterface({ input: server.stdout });

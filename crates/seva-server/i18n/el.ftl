@@ -115,3 +115,38 @@ password-short = Ο κωδικός έχει τουλάχιστον 10 χαρακ
 
 ## Email
 email-acknowledgement = Σας ευχαριστούμε που μας γράψατε. Το μήνυμά σας έφτασε με αριθμό #{ $reference }· ένας άνθρωπος της ομάδας μας θα σας απαντήσει σύντομα. Κρατήστε αυτόν τον αριθμό στο θέμα αν μας ξαναγράψετε.
+
+## Settings and email
+nav-settings = Ρυθμίσεις
+settings-saved = Αποθηκεύτηκε.
+settings-admins-only = Μόνο οι διαχειριστές αλλάζουν τα εισερχόμενα.
+save = Αποθήκευση
+signature-title = Υπογραφή email
+signature-intro = Μπαίνει κάτω από τις απαντήσεις σας που φεύγουν με email.
+inboxes-title = Εισερχόμενα κανάλια
+inbox-new = Νέο κανάλι
+inbox-channel = Κανάλι
+inbox-address = Διεύθυνση email
+inbox-from-name = Όνομα στα μηνύματά μας
+inbox-auto-ack = Άμεση βεβαίωση λήψης σε νέες συνομιλίες
+inbox-ack-text = Βεβαίωση λήψης
+inbox-ack-default = Το κείμενο της Seva· το {"{"}reference{"}"} είναι ο αριθμός
+inbox-reopen-days = Ημέρες που μια απάντηση ξανανοίγει λυμένη συνομιλία
+inbox-relay = Εξερχόμενη αλληλογραφία (SMTP)
+inbox-host = Διακομιστής
+inbox-port = Θύρα
+inbox-security = Ασφάλεια
+inbox-username = Όνομα χρήστη
+inbox-password = Κωδικός
+inbox-folder = Φάκελος
+inbox-dkim-selector = Επιλογέας
+inbox-dkim-domain = Τομέας
+inbox-dkim-key = Ιδιωτικό κλειδί (PEM)
+secret-kept = αποθηκευμένο· γράψτε για αντικατάσταση
+security-starttls = STARTTLS
+security-tls = TLS
+security-none = Καμία (μόνο τοπικά)
+email-from = Από
+email-cc = Κοιν.
+email-show-quoted = Εμφάνιση παρατιθέμενου κειμένου
+email-original = Αρχικό μήνυμα

@@ -115,3 +115,38 @@ password-short = A password has at least 10 characters.
 
 ## Email
 email-acknowledgement = Thank you for writing to us. Your message has arrived and is numbered #{ $reference }; a person from our team will answer soon. Please keep this number in the subject if you write again.
+
+## Settings and email
+nav-settings = Settings
+settings-saved = Saved.
+settings-admins-only = Only admins change inboxes.
+save = Save
+signature-title = Email signature
+signature-intro = Added under your replies that go out by email.
+inboxes-title = Inboxes
+inbox-new = New inbox
+inbox-channel = Channel
+inbox-address = Email address
+inbox-from-name = Name on our mail
+inbox-auto-ack = Acknowledge new conversations at once
+inbox-ack-text = Acknowledgement
+inbox-ack-default = Seva's own text; {"{"}reference{"}"} is the number
+inbox-reopen-days = Days a reply reopens a solved conversation
+inbox-relay = Outgoing mail (SMTP relay)
+inbox-host = Server
+inbox-port = Port
+inbox-security = Security
+inbox-username = User name
+inbox-password = Password
+inbox-folder = Folder
+inbox-dkim-selector = Selector
+inbox-dkim-domain = Domain
+inbox-dkim-key = Private key (PEM)
+secret-kept = stored; type to replace
+security-starttls = STARTTLS
+security-tls = TLS
+security-none = None (local only)
+email-from = From
+email-cc = Cc
+email-show-quoted = Show quoted text
+email-original = Original message

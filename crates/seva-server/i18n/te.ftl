@@ -115,3 +115,38 @@ password-short = పాస్‌వర్డ్‌లో కనీసం 10 అ�
 
 ## Email
 email-acknowledgement = మాకు రాసినందుకు ధన్యవాదాలు. మీ సందేశం మాకు చేరింది, దాని సంఖ్య #{ $reference }; మా బృందంలోని ఒకరు త్వరలో జవాబిస్తారు. మళ్ళీ రాసేటప్పుడు ఈ సంఖ్యను విషయంలో ఉంచండి.
+
+## Settings and email
+nav-settings = అమరికలు
+settings-saved = భద్రపరచబడింది.
+settings-admins-only = ఇన్‌బాక్స్‌లను నిర్వాహకులు మాత్రమే మార్చగలరు.
+save = భద్రపరచు
+signature-title = ఈమెయిల్ సంతకం
+signature-intro = ఈమెయిల్ ద్వారా వెళ్ళే మీ జవాబుల కింద చేర్చబడుతుంది.
+inboxes-title = ఇన్‌బాక్స్‌లు
+inbox-new = కొత్త ఇన్‌బాక్స్
+inbox-channel = మార్గం
+inbox-address = ఈమెయిల్ చిరునామా
+inbox-from-name = మా ఉత్తరాలపై పేరు
+inbox-auto-ack = కొత్త సంభాషణలకు వెంటనే అందినట్లు తెలియజేయి
+inbox-ack-text = అందినట్లు తెలిపే సందేశం
+inbox-ack-default = Seva సొంత వచనం; {"{"}reference{"}"} సంఖ్య
+inbox-reopen-days = పరిష్కరించిన సంభాషణను జవాబు మళ్ళీ తెరిచే రోజులు
+inbox-relay = పంపే మెయిల్ (SMTP)
+inbox-host = సర్వర్
+inbox-port = పోర్ట్
+inbox-security = భద్రత
+inbox-username = వాడుకరి పేరు
+inbox-password = సంకేతపదం
+inbox-folder = ఫోల్డర్
+inbox-dkim-selector = సెలెక్టర్
+inbox-dkim-domain = డొమైన్
+inbox-dkim-key = ప్రైవేట్ కీ (PEM)
+secret-kept = భద్రపరచబడింది; మార్చడానికి టైప్ చేయండి
+security-starttls = STARTTLS
+security-tls = TLS
+security-none = ఏదీ లేదు (స్థానికం మాత్రమే)
+email-from = పంపినవారు
+email-cc = Cc
+email-show-quoted = ఉల్లేఖించిన వచనం చూపు
+email-original = అసలు సందేశం

@@ -115,3 +115,38 @@ password-short = May 10 character man lang ang password.
 
 ## Email
 email-acknowledgement = Salamat sa pagsulat sa amin. Dumating na ang iyong mensahe at ang numero nito ay #{ $reference }; sasagot agad ang isang tao mula sa aming koponan. Pakipanatili ang numerong ito sa paksa kung susulat kang muli.
+
+## Settings and email
+nav-settings = Mga setting
+settings-saved = Nai-save na.
+settings-admins-only = Mga admin lamang ang nagbabago ng mga inbox.
+save = I-save
+signature-title = Pirma sa email
+signature-intro = Idinadagdag sa ilalim ng iyong mga sagot na ipinapadala sa email.
+inboxes-title = Mga inbox
+inbox-new = Bagong inbox
+inbox-channel = Daluyan
+inbox-address = Email address
+inbox-from-name = Pangalan sa aming sulat
+inbox-auto-ack = Agad kumpirmahin ang mga bagong usapan
+inbox-ack-text = Kumpirmasyon
+inbox-ack-default = Sariling teksto ng Seva; ang {"{"}reference{"}"} ay ang numero
+inbox-reopen-days = Mga araw na muling binubuksan ng sagot ang nalutas na usapan
+inbox-relay = Papalabas na sulat (SMTP)
+inbox-host = Server
+inbox-port = Port
+inbox-security = Seguridad
+inbox-username = User name
+inbox-password = Password
+inbox-folder = Folder
+inbox-dkim-selector = Selector
+inbox-dkim-domain = Domain
+inbox-dkim-key = Pribadong susi (PEM)
+secret-kept = nakatago; mag-type para palitan
+security-starttls = STARTTLS
+security-tls = TLS
+security-none = Wala (lokal lamang)
+email-from = Mula kay
+email-cc = Cc
+email-show-quoted = Ipakita ang sinipi
+email-original = Orihinal na mensahe

@@ -289,3 +289,28 @@ pub async fn by_token(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Ag
         .map(decode)
         .transpose()
 }
+
+/// The text added under an agent's emailed replies.
+pub async fn signature(conn: &mut dyn Conn, id: AgentId) -> Result<String> {
+    conn.query_one(
+        "SELECT signature FROM agents WHERE id = $1",
+        args![id.to_string()],
+    )
+    .await?
+    .text(0)
+}
+
+pub async fn set_signature(conn: &mut dyn Conn, id: AgentId, signature: &str) -> Result<()> {
+    if signature.len() > 4000 {
+        return Err(Error::invalid(
+            "signature",
+            "a signature has at most 4000 bytes",
+        ));
+    }
+    conn.execute(
+        "UPDATE agents SET signature = $1 WHERE id = $2",
+        args![signature.trim_end(), id.to_string()],
+    )
+    .await?;
+    Ok(())
+}

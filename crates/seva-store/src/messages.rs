@@ -187,3 +187,18 @@ pub async fn set_delivery(
     .await?;
     Ok(conversation)
 }
+
+/// The conversation a message is in, and the SHA-256 of its original (emails).
+pub async fn source(
+    conn: &mut dyn Conn,
+    id: MessageId,
+) -> Result<(ConversationId, Option<String>)> {
+    let row = conn
+        .query_opt(
+            "SELECT conversation_id, source_sha256 FROM messages WHERE id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((row.parse(0)?, row.opt_text(1)?))
+}

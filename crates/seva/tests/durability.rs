@@ -102,7 +102,16 @@ fn every_acknowledged_submission_survives_a_kill_in_the_middle_of_a_burst() {
 fn swaks_once(seva: &Seva, n: usize) -> Option<(i64, String)> {
     let (host, port) = seva.smtp.rsplit_once(':')?;
     let out = std::process::Command::new("swaks")
-        .args(["--server", host, "--port", port, "--to", "support@seva.test", "--from", "b@example.com"])
+        .args([
+            "--server",
+            host,
+            "--port",
+            port,
+            "--to",
+            "support@seva.test",
+            "--from",
+            "b@example.com",
+        ])
         .args(["--header", &format!("Message-ID: <burst-{n}@example.com>")])
         .args(["--header", &format!("Subject: Μήνυμα {n}")])
         .args(["--body", "Καλημέρα, γράφω για την παραγγελία μου."])
@@ -147,11 +156,21 @@ fn every_mail_answered_250_survives_a_kill_in_the_middle_of_a_swaks_burst() {
         stop.store(true, Ordering::Relaxed);
     });
     let acknowledged = acknowledged.lock().unwrap().clone();
-    assert!(acknowledged.len() > 10, "the burst was a burst ({} answered 250)", acknowledged.len());
+    assert!(
+        acknowledged.len() > 10,
+        "the burst was a burst ({} answered 250)",
+        acknowledged.len()
+    );
     seva.restart();
     let stored = all_references(&seva);
-    let missing: Vec<_> = acknowledged.iter().filter(|(_, r)| !stored.contains(r)).collect();
-    assert!(missing.is_empty(), "answered 250 but lost after the kill: {missing:?}");
+    let missing: Vec<_> = acknowledged
+        .iter()
+        .filter(|(_, r)| !stored.contains(r))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "answered 250 but lost after the kill: {missing:?}"
+    );
     // Sent again after the restart, each is recognised as the one already stored.
     for (n, reference) in acknowledged.iter().take(20) {
         let (again, line) = swaks_once(&seva, *n).expect("the listener answers after the restart");

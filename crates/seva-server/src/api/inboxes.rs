@@ -126,11 +126,10 @@ pub async fn create(
         body.settings.is_some(),
     )?;
     let settings = settings_json(&body.settings);
-    let secrets = body.secrets.clone().map(|s| {
-        state
-            .key
-            .seal(&serde_json::to_string(&InboxSecrets::default().merged(s)).unwrap_or_default())
-    });
+    let secrets = body
+        .secrets
+        .clone()
+        .map(|s| InboxSecrets::sealed_update(&state, None, s));
     let key = state.key.clone();
     create_once(
         &state,
@@ -175,12 +174,10 @@ pub async fn update(
         body.settings.is_some(),
     )?;
     let settings = settings_json(&body.settings);
-    let secrets = body.secrets.clone().map(|changes| {
-        let merged = InboxSecrets::of(&state, &current).merged(changes);
-        state
-            .key
-            .seal(&serde_json::to_string(&merged).unwrap_or_default())
-    });
+    let secrets = body
+        .secrets
+        .clone()
+        .map(|changes| InboxSecrets::sealed_update(&state, Some(&current), changes));
     let inbox = state
         .store
         .write(op!(c => inboxes::update(c, id, InboxFields {

@@ -135,6 +135,15 @@ impl InboxSecrets {
         self
     }
 
+    /// `changes` applied to the inbox's current secrets (none for a new inbox), sealed
+    /// for storing.
+    pub fn sealed_update(state: &Shared, current: Option<&Inbox>, changes: InboxSecrets) -> String {
+        let now = current.map(|i| Self::of(state, i)).unwrap_or_default();
+        state
+            .key
+            .seal(&serde_json::to_string(&now.merged(changes)).unwrap_or_default())
+    }
+
     /// The names of the secrets that are set, for display.
     pub fn names(&self) -> Vec<&'static str> {
         [

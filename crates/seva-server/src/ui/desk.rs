@@ -4,7 +4,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use seva_core::conversation::{MessageKind, Priority, Status};
+use seva_core::conversation::{Delivery, MessageKind, Priority, Status};
 use seva_core::{AgentId, ContactId, ConversationId, TeamId};
 use seva_store::contacts::{self, Contact};
 use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply};
@@ -197,6 +197,12 @@ pub struct MessageView {
     pub show_delivery: bool,
     pub error: Option<String>,
     pub files: Vec<FileView>,
+    /// Quoted history and signature, shown folded.
+    pub folded: String,
+    /// For email: who wrote, and who else was on it.
+    pub email_from: Option<String>,
+    pub email_cc: String,
+    pub original_url: Option<String>,
 }
 
 pub fn message_views(
@@ -212,8 +218,29 @@ pub fn message_views(
             at: short_time(m.created_at),
             at_iso: m.created_at.rfc3339(),
             delivery: m.delivery,
-            show_delivery: m.kind == MessageKind::Outbound,
+            show_delivery: m.kind == MessageKind::Outbound
+                || (m.kind == MessageKind::System && m.delivery != Delivery::Internal),
             error: m.delivery_error,
+            folded: m.folded,
+            email_from: m.email.as_ref().and_then(|e| {
+                let email = e["from"]["email"].as_str()?;
+                Some(match e["from"]["name"].as_str() {
+                    Some(name) => format!("{name} <{email}>"),
+                    None => email.to_string(),
+                })
+            }),
+            email_cc: m
+                .email
+                .as_ref()
+                .and_then(|e| e["cc"].as_array())
+                .map(|cc| {
+                    cc.iter()
+                        .filter_map(|a| a.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                })
+                .unwrap_or_default(),
+            original_url: m.has_source.then(|| format!("/messages/{}/original", m.id)),
             files: m
                 .attachments
                 .iter()
@@ -691,4 +718,34 @@ pub async fn contact(
         rows,
         next: None,
     }))
+}
+
+/// The original of an email (.eml), for an agent who may see its conversation.
+pub async fn original(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let id: seva_core::MessageId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    let sha = state
+        .store
+        .read(op!(c => {
+            let (conversation, sha) = messages::source(c, id).await?;
+            conversations::get_for(c, &viewer, conversation).await?;
+            sha.ok_or(seva_store::Error::NotFound)
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let file = messages::Attachment {
+        id: seva_core::AttachmentId::new(),
+        filename: "original.eml".into(),
+        content_type: "message/rfc822".into(),
+        size: 0,
+        sha256: sha,
+    };
+    crate::api::events::download(&state, &file)
+        .await
+        .map_err(|e| PageError(e, t))
 }

@@ -5,6 +5,7 @@
 mod desk;
 mod public;
 mod session;
+mod settings;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -36,6 +37,15 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/priority", post(desk::priority))
         .route("/conversations/{id}/tags", post(desk::tags))
         .route("/contacts", get(desk::contacts))
+        .route("/settings", get(settings::page))
+        .route("/me/signature", post(settings::save_signature))
+        .route("/settings/inboxes", post(settings::create_inbox))
+        .route("/settings/inboxes/new", get(settings::new_inbox))
+        .route(
+            "/settings/inboxes/{id}",
+            get(settings::edit_inbox).post(settings::update_inbox),
+        )
+        .route("/messages/{id}/original", get(desk::original))
         .route("/contacts/{id}", get(desk::contact))
         .route("/live", get(crate::live::stream))
         .route("/contact", get(public::form).post(public::submit))

@@ -1,0 +1,475 @@
+//! Settings pages: every agent's email signature, and for admins the inboxes (an email
+//! inbox's address, relay, IMAP account, acknowledgement texts, DKIM). Passwords and keys
+//! are write-only here as in the API: an empty field keeps the stored one.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use seva_core::InboxId;
+use seva_core::conversation::Channel;
+use seva_store::inboxes::{self, Inbox, InboxFields};
+use seva_store::{agents, op, teams};
+
+use super::{Agent, Me, PageError, render};
+use crate::Shared;
+use crate::i18n::{LANGUAGES, Tr};
+use crate::mail::{Dkim, EmailSettings, ImapAccount, InboxSecrets, Relay, Security};
+use crate::problem::Problem;
+
+#[derive(askama::Template)]
+#[template(path = "settings.html")]
+struct SettingsPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    csrf: String,
+    signature: String,
+    is_admin: bool,
+    inboxes: Vec<Inbox>,
+    saved: bool,
+}
+
+#[derive(Deserialize)]
+pub struct SavedQuery {
+    saved: Option<String>,
+}
+
+pub async fn page(
+    State(state): State<Shared>,
+    agent: Agent,
+    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let id = agent.0.agent.id;
+    let (signature, inboxes) = state
+        .store
+        .read(op!(c => Ok((agents::signature(c, id).await?, inboxes::list(c).await?))))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(render(&SettingsPage {
+        t,
+        me: Some(super::me(&agent.0)),
+        languages: LANGUAGES,
+        csrf: agent.0.csrf().to_string(),
+        signature,
+        is_admin: agent.0.agent.role == seva_core::agent::Role::Admin,
+        inboxes,
+        saved: q.saved.is_some(),
+    }))
+}
+
+#[derive(Deserialize)]
+pub struct SignatureForm {
+    csrf: String,
+    signature: String,
+}
+
+pub async fn save_signature(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<SignatureForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let id = agent.0.agent.id;
+    state
+        .store
+        .write(op!(c => agents::set_signature(c, id, &form.signature).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    Ok(Redirect::to("/settings?saved=1").into_response())
+}
+
+#[derive(askama::Template)]
+#[template(path = "inbox_settings.html")]
+struct InboxPage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    csrf: String,
+    /// `None` for a new inbox.
+    inbox: Option<Inbox>,
+    v: FormValues,
+    teams: Vec<(String, String)>,
+}
+
+/// What the form's fields show, as text.
+#[derive(Default)]
+struct FormValues {
+    team_id: String,
+    address: String,
+    from_name: String,
+    auto_acknowledge: bool,
+    /// (language code, language name, text)
+    acks: Vec<(&'static str, &'static str, String)>,
+    reopen_days: String,
+    relay_host: String,
+    relay_port: String,
+    relay_security: String,
+    relay_username: String,
+    relay_password_set: bool,
+    imap_host: String,
+    imap_port: String,
+    imap_security: String,
+    imap_username: String,
+    imap_password_set: bool,
+    imap_folder: String,
+    dkim_selector: String,
+    dkim_domain: String,
+    dkim_key_set: bool,
+}
+
+impl FormValues {
+    fn of(state: &Shared, inbox: Option<&Inbox>) -> Self {
+        let s = inbox.map(EmailSettings::of).unwrap_or_default();
+        let set = inbox
+            .map(|i| InboxSecrets::of(state, i).names())
+            .unwrap_or_default();
+        let relay = s.relay.clone();
+        let imap = s.imap.clone();
+        FormValues {
+            team_id: inbox
+                .and_then(|i| i.team_id)
+                .map(|t| t.to_string())
+                .unwrap_or_default(),
+            address: inbox.and_then(|i| i.address.clone()).unwrap_or_default(),
+            from_name: s.from_name.clone().unwrap_or_default(),
+            auto_acknowledge: s.auto_acknowledge,
+            acks: LANGUAGES
+                .iter()
+                .map(|(code, name)| {
+                    let text = s.acknowledgement.get(*code).cloned().unwrap_or_default();
+                    (*code, *name, text)
+                })
+                .collect(),
+            reopen_days: s.reopen_days.map(|d| d.to_string()).unwrap_or_default(),
+            relay_host: relay.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+            relay_port: relay
+                .as_ref()
+                .map(|r| r.port.to_string())
+                .unwrap_or_default(),
+            relay_security: security_word(
+                relay.as_ref().map_or(Security::Starttls, |r| r.security),
+            ),
+            relay_username: relay.and_then(|r| r.username).unwrap_or_default(),
+            relay_password_set: set.contains(&"relay_password"),
+            imap_host: imap.as_ref().map(|r| r.host.clone()).unwrap_or_default(),
+            imap_port: imap
+                .as_ref()
+                .map(|r| r.port.to_string())
+                .unwrap_or_default(),
+            imap_security: security_word(imap.as_ref().map_or(Security::Tls, |r| r.security)),
+            imap_username: imap
+                .as_ref()
+                .map(|r| r.username.clone())
+                .unwrap_or_default(),
+            imap_folder: imap.map(|r| r.folder).unwrap_or_default(),
+            imap_password_set: set.contains(&"imap_password"),
+            dkim_selector: s
+                .dkim
+                .as_ref()
+                .map(|d| d.selector.clone())
+                .unwrap_or_default(),
+            dkim_domain: s
+                .dkim
+                .as_ref()
+                .map(|d| d.domain.clone())
+                .unwrap_or_default(),
+            dkim_key_set: set.contains(&"dkim_private_key"),
+        }
+    }
+}
+
+fn security_word(s: Security) -> String {
+    match s {
+        Security::None => "none",
+        Security::Starttls => "starttls",
+        Security::Tls => "tls",
+    }
+    .into()
+}
+
+fn require_admin(agent: &Agent) -> Result<(), PageError> {
+    if agent.0.agent.role == seva_core::agent::Role::Admin {
+        Ok(())
+    } else {
+        Err(PageError(
+            Problem::forbidden(agent.tr().s("settings-admins-only")),
+            agent.tr(),
+        ))
+    }
+}
+
+async fn inbox_page(
+    state: &Shared,
+    agent: &Agent,
+    inbox: Option<Inbox>,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let teams = state
+        .store
+        .read(op!(c => teams::list(c).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?
+        .into_iter()
+        .map(|team| (team.id.to_string(), team.name))
+        .collect();
+    Ok(render(&InboxPage {
+        t,
+        me: Some(super::me(&agent.0)),
+        languages: LANGUAGES,
+        csrf: agent.0.csrf().to_string(),
+        v: FormValues::of(state, inbox.as_ref()),
+        inbox,
+        teams,
+    }))
+}
+
+pub async fn new_inbox(State(state): State<Shared>, agent: Agent) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    inbox_page(&state, &agent, None).await
+}
+
+pub async fn edit_inbox(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    let id: InboxId = id
+        .parse()
+        .map_err(|_| PageError(Problem::not_found(), agent.tr()))?;
+    let inbox = state
+        .store
+        .read(op!(c => inboxes::get(c, id).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    inbox_page(&state, &agent, Some(inbox)).await
+}
+
+/// The inbox form: every field a text box, as browsers send them.
+#[derive(Deserialize)]
+pub struct InboxForm {
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    #[serde(default)]
+    channel: String,
+    #[serde(default)]
+    address: String,
+    #[serde(default)]
+    team_id: String,
+    #[serde(default)]
+    from_name: String,
+    #[serde(default)]
+    relay_host: String,
+    #[serde(default)]
+    relay_port: String,
+    #[serde(default)]
+    relay_security: String,
+    #[serde(default)]
+    relay_username: String,
+    #[serde(default)]
+    relay_password: String,
+    #[serde(default)]
+    imap_host: String,
+    #[serde(default)]
+    imap_port: String,
+    #[serde(default)]
+    imap_security: String,
+    #[serde(default)]
+    imap_username: String,
+    #[serde(default)]
+    imap_password: String,
+    #[serde(default)]
+    imap_folder: String,
+    #[serde(default)]
+    auto_acknowledge: Option<String>,
+    #[serde(default)]
+    ack_en: String,
+    #[serde(default)]
+    ack_te: String,
+    #[serde(default)]
+    ack_el: String,
+    #[serde(default)]
+    ack_tl: String,
+    #[serde(default)]
+    reopen_days: String,
+    #[serde(default)]
+    dkim_selector: String,
+    #[serde(default)]
+    dkim_domain: String,
+    #[serde(default)]
+    dkim_private_key: String,
+}
+
+fn filled(s: &str) -> Option<String> {
+    let s = s.trim();
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+fn security(s: &str, default: Security) -> Security {
+    match s {
+        "none" => Security::None,
+        "starttls" => Security::Starttls,
+        "tls" => Security::Tls,
+        _ => default,
+    }
+}
+
+fn port(field: &'static str, s: &str) -> Result<u16, seva_store::Error> {
+    s.trim()
+        .parse()
+        .map_err(|_| seva_store::Error::invalid(field, "a port is a number from 1 to 65535"))
+}
+
+impl InboxForm {
+    fn settings(&self) -> Result<EmailSettings, seva_store::Error> {
+        let relay = match filled(&self.relay_host) {
+            Some(host) => Some(Relay {
+                host,
+                port: port("relay_port", &self.relay_port)?,
+                security: security(&self.relay_security, Security::Starttls),
+                username: filled(&self.relay_username),
+            }),
+            None => None,
+        };
+        let imap = match filled(&self.imap_host) {
+            Some(host) => Some(ImapAccount {
+                host,
+                port: port("imap_port", &self.imap_port)?,
+                security: security(&self.imap_security, Security::Tls),
+                username: filled(&self.imap_username).ok_or(seva_store::Error::invalid(
+                    "imap_username",
+                    "an IMAP account needs a user name",
+                ))?,
+                folder: filled(&self.imap_folder).unwrap_or_else(|| "INBOX".into()),
+                poll_seconds: None,
+            }),
+            None => None,
+        };
+        let dkim = match (filled(&self.dkim_selector), filled(&self.dkim_domain)) {
+            (Some(selector), Some(domain)) => Some(Dkim { selector, domain }),
+            _ => None,
+        };
+        let acknowledgement = [
+            ("en", &self.ack_en),
+            ("te", &self.ack_te),
+            ("el", &self.ack_el),
+            ("tl", &self.ack_tl),
+        ]
+        .into_iter()
+        .filter_map(|(l, t)| filled(t).map(|t| (l.to_string(), t)))
+        .collect();
+        let reopen_days = match filled(&self.reopen_days) {
+            Some(d) => Some(
+                d.parse()
+                    .map_err(|_| seva_store::Error::invalid("reopen_days", "a number of days"))?,
+            ),
+            None => None,
+        };
+        Ok(EmailSettings {
+            from_name: filled(&self.from_name),
+            relay,
+            imap,
+            auto_acknowledge: self.auto_acknowledge.is_some(),
+            acknowledgement,
+            reopen_days,
+            dkim,
+        })
+    }
+
+    /// Only the secrets typed in change.
+    fn secrets(&self) -> InboxSecrets {
+        InboxSecrets {
+            relay_password: filled(&self.relay_password),
+            imap_password: filled(&self.imap_password),
+            dkim_private_key: filled(&self.dkim_private_key),
+        }
+    }
+}
+
+pub async fn create_inbox(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<InboxForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    save(&state, &agent, None, form).await
+}
+
+pub async fn update_inbox(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<InboxForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let id: InboxId = id
+        .parse()
+        .map_err(|_| PageError(Problem::not_found(), agent.tr()))?;
+    save(&state, &agent, Some(id), form).await
+}
+
+async fn save(
+    state: &Shared,
+    agent: &Agent,
+    id: Option<InboxId>,
+    form: InboxForm,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let fail = |e: seva_store::Error| PageError(e.into(), t);
+    let current = match id {
+        Some(id) => Some(
+            state
+                .store
+                .read(op!(c => inboxes::get(c, id).await))
+                .await
+                .map_err(fail)?,
+        ),
+        None => None,
+    };
+    let channel: Channel = match &current {
+        Some(i) => i.channel,
+        None => form
+            .channel
+            .parse()
+            .map_err(|_| fail(seva_store::Error::invalid("channel", "choose a channel")))?,
+    };
+    let email = channel == Channel::Email;
+    let settings = if email {
+        Some(serde_json::to_value(form.settings().map_err(fail)?).unwrap_or_default())
+    } else {
+        None
+    };
+    let secrets =
+        email.then(|| InboxSecrets::sealed_update(state, current.as_ref(), form.secrets()));
+    let team = match filled(&form.team_id) {
+        Some(t) => Some(
+            t.parse()
+                .map_err(|_| fail(seva_store::Error::invalid("team_id", "no such team")))?,
+        ),
+        None => None,
+    };
+    let address = filled(&form.address);
+    let name = form.name.clone();
+    let saved = state
+        .store
+        .write(op!(c => {
+            let fields = InboxFields {
+                team: Some(team),
+                address: email.then_some(address.as_deref()),
+                settings: settings.as_ref(),
+                secrets: secrets.as_deref(),
+            };
+            match id {
+                Some(id) => inboxes::update(c, id, fields).await,
+                None => inboxes::create(c, &name, channel, fields).await,
+            }
+        }))
+        .await
+        .map_err(fail)?;
+    Ok(Redirect::to(&format!("/settings/inboxes/{}?saved=1", saved.id)).into_response())
+}

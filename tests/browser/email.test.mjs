@@ -1,0 +1,221 @@
+// Browser test of the email channel as an admin and an agent use it: the admin sets up an
+// email inbox in the settings pages; a mail with quoted history, a Cc and a file arrives
+// over SMTP; the agent reads it (history folded, file and original at hand) and answers
+// from the conversation page; the answer leaves through a local relay with the headers
+// that make every mail client thread it.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
+import { createServer, connect } from "node:net";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { chromium } from "playwright-core";
+
+const repo = resolve(import.meta.dirname, "../..");
+const seva = process.env.SEVA_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, "target"), "debug/seva");
+const shots = join(repo, "target/screenshots");
+const admin = "asha@example.com";
+const password = "a long browser test password";
+let server, base, smtpPort, browser, data, relay, relayPort;
+const relayed = [];
+
+function cli(args, input) {
+  return execFileSync(seva, [...args, "--data", data, "--log", "error"], { input, encoding: "utf8" }).trim();
+}
+
+// A local relay: enough ESMTP for Seva's client; keeps each message's data.
+function startRelay() {
+  return new Promise((ok) => {
+    relay = createServer((socket) => {
+      socket.write("220 relay.test ESMTP\r\n");
+      let buffer = "";
+      let inData = false;
+      let message = "";
+      socket.on("data", (chunk) => {
+        buffer += chunk.toString("latin1");
+        let at;
+        while ((at = buffer.indexOf("\r\n")) >= 0) {
+          const line = buffer.slice(0, at);
+          buffer = buffer.slice(at + 2);
+          if (inData) {
+            if (line === ".") {
+              inData = false;
+              relayed.push(Buffer.from(message, "latin1").toString("utf8"));
+              message = "";
+              socket.write("250 2.0.0 queued\r\n");
+            } else {
+              message += (line.startsWith("..") ? line.slice(1) : line) + "\r\n";
+            }
+          } else if (/^EHLO/i.test(line)) {
+            socket.write("250-relay.test\r\n250 AUTH PLAIN\r\n");
+          } else if (/^AUTH/i.test(line)) {
+            socket.write("235 2.7.0 ok\r\n");
+          } else if (/^DATA/i.test(line)) {
+            inData = true;
+            socket.write("354 go on\r\n");
+          } else if (/^QUIT/i.test(line)) {
+            socket.end("221 bye\r\n");
+          } else {
+            socket.write("250 ok\r\n");
+          }
+        }
+      });
+    });
+    relay.listen(0, "127.0.0.1", () => ok(relay.address().port));
+  });
+}
+
+// Sends one message to Seva's SMTP listener; resolves with the final answer line.
+function smtpSend(to, raw) {
+  return new Promise((ok, fail) => {
+    const socket = connect(smtpPort, "127.0.0.1");
+    const steps = ["EHLO browser.test", "MAIL FROM:<nikos@example.gr>", `RCPT TO:<${to}>`, "DATA"];
+    let buffer = "";
+    socket.on("data", (chunk) => {
+      buffer += chunk.toString();
+      let at;
+      while ((at = buffer.indexOf("\r\n")) >= 0) {
+        const line = buffer.slice(0, at);
+        buffer = buffer.slice(at + 2);
+        if (/^\d{3}-/.test(line)) continue;
+        if (line.startsWith("354")) {
+          socket.write(raw.replace(/\n\./g, "\n..") + "\r\n.\r\n");
+        } else if (steps.length) {
+          socket.write(steps.shift() + "\r\n");
+        } else {
+          socket.end("QUIT\r\n");
+          ok(line);
+        }
+      }
+    });
+    socket.on("error", fail);
+  });
+}
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  data = mkdtempSync(join(tmpdir(), "seva-browser-mail-"));
+  relayPort = await startRelay();
+  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
+  base = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error("seva serve did not start in 60 s")), 60000);
+    const lines = createInterface({ input: server.stdout });
+    lines.on("line", (line) => {
+      if (line.startsWith("smtp listening on ")) smtpPort = Number(line.split(":").pop());
+      if (line.startsWith("listening on ")) {
+        clearTimeout(timer);
+        ok("http://" + line.slice(13));
+      }
+    });
+    server.on("exit", (code) => fail(new Error(`seva serve exited with ${code}`)));
+  });
+  cli(["user", "add", admin, "--name", "Asha", "--role", "admin", "--password-stdin"], password);
+  browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+  });
+});
+
+after(async () => {
+  await browser?.close();
+  server?.kill("SIGKILL");
+  relay?.close();
+  rmSync(data, { recursive: true, force: true });
+});
+
+async function waitFor(what, check) {
+  const until = Date.now() + 15000;
+  while (!check()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+test("an admin sets up an email inbox; an agent reads a mail and answers it in thread", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + "/login");
+  await page.getByLabel("Email").fill(admin);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Log in" }).click();
+  await page.waitForURL(base + "/inbox");
+
+  // The admin creates the inbox in the settings pages.
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("link", { name: "New inbox" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("support");
+  await page.getByLabel("Email address").fill("support@seva.test");
+  await page.getByLabel("Name on our mail").fill("Seva Υποστήριξη");
+  await page.locator("input[name=relay_host]").fill("127.0.0.1");
+  await page.locator("input[name=relay_port]").fill(String(relayPort));
+  await page.locator("select[name=relay_security]").selectOption("none");
+  await page.locator("input[name=relay_username]").fill("seva");
+  await page.locator("input[name=relay_password]").fill("relay secret");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/settings\/inboxes\/[0-9a-f-]+\?saved=1$/);
+  assert.equal(await page.locator("input[name=relay_password]").inputValue(), "", "a stored password is never shown");
+  assert.match(await page.locator("input[name=relay_password]").getAttribute("placeholder"), /stored/);
+  await page.screenshot({ path: join(shots, "inbox-settings.png"), fullPage: true });
+
+  // A customer writes, quoting an earlier mail, with a colleague in Cc and a file.
+  const answer = await smtpSend(
+    "support@seva.test",
+    [
+      "From: =?UTF-8?B?zp3Or866zr/Pgg==?= <nikos@example.gr>",
+      "To: support@seva.test",
+      "Cc: Eleni <eleni@example.gr>",
+      "Subject: =?UTF-8?Q?=CE=A0=CE=B1=CF=81=CE=B1=CE=B3=CE=B3=CE=B5=CE=BB=CE=AF=CE=B1?= 77",
+      "Message-ID: <order77@example.gr>",
+      "MIME-Version: 1.0",
+      'Content-Type: multipart/mixed; boundary="b"',
+      "",
+      "--b",
+      "Content-Type: text/plain; charset=utf-8",
+      "Content-Transfer-Encoding: 8bit",
+      "",
+      "Η παραγγελία 77 δεν έφτασε ακόμα.",
+      "",
+      "Στις Δευ, 2 Νοε 2026 στις 10:00, ο χρήστης Shop <shop@example.gr> έγραψε:",
+      "> Η παραγγελία σας στάλθηκε.",
+      "--b",
+      "Content-Type: application/pdf",
+      'Content-Disposition: attachment; filename="apodeixi.pdf"',
+      "Content-Transfer-Encoding: base64",
+      "",
+      "JVBERi0xLjQK",
+      "--b--",
+    ].join("\r\n"),
+  );
+  assert.match(answer, /^250 2\.0\.0 stored as #\d+/);
+
+  await page.goto(base + "/inbox?view=open");
+  const row = page.locator("tr", { hasText: "Παραγγελία 77" });
+  await row.getByRole("link").click();
+  await page.getByText("Η παραγγελία 77 δεν έφτασε ακόμα.").waitFor();
+  await page.getByText("eleni@example.gr").waitFor();
+  const quoted = page.getByText("Η παραγγελία σας στάλθηκε.");
+  assert.equal(await quoted.isVisible(), false, "the quoted history starts folded");
+  await page.getByText("Show quoted text").click();
+  await quoted.waitFor({ state: "visible" });
+  assert.ok(await page.getByRole("link", { name: "apodeixi.pdf" }).isVisible());
+  const original = await page.getByRole("link", { name: "Original message" }).getAttribute("href");
+  const eml = await page.request.get(base + original);
+  assert.equal(eml.status(), 200);
+  assert.match(await eml.text(), /Message-ID: <order77@example.gr>/);
+  await page.screenshot({ path: join(shots, "email-conversation.png"), fullPage: true });
+
+  // The agent answers from the page; the mail threads under the customer's.
+  await page.getByLabel("Your answer").fill("Τη στέλνουμε ξανά σήμερα.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await waitFor("the answer at the relay", () => relayed.length >= 1);
+  const mail = relayed[0];
+  assert.match(mail, /^In-Reply-To: <order77@example\.gr>\r$/m);
+  assert.match(mail, /^References: <order77@example\.gr>\r$/m);
+  assert.match(mail, /^Subject: .*\[#\d+\]/m);
+  assert.match(mail, /^To: .*nikos@example\.gr/m);
+  assert.match(mail, /^Cc: .*eleni@example\.gr/m);
+  assert.match(mail, /^Reply-To: .*support\+\d+-[0-9a-f]{10}@seva\.test/m);
+  await page.locator(".delivery-sent").waitFor({ timeout: 10000 });
+  await page.close();
+});

@@ -32,6 +32,8 @@ pub struct Config {
     pub smtp_max_bytes: usize,
     /// Certificate and key (PEM files) for STARTTLS on the SMTP listener.
     pub smtp_tls: Option<(PathBuf, PathBuf)>,
+    /// How often the IMAP supervisor looks for added or changed IMAP accounts.
+    pub imap_rescan_seconds: u64,
     /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
     pub secret_key: Option<String>,
 }
@@ -55,6 +57,7 @@ impl Config {
             smtp_max_bytes: 25 * 1024 * 1024,
             smtp_tls: None,
             secret_key: None,
+            imap_rescan_seconds: 30,
         }
     }
 

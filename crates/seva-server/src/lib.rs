@@ -182,6 +182,7 @@ pub async fn serve(
         tokio::spawn(mail::smtp::serve(state.clone(), smtp, tls));
     }
     tokio::spawn(workers::run(state.clone()));
+    tokio::spawn(mail::imap::supervise(state.clone()));
     tokio::spawn(forget_tokens_on_change(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)

@@ -35,7 +35,7 @@ pub struct Cli {
     pub smtp_listen: Option<String>,
     /// A TOML file with any of: data, listen, database_url, public_url, max_body_mb,
     /// max_attachment_mb, form_submissions_per_hour, smtp_listen, smtp_hostname,
-    /// smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key.
+    /// smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key, imap_rescan_seconds.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info, debug.
@@ -160,6 +160,7 @@ struct FileConfig {
     smtp_tls_cert: Option<PathBuf>,
     smtp_tls_key: Option<PathBuf>,
     secret_key: Option<String>,
+    imap_rescan_seconds: Option<u64>,
 }
 
 impl Cli {
@@ -216,6 +217,9 @@ impl Cli {
         }
         if let Some(name) = file.smtp_hostname {
             config.smtp_hostname = name;
+        }
+        if let Some(s) = file.imap_rescan_seconds {
+            config.imap_rescan_seconds = s.max(1);
         }
         if let Some(mb) = file.smtp_max_mb {
             config.smtp_max_bytes = mb * 1024 * 1024;

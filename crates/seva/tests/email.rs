@@ -758,3 +758,70 @@ fn every_cpython_test_message_becomes_a_conversation_or_a_clear_refusal() {
     assert_eq!(s, 200, "the server survived the corpus");
     assert!(!conversations(&seva).is_empty());
 }
+
+#[test]
+fn imap_polling_stores_each_message_once_across_restarts() {
+    let imap = common::dovecot::Dovecot::start();
+    imap.deliver(&mail(
+        "a@example.com",
+        "first by imap",
+        "Message-ID: <i1@example.com>\r\n",
+        "one",
+    ));
+    imap.deliver(&mail(
+        "b@example.com",
+        "second by imap",
+        "Message-ID: <i2@example.com>\r\n",
+        "two",
+    ));
+    let mut seva = Seva::start_with("imap_rescan_seconds = 1\n");
+    let relay = Relay::start();
+    email_inbox(
+        &seva,
+        &relay,
+        json!({"imap": {"host": "127.0.0.1", "port": imap.port, "security": "none", "username": imap.user, "poll_seconds": 5}}),
+    );
+    let inbox = seva.api("GET", "/api/v1/inboxes", None).1[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, body) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox}"),
+        Some(json!({"secrets": {"imap_password": imap.password}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    wait_until("both messages fetched", || conversations(&seva).len() == 2);
+    // New mail arrives while Seva waits in IDLE.
+    imap.deliver(&mail(
+        "c@example.com",
+        "third by imap",
+        "Message-ID: <i3@example.com>\r\n",
+        "three",
+    ));
+    wait_until("the third message", || conversations(&seva).len() == 3);
+    // A restart neither skips nor repeats: one more message, and nothing twice.
+    seva.restart();
+    imap.deliver(&mail(
+        "d@example.com",
+        "fourth by imap",
+        "Message-ID: <i4@example.com>\r\n",
+        "four",
+    ));
+    wait_until("the fourth message", || conversations(&seva).len() == 4);
+    std::thread::sleep(Duration::from_millis(1500));
+    let mut subjects: Vec<String> = conversations(&seva)
+        .iter()
+        .map(|c| c["subject"].as_str().unwrap().to_string())
+        .collect();
+    subjects.sort();
+    assert_eq!(
+        subjects,
+        vec![
+            "first by imap",
+            "fourth by imap",
+            "second by imap",
+            "third by imap"
+        ]
+    );
+}

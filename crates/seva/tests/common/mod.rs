@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod dovecot;
 pub mod relay;
 
 pub const ADMIN: &str = "admin@test.local";
@@ -26,7 +27,7 @@ pub struct Seva {
     extra_config: String,
 }
 
-fn unique() -> String {
+pub fn unique() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     static N: AtomicU32 = AtomicU32::new(0);
     let nanos = std::time::SystemTime::now()

@@ -46,10 +46,12 @@ pub async fn supervise(state: Shared) {
                     keep
                 });
                 for (id, (key, inbox, account)) in wanted {
-                    if !running.contains_key(&id) {
-                        let task = tokio::spawn(poll_forever(state.clone(), inbox, account));
-                        running.insert(id, (key, task));
-                    }
+                    running.entry(id).or_insert_with(|| {
+                        (
+                            key,
+                            tokio::spawn(poll_forever(state.clone(), inbox, account)),
+                        )
+                    });
                 }
             }
             Err(e) => tracing::warn!(error = %e, "cannot list inboxes for IMAP"),
@@ -344,15 +346,9 @@ impl Client {
             return Err(format!("IDLE refused: {}", first.text).into());
         }
         let deadline = tokio::time::Instant::now() + limit;
-        loop {
-            match tokio::time::timeout_at(deadline, self.line()).await {
-                Ok(l) => {
-                    let l = l?;
-                    if l.text.to_ascii_uppercase().contains("EXISTS") {
-                        break;
-                    }
-                }
-                Err(_) => break,
+        while let Ok(l) = tokio::time::timeout_at(deadline, self.line()).await {
+            if l?.text.to_ascii_uppercase().contains("EXISTS") {
+                break;
             }
         }
         self.io.get_mut().write_all(b"DONE\r\n").await?;

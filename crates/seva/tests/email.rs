@@ -825,3 +825,168 @@ fn imap_polling_stores_each_message_once_across_restarts() {
         ]
     );
 }
+
+#[test]
+fn starttls_protects_the_listener_when_a_certificate_is_configured() {
+    let certs = std::env::temp_dir().join(format!("seva-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&certs).unwrap();
+    let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            "/CN=localhost",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl makes the test certificate");
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let seva = Seva::start_with(&format!(
+        "smtp_tls_cert = \"{}\"\nsmtp_tls_key = \"{}\"\n",
+        cert.display(),
+        key.display()
+    ));
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
+    let out = Command::new("swaks")
+        .args([
+            "--server",
+            host,
+            "--port",
+            port,
+            "--from",
+            "tls@example.com",
+            "--to",
+            SUPPORT,
+            "--tls",
+        ])
+        .args(["--header", "Subject: over TLS", "--body", "Κρυπτογραφημένο"])
+        .output()
+        .expect("swaks must be installed");
+    let t = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(
+        out.status.success(),
+        "{t}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(t.contains("STARTTLS") && t.contains("TLS started"), "{t}");
+    assert!(t.contains("250 2.0.0 stored as #"), "{t}");
+    assert_eq!(only_conversation(&seva)["subject"], "over TLS");
+    std::fs::remove_dir_all(certs).unwrap();
+}
+
+#[test]
+fn dkim_signatures_on_our_mail_verify() {
+    let dir = std::env::temp_dir().join(format!("seva-dkim-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let key = dir.join("dkim.pem");
+    let made = Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .unwrap();
+    assert!(
+        made.status.success(),
+        "{}",
+        String::from_utf8_lossy(&made.stderr)
+    );
+    let public = Command::new("openssl")
+        .args(["rsa", "-pubout", "-outform", "DER", "-in"])
+        .arg(&key)
+        .output()
+        .unwrap();
+    assert!(public.status.success());
+    // dkimpy, the reference verifier, fetched from PyPI for the test.
+    let lib = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("dkimpy");
+    if !lib.join("dkim").is_dir() {
+        let pip = Command::new("python3")
+            .args(["-m", "pip", "install", "--quiet", "--target"])
+            .arg(&lib)
+            .arg("dkimpy==1.1.8")
+            .status()
+            .expect("python3 with pip is needed to fetch dkimpy");
+        assert!(pip.success(), "pip could not install dkimpy");
+    }
+
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let inbox = email_inbox(
+        &seva,
+        &relay,
+        json!({"dkim": {"selector": "sel1", "domain": "seva.test"}}),
+    );
+    let pem = std::fs::read_to_string(&key).unwrap();
+    let (s, body) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox}"),
+        Some(json!({"secrets": {"dkim_private_key": pem}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert!(!body.to_string().contains("PRIVATE KEY"));
+    send(
+        &seva,
+        &mail(
+            "d@example.com",
+            "sign me",
+            "Message-ID: <d1@example.com>\r\n",
+            "hello",
+        ),
+    );
+    reply(
+        &seva,
+        only_conversation(&seva)["id"].as_str().unwrap(),
+        "Υπογεγραμμένη απάντηση.",
+    );
+    let out = relay.wait_for(1)[0].clone();
+    let signature = out.header("DKIM-Signature").expect("our mail is signed");
+    assert!(
+        signature.contains("d=seva.test") && signature.contains("s=sel1"),
+        "{signature}"
+    );
+    let message = dir.join("signed.eml");
+    std::fs::write(&message, &out.data).unwrap();
+    let der = dir.join("public.der");
+    std::fs::write(&der, &public.stdout).unwrap();
+    let b64 = String::from_utf8(
+        Command::new("base64")
+            .arg("-w0")
+            .arg(&der)
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    let script = format!(
+        "import sys, dkim\nmsg = open(sys.argv[1], 'rb').read()\n\
+         ok = dkim.verify(msg, dnsfunc=lambda name, timeout=5: b'v=DKIM1; k=rsa; p={b64}')\nprint('verified' if ok else 'bad signature')\nsys.exit(0 if ok else 1)\n"
+    );
+    let verify = Command::new("python3")
+        .env("PYTHONPATH", &lib)
+        .arg("-c")
+        .arg(script)
+        .arg(&message)
+        .output()
+        .unwrap();
+    assert!(
+        verify.status.success(),
+        "dkimpy: {}{}",
+        String::from_utf8_lossy(&verify.stdout),
+        String::from_utf8_lossy(&verify.stderr)
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}

@@ -91,6 +91,19 @@ impl Row {
         }
     }
 
+    pub fn is_null(&self, i: usize) -> Result<bool> {
+        Ok(matches!(self.at(i)?, Value::Null))
+    }
+
+    pub fn blob(&self, i: usize) -> Result<Vec<u8>> {
+        match self.at(i)? {
+            Value::Blob(v) => Ok(v.clone()),
+            other => Err(Error::Decode(format!(
+                "column {i}: expected bytes, got {other:?}"
+            ))),
+        }
+    }
+
     pub fn opt_text(&self, i: usize) -> Result<Option<String>> {
         match self.at(i)? {
             Value::Null => Ok(None),

@@ -56,8 +56,14 @@ pub struct EmailParts<'a> {
     pub html: Option<&'a str>,
     pub folded: &'a str,
     pub source_sha256: Option<&'a str>,
+    /// The original's bytes, when small enough to keep in the database (otherwise the
+    /// caller has stored it as a file named by `source_sha256`).
+    pub source_bytes: Option<&'a [u8]>,
     pub headers: Option<&'a serde_json::Value>,
 }
+
+/// Originals up to this size are kept in the database, in the message's transaction.
+pub const INLINE_SOURCE_BYTES: usize = 256 * 1024;
 
 pub struct NewMessage<'a> {
     pub conversation_id: ConversationId,
@@ -86,6 +92,13 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
         Some(h) => h.to_string(),
         None => seva_core::text::text_to_html(&text),
     };
+    if let (Some(sha), Some(bytes)) = (new.email.source_sha256, new.email.source_bytes) {
+        conn.execute(
+            "INSERT INTO message_sources (sha256, bytes) VALUES ($1, $2) ON CONFLICT (sha256) DO NOTHING",
+            args![sha, bytes.to_vec()],
+        )
+        .await?;
+    }
     let id = MessageId::new();
     conn.execute(
         "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at, \
@@ -188,17 +201,29 @@ pub async fn set_delivery(
     Ok(conversation)
 }
 
-/// The conversation a message is in, and the SHA-256 of its original (emails).
+/// Where a message's original is: in the database (its bytes) or a file (by SHA-256).
+pub enum Source {
+    Inline(Vec<u8>),
+    File(String),
+}
+
+/// The conversation a message is in, and its original (emails), if it has one.
 pub async fn source(
     conn: &mut dyn Conn,
     id: MessageId,
-) -> Result<(ConversationId, Option<String>)> {
+) -> Result<(ConversationId, Option<Source>)> {
     let row = conn
         .query_opt(
-            "SELECT conversation_id, source_sha256 FROM messages WHERE id = $1",
+            "SELECT m.conversation_id, m.source_sha256, s.bytes FROM messages m \
+             LEFT JOIN message_sources s ON s.sha256 = m.source_sha256 WHERE m.id = $1",
             args![id.to_string()],
         )
         .await?
         .ok_or(Error::NotFound)?;
-    Ok((row.parse(0)?, row.opt_text(1)?))
+    let source = match (row.opt_text(1)?, row.is_null(2)?) {
+        (Some(_), false) => Some(Source::Inline(row.blob(2)?)),
+        (Some(sha), true) => Some(Source::File(sha)),
+        (None, _) => None,
+    };
+    Ok((row.parse(0)?, source))
 }

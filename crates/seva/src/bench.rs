@@ -33,11 +33,16 @@ pub struct BenchArgs {
     /// Use this PostgreSQL database instead of a temporary SQLite folder.
     #[arg(long)]
     postgres: Option<String>,
+    /// Measure the email channel instead: MIME parsing alone, SMTP ingest from parallel
+    /// senders, and `seva mail deliver`.
+    #[arg(long)]
+    mail: bool,
 }
 
-struct Server {
+pub(crate) struct Server {
     child: tokio::process::Child,
-    addr: String,
+    pub(crate) addr: String,
+    pub(crate) smtp: Option<String>,
     pid: u32,
 }
 
@@ -47,16 +52,24 @@ impl Drop for Server {
     }
 }
 
-async fn start(data: &std::path::Path, postgres: Option<&str>) -> Result<Server> {
+pub(crate) async fn start(data: &std::path::Path, postgres: Option<&str>) -> Result<Server> {
     let exe = std::env::current_exe()?;
     let mut cmd = tokio::process::Command::new(&exe);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--log", "warn"])
-        .arg("--data")
-        .arg(data)
-        .env("SEVA_ADMIN_EMAIL", "bench@seva.local")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--smtp-listen",
+        "127.0.0.1:0",
+        "--log",
+        "warn",
+    ])
+    .arg("--data")
+    .arg(data)
+    .env("SEVA_ADMIN_EMAIL", "bench@seva.local")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null())
+    .kill_on_drop(true);
     if let Some(url) = postgres {
         cmd.arg("--database-url").arg(url);
     }
@@ -64,17 +77,51 @@ async fn start(data: &std::path::Path, postgres: Option<&str>) -> Result<Server>
     let pid = child.id().context("no pid")?;
     let stdout = child.stdout.take().context("no stdout")?;
     let mut lines = BufReader::new(stdout).lines();
-    let addr = tokio::time::timeout(Duration::from_secs(60), async {
+    let (addr, smtp) = tokio::time::timeout(Duration::from_secs(60), async {
+        let mut smtp = None;
         while let Some(line) = lines.next_line().await? {
-            if let Some(a) = line.strip_prefix("listening on ") {
-                return Ok::<_, anyhow::Error>(a.to_string());
+            if let Some(a) = line.strip_prefix("smtp listening on ") {
+                smtp = Some(a.to_string());
+            } else if let Some(a) = line.strip_prefix("listening on ") {
+                return Ok::<_, anyhow::Error>((a.to_string(), smtp));
             }
         }
         bail!("seva serve exited before listening")
     })
     .await
     .context("seva serve did not start within 60 s")??;
-    Ok(Server { child, addr, pid })
+    Ok(Server {
+        child,
+        addr,
+        smtp,
+        pid,
+    })
+}
+
+/// An API token for the benchmark's admin.
+fn token(dir: &std::path::Path, postgres: Option<&str>) -> Result<Arc<str>> {
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.args([
+        "token",
+        "create",
+        "--user",
+        "bench@seva.local",
+        "--log",
+        "error",
+        "--data",
+    ])
+    .arg(dir);
+    if let Some(url) = postgres {
+        cmd.arg("--database-url").arg(url);
+    }
+    let out = cmd.output()?;
+    if !out.status.success() {
+        bail!(
+            "token create failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8(out.stdout)?.trim().into())
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -88,14 +135,14 @@ fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
-struct Client {
+pub(crate) struct Client {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     addr: String,
     token: Arc<str>,
 }
 
 impl Client {
-    async fn connect(addr: &str, token: Arc<str>) -> Result<Self> {
+    pub(crate) async fn connect(addr: &str, token: Arc<str>) -> Result<Self> {
         let stream = tokio::net::TcpStream::connect(addr).await?;
         stream.set_nodelay(true)?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -107,7 +154,7 @@ impl Client {
         })
     }
 
-    async fn send(
+    pub(crate) async fn send(
         &mut self,
         method: &str,
         path: &str,
@@ -128,14 +175,14 @@ impl Client {
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
+pub(crate) fn percentile(sorted: &[Duration], p: f64) -> Duration {
     if sorted.is_empty() {
         return Duration::ZERO;
     }
     sorted[((sorted.len() as f64 * p) as usize).min(sorted.len() - 1)]
 }
 
-fn ms(d: Duration) -> String {
+pub(crate) fn ms(d: Duration) -> String {
     format!("{:.2} ms", d.as_secs_f64() * 1000.0)
 }
 
@@ -216,30 +263,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let server = start(&dir, args.postgres.as_deref()).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = rss_kib(server.pid);
+    let token = token(&dir, args.postgres.as_deref())?;
+    if args.mail {
+        let r =
+            crate::bench_mail::run(&server, token, &dir, args.seconds, args.postgres.as_deref())
+                .await;
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+        return r;
+    }
+
     let exe = std::env::current_exe()?;
-    let mut token_cmd = std::process::Command::new(&exe);
-    token_cmd
-        .args([
-            "token",
-            "create",
-            "--user",
-            "bench@seva.local",
-            "--log",
-            "error",
-            "--data",
-        ])
-        .arg(&dir);
-    if let Some(url) = &args.postgres {
-        token_cmd.arg("--database-url").arg(url);
-    }
-    let out = token_cmd.output()?;
-    if !out.status.success() {
-        bail!(
-            "token create failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    let token: Arc<str> = String::from_utf8(out.stdout)?.trim().into();
 
     let backend = if args.postgres.is_some() {
         "PostgreSQL"

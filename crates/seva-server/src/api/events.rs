@@ -157,11 +157,13 @@ pub async fn download(
         tracing::error!(path = %path.display(), error = %e, "attachment file missing");
         Problem::not_found()
     })?;
-    let disposition = format!(
-        "attachment; filename*=UTF-8''{}",
-        percent_encode(&file.filename)
-    );
-    Ok((
+    Ok(offer(bytes, &file.filename))
+}
+
+/// Bytes offered for download under `filename`, never rendered inline.
+pub fn offer(bytes: Vec<u8>, filename: &str) -> Response {
+    let disposition = format!("attachment; filename*=UTF-8''{}", percent_encode(filename));
+    (
         [
             (header::CONTENT_TYPE, "application/octet-stream".to_string()),
             (header::CONTENT_DISPOSITION, disposition),
@@ -169,7 +171,7 @@ pub async fn download(
         ],
         bytes,
     )
-        .into_response())
+        .into_response()
 }
 
 /// RFC 5987 encoding for a file name in a header.

@@ -234,8 +234,14 @@ pub async fn receive(
     }
 
     let files_dir = state.config.attachments_dir();
-    let source = crate::files::store(&files_dir, "original.eml", "message/rfc822", &raw)
-        .map_err(|e| ReceiveError::Temporary(format!("cannot store the message: {e}")))?;
+    // A small original goes into the database with its message (one commit); a large one
+    // is a file, on disk before the commit that points at it.
+    let source_sha256 = crate::auth::sha256_hex(&raw);
+    let inline = raw.len() <= seva_store::messages::INLINE_SOURCE_BYTES;
+    if !inline {
+        crate::files::store(&files_dir, "original.eml", "message/rfc822", &raw)
+            .map_err(|e| ReceiveError::Temporary(format!("cannot store the message: {e}")))?;
+    }
     let mut files = Vec::with_capacity(parsed.attachments.len());
     for part in &parsed.attachments {
         files.push(
@@ -247,7 +253,7 @@ pub async fn receive(
     let provider_id = parsed
         .message_id
         .clone()
-        .unwrap_or_else(|| format!("sha256.{}@seva.invalid", source.sha256));
+        .unwrap_or_else(|| format!("sha256.{source_sha256}@seva.invalid"));
     // Threading keys, strongest first.
     let mut thread_ids = parsed.in_reply_to.clone();
     thread_ids.extend(parsed.references.iter().rev().cloned());
@@ -318,7 +324,8 @@ pub async fn receive(
                     parts: EmailParts {
                         html: Some(&view.html),
                         folded: &view.folded,
-                        source_sha256: Some(&source.sha256),
+                        source_sha256: Some(&source_sha256),
+                        source_bytes: inline.then_some(&raw[..]),
                         headers: Some(&headers),
                     },
                     participants: &participants,

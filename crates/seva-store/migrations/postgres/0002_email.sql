@@ -17,6 +17,13 @@ ALTER TABLE messages ADD COLUMN source_sha256 TEXT;
 -- Email headers that matter to people: from, to, cc, subject (JSON).
 ALTER TABLE messages ADD COLUMN email TEXT;
 
+-- Originals up to 256 KiB live here, written in the same transaction as their message (one
+-- commit, one fsync); larger ones are files under attachments/, like attachments.
+CREATE TABLE message_sources (
+    sha256 TEXT PRIMARY KEY,
+    bytes BYTEA NOT NULL
+);
+
 CREATE TABLE conversation_participants (
     conversation_id TEXT NOT NULL REFERENCES conversations(id),
     email TEXT NOT NULL,

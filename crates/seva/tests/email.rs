@@ -438,6 +438,21 @@ Content-Transfer-Encoding: 8bit\r\n\r\n"
     assert_eq!(res.body_mut().read_to_vec().unwrap(), pdf);
     // The original is kept whole and can be downloaded.
     assert_eq!(el_messages[0]["has_source"], true);
+    let mut res = Seva::agent()
+        .get(&seva.url(&format!(
+            "/api/v1/messages/{}/original",
+            el_messages[0]["id"].as_str().unwrap()
+        )))
+        .header("Authorization", &format!("Bearer {}", seva.token))
+        .call()
+        .unwrap();
+    // Byte for byte (lettre ends DATA with one more CRLF, which is part of the message).
+    let original = res.body_mut().read_to_vec().unwrap();
+    assert_eq!(
+        &original[..raw.len()],
+        &raw[..],
+        "the original, byte for byte"
+    );
 }
 
 #[test]
@@ -476,6 +491,35 @@ fn the_listener_refuses_strangers_oversize_and_junk_but_loses_nothing() {
         !ok && t.contains("554 5.6.0") && t.contains("no sender"),
         "{t}"
     );
+    // A long message (its original kept as a file, not in the database) reads back whole.
+    let long = mail(
+        "long@example.com",
+        "long",
+        "Message-ID: <long@example.com>\r\n",
+        &"Μεγάλο μήνυμα. ".repeat(20_000),
+    );
+    send(&seva, &long);
+    let c = conversations(&seva)[0].clone();
+    let m = &messages(&seva, c["id"].as_str().unwrap())[0];
+    let mut res = Seva::agent()
+        .get(&seva.url(&format!(
+            "/api/v1/messages/{}/original",
+            m["id"].as_str().unwrap()
+        )))
+        .header("Authorization", &format!("Bearer {}", seva.token))
+        .call()
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let back = res
+        .body_mut()
+        .with_config()
+        .limit(10 << 20)
+        .read_to_vec()
+        .unwrap();
+    let back = String::from_utf8(back).unwrap();
+    assert!(back.len() > 256 * 1024, "{}", back.len());
+    assert!(back.trim_end().ends_with("Μεγάλο μήνυμα."));
+    assert!(back.contains("Message-ID: <long@example.com>"));
     // Auto-replies and lists are stored but never answered.
     send(
         &seva,
@@ -500,7 +544,7 @@ fn the_listener_refuses_strangers_oversize_and_junk_but_loses_nothing() {
         &seva,
         &mail(SUPPORT, "loop", "Message-ID: <loop@seva.test>\r\n", "echo"),
     );
-    assert_eq!(conversations(&seva).len(), 2);
+    assert_eq!(conversations(&seva).len(), 3, "long, out-of-office and news; not the loop");
     // A person writing ten times in a minute gets three acknowledgements, not ten.
     for i in 0..10 {
         send(

@@ -22,6 +22,7 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/events", get(feed))
         .route("/api/v1/jobs", get(jobs))
+        .route("/api/v1/messages/{id}/original", get(original))
         .route("/api/v1/jobs/{id}/retry", post(retry_job))
         .route("/api/v1/attachments/{id}", get(attachment))
 }
@@ -144,6 +145,48 @@ pub async fn attachment(
         }))
         .await?;
     download(&state, &file).await
+}
+
+/// The original of an email message, as received (`message/rfc822`).
+#[utoipa::path(get, path = "/api/v1/messages/{id}/original", tag = "conversations",
+    responses((status = 200, description = "the message as received", content_type = "application/octet-stream"), (status = 404, body = Problem)))]
+pub async fn original(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    original_for(&state, caller.viewer(), &id).await
+}
+
+/// The original of message `id`, if `viewer` may see its conversation.
+pub async fn original_for(
+    state: &Shared,
+    viewer: seva_store::conversations::Viewer,
+    id: &str,
+) -> Result<Response, Problem> {
+    use seva_store::messages::{self, Source};
+    let id: seva_core::MessageId = parse_id("id", id)?;
+    let source = state
+        .store
+        .read(op!(c => {
+            let (conversation, source) = messages::source(c, id).await?;
+            seva_store::conversations::get_for(c, &viewer, conversation).await?;
+            source.ok_or(seva_store::Error::NotFound)
+        }))
+        .await?;
+    match source {
+        Source::Inline(bytes) => Ok(offer(bytes, "original.eml")),
+        Source::File(sha256) => {
+            let file = messages::Attachment {
+                id: seva_core::AttachmentId::new(),
+                filename: "original.eml".into(),
+                content_type: "message/rfc822".into(),
+                size: 0,
+                sha256,
+            };
+            download(state, &file).await
+        }
+    }
 }
 
 /// The bytes of a file, offered for download (never rendered inline: a file from a

@@ -45,7 +45,7 @@ pub fn router() -> Router<Shared> {
         teams::list, teams::create, teams::add_member, teams::remove_member,
         teams::agents, teams::create_agent, teams::me, teams::tags,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
-        events::feed, events::jobs, events::retry_job, events::attachment,
+        events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),

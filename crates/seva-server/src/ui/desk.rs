@@ -727,31 +727,7 @@ pub async fn original(
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let id: seva_core::MessageId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
-    let viewer = agent.0.viewer();
-    let source = state
-        .store
-        .read(op!(c => {
-            let (conversation, source) = messages::source(c, id).await?;
-            conversations::get_for(c, &viewer, conversation).await?;
-            source.ok_or(seva_store::Error::NotFound)
-        }))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    let sha256 = match source {
-        messages::Source::Inline(bytes) => {
-            return Ok(crate::api::events::offer(bytes, "original.eml"));
-        }
-        messages::Source::File(sha) => sha,
-    };
-    let file = messages::Attachment {
-        id: seva_core::AttachmentId::new(),
-        filename: "original.eml".into(),
-        content_type: "message/rfc822".into(),
-        size: 0,
-        sha256,
-    };
-    crate::api::events::download(&state, &file)
+    crate::api::events::original_for(&state, agent.0.viewer(), &id)
         .await
         .map_err(|e| PageError(e, t))
 }

@@ -544,7 +544,11 @@ fn the_listener_refuses_strangers_oversize_and_junk_but_loses_nothing() {
         &seva,
         &mail(SUPPORT, "loop", "Message-ID: <loop@seva.test>\r\n", "echo"),
     );
-    assert_eq!(conversations(&seva).len(), 3, "long, out-of-office and news; not the loop");
+    assert_eq!(
+        conversations(&seva).len(),
+        3,
+        "long, out-of-office and news; not the loop"
+    );
     // A person writing ten times in a minute gets three acknowledgements, not ten.
     for i in 0..10 {
         send(

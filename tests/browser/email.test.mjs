@@ -125,6 +125,22 @@ after(async () => {
   rmSync(data, { recursive: true, force: true });
 });
 
+// The decoded text/plain part of a raw message (base64 or quoted-printable).
+function plainText(raw) {
+  for (const part of raw.split(/\r\n--[^\r\n]+\r\n/)) {
+    const [head, ...rest] = part.split("\r\n\r\n");
+    if (!/Content-Type: text\/plain/i.test(head)) continue;
+    const body = rest.join("\r\n\r\n");
+    if (/Content-Transfer-Encoding: base64/i.test(head)) return Buffer.from(body.replace(/\s+/g, ""), "base64").toString("utf8");
+    if (/Content-Transfer-Encoding: quoted-printable/i.test(head)) {
+      const bytes = body.replace(/=\r\n/g, "").replace(/=([0-9A-F]{2})/g, (_, h) => String.fromCharCode(parseInt(h, 16)));
+      return Buffer.from(bytes, "latin1").toString("utf8");
+    }
+    return body;
+  }
+  return "";
+}
+
 async function waitFor(what, check) {
   const until = Date.now() + 15000;
   while (!check()) {
@@ -157,6 +173,12 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   assert.equal(await page.locator("input[name=relay_password]").inputValue(), "", "a stored password is never shown");
   assert.match(await page.locator("input[name=relay_password]").getAttribute("placeholder"), /stored/);
   await page.screenshot({ path: join(shots, "inbox-settings.png"), fullPage: true });
+
+  // The agent's signature, for mail.
+  await page.goto(base + "/settings");
+  await page.getByLabel("Email signature").fill("Asha\nSeva Υποστήριξη");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("Saved.").waitFor();
 
   // A customer writes, quoting an earlier mail, with a colleague in Cc and a file.
   const answer = await smtpSend(
@@ -207,6 +229,11 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
 
   // The agent answers from the page; the mail threads under the customer's.
   await page.getByLabel("Your answer").fill("Τη στέλνουμε ξανά σήμερα.");
+  await page.locator("form.reply input[type=file]").setInputFiles({
+    name: "tracking.txt",
+    mimeType: "text/plain",
+    buffer: Buffer.from("GR-77-TRACK"),
+  });
   await page.getByRole("button", { name: "Send" }).click();
   await waitFor("the answer at the relay", () => relayed.length >= 1);
   const mail = relayed[0];
@@ -216,6 +243,10 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   assert.match(mail, /^To: .*nikos@example\.gr/m);
   assert.match(mail, /^Cc: .*eleni@example\.gr/m);
   assert.match(mail, /^Reply-To: .*support\+\d+-[0-9a-f]{10}@seva\.test/m);
+  const text = plainText(mail);
+  assert.match(text, /Τη στέλνουμε ξανά σήμερα\./);
+  assert.match(text, /-- \r?\nAsha\r?\nSeva Υποστήριξη/, "the signature is in the mail");
+  assert.match(mail, /filename="tracking\.txt"/, "the file is attached");
   await page.locator(".delivery-sent").waitFor({ timeout: 10000 });
   await page.close();
 });

@@ -526,27 +526,35 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         .send_json(json!({"text": "forged", "kind": "reply"}))
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
+    let (content_type, body) = common::multipart(&[("text", "forged"), ("kind", "reply")], &[]);
     let res = agent
         .post(&seva.url(&format!("/conversations/{id}/reply")))
         .header("Cookie", &session)
-        .send_form([("text", "forged"), ("kind", "reply")])
+        .header("Content-Type", &content_type)
+        .send(&body[..])
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
     let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
     assert_eq!(messages.as_array().unwrap().len(), 1);
-    // With the token it works.
-    let res = agent
-        .post(&seva.url(&format!("/conversations/{id}/reply")))
-        .header("Cookie", &session)
-        .send_form([
+    // With the token it works, files and all (the page posts multipart).
+    let (content_type, body) = common::multipart(
+        &[
             ("csrf", page_csrf.as_str()),
             ("text", "real answer"),
             ("kind", "reply"),
-        ])
+        ],
+        &[("files", "plan.txt", "the plan".as_bytes())],
+    );
+    let res = agent
+        .post(&seva.url(&format!("/conversations/{id}/reply")))
+        .header("Cookie", &session)
+        .header("Content-Type", &content_type)
+        .send(&body[..])
         .unwrap();
     assert_eq!(res.status().as_u16(), 303);
     let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
     assert_eq!(messages.as_array().unwrap().len(), 2);
+    assert_eq!(messages[1]["attachments"][0]["filename"], "plan.txt");
 
     // Ten wrong passwords, then even the right one is refused for a while.
     let mut statuses = Vec::new();

@@ -453,46 +453,43 @@ fn parse_conversation(t: Tr, id: &str) -> Result<ConversationId, PageError> {
     id.parse().map_err(|_| PageError(Problem::not_found(), t))
 }
 
-#[derive(Deserialize)]
-pub struct ReplyForm {
-    #[serde(default)]
-    csrf: String,
-    #[serde(default)]
-    text: String,
-    #[serde(default)]
-    kind: String,
-    #[serde(default)]
-    status: String,
-}
-
+/// An agent's reply or note from the conversation page, with any files.
 pub async fn reply(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
-    Form(form): Form<ReplyForm>,
+    multipart: axum::extract::Multipart,
 ) -> Result<Response, PageError> {
-    agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
+    let mut form = super::read_multipart(multipart, state.config.max_attachment_bytes)
+        .await
+        .map_err(|(field, detail)| PageError(Problem::bad_request(field, detail), t))?;
+    agent.check_csrf(&form.take("csrf"))?;
     let id = parse_conversation(t, &id)?;
-    crate::api::conversations::check_text("text", &form.text).map_err(|p| PageError(p, t))?;
-    let kind = if form.kind == "note" {
+    let text = form.take("text");
+    crate::api::conversations::check_text("text", &text).map_err(|p| PageError(p, t))?;
+    let kind = if form.take("kind") == "note" {
         MessageKind::Note
     } else {
         MessageKind::Outbound
     };
-    let then = if form.status.is_empty() {
+    let status = form.take("status");
+    let then = if status.is_empty() {
         None
     } else {
         Some(
-            form.status
+            status
                 .parse::<Status>()
                 .map_err(|e| PageError(Problem::bad_request("status", e.to_string()), t))?,
         )
     };
+    let files = super::store_uploads(&state, form.files)
+        .await
+        .map_err(|_| PageError(Problem::internal(), t))?;
     let viewer = agent.0.viewer();
     state
         .store
-        .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &form.text, kind, files: &[], then }).await))
+        .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &text, kind, files: &files, then }).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     state

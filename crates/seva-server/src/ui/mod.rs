@@ -207,3 +207,79 @@ pub fn human_size(bytes: i64) -> String {
         b => format!("{:.1} MB", b as f64 / (1024.0 * 1024.0)),
     }
 }
+
+/// A file sent with a form: (file name, content type, bytes).
+pub type Upload = (String, String, Vec<u8>);
+
+/// A multipart form as posted: its text fields and its files.
+#[derive(Default)]
+pub struct Posted {
+    pub fields: std::collections::HashMap<String, String>,
+    pub files: Vec<Upload>,
+}
+
+impl Posted {
+    pub fn take(&mut self, name: &str) -> String {
+        self.fields.remove(name).unwrap_or_default()
+    }
+}
+
+/// Reads a multipart form: text fields, and up to 10 files (field `files`) of at most
+/// `max_file` bytes each. Errors name the field.
+pub async fn read_multipart(
+    mut multipart: axum::extract::Multipart,
+    max_file: usize,
+) -> Result<Posted, (&'static str, String)> {
+    let mut posted = Posted::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|e| ("body", e.body_text()))?
+    {
+        let name = field.name().unwrap_or("").to_string();
+        if name == "files" {
+            let filename = field.file_name().unwrap_or("").to_string();
+            let content_type = field
+                .content_type()
+                .unwrap_or("application/octet-stream")
+                .to_string();
+            let bytes = field.bytes().await.map_err(|e| ("files", e.body_text()))?;
+            if filename.is_empty() && bytes.is_empty() {
+                continue; // the browser sends an empty part when no file was chosen
+            }
+            if bytes.len() > max_file {
+                return Err((
+                    "files",
+                    format!("{filename} is larger than {} MB", max_file / (1024 * 1024)),
+                ));
+            }
+            if posted.files.len() >= 10 {
+                return Err(("files", "at most 10 files".into()));
+            }
+            posted.files.push((filename, content_type, bytes.to_vec()));
+        } else {
+            let text = field
+                .text()
+                .await
+                .map_err(|_| ("body", format!("{name} must be text")))?;
+            posted.fields.insert(name, text);
+        }
+    }
+    Ok(posted)
+}
+
+/// Stores uploaded files (content-addressed, on disk before anything points at them).
+pub async fn store_uploads(
+    state: &Shared,
+    files: Vec<Upload>,
+) -> std::io::Result<Vec<seva_store::attachments::StoredFile>> {
+    let dir = state.config.attachments_dir();
+    tokio::task::spawn_blocking(move || {
+        files
+            .iter()
+            .map(|(n, ct, b)| crate::files::store(&dir, n, ct, b))
+            .collect()
+    })
+    .await
+    .map_err(std::io::Error::other)?
+}

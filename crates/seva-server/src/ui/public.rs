@@ -13,7 +13,6 @@ use serde::Deserialize;
 use seva_core::AttachmentId;
 use seva_core::contact::{Email, IdentityKind};
 use seva_core::conversation::{Channel, Priority, Status};
-use seva_store::attachments::StoredFile;
 use seva_store::conversations::{self, Arrival};
 use seva_store::{inboxes, messages, op};
 
@@ -114,76 +113,29 @@ struct ThanksPage {
     link_full: String,
 }
 
-#[derive(Default)]
+/// The web form's fields, read from its multipart body.
 struct Submission {
     name: String,
     email: String,
     subject: String,
     message: String,
     honeypot: String,
-    files: Vec<(String, String, Vec<u8>)>,
+    files: Vec<super::Upload>,
 }
 
 async fn read_submission(
-    mut multipart: Multipart,
+    multipart: Multipart,
     max_file: usize,
 ) -> Result<Submission, (&'static str, String)> {
-    let mut s = Submission::default();
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|e| ("body", e.body_text()))?
-    {
-        let name = field.name().unwrap_or("").to_string();
-        match name.as_str() {
-            "files" => {
-                let filename = field.file_name().unwrap_or("").to_string();
-                let content_type = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_string();
-                let bytes = field.bytes().await.map_err(|e| ("files", e.body_text()))?;
-                if filename.is_empty() && bytes.is_empty() {
-                    continue; // the browser sends an empty part when no file was chosen
-                }
-                if bytes.len() > max_file {
-                    return Err((
-                        "files",
-                        format!("{filename} is larger than {} MB", max_file / (1024 * 1024)),
-                    ));
-                }
-                if s.files.len() >= 10 {
-                    return Err(("files", "at most 10 files".into()));
-                }
-                s.files.push((filename, content_type, bytes.to_vec()));
-            }
-            "name" | "email" | "subject" | "message" | "website" => {
-                let text = field
-                    .text()
-                    .await
-                    .map_err(|_| (static_name(&name), "must be text".to_string()))?;
-                match name.as_str() {
-                    "name" => s.name = text,
-                    "email" => s.email = text,
-                    "subject" => s.subject = text,
-                    "message" => s.message = text,
-                    _ => s.honeypot = text,
-                }
-            }
-            _ => {}
-        }
-    }
-    Ok(s)
-}
-
-fn static_name(name: &str) -> &'static str {
-    match name {
-        "name" => "name",
-        "email" => "email",
-        "subject" => "subject",
-        "message" => "message",
-        _ => "body",
-    }
+    let mut posted = super::read_multipart(multipart, max_file).await?;
+    Ok(Submission {
+        name: posted.take("name"),
+        email: posted.take("email"),
+        subject: posted.take("subject"),
+        message: posted.take("message"),
+        honeypot: posted.take("website"),
+        files: posted.files,
+    })
 }
 
 pub async fn submit(
@@ -256,18 +208,8 @@ pub async fn submit(
     if s.message.len() > 256 * 1024 {
         return again(t.s("form-too-long"), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    let dir = state.config.attachments_dir();
-    let files = s.files;
-    let stored = tokio::task::spawn_blocking(move || {
-        files
-            .iter()
-            .map(|(n, ct, b)| crate::files::store(&dir, n, ct, b))
-            .collect::<std::io::Result<Vec<StoredFile>>>()
-    })
-    .await;
-    let stored = match stored {
-        Ok(Ok(f)) => f,
-        _ => return PageError(Problem::internal(), t).into_response(),
+    let Ok(stored) = super::store_uploads(&state, s.files).await else {
+        return PageError(Problem::internal(), t).into_response();
     };
     let key = new_secret();
     let key_hash = sha256_hex(key.as_bytes());

@@ -874,34 +874,80 @@ fn imap_polling_stores_each_message_once_across_restarts() {
     );
 }
 
-#[test]
-fn starttls_protects_the_listener_when_a_certificate_is_configured() {
-    let certs = std::env::temp_dir().join(format!("seva-tls-{}", std::process::id()));
-    std::fs::create_dir_all(&certs).unwrap();
-    let (cert, key) = (certs.join("cert.pem"), certs.join("key.pem"));
-    let made = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-subj",
-            "/CN=localhost",
-            "-keyout",
-        ])
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+/// A test CA and a server certificate it signed for localhost and 127.0.0.1:
+/// (ca.pem, cert.pem, key.pem).
+fn test_certificates(
+    dir: &std::path::Path,
+) -> (std::path::PathBuf, std::path::PathBuf, std::path::PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let script = "set -e
+        openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj '/CN=Seva Test CA' -keyout ca.key -out ca.pem
+        openssl req -newkey rsa:2048 -nodes -subj /CN=localhost -keyout key.pem -out server.csr
+        printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\nbasicConstraints=CA:FALSE\\n' > ext.cnf
+        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -extfile ext.cnf -out cert.pem
+        chmod 644 key.pem";
+    let made = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .current_dir(dir)
         .output()
-        .expect("openssl makes the test certificate");
+        .expect("openssl makes the test certificates");
     assert!(
         made.status.success(),
         "{}",
         String::from_utf8_lossy(&made.stderr)
     );
+    (
+        dir.join("ca.pem"),
+        dir.join("cert.pem"),
+        dir.join("key.pem"),
+    )
+}
+
+#[test]
+fn imaps_verifies_the_server_and_trusts_a_configured_ca() {
+    let certs = std::env::temp_dir().join(format!("seva-imaps-{}", common::unique()));
+    let (ca, cert, key) = test_certificates(&certs);
+    let imap = common::dovecot::Dovecot::start_with_tls(Some((&cert, &key)));
+    imap.deliver(&mail(
+        "s@example.com",
+        "over imaps",
+        "Message-ID: <s1@example.com>\r\n",
+        "secure",
+    ));
+    let seva = Seva::start_with("imap_rescan_seconds = 1\n");
+    let relay = Relay::start();
+    let account = json!({"host": "127.0.0.1", "port": imap.port, "security": "tls", "username": imap.user, "poll_seconds": 5});
+    let inbox = email_inbox(&seva, &relay, json!({"imap": account}));
+    let (s, _) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox}"),
+        Some(json!({"secrets": {"imap_password": imap.password}})),
+    );
+    assert_eq!(s, 200);
+    // A certificate nobody vouches for is refused: nothing is fetched.
+    wait_until("the refusal in the log", || {
+        seva.server_log().contains("IMAP polling failed")
+    });
+    assert!(conversations(&seva).is_empty());
+    // Trusting the server's CA lets the poller in.
+    let mut trusted = account.clone();
+    trusted["ca_pem"] = json!(std::fs::read_to_string(&ca).unwrap());
+    let (s, body) = seva.api(
+        "PATCH",
+        &format!("/api/v1/inboxes/{inbox}"),
+        Some(json!({"settings": {"imap": trusted, "relay": {"host": "127.0.0.1", "port": relay.port, "security": "none"}}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    wait_until("the message over IMAPS", || conversations(&seva).len() == 1);
+    assert_eq!(only_conversation(&seva)["subject"], "over imaps");
+    std::fs::remove_dir_all(certs).unwrap();
+}
+
+#[test]
+fn starttls_protects_the_listener_when_a_certificate_is_configured() {
+    let certs = std::env::temp_dir().join(format!("seva-tls-{}", common::unique()));
+    let (_, cert, key) = test_certificates(&certs);
     let seva = Seva::start_with(&format!(
         "smtp_tls_cert = \"{}\"\nsmtp_tls_key = \"{}\"\n",
         cert.display(),

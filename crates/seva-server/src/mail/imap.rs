@@ -90,23 +90,31 @@ async fn connect(account: &ImapAccount) -> Result<Box<dyn Stream>, Error> {
     .await??;
     match account.security {
         Security::None => Ok(Box::new(tcp)),
-        Security::Tls => Ok(Box::new(tls(&account.host, tcp).await?)),
+        Security::Tls => Ok(Box::new(tls(account, tcp).await?)),
         Security::Starttls => {
             let mut c = Client::new(Box::new(tcp) as Box<dyn Stream>);
             c.greeting().await?;
             c.command("STARTTLS").await?;
             let tcp = c.into_inner();
-            Ok(Box::new(tls(&account.host, tcp).await?))
+            Ok(Box::new(tls(account, tcp).await?))
         }
     }
 }
 
 async fn tls<S: AsyncRead + AsyncWrite + Unpin>(
-    host: &str,
+    account: &ImapAccount,
     s: S,
 ) -> Result<tokio_rustls::client::TlsStream<S>, Error> {
+    use rustls::pki_types::CertificateDer;
+    use rustls::pki_types::pem::PemObject;
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    if let Some(pem) = &account.ca_pem {
+        for cert in CertificateDer::pem_slice_iter(pem.as_bytes()) {
+            roots.add(cert?)?;
+        }
+    }
+    let host = &account.host;
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(
         rustls::crypto::ring::default_provider(),
     ))

@@ -57,6 +57,9 @@ pub struct ImapAccount {
     pub folder: String,
     /// Seconds between polls when the server has no IDLE (default 60).
     pub poll_seconds: Option<u64>,
+    /// Extra certificates to trust (PEM), for a server with a private CA; the public
+    /// web roots are always trusted.
+    pub ca_pem: Option<String>,
 }
 
 fn tls() -> Security {

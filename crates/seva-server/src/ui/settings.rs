@@ -324,7 +324,13 @@ fn port(field: &'static str, s: &str) -> Result<u16, seva_store::Error> {
 }
 
 impl InboxForm {
-    fn settings(&self) -> Result<EmailSettings, seva_store::Error> {
+    /// The settings the form describes. What the form does not show (an IMAP account's
+    /// poll interval and extra CA) is kept from `current`.
+    fn settings(
+        &self,
+        current: Option<&EmailSettings>,
+    ) -> Result<EmailSettings, seva_store::Error> {
+        let kept = current.and_then(|c| c.imap.as_ref());
         let relay = match filled(&self.relay_host) {
             Some(host) => Some(Relay {
                 host,
@@ -344,7 +350,8 @@ impl InboxForm {
                     "an IMAP account needs a user name",
                 ))?,
                 folder: filled(&self.imap_folder).unwrap_or_else(|| "INBOX".into()),
-                poll_seconds: None,
+                poll_seconds: kept.and_then(|k| k.poll_seconds),
+                ca_pem: kept.and_then(|k| k.ca_pem.clone()),
             }),
             None => None,
         };
@@ -440,7 +447,8 @@ async fn save(
     };
     let email = channel == Channel::Email;
     let settings = if email {
-        Some(serde_json::to_value(form.settings().map_err(fail)?).unwrap_or_default())
+        let now = current.as_ref().map(EmailSettings::of);
+        Some(serde_json::to_value(form.settings(now.as_ref()).map_err(fail)?).unwrap_or_default())
     } else {
         None
     };

@@ -16,6 +16,11 @@ pub struct Dovecot {
 
 impl Dovecot {
     pub fn start() -> Self {
+        Self::start_with_tls(None)
+    }
+
+    /// With `Some((cert, key))` (PEM paths), IMAPS only: TLS from the first byte.
+    pub fn start_with_tls(tls: Option<(&std::path::Path, &std::path::Path)>) -> Self {
         let dir = std::env::temp_dir().join(format!("seva-dovecot-{}", super::unique()));
         for sub in ["run", "mail", "home"] {
             std::fs::create_dir_all(dir.join(sub)).unwrap();
@@ -28,13 +33,25 @@ impl Dovecot {
         std::fs::write(dir.join("passwd"), format!("{user}:{{PLAIN}}{password}\n")).unwrap();
         let d = dir.display();
         // Mail is owned by nobody: dovecot refuses to act as root for a mailbox.
+        let (ssl, imap_port, imaps_port) = match tls {
+            Some((cert, key)) => (
+                format!(
+                    "ssl = required\nssl_cert = <{}\nssl_key = <{}\n",
+                    cert.display(),
+                    key.display()
+                ),
+                0,
+                port,
+            ),
+            None => ("ssl = no\n".to_string(), port, 0),
+        };
         let config = format!(
             "base_dir = {d}/run\nstate_dir = {d}/run\nlog_path = {d}/dovecot.log\nprotocols = imap\n\
-             listen = 127.0.0.1\nssl = no\ndisable_plaintext_auth = no\nauth_mechanisms = plain login\n\
+             listen = 127.0.0.1\n{ssl}disable_plaintext_auth = no\nauth_mechanisms = plain login\n\
              first_valid_uid = 1\nmail_location = maildir:{d}/mail/%u\n\
              passdb {{\n driver = passwd-file\n args = scheme=PLAIN username_format=%u {d}/passwd\n}}\n\
              userdb {{\n driver = static\n args = uid=65534 gid=65534 home={d}/home/%u\n}}\n\
-             service imap-login {{\n chroot =\n inet_listener imap {{\n address = 127.0.0.1\n port = {port}\n }}\n inet_listener imaps {{\n port = 0\n }}\n}}\n\
+             service imap-login {{\n chroot =\n inet_listener imap {{\n address = 127.0.0.1\n port = {imap_port}\n }}\n inet_listener imaps {{\n address = 127.0.0.1\n port = {imaps_port}\n }}\n}}\n\
              service anvil {{\n chroot =\n}}\n"
         );
         std::fs::write(dir.join("dovecot.conf"), config).unwrap();

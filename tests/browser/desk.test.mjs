@@ -4,51 +4,24 @@
 // Screenshots are kept under target/screenshots/ as CI artifacts.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
 
-const repo = resolve(import.meta.dirname, "../..");
-const seva = process.env.SEVA_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, "target"), "debug/seva");
-const shots = join(repo, "target/screenshots");
 const email = "priya@example.com";
 const password = "a long browser test password";
-let server, base, token, browser, data;
-
-function cli(args, input) {
-  return execFileSync(seva, [...args, "--data", data, "--log", "error"], { input, encoding: "utf8" }).trim();
-}
+let seva, base, token, browser;
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  data = mkdtempSync(join(tmpdir(), "seva-browser-"));
-  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--smtp-listen", "off", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
-  base = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("seva serve did not start in 60 s")), 60000);
-    const lines = createInterface({ input: server.stdout });
-    lines.on("line", (line) => {
-      if (line.startsWith("listening on ")) {
-        clearTimeout(timer);
-        ok("http://" + line.slice(13));
-      }
-    });
-    server.on("exit", (code) => fail(new Error(`seva serve exited with ${code}`)));
-  });
-  cli(["user", "add", email, "--name", "Priya", "--role", "agent", "--password-stdin"], password);
-  token = cli(["token", "create", "--user", email]);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  seva = await startSeva();
+  base = seva.base;
+  seva.cli(["user", "add", email, "--name", "Priya", "--role", "agent", "--password-stdin"], password);
+  token = seva.cli(["token", "create", "--user", email]);
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGKILL");
-  rmSync(data, { recursive: true, force: true });
+  seva?.stop();
 });
 
 async function api(method, path, body) {
@@ -62,11 +35,7 @@ async function api(method, path, body) {
 
 test("an agent logs in, sees a conversation arrive live, opens it and replies", async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
-  await page.goto(base + "/login");
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL(base + "/inbox");
+  await logIn(page, base, email, password);
   await page.goto(base + "/inbox?view=open");
   await page.getByText("Nothing here").waitFor();
   // Mark this page load: if the page reloads, the mark is gone.

@@ -5,25 +5,14 @@
 // that make every mail client thread it.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, mkdirSync, rmSync } from "node:fs";
 import { createServer, connect } from "node:net";
-import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
-import { chromium } from "playwright-core";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
 
-const repo = resolve(import.meta.dirname, "../..");
-const seva = process.env.SEVA_BIN || join(process.env.CARGO_TARGET_DIR || join(repo, "target"), "debug/seva");
-const shots = join(repo, "target/screenshots");
 const admin = "asha@example.com";
 const password = "a long browser test password";
-let server, base, smtpPort, browser, data, relay, relayPort;
+let seva, base, smtpPort, browser, relay, relayPort;
 const relayed = [];
-
-function cli(args, input) {
-  return execFileSync(seva, [...args, "--data", data, "--log", "error"], { input, encoding: "utf8" }).trim();
-}
 
 // A local relay: enough ESMTP for Seva's client; keeps each message's data.
 function startRelay() {
@@ -95,34 +84,17 @@ function smtpSend(to, raw) {
 }
 
 before(async () => {
-  mkdirSync(shots, { recursive: true });
-  data = mkdtempSync(join(tmpdir(), "seva-browser-mail-"));
   relayPort = await startRelay();
-  server = spawn(seva, ["serve", "--listen", "127.0.0.1:0", "--smtp-listen", "127.0.0.1:0", "--data", data, "--log", "warn"], { stdio: ["ignore", "pipe", "inherit"] });
-  base = await new Promise((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error("seva serve did not start in 60 s")), 60000);
-    const lines = createInterface({ input: server.stdout });
-    lines.on("line", (line) => {
-      if (line.startsWith("smtp listening on ")) smtpPort = Number(line.split(":").pop());
-      if (line.startsWith("listening on ")) {
-        clearTimeout(timer);
-        ok("http://" + line.slice(13));
-      }
-    });
-    server.on("exit", (code) => fail(new Error(`seva serve exited with ${code}`)));
-  });
-  cli(["user", "add", admin, "--name", "Asha", "--role", "admin", "--password-stdin"], password);
-  browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
-    args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
-  });
+  seva = await startSeva({ smtp: true });
+  ({ base, smtpPort } = seva);
+  seva.cli(["user", "add", admin, "--name", "Asha", "--role", "admin", "--password-stdin"], password);
+  browser = await launchBrowser();
 });
 
 after(async () => {
   await browser?.close();
-  server?.kill("SIGKILL");
+  seva?.stop();
   relay?.close();
-  rmSync(data, { recursive: true, force: true });
 });
 
 // The decoded text/plain part of a raw message (base64 or quoted-printable).
@@ -151,11 +123,7 @@ async function waitFor(what, check) {
 
 test("an admin sets up an email inbox; an agent reads a mail and answers it in thread", async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
-  await page.goto(base + "/login");
-  await page.getByLabel("Email").fill(admin);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Log in" }).click();
-  await page.waitForURL(base + "/inbox");
+  await logIn(page, base, admin, password);
 
   // The admin creates the inbox in the settings pages.
   await page.getByRole("link", { name: "Settings" }).click();

@@ -121,6 +121,21 @@ fn wait_until(what: &str, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// lettre's SMTP client, pointed at the listener, and an envelope from `from` to support.
+fn lettre_to_support(
+    seva: &Seva,
+    from: &str,
+) -> (lettre::SmtpTransport, lettre::address::Envelope) {
+    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
+    let client = lettre::SmtpTransport::builder_dangerous(host)
+        .port(port.parse().unwrap())
+        .build();
+    let envelope =
+        lettre::address::Envelope::new(Some(from.parse().unwrap()), vec![SUPPORT.parse().unwrap()])
+            .unwrap();
+    (client, envelope)
+}
+
 fn brackets(id: &str) -> String {
     format!("<{id}>")
 }
@@ -398,15 +413,7 @@ Content-Transfer-Encoding: 8bit\r\n\r\n"
     raw.extend_from_slice(b"JVBERi0xLjQKJSByZWNlaXB0Cg==\r\n--sep--\r\n");
     {
         use lettre::Transport;
-        let (host, port) = seva.smtp.rsplit_once(':').unwrap();
-        let client = lettre::SmtpTransport::builder_dangerous(host)
-            .port(port.parse().unwrap())
-            .build();
-        let envelope = lettre::address::Envelope::new(
-            Some("nikos@example.gr".parse().unwrap()),
-            vec![SUPPORT.parse().unwrap()],
-        )
-        .unwrap();
+        let (client, envelope) = lettre_to_support(&seva, "nikos@example.gr");
         let response = client
             .send_raw(&envelope, &raw)
             .expect("lettre sends to the listener");
@@ -767,15 +774,7 @@ fn every_cpython_test_message_becomes_a_conversation_or_a_clear_refusal() {
             "CPython's email test messages are missing: apt-get install libpython3.11-testsuite",
         );
     use lettre::Transport;
-    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
-    let client = lettre::SmtpTransport::builder_dangerous(host)
-        .port(port.parse().unwrap())
-        .build();
-    let envelope = lettre::address::Envelope::new(
-        Some("corpus@example.com".parse().unwrap()),
-        vec![SUPPORT.parse().unwrap()],
-    )
-    .unwrap();
+    let (client, envelope) = lettre_to_support(&seva, "corpus@example.com");
     let (mut stored, mut refused) = (0, 0);
     for entry in std::fs::read_dir(&dir).unwrap().flatten() {
         let name = entry.file_name().to_string_lossy().to_string();

@@ -95,3 +95,107 @@ mod tests {
         }
     }
 }
+
+/// A guess at the language of a customer's text, among those Seva speaks: Telugu and
+/// Greek by their scripts, Tagalog and English by their commonest words. `None` when the
+/// text gives too little to go on.
+pub fn guess_language(text: &str) -> Option<&'static str> {
+    let (mut telugu, mut greek, mut latin) = (0usize, 0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        match c {
+            '\u{0C00}'..='\u{0C7F}' => telugu += 1,
+            '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => greek += 1,
+            c if c.is_ascii_alphabetic() => latin += 1,
+            _ => {}
+        }
+    }
+    let letters = telugu + greek + latin;
+    if letters == 0 {
+        return None;
+    }
+    if telugu * 2 > letters {
+        return Some("te");
+    }
+    if greek * 2 > letters {
+        return Some("el");
+    }
+    const TAGALOG: &[&str] = &[
+        "ang", "ng", "mga", "sa", "na", "ay", "po", "ako", "ko", "mo", "hindi", "salamat", "isang",
+        "ito", "kung", "para", "namin", "ninyo", "lang", "pa", "rin", "din",
+    ];
+    const ENGLISH: &[&str] = &[
+        "the", "and", "is", "to", "of", "my", "i", "you", "it", "not", "for", "please", "thank",
+        "have", "was", "in", "this", "that", "with",
+    ];
+    let (mut tl, mut en) = (0, 0);
+    for word in text
+        .split(|c: char| !c.is_alphabetic())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
+    {
+        if TAGALOG.contains(&word.as_str()) {
+            tl += 1;
+        } else if ENGLISH.contains(&word.as_str()) {
+            en += 1;
+        }
+    }
+    match (tl, en) {
+        (t, e) if t >= 2 && t > e => Some("tl"),
+        (t, e) if e >= 2 && e >= t => Some("en"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod language_tests {
+    use super::guess_language;
+
+    #[test]
+    fn short_messages_in_each_language() {
+        assert_eq!(guess_language("నా ఆర్డర్ ఇంకా రాలేదు"), Some("te"));
+        assert_eq!(
+            guess_language("Η παραγγελία μου δεν ήρθε ακόμα"),
+            Some("el")
+        );
+        assert_eq!(
+            guess_language("Hindi pa dumating ang order ko, salamat po"),
+            Some("tl")
+        );
+        assert_eq!(
+            guess_language("My order has not arrived, please help"),
+            Some("en")
+        );
+        assert_eq!(guess_language("OK"), None);
+        assert_eq!(guess_language("12345 !!!"), None);
+    }
+
+    /// The texts Seva was conceived from: each is recognised as its own language.
+    #[test]
+    fn the_shared_corpora_are_recognised() {
+        let dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpora/seeds");
+        let entries = std::fs::read_dir(&dir)
+            .unwrap_or_else(|e| panic!("the shared corpora are missing at {}: {e}", dir.display()));
+        let mut seen = Vec::new();
+        for entry in entries.flatten() {
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            let script_says = if text.contains('క') {
+                "te"
+            } else if text.contains('ε') {
+                "el"
+            } else {
+                "tl"
+            };
+            assert_eq!(
+                guess_language(&text),
+                Some(script_says),
+                "{}",
+                entry.path().display()
+            );
+            seen.push(script_says);
+        }
+        for lang in ["te", "el", "tl"] {
+            assert!(seen.contains(&lang), "no {lang} text in the corpora");
+        }
+    }
+}

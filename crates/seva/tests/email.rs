@@ -556,6 +556,33 @@ fn the_listener_refuses_strangers_oversize_and_junk_but_loses_nothing() {
         3,
         "long, out-of-office and news; not the loop"
     );
+    // The acknowledgement speaks the customer's language, read from their words.
+    send(
+        &seva,
+        &mail(
+            "eleni@example.gr",
+            "Παραγγελία",
+            "Message-ID: <el-ack@example.gr>\r\n",
+            "Η παραγγελία μου δεν ήρθε ακόμα.",
+        ),
+    );
+    let to_eleni = |m: &&Delivered| m.to == vec!["eleni@example.gr"];
+    wait_until("the Greek acknowledgement", || {
+        relay.mail.lock().unwrap().iter().any(|m| to_eleni(&m))
+    });
+    let greek_ack = relay
+        .mail
+        .lock()
+        .unwrap()
+        .iter()
+        .find(to_eleni)
+        .cloned()
+        .unwrap();
+    assert!(
+        greek_ack.parsed().text.contains("Σας ευχαριστούμε"),
+        "{}",
+        greek_ack.parsed().text
+    );
     // A person writing ten times in a minute gets three acknowledgements, not ten.
     for i in 0..10 {
         send(

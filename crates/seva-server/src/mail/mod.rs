@@ -284,7 +284,12 @@ pub async fn receive(
         "automatic": parsed.automatic.map(|a| a.as_str()),
     });
     let acknowledge = settings.auto_acknowledge && parsed.automatic.is_none();
-    let language = parsed.language.clone();
+    // The customer's language, for automatic texts: what their client declared, else
+    // what their words are written in.
+    let language = parsed
+        .language
+        .clone()
+        .or_else(|| seva_core::text::guess_language(&view.text).map(str::to_string));
     let (inbox_id, team_id) = (inbox.id, inbox.team_id);
     let from = parsed.from.clone();
 

@@ -5,6 +5,7 @@
 pub mod agent;
 pub mod contact;
 pub mod conversation;
+pub mod hours;
 pub mod ids;
 pub mod inbound;
 pub mod ratelimit;

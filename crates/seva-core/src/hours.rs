@@ -26,6 +26,8 @@ pub enum CalendarError {
     Overlap(String),
     #[error("the calendar is never open")]
     NeverOpen,
+    #[error("{0:?} is not a date (YYYY-MM-DD)")]
+    Holiday(String),
 }
 
 const DAYS: [&str; 7] = [
@@ -40,6 +42,52 @@ const DAYS: [&str; 7] = [
 
 /// How far the clock looks for the next opening before calling a calendar closed for good.
 const HORIZON_DAYS: usize = 3 * 366;
+
+/// A calendar as people write it (and the API takes it): a time zone, opening hours by
+/// weekday name as `["09:00", "18:00"]` pairs, and holiday dates.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarSpec {
+    pub time_zone: String,
+    #[serde(default)]
+    pub week: std::collections::BTreeMap<String, Vec<(String, String)>>,
+    #[serde(default)]
+    pub holidays: Vec<String>,
+}
+
+fn minute(day: &str, hhmm: &str) -> Result<Minute, CalendarError> {
+    let bad = || CalendarError::Interval(format!("{day} {hhmm:?}"));
+    let (h, m) = hhmm.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u16, u16) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    if m >= 60 || h > 24 || (h == 24 && m > 0) {
+        return Err(bad());
+    }
+    Ok(h * 60 + m)
+}
+
+impl CalendarSpec {
+    pub fn build(&self) -> Result<Calendar, CalendarError> {
+        let mut week: [Vec<(Minute, Minute)>; 7] = Default::default();
+        for (name, hours) in &self.week {
+            let day = DAYS
+                .iter()
+                .position(|d| d.eq_ignore_ascii_case(name))
+                .ok_or_else(|| CalendarError::Interval(format!("{name} is not a weekday")))?;
+            for (open, close) in hours {
+                week[day].push((minute(name, open)?, minute(name, close)?));
+            }
+        }
+        let holidays = self
+            .holidays
+            .iter()
+            .map(|d| {
+                d.parse::<Date>()
+                    .map_err(|_| CalendarError::Holiday(d.clone()))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        Calendar::new(&self.time_zone, week, holidays)
+    }
+}
 
 #[derive(Debug, Clone)]
 pub struct Calendar {
@@ -309,6 +357,34 @@ mod tests {
             local(ATHENS, c.add(start, 16 * HOUR).unwrap()),
             "2026-11-26T17:00:00"
         );
+    }
+
+    #[test]
+    fn calendars_are_read_as_people_write_them() {
+        let spec: CalendarSpec = serde_json::from_str(
+            r#"{"time_zone": "Asia/Kolkata", "week": {"monday": [["09:30", "13:00"], ["14:00", "24:00"]]}, "holidays": ["2026-01-26"]}"#,
+        )
+        .unwrap();
+        let c = spec.build().unwrap();
+        assert_eq!(c.week[0], vec![(570, 780), (840, 1440)]);
+        let bad = CalendarSpec {
+            week: [("funday".to_string(), vec![])].into(),
+            ..spec.clone()
+        };
+        assert!(bad.build().is_err());
+        let bad = CalendarSpec {
+            holidays: vec!["26/01/2026".into()],
+            ..spec.clone()
+        };
+        assert_eq!(
+            bad.build().unwrap_err(),
+            CalendarError::Holiday("26/01/2026".into())
+        );
+        let bad = CalendarSpec {
+            week: [("monday".to_string(), vec![("9".into(), "10:00".into())])].into(),
+            ..spec
+        };
+        assert!(bad.build().is_err());
     }
 
     #[test]

@@ -68,6 +68,10 @@ id_type!(
     JobId,
     /// An API token.
     TokenId,
+    /// Business hours: a time zone, opening hours, holidays.
+    CalendarId,
+    /// Response and resolution targets for the conversations that match it.
+    SlaPolicyId,
 );
 
 #[cfg(test)]

@@ -10,9 +10,23 @@ use time::format_description::well_known::Rfc3339;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Timestamp(pub i64);
 
+/// A frozen "now" (microseconds), or `i64::MIN` for the system clock. Only a server
+/// started with the test clock freezes it, so tests can step through timers (SLA
+/// warnings, reopen windows) exactly.
+static FROZEN: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(i64::MIN);
+
 impl Timestamp {
     pub fn now() -> Self {
-        Self::from_datetime(OffsetDateTime::now_utc())
+        match FROZEN.load(std::sync::atomic::Ordering::Relaxed) {
+            i64::MIN => Self::from_datetime(OffsetDateTime::now_utc()),
+            frozen => Self(frozen),
+        }
+    }
+
+    /// Freezes this process's clock at `to` (tests only: the server allows it only when
+    /// started with `test_clock = true`).
+    pub fn set_test_now(to: Timestamp) {
+        FROZEN.store(to.0, std::sync::atomic::Ordering::Relaxed);
     }
 
     pub fn from_datetime(t: OffsetDateTime) -> Self {

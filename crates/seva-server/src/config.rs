@@ -34,6 +34,8 @@ pub struct Config {
     pub smtp_tls: Option<(PathBuf, PathBuf)>,
     /// How often the IMAP supervisor looks for added or changed IMAP accounts.
     pub imap_rescan_seconds: u64,
+    /// Lets an admin move this server's clock through the API (for tests of timers only).
+    pub test_clock: bool,
     /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
     pub secret_key: Option<String>,
 }
@@ -58,6 +60,7 @@ impl Config {
             smtp_tls: None,
             secret_key: None,
             imap_rescan_seconds: 30,
+            test_clock: false,
         }
     }
 

@@ -8,7 +8,7 @@ use std::time::Duration;
 use seva_core::conversation::{Channel, Delivery};
 use seva_core::{JobId, MessageId};
 use seva_store::jobs::{self, Job};
-use seva_store::{messages, op};
+use seva_store::{messages, op, sla};
 
 use crate::Shared;
 
@@ -30,8 +30,32 @@ pub async fn run(state: Shared) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
         }
+        sweep_sla(&state).await;
         // Wake early when a change may have queued a job; otherwise poll.
         let _ = tokio::time::timeout(poll, events.recv()).await;
+    }
+}
+
+/// Fires SLA warnings and breaches that have come due (a read first, so an idle desk
+/// costs the writer nothing).
+async fn sweep_sla(state: &Shared) {
+    let now = seva_store::now();
+    match state
+        .store
+        .read(op!(c => sla::anything_due(c, now).await))
+        .await
+    {
+        Ok(true) => {
+            if let Err(e) = state
+                .store
+                .write(op!(c => sla::sweep(c, now, 500).await))
+                .await
+            {
+                tracing::warn!(error = %e, "SLA sweep failed");
+            }
+        }
+        Ok(false) => {}
+        Err(e) => tracing::warn!(error = %e, "SLA sweep could not read the clocks"),
     }
 }
 

@@ -241,6 +241,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
                 args![status.as_str(), &preview, now, c.id.to_string(), status.is_active()],
             )
             .await?;
+            if status != c.status {
+                crate::sla::on_status(conn, c.id, status).await?;
+            }
             (c.id, c.reference, false)
         }
         _ => {
@@ -288,6 +291,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     )
     .await?;
     crate::email::add_participants(conn, id, a.email.participants).await?;
+    if created {
+        crate::sla::start(conn, id, a.priority, a.channel, a.inbox_id).await?;
+    }
     for file in a.files {
         crate::attachments::insert(conn, message_id, file).await?;
     }
@@ -406,6 +412,9 @@ pub async fn reply(
         serde_json::json!({"message_id": message_id, "kind": r.kind, "attachments": r.files.len()}),
     )
     .await?;
+    if outbound && c.first_response_at.is_none() {
+        crate::sla::stop(conn, id, crate::sla::FIRST_RESPONSE).await?;
+    }
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
     }
@@ -462,7 +471,8 @@ async fn change_status(
         actor,
         serde_json::json!({"from": c.status, "to": to}),
     )
-    .await
+    .await?;
+    crate::sla::on_status(conn, c.id, to).await
 }
 
 pub async fn set_status(

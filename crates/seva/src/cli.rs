@@ -161,6 +161,7 @@ struct FileConfig {
     smtp_tls_key: Option<PathBuf>,
     secret_key: Option<String>,
     imap_rescan_seconds: Option<u64>,
+    test_clock: Option<bool>,
 }
 
 impl Cli {
@@ -218,6 +219,7 @@ impl Cli {
         if let Some(name) = file.smtp_hostname {
             config.smtp_hostname = name;
         }
+        config.test_clock = file.test_clock.unwrap_or(false);
         if let Some(s) = file.imap_rescan_seconds {
             config.imap_rescan_seconds = s.max(1);
         }

@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod inboxes;
+pub mod sla;
 pub mod teams;
 
 use axum::Router;
@@ -31,6 +32,7 @@ pub fn router() -> Router<Shared> {
         .merge(contacts::router())
         .merge(teams::router())
         .merge(inboxes::router())
+        .merge(sla::router())
         .merge(events::router())
 }
 
@@ -45,6 +47,7 @@ pub fn router() -> Router<Shared> {
         teams::list, teams::create, teams::add_member, teams::remove_member,
         teams::agents, teams::create_agent, teams::me, teams::tags,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
+        sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),

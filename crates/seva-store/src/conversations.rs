@@ -218,6 +218,8 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
     let now = crate::now().micros();
     let preview = seva_core::text::preview(a.text, 140);
+    // The language the customer wrote in, for routing and automatic texts.
+    let language = seva_core::text::guess_language(a.text);
     let actor = match a.recorded_by {
         Some(agent) => format!("agent:{agent}"),
         None => format!("contact:{contact_id}"),
@@ -256,8 +258,8 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             let row = conn
                 .query_one(
                     "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
-                     customer_key_hash, message_count, created_at, updated_at) \
-                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, 1, $10, $10) RETURNING seq",
+                     customer_key_hash, message_count, created_at, updated_at, language) \
+                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11) RETURNING seq",
                     args![
                         id.to_string(),
                         subject,
@@ -268,7 +270,8 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
                         a.team_id.map(|t| t.to_string()),
                         &preview,
                         a.customer_key_hash,
-                        now
+                        now,
+                        language
                     ],
                 )
                 .await?;
@@ -293,6 +296,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     crate::email::add_participants(conn, id, a.email.participants).await?;
     if created {
         crate::sla::start(conn, id, a.priority, a.channel, a.inbox_id).await?;
+        if let Some(team) = a.team_id {
+            crate::routing::route(conn, id, team, language).await?;
+        }
     }
     for file in a.files {
         crate::attachments::insert(conn, message_id, file).await?;

@@ -20,6 +20,7 @@ pub mod messages;
 mod migrations;
 pub mod organizations;
 mod postgres;
+pub mod routing;
 pub mod sla;
 mod sqlite;
 pub mod teams;

@@ -8,11 +8,13 @@ const SQLITE: &[(i64, &str)] = &[
     (1, include_str!("../migrations/sqlite/0001_core.sql")),
     (2, include_str!("../migrations/sqlite/0002_email.sql")),
     (3, include_str!("../migrations/sqlite/0003_sla.sql")),
+    (4, include_str!("../migrations/sqlite/0004_routing.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
     (2, include_str!("../migrations/postgres/0002_email.sql")),
     (3, include_str!("../migrations/postgres/0003_sla.sql")),
+    (4, include_str!("../migrations/postgres/0004_routing.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

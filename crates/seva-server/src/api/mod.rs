@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod inboxes;
+pub mod routing;
 pub mod sla;
 pub mod teams;
 
@@ -33,6 +34,7 @@ pub fn router() -> Router<Shared> {
         .merge(teams::router())
         .merge(inboxes::router())
         .merge(sla::router())
+        .merge(routing::router())
         .merge(events::router())
 }
 
@@ -47,6 +49,7 @@ pub fn router() -> Router<Shared> {
         teams::list, teams::create, teams::add_member, teams::remove_member,
         teams::agents, teams::create_agent, teams::me, teams::tags,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
+        routing::team, routing::set_team, routing::agent, routing::set_agent,
         sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),

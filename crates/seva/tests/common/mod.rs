@@ -244,6 +244,7 @@ impl Seva {
                 .patch(&url)
                 .header("Authorization", &auth)
                 .send_json(b),
+            ("PUT", Some(b)) => agent.put(&url).header("Authorization", &auth).send_json(b),
             (m, _) => panic!("no helper for {m}"),
         }
         .unwrap();

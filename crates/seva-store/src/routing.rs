@@ -1,0 +1,233 @@
+//! Routing: a team whose strategy is not manual gives each new conversation to one of its
+//! agents at once, in the transaction that creates it. Candidates are the team's enabled,
+//! available members under the team's capacity; a conversation in a known language goes
+//! only to those who speak it, and stays in the team's queue when none can take it.
+//! Round robin continues after the last agent it chose; least busy takes the agent with
+//! the fewest active conversations. On PostgreSQL the team's routing row is locked, so
+//! parallel arrivals are handed out one after another, never twice to the same turn.
+
+use serde::{Deserialize, Serialize};
+use seva_core::{AgentId, ConversationId, TeamId};
+
+use crate::db::{Conn, Dialect};
+use crate::{Error, Result, args};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum Strategy {
+    Manual,
+    RoundRobin,
+    LeastBusy,
+}
+
+impl Strategy {
+    fn as_str(self) -> &'static str {
+        match self {
+            Strategy::Manual => "manual",
+            Strategy::RoundRobin => "round_robin",
+            Strategy::LeastBusy => "least_busy",
+        }
+    }
+
+    fn parse(s: &str) -> Self {
+        match s {
+            "round_robin" => Strategy::RoundRobin,
+            "least_busy" => Strategy::LeastBusy,
+            _ => Strategy::Manual,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct TeamRouting {
+    pub strategy: Strategy,
+    /// Active conversations one agent may own before routing passes them by.
+    pub capacity: Option<i64>,
+}
+
+pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
+    let row = conn
+        .query_opt(
+            "SELECT strategy, capacity FROM team_routing WHERE team_id = $1",
+            args![team.to_string()],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => TeamRouting {
+            strategy: Strategy::parse(&r.text(0)?),
+            capacity: r.opt_int(1)?,
+        },
+        None => TeamRouting {
+            strategy: Strategy::Manual,
+            capacity: None,
+        },
+    })
+}
+
+pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) -> Result<()> {
+    crate::teams::get(conn, team).await?;
+    if routing.capacity.is_some_and(|c| c < 1) {
+        return Err(Error::invalid("capacity", "at least 1"));
+    }
+    conn.execute(
+        "INSERT INTO team_routing (team_id, strategy, capacity) VALUES ($1, $2, $3) \
+         ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity",
+        args![team.to_string(), routing.strategy.as_str(), routing.capacity],
+    )
+    .await?;
+    Ok(())
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AgentRouting {
+    /// Whether routing may give this agent new conversations.
+    pub available: bool,
+    /// Languages spoken (`te`, `el`, `tl`, `en`…); empty means the language of their pages.
+    pub languages: Vec<String>,
+}
+
+pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> {
+    let row = conn
+        .query_opt(
+            "SELECT available, languages FROM agent_routing WHERE agent_id = $1",
+            args![agent.to_string()],
+        )
+        .await?;
+    Ok(match row {
+        Some(r) => AgentRouting {
+            available: r.bool(0)?,
+            languages: r
+                .text(1)?
+                .split(',')
+                .filter(|l| !l.is_empty())
+                .map(str::to_string)
+                .collect(),
+        },
+        None => AgentRouting {
+            available: true,
+            languages: Vec::new(),
+        },
+    })
+}
+
+pub async fn set_agent(conn: &mut dyn Conn, agent: AgentId, routing: &AgentRouting) -> Result<()> {
+    let mut languages = Vec::new();
+    for l in &routing.languages {
+        let l = l.trim().to_lowercase();
+        if l.is_empty() || l.len() > 8 || !l.chars().all(|c| c.is_ascii_alphabetic() || c == '-') {
+            return Err(Error::invalid(
+                "languages",
+                format!("{l:?} is not a language tag"),
+            ));
+        }
+        languages.push(l);
+    }
+    conn.execute(
+        "INSERT INTO agent_routing (agent_id, available, languages) VALUES ($1, $2, $3) \
+         ON CONFLICT (agent_id) DO UPDATE SET available = excluded.available, languages = excluded.languages",
+        args![agent.to_string(), routing.available, languages.join(",")],
+    )
+    .await?;
+    Ok(())
+}
+
+/// Hands a new conversation of `team` to an agent by the team's strategy. Returns the
+/// agent, or `None` when it stays in the team's queue.
+pub async fn route(
+    conn: &mut dyn Conn,
+    conversation: ConversationId,
+    team: TeamId,
+    language: Option<&str>,
+) -> Result<Option<AgentId>> {
+    let lock = match conn.dialect() {
+        Dialect::Postgres => {
+            "SELECT strategy, capacity, last_agent_id FROM team_routing WHERE team_id = $1 FOR UPDATE"
+        }
+        Dialect::Sqlite => {
+            "SELECT strategy, capacity, last_agent_id FROM team_routing WHERE team_id = $1"
+        }
+    };
+    let Some(r) = conn.query_opt(lock, args![team.to_string()]).await? else {
+        return Ok(None);
+    };
+    let strategy = Strategy::parse(&r.text(0)?);
+    if strategy == Strategy::Manual {
+        return Ok(None);
+    }
+    let (capacity, last) = (r.opt_int(1)?, r.opt_text(2)?);
+    let rows = conn
+        .query(
+            "SELECT a.id, a.language, coalesce(r.languages, ''), \
+             (SELECT count(*) FROM conversations c WHERE c.owner_id = a.id AND c.active = 1) \
+             FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
+             WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 ORDER BY a.id",
+            args![team.to_string()],
+        )
+        .await?;
+    let mut candidates: Vec<(String, i64)> = Vec::new();
+    for row in &rows {
+        let (id, page_language, spoken, load) =
+            (row.text(0)?, row.text(1)?, row.text(2)?, row.int(3)?);
+        let speaks = |l: &str| {
+            if spoken.is_empty() {
+                page_language == l
+            } else {
+                spoken.split(',').any(|s| s == l)
+            }
+        };
+        if capacity.is_some_and(|c| load >= c) || language.is_some_and(|l| !speaks(l)) {
+            continue;
+        }
+        candidates.push((id, load));
+    }
+    // Round robin: the first after the last one chosen, in id order, wrapping around.
+    let after_last = |id: &String| last.as_ref().is_none_or(|l| id > l);
+    let chosen = match strategy {
+        Strategy::RoundRobin => candidates
+            .iter()
+            .find(|(id, _)| after_last(id))
+            .or(candidates.first()),
+        _ => {
+            let least = candidates.iter().map(|(_, load)| *load).min();
+            let busiest_ok: Vec<&(String, i64)> = candidates
+                .iter()
+                .filter(|(_, l)| Some(*l) == least)
+                .collect();
+            busiest_ok
+                .iter()
+                .find(|(id, _)| after_last(id))
+                .or(busiest_ok.first())
+                .copied()
+        }
+    };
+    let Some((agent, _)) = chosen.cloned() else {
+        return Ok(None);
+    };
+    conn.execute(
+        "UPDATE team_routing SET last_agent_id = $1 WHERE team_id = $2",
+        args![agent.as_str(), team.to_string()],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET owner_id = $1 WHERE id = $2",
+        args![agent.as_str(), conversation.to_string()],
+    )
+    .await?;
+    let agent: AgentId = agent
+        .parse()
+        .map_err(|_| Error::Decode("agent id".into()))?;
+    crate::events::append(
+        conn,
+        "conversation.assigned",
+        Some(conversation),
+        "system:routing",
+        serde_json::json!({"owner_id": agent, "previous_owner_id": null, "strategy": strategy}),
+    )
+    .await?;
+    Ok(Some(agent))
+}

@@ -1,0 +1,180 @@
+//! Routing through the API (SQLite and PostgreSQL): round robin under parallel arrivals,
+//! a Telugu conversation reaching the agent who speaks Telugu (and the team's queue when
+//! that agent is away), and capacity leaving the rest in the queue.
+
+mod common;
+
+use std::collections::HashMap;
+
+use common::Seva;
+use serde_json::{Value, json};
+
+fn team(seva: &Seva, name: &str, routing: Value, members: &[&str]) -> String {
+    let (s, t) = seva.api("POST", "/api/v1/teams", Some(json!({"name": name})));
+    assert_eq!(s, 201, "{t}");
+    let id = t["id"].as_str().unwrap().to_string();
+    for email in members {
+        seva.user(email, "agent", "a long test password");
+        let agent = agent_id(seva, email);
+        let (s, body) = seva.api(
+            "POST",
+            &format!("/api/v1/teams/{id}/members"),
+            Some(json!({"agent_id": agent})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) = seva.api("PUT", &format!("/api/v1/teams/{id}/routing"), Some(routing));
+    assert_eq!(s, 200, "{body}");
+    id
+}
+
+fn agent_id(seva: &Seva, email: &str) -> String {
+    let (_, list) = seva.api("GET", "/api/v1/agents", None);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn arrive(seva: &Seva, team: &str, n: usize, text: &str) -> Value {
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": format!("c{n}@example.com")}, "subject": format!("arrival {n}"), "text": text, "team_id": team})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let (s, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{}", body["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(s, 200);
+    c
+}
+
+#[test]
+fn round_robin_under_sixteen_parallel_arrivals_is_even_and_never_doubles() {
+    let seva = Seva::start();
+    let agents = [
+        "rr1@example.com",
+        "rr2@example.com",
+        "rr3@example.com",
+        "rr4@example.com",
+    ];
+    let team = team(
+        &seva,
+        "Roadside",
+        json!({"strategy": "round_robin", "capacity": null}),
+        &agents,
+    );
+    let seva_ref = &seva;
+    let team_ref = &team;
+    let owners: Vec<String> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|n| {
+                s.spawn(move || arrive(seva_ref, team_ref, n, "My car stopped on the highway"))
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap()["owner_id"]
+                    .as_str()
+                    .expect("assigned")
+                    .to_string()
+            })
+            .collect()
+    });
+    let mut per_agent: HashMap<String, usize> = HashMap::new();
+    for o in owners {
+        *per_agent.entry(o).or_default() += 1;
+    }
+    assert_eq!(per_agent.len(), 4, "{per_agent:?}");
+    assert!(
+        per_agent.values().all(|n| *n == 4),
+        "every agent gets its turn: {per_agent:?}"
+    );
+}
+
+#[test]
+fn a_telugu_conversation_reaches_the_telugu_speaker_or_waits_in_the_queue() {
+    let seva = Seva::start();
+    let team = team(
+        &seva,
+        "Support",
+        json!({"strategy": "least_busy", "capacity": null}),
+        &["lakshmi@example.com", "john@example.com"],
+    );
+    let lakshmi = agent_id(&seva, "lakshmi@example.com");
+    let john = agent_id(&seva, "john@example.com");
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/agents/{lakshmi}/routing"),
+        Some(json!({"available": true, "languages": ["te", "en"]})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let te = arrive(&seva, &team, 1, "నా కారు హైవేపై ఆగిపోయింది, దయచేసి సహాయం చేయండి");
+    assert_eq!(te["language"], "te");
+    assert_eq!(te["owner_id"], lakshmi.as_str());
+    // English goes to whoever is least busy: John.
+    let en = arrive(
+        &seva,
+        &team,
+        2,
+        "My car broke down on the highway, please help",
+    );
+    assert_eq!(en["owner_id"], john.as_str());
+    // With Lakshmi away, Telugu waits in the team's queue rather than going to John.
+    let (s, _) = seva.api(
+        "PUT",
+        &format!("/api/v1/agents/{lakshmi}/routing"),
+        Some(json!({"available": false, "languages": ["te", "en"]})),
+    );
+    assert_eq!(s, 200);
+    let waiting = arrive(&seva, &team, 3, "దయచేసి ఎవరైనా సమాధానం ఇవ్వండి, నా ఆర్డర్ రాలేదు");
+    assert!(waiting["owner_id"].is_null(), "{waiting}");
+    assert_eq!(waiting["team_id"], team.as_str());
+    // An agent may not change someone else's availability.
+    let other = seva.user("intruder@example.com", "agent", "a long test password");
+    let (s, _) = seva.api_as(
+        &other,
+        "PUT",
+        &format!("/api/v1/agents/{john}/routing"),
+        Some(json!({"available": false, "languages": []})),
+    );
+    assert_eq!(s, 403);
+}
+
+#[test]
+fn capacity_leaves_the_rest_in_the_queue() {
+    let seva = Seva::start();
+    let team = team(
+        &seva,
+        "Billing",
+        json!({"strategy": "least_busy", "capacity": 1}),
+        &["b1@example.com", "b2@example.com"],
+    );
+    let first = arrive(&seva, &team, 1, "Please refund my payment");
+    let second = arrive(&seva, &team, 2, "Please refund my payment too");
+    assert!(first["owner_id"].is_string() && second["owner_id"].is_string());
+    assert_ne!(first["owner_id"], second["owner_id"]);
+    let third = arrive(&seva, &team, 3, "And mine, please");
+    assert!(
+        third["owner_id"].is_null(),
+        "both agents are at capacity: {third}"
+    );
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/teams/{team}/routing"),
+        Some(json!({"strategy": "sideways"})),
+    );
+    assert_eq!(s, 422, "{body}");
+    assert!(
+        body["detail"].as_str().unwrap().contains("sideways"),
+        "{body}"
+    );
+}

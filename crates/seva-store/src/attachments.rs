@@ -60,6 +60,17 @@ pub async fn for_conversation(
 }
 
 /// One attachment with the conversation it belongs to (for the authorization check).
+pub async fn for_message(conn: &mut dyn Conn, id: MessageId) -> Result<Vec<Attachment>> {
+    conn.query(
+        "SELECT id, filename, content_type, size, sha256 FROM attachments WHERE message_id = $1 ORDER BY id",
+        args![id.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| decode(r, 0))
+    .collect()
+}
+
 pub async fn get(
     conn: &mut dyn Conn,
     id: AttachmentId,

@@ -218,8 +218,6 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
     let now = crate::now().micros();
     let preview = seva_core::text::preview(a.text, 140);
-    // The language the customer wrote in, for routing and automatic texts.
-    let language = seva_core::text::guess_language(a.text);
     let actor = match a.recorded_by {
         Some(agent) => format!("agent:{agent}"),
         None => format!("contact:{contact_id}"),
@@ -234,7 +232,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         (Status::Solved, Some(window), Some(at)) => now - at.micros() <= window,
         _ => true,
     };
-    let (id, reference, created) = match continued {
+    let (id, reference, created, language) = match continued {
         Some(c) if reopens(&c) => {
             let status = c.status.after_customer_message();
             conn.execute(
@@ -246,10 +244,12 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if status != c.status {
                 crate::sla::on_status(conn, c.id, status).await?;
             }
-            (c.id, c.reference, false)
+            (c.id, c.reference, false, None)
         }
         _ => {
             let id = ConversationId::new();
+            // The language the customer wrote in, for routing and automatic texts.
+            let language = seva_core::text::guess_language(a.text);
             let subject = if subject.is_empty() {
                 seva_core::text::preview(a.text, 80)
             } else {
@@ -275,7 +275,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
                     ],
                 )
                 .await?;
-            (id, row.int(0)?, true)
+            (id, row.int(0)?, true, language)
         }
     };
     let message_id = crate::messages::insert(

@@ -279,19 +279,8 @@ pub struct Outgoing {
 }
 
 pub async fn outgoing(conn: &mut dyn Conn, message: MessageId) -> Result<Outgoing> {
-    let row = conn
-        .query_opt(
-            "SELECT conversation_id FROM messages WHERE id = $1",
-            args![message.to_string()],
-        )
-        .await?
-        .ok_or(crate::Error::NotFound)?;
-    let conversation = crate::conversations::get(conn, row.parse(0)?).await?;
-    let m = crate::messages::for_conversation(conn, conversation.id, false)
-        .await?
-        .into_iter()
-        .find(|m| m.id == message)
-        .ok_or(crate::Error::NotFound)?;
+    let m = crate::messages::get(conn, message).await?;
+    let conversation = crate::conversations::get(conn, m.conversation_id).await?;
     let inbox = match conversation.inbox_id {
         Some(i) => Some(crate::inboxes::get(conn, i).await?),
         None => None,

@@ -125,6 +125,36 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
     Ok(id)
 }
 
+const SELECT: &str = "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
+     coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at, \
+     m.folded, m.email, m.provider_id, m.source_sha256 \
+     FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
+     LEFT JOIN contacts c ON c.id = m.author_contact_id";
+
+fn decode(row: &crate::Row) -> Result<Message> {
+    Ok(Message {
+        id: row.parse(0)?,
+        conversation_id: row.parse(1)?,
+        kind: row.parse(2)?,
+        channel: row.parse(3)?,
+        author_agent_id: row.opt_parse(4)?,
+        author_contact_id: row.opt_parse(5)?,
+        author_name: row.opt_text(6)?,
+        text: row.text(7)?,
+        html: row.text(8)?,
+        delivery: row.parse(9)?,
+        delivery_error: row.opt_text(10)?,
+        created_at: Timestamp(row.int(11)?),
+        folded: row.text(12)?,
+        email: row
+            .opt_text(13)?
+            .and_then(|e| serde_json::from_str(&e).ok()),
+        external_id: row.opt_text(14)?,
+        has_source: row.opt_text(15)?.is_some(),
+        attachments: Vec::new(),
+    })
+}
+
 /// A conversation's timeline, oldest first. `include_notes` is false for what the customer
 /// sees.
 pub async fn for_conversation(
@@ -132,41 +162,13 @@ pub async fn for_conversation(
     id: ConversationId,
     include_notes: bool,
 ) -> Result<Vec<Message>> {
+    let sql = format!(
+        "{SELECT} WHERE m.conversation_id = $1 AND ($2 = 1 OR m.kind <> 'note') ORDER BY m.seq"
+    );
     let rows = conn
-        .query(
-            "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
-             coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at, \
-             m.folded, m.email, m.provider_id, m.source_sha256 \
-             FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
-             LEFT JOIN contacts c ON c.id = m.author_contact_id \
-             WHERE m.conversation_id = $1 AND ($2 = 1 OR m.kind <> 'note') ORDER BY m.seq",
-            args![id.to_string(), include_notes],
-        )
+        .query(&sql, args![id.to_string(), include_notes])
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        out.push(Message {
-            id: row.parse(0)?,
-            conversation_id: row.parse(1)?,
-            kind: row.parse(2)?,
-            channel: row.parse(3)?,
-            author_agent_id: row.opt_parse(4)?,
-            author_contact_id: row.opt_parse(5)?,
-            author_name: row.opt_text(6)?,
-            text: row.text(7)?,
-            html: row.text(8)?,
-            delivery: row.parse(9)?,
-            delivery_error: row.opt_text(10)?,
-            created_at: Timestamp(row.int(11)?),
-            folded: row.text(12)?,
-            email: row
-                .opt_text(13)?
-                .and_then(|e| serde_json::from_str(&e).ok()),
-            external_id: row.opt_text(14)?,
-            has_source: row.opt_text(15)?.is_some(),
-            attachments: Vec::new(),
-        });
-    }
+    let mut out = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
     let attachments = crate::attachments::for_conversation(conn, id).await?;
     for (message_id, attachment) in attachments {
         if let Some(m) = out.iter_mut().find(|m| m.id == message_id) {
@@ -174,6 +176,18 @@ pub async fn for_conversation(
         }
     }
     Ok(out)
+}
+
+/// One message with its attachments.
+pub async fn get(conn: &mut dyn Conn, id: MessageId) -> Result<Message> {
+    let sql = format!("{SELECT} WHERE m.id = $1");
+    let row = conn
+        .query_opt(&sql, args![id.to_string()])
+        .await?
+        .ok_or(Error::NotFound)?;
+    let mut m = decode(&row)?;
+    m.attachments = crate::attachments::for_message(conn, id).await?;
+    Ok(m)
 }
 
 pub async fn set_delivery(

@@ -161,6 +161,17 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
     {
         return Err(Error::invalid("calendar_id", "no such calendar"));
     }
+    if let Some(inbox) = p.conditions.inbox_id
+        && conn
+            .query_opt(
+                "SELECT 1 FROM inboxes WHERE id = $1",
+                args![inbox.to_string()],
+            )
+            .await?
+            .is_none()
+    {
+        return Err(Error::invalid("conditions", "no such inbox"));
+    }
     let id = SlaPolicyId::new();
     let now = crate::now();
     let r = conn

@@ -144,7 +144,7 @@ pub async fn attachment(
             Ok(found)
         }))
         .await?;
-    download(&state, &file).await
+    download(&state, &file.sha256, &file.filename).await
 }
 
 /// The original of an email message, as received (`message/rfc822`).
@@ -176,31 +176,19 @@ pub async fn original_for(
         .await?;
     match source {
         Source::Inline(bytes) => Ok(offer(bytes, "original.eml")),
-        Source::File(sha256) => {
-            let file = messages::Attachment {
-                id: seva_core::AttachmentId::new(),
-                filename: "original.eml".into(),
-                content_type: "message/rfc822".into(),
-                size: 0,
-                sha256,
-            };
-            download(state, &file).await
-        }
+        Source::File(sha256) => download(state, &sha256, "original.eml").await,
     }
 }
 
 /// The bytes of a file, offered for download (never rendered inline: a file from a
 /// customer could be HTML with scripts).
-pub async fn download(
-    state: &Shared,
-    file: &seva_store::messages::Attachment,
-) -> Result<Response, Problem> {
-    let path = crate::files::path_for(&state.config.attachments_dir(), &file.sha256);
+pub async fn download(state: &Shared, sha256: &str, filename: &str) -> Result<Response, Problem> {
+    let path = crate::files::path_for(&state.config.attachments_dir(), sha256);
     let bytes = tokio::fs::read(&path).await.map_err(|e| {
         tracing::error!(path = %path.display(), error = %e, "attachment file missing");
         Problem::not_found()
     })?;
-    Ok(offer(bytes, &file.filename))
+    Ok(offer(bytes, filename))
 }
 
 /// Bytes offered for download under `filename`, never rendered inline.

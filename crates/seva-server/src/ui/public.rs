@@ -415,5 +415,5 @@ pub async fn file(
             Ok(file)
         }))
         .await?;
-    crate::api::events::download(&state, &file).await
+    crate::api::events::download(&state, &file.sha256, &file.filename).await
 }

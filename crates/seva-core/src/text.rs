@@ -50,7 +50,12 @@ pub fn text_to_html(text: &str) -> String {
 /// NFC, the form text is stored in, so that the same word typed on two keyboards (a
 /// precomposed ά or α plus a combining accent) compares equal.
 pub fn nfc(text: &str) -> String {
-    use unicode_normalization::UnicodeNormalization;
+    use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+    // Nearly all text arrives already composed; the quick check answers that without
+    // decomposing and recomposing every character.
+    if is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        return text.to_string();
+    }
     text.nfc().collect()
 }
 
@@ -101,11 +106,13 @@ mod tests {
 /// text gives too little to go on.
 pub fn guess_language(text: &str) -> Option<&'static str> {
     let (mut telugu, mut greek, mut latin) = (0usize, 0usize, 0usize);
-    for c in text.chars().filter(|c| c.is_alphabetic()) {
+    // Letters by block, without a Unicode property lookup per character: the Telugu
+    // block's digits and fractions (U+0C66 on) and Greek punctuation do not count.
+    for c in text.chars() {
         match c {
-            '\u{0C00}'..='\u{0C7F}' => telugu += 1,
-            '\u{0370}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => greek += 1,
-            c if c.is_ascii_alphabetic() => latin += 1,
+            'a'..='z' | 'A'..='Z' => latin += 1,
+            '\u{0C00}'..='\u{0C65}' => telugu += 1,
+            '\u{0386}' | '\u{0388}'..='\u{03FF}' | '\u{1F00}'..='\u{1FFF}' => greek += 1,
             _ => {}
         }
     }

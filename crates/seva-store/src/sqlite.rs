@@ -1,11 +1,12 @@
 //! SQLite backend: one writer thread with group commit, and a small pool of readers.
 //!
-//! SQLite allows one writer at a time, and with `synchronous=FULL` each commit waits for
-//! the disk (about 6,800 commits/s here). Writes therefore go to a single thread that
-//! takes every request waiting in its queue, runs each inside its own savepoint of one
-//! transaction, commits once, and only then answers each request. A request that fails is
-//! rolled back to its savepoint without touching the others. Readers use their own
-//! connections; WAL mode lets them read while the writer writes.
+//! SQLite allows one writer at a time, and a commit that waits for the disk costs about
+//! 150 µs here (about 6,800 commits/s). Writes therefore go to a single thread that takes
+//! every request waiting in its queue, runs each inside its own savepoint of one
+//! transaction and commits once. A second thread then syncs the write-ahead log and only
+//! then answers each request, while the writer already works on the next batch. A request
+//! that fails is rolled back to its savepoint without touching the others. Readers use
+//! their own connections; WAL mode lets them read while the writer writes.
 
 use std::any::Any;
 use std::collections::HashMap;
@@ -54,10 +55,16 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // FULL: a commit is on disk when it returns, so an acknowledged message survives a
     // power cut, not only a crash of the process.
-    conn.execute_batch(
+    // The writer commits with synchronous=NORMAL (no fsync inside COMMIT) and a second
+    // thread syncs the log before anyone is answered: see [`syncer_loop`].
+    let pragmas = if read_only {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;",
-    )?;
+         PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;"
+    } else {
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+         PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY;"
+    };
+    conn.execute_batch(pragmas)?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
@@ -156,9 +163,20 @@ impl Sqlite {
             readers.push(SqliteConn::new(open(path, true)?));
         }
         let (tx, rx) = mpsc::channel::<(AnyOp, Reply)>(8192);
+        let wal = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(wal_path(path))
+            .map_err(|e| Error::Backend(format!("cannot open the write-ahead log: {e}")))?;
+        let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Committed>();
+        std::thread::Builder::new()
+            .name("seva-sqlite-sync".into())
+            .spawn(move || syncer_loop(wal, synced_rx, publish))
+            .map_err(|e| Error::Backend(format!("cannot start the sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, publish))
+            .spawn(move || writer_loop(writer, rx, synced_tx))
             .map_err(|e| Error::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             writes: tx,
@@ -236,10 +254,71 @@ fn run_guarded(conn: &mut SqliteConn, op: AnyOp) -> Result<Box<dyn Any + Send>> 
     }
 }
 
+fn wal_path(db: &Path) -> std::path::PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push("-wal");
+    p.into()
+}
+
+/// One committed batch, waiting for its log to reach the disk.
+struct Committed {
+    answers: Vec<(Reply, Result<Box<dyn Any + Send>>)>,
+    events: Vec<Event>,
+}
+
+/// Group commit, pipelined. The writer commits a batch into the write-ahead log (written,
+/// not yet synced) and goes straight on to the next batch; this thread takes every batch
+/// committed so far, syncs the log once (`fdatasync` on the log file: it covers every
+/// frame written before the call, whichever file handle wrote it), and only then answers
+/// the requests and publishes their events. So the disk's wait overlaps the next batch's
+/// work instead of stalling the writer, and still no one hears "done" before the data is
+/// on disk. SQLite itself syncs the log before every checkpoint copies it into the
+/// database (synchronous=NORMAL in WAL mode), so a checkpoint never outruns this.
+fn syncer_loop(
+    wal: std::fs::File,
+    rx: std::sync::mpsc::Receiver<Committed>,
+    publish: impl Fn(Vec<Event>),
+) {
+    let mut pending = Vec::new();
+    while let Ok(first) = rx.recv() {
+        pending.push(first);
+        pending.extend(rx.try_iter());
+        let synced = wal.sync_data();
+        if let Err(e) = &synced {
+            // A failed fsync may have dropped the dirty pages; retrying could "succeed"
+            // without them. Answer the waiting requests with the error and stop taking
+            // writes, as PostgreSQL does; a restart recovers from what is on disk.
+            tracing::error!(error = %e, "syncing the write-ahead log failed; writes stop");
+        }
+        for batch in pending.drain(..) {
+            match &synced {
+                Ok(()) => {
+                    for (reply, result) in batch.answers {
+                        let _ = reply.send(result);
+                    }
+                    if !batch.events.is_empty() {
+                        publish(batch.events);
+                    }
+                }
+                Err(e) => {
+                    for (reply, _) in batch.answers {
+                        let _ = reply.send(Err(Error::Backend(format!(
+                            "the change could not be made durable: {e}"
+                        ))));
+                    }
+                }
+            }
+        }
+        if synced.is_err() {
+            return;
+        }
+    }
+}
+
 fn writer_loop(
     mut conn: SqliteConn,
     mut rx: mpsc::Receiver<(AnyOp, Reply)>,
-    publish: impl Fn(Vec<Event>),
+    synced: std::sync::mpsc::Sender<Committed>,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -279,12 +358,13 @@ fn writer_loop(
         }
         match statement(&conn.conn, "COMMIT") {
             Ok(()) => {
-                for (reply, result) in replies.into_iter().zip(results) {
-                    let _ = reply.send(result);
-                }
-                let events = std::mem::take(&mut conn.emitted);
-                if !events.is_empty() {
-                    publish(events);
+                let committed = Committed {
+                    answers: replies.into_iter().zip(results).collect(),
+                    events: std::mem::take(&mut conn.emitted),
+                };
+                if synced.send(committed).is_err() {
+                    tracing::error!("the sync thread has stopped; the writer stops too");
+                    return;
                 }
             }
             Err(e) => {

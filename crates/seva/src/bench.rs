@@ -278,7 +278,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let backend = if args.postgres.is_some() {
         "PostgreSQL"
     } else {
-        "SQLite (WAL, synchronous=FULL)"
+        "SQLite (WAL, synced before each answer)"
     };
     println!(
         "# seva bench — {backend}, {} cores",

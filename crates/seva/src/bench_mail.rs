@@ -42,7 +42,7 @@ pub async fn run(
     let backend = if postgres.is_some() {
         "PostgreSQL"
     } else {
-        "SQLite (WAL, synchronous=FULL)"
+        "SQLite (WAL, synced before each answer)"
     };
     println!(
         "# seva bench --mail — {backend}, {} cores",

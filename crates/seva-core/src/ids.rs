@@ -72,6 +72,14 @@ id_type!(
     CalendarId,
     /// Response and resolution targets for the conversations that match it.
     SlaPolicyId,
+    /// A routing, priority or automation rule.
+    RuleId,
+    /// Something an agent is told about (a mention, an urgent arrival, a follow-up due).
+    NotificationId,
+    /// A conversation handed to another team while its owner stays accountable.
+    TransferId,
+    /// Work an agent must do on a conversation: a follow-up after a transfer.
+    TaskId,
 );
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod hours;
 pub mod ids;
 pub mod inbound;
 pub mod ratelimit;
+pub mod rules;
 pub mod text;
 pub mod time;
 

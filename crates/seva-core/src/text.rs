@@ -27,6 +27,18 @@ pub fn preview(text: &str, max: usize) -> String {
     truncate_graphemes(&one_line, max)
 }
 
+/// Text folded for matching: compatibility forms unified (NFKC), lower case, the
+/// accents of Latin and Greek letters dropped and final sigma made σ, so that `ΠΕΛΑΤΩΝ`,
+/// `πελατών` and `πελατων` meet. Telugu vowel signs and viramas are not accents and stay.
+pub fn fold(text: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let stripped: String = text
+        .nfkd()
+        .filter(|c| !('\u{0300}'..='\u{036F}').contains(c))
+        .collect();
+    stripped.to_lowercase().replace('ς', "σ").nfc().collect()
+}
+
 /// Escapes text for HTML and keeps its line breaks.
 pub fn text_to_html(text: &str) -> String {
     let mut html = String::with_capacity(text.len() + 16);

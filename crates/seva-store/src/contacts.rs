@@ -151,9 +151,38 @@ pub async fn update(
     name: Option<&str>,
     language: Option<&str>,
     organization: Option<Option<OrganizationId>>,
+    attributes: Option<&serde_json::Map<String, serde_json::Value>>,
     actor: &str,
 ) -> Result<Contact> {
-    get(conn, id).await?;
+    let before = get(conn, id).await?;
+    if let Some(changes) = attributes {
+        let mut merged = before.attributes.as_object().cloned().unwrap_or_default();
+        for (k, v) in changes {
+            if k.is_empty() || k.len() > 64 {
+                return Err(Error::invalid(
+                    "attributes",
+                    "attribute names have 1 to 64 characters",
+                ));
+            }
+            if v.is_null() {
+                merged.remove(k);
+            } else {
+                merged.insert(k.clone(), v.clone());
+            }
+        }
+        let text = serde_json::Value::Object(merged).to_string();
+        if text.len() > 64 * 1024 {
+            return Err(Error::invalid(
+                "attributes",
+                "attributes hold at most 64 KiB",
+            ));
+        }
+        conn.execute(
+            "UPDATE contacts SET attributes = $1, updated_at = $2 WHERE id = $3",
+            args![text, crate::now().micros(), id.to_string()],
+        )
+        .await?;
+    }
     if let Some(name) = name {
         let name = seva_core::contact::clean_name(name)
             .ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;

@@ -295,8 +295,15 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     .await?;
     crate::email::add_participants(conn, id, a.email.participants).await?;
     if created {
-        crate::sla::start(conn, id, a.priority, a.channel, a.inbox_id).await?;
-        if let Some(team) = a.team_id {
+        // Rules first: they may set the team, the owner or the priority, which decide
+        // the queue and the SLA targets.
+        let (mut priority, mut team, mut owner) = (a.priority, a.team_id, None);
+        if crate::rules::run_created(conn, id).await? {
+            let c = get(conn, id).await?;
+            (priority, team, owner) = (c.priority, c.team_id, c.owner_id);
+        }
+        crate::sla::start(conn, id, priority, a.channel, a.inbox_id).await?;
+        if let (Some(team), None) = (team, owner) {
             crate::routing::route(conn, id, team, language).await?;
         }
     }
@@ -329,6 +336,45 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         duplicate: false,
         created,
     })
+}
+
+/// A note or system entry written by Seva itself (a rule, a transfer), not by an agent.
+pub(crate) async fn system_note(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    kind: MessageKind,
+    text: &str,
+    actor: &str,
+) -> Result<MessageId> {
+    let message_id = crate::messages::insert(
+        conn,
+        NewMessage {
+            conversation_id: c.id,
+            kind,
+            channel: c.channel,
+            author_agent_id: None,
+            author_contact_id: None,
+            text,
+            delivery: Delivery::Internal,
+            provider_id: None,
+            email: Default::default(),
+        },
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
+        args![crate::now().micros(), c.id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "message.created",
+        Some(c.id),
+        actor,
+        serde_json::json!({"message_id": message_id, "kind": kind, "attachments": 0}),
+    )
+    .await?;
+    Ok(message_id)
 }
 
 /// What an agent writes into a conversation.
@@ -432,7 +478,7 @@ pub async fn reply(
     Ok(message_id)
 }
 
-async fn set_owner(
+pub(crate) async fn set_owner(
     conn: &mut dyn Conn,
     c: &Conversation,
     owner: Option<AgentId>,
@@ -457,7 +503,7 @@ async fn set_owner(
     .await
 }
 
-async fn change_status(
+pub(crate) async fn change_status(
     conn: &mut dyn Conn,
     c: &Conversation,
     to: Status,
@@ -478,7 +524,16 @@ async fn change_status(
         serde_json::json!({"from": c.status, "to": to}),
     )
     .await?;
-    crate::sla::on_status(conn, c.id, to).await
+    crate::sla::on_status(conn, c.id, to).await?;
+    // Its owner has room again: the team's queue moves, most urgent first.
+    if c.status.is_active()
+        && !to.is_active()
+        && c.owner_id.is_some()
+        && let Some(team) = c.team_id
+    {
+        crate::routing::drain(conn, team).await?;
+    }
+    Ok(())
 }
 
 pub async fn set_status(
@@ -499,22 +554,33 @@ pub async fn set_priority(
     to: Priority,
 ) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
-    if c.priority != to {
-        conn.execute(
-            "UPDATE conversations SET priority = $1, updated_at = $2 WHERE id = $3",
-            args![to.as_str(), crate::now().micros(), id.to_string()],
-        )
-        .await?;
-        crate::events::append(
-            conn,
-            "conversation.priority_changed",
-            Some(id),
-            &viewer.actor(),
-            serde_json::json!({"from": c.priority, "to": to}),
-        )
-        .await?;
-    }
+    apply_priority(conn, &c, to, &viewer.actor()).await?;
     get(conn, id).await
+}
+
+/// Sets the priority (if it changes), whoever asks: an agent, a rule.
+pub(crate) async fn apply_priority(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    to: Priority,
+    actor: &str,
+) -> Result<()> {
+    if c.priority == to {
+        return Ok(());
+    }
+    conn.execute(
+        "UPDATE conversations SET priority = $1, updated_at = $2 WHERE id = $3",
+        args![to.as_str(), crate::now().micros(), c.id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.priority_changed",
+        Some(c.id),
+        actor,
+        serde_json::json!({"from": c.priority, "to": to}),
+    )
+    .await
 }
 
 /// Where a conversation should go; `None` leaves that part unchanged, `Some(None)` clears it.
@@ -552,27 +618,38 @@ pub async fn assign(
                 e => e,
             })?;
         }
-        if team != c.team_id {
-            conn.execute(
-                "UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3",
-                args![
-                    team.map(|t| t.to_string()),
-                    crate::now().micros(),
-                    id.to_string()
-                ],
-            )
-            .await?;
-            crate::events::append(
-                conn,
-                "conversation.team_changed",
-                Some(id),
-                &actor,
-                serde_json::json!({"team_id": team, "previous_team_id": c.team_id}),
-            )
-            .await?;
-        }
+        apply_team(conn, &c, team, &actor).await?;
     }
     get(conn, id).await
+}
+
+/// Moves the conversation to a team (if it changes), whoever asks.
+pub(crate) async fn apply_team(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    team: Option<TeamId>,
+    actor: &str,
+) -> Result<()> {
+    if team == c.team_id {
+        return Ok(());
+    }
+    conn.execute(
+        "UPDATE conversations SET team_id = $1, updated_at = $2 WHERE id = $3",
+        args![
+            team.map(|t| t.to_string()),
+            crate::now().micros(),
+            c.id.to_string()
+        ],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.team_changed",
+        Some(c.id),
+        actor,
+        serde_json::json!({"team_id": team, "previous_team_id": c.team_id}),
+    )
+    .await
 }
 
 pub async fn set_tags(
@@ -583,6 +660,18 @@ pub async fn set_tags(
     remove: &[String],
 ) -> Result<Conversation> {
     get_for(conn, viewer, id).await?;
+    apply_tags(conn, id, add, remove, &viewer.actor()).await?;
+    get(conn, id).await
+}
+
+/// Adds and removes tags, whoever asks.
+pub(crate) async fn apply_tags(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+    add: &[String],
+    remove: &[String],
+    actor: &str,
+) -> Result<()> {
     let norm = |tags: &[String]| -> Result<Vec<String>> {
         tags.iter()
             .map(|t| normalise_tag(t).map_err(|m| Error::invalid("tags", m)))
@@ -612,11 +701,10 @@ pub async fn set_tags(
         conn,
         "conversation.tagged",
         Some(id),
-        &viewer.actor(),
+        actor,
         serde_json::json!({"added": add, "removed": remove}),
     )
-    .await?;
-    get(conn, id).await
+    .await
 }
 
 pub async fn set_following(

@@ -18,12 +18,15 @@ pub mod inboxes;
 pub mod jobs;
 pub mod messages;
 mod migrations;
+pub mod notifications;
 pub mod organizations;
 mod postgres;
 pub mod routing;
+pub mod rules;
 pub mod sla;
 mod sqlite;
 pub mod teams;
+pub mod transfers;
 
 use std::any::Any;
 use std::future::Future;
@@ -43,7 +46,7 @@ pub enum Error {
     /// A rule of the domain said no; the message is for the person who asked.
     #[error("{field}: {message}")]
     Invalid {
-        field: &'static str,
+        field: std::borrow::Cow<'static, str>,
         message: String,
     },
     #[error("conflict: {0}")]
@@ -59,9 +62,12 @@ pub enum Error {
 }
 
 impl Error {
-    pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
+    pub fn invalid(
+        field: impl Into<std::borrow::Cow<'static, str>>,
+        message: impl Into<String>,
+    ) -> Self {
         Error::Invalid {
-            field,
+            field: field.into(),
             message: message.into(),
         }
     }
@@ -138,7 +144,7 @@ impl Store {
         T: Send + 'static,
         F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
     {
-        let op = erase(op);
+        let op = erase(settled(op));
         let value = match &*self.backend {
             Backend::Sqlite(db) => db.write(op).await?,
             Backend::Postgres(db) => {
@@ -189,6 +195,24 @@ impl Store {
                 "backup copies the SQLite database; for PostgreSQL use pg_dump".into(),
             )),
         }
+    }
+}
+
+/// `op`, then the rules its changes set off, in the same transaction.
+fn settled<T, F>(
+    op: F,
+) -> impl for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + 'static,
+{
+    move |conn: &mut dyn Conn| -> BoxFuture<'_, Result<T>> {
+        Box::pin(async move {
+            let mark = conn.emitted().len();
+            let value = op(&mut *conn).await?;
+            rules::settle(conn, mark).await?;
+            Ok(value)
+        })
     }
 }
 

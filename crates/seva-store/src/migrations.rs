@@ -9,12 +9,14 @@ const SQLITE: &[(i64, &str)] = &[
     (2, include_str!("../migrations/sqlite/0002_email.sql")),
     (3, include_str!("../migrations/sqlite/0003_sla.sql")),
     (4, include_str!("../migrations/sqlite/0004_routing.sql")),
+    (5, include_str!("../migrations/sqlite/0005_rules.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
     (2, include_str!("../migrations/postgres/0002_email.sql")),
     (3, include_str!("../migrations/postgres/0003_sla.sql")),
     (4, include_str!("../migrations/postgres/0004_routing.sql")),
+    (5, include_str!("../migrations/postgres/0005_rules.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -231,3 +231,110 @@ pub async fn route(
     .await?;
     Ok(Some(agent))
 }
+
+/// Urgent first, then high, normal, low; within a priority, the longest waiting first.
+const QUEUE_ORDER: &str = "CASE c.priority WHEN 'urgent' THEN 0 WHEN 'high' THEN 1 WHEN 'normal' THEN 2 ELSE 3 END, c.created_at, c.seq";
+
+/// One conversation waiting in a team's queue.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Waiting {
+    pub conversation_id: ConversationId,
+    pub reference: i64,
+    pub subject: String,
+    pub priority: String,
+    pub language: Option<String>,
+    pub created_at: seva_core::time::Timestamp,
+    /// Microseconds since it arrived.
+    pub waited: i64,
+}
+
+/// A team's queue: its active conversations that no one owns, in the order they will be
+/// handed out.
+pub async fn queue(conn: &mut dyn Conn, team: TeamId, limit: i64) -> Result<Vec<Waiting>> {
+    let now = crate::now().micros();
+    let sql = format!(
+        "SELECT c.id, c.seq, c.subject, c.priority, c.language, c.created_at FROM conversations c \
+         WHERE c.team_id = $1 AND c.active = 1 AND c.owner_id IS NULL ORDER BY {QUEUE_ORDER} LIMIT $2"
+    );
+    conn.query(&sql, args![team.to_string(), limit])
+        .await?
+        .iter()
+        .map(|r| {
+            let created = r.int(5)?;
+            Ok(Waiting {
+                conversation_id: r.parse(0)?,
+                reference: r.int(1)?,
+                subject: r.text(2)?,
+                priority: r.text(3)?,
+                language: r.opt_text(4)?,
+                created_at: seva_core::time::Timestamp(created),
+                waited: (now - created).max(0),
+            })
+        })
+        .collect()
+}
+
+/// Hands out what waits in a team's queue, most urgent first, while its agents have room
+/// (after an agent solves something or becomes available). Returns how many were given.
+pub async fn drain(conn: &mut dyn Conn, team: TeamId) -> Result<usize> {
+    let mut given = 0;
+    let mut skipped: Vec<ConversationId> = Vec::new();
+    // Bounded: a queue is handed out a page at a time; the next change continues it.
+    for _ in 0..50 {
+        let sql = format!(
+            "SELECT c.id, c.language FROM conversations c \
+             WHERE c.team_id = $1 AND c.active = 1 AND c.owner_id IS NULL ORDER BY {QUEUE_ORDER} LIMIT 20"
+        );
+        let rows = conn.query(&sql, args![team.to_string()]).await?;
+        let next = rows
+            .iter()
+            .map(|r| Ok((r.parse::<ConversationId>(0)?, r.opt_text(1)?)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .find(|(id, _)| !skipped.contains(id));
+        let Some((id, language)) = next else {
+            break;
+        };
+        if route(conn, id, team, language.as_deref()).await?.is_some() {
+            given += 1;
+        } else if language.is_some() {
+            // No one free speaks its language; others behind it may still be served.
+            skipped.push(id);
+        } else {
+            break;
+        }
+    }
+    Ok(given)
+}
+
+/// An agent of a team: how many active conversations they own, and whether they take more.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AgentLoad {
+    pub agent_id: AgentId,
+    pub name: String,
+    pub available: bool,
+    pub active: i64,
+}
+
+pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> {
+    conn.query(
+        "SELECT a.id, a.name, coalesce(r.available, 1), \
+         (SELECT count(*) FROM conversations c WHERE c.owner_id = a.id AND c.active = 1) \
+         FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
+         WHERE m.team_id = $1 AND a.disabled = 0 ORDER BY a.name",
+        args![team.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| {
+        Ok(AgentLoad {
+            agent_id: r.parse(0)?,
+            name: r.text(1)?,
+            available: r.bool(2)?,
+            active: r.int(3)?,
+        })
+    })
+    .collect()
+}

@@ -6,39 +6,8 @@ mod common;
 
 use std::collections::HashMap;
 
-use common::Seva;
+use common::{Seva, agent_id, team};
 use serde_json::{Value, json};
-
-fn team(seva: &Seva, name: &str, routing: Value, members: &[&str]) -> String {
-    let (s, t) = seva.api("POST", "/api/v1/teams", Some(json!({"name": name})));
-    assert_eq!(s, 201, "{t}");
-    let id = t["id"].as_str().unwrap().to_string();
-    for email in members {
-        seva.user(email, "agent", "a long test password");
-        let agent = agent_id(seva, email);
-        let (s, body) = seva.api(
-            "POST",
-            &format!("/api/v1/teams/{id}/members"),
-            Some(json!({"agent_id": agent})),
-        );
-        assert_eq!(s, 200, "{body}");
-    }
-    let (s, body) = seva.api("PUT", &format!("/api/v1/teams/{id}/routing"), Some(routing));
-    assert_eq!(s, 200, "{body}");
-    id
-}
-
-fn agent_id(seva: &Seva, email: &str) -> String {
-    let (_, list) = seva.api("GET", "/api/v1/agents", None);
-    list.as_array()
-        .unwrap()
-        .iter()
-        .find(|a| a["email"] == email)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string()
-}
 
 fn arrive(seva: &Seva, team: &str, n: usize, text: &str) -> Value {
     let (s, body) = seva.api(

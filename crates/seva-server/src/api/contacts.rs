@@ -79,9 +79,13 @@ pub struct ContactUpdate {
     pub organization_id: Option<Option<OrganizationId>>,
     /// A language tag such as `te`, `el`, `tl`, `en`.
     pub language: Option<String>,
+    /// Attributes to set (merged into those the contact has; `null` removes one), such as
+    /// `{"tier": "vip"}`, which rules can read as `contact.tier`.
+    #[schema(value_type = Option<Object>)]
+    pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
 }
 
-/// Change a contact's name or language.
+/// Change a contact's name, language, organization or attributes.
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", request_body = ContactUpdate, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
 pub async fn update(
@@ -104,7 +108,7 @@ pub async fn update(
     let actor = format!("agent:{}", caller.agent.id);
     let contact = state
         .store
-        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), body.organization_id, &actor).await))
+        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), body.organization_id, body.attributes.as_ref(), &actor).await))
         .await?;
     Ok(json(StatusCode::OK, &contact))
 }

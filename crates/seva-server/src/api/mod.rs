@@ -6,8 +6,10 @@ pub mod conversations;
 pub mod events;
 pub mod inboxes;
 pub mod routing;
+pub mod rules;
 pub mod sla;
 pub mod teams;
+pub mod work;
 
 use axum::Router;
 use axum::body::Bytes;
@@ -35,6 +37,8 @@ pub fn router() -> Router<Shared> {
         .merge(inboxes::router())
         .merge(sla::router())
         .merge(routing::router())
+        .merge(rules::router())
+        .merge(work::router())
         .merge(events::router())
 }
 
@@ -51,6 +55,9 @@ pub fn router() -> Router<Shared> {
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
         routing::team, routing::set_team, routing::agent, routing::set_agent,
         sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
+        rules::list, rules::get_one, rules::create, rules::update, rules::delete, rules::dry_run,
+        work::transfer, work::transfer_done, work::transfers_of, work::tasks, work::task_done,
+        work::my_notifications, work::read_notification, work::team_queue, work::queues,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),

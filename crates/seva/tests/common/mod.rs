@@ -380,3 +380,39 @@ pub fn set_cookie<B>(res: &ureq::http::Response<B>) -> String {
         .unwrap()
         .to_string()
 }
+
+/// A team with these members (created as agents) and this routing; returns its id.
+pub fn team(seva: &Seva, name: &str, routing: Value, members: &[&str]) -> String {
+    let (s, t) = seva.api(
+        "POST",
+        "/api/v1/teams",
+        Some(serde_json::json!({"name": name})),
+    );
+    assert_eq!(s, 201, "{t}");
+    let id = t["id"].as_str().unwrap().to_string();
+    for email in members {
+        seva.user(email, "agent", "a long test password");
+        let agent = agent_id(seva, email);
+        let (s, body) = seva.api(
+            "POST",
+            &format!("/api/v1/teams/{id}/members"),
+            Some(serde_json::json!({"agent_id": agent})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, body) = seva.api("PUT", &format!("/api/v1/teams/{id}/routing"), Some(routing));
+    assert_eq!(s, 200, "{body}");
+    id
+}
+
+pub fn agent_id(seva: &Seva, email: &str) -> String {
+    let (_, list) = seva.api("GET", "/api/v1/agents", None);
+    list.as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == email)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}

@@ -1,0 +1,261 @@
+//! The tools agents use every minute beyond replying: transfers to another team with the
+//! follow-up they leave for the owner, tasks, notifications, and the teams' live queues.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use seva_core::{ConversationId, NotificationId, TaskId, TeamId};
+use seva_store::notifications::{self, Notification};
+use seva_store::op;
+use seva_store::routing::{self, Waiting};
+use seva_store::transfers::{self, Task, Transfer};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiJson, json, parse_id};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route(
+            "/api/v1/conversations/{id}/transfers",
+            get(transfers_of).post(transfer),
+        )
+        .route(
+            "/api/v1/conversations/{id}/transfers/done",
+            post(transfer_done),
+        )
+        .route("/api/v1/tasks", get(tasks))
+        .route("/api/v1/tasks/{id}/done", post(task_done))
+        .route("/api/v1/notifications", get(my_notifications))
+        .route("/api/v1/notifications/{id}/read", post(read_notification))
+        .route("/api/v1/teams/{id}/queue", get(team_queue))
+        .route("/api/v1/queues", get(queues))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TransferBody {
+    pub team_id: TeamId,
+    /// What the other team should do; they see it as an internal note.
+    pub note: String,
+}
+
+/// Transfer a conversation to another team. The owner stays accountable: the conversation
+/// goes on hold for them and into the other team's queue.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/transfers", tag = "conversations", request_body = TransferBody,
+    responses((status = 201, body = Transfer), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn transfer(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<TransferBody>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let t = state
+        .store
+        .write(op!(c => transfers::start(c, &viewer, id, body.team_id, &body.note).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &t))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct DoneBody {
+    /// What the team did, for the owner (an internal note).
+    #[serde(default)]
+    pub note: String,
+}
+
+/// The team a conversation was transferred to marks its part done: the conversation goes
+/// back and its owner gets one follow-up task.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/transfers/done", tag = "conversations", request_body = DoneBody,
+    responses((status = 200, body = Task), (status = 409, body = Problem)))]
+pub async fn transfer_done(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<DoneBody>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let task = state
+        .store
+        .write(op!(c => transfers::finish(c, &viewer, id, &body.note).await))
+        .await?;
+    Ok(json(StatusCode::OK, &task))
+}
+
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/transfers", tag = "conversations",
+    responses((status = 200, body = [Transfer]), (status = 404, body = Problem)))]
+pub async fn transfers_of(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let list = state
+        .store
+        .read(op!(c => {
+            seva_store::conversations::get_for(c, &viewer, id).await?;
+            transfers::of_conversation(c, id).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct TaskQuery {
+    /// Include finished tasks.
+    #[serde(default)]
+    pub all: bool,
+    /// A conversation's tasks instead of the caller's.
+    pub conversation_id: Option<ConversationId>,
+}
+
+/// The caller's open tasks (follow-ups), or a conversation's.
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "work", params(TaskQuery), responses((status = 200, body = [Task])))]
+pub async fn tasks(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<TaskQuery>,
+) -> Result<Response, Problem> {
+    let viewer = caller.viewer();
+    let list = state
+        .store
+        .read(op!(c => match q.conversation_id {
+            Some(id) => {
+                seva_store::conversations::get_for(c, &viewer, id).await?;
+                transfers::tasks(c, None, Some(id), !q.all).await
+            }
+            None => transfers::tasks(c, Some(viewer.agent_id), None, !q.all).await,
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(post, path = "/api/v1/tasks/{id}/done", tag = "work",
+    responses((status = 200, body = Task), (status = 404, body = Problem)))]
+pub async fn task_done(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: TaskId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let task = state
+        .store
+        .write(op!(c => transfers::complete(c, &viewer, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &task))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct NotificationQuery {
+    #[serde(default)]
+    pub unread: bool,
+}
+
+/// The caller's notifications, newest first.
+#[utoipa::path(get, path = "/api/v1/notifications", tag = "work", params(NotificationQuery),
+    responses((status = 200, body = [Notification])))]
+pub async fn my_notifications(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<NotificationQuery>,
+) -> Result<Response, Problem> {
+    let agent = caller.agent.id;
+    let list = state
+        .store
+        .read(op!(c => notifications::list_for(c, agent, q.unread).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(post, path = "/api/v1/notifications/{id}/read", tag = "work",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn read_notification(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: NotificationId = parse_id("id", &id)?;
+    let agent = caller.agent.id;
+    state
+        .store
+        .write(op!(c => notifications::mark_read(c, agent, id).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+/// A team's queue: its unowned active conversations, most urgent and longest waiting
+/// first, in the order routing hands them out.
+#[utoipa::path(get, path = "/api/v1/teams/{id}/queue", tag = "teams",
+    responses((status = 200, body = [Waiting]), (status = 404, body = Problem)))]
+pub async fn team_queue(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: TeamId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let list = state
+        .store
+        .read(op!(c => {
+            let team = seva_store::teams::get(c, id).await?;
+            if team.private && !viewer.role.sees_every_team() && !viewer.teams.contains(&id) {
+                return Err(seva_store::Error::NotFound);
+            }
+            routing::queue(c, id, 200).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// One team's live queue figures.
+#[derive(Serialize, ToSchema)]
+pub struct QueueSummary {
+    pub team_id: TeamId,
+    pub team: String,
+    pub waiting: usize,
+    /// Microseconds the longest-waiting conversation has waited.
+    pub longest_wait: i64,
+    pub urgent_waiting: usize,
+    pub agents: Vec<routing::AgentLoad>,
+}
+
+/// Supervisors' view of every team: how many wait, the longest wait, and each agent's
+/// load and availability.
+#[utoipa::path(get, path = "/api/v1/queues", tag = "teams", responses((status = 200, body = [QueueSummary])))]
+pub async fn queues(State(state): State<Shared>, caller: Caller) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins see every queue",
+        ));
+    }
+    let list = state
+        .store
+        .read(op!(c => {
+            let mut out = Vec::new();
+            for team in seva_store::teams::list(c).await? {
+                let waiting = routing::queue(c, team.id, 10_000).await?;
+                out.push(QueueSummary {
+                    team_id: team.id,
+                    team: team.name.clone(),
+                    waiting: waiting.len(),
+                    longest_wait: waiting.iter().map(|w| w.waited).max().unwrap_or(0),
+                    urgent_waiting: waiting.iter().filter(|w| w.priority == "urgent").count(),
+                    agents: routing::loads(c, team.id).await?,
+                });
+            }
+            Ok(out)
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}

@@ -1,0 +1,62 @@
+-- Rules as data (routing, priority, automations), notifications for agents, and
+-- transfers between teams with the follow-up task they leave for the owner.
+
+CREATE TABLE rules (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    -- conversation.created, conversation.updated or sla.breached
+    trigger_kind TEXT NOT NULL,
+    -- The rule as saved, JSON: {name, trigger, conditions, actions}.
+    spec TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    enabled INTEGER NOT NULL DEFAULT 1,
+    fired INTEGER NOT NULL DEFAULT 0,
+    -- Set when the rule was stopped at run time (a loop) or an action failed.
+    last_error TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX rules_trigger ON rules(trigger_kind, enabled, position);
+
+CREATE TABLE notifications (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    conversation_id TEXT REFERENCES conversations(id),
+    -- mention, urgent, rule, follow_up, transfer
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    read_at INTEGER
+);
+CREATE INDEX notifications_agent ON notifications(agent_id, created_at);
+
+CREATE TABLE transfers (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    from_team_id TEXT REFERENCES teams(id),
+    to_team_id TEXT NOT NULL REFERENCES teams(id),
+    -- The accountable owner when the conversation left; they get the follow-up.
+    owner_id TEXT REFERENCES agents(id),
+    note TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    done_at INTEGER,
+    done_note TEXT
+);
+-- At most one transfer of a conversation is under way at a time.
+CREATE UNIQUE INDEX transfers_open ON transfers(conversation_id) WHERE done_at IS NULL;
+
+CREATE TABLE tasks (
+    id TEXT PRIMARY KEY,
+    conversation_id TEXT NOT NULL REFERENCES conversations(id),
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    -- follow_up
+    kind TEXT NOT NULL,
+    text TEXT NOT NULL,
+    -- The transfer that left this task: one follow-up per transfer, however often "done"
+    -- is pressed.
+    transfer_id TEXT UNIQUE REFERENCES transfers(id),
+    created_at INTEGER NOT NULL,
+    done_at INTEGER
+);
+CREATE INDEX tasks_agent ON tasks(agent_id, done_at);

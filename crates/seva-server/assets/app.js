@@ -6,33 +6,90 @@
 (function () {
   const page = document.body.dataset.page;
 
-  // A <select data-autosubmit> saves its form as soon as it changes.
-  document.querySelectorAll("select[data-autosubmit]").forEach((select) => {
-    select.addEventListener("change", () => select.form.submit());
+  // A <select data-autosubmit> saves its form as soon as it changes (delegated, so it
+  // keeps working in regions the live updates replace).
+  document.addEventListener("change", (e) => {
+    if (e.target.matches?.("select[data-autosubmit]")) e.target.form.submit();
   });
 
-  // Regions marked data-live are fetched again when something they show changes.
-  const live = document.querySelector("[data-live]");
+  // Regions marked data-live are fetched again when something they show changes. A
+  // region the agent is working in (focus inside it) is left alone until the next change.
+  const regions = [...document.querySelectorAll("[data-live]")];
+  const live = regions[0];
   const conversationId = document.querySelector("[data-conversation]")?.dataset.conversation;
   let pending = null;
+
+  async function reload(region) {
+    if (region.contains(document.activeElement) && document.activeElement !== document.body) return;
+    const response = await fetch(region.dataset.live, { credentials: "same-origin" });
+    if (!response.ok) return;
+    const before = new Set([...region.querySelectorAll("[data-href]")].map((r) => r.dataset.href));
+    region.innerHTML = await response.text();
+    region.querySelectorAll("[data-href]").forEach((row) => {
+      if (!before.has(row.dataset.href)) row.classList.add("fresh");
+    });
+    region.dispatchEvent(new CustomEvent("seva:updated", { bubbles: true }));
+  }
 
   function refresh() {
     if (!live || pending) return;
     pending = setTimeout(async () => {
       pending = null;
       try {
-        const response = await fetch(live.dataset.live, { credentials: "same-origin" });
-        if (!response.ok) return;
-        const before = new Set([...live.querySelectorAll("[data-href]")].map((r) => r.dataset.href));
-        live.innerHTML = await response.text();
-        live.querySelectorAll("[data-href]").forEach((row) => {
-          if (!before.has(row.dataset.href)) row.classList.add("fresh");
-        });
-        live.dispatchEvent(new CustomEvent("seva:updated", { bubbles: true }));
+        await Promise.all(regions.map(reload));
       } catch (_) {
         // Offline for a moment: the next event or the reconnect will bring us up to date.
       }
     }, 150);
+  }
+
+  // Collision notice: this page says who is on the conversation (viewing, or writing a
+  // reply) and shows who else is. Announcements are renewed every 10 s and lapse on the
+  // server after 30 s, so a closed tab disappears even if its goodbye is lost.
+  const presence = document.getElementById("presence");
+  const csrf = document.querySelector("input[name=csrf]")?.value || "";
+  let announced = null;
+  let typedAt = 0;
+  async function announce(state) {
+    if (!presence || !conversationId) return;
+    announced = state;
+    try {
+      const response = await fetch(`/api/v1/conversations/${conversationId}/presence`, {
+        method: "POST",
+        credentials: "same-origin",
+        keepalive: state === "left",
+        headers: { "content-type": "application/json", "x-csrf-token": csrf },
+        body: JSON.stringify({ state }),
+      });
+      if (response.ok && state !== "left") showPresence(await response.json());
+    } catch (_) {
+      // Offline: the next renewal tries again.
+    }
+  }
+  async function lookAround() {
+    try {
+      const response = await fetch(`/api/v1/conversations/${conversationId}/presence`, { credentials: "same-origin" });
+      if (response.ok) showPresence(await response.json());
+    } catch (_) {}
+  }
+  function showPresence(others) {
+    const lines = others.map((o) =>
+      (o.state === "replying" ? presence.dataset.replying : presence.dataset.viewing).replace("{name}", o.name));
+    presence.textContent = lines.join(" · ");
+    presence.hidden = lines.length === 0;
+    presence.classList.toggle("replying", others.some((o) => o.state === "replying"));
+  }
+  if (presence && conversationId) {
+    const writing = () => Date.now() - typedAt < 5000;
+    announce("viewing");
+    setInterval(() => announce(writing() ? "replying" : "viewing"), 10000);
+    const replyBox = document.getElementById("reply-text");
+    replyBox?.addEventListener("input", () => {
+      typedAt = Date.now();
+      if (announced !== "replying") announce("replying");
+      setTimeout(() => { if (!writing() && announced === "replying") announce("viewing"); }, 5500);
+    });
+    window.addEventListener("pagehide", () => announce("left"));
   }
 
   if (live && window.EventSource) {
@@ -40,6 +97,9 @@
     source.addEventListener("change", (e) => {
       const change = JSON.parse(e.data);
       if (page === "inbox" || page === "contact" || change.conversation_id === conversationId) refresh();
+    });
+    source.addEventListener("presence", (e) => {
+      if (presence && JSON.parse(e.data).conversation_id === conversationId) lookAround();
     });
     source.addEventListener("resync", refresh);
     // After a dropped connection, what changed meanwhile is fetched once it is back.

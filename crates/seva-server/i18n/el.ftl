@@ -150,3 +150,17 @@ email-from = Από
 email-cc = Κοιν.
 email-show-quoted = Εμφάνιση παρατιθέμενου κειμένου
 email-original = Αρχικό μήνυμα
+
+# Transfers, follow-ups and presence
+transfer = Μεταφορά σε άλλη ομάδα
+transfer-to = Ομάδα
+transfer-note = Τι πρέπει να κάνουν;
+transfer-send = Μεταφορά
+transfer-with = Στην ομάδα { $team }
+transfer-done-note = Τι έκανε η ομάδα σας (για τον υπεύθυνο)
+transfer-done = Το δικό μας μέρος ολοκληρώθηκε
+follow-up = Παρακολούθηση
+follow-up-done = Έγινε: ο πελάτης επιβεβαίωσε
+followups = Οι παρακολουθήσεις σας
+presence-viewing = Ο/Η { $name } βλέπει αυτή τη συνομιλία
+presence-replying = Ο/Η { $name } γράφει απάντηση…

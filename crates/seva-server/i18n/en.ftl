@@ -150,3 +150,17 @@ email-from = From
 email-cc = Cc
 email-show-quoted = Show quoted text
 email-original = Original message
+
+# Transfers, follow-ups and presence
+transfer = Transfer to another team
+transfer-to = Team
+transfer-note = What should they do?
+transfer-send = Transfer
+transfer-with = With { $team }
+transfer-done-note = What your team did (for the owner)
+transfer-done = Our part is done
+follow-up = Follow-up
+follow-up-done = Done: the customer confirmed
+followups = Your follow-ups
+presence-viewing = { $name } is viewing this conversation
+presence-replying = { $name } is writing a reply…

@@ -150,3 +150,17 @@ email-from = పంపినవారు
 email-cc = Cc
 email-show-quoted = ఉల్లేఖించిన వచనం చూపు
 email-original = అసలు సందేశం
+
+# Transfers, follow-ups and presence
+transfer = మరో బృందానికి బదిలీ చేయండి
+transfer-to = బృందం
+transfer-note = వారు ఏమి చేయాలి?
+transfer-send = బదిలీ చేయి
+transfer-with = { $team } బృందం వద్ద
+transfer-done-note = మీ బృందం ఏమి చేసింది (బాధ్యులకు)
+transfer-done = మా వంతు పూర్తయింది
+follow-up = ఫాలో-అప్
+follow-up-done = పూర్తయింది: కస్టమర్ నిర్ధారించారు
+followups = మీ ఫాలో-అప్‌లు
+presence-viewing = { $name } ఈ సంభాషణను చూస్తున్నారు
+presence-replying = { $name } సమాధానం రాస్తున్నారు…

@@ -150,3 +150,17 @@ email-from = Mula kay
 email-cc = Cc
 email-show-quoted = Ipakita ang sinipi
 email-original = Orihinal na mensahe
+
+# Transfers, follow-ups and presence
+transfer = Ilipat sa ibang team
+transfer-to = Team
+transfer-note = Ano ang dapat nilang gawin?
+transfer-send = Ilipat
+transfer-with = Nasa { $team }
+transfer-done-note = Ang ginawa ng team ninyo (para sa may-ari)
+transfer-done = Tapos na ang bahagi namin
+follow-up = Follow-up
+follow-up-done = Tapos: kinumpirma ng customer
+followups = Ang mga follow-up mo
+presence-viewing = Tinitingnan ni { $name } ang usapang ito
+presence-replying = Sumusulat ng sagot si { $name }…

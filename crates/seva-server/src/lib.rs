@@ -9,6 +9,7 @@ pub mod i18n;
 pub mod live;
 pub mod mail;
 pub mod metrics;
+pub mod presence;
 pub mod problem;
 pub mod secrets;
 pub mod ui;
@@ -36,6 +37,8 @@ pub struct AppState {
     pub tokens: auth::TokenCache,
     /// Seals inbox secrets and signs reply addresses.
     pub key: secrets::Key,
+    /// Who is on which conversation now (this node only).
+    pub presence: presence::Presence,
 }
 
 pub type Shared = Arc<AppState>;
@@ -51,6 +54,7 @@ impl AppState {
             form_posts: Mutex::new(SlidingWindow::new(config.form_submissions_per_hour, 3600)),
             metrics: metrics::Metrics::default(),
             tokens: auth::TokenCache::default(),
+            presence: presence::Presence::default(),
             store,
             config,
         })

@@ -1,6 +1,8 @@
 //! The live stream that keeps agents' pages current without reloading: committed events,
 //! as server-sent events, each only to agents who may see its conversation. A client that
 //! falls too far behind is told to resync (reload what it shows) rather than miss changes.
+//! The same stream carries presence changes (who opened or is replying in a conversation),
+//! as `presence` events naming the conversation.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -23,22 +25,40 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
         .ok_or_else(Problem::unauthorized)?;
     let viewer = caller.viewer();
     let rx = state.store.subscribe();
-    let events = stream::unfold((rx, state, viewer), |(mut rx, state, viewer)| async move {
-        loop {
-            let frame = match rx.recv().await {
-                Ok(e) => {
-                    if !visible(&state, &viewer, e.conversation_id).await {
-                        continue;
-                    }
-                    let data = serde_json::json!({"seq": e.seq, "kind": e.kind, "conversation_id": e.conversation_id});
-                    SseEvent::default().event("change").data(data.to_string())
-                }
-                Err(RecvError::Lagged(_)) => SseEvent::default().event("resync").data("{}"),
-                Err(RecvError::Closed) => return None,
-            };
-            return Some((Ok::<_, Infallible>(frame), (rx, state, viewer)));
-        }
-    });
+    let presence = state.presence.subscribe();
+    let events = stream::unfold(
+        (rx, presence, state, viewer),
+        |(mut rx, mut presence, state, viewer)| async move {
+            loop {
+                let frame = tokio::select! {
+                    change = rx.recv() => match change {
+                        Ok(e) => {
+                            if !visible(&state, &viewer, e.conversation_id).await {
+                                continue;
+                            }
+                            let data = serde_json::json!({"seq": e.seq, "kind": e.kind, "conversation_id": e.conversation_id});
+                            SseEvent::default().event("change").data(data.to_string())
+                        }
+                        Err(RecvError::Lagged(_)) => SseEvent::default().event("resync").data("{}"),
+                        Err(RecvError::Closed) => return None,
+                    },
+                    who = presence.recv() => match who {
+                        Ok(id) => {
+                            if !visible(&state, &viewer, Some(id)).await {
+                                continue;
+                            }
+                            let data = serde_json::json!({"conversation_id": id});
+                            SseEvent::default().event("presence").data(data.to_string())
+                        }
+                        // Missed presence changes are caught up by the pages' own renewals.
+                        Err(RecvError::Lagged(_)) => continue,
+                        Err(RecvError::Closed) => return None,
+                    },
+                };
+                return Some((Ok::<_, Infallible>(frame), (rx, presence, state, viewer)));
+            }
+        },
+    );
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())

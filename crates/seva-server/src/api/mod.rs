@@ -58,6 +58,7 @@ pub fn router() -> Router<Shared> {
         rules::list, rules::get_one, rules::create, rules::update, rules::delete, rules::dry_run,
         work::transfer, work::transfer_done, work::transfers_of, work::tasks, work::task_done,
         work::my_notifications, work::read_notification, work::team_queue, work::queues,
+        work::presence, work::announce,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),

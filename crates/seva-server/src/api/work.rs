@@ -1,5 +1,6 @@
 //! The tools agents use every minute beyond replying: transfers to another team with the
-//! follow-up they leave for the owner, tasks, notifications, and the teams' live queues.
+//! follow-up they leave for the owner, tasks, notifications, the teams' live queues, and
+//! presence on a conversation (collision notices).
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -35,6 +36,62 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/notifications/{id}/read", post(read_notification))
         .route("/api/v1/teams/{id}/queue", get(team_queue))
         .route("/api/v1/queues", get(queues))
+        .route(
+            "/api/v1/conversations/{id}/presence",
+            get(presence).post(announce),
+        )
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresenceBody {
+    pub state: crate::presence::State,
+}
+
+/// Who else is viewing or replying in a conversation now.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/presence", tag = "conversations",
+    responses((status = 200, body = [crate::presence::Present]), (status = 404, body = Problem)))]
+pub async fn presence(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id = visible_conversation(&state, &caller, &id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &state.presence.others(id, caller.agent.id),
+    ))
+}
+
+/// Say that the caller is viewing, replying in, or has left a conversation (pages renew
+/// this every 10 s; it lapses after 30 s). Answers who else is there.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/presence", tag = "conversations", request_body = PresenceBody,
+    responses((status = 200, body = [crate::presence::Present]), (status = 404, body = Problem)))]
+pub async fn announce(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<PresenceBody>,
+) -> Result<Response, Problem> {
+    let id = visible_conversation(&state, &caller, &id).await?;
+    let others = state
+        .presence
+        .announce(id, caller.agent.id, &caller.agent.name, body.state);
+    Ok(json(StatusCode::OK, &others))
+}
+
+async fn visible_conversation(
+    state: &Shared,
+    caller: &Caller,
+    id: &str,
+) -> Result<ConversationId, Problem> {
+    let id: ConversationId = parse_id("id", id)?;
+    let viewer = caller.viewer();
+    state
+        .store
+        .read(op!(c => seva_store::conversations::get_for(c, &viewer, id).await))
+        .await?;
+    Ok(id)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -10,6 +10,7 @@ use seva_store::contacts::{self, Contact};
 use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply};
 use seva_store::{messages, op, teams};
 
+use super::work::{TaskView, TransferView};
 use super::{Agent, Me, PageError, human_size, me, render, short_time};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
@@ -76,6 +77,7 @@ struct InboxPage {
     heading: String,
     rows: Vec<Row>,
     next: Option<String>,
+    followups: Vec<seva_store::transfers::Task>,
 }
 
 #[derive(askama::Template)]
@@ -85,6 +87,7 @@ struct InboxList {
     view: &'static str,
     rows: Vec<Row>,
     next: Option<String>,
+    followups: Vec<seva_store::transfers::Task>,
 }
 
 #[derive(Deserialize)]
@@ -133,12 +136,13 @@ pub async fn inbox(
     };
     let cursor = q.cursor.as_deref().and_then(Cursor::decode);
     let viewer = agent.0.viewer();
-    let (list, next, names) = state
+    let (list, next, names, followups) = state
         .store
         .read(op!(c => {
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
             let names = agent_names(c).await?;
-            Ok((list, next, names))
+            let followups = seva_store::transfers::tasks(c, Some(me_id), None, true).await?;
+            Ok((list, next, names, followups))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -150,6 +154,7 @@ pub async fn inbox(
             view,
             rows,
             next,
+            followups,
         }));
     }
     let views = VIEWS
@@ -169,6 +174,7 @@ pub async fn inbox(
         heading: t.s(&format!("view-{view}")),
         rows,
         next,
+        followups,
     }))
 }
 
@@ -272,17 +278,38 @@ struct ConversationPage {
     priorities: Vec<(&'static str, String)>,
     agents: Vec<(AgentId, String, bool)>,
     teams: Vec<(TeamId, String, bool)>,
+    transfer: Option<TransferView>,
+    tasks: Vec<TaskView>,
 }
 
 #[derive(askama::Template)]
 #[template(path = "conversation_live.html")]
 struct ConversationLive {
     t: Tr,
+    me_csrf: String,
+    teams: Vec<(TeamId, String, bool)>,
+    transfer: Option<TransferView>,
+    tasks: Vec<TaskView>,
     c: Conversation,
     owner_name: String,
     team_name: String,
     messages: Vec<MessageView>,
     activity: Vec<(String, String, String)>,
+}
+
+/// The conversation page's side column: who owns it, its team, status and priority, as
+/// forms. Fetched again, like the timeline, when the conversation changes.
+#[derive(askama::Template)]
+#[template(path = "conversation_side.html")]
+struct ConversationSide {
+    t: Tr,
+    me_csrf: String,
+    me_id: AgentId,
+    c: Conversation,
+    statuses: Vec<(&'static str, String)>,
+    priorities: Vec<(&'static str, String)>,
+    agents: Vec<(AgentId, String, bool)>,
+    teams: Vec<(TeamId, String, bool)>,
 }
 
 #[derive(Deserialize)]
@@ -361,22 +388,19 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_list) = state
+    let (c, list, events, names, team_names, (transfer, tasks)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
             let list = messages::for_conversation(c, id, true).await?;
             let events = seva_store::events::for_conversation(c, id).await?;
             let names = agent_names(c).await?;
-            let teams = teams::list(c).await?;
-            Ok((conv, list, events, names, teams))
+            let teams: Vec<(TeamId, String)> = teams::list(c).await?.into_iter().map(|tm| (tm.id, tm.name)).collect();
+            let work = super::work::of_conversation(c, &viewer, id, &names, &teams).await?;
+            Ok((conv, list, events, names, teams, work))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    let team_names: Vec<(TeamId, String)> = team_list
-        .iter()
-        .map(|tm| (tm.id, tm.name.clone()))
-        .collect();
     let owner_name = c
         .owner_id
         .and_then(|o| names.iter().find(|(a, _)| *a == o).map(|(_, n)| n.clone()))
@@ -401,16 +425,10 @@ pub async fn conversation(
         })
         .collect();
     let messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
-    if q.partial.is_some() {
-        return Ok(render(&ConversationLive {
-            t,
-            c,
-            owner_name,
-            team_name,
-            messages,
-            activity,
-        }));
-    }
+    let teams: Vec<(TeamId, String, bool)> = team_names
+        .iter()
+        .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
+        .collect();
     let statuses = Status::ALL
         .iter()
         .map(|s| (s.as_str(), t.word("status", s.as_str())))
@@ -423,10 +441,35 @@ pub async fn conversation(
         .iter()
         .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
         .collect();
-    let teams = team_names
-        .iter()
-        .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
-        .collect();
+    match q.partial.as_deref() {
+        Some("side") => {
+            return Ok(render(&ConversationSide {
+                t,
+                me_csrf: agent.0.csrf().to_string(),
+                me_id: agent.0.agent.id,
+                c,
+                statuses,
+                priorities,
+                agents,
+                teams,
+            }));
+        }
+        Some(_) => {
+            return Ok(render(&ConversationLive {
+                t,
+                me_csrf: agent.0.csrf().to_string(),
+                teams,
+                transfer,
+                tasks,
+                c,
+                owner_name,
+                team_name,
+                messages,
+                activity,
+            }));
+        }
+        None => {}
+    }
     Ok(render(&ConversationPage {
         t,
         me: Some(me(&agent.0)),
@@ -442,6 +485,8 @@ pub async fn conversation(
         priorities,
         agents,
         teams,
+        transfer,
+        tasks,
     }))
 }
 
@@ -684,6 +729,8 @@ struct ContactPage {
     view: &'static str,
     rows: Vec<Row>,
     next: Option<String>,
+    /// Shown in the inbox only.
+    followups: Vec<seva_store::transfers::Task>,
 }
 
 pub async fn contact(
@@ -714,6 +761,7 @@ pub async fn contact(
         view: "all",
         rows,
         next: None,
+        followups: Vec::new(),
     }))
 }
 

@@ -6,6 +6,7 @@ mod desk;
 mod public;
 mod session;
 mod settings;
+mod work;
 
 use axum::Router;
 use axum::extract::FromRequestParts;
@@ -36,6 +37,12 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/status", post(desk::status))
         .route("/conversations/{id}/priority", post(desk::priority))
         .route("/conversations/{id}/tags", post(desk::tags))
+        .route("/conversations/{id}/transfer", post(work::transfer))
+        .route(
+            "/conversations/{id}/transfer/done",
+            post(work::transfer_done),
+        )
+        .route("/tasks/{id}/done", post(work::task_done))
         .route("/contacts", get(desk::contacts))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))

@@ -1,0 +1,149 @@
+//! The conversation page's transfer and follow-up parts, and their forms: hand the
+//! conversation to another team with a note, mark the other team's part done, finish a
+//! follow-up.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use seva_core::{AgentId, ConversationId, TaskId, TeamId};
+use seva_store::conversations::Viewer;
+use seva_store::{op, transfers};
+
+use super::{Agent, PageError};
+use crate::Shared;
+use crate::problem::Problem;
+
+/// A transfer under way, as the conversation page shows it.
+pub struct TransferView {
+    pub team: String,
+    pub note: String,
+    /// Whether the viewer is in the team it went to (or a supervisor): they mark it done.
+    pub may_finish: bool,
+}
+
+/// An open follow-up on the conversation.
+pub struct TaskView {
+    pub id: TaskId,
+    pub text: String,
+    pub agent: String,
+    pub mine: bool,
+}
+
+/// The transfer under way and the open follow-ups of a conversation, for its page.
+pub async fn of_conversation(
+    c: &mut dyn seva_store::Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    names: &[(AgentId, String)],
+    teams: &[(TeamId, String)],
+) -> seva_store::Result<(Option<TransferView>, Vec<TaskView>)> {
+    let transfer = transfers::of_conversation(c, id)
+        .await?
+        .into_iter()
+        .find(|t| t.done_at.is_none())
+        .map(|t| TransferView {
+            team: teams
+                .iter()
+                .find(|(tid, _)| *tid == t.to_team_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            note: t.note,
+            may_finish: viewer.role.sees_every_team() || viewer.teams.contains(&t.to_team_id),
+        });
+    let tasks = transfers::tasks(c, None, Some(id), true)
+        .await?
+        .into_iter()
+        .map(|t| TaskView {
+            id: t.id,
+            text: t.text,
+            agent: names
+                .iter()
+                .find(|(a, _)| *a == t.agent_id)
+                .map(|(_, n)| n.clone())
+                .unwrap_or_default(),
+            mine: t.agent_id == viewer.agent_id,
+        })
+        .collect();
+    Ok((transfer, tasks))
+}
+
+#[derive(Deserialize)]
+pub struct TransferForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    team: String,
+    #[serde(default)]
+    note: String,
+}
+
+fn back_to(id: ConversationId) -> Response {
+    Redirect::to(&format!("/conversations/{id}")).into_response()
+}
+
+pub async fn transfer(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<TransferForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let team: TeamId = form
+        .team
+        .parse()
+        .map_err(|_| PageError(Problem::bad_request("team", "choose a team"), t))?;
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => transfers::start(c, &viewer, id, team, &form.note).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct DoneForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    note: String,
+}
+
+pub async fn transfer_done(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<DoneForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => transfers::finish(c, &viewer, id, &form.note).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+pub async fn task_done(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<DoneForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: TaskId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    let task = state
+        .store
+        .write(op!(c => transfers::complete(c, &viewer, id).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(task.conversation_id))
+}

@@ -244,6 +244,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if status != c.status {
                 crate::sla::on_status(conn, c.id, status).await?;
             }
+            if c.first_response_at.is_some() {
+                crate::sla::on_customer_message(conn, c.id).await?;
+            }
             (c.id, c.reference, false, None)
         }
         _ => {
@@ -464,8 +467,13 @@ pub async fn reply(
         serde_json::json!({"message_id": message_id, "kind": r.kind, "attachments": r.files.len()}),
     )
     .await?;
-    if outbound && c.first_response_at.is_none() {
-        crate::sla::stop(conn, id, crate::sla::FIRST_RESPONSE).await?;
+    if outbound {
+        let metric = if c.first_response_at.is_none() {
+            crate::sla::FIRST_RESPONSE
+        } else {
+            crate::sla::NEXT_RESPONSE
+        };
+        crate::sla::stop(conn, id, metric).await?;
     }
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;

@@ -16,6 +16,8 @@ use crate::{Error, Result, args};
 
 pub const FIRST_RESPONSE: &str = "first_response";
 pub const RESOLUTION: &str = "resolution";
+/// Each answer after the first: runs from a customer message that follows an answer.
+pub const NEXT_RESPONSE: &str = "next_response";
 const MINUTE: i64 = 60_000_000;
 
 #[derive(Debug, Clone, Serialize)]
@@ -92,13 +94,23 @@ pub struct Conditions {
     pub priorities: Vec<Priority>,
     pub channels: Vec<Channel>,
     pub inbox_id: Option<InboxId>,
+    /// The customer's tier (the contact's `tier` attribute, compared without case).
+    pub tiers: Vec<String>,
 }
 
 impl Conditions {
-    fn matches(&self, priority: Priority, channel: Channel, inbox: Option<InboxId>) -> bool {
+    fn matches(
+        &self,
+        priority: Priority,
+        channel: Channel,
+        inbox: Option<InboxId>,
+        tier: Option<&str>,
+    ) -> bool {
         (self.priorities.is_empty() || self.priorities.contains(&priority))
             && (self.channels.is_empty() || self.channels.contains(&channel))
             && self.inbox_id.is_none_or(|i| inbox == Some(i))
+            && (self.tiers.is_empty()
+                || tier.is_some_and(|t| self.tiers.iter().any(|x| x.eq_ignore_ascii_case(t))))
     }
 }
 
@@ -112,6 +124,7 @@ pub struct Policy {
     /// Business hours to count in; none counts every minute (UTC).
     pub calendar_id: Option<CalendarId>,
     pub first_response_minutes: Option<i64>,
+    pub next_response_minutes: Option<i64>,
     pub resolution_minutes: Option<i64>,
     /// How long before a deadline (in business minutes) the warning comes.
     pub warn_minutes: i64,
@@ -124,6 +137,7 @@ pub struct NewPolicy<'a> {
     pub conditions: &'a Conditions,
     pub calendar_id: Option<CalendarId>,
     pub first_response_minutes: Option<i64>,
+    pub next_response_minutes: Option<i64>,
     pub resolution_minutes: Option<i64>,
     pub warn_minutes: i64,
 }
@@ -135,13 +149,17 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
     }
     for (field, v) in [
         ("first_response_minutes", p.first_response_minutes),
+        ("next_response_minutes", p.next_response_minutes),
         ("resolution_minutes", p.resolution_minutes),
     ] {
         if v.is_some_and(|m| m <= 0 || m > 366 * 24 * 60) {
             return Err(Error::invalid(field, "a target is 1 minute to a year"));
         }
     }
-    if p.first_response_minutes.is_none() && p.resolution_minutes.is_none() {
+    if p.first_response_minutes.is_none()
+        && p.next_response_minutes.is_none()
+        && p.resolution_minutes.is_none()
+    {
         return Err(Error::invalid(
             "first_response_minutes",
             "a policy needs at least one target",
@@ -176,8 +194,8 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
     let now = crate::now();
     let r = conn
         .execute(
-            "INSERT INTO sla_policies (id, name, position, conditions, calendar_id, first_response_minutes, resolution_minutes, warn_minutes, created_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "INSERT INTO sla_policies (id, name, position, conditions, calendar_id, first_response_minutes, resolution_minutes, warn_minutes, created_at, \
+             next_response_minutes) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             args![
                 id.to_string(),
                 name,
@@ -187,7 +205,8 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
                 p.first_response_minutes,
                 p.resolution_minutes,
                 p.warn_minutes,
-                now.micros()
+                now.micros(),
+                p.next_response_minutes
             ],
         )
         .await;
@@ -204,6 +223,7 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
         conditions: p.conditions.clone(),
         calendar_id: p.calendar_id,
         first_response_minutes: p.first_response_minutes,
+        next_response_minutes: p.next_response_minutes,
         resolution_minutes: p.resolution_minutes,
         warn_minutes: p.warn_minutes,
         created_at: now,
@@ -212,8 +232,8 @@ pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Poli
 
 pub async fn policies(conn: &mut dyn Conn) -> Result<Vec<Policy>> {
     conn.query(
-        "SELECT id, name, position, conditions, calendar_id, first_response_minutes, resolution_minutes, warn_minutes, created_at \
-         FROM sla_policies ORDER BY position, created_at",
+        "SELECT id, name, position, conditions, calendar_id, first_response_minutes, resolution_minutes, warn_minutes, created_at, \
+         next_response_minutes FROM sla_policies ORDER BY position, created_at",
         &[],
     )
     .await?
@@ -229,6 +249,7 @@ pub async fn policies(conn: &mut dyn Conn) -> Result<Vec<Policy>> {
             resolution_minutes: r.opt_int(6)?,
             warn_minutes: r.int(7)?,
             created_at: Timestamp(r.int(8)?),
+            next_response_minutes: r.opt_int(9)?,
         })
     })
     .collect()
@@ -274,11 +295,16 @@ pub async fn start(
     channel: Channel,
     inbox: Option<InboxId>,
 ) -> Result<()> {
-    let Some(policy) = policies(conn)
-        .await?
-        .into_iter()
-        .find(|p| p.conditions.matches(priority, channel, inbox))
-    else {
+    let policies = policies(conn).await?;
+    let tier = if policies.iter().any(|p| !p.conditions.tiers.is_empty()) {
+        contact_tier(conn, id).await?
+    } else {
+        None
+    };
+    let Some(policy) = policies.into_iter().find(|p| {
+        p.conditions
+            .matches(priority, channel, inbox, tier.as_deref())
+    }) else {
         return Ok(());
     };
     let cal = calendar_of(conn, &policy.id.to_string()).await?;
@@ -304,6 +330,69 @@ pub async fn start(
         .await?;
     }
     Ok(())
+}
+
+async fn contact_tier(conn: &mut dyn Conn, id: ConversationId) -> Result<Option<String>> {
+    let row = conn
+        .query_opt(
+            "SELECT ct.attributes FROM conversations c JOIN contacts ct ON ct.id = c.contact_id WHERE c.id = $1",
+            args![id.to_string()],
+        )
+        .await?;
+    let Some(row) = row else { return Ok(None) };
+    let attributes: serde_json::Value = serde_json::from_str(&row.text(0)?).unwrap_or_default();
+    Ok(attributes
+        .get("tier")
+        .and_then(|t| t.as_str())
+        .map(str::to_string))
+}
+
+/// A customer wrote again after an answer: the next-response clock (re)starts, under the
+/// policy that governs the conversation's other clocks. Its earlier breach stays in the
+/// event log.
+pub async fn on_customer_message(conn: &mut dyn Conn, id: ConversationId) -> Result<()> {
+    let Some(r) = conn
+        .query_opt(
+            "SELECT p.id, p.next_response_minutes, p.warn_minutes FROM sla_clocks k JOIN sla_policies p ON p.id = k.policy_id \
+             WHERE k.conversation_id = $1 AND p.next_response_minutes IS NOT NULL LIMIT 1",
+            args![id.to_string()],
+        )
+        .await?
+    else {
+        return Ok(());
+    };
+    let running = conn
+        .query_opt(
+            "SELECT 1 FROM sla_clocks WHERE conversation_id = $1 AND metric = $2 AND stopped_at IS NULL",
+            args![id.to_string(), NEXT_RESPONSE],
+        )
+        .await?;
+    if running.is_some() {
+        // Still waiting for the answer to the previous message: the clock runs on.
+        return Ok(());
+    }
+    let policy = r.text(0)?;
+    let cal = calendar_of(conn, &policy).await?;
+    let now = crate::now();
+    let (due, warn_at) = deadlines(&cal, now, r.int(1)? * MINUTE, r.int(2)? * MINUTE)?;
+    conn.execute(
+        "DELETE FROM sla_clocks WHERE conversation_id = $1 AND metric = $2",
+        args![id.to_string(), NEXT_RESPONSE],
+    )
+    .await?;
+    conn.execute(
+        "INSERT INTO sla_clocks (conversation_id, metric, policy_id, started_at, due_at, warn_at) VALUES ($1, $2, $3, $4, $5, $6)",
+        args![id.to_string(), NEXT_RESPONSE, policy.as_str(), now.micros(), due.micros(), warn_at.micros()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "sla.started",
+        Some(id),
+        "system",
+        serde_json::json!({"metric": NEXT_RESPONSE, "policy_id": policy, "due_at": due}),
+    )
+    .await
 }
 
 /// Stops a running clock because its target was met (or no longer applies).

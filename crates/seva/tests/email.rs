@@ -8,10 +8,9 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::Seva;
+use common::mail::{SUPPORT, mail, send, swaks};
 use common::relay::{Delivered, Relay};
 use serde_json::{Value, json};
-
-const SUPPORT: &str = "support@seva.test";
 
 /// Creates the email inbox `support` on `relay`; returns its id.
 fn email_inbox(seva: &Seva, relay: &Relay, extra: Value) -> String {
@@ -35,51 +34,6 @@ fn email_inbox(seva: &Seva, relay: &Relay, extra: Value) -> String {
     );
     assert_eq!(status, 201, "{inbox}");
     inbox["id"].as_str().unwrap().to_string()
-}
-
-/// Sends `raw` with swaks; returns swaks's transcript, and whether it succeeded.
-fn swaks(seva: &Seva, to: &str, raw: &str) -> (bool, String) {
-    let (host, port) = seva.smtp.rsplit_once(':').unwrap();
-    let file = seva
-        .dir
-        .join(format!("msg-{}.eml", std::process::id() ^ raw.len() as u32));
-    std::fs::write(&file, raw).unwrap();
-    let out = Command::new("swaks")
-        .args([
-            "--server",
-            host,
-            "--port",
-            port,
-            "--from",
-            "sender@example.com",
-            "--to",
-            to,
-        ])
-        .arg("--data")
-        .arg(format!("@{}", file.display()))
-        .args(["--timeout", "60"])
-        .output()
-        .expect("swaks must be installed (apt-get install swaks)");
-    let text =
-        String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
-    (out.status.success(), text)
-}
-
-fn send(seva: &Seva, raw: &str) -> String {
-    let (ok, transcript) = swaks(seva, SUPPORT, raw);
-    assert!(ok, "swaks failed:\n{transcript}");
-    assert!(
-        transcript.contains("<~  250 2.0.0") || transcript.contains("<-  250 2.0.0"),
-        "{transcript}"
-    );
-    transcript
-}
-
-fn mail(from: &str, subject: &str, headers: &str, body: &str) -> String {
-    format!(
-        "From: {from}\r\nTo: {SUPPORT}\r\nSubject: {subject}\r\n{headers}MIME-Version: 1.0\r\n\
-         Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{body}\r\n"
-    )
 }
 
 fn conversations(seva: &Seva) -> Vec<Value> {

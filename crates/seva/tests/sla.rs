@@ -1,12 +1,14 @@
 //! SLA clocks through the API, on a server whose clock the test moves (`test_clock`):
 //! business hours in the team's time zone with a holiday, warnings and breaches fired by
-//! the sweep, a first reply stopping its clock, and a pause while waiting on the customer.
+//! the sweep, a first reply stopping its clock, and a pause while waiting on the customer;
+//! the Friday-evening Telugu email from arrival to an escalated breach.
 
 mod common;
 
 use std::time::{Duration, Instant};
 
-use common::Seva;
+use common::mail::{SUPPORT, mail, send};
+use common::{Seva, agent_id, team};
 use serde_json::{Value, json};
 
 fn set_now(seva: &Seva, rfc3339: &str) {
@@ -211,4 +213,148 @@ fn bad_calendars_and_policies_are_refused_and_the_test_clock_is_off_by_default()
         Some(json!({"now": "2030-01-01T00:00:00Z"})),
     );
     assert_eq!(s, 404, "no clock to move on a normal server");
+}
+
+/// The whole path of the scenario: a Telugu email at 17:55 on the Friday before
+/// a holiday Monday reaches the Telugu-speaking agent with Tuesday's deadlines; the
+/// customer's answer to our reply starts a next-response clock; and its breach escalates
+/// by rule (priority raised, reassigned to the lead, supervisors told).
+#[test]
+fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_breach_escalates() {
+    let seva = Seva::start_with("test_clock = true\n");
+    let calendar = athens_calendar(&seva);
+    let support = team(
+        &seva,
+        "Support",
+        json!({"strategy": "least_busy"}),
+        &["nikos@example.com", "ravi@example.com", "lead@example.com"],
+    );
+    let (nikos, ravi, lead) = (
+        agent_id(&seva, "nikos@example.com"),
+        agent_id(&seva, "ravi@example.com"),
+        agent_id(&seva, "lead@example.com"),
+    );
+    for (agent, languages, available) in [
+        (&nikos, ["el"], true),
+        (&ravi, ["te"], true),
+        (&lead, ["en"], false),
+    ] {
+        let (s, body) = seva.api(
+            "PUT",
+            &format!("/api/v1/agents/{agent}/routing"),
+            Some(json!({"available": available, "languages": languages})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let (s, inbox) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(
+            json!({"name": "support", "channel": "email", "address": SUPPORT, "team_id": support,
+                    "settings": {"auto_acknowledge": false}}),
+        ),
+    );
+    assert_eq!(s, 201, "{inbox}");
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/sla_policies",
+        Some(json!({"name": "Email", "conditions": {"channels": ["email"]}, "calendar_id": calendar,
+                    "first_response_minutes": 60, "next_response_minutes": 120, "resolution_minutes": 480,
+                    "warn_minutes": 30})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/rules",
+        Some(json!({"name": "Escalate breaches", "trigger": "sla.breached",
+            "actions": [{"type": "set_priority", "value": "urgent"}, {"type": "assign", "value": lead},
+                        {"type": "notify", "value": "supervisors"}]})),
+    );
+    assert_eq!(s, 201, "{body}");
+
+    // Friday 27 November 2026, 17:55 in Athens.
+    set_now(&seva, "2026-11-27T15:55:00Z");
+    send(
+        &seva,
+        &mail(
+            "lakshmi@example.in",
+            "కారు బీమా క్లెయిమ్",
+            "Message-ID: <claim-1@example.in>\r\n",
+            "నమస్కారం, నా కారు బీమా క్లెయిమ్ గురించి వినియోగదారుల సేవా విభాగానికి రాస్తున్నాను. దయచేసి సహాయం చేయండి.",
+        ),
+    );
+    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
+    let c = list["data"][0].clone();
+    let id = c["id"].as_str().unwrap().to_string();
+    assert_eq!(c["language"], "te");
+    assert_eq!(
+        c["owner_id"],
+        ravi.as_str(),
+        "the Telugu speaker, not Nikos"
+    );
+    let list = clocks(&seva, &id);
+    assert_eq!(
+        clock(&list, "first_response")["due_at"],
+        "2026-12-01T07:55:00Z"
+    );
+    assert_eq!(
+        clock(&list, "first_response")["warn_at"],
+        "2026-12-01T07:25:00Z"
+    );
+    assert_eq!(clock(&list, "resolution")["due_at"], "2026-12-01T14:55:00Z");
+
+    // Ravi answers on Tuesday at 09:10; the customer writes back at 09:40.
+    set_now(&seva, "2026-12-01T07:10:00Z");
+    let ravi_token = seva
+        .cli(&["token", "create", "--user", "ravi@example.com"])
+        .trim()
+        .to_string();
+    let (s, body) = seva.api_as(
+        &ravi_token,
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"kind": "reply", "text": "నమస్కారం, మీ క్లెయిమ్ నంబర్ పంపండి."})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let list = clocks(&seva, &id);
+    assert!(clock(&list, "first_response")["stopped_at"].is_string());
+    set_now(&seva, "2026-12-01T07:40:00Z");
+    let reference = c["reference"].as_i64().unwrap();
+    send(
+        &seva,
+        &mail(
+            "lakshmi@example.in",
+            &format!("Re: [#{reference}] కారు బీమా క్లెయిమ్"),
+            "In-Reply-To: <claim-1@example.in>\r\n",
+            "క్లెయిమ్ నంబర్ 4471.",
+        ),
+    );
+    let list = clocks(&seva, &id);
+    // Two business hours from 09:40 Athens: 11:40, that is 09:40 UTC.
+    assert_eq!(
+        clock(&list, "next_response")["due_at"],
+        "2026-12-01T09:40:00Z"
+    );
+    assert!(clock(&list, "next_response")["stopped_at"].is_null());
+
+    // Nobody answers: at 11:41 the next response breaches and the rule escalates.
+    set_now(&seva, "2026-12-01T09:41:00Z");
+    wait_for_event(&seva, &id, "rule.applied");
+    let (_, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
+    assert_eq!(c["priority"], "urgent");
+    assert_eq!(c["owner_id"], lead.as_str());
+    let list = clocks(&seva, &id);
+    assert!(clock(&list, "next_response")["breached_at"].is_string());
+    let (_, notes) = seva.api("GET", "/api/v1/notifications", None);
+    assert!(
+        notes
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|n| n["conversation_id"] == id.as_str()),
+        "{notes}"
+    );
+    // One conversation throughout.
+    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
+    assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }

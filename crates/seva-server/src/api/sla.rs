@@ -69,6 +69,8 @@ pub struct NewSlaPolicy {
     pub conditions: Conditions,
     pub calendar_id: Option<CalendarId>,
     pub first_response_minutes: Option<i64>,
+    /// Each answer after the first, from the customer message it answers.
+    pub next_response_minutes: Option<i64>,
     pub resolution_minutes: Option<i64>,
     /// Business minutes before a deadline when the warning comes (default 60).
     pub warn_minutes: Option<i64>,
@@ -98,6 +100,7 @@ pub async fn create_policy(
             conditions: &body.conditions,
             calendar_id: body.calendar_id,
             first_response_minutes: body.first_response_minutes,
+            next_response_minutes: body.next_response_minutes,
             resolution_minutes: body.resolution_minutes,
             warn_minutes: body.warn_minutes.unwrap_or(60),
         }).await))

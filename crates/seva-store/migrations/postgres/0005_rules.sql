@@ -60,3 +60,7 @@ CREATE TABLE tasks (
     done_at BIGINT
 );
 CREATE INDEX tasks_agent ON tasks(agent_id, done_at);
+
+-- SLA: a target for each answer after the first (the clock restarts at every customer
+-- message that follows an answer).
+ALTER TABLE sla_policies ADD COLUMN next_response_minutes BIGINT;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub mod dovecot;
+pub mod mail;
 pub mod relay;
 
 pub const ADMIN: &str = "admin@test.local";

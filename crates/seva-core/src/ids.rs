@@ -80,6 +80,10 @@ id_type!(
     TransferId,
     /// Work an agent must do on a conversation: a follow-up after a transfer.
     TaskId,
+    /// An integrator's endpoint that receives events.
+    WebhookId,
+    /// One attempt to deliver an event to a webhook.
+    DeliveryId,
 );
 
 #[cfg(test)]

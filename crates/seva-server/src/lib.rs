@@ -13,6 +13,7 @@ pub mod presence;
 pub mod problem;
 pub mod secrets;
 pub mod ui;
+pub mod webhooks;
 pub mod workers;
 
 use std::net::SocketAddr;

@@ -31,8 +31,40 @@ pub async fn run(state: Shared) {
             Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
         }
         sweep_sla(&state).await;
+        if fan_out_webhooks(&state).await {
+            continue;
+        }
         // Wake early when a change may have queued a job; otherwise poll.
         let _ = tokio::time::timeout(poll, events.recv()).await;
+    }
+}
+
+/// Hands new events to the webhooks that want them, as delivery jobs (a read first, so a
+/// desk without webhooks costs the writer nothing).
+/// Returns whether it queued any.
+async fn fan_out_webhooks(state: &Shared) -> bool {
+    use seva_store::webhooks;
+    match state
+        .store
+        .read(op!(c => webhooks::anything_new(c).await))
+        .await
+    {
+        Ok(true) => match state
+            .store
+            .write(op!(c => webhooks::fan_out(c, 500).await))
+            .await
+        {
+            Ok(queued) => queued > 0,
+            Err(e) => {
+                tracing::warn!(error = %e, "handing events to webhooks failed");
+                false
+            }
+        },
+        Ok(false) => false,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the webhooks");
+            false
+        }
     }
 }
 
@@ -63,6 +95,7 @@ async fn run_one(state: &Shared, job: Job) {
     let id = job.id;
     let outcome = match job.kind.as_str() {
         jobs::DELIVER => deliver(state, &job).await,
+        seva_store::webhooks::DELIVER_WEBHOOK => crate::webhooks::deliver(state, &job).await,
         other => Err(format!("no worker knows jobs of kind {other:?}")),
     };
     match outcome {

@@ -27,6 +27,7 @@ pub mod sla;
 mod sqlite;
 pub mod teams;
 pub mod transfers;
+pub mod webhooks;
 
 use std::any::Any;
 use std::future::Future;

@@ -10,6 +10,7 @@ const SQLITE: &[(i64, &str)] = &[
     (3, include_str!("../migrations/sqlite/0003_sla.sql")),
     (4, include_str!("../migrations/sqlite/0004_routing.sql")),
     (5, include_str!("../migrations/sqlite/0005_rules.sql")),
+    (6, include_str!("../migrations/sqlite/0006_webhooks.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -17,6 +18,7 @@ const POSTGRES: &[(i64, &str)] = &[
     (3, include_str!("../migrations/postgres/0003_sla.sql")),
     (4, include_str!("../migrations/postgres/0004_routing.sql")),
     (5, include_str!("../migrations/postgres/0005_rules.sql")),
+    (6, include_str!("../migrations/postgres/0006_webhooks.sql")),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

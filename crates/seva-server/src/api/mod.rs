@@ -9,6 +9,7 @@ pub mod routing;
 pub mod rules;
 pub mod sla;
 pub mod teams;
+pub mod webhooks;
 pub mod work;
 
 use axum::Router;
@@ -39,6 +40,7 @@ pub fn router() -> Router<Shared> {
         .merge(routing::router())
         .merge(rules::router())
         .merge(work::router())
+        .merge(webhooks::router())
         .merge(events::router())
 }
 
@@ -59,6 +61,7 @@ pub fn router() -> Router<Shared> {
         work::transfer, work::transfer_done, work::transfers_of, work::tasks, work::task_done,
         work::my_notifications, work::read_notification, work::team_queue, work::queues,
         work::presence, work::announce,
+        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),
@@ -114,10 +117,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();
-                let field = if path == "." || path == "?" {
-                    "body".to_string()
-                } else {
-                    path
+                let top = path == "." || path == "?";
+                // A missing field is reported at the object that lacks it: name the field.
+                let missing = inner
+                    .to_string()
+                    .strip_prefix("missing field `")
+                    .and_then(|rest| rest.split('`').next())
+                    .map(str::to_string);
+                let field = match (missing, top) {
+                    (Some(name), true) => name,
+                    (Some(name), false) => format!("{path}.{name}"),
+                    (None, true) => "body".to_string(),
+                    (None, false) => path,
                 };
                 let detail = if inner.is_syntax() || inner.is_eof() {
                     format!("the body is not valid JSON: {inner}")

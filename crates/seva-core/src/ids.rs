@@ -84,6 +84,10 @@ id_type!(
     WebhookId,
     /// One attempt to deliver an event to a webhook.
     DeliveryId,
+    /// A canned reply with actions.
+    MacroId,
+    /// An agent's saved list filters.
+    ViewId,
 );
 
 #[cfg(test)]

@@ -62,6 +62,7 @@ words!(Trigger {
     Created = "conversation.created",
     Updated = "conversation.updated",
     Breached = "sla.breached",
+    Unassigned = "conversation.unassigned_too_long",
 });
 
 words!(Field {
@@ -341,6 +342,25 @@ fn action(v: &Value, path: &str) -> Result<Action, RuleError> {
         _ => value,
     };
     Ok(Action { kind, value })
+}
+
+/// Reads and checks a list of actions on its own (a macro's), with paths such as
+/// `actions[1].value`.
+pub fn parse_actions(v: &Value) -> Result<Vec<Action>, RuleError> {
+    let list = match v {
+        Value::Null => return Ok(Vec::new()),
+        Value::Array(a) if a.len() <= MAX_ACTIONS => a,
+        _ => {
+            return Err(err(
+                "actions",
+                format!("must be a list of at most {MAX_ACTIONS} actions"),
+            ));
+        }
+    };
+    list.iter()
+        .enumerate()
+        .map(|(i, a)| action(a, &format!("actions[{i}]")))
+        .collect()
 }
 
 impl Rule {

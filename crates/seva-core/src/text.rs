@@ -39,6 +39,47 @@ pub fn fold(text: &str) -> String {
     stripped.to_lowercase().replace('ς', "σ").nfc().collect()
 }
 
+/// The handles a note mentions (`@maria`, `@ravi.k`), folded for matching: letters of
+/// any script, digits, `.`, `_` and `-` after an `@` that does not follow a letter (so an
+/// email address in the text is not a mention).
+pub fn mentions(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut prev: Option<char> = None;
+    let mut chars = text.char_indices().peekable();
+    while let Some((i, c)) = chars.next() {
+        if c == '@' && !prev.is_some_and(|p| p.is_alphanumeric()) {
+            let start = i + 1;
+            let mut end = start;
+            while let Some(&(j, d)) = chars.peek() {
+                if d.is_alphanumeric() || matches!(d, '.' | '_' | '-') || is_mark(d) {
+                    end = j + d.len_utf8();
+                    chars.next();
+                } else {
+                    break;
+                }
+            }
+            let handle = text[start..end].trim_end_matches(['.', '-', '_']);
+            if !handle.is_empty() {
+                let folded = fold(handle);
+                if !out.contains(&folded) {
+                    out.push(folded);
+                }
+            }
+            prev = text[..end].chars().next_back();
+            continue;
+        }
+        prev = Some(c);
+    }
+    out
+}
+
+/// Combining marks (Telugu vowel signs and virama, accents), which belong to the letter
+/// before them.
+fn is_mark(c: char) -> bool {
+    use unicode_normalization::char::is_combining_mark;
+    is_combining_mark(c)
+}
+
 /// Escapes text for HTML and keeps its line breaks.
 pub fn text_to_html(text: &str) -> String {
     let mut html = String::with_capacity(text.len() + 16);
@@ -75,6 +116,18 @@ pub fn nfc(text: &str) -> String {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn mentions_are_handles_after_an_at_sign_not_email_addresses() {
+        assert_eq!(
+            mentions("@Maria can you check? cc @ravi.k."),
+            vec!["maria", "ravi.k"]
+        );
+        assert_eq!(mentions("write to maria@example.com"), Vec::<String>::new());
+        assert_eq!(mentions("@Νίκος δες το"), vec!["νικοσ"]);
+        assert_eq!(mentions("@రవి చూడండి"), vec!["రవి"]);
+        assert_eq!(mentions("@ alone and @@double"), vec!["double"]);
+    }
 
     #[test]
     fn telugu_is_cut_between_letters_not_inside_them() {

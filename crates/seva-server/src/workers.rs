@@ -30,7 +30,7 @@ pub async fn run(state: Shared) {
             Ok(_) => {}
             Err(e) => tracing::warn!(error = %e, "could not claim jobs"),
         }
-        sweep_sla(&state).await;
+        sweep_timers(&state).await;
         if fan_out_webhooks(&state).await {
             continue;
         }
@@ -68,27 +68,44 @@ async fn fan_out_webhooks(state: &Shared) -> bool {
     }
 }
 
-/// Fires SLA warnings and breaches that have come due (a read first, so an idle desk
-/// costs the writer nothing).
-async fn sweep_sla(state: &Shared) {
-    let now = seva_store::now();
-    match state
-        .store
-        .read(op!(c => sla::anything_due(c, now).await))
-        .await
-    {
-        Ok(true) => {
-            if let Err(e) = state
-                .store
-                .write(op!(c => sla::sweep(c, now, 500).await))
-                .await
-            {
-                tracing::warn!(error = %e, "SLA sweep failed");
+/// Runs `$write` when `$check` (a read) says something is due, so that an idle desk costs
+/// the writer nothing.
+macro_rules! when_due {
+    ($state:expr, $what:literal, $check:expr, $write:expr) => {
+        match $state.store.read($check).await {
+            Ok(true) => {
+                if let Err(e) = $state.store.write($write).await {
+                    tracing::warn!(error = %e, concat!($what, " failed"));
+                }
             }
+            Ok(false) => {}
+            Err(e) => tracing::warn!(error = %e, concat!($what, ": could not read what is due")),
         }
-        Ok(false) => {}
-        Err(e) => tracing::warn!(error = %e, "SLA sweep could not read the clocks"),
-    }
+    };
+}
+
+/// The timers: SLA warnings and breaches, snoozed conversations waking up, and
+/// conversations that waited unowned too long.
+async fn sweep_timers(state: &Shared) {
+    let now = seva_store::now();
+    when_due!(
+        state,
+        "SLA sweep",
+        op!(c => sla::anything_due(c, now).await),
+        op!(c => sla::sweep(c, now, 500).await)
+    );
+    when_due!(
+        state,
+        "waking snoozed conversations",
+        op!(c => seva_store::conversations::anything_to_wake(c, now).await),
+        op!(c => seva_store::conversations::wake_due(c, now, 500).await)
+    );
+    when_due!(
+        state,
+        "escalating unowned conversations",
+        op!(c => seva_store::routing::anything_waiting_too_long(c, now).await),
+        op!(c => seva_store::routing::escalate_waiting(c, now, 500).await)
+    );
 }
 
 async fn run_one(state: &Shared, job: Job) {

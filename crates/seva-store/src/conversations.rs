@@ -42,6 +42,8 @@ pub struct Conversation {
     pub updated_at: Timestamp,
     pub first_response_at: Option<Timestamp>,
     pub solved_at: Option<Timestamp>,
+    /// Pending until then (or until the customer writes).
+    pub snoozed_until: Option<Timestamp>,
     #[serde(skip)]
     pub team_private: bool,
 }
@@ -74,7 +76,7 @@ impl Viewer {
 
 const COLUMNS: &str = "c.id, c.seq, c.subject, c.status, c.priority, c.channel, c.contact_id, ct.name, c.inbox_id, \
     c.team_id, c.owner_id, c.language, c.custom_fields, c.preview, c.message_count, c.created_at, c.updated_at, \
-    c.first_response_at, c.solved_at, coalesce(t.private, 0)";
+    c.first_response_at, c.solved_at, coalesce(t.private, 0), c.snoozed_until";
 const FROM: &str = "FROM conversations c JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id";
 
 fn decode(row: &crate::Row) -> Result<Conversation> {
@@ -99,6 +101,7 @@ fn decode(row: &crate::Row) -> Result<Conversation> {
         first_response_at: row.opt_int(17)?.map(Timestamp),
         solved_at: row.opt_int(18)?.map(Timestamp),
         team_private: row.bool(19)?,
+        snoozed_until: row.opt_int(20)?.map(Timestamp),
         tags: Vec::new(),
         followers: Vec::new(),
     })
@@ -237,7 +240,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             let status = c.status.after_customer_message();
             conn.execute(
                 "UPDATE conversations SET status = $1, active = $5, preview = $2, message_count = message_count + 1, updated_at = $3, \
-                 solved_at = CASE WHEN $1 = 'solved' THEN solved_at ELSE NULL END WHERE id = $4",
+                 solved_at = CASE WHEN $1 = 'solved' THEN solved_at ELSE NULL END, snoozed_until = NULL WHERE id = $4",
                 args![status.as_str(), &preview, now, c.id.to_string(), status.is_active()],
             )
             .await?;
@@ -339,6 +342,69 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         duplicate: false,
         created,
     })
+}
+
+/// Tells the agents an internal note mentions (`@maria`, by the part of their email
+/// address before the @ or by their name without spaces, in any case) and makes them
+/// followers of the conversation. Someone mentioned who may not see it is not told.
+async fn notify_mentions(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    c: &Conversation,
+    text: &str,
+) -> Result<()> {
+    let handles = seva_core::text::mentions(text);
+    if handles.is_empty() {
+        return Ok(());
+    }
+    let agents = conn
+        .query(
+            "SELECT id, email, name FROM agents WHERE disabled = 0",
+            args![],
+        )
+        .await?;
+    let author = conn
+        .query_opt(
+            "SELECT name FROM agents WHERE id = $1",
+            args![viewer.agent_id.to_string()],
+        )
+        .await?
+        .map(|r| r.text(0))
+        .transpose()?
+        .unwrap_or_default();
+    for row in &agents {
+        let (id, email, name): (AgentId, String, String) =
+            (row.parse(0)?, row.text(1)?, row.text(2)?);
+        let local = seva_core::text::fold(email.split('@').next().unwrap_or(""));
+        let compact = seva_core::text::fold(&name.split_whitespace().collect::<String>());
+        if id == viewer.agent_id || !handles.iter().any(|h| *h == local || *h == compact) {
+            continue;
+        }
+        let agent = crate::agents::get(conn, id).await?;
+        let them = Viewer {
+            agent_id: id,
+            role: agent.role,
+            teams: agent.teams.clone(),
+        };
+        if !them.may_see(c) {
+            continue;
+        }
+        conn.execute(
+            "INSERT INTO conversation_followers (conversation_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            args![c.id.to_string(), id.to_string()],
+        )
+        .await?;
+        let note = seva_core::text::preview(text, 140);
+        crate::notifications::to_agent(
+            conn,
+            id,
+            Some(c.id),
+            "mention",
+            &format!("#{} {} — {author}: {note}", c.reference, c.subject),
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// A note or system entry written by Seva itself (a rule, a transfer), not by an agent.
@@ -478,6 +544,9 @@ pub async fn reply(
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
     }
+    if r.kind == MessageKind::Note {
+        notify_mentions(conn, viewer, &c, r.text).await?;
+    }
     if let Some(status) = r.then
         && status != c.status
     {
@@ -520,7 +589,8 @@ pub(crate) async fn change_status(
     check_transition(c.status, to).map_err(|e| Error::invalid("status", e.to_string()))?;
     let now = crate::now().micros();
     conn.execute(
-        "UPDATE conversations SET status = $1, active = $4, updated_at = $2, solved_at = CASE WHEN $1 = 'solved' THEN $2 ELSE solved_at END WHERE id = $3",
+        "UPDATE conversations SET status = $1, active = $4, updated_at = $2, solved_at = CASE WHEN $1 = 'solved' THEN $2 ELSE solved_at END, \
+         snoozed_until = CASE WHEN $1 = 'pending' THEN snoozed_until ELSE NULL END WHERE id = $3",
         args![to.as_str(), now, c.id.to_string(), to.is_active()],
     )
     .await?;
@@ -553,6 +623,88 @@ pub async fn set_status(
     let c = get_for(conn, viewer, id).await?;
     change_status(conn, &c, to, &viewer.actor()).await?;
     get(conn, id).await
+}
+
+/// Snoozes a conversation: it waits as pending until `until`, or (with `None`) until the
+/// customer writes; a customer message wakes it either way.
+pub async fn snooze(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    until: Option<Timestamp>,
+) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    if !c.status.is_active() {
+        return Err(Error::invalid(
+            "status",
+            "only an open conversation can be snoozed",
+        ));
+    }
+    let now = crate::now();
+    if until.is_some_and(|u| u <= now) {
+        return Err(Error::invalid("until", "a time in the future"));
+    }
+    if c.status != Status::Pending {
+        change_status(conn, &c, Status::Pending, &viewer.actor()).await?;
+    }
+    conn.execute(
+        "UPDATE conversations SET snoozed_until = $1 WHERE id = $2",
+        args![until.map(|u| u.micros()), id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.snoozed",
+        Some(id),
+        &viewer.actor(),
+        serde_json::json!({"until": until}),
+    )
+    .await?;
+    get(conn, id).await
+}
+
+/// Whether a snoozed conversation is due to wake (a cheap read).
+pub async fn anything_to_wake(conn: &mut dyn Conn, now: Timestamp) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM conversations WHERE snoozed_until IS NOT NULL AND snoozed_until <= $1 LIMIT 1",
+            args![now.micros()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Opens the snoozed conversations whose time has come and tells their owners.
+pub async fn wake_due(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result<usize> {
+    let rows = conn
+        .query(
+            "SELECT id FROM conversations WHERE snoozed_until IS NOT NULL AND snoozed_until <= $1 ORDER BY snoozed_until LIMIT $2",
+            args![now.micros(), limit],
+        )
+        .await?;
+    for r in &rows {
+        let c = get(conn, r.parse(0)?).await?;
+        if c.status == Status::Pending {
+            change_status(conn, &c, Status::Open, "system:snooze").await?;
+        } else {
+            conn.execute(
+                "UPDATE conversations SET snoozed_until = NULL WHERE id = $1",
+                args![c.id.to_string()],
+            )
+            .await?;
+        }
+        crate::events::append(
+            conn,
+            "conversation.woke",
+            Some(c.id),
+            "system:snooze",
+            serde_json::json!({}),
+        )
+        .await?;
+        let text = format!("#{} {}", c.reference, c.subject);
+        crate::notifications::notify(conn, &c, "owner", "snooze", &text).await?;
+    }
+    Ok(rows.len())
 }
 
 pub async fn set_priority(
@@ -801,6 +953,8 @@ pub async fn set_custom_fields(
 #[derive(Debug, Default, Clone)]
 pub struct Filter {
     pub statuses: Vec<Status>,
+    /// Any of these priorities.
+    pub priorities: Vec<Priority>,
     /// `Some(None)`: unassigned only.
     pub owner: Option<Option<AgentId>>,
     /// `Some(None)`: no team only.
@@ -865,6 +1019,14 @@ pub async fn list(
     } else if !filter.statuses.is_empty() {
         let list: Vec<String> = filter.statuses.iter().map(|s| q.arg(s.as_str())).collect();
         q.sql += &format!(" AND c.status IN ({})", list.join(", "));
+    }
+    if !filter.priorities.is_empty() {
+        let list: Vec<String> = filter
+            .priorities
+            .iter()
+            .map(|p| q.arg(p.as_str()))
+            .collect();
+        q.sql += &format!(" AND c.priority IN ({})", list.join(", "));
     }
     match filter.owner {
         Some(Some(owner)) => {
@@ -949,4 +1111,89 @@ pub async fn list(
         }
     }
     Ok((page, next))
+}
+
+/// Merges conversation `from` into `into` (the same issue, asked twice): every message
+/// moves to `into` with its attachments, tags join, `from` is closed with a note pointing
+/// to `into`, and both record it. Replies to mail of `from` thread into `into`, since the
+/// messages (and their Message-IDs) moved.
+pub async fn merge(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    from: ConversationId,
+    into: ConversationId,
+) -> Result<Conversation> {
+    if from == into {
+        return Err(Error::invalid(
+            "into",
+            "a conversation cannot be merged into itself",
+        ));
+    }
+    let source = get_for(conn, viewer, from).await?;
+    let target = get_for(conn, viewer, into).await.map_err(|e| match e {
+        Error::NotFound => Error::invalid("into", "no such conversation"),
+        e => e,
+    })?;
+    if target.status == Status::Closed {
+        return Err(Error::invalid("into", "that conversation is closed"));
+    }
+    let actor = viewer.actor();
+    let moved = conn
+        .execute(
+            "UPDATE messages SET conversation_id = $1 WHERE conversation_id = $2",
+            args![into.to_string(), from.to_string()],
+        )
+        .await?;
+    conn.execute(
+        "INSERT INTO conversation_tags (conversation_id, tag) SELECT $1, tag FROM conversation_tags WHERE conversation_id = $2 \
+         ON CONFLICT DO NOTHING",
+        args![into.to_string(), from.to_string()],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET message_count = (SELECT count(*) FROM messages WHERE conversation_id = $1), updated_at = $2 WHERE id = $1",
+        args![into.to_string(), crate::now().micros()],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET message_count = 0 WHERE id = $1",
+        args![from.to_string()],
+    )
+    .await?;
+    system_note(
+        conn,
+        &target,
+        MessageKind::System,
+        &format!(
+            "#{} merged into this conversation ({moved} messages): {}",
+            source.reference, source.subject
+        ),
+        &actor,
+    )
+    .await?;
+    system_note(
+        conn,
+        &source,
+        MessageKind::System,
+        &format!("Merged into #{}", target.reference),
+        &actor,
+    )
+    .await?;
+    crate::sla::stop(conn, from, crate::sla::FIRST_RESPONSE).await?;
+    crate::sla::stop(conn, from, crate::sla::NEXT_RESPONSE).await?;
+    let source = get(conn, from).await?;
+    if source.status != Status::Solved && source.status != Status::Closed {
+        change_status(conn, &source, Status::Solved, &actor).await?;
+    }
+    let source = get(conn, from).await?;
+    if source.status != Status::Closed {
+        change_status(conn, &source, Status::Closed, &actor).await?;
+    }
+    for (on, data) in [
+        (from, serde_json::json!({"into": into, "messages": moved})),
+        (into, serde_json::json!({"from": from, "messages": moved})),
+    ] {
+        crate::events::append(conn, "conversation.merged", Some(on), &actor, data).await?;
+    }
+    get(conn, into).await
 }

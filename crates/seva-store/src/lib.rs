@@ -16,6 +16,7 @@ pub mod events;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;
+pub mod macros;
 pub mod messages;
 mod migrations;
 pub mod notifications;
@@ -27,6 +28,7 @@ pub mod sla;
 mod sqlite;
 pub mod teams;
 pub mod transfers;
+pub mod views;
 pub mod webhooks;
 
 use std::any::Any;

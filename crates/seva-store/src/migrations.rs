@@ -11,6 +11,7 @@ const SQLITE: &[(i64, &str)] = &[
     (4, include_str!("../migrations/sqlite/0004_routing.sql")),
     (5, include_str!("../migrations/sqlite/0005_rules.sql")),
     (6, include_str!("../migrations/sqlite/0006_webhooks.sql")),
+    (7, include_str!("../migrations/sqlite/0007_agent_tools.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -19,6 +20,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (4, include_str!("../migrations/postgres/0004_routing.sql")),
     (5, include_str!("../migrations/postgres/0005_rules.sql")),
     (6, include_str!("../migrations/postgres/0006_webhooks.sql")),
+    (
+        7,
+        include_str!("../migrations/postgres/0007_agent_tools.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

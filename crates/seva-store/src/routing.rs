@@ -46,12 +46,16 @@ pub struct TeamRouting {
     pub strategy: Strategy,
     /// Active conversations one agent may own before routing passes them by.
     pub capacity: Option<i64>,
+    /// Minutes a conversation may wait unowned in the team's queue before the supervisors
+    /// are told (and `conversation.unassigned_too_long` rules run); none: never.
+    #[serde(default)]
+    pub escalate_after_minutes: Option<i64>,
 }
 
 pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
     let row = conn
         .query_opt(
-            "SELECT strategy, capacity FROM team_routing WHERE team_id = $1",
+            "SELECT strategy, capacity, escalate_after_minutes FROM team_routing WHERE team_id = $1",
             args![team.to_string()],
         )
         .await?;
@@ -59,10 +63,12 @@ pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
         Some(r) => TeamRouting {
             strategy: Strategy::parse(&r.text(0)?),
             capacity: r.opt_int(1)?,
+            escalate_after_minutes: r.opt_int(2)?,
         },
         None => TeamRouting {
             strategy: Strategy::Manual,
             capacity: None,
+            escalate_after_minutes: None,
         },
     })
 }
@@ -72,10 +78,20 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
     if routing.capacity.is_some_and(|c| c < 1) {
         return Err(Error::invalid("capacity", "at least 1"));
     }
+    if routing
+        .escalate_after_minutes
+        .is_some_and(|m| !(1..=30 * 24 * 60).contains(&m))
+    {
+        return Err(Error::invalid(
+            "escalate_after_minutes",
+            "1 minute to 30 days",
+        ));
+    }
     conn.execute(
-        "INSERT INTO team_routing (team_id, strategy, capacity) VALUES ($1, $2, $3) \
-         ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity",
-        args![team.to_string(), routing.strategy.as_str(), routing.capacity],
+        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity, \
+         escalate_after_minutes = excluded.escalate_after_minutes",
+        args![team.to_string(), routing.strategy.as_str(), routing.capacity, routing.escalate_after_minutes],
     )
     .await?;
     Ok(())
@@ -337,4 +353,60 @@ pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> 
         })
     })
     .collect()
+}
+
+/// Whether a conversation has waited unowned past its team's limit (a cheap read).
+pub async fn anything_waiting_too_long(
+    conn: &mut dyn Conn,
+    now: seva_core::time::Timestamp,
+) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM conversations c JOIN team_routing r ON r.team_id = c.team_id \
+             WHERE c.active = 1 AND c.owner_id IS NULL AND c.unassigned_escalated_at IS NULL \
+             AND r.escalate_after_minutes IS NOT NULL AND c.created_at + r.escalate_after_minutes * 60000000 <= $1 LIMIT 1",
+            args![now.micros()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Tells the supervisors about conversations that have waited unowned past their team's
+/// limit, once each, and records it (`conversation.unassigned_too_long`, which rules can
+/// act on). Returns how many.
+pub async fn escalate_waiting(
+    conn: &mut dyn Conn,
+    now: seva_core::time::Timestamp,
+    limit: i64,
+) -> Result<usize> {
+    let rows = conn
+        .query(
+            "SELECT c.id, c.created_at FROM conversations c JOIN team_routing r ON r.team_id = c.team_id \
+             WHERE c.active = 1 AND c.owner_id IS NULL AND c.unassigned_escalated_at IS NULL \
+             AND r.escalate_after_minutes IS NOT NULL AND c.created_at + r.escalate_after_minutes * 60000000 <= $1 \
+             ORDER BY c.created_at LIMIT $2",
+            args![now.micros(), limit],
+        )
+        .await?;
+    for r in &rows {
+        let id: ConversationId = r.parse(0)?;
+        let waited_minutes = (now.micros() - r.int(1)?) / 60_000_000;
+        conn.execute(
+            "UPDATE conversations SET unassigned_escalated_at = $1 WHERE id = $2",
+            args![now.micros(), id.to_string()],
+        )
+        .await?;
+        crate::events::append(
+            conn,
+            "conversation.unassigned_too_long",
+            Some(id),
+            "system:routing",
+            serde_json::json!({"waited_minutes": waited_minutes}),
+        )
+        .await?;
+        let c = crate::conversations::get(conn, id).await?;
+        let text = format!("#{} {} — {waited_minutes} min", c.reference, c.subject);
+        crate::notifications::notify(conn, &c, "supervisors", "unassigned", &text).await?;
+    }
+    Ok(rows.len())
 }

@@ -1,8 +1,8 @@
 //! Rules as data, stored and run. Rules on `conversation.created` run inside the
 //! creating transaction, before routing and SLA clocks (so a rule that sets the team or
 //! the priority decides where the conversation queues and which targets it gets). Rules
-//! on `conversation.updated` and `sla.breached` run in the transaction of the change that
-//! set them off ([`settle`], called by `Store::write` after every operation), in rounds:
+//! on `conversation.updated`, `sla.breached` and `conversation.unassigned_too_long` run in
+//! the transaction of the change that set them off ([`settle`], called by `Store::write` after every operation), in rounds:
 //! their own changes can set off other rules, but each rule acts at most once on a
 //! conversation per round of changes. A rule that matches again after acting, and would
 //! change something again, is a loop: it is stopped, and the stop is recorded on the rule
@@ -124,7 +124,32 @@ async fn check(
     replacing: Option<RuleId>,
 ) -> Result<Rule> {
     let rule = Rule::parse(spec).map_err(invalid)?;
-    for (i, a) in rule.actions.iter().enumerate() {
+    check_referents(conn, &rule.actions).await?;
+    if rule.trigger == Trigger::Updated {
+        let mut all: Vec<Rule> = enabled(conn, Trigger::Updated)
+            .await?
+            .into_iter()
+            .filter(|(id, _)| Some(*id) != replacing)
+            .map(|(_, r)| r)
+            .collect();
+        all.push(rule.clone());
+        if let Some(circle) = find_loop(&all) {
+            return Err(Error::invalid(
+                "actions",
+                format!(
+                    "these rules would set each other off for ever: {} → {}",
+                    circle.join(" → "),
+                    circle[0]
+                ),
+            ));
+        }
+    }
+    Ok(rule)
+}
+
+/// Checks that the teams and agents actions name exist.
+pub(crate) async fn check_referents(conn: &mut dyn Conn, actions: &[Action]) -> Result<()> {
+    for (i, a) in actions.iter().enumerate() {
         let path = format!("actions[{i}].value");
         match a.kind {
             ActionKind::SetTeam => {
@@ -157,26 +182,7 @@ async fn check(
             _ => {}
         }
     }
-    if rule.trigger == Trigger::Updated {
-        let mut all: Vec<Rule> = enabled(conn, Trigger::Updated)
-            .await?
-            .into_iter()
-            .filter(|(id, _)| Some(*id) != replacing)
-            .map(|(_, r)| r)
-            .collect();
-        all.push(rule.clone());
-        if let Some(circle) = find_loop(&all) {
-            return Err(Error::invalid(
-                "actions",
-                format!(
-                    "these rules would set each other off for ever: {} → {}",
-                    circle.join(" → "),
-                    circle[0]
-                ),
-            ));
-        }
-    }
-    Ok(rule)
+    Ok(())
 }
 
 /// The stored form: only what the rule is, in a stable shape.
@@ -370,8 +376,38 @@ async fn apply(
     facts: &Facts,
 ) -> Result<Vec<String>> {
     let actor = format!("rule:{rule_id}");
+    let done = apply_actions(conn, id, &actor, &rule.name, &rule.actions, facts).await?;
+    if !done.is_empty() {
+        conn.execute(
+            "UPDATE rules SET fired = fired + 1 WHERE id = $1",
+            args![rule_id.to_string()],
+        )
+        .await?;
+        crate::events::append(
+            conn,
+            "rule.applied",
+            Some(id),
+            &actor,
+            serde_json::json!({"rule_id": rule_id, "name": rule.name, "actions": done}),
+        )
+        .await?;
+    }
+    Ok(done)
+}
+
+/// Carries out, as `actor`, the actions that change something (a rule's, a macro's);
+/// `source` names what asked, in notifications. Returns what was done, in words.
+pub(crate) async fn apply_actions(
+    conn: &mut dyn Conn,
+    id: ConversationId,
+    actor: &str,
+    source: &str,
+    actions: &[Action],
+    facts: &Facts,
+) -> Result<Vec<String>> {
+    let actor = actor.to_string();
     let mut done = Vec::new();
-    for a in &rule.actions {
+    for a in actions {
         if !would_change(facts, a) {
             continue;
         }
@@ -431,26 +467,11 @@ async fn apply(
                     .await?;
             }
             ActionKind::Notify => {
-                let text = format!("{} — #{} {}", rule.name, c.reference, c.subject);
+                let text = format!("{source} — #{} {}", c.reference, c.subject);
                 crate::notifications::notify(conn, &c, &a.value, "rule", &text).await?;
             }
         }
         done.push(describe(a));
-    }
-    if !done.is_empty() {
-        conn.execute(
-            "UPDATE rules SET fired = fired + 1 WHERE id = $1",
-            args![rule_id.to_string()],
-        )
-        .await?;
-        crate::events::append(
-            conn,
-            "rule.applied",
-            Some(id),
-            &actor,
-            serde_json::json!({"rule_id": rule_id, "name": rule.name, "actions": done}),
-        )
-        .await?;
     }
     Ok(done)
 }
@@ -489,6 +510,8 @@ const UPDATES: &[&str] = &[
 fn trigger_of(e: &Event) -> Option<Trigger> {
     if e.kind == "sla.breached" {
         Some(Trigger::Breached)
+    } else if e.kind == "conversation.unassigned_too_long" {
+        Some(Trigger::Unassigned)
     } else if UPDATES.contains(&e.kind.as_str()) {
         Some(Trigger::Updated)
     } else {
@@ -502,7 +525,7 @@ fn trigger_of(e: &Event) -> Option<Trigger> {
 pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
     let mut from = mark;
     let mut fired: HashSet<(RuleId, ConversationId)> = HashSet::new();
-    let mut loaded: Option<(Rules, Rules)> = None;
+    let mut loaded: Option<(Rules, Rules, Rules)> = None;
     for round in 0.. {
         let mut due: Vec<(ConversationId, Trigger)> = Vec::new();
         for e in &conn.emitted()[from..] {
@@ -519,12 +542,13 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
         if loaded.is_none() {
             let updated = enabled(conn, Trigger::Updated).await?;
             let breached = enabled(conn, Trigger::Breached).await?;
-            if updated.is_empty() && breached.is_empty() {
+            let unassigned = enabled(conn, Trigger::Unassigned).await?;
+            if updated.is_empty() && breached.is_empty() && unassigned.is_empty() {
                 return Ok(());
             }
-            loaded = Some((updated, breached));
+            loaded = Some((updated, breached, unassigned));
         }
-        let Some((updated, breached)) = &loaded else {
+        let Some((updated, breached, unassigned)) = &loaded else {
             return Ok(());
         };
         if round >= MAX_ROUNDS {
@@ -534,10 +558,10 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
             return Ok(());
         }
         for (id, trigger) in due {
-            let rules = if trigger == Trigger::Breached {
-                breached
-            } else {
-                updated
+            let rules = match trigger {
+                Trigger::Breached => breached,
+                Trigger::Unassigned => unassigned,
+                _ => updated,
             };
             let mut facts = facts(conn, id).await?;
             for (rule_id, rule) in rules {

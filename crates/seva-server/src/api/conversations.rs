@@ -36,6 +36,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/assign", post(assign))
         .route("/api/v1/conversations/{id}/status", post(status))
         .route("/api/v1/conversations/{id}/priority", post(priority))
+        .route("/api/v1/conversations/{id}/snooze", post(snooze))
         .route("/api/v1/conversations/{id}/tags", post(tags))
         .route("/api/v1/conversations/{id}/followers", post(followers))
         .route("/api/v1/conversations/{id}/fields", post(fields))
@@ -448,6 +449,31 @@ pub async fn status(
 ) -> Result<Response, Problem> {
     change(&state, &caller, &id, move |c, v, id| {
         Box::pin(async move { conversations::set_status(c, &v, id, body.status).await })
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SnoozeBody {
+    /// When it wakes (RFC 3339); `null` or missing: when the customer writes.
+    #[serde(default)]
+    #[schema(value_type = Option<String>, format = DateTime)]
+    pub until: Option<seva_core::time::Timestamp>,
+}
+
+/// Snooze: the conversation waits as pending until `until` or until the customer writes,
+/// whichever comes first; then it opens again and its owner is told.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/snooze", request_body = SnoozeBody, tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
+pub async fn snooze(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<SnoozeBody>,
+) -> Result<Response, Problem> {
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::snooze(c, &v, id, body.until).await })
     })
     .await
 }

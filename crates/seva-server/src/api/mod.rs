@@ -9,6 +9,7 @@ pub mod routing;
 pub mod rules;
 pub mod sla;
 pub mod teams;
+pub mod tools;
 pub mod webhooks;
 pub mod work;
 
@@ -41,6 +42,7 @@ pub fn router() -> Router<Shared> {
         .merge(rules::router())
         .merge(work::router())
         .merge(webhooks::router())
+        .merge(tools::router())
         .merge(events::router())
 }
 
@@ -49,7 +51,7 @@ pub fn router() -> Router<Shared> {
     info(title = "Seva API", description = "Conversations, contacts, agents and teams of a Seva help desk."),
     paths(
         conversations::create, conversations::list, conversations::get_one, conversations::messages,
-        conversations::post_message, conversations::assign, conversations::status, conversations::priority,
+        conversations::post_message, conversations::assign, conversations::status, conversations::priority, conversations::snooze,
         conversations::tags, conversations::followers, conversations::fields, conversations::events,
         contacts::list, contacts::get_one, contacts::update, contacts::merge, contacts::organizations, contacts::create_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
@@ -62,6 +64,8 @@ pub fn router() -> Router<Shared> {
         work::my_notifications, work::read_notification, work::team_queue, work::queues,
         work::presence, work::announce,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
+        tools::create_macro, tools::list_macros, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge,
+        tools::create_view, tools::list_views, tools::delete_view, tools::view_conversations,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
     ),
     components(schemas(Problem)),

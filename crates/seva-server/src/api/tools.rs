@@ -1,0 +1,321 @@
+//! Everyday agent tools in the API: macros, bulk changes, merging conversations, and
+//! saved views.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::{Deserialize, Serialize};
+use seva_core::conversation::{Priority, Status};
+use seva_core::{AgentId, ConversationId, MacroId, TeamId, ViewId};
+use seva_store::conversations::{self, Assignment, Conversation, Cursor};
+use seva_store::macros::{self, Macro};
+use seva_store::views::{self, View, ViewFilters};
+use seva_store::{Error, op};
+use utoipa::{IntoParams, ToSchema};
+
+use super::conversations::Page;
+use super::{ApiJson, json, parse_id, present};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/macros", get(list_macros).post(create_macro))
+        .route("/api/v1/macros/{id}", axum::routing::delete(delete_macro))
+        .route(
+            "/api/v1/conversations/{id}/macros/{macro_id}",
+            post(apply_macro),
+        )
+        .route("/api/v1/conversations/bulk", post(bulk))
+        .route("/api/v1/conversations/{id}/merge", post(merge))
+        .route("/api/v1/views", get(list_views).post(create_view))
+        .route("/api/v1/views/{id}", axum::routing::delete(delete_view))
+        .route("/api/v1/views/{id}/conversations", get(view_conversations))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewMacro {
+    pub name: String,
+    /// The language it is written in; none for any.
+    pub language: Option<String>,
+    /// The reply; may use {{customer.name}}, {{customer.first_name}}, {{agent.name}},
+    /// {{conversation.reference}}, {{conversation.subject}}.
+    #[serde(default)]
+    pub text: String,
+    /// Actions, as in rules: `[{"type": "set_status", "value": "pending"}]`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub actions: serde_json::Value,
+}
+
+/// Create a macro (supervisors and admins).
+#[utoipa::path(post, path = "/api/v1/macros", tag = "macros", request_body = NewMacro,
+    responses((status = 201, body = Macro), (status = 422, body = Problem)))]
+pub async fn create_macro(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewMacro>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins write macros",
+        ));
+    }
+    let actor = caller.viewer().actor();
+    let m = state
+        .store
+        .write(op!(c => macros::create(c, &body.name, body.language.as_deref(), &body.text, &body.actions, &actor).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &m))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct MacroQuery {
+    /// Put the macros in this language first.
+    pub language: Option<String>,
+}
+
+#[utoipa::path(get, path = "/api/v1/macros", tag = "macros", params(MacroQuery), responses((status = 200, body = [Macro])))]
+pub async fn list_macros(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<MacroQuery>,
+) -> Result<Response, Problem> {
+    let list = state
+        .store
+        .read(op!(c => macros::list(c, q.language.as_deref()).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(delete, path = "/api/v1/macros/{id}", tag = "macros",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_macro(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins remove macros",
+        ));
+    }
+    let id: MacroId = parse_id("id", &id)?;
+    state
+        .store
+        .write(op!(c => macros::delete(c, id).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+/// Apply a macro to a conversation: its reply is sent and its actions carried out.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/macros/{macro_id}", tag = "macros",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+pub async fn apply_macro(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((id, macro_id)): Path<(String, String)>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let macro_id: MacroId = parse_id("macro_id", &macro_id)?;
+    let viewer = caller.viewer();
+    let c = state
+        .store
+        .write(op!(c => macros::apply(c, &viewer, id, macro_id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &c))
+}
+
+/// Changes to many conversations at once; what is left out stays as it is.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkBody {
+    /// 1 to 500 conversations.
+    pub ids: Vec<ConversationId>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    #[serde(default, deserialize_with = "present")]
+    pub owner_id: Option<Option<AgentId>>,
+    #[serde(default, deserialize_with = "present")]
+    pub team_id: Option<Option<TeamId>>,
+    #[serde(default)]
+    pub add_tags: Vec<String>,
+    #[serde(default)]
+    pub remove_tags: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct BulkResult {
+    pub updated: usize,
+}
+
+/// Change many conversations at once: all or none (an error names the conversation, as
+/// `ids[3]`, and nothing is changed).
+#[utoipa::path(post, path = "/api/v1/conversations/bulk", tag = "conversations", request_body = BulkBody,
+    responses((status = 200, body = BulkResult), (status = 422, body = Problem)))]
+pub async fn bulk(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<BulkBody>,
+) -> Result<Response, Problem> {
+    if body.ids.is_empty() || body.ids.len() > 500 {
+        return Err(Problem::bad_request("ids", "1 to 500 conversations"));
+    }
+    let viewer = caller.viewer();
+    let updated = state
+        .store
+        .write(op!(c => {
+            for (i, &id) in body.ids.iter().enumerate() {
+                let at = |e: Error| match e {
+                    Error::NotFound => Error::invalid(format!("ids[{i}]"), "no such conversation"),
+                    Error::Invalid { field, message } => Error::invalid(format!("ids[{i}].{field}"), message),
+                    e => e,
+                };
+                if let Some(s) = body.status {
+                    let current = conversations::get_for(c, &viewer, id).await.map_err(at)?;
+                    if current.status != s {
+                        conversations::set_status(c, &viewer, id, s).await.map_err(at)?;
+                    }
+                }
+                if let Some(p) = body.priority {
+                    conversations::set_priority(c, &viewer, id, p).await.map_err(at)?;
+                }
+                if body.owner_id.is_some() || body.team_id.is_some() {
+                    let to = Assignment { owner: body.owner_id, team: body.team_id };
+                    conversations::assign(c, &viewer, id, to).await.map_err(at)?;
+                }
+                if !body.add_tags.is_empty() || !body.remove_tags.is_empty() {
+                    conversations::set_tags(c, &viewer, id, &body.add_tags, &body.remove_tags).await.map_err(at)?;
+                }
+                conversations::get_for(c, &viewer, id).await.map_err(at)?;
+            }
+            Ok(body.ids.len())
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &BulkResult { updated }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeBody {
+    /// The conversation that remains.
+    pub into: ConversationId,
+}
+
+/// Merge this conversation into another: its messages move there, and it is closed with
+/// a note pointing to the other.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/merge", tag = "conversations", request_body = MergeBody,
+    responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
+pub async fn merge(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<MergeBody>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let c = state
+        .store
+        .write(op!(c => conversations::merge(c, &viewer, id, body.into).await))
+        .await?;
+    Ok(json(StatusCode::OK, &c))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewView {
+    pub name: String,
+    pub filters: ViewFilters,
+    /// Shown to every agent (supervisors and admins only).
+    #[serde(default)]
+    pub shared: bool,
+}
+
+/// Save a view: list filters under a name.
+#[utoipa::path(post, path = "/api/v1/views", tag = "views", request_body = NewView,
+    responses((status = 201, body = View), (status = 422, body = Problem)))]
+pub async fn create_view(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewView>,
+) -> Result<Response, Problem> {
+    if body.shared && !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins share views",
+        ));
+    }
+    let me = caller.agent.id;
+    let v = state
+        .store
+        .write(op!(c => views::create(c, me, &body.name, &body.filters, body.shared).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &v))
+}
+
+/// The caller's views and the shared ones.
+#[utoipa::path(get, path = "/api/v1/views", tag = "views", responses((status = 200, body = [View])))]
+pub async fn list_views(State(state): State<Shared>, caller: Caller) -> Result<Response, Problem> {
+    let me = caller.agent.id;
+    let list = state
+        .store
+        .read(op!(c => views::list_for(c, me).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(delete, path = "/api/v1/views/{id}", tag = "views",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_view(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ViewId = parse_id("id", &id)?;
+    let (me, admin) = (caller.agent.id, caller.agent.role.manages_users());
+    state
+        .store
+        .write(op!(c => views::delete(c, me, admin, id).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct PageQuery {
+    pub cursor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+/// The conversations a saved view selects, as the caller may see them.
+#[utoipa::path(get, path = "/api/v1/views/{id}/conversations", tag = "views", params(PageQuery),
+    responses((status = 200, body = Page), (status = 404, body = Problem)))]
+pub async fn view_conversations(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<PageQuery>,
+) -> Result<Response, Problem> {
+    let id: ViewId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let me = caller.agent.id;
+    let cursor = q.cursor.as_deref().and_then(Cursor::decode);
+    let limit = q.limit.unwrap_or(50);
+    let (data, next) = state
+        .store
+        .read(op!(c => {
+            let v = views::get_for(c, me, id).await?;
+            let filter = v.filters.to_filter(me)?;
+            conversations::list(c, &viewer, &filter, cursor, limit).await
+        }))
+        .await?;
+    Ok(json(
+        StatusCode::OK,
+        &Page {
+            data,
+            next_cursor: next.map(Cursor::encode),
+        },
+    ))
+}

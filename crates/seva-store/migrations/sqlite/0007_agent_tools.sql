@@ -1,0 +1,36 @@
+-- The tools agents use every minute: snooze, escalation of conversations nobody took,
+-- macros (canned replies with actions) and saved views.
+
+-- Pending until this time (or until the customer writes, whichever comes first).
+ALTER TABLE conversations ADD COLUMN snoozed_until INTEGER;
+CREATE INDEX conversations_snoozed ON conversations(snoozed_until) WHERE snoozed_until IS NOT NULL;
+-- When the team's supervisors were told that nobody had taken it.
+ALTER TABLE conversations ADD COLUMN unassigned_escalated_at INTEGER;
+
+-- Minutes a conversation may wait in the team's queue before the supervisors are told.
+ALTER TABLE team_routing ADD COLUMN escalate_after_minutes INTEGER;
+
+CREATE TABLE macros (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    -- The language it is written in (te, el, tl, en, …); NULL for any.
+    language TEXT,
+    -- The reply, with variables such as {{customer.name}}; may be empty (actions only).
+    text TEXT NOT NULL,
+    -- Actions, JSON: [{"type": "set_status", "value": "pending"}, …].
+    actions TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+);
+
+CREATE TABLE saved_views (
+    id TEXT PRIMARY KEY,
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    name TEXT NOT NULL,
+    -- The list's filters, JSON: {"status": [...], "owner": ..., "team": ..., "tag": ..., "priority": [...]}.
+    filters TEXT NOT NULL,
+    -- Shown to every agent, not only its author.
+    shared INTEGER NOT NULL DEFAULT 0,
+    created_at INTEGER NOT NULL
+);
+CREATE INDEX saved_views_agent ON saved_views(agent_id);

@@ -1,0 +1,410 @@
+//! The tools agents use every minute, through the API (SQLite and PostgreSQL): @mentions
+//! in notes, snooze until a time or the customer's reply, escalation of conversations
+//! nobody took, macros with variables and actions, bulk changes that are all or nothing,
+//! merging, and saved views.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Seva, agent_id, attribute_after, reference_in, submit_form, team};
+use serde_json::{Value, json};
+
+fn create(seva: &Seva, body: Value) -> String {
+    let (s, c) = seva.api("POST", "/api/v1/conversations", Some(body));
+    assert_eq!(s, 201, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+fn get(seva: &Seva, id: &str) -> Value {
+    let (s, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
+    assert_eq!(s, 200, "{c}");
+    c
+}
+
+fn notifications(seva: &Seva, token: &str) -> Vec<Value> {
+    let (s, list) = seva.api_as(token, "GET", "/api/v1/notifications", None);
+    assert_eq!(s, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+fn set_now(seva: &Seva, rfc3339: &str) {
+    let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
+    assert_eq!(s, 200, "{body}");
+}
+
+fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
+    let until = Instant::now() + Duration::from_secs(15);
+    while !check() {
+        assert!(Instant::now() < until, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_mention_in_a_note_notifies_the_colleague_and_makes_them_a_follower() {
+    let seva = Seva::start();
+    let maria = seva.user("maria.k@example.com", "agent", "a long test password");
+    let nikos = seva.user("nikos@example.com", "agent", "a long test password");
+    let maria_id = agent_id(&seva, "maria.k@example.com");
+    let id = create(
+        &seva,
+        json!({"contact": {"email": "c@example.com"}, "subject": "Refund", "text": "Please refund"}),
+    );
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"kind": "note", "text": "@Maria.K can you check the invoice? (not c@example.com)"})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let told = notifications(&seva, &maria);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["kind"], "mention");
+    assert_eq!(told[0]["conversation_id"], id.as_str());
+    assert!(notifications(&seva, &nikos).is_empty());
+    assert!(
+        get(&seva, &id)["followers"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(maria_id))
+    );
+    // A reply to the customer mentions no one.
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"kind": "reply", "text": "@nikos will call you"})),
+    );
+    assert_eq!(s, 201);
+    assert!(notifications(&seva, &nikos).is_empty());
+}
+
+#[test]
+fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_escalated() {
+    let seva = Seva::start_with("test_clock = true\n");
+    set_now(&seva, "2026-12-01T08:00:00Z");
+    // The customer writes through the web form, so that they can write again on their page.
+    let (status, html) = submit_form(
+        &seva,
+        &[
+            ("name", "Ana"),
+            ("email", "ana@example.ph"),
+            ("subject", "Parcel"),
+            ("message", "Nasaan na po?"),
+        ],
+        &[],
+    );
+    assert_eq!(status, 200, "{html}");
+    let reference = reference_in(&html).unwrap();
+    let request_path = format!(
+        "/requests/{}",
+        attribute_after(&html, "href=\"/requests/")
+            .split('?')
+            .next()
+            .unwrap()
+    );
+    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
+    let id = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["reference"] == reference)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/snooze"),
+        Some(json!({"until": "2026-12-01T07:00:00Z"})),
+    );
+    assert_eq!(s, 422, "a time in the past: {body}");
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/snooze"),
+        Some(json!({"until": "2026-12-02T08:00:00Z"})),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["snoozed_until"], "2026-12-02T08:00:00Z");
+    set_now(&seva, "2026-12-02T08:01:00Z");
+    wait_for("the snooze to end", || get(&seva, &id)["status"] == "open");
+    assert!(get(&seva, &id)["snoozed_until"].is_null());
+
+    // Until the customer writes: the customer's message wakes it.
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/snooze"),
+        Some(json!({"until": null})),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "pending");
+    let res = Seva::agent()
+        .post(&seva.url(&format!("{request_path}/reply")))
+        .send_form([("message", "Wala pa rin po")])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let c = get(&seva, &id);
+    assert_eq!(c["status"], "open", "the customer's message woke it");
+    assert!(c["snoozed_until"].is_null());
+
+    // A team that wants to hear about conversations nobody took within 30 minutes.
+    let queue = team(
+        &seva,
+        "Queue",
+        json!({"strategy": "manual", "escalate_after_minutes": 30}),
+        &[],
+    );
+    let boss = seva.user("boss@example.com", "supervisor", "a long test password");
+    let waiting = create(
+        &seva,
+        json!({"contact": {"email": "w@example.com"}, "subject": "Waiting", "text": "Hello?", "team_id": queue}),
+    );
+    set_now(&seva, "2026-12-02T08:25:00Z");
+    std::thread::sleep(Duration::from_millis(1200));
+    assert!(
+        notifications(&seva, &boss)
+            .iter()
+            .all(|n| n["kind"] != "unassigned")
+    );
+    set_now(&seva, "2026-12-02T08:40:00Z");
+    wait_for("the escalation", || {
+        notifications(&seva, &boss)
+            .iter()
+            .any(|n| n["kind"] == "unassigned" && n["conversation_id"] == waiting.as_str())
+    });
+    // Once only.
+    set_now(&seva, "2026-12-02T09:40:00Z");
+    std::thread::sleep(Duration::from_millis(1200));
+    let escalations = notifications(&seva, &boss)
+        .iter()
+        .filter(|n| n["kind"] == "unassigned")
+        .count();
+    assert_eq!(escalations, 1);
+}
+
+#[test]
+fn a_macro_fills_in_the_names_replies_and_acts_in_one_go() {
+    let seva = Seva::start();
+    let (s, m) = seva.api(
+        "POST",
+        "/api/v1/macros",
+        Some(json!({"name": "Waiting for the receipt", "language": "tl",
+            "text": "Salamat, {{customer.first_name}}! Pakipadala po ang resibo. — {{agent.name}}",
+            "actions": [{"type": "set_status", "value": "pending"}, {"type": "add_tag", "value": "resibo"}]})),
+    );
+    assert_eq!(s, 201, "{m}");
+    let (s, _) = seva.api(
+        "POST",
+        "/api/v1/macros",
+        Some(json!({"name": "Thanks", "language": "en", "text": "Thank you, {{customer.name}}."})),
+    );
+    assert_eq!(s, 201);
+    for (body, field) in [
+        (
+            json!({"name": "x", "text": "Hi {{customer.password}}"}),
+            "text",
+        ),
+        (
+            json!({"name": "x", "text": "Hi", "actions": [{"type": "set_status", "value": "asleep"}]}),
+            "actions[0].value",
+        ),
+        (json!({"name": "x"}), "text"),
+    ] {
+        let (s, problem) = seva.api("POST", "/api/v1/macros", Some(body));
+        assert_eq!(s, 422, "{problem}");
+        assert_eq!(problem["field"], field, "{problem}");
+    }
+    let (_, list) = seva.api("GET", "/api/v1/macros?language=tl", None);
+    assert_eq!(
+        list[0]["name"], "Waiting for the receipt",
+        "Tagalog macros first for a Tagalog conversation"
+    );
+
+    let id = create(
+        &seva,
+        json!({"contact": {"email": "jose@example.ph", "name": "Jose Rizal"}, "subject": "Refund",
+               "text": "Hindi ko natanggap ang refund ko."}),
+    );
+    let (s, c) = seva.api(
+        "POST",
+        &format!(
+            "/api/v1/conversations/{id}/macros/{}",
+            m["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "pending");
+    assert_eq!(c["tags"], json!(["resibo"]));
+    let (_, messages) = seva.api("GET", &format!("/api/v1/conversations/{id}/messages"), None);
+    let last = messages.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(last["kind"], "outbound");
+    let text = last["text"].as_str().unwrap();
+    assert!(
+        text.starts_with("Salamat, Jose! Pakipadala po ang resibo. — "),
+        "{text}"
+    );
+    assert!(!text.contains("{{"), "{text}");
+}
+
+#[test]
+fn bulk_changes_are_all_or_nothing_and_name_the_conversation_at_fault() {
+    let seva = Seva::start();
+    let ids: Vec<String> = (0..3)
+        .map(|n| {
+            create(
+                &seva,
+                json!({"contact": {"email": format!("b{n}@example.com")}, "subject": format!("Bulk {n}"), "text": "hi"}),
+            )
+        })
+        .collect();
+    let (s, r) = seva.api(
+        "POST",
+        "/api/v1/conversations/bulk",
+        Some(json!({"ids": ids, "priority": "high", "add_tags": ["campaign"]})),
+    );
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["updated"], 3);
+    for id in &ids {
+        let c = get(&seva, id);
+        assert_eq!(c["priority"], "high");
+        assert_eq!(c["tags"], json!(["campaign"]));
+    }
+    // The second id does not exist: nothing changes, and the problem names it.
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/conversations/bulk",
+        Some(json!({"ids": [ids[0], "0190a0c0-0000-7000-8000-000000000000"], "priority": "low"})),
+    );
+    assert_eq!(s, 422, "{problem}");
+    assert_eq!(problem["field"], "ids[1]");
+    assert_eq!(get(&seva, &ids[0])["priority"], "high");
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/conversations/bulk",
+        Some(json!({"ids": []})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("ids")));
+}
+
+#[test]
+fn merging_moves_the_messages_and_closes_the_duplicate() {
+    let seva = Seva::start();
+    let first = create(
+        &seva,
+        json!({"contact": {"email": "dup@example.com"}, "subject": "Login", "text": "I cannot log in"}),
+    );
+    let second = create(
+        &seva,
+        json!({"contact": {"email": "dup@example.com"}, "subject": "Login again", "text": "Still cannot log in"}),
+    );
+    let (s, problem) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{second}/merge"),
+        Some(json!({"into": second})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("into")));
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{second}/merge"),
+        Some(json!({"into": first})),
+    );
+    assert_eq!(s, 200, "{c}");
+    let (_, messages) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{first}/messages"),
+        None,
+    );
+    let texts: Vec<&str> = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert!(
+        texts.contains(&"I cannot log in") && texts.contains(&"Still cannot log in"),
+        "{texts:?}"
+    );
+    let dup = get(&seva, &second);
+    assert_eq!(dup["status"], "closed");
+    let (_, left) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{second}/messages"),
+        None,
+    );
+    let left: Vec<&str> = left
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        left,
+        vec![format!("Merged into #{}", get(&seva, &first)["reference"]).as_str()]
+    );
+}
+
+#[test]
+fn saved_views_filter_the_list_and_stay_private_unless_shared() {
+    let seva = Seva::start();
+    let agent = seva.user("ana@example.com", "agent", "a long test password");
+    let urgent = create(
+        &seva,
+        json!({"contact": {"email": "u@example.com"}, "subject": "Down", "text": "All down", "priority": "urgent"}),
+    );
+    create(
+        &seva,
+        json!({"contact": {"email": "n@example.com"}, "subject": "Question", "text": "How do I?"}),
+    );
+    let (s, v) = seva.api(
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Urgent and open", "filters": {"statuses": ["open"], "priorities": ["urgent"]}})),
+    );
+    assert_eq!(s, 201, "{v}");
+    let view = v["id"].as_str().unwrap();
+    let (s, page) = seva.api("GET", &format!("/api/v1/views/{view}/conversations"), None);
+    assert_eq!(s, 200, "{page}");
+    let ids: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, vec![urgent.as_str()]);
+    // Ana does not see the admin's private view; a shared one she does.
+    let (s, _) = seva.api_as(
+        &agent,
+        "GET",
+        &format!("/api/v1/views/{view}/conversations"),
+        None,
+    );
+    assert_eq!(s, 404);
+    let (s, shared) = seva.api(
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Everything unowned", "filters": {"owner": "none"}, "shared": true})),
+    );
+    assert_eq!(s, 201, "{shared}");
+    let (_, hers) = seva.api_as(&agent, "GET", "/api/v1/views", None);
+    let names: Vec<&str> = hers
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, vec!["Everything unowned"]);
+    let (s, problem) = seva.api_as(
+        &agent,
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Mine for all", "filters": {}, "shared": true})),
+    );
+    assert_eq!(s, 403, "{problem}");
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Bad", "filters": {"owner": "somebody"}})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("filters.owner")));
+}

@@ -96,7 +96,7 @@
     const source = new EventSource("/live");
     source.addEventListener("change", (e) => {
       const change = JSON.parse(e.data);
-      if (page === "inbox" || page === "contact" || change.conversation_id === conversationId) refresh();
+      if (page === "inbox" || page === "contact" || page === "queues" || change.conversation_id === conversationId) refresh();
     });
     source.addEventListener("presence", (e) => {
       if (presence && JSON.parse(e.data).conversation_id === conversationId) lookAround();

@@ -74,6 +74,9 @@ struct InboxPage {
     languages: &'static [(&'static str, &'static str)],
     views: Vec<View>,
     view: &'static str,
+    /// Saved views: id, name, whether it is the one shown.
+    saved: Vec<(seva_core::ViewId, String, bool)>,
+    live_url: String,
     heading: String,
     rows: Vec<Row>,
     next: Option<String>,
@@ -93,6 +96,8 @@ struct InboxList {
 #[derive(Deserialize)]
 pub struct InboxQuery {
     view: Option<String>,
+    /// A saved view's id.
+    saved: Option<String>,
     cursor: Option<String>,
     partial: Option<String>,
 }
@@ -136,13 +141,26 @@ pub async fn inbox(
     };
     let cursor = q.cursor.as_deref().and_then(Cursor::decode);
     let viewer = agent.0.viewer();
-    let (list, next, names, followups) = state
+    let saved_id: Option<seva_core::ViewId> = match q.saved.as_deref() {
+        Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
+        None => None,
+    };
+    let (list, next, names, followups, saved, chosen) = state
         .store
         .read(op!(c => {
+            let saved = seva_store::views::list_for(c, me_id).await?;
+            let chosen = match saved_id {
+                Some(id) => Some(seva_store::views::get_for(c, me_id, id).await?),
+                None => None,
+            };
+            let filter = match &chosen {
+                Some(v) => v.filters.to_filter(me_id)?,
+                None => filter,
+            };
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
             let names = agent_names(c).await?;
             let followups = seva_store::transfers::tasks(c, Some(me_id), None, true).await?;
-            Ok((list, next, names, followups))
+            Ok((list, next, names, followups, saved, chosen))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -162,8 +180,20 @@ pub async fn inbox(
         .map(|&key| View {
             key,
             label: t.s(&format!("view-{key}")),
-            current: key == view,
+            current: key == view && q.saved.is_none(),
         })
+        .collect();
+    let live_url = match &chosen {
+        Some(v) => format!("/inbox?saved={}&partial=1", v.id),
+        None => format!("/inbox?view={view}&partial=1"),
+    };
+    let heading = match &chosen {
+        Some(v) => v.name.clone(),
+        None => t.s(&format!("view-{view}")),
+    };
+    let saved = saved
+        .into_iter()
+        .map(|v| (v.id, v.name, chosen.as_ref().is_some_and(|c| c.id == v.id)))
         .collect();
     Ok(render(&InboxPage {
         t,
@@ -171,7 +201,9 @@ pub async fn inbox(
         languages: LANGUAGES,
         views,
         view,
-        heading: t.s(&format!("view-{view}")),
+        saved,
+        live_url,
+        heading,
         rows,
         next,
         followups,
@@ -280,6 +312,7 @@ struct ConversationPage {
     teams: Vec<(TeamId, String, bool)>,
     transfer: Option<TransferView>,
     tasks: Vec<TaskView>,
+    macros: Vec<(seva_core::MacroId, String)>,
 }
 
 #[derive(askama::Template)]
@@ -310,6 +343,7 @@ struct ConversationSide {
     priorities: Vec<(&'static str, String)>,
     agents: Vec<(AgentId, String, bool)>,
     teams: Vec<(TeamId, String, bool)>,
+    macros: Vec<(seva_core::MacroId, String)>,
 }
 
 #[derive(Deserialize)]
@@ -388,7 +422,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, (transfer, tasks)) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -397,7 +431,12 @@ pub async fn conversation(
             let names = agent_names(c).await?;
             let teams: Vec<(TeamId, String)> = teams::list(c).await?.into_iter().map(|tm| (tm.id, tm.name)).collect();
             let work = super::work::of_conversation(c, &viewer, id, &names, &teams).await?;
-            Ok((conv, list, events, names, teams, work))
+            let macros: Vec<(seva_core::MacroId, String)> = seva_store::macros::list(c, conv.language.as_deref())
+                .await?
+                .into_iter()
+                .map(|m| (m.id, m.name))
+                .collect();
+            Ok((conv, list, events, names, teams, (work, macros)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -452,6 +491,7 @@ pub async fn conversation(
                 priorities,
                 agents,
                 teams,
+                macros,
             }));
         }
         Some(_) => {
@@ -487,6 +527,7 @@ pub async fn conversation(
         teams,
         transfer,
         tasks,
+        macros,
     }))
 }
 

@@ -6,6 +6,7 @@ mod desk;
 mod public;
 mod session;
 mod settings;
+mod supervise;
 mod work;
 
 use axum::Router;
@@ -43,6 +44,14 @@ pub fn router() -> Router<Shared> {
             post(work::transfer_done),
         )
         .route("/tasks/{id}/done", post(work::task_done))
+        .route("/conversations/{id}/snooze", post(work::snooze))
+        .route("/conversations/{id}/macro", post(work::apply_macro))
+        .route("/queues", get(supervise::queues))
+        .route(
+            "/rules",
+            get(supervise::rules_list).post(supervise::rules_submit),
+        )
+        .route("/rules/{id}/delete", post(supervise::rules_delete))
         .route("/contacts", get(desk::contacts))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
@@ -95,6 +104,8 @@ pub struct Me {
     pub name: String,
     pub role: seva_core::agent::Role,
     pub csrf: String,
+    /// Supervisors and admins see the queues and rules pages.
+    pub supervises: bool,
 }
 
 pub fn me(caller: &Caller) -> Me {
@@ -102,6 +113,7 @@ pub fn me(caller: &Caller) -> Me {
         name: caller.agent.name.clone(),
         role: caller.agent.role,
         csrf: caller.csrf().to_string(),
+        supervises: caller.agent.role.sees_every_team(),
     }
 }
 

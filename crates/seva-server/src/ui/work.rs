@@ -147,3 +147,69 @@ pub async fn task_done(
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(task.conversation_id))
 }
+
+#[derive(Deserialize)]
+pub struct SnoozeForm {
+    #[serde(default)]
+    csrf: String,
+    /// `1h`, `4h`, `1d`, `1w`, or `reply` (until the customer replies).
+    #[serde(default)]
+    until: String,
+}
+
+pub async fn snooze(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<SnoozeForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let hours = match form.until.as_str() {
+        "1h" => Some(1),
+        "4h" => Some(4),
+        "1d" => Some(24),
+        "1w" => Some(24 * 7),
+        "reply" => None,
+        _ => return Err(PageError(Problem::bad_request("until", "choose when"), t)),
+    };
+    let until = hours.map(|h| seva_store::now().plus_seconds(h * 3600));
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => seva_store::conversations::snooze(c, &viewer, id, until).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct MacroForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default, rename = "macro")]
+    macro_id: String,
+}
+
+pub async fn apply_macro(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<MacroForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let macro_id: seva_core::MacroId = form
+        .macro_id
+        .parse()
+        .map_err(|_| PageError(Problem::bad_request("macro", "choose a macro"), t))?;
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => seva_store::macros::apply(c, &viewer, id, macro_id).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}

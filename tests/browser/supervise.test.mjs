@@ -1,0 +1,108 @@
+// Browser test of the supervisor's pages and of macros and snooze on the conversation
+// page, in Debian's chromium driven by playwright-core: a supervisor tries a rule on the
+// last conversations (dry run), saves it, watches an urgent breakdown jump the queue on
+// the live queues page, and an agent answers with a macro and snoozes the conversation.
+// Screenshots are kept under target/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
+
+const password = "a long browser test password";
+let seva, base, token, browser;
+
+before(async () => {
+  seva = await startSeva();
+  base = seva.base;
+  seva.cli(["user", "add", "sofia@example.com", "--name", "Sofia", "--role", "supervisor", "--password-stdin"], password);
+  token = seva.cli(["token", "create", "--user", "sofia@example.com"]);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  seva?.stop();
+});
+
+async function api(method, path, body) {
+  const res = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+    body: body && JSON.stringify(body),
+  });
+  return { status: res.status, json: await res.json().catch(() => null) };
+}
+
+test("a supervisor tries and saves a rule, sees the queue live, and an agent uses a macro and snooze", async () => {
+  seva.cli(["team", "add", "Roadside"]);
+  const team = (await api("GET", "/api/v1/teams")).json.find((t) => t.name === "Roadside").id;
+  for (const [email, text] of [
+    ["a@example.com", "Η μπαταρία χάλασε στην εθνική οδό"],
+    ["b@example.com", "Where is my invoice?"],
+  ]) {
+    const r = await api("POST", "/api/v1/conversations", { contact: { email }, subject: "Help", text, team_id: team });
+    assert.equal(r.status, 201);
+  }
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  await page.getByRole("link", { name: "Rules" }).click();
+  await page.getByLabel("Name").fill("Breakdowns first");
+  // The form starts with the breakdown example; try it on what is already there.
+  await page.getByRole("button", { name: "Try on the last 50 conversations" }).click();
+  const dryRun = page.locator(".dry-run");
+  await dryRun.waitFor();
+  assert.match(await dryRun.innerText(), /set_priority urgent/);
+  assert.match(await dryRun.innerText(), /Matched 1/);
+  await page.screenshot({ path: join(shots, "rules-dry-run.png"), fullPage: true });
+  // Nothing was changed by trying.
+  const before = await api("GET", "/api/v1/conversations");
+  assert.ok(before.json.data.every((c) => c.priority === "normal"));
+  await page.getByRole("button", { name: "Save rule" }).click();
+  await page.waitForURL(`${base}/rules`);
+  await page.getByRole("cell", { name: "Breakdowns first" }).waitFor();
+
+  // A bad rule comes back with the reason and the form as it was.
+  await page.getByLabel("Name").fill("Broken");
+  await page.getByLabel("Conditions (JSON, all must hold)").fill('[{"field": "colour", "op": "is", "value": "red"}]');
+  await page.getByRole("button", { name: "Save rule" }).click();
+  await page.getByRole("alert").filter({ hasText: "conditions[0].field" }).waitFor();
+  assert.equal(await page.getByLabel("Name").inputValue(), "Broken");
+
+  // The live queues: a Telugu breakdown arrives and shows as urgent without a reload.
+  await page.getByRole("link", { name: "Queues" }).click();
+  await page.evaluate(() => (window.__sameLoad = true));
+  const row = page.locator("tr", { hasText: "Roadside" });
+  await row.waitFor();
+  await page.waitForTimeout(300); // the live stream connects
+  const created = await api("POST", "/api/v1/conversations", {
+    contact: { email: "c@example.in", name: "Ravi Kumar" }, subject: "కారు", text: "హైవేపై నా కారు ఆగిపోయింది", team_id: team,
+  });
+  assert.equal(created.status, 201);
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll("tr")].find((r) => r.textContent.includes("Roadside"))?.querySelectorAll("td");
+    return cells && cells[1].textContent.trim() === "3" && cells[2].textContent.trim() === "1";
+  }, null, { timeout: 10000 });
+  assert.equal(await page.evaluate(() => window.__sameLoad), true);
+  await page.screenshot({ path: join(shots, "queues-live.png"), fullPage: true });
+
+  // A macro answers and sets the status in one go; then the conversation is snoozed.
+  const m = await api("POST", "/api/v1/macros", {
+    name: "Tow truck on its way", text: "{{customer.first_name}}, a tow truck is on its way. — {{agent.name}}",
+    actions: [{ type: "add_tag", value: "tow" }],
+  });
+  assert.equal(m.status, 201);
+  await page.goto(`${base}/conversations/${created.json.id}`);
+  await page.getByLabel("Macro").selectOption({ label: "Tow truck on its way" });
+  await page.getByRole("button", { name: "Apply" }).click();
+  await page.getByText("Ravi, a tow truck is on its way. — Sofia").waitFor();
+  await page.getByText("tow", { exact: true }).first().waitFor();
+  await page.locator('form[action$="/snooze"] select').selectOption("4h");
+  await page.getByRole("button", { name: "Snooze" }).click();
+  await page.getByText(/Snoozed until/).waitFor();
+  await page.screenshot({ path: join(shots, "conversation-macro-snooze.png"), fullPage: true });
+  const after = await api("GET", `/api/v1/conversations/${created.json.id}`);
+  assert.equal(after.json.status, "pending");
+  assert.ok(after.json.snoozed_until);
+  assert.deepEqual(after.json.tags, ["tow"]);
+});

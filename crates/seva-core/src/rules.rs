@@ -150,6 +150,30 @@ pub struct Facts {
     pub contact_email: Option<String>,
 }
 
+/// Facts folded for matching (see [`fold`]), once for all the rules that look at them.
+#[derive(Debug, Clone)]
+pub struct Folded(Facts);
+
+impl Facts {
+    pub fn fold(&self) -> Folded {
+        let one = |v: &Option<String>| v.as_deref().map(fold).filter(|s| !s.is_empty());
+        Folded(Facts {
+            subject: fold(&self.subject),
+            text: fold(&self.text),
+            language: one(&self.language),
+            channel: one(&self.channel),
+            inbox_id: one(&self.inbox_id),
+            team_id: one(&self.team_id),
+            owner_id: one(&self.owner_id),
+            priority: one(&self.priority),
+            status: one(&self.status),
+            tags: self.tags.iter().map(|t| fold(t)).collect(),
+            contact_tier: one(&self.contact_tier),
+            contact_email: one(&self.contact_email),
+        })
+    }
+}
+
 const MAX_CONDITIONS: usize = 20;
 const MAX_ACTIONS: usize = 10;
 const MAX_WORDS: usize = 200;
@@ -432,7 +456,7 @@ impl Rule {
     }
 
     /// Whether every condition holds for `facts`.
-    pub fn matches(&self, facts: &Facts) -> bool {
+    pub fn matches(&self, facts: &Folded) -> bool {
         self.conditions.iter().all(|c| c.holds(facts))
     }
 
@@ -458,22 +482,23 @@ impl Rule {
 }
 
 impl Condition {
-    fn holds(&self, f: &Facts) -> bool {
-        let single = |v: Option<&String>| v.map(|s| fold(s));
+    fn holds(&self, f: &Folded) -> bool {
+        let f = &f.0;
+        let single = |v: &Option<String>| v.clone();
         let value = match self.field {
-            Field::Subject => Some(fold(&f.subject)),
-            Field::Text => Some(fold(&f.text)),
-            Field::Language => single(f.language.as_ref()),
-            Field::Channel => single(f.channel.as_ref()),
-            Field::Inbox => single(f.inbox_id.as_ref()),
-            Field::Team => single(f.team_id.as_ref()),
-            Field::Owner => single(f.owner_id.as_ref()),
-            Field::Priority => single(f.priority.as_ref()),
-            Field::Status => single(f.status.as_ref()),
-            Field::ContactTier => single(f.contact_tier.as_ref()),
-            Field::ContactEmail => single(f.contact_email.as_ref()),
+            Field::Subject => Some(f.subject.clone()),
+            Field::Text => Some(f.text.clone()),
+            Field::Language => single(&f.language),
+            Field::Channel => single(&f.channel),
+            Field::Inbox => single(&f.inbox_id),
+            Field::Team => single(&f.team_id),
+            Field::Owner => single(&f.owner_id),
+            Field::Priority => single(&f.priority),
+            Field::Status => single(&f.status),
+            Field::ContactTier => single(&f.contact_tier),
+            Field::ContactEmail => single(&f.contact_email),
             Field::Tags => {
-                let tags: Vec<String> = f.tags.iter().map(|t| fold(t)).collect();
+                let tags = &f.tags;
                 return match (&self.op, &self.test) {
                     (Op::IsSet, _) => !tags.is_empty(),
                     (Op::IsNotSet, _) => tags.is_empty(),
@@ -559,13 +584,14 @@ mod tests {
         Rule::parse(&v).unwrap()
     }
 
-    fn facts(text: &str) -> Facts {
+    fn facts(text: &str) -> Folded {
         Facts {
             subject: "Help".into(),
             text: text.into(),
             priority: Some("normal".into()),
             ..Default::default()
         }
+        .fold()
     }
 
     #[test]

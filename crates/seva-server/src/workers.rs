@@ -34,8 +34,13 @@ pub async fn run(state: Shared) {
         if fan_out_webhooks(&state).await {
             continue;
         }
-        // Wake early when a change may have queued a job; otherwise poll.
-        let _ = tokio::time::timeout(poll, events.recv()).await;
+        // Wake early when a change may have queued a job; otherwise poll. Under load changes
+        // come thousands a second: a short pause after the first gathers them, so that the
+        // checks above run at most about fifty times a second, not once per change.
+        if let Ok(Ok(_)) = tokio::time::timeout(poll, events.recv()).await {
+            tokio::time::sleep(Duration::from_millis(20).min(poll)).await;
+            events = events.resubscribe();
+        }
     }
 }
 

@@ -176,52 +176,38 @@ pub async fn route(
         return Ok(None);
     }
     let (capacity, last) = (r.opt_int(1)?, r.opt_text(2)?);
-    let rows = conn
-        .query(
-            "SELECT a.id, a.language, coalesce(r.languages, ''), \
-             (SELECT count(*) FROM conversations c WHERE c.owner_id = a.id AND c.active = 1) \
-             FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
-             WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 ORDER BY a.id",
-            args![team.to_string()],
-        )
-        .await?;
-    let mut candidates: Vec<(String, i64)> = Vec::new();
-    for row in &rows {
-        let (id, page_language, spoken, load) =
-            (row.text(0)?, row.text(1)?, row.text(2)?, row.int(3)?);
-        let speaks = |l: &str| {
-            if spoken.is_empty() {
-                page_language == l
-            } else {
-                spoken.split(',').any(|s| s == l)
-            }
-        };
-        if capacity.is_some_and(|c| load >= c) || language.is_some_and(|l| !speaks(l)) {
-            continue;
-        }
-        candidates.push((id, load));
-    }
-    // Round robin: the first after the last one chosen, in id order, wrapping around.
-    let after_last = |id: &String| last.as_ref().is_none_or(|l| id > l);
-    let chosen = match strategy {
-        Strategy::RoundRobin => candidates
-            .iter()
-            .find(|(id, _)| after_last(id))
-            .or(candidates.first()),
-        _ => {
-            let least = candidates.iter().map(|(_, load)| *load).min();
-            let busiest_ok: Vec<&(String, i64)> = candidates
-                .iter()
-                .filter(|(_, l)| Some(*l) == least)
-                .collect();
-            busiest_ok
-                .iter()
-                .find(|(id, _)| after_last(id))
-                .or(busiest_ok.first())
-                .copied()
-        }
+    // The choice is made by the database, which returns the one agent chosen: available,
+    // enabled, under capacity, speaking the conversation's language (their spoken
+    // languages, or their pages' language when they listed none); then the least loaded
+    // (least busy only), then the first after the last one chosen in id order, wrapping
+    // around (round robin, and the tie-break of least busy).
+    let order = match strategy {
+        Strategy::RoundRobin => "",
+        _ => "coalesce(l.active, 0), ",
     };
-    let Some((agent, _)) = chosen.cloned() else {
+    let sql = format!(
+        "SELECT a.id FROM team_members m JOIN agents a ON a.id = m.agent_id \
+         LEFT JOIN agent_routing r ON r.agent_id = a.id LEFT JOIN agent_load l ON l.agent_id = a.id \
+         WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 \
+         AND ($2 < 0 OR coalesce(l.active, 0) < $2) \
+         AND ($3 = '' OR (coalesce(r.languages, '') = '' AND a.language = $3) \
+              OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') \
+         ORDER BY {order}CASE WHEN a.id > $4 THEN 0 ELSE 1 END, a.id LIMIT 1"
+    );
+    let chosen = conn
+        .query_opt(
+            &sql,
+            args![
+                team.to_string(),
+                capacity.unwrap_or(-1),
+                language.unwrap_or(""),
+                last.unwrap_or_default()
+            ],
+        )
+        .await?
+        .map(|r| r.text(0))
+        .transpose()?;
+    let Some(agent) = chosen else {
         return Ok(None);
     };
     conn.execute(
@@ -336,9 +322,9 @@ pub struct AgentLoad {
 
 pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> {
     conn.query(
-        "SELECT a.id, a.name, coalesce(r.available, 1), \
-         (SELECT count(*) FROM conversations c WHERE c.owner_id = a.id AND c.active = 1) \
+        "SELECT a.id, a.name, coalesce(r.available, 1), coalesce(l.active, 0) \
          FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
+         LEFT JOIN agent_load l ON l.agent_id = a.id \
          WHERE m.team_id = $1 AND a.disabled = 0 ORDER BY a.name",
         args![team.to_string()],
     )
@@ -355,20 +341,40 @@ pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> 
     .collect()
 }
 
-/// Whether a conversation has waited unowned past its team's limit (a cheap read).
+/// The teams that escalate long waits, with their limit in microseconds.
+async fn escalating_teams(conn: &mut dyn Conn) -> Result<Vec<(String, i64)>> {
+    conn.query(
+        "SELECT team_id, escalate_after_minutes FROM team_routing WHERE escalate_after_minutes IS NOT NULL",
+        args![],
+    )
+    .await?
+    .iter()
+    .map(|r| Ok((r.text(0)?, r.int(1)? * 60_000_000)))
+    .collect()
+}
+
+/// A team's conversations that have waited unowned since before `before`, oldest first,
+/// through the partial index of waiting conversations.
+const WAITING_SINCE: &str = "SELECT id, created_at FROM conversations \
+     WHERE team_id = $1 AND active = 1 AND owner_id IS NULL AND unassigned_escalated_at IS NULL \
+     AND created_at <= $2 ORDER BY created_at LIMIT $3";
+
+/// Whether a conversation has waited unowned past its team's limit (a cheap read: one
+/// row per escalating team, then one index lookup each).
 pub async fn anything_waiting_too_long(
     conn: &mut dyn Conn,
     now: seva_core::time::Timestamp,
 ) -> Result<bool> {
-    Ok(conn
-        .query_opt(
-            "SELECT 1 FROM conversations c JOIN team_routing r ON r.team_id = c.team_id \
-             WHERE c.active = 1 AND c.owner_id IS NULL AND c.unassigned_escalated_at IS NULL \
-             AND r.escalate_after_minutes IS NOT NULL AND c.created_at + r.escalate_after_minutes * 60000000 <= $1 LIMIT 1",
-            args![now.micros()],
-        )
-        .await?
-        .is_some())
+    for (team, limit) in escalating_teams(conn).await? {
+        if !conn
+            .query(WAITING_SINCE, args![team, now.micros() - limit, 1])
+            .await?
+            .is_empty()
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// Tells the supervisors about conversations that have waited unowned past their team's
@@ -379,15 +385,17 @@ pub async fn escalate_waiting(
     now: seva_core::time::Timestamp,
     limit: i64,
 ) -> Result<usize> {
-    let rows = conn
-        .query(
-            "SELECT c.id, c.created_at FROM conversations c JOIN team_routing r ON r.team_id = c.team_id \
-             WHERE c.active = 1 AND c.owner_id IS NULL AND c.unassigned_escalated_at IS NULL \
-             AND r.escalate_after_minutes IS NOT NULL AND c.created_at + r.escalate_after_minutes * 60000000 <= $1 \
-             ORDER BY c.created_at LIMIT $2",
-            args![now.micros(), limit],
-        )
-        .await?;
+    let mut rows = Vec::new();
+    for (team, wait) in escalating_teams(conn).await? {
+        let room = limit - rows.len() as i64;
+        if room <= 0 {
+            break;
+        }
+        rows.extend(
+            conn.query(WAITING_SINCE, args![team, now.micros() - wait, room])
+                .await?,
+        );
+    }
     for r in &rows {
         let id: ConversationId = r.parse(0)?;
         let waited_minutes = (now.micros() - r.int(1)?) / 60_000_000;

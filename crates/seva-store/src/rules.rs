@@ -8,7 +8,8 @@
 //! change something again, is a loop: it is stopped, and the stop is recorded on the rule
 //! and in the conversation's events.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 use seva_core::conversation::{MessageKind, Priority, Status};
@@ -89,7 +90,26 @@ pub async fn get(conn: &mut dyn Conn, id: RuleId) -> Result<StoredRule> {
     )
 }
 
-type Rules = Vec<(RuleId, Rule)>;
+type Rules = Vec<(RuleId, Arc<Rule>)>;
+
+/// Rules as parsed, by their stored text: a desk's rules change rarely and are read on
+/// every arrival, so each text is parsed (its words folded, its patterns compiled) once.
+fn parsed(spec: &str) -> std::result::Result<Arc<Rule>, String> {
+    static CACHE: OnceLock<Mutex<HashMap<String, Arc<Rule>>>> = OnceLock::new();
+    let cache = CACHE.get_or_init(Default::default);
+    if let Some(r) = cache.lock().ok().and_then(|c| c.get(spec).cloned()) {
+        return Ok(r);
+    }
+    let value: serde_json::Value = serde_json::from_str(spec).map_err(|e| e.to_string())?;
+    let rule = Arc::new(Rule::parse(&value).map_err(|e| e.to_string())?);
+    if let Ok(mut c) = cache.lock() {
+        if c.len() > 10_000 {
+            c.clear();
+        }
+        c.insert(spec.to_string(), rule.clone());
+    }
+    Ok(rule)
+}
 
 /// The enabled rules set off by `trigger`, in order.
 async fn enabled(conn: &mut dyn Conn, trigger: Trigger) -> Result<Rules> {
@@ -99,13 +119,37 @@ async fn enabled(conn: &mut dyn Conn, trigger: Trigger) -> Result<Rules> {
             args![trigger.as_str()],
         )
         .await?;
-    let mut out = Vec::with_capacity(rows.len());
+    decode_enabled(&rows)
+}
+
+/// The enabled rules of every trigger but creation (what a change may set off), in
+/// order, by trigger: updated, breached, unassigned.
+async fn enabled_after_creation(conn: &mut dyn Conn) -> Result<(Rules, Rules, Rules)> {
+    let rows = conn
+        .query(
+            "SELECT id, spec, trigger_kind FROM rules WHERE trigger_kind <> $1 AND enabled = 1 ORDER BY position, created_at",
+            args![Trigger::Created.as_str()],
+        )
+        .await?;
+    let (mut updated, mut breached, mut unassigned) = (Vec::new(), Vec::new(), Vec::new());
     for row in &rows {
-        let spec: serde_json::Value = serde_json::from_str(&row.text(1)?)
-            .map_err(|e| Error::Decode(format!("rule spec: {e}")))?;
+        let list = match row.text(2)?.parse::<Trigger>() {
+            Ok(Trigger::Updated) => &mut updated,
+            Ok(Trigger::Breached) => &mut breached,
+            Ok(Trigger::Unassigned) => &mut unassigned,
+            _ => continue,
+        };
+        list.extend(decode_enabled(std::slice::from_ref(row))?);
+    }
+    Ok((updated, breached, unassigned))
+}
+
+fn decode_enabled(rows: &[crate::Row]) -> Result<Rules> {
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
         // Saved rules were checked; one that no longer parses (an older format) is skipped
         // rather than stopping every change.
-        match Rule::parse(&spec) {
+        match parsed(&row.text(1)?) {
             Ok(rule) => out.push((row.parse(0)?, rule)),
             Err(e) => {
                 tracing::warn!(rule = %row.text(0)?, error = %e, "a saved rule no longer parses")
@@ -130,7 +174,7 @@ async fn check(
             .await?
             .into_iter()
             .filter(|(id, _)| Some(*id) != replacing)
-            .map(|(_, r)| r)
+            .map(|(_, r)| (*r).clone())
             .collect();
         all.push(rule.clone());
         if let Some(circle) = find_loop(&all) {
@@ -311,12 +355,26 @@ pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
         .unwrap_or_default();
     let contact = conn
         .query_one(
-            "SELECT attributes, (SELECT value FROM contact_identities i WHERE i.contact_id = c.id AND i.kind = 'email' ORDER BY value LIMIT 1) \
-             FROM contacts c WHERE c.id = $1",
+            "SELECT attributes FROM contacts WHERE id = $1",
             args![c.contact_id.to_string()],
         )
         .await?;
     let attributes: serde_json::Value = serde_json::from_str(&contact.text(0)?).unwrap_or_default();
+    // By the contact's own index: a condition on the identity's kind alone would let the
+    // planner walk every email identity of the desk.
+    let mut emails = Vec::new();
+    for row in conn
+        .query(
+            "SELECT kind, value FROM contact_identities WHERE contact_id = $1",
+            args![c.contact_id.to_string()],
+        )
+        .await?
+    {
+        if row.text(0)? == "email" {
+            emails.push(row.text(1)?);
+        }
+    }
+    emails.sort();
     Ok(Facts {
         subject: c.subject,
         text,
@@ -332,7 +390,7 @@ pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
             .get("tier")
             .and_then(|t| t.as_str())
             .map(str::to_string),
-        contact_email: contact.opt_text(1)?,
+        contact_email: emails.into_iter().next(),
     })
 }
 
@@ -485,10 +543,12 @@ pub async fn run_created(conn: &mut dyn Conn, id: ConversationId) -> Result<bool
     }
     let mut acted = false;
     let mut facts = facts(conn, id).await?;
+    let mut folded = facts.fold();
     for (rule_id, rule) in &rules {
-        if rule.matches(&facts) && !apply(conn, id, *rule_id, rule, &facts).await?.is_empty() {
+        if rule.matches(&folded) && !apply(conn, id, *rule_id, rule, &facts).await?.is_empty() {
             acted = true;
             facts = self::facts(conn, id).await?;
+            folded = facts.fold();
         }
     }
     Ok(acted)
@@ -540,9 +600,7 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
             return Ok(());
         }
         if loaded.is_none() {
-            let updated = enabled(conn, Trigger::Updated).await?;
-            let breached = enabled(conn, Trigger::Breached).await?;
-            let unassigned = enabled(conn, Trigger::Unassigned).await?;
+            let (updated, breached, unassigned) = enabled_after_creation(conn).await?;
             if updated.is_empty() && breached.is_empty() && unassigned.is_empty() {
                 return Ok(());
             }
@@ -564,8 +622,9 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
                 _ => updated,
             };
             let mut facts = facts(conn, id).await?;
+            let mut folded = facts.fold();
             for (rule_id, rule) in rules {
-                if !rule.matches(&facts) {
+                if !rule.matches(&folded) {
                     continue;
                 }
                 if fired.contains(&(*rule_id, id)) {
@@ -577,6 +636,7 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
                 if !apply(conn, id, *rule_id, rule, &facts).await?.is_empty() {
                     fired.insert((*rule_id, id));
                     facts = self::facts(conn, id).await?;
+                    folded = facts.fold();
                 }
             }
         }
@@ -643,7 +703,7 @@ pub async fn dry_run(
         let id: ConversationId = row.parse(0)?;
         let facts = facts(conn, id).await?;
         let c = crate::conversations::get(conn, id).await?;
-        let matches = rule.matches(&facts);
+        let matches = rule.matches(&facts.fold());
         let would = if matches {
             rule.actions
                 .iter()

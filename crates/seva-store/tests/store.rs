@@ -614,3 +614,63 @@ async fn a_solved_conversation_leaves_the_active_views_and_a_customer_reply_brin
         "the customer's reply reopened it"
     );
 }
+
+/// The per-agent load that routing reads is kept by triggers; after assignments,
+/// reassignments, solving, reopening and merging it equals a count of the conversations.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_agent_load_routing_reads_always_equals_the_count_of_active_conversations() {
+    let t = store().await;
+    let s = &t.store;
+    let boss = agent(s, "boss@example.com", Role::Admin).await;
+    let other = agent(s, "other@example.com", Role::Agent).await;
+    let mut ids = Vec::new();
+    for n in 0..6 {
+        let email = format!("load{n}@example.com");
+        let r = s
+            .write(op!(c => conversations::ingest(c, arrival(&email, "Load", "hello")).await))
+            .await
+            .unwrap();
+        ids.push(r.conversation_id);
+    }
+    let (b, o) = (boss.clone(), other.agent_id);
+    let ids2 = ids.clone();
+    s.write(op!(c => {
+        for (i, id) in ids2.iter().enumerate() {
+            let owner = if i % 2 == 0 { b.agent_id } else { o };
+            conversations::assign(c, &b, *id, Assignment { owner: Some(Some(owner)), team: None }).await?;
+        }
+        // Reassign one, solve two, reopen one, unassign one, merge one into another.
+        conversations::assign(c, &b, ids2[1], Assignment { owner: Some(Some(b.agent_id)), team: None }).await?;
+        conversations::set_status(c, &b, ids2[2], Status::Solved).await?;
+        conversations::set_status(c, &b, ids2[3], Status::Solved).await?;
+        conversations::set_status(c, &b, ids2[3], Status::Open).await?;
+        conversations::assign(c, &b, ids2[4], Assignment { owner: Some(None), team: None }).await?;
+        conversations::merge(c, &b, ids2[5], ids2[0]).await?;
+        Ok(())
+    }))
+    .await
+    .unwrap();
+    let (load, counted) = s
+        .read(op!(c => {
+            let load = c.query("SELECT agent_id, active FROM agent_load WHERE active <> 0 ORDER BY agent_id", &[]).await?;
+            let counted = c.query(
+                "SELECT owner_id, count(*) FROM conversations WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id ORDER BY owner_id",
+                &[],
+            ).await?;
+            let pairs = |rows: &[seva_store::Row]| -> Vec<(String, i64)> {
+                rows.iter().map(|r| (r.text(0).unwrap(), r.int(1).unwrap())).collect()
+            };
+            Ok((pairs(&load), pairs(&counted)))
+        }))
+        .await
+        .unwrap();
+    assert_eq!(load, counted);
+    // Boss keeps 0 and 1 (reassigned to him); other keeps 3 (solved and reopened). 2 was
+    // solved, 4 unassigned, 5 merged away.
+    let mut expected = vec![
+        (boss.agent_id.to_string(), 2),
+        (other.agent_id.to_string(), 1),
+    ];
+    expected.sort();
+    assert_eq!(load, expected);
+}

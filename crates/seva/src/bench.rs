@@ -37,6 +37,10 @@ pub struct BenchArgs {
     /// senders, and `seva mail deliver`.
     #[arg(long)]
     mail: bool,
+    /// Measure routing and SLA timers instead (issue #7): routing decisions per second
+    /// with 200 agents and 50 rules, and the SLA sweep over 1,000,000 running clocks.
+    #[arg(long)]
+    routing: bool,
 }
 
 pub(crate) struct Server {
@@ -206,28 +210,35 @@ const TEXTS: &[(&str, &str)] = &[
     ),
 ];
 
-fn conversation_body(n: u64) -> String {
+/// The `n`th customer's new conversation, for `team` if given.
+pub(crate) fn conversation_body(n: u64, team: Option<&str>) -> String {
     let (subject, text) = TEXTS[(n % TEXTS.len() as u64) as usize];
-    serde_json::json!({
+    let mut body = serde_json::json!({
         "contact": {"email": format!("customer{}@example.com", n % 5000), "name": format!("Customer {}", n % 5000)},
         "subject": subject,
         "text": text,
-    })
-    .to_string()
+    });
+    if let Some(team) = team {
+        body["team_id"] = team.into();
+    }
+    body.to_string()
 }
 
-/// Creates conversations from `concurrency` clients until `deadline` or `target` total.
-async fn create_load(
+/// Creates conversations (for `team`, if given) from `concurrency` clients until
+/// `deadline` or `target` total.
+pub(crate) async fn create_load(
     addr: &str,
     token: Arc<str>,
     concurrency: usize,
     deadline: Instant,
     target: u64,
     counter: Arc<AtomicU64>,
+    team: Option<Arc<str>>,
 ) -> Result<(u64, u64, Vec<Duration>)> {
     let mut tasks = Vec::new();
     for _ in 0..concurrency {
         let (addr, token, counter) = (addr.to_string(), token.clone(), counter.clone());
+        let team = team.clone();
         tasks.push(tokio::spawn(async move {
             let mut client = Client::connect(&addr, token).await?;
             let (mut ok, mut failed, mut lat) = (0u64, 0u64, Vec::new());
@@ -238,7 +249,11 @@ async fn create_load(
                 }
                 let t = Instant::now();
                 let (status, _) = client
-                    .send("POST", "/api/v1/conversations", Some(conversation_body(n)))
+                    .send(
+                        "POST",
+                        "/api/v1/conversations",
+                        Some(conversation_body(n, team.as_deref())),
+                    )
                     .await?;
                 lat.push(t.elapsed());
                 if status == 201 { ok += 1 } else { failed += 1 }
@@ -264,6 +279,13 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = rss_kib(server.pid);
     let token = token(&dir, args.postgres.as_deref())?;
+    if args.routing {
+        let r =
+            crate::bench_routing::run(&server, token, &dir, args.seconds, args.concurrency).await;
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+        return r;
+    }
     if args.mail {
         let r =
             crate::bench_mail::run(&server, token, &dir, args.seconds, args.postgres.as_deref())
@@ -293,6 +315,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         started + Duration::from_secs(args.seconds),
         u64::MAX,
         counter.clone(),
+        None,
     )
     .await?;
     let secs = started.elapsed().as_secs_f64();
@@ -350,6 +373,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             Instant::now() + Duration::from_secs(3600),
             args.conversations,
             counter.clone(),
+            None,
         )
         .await?;
     }

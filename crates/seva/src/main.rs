@@ -3,6 +3,7 @@
 
 mod bench;
 mod bench_mail;
+mod bench_routing;
 mod cli;
 
 use std::io::Read;

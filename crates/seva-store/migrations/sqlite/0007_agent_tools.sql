@@ -34,3 +34,8 @@ CREATE TABLE saved_views (
     created_at INTEGER NOT NULL
 );
 CREATE INDEX saved_views_agent ON saved_views(agent_id);
+
+-- What waits unowned in each team's queue, oldest first: the queue, its hand-out and
+-- the escalation of long waits read it without touching owned or finished work.
+CREATE INDEX conversations_waiting ON conversations(team_id, created_at)
+    WHERE active = 1 AND owner_id IS NULL AND unassigned_escalated_at IS NULL;

@@ -5,7 +5,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
 
 const email = "priya@example.com";
 const password = "a long browser test password";
@@ -24,14 +24,7 @@ after(async () => {
   seva?.stop();
 });
 
-async function api(method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body && JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
+const api = (method, path, body) => apiAs(base, token)(method, path, body);
 
 test("an agent logs in, sees a conversation arrive live, opens it and replies", async () => {
   const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });

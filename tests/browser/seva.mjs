@@ -56,3 +56,15 @@ export async function logIn(page, base, email, password) {
   await page.getByRole("button", { name: "Log in" }).click();
   await page.waitForURL(base + "/inbox");
 }
+
+// Calls the API with a token: `const api = apiAs(base, token); await api("GET", "/api/v1/teams")`.
+export function apiAs(base, token) {
+  return async (method, path, body) => {
+    const res = await fetch(base + path, {
+      method,
+      headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+      body: body && JSON.stringify(body),
+    });
+    return { status: res.status, json: await res.json().catch(() => null) };
+  };
+}

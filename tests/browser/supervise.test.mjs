@@ -6,7 +6,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
 
 const password = "a long browser test password";
 let seva, base, token, browser;
@@ -24,14 +24,7 @@ after(async () => {
   seva?.stop();
 });
 
-async function api(method, path, body) {
-  const res = await fetch(base + path, {
-    method,
-    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
-    body: body && JSON.stringify(body),
-  });
-  return { status: res.status, json: await res.json().catch(() => null) };
-}
+const api = (method, path, body) => apiAs(base, token)(method, path, body);
 
 test("a supervisor tries and saves a rule, sees the queue live, and an agent uses a macro and snooze", async () => {
   seva.cli(["team", "add", "Roadside"]);

@@ -43,7 +43,7 @@ pub async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
         .ok_or("the job names no event")?;
     let found = state
         .store
-        .read(op!(c => Ok((webhooks::get(c, hook).await?, webhooks::event(c, seq).await?))))
+        .read(op!(c => Ok((webhooks::get(c, hook).await?, seva_store::events::by_seq(c, seq).await?))))
         .await;
     let (webhook, event) = match found {
         Ok(pair) => pair,

@@ -92,6 +92,17 @@ pub async fn after(conn: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<Ev
     rows.iter().map(decode).collect()
 }
 
+/// One event by its seq.
+pub async fn by_seq(conn: &mut dyn Conn, seq: i64) -> Result<Event> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = $1");
+    decode(
+        &conn
+            .query_opt(&sql, args![seq])
+            .await?
+            .ok_or(crate::Error::NotFound)?,
+    )
+}
+
 /// One conversation's events, oldest first.
 pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<Event>> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY seq");

@@ -205,16 +205,11 @@ pub(crate) async fn check_referents(conn: &mut dyn Conn, actions: &[Action]) -> 
                     .await
                     .map_err(|_| Error::invalid(path, "no such team"))?;
             }
-            ActionKind::Assign => {
-                let agent: AgentId = a
-                    .value
-                    .parse()
-                    .map_err(|_| Error::invalid(path.clone(), "not an agent id"))?;
-                crate::agents::get(conn, agent)
-                    .await
-                    .map_err(|_| Error::invalid(path, "no such agent"))?;
-            }
-            ActionKind::Notify if a.value.parse::<AgentId>().is_ok() => {
+            // An agent to assign to, or to notify (notify also takes words such as
+            // "supervisors").
+            ActionKind::Assign | ActionKind::Notify
+                if a.kind == ActionKind::Assign || a.value.parse::<AgentId>().is_ok() =>
+            {
                 let agent: AgentId = a
                     .value
                     .parse()

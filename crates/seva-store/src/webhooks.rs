@@ -220,27 +220,6 @@ pub async fn fan_out(conn: &mut dyn Conn, limit: i64) -> Result<usize> {
     Ok(queued)
 }
 
-/// One event by its seq.
-pub async fn event(conn: &mut dyn Conn, seq: i64) -> Result<Event> {
-    conn.query_opt(
-        "SELECT seq, id, kind, conversation_id, actor, data, created_at FROM events WHERE seq = $1",
-        args![seq],
-    )
-    .await?
-    .map(|row| {
-        Ok(Event {
-            seq: row.int(0)?,
-            id: row.parse(1)?,
-            kind: row.text(2)?,
-            conversation_id: row.opt_parse(3)?,
-            actor: row.text(4)?,
-            data: serde_json::from_str(&row.text(5)?).unwrap_or(serde_json::Value::Null),
-            created_at: Timestamp(row.int(6)?),
-        })
-    })
-    .ok_or(Error::NotFound)?
-}
-
 /// What one attempt gave.
 pub struct Attempt<'a> {
     pub webhook: WebhookId,

@@ -740,7 +740,8 @@ pub(crate) async fn apply_priority(
         actor,
         serde_json::json!({"from": c.priority, "to": to}),
     )
-    .await
+    .await?;
+    crate::sla::on_priority(conn, c.id).await
 }
 
 /// Where a conversation should go; `None` leaves that part unchanged, `Some(None)` clears it.
@@ -1196,4 +1197,110 @@ pub async fn merge(
         crate::events::append(conn, "conversation.merged", Some(on), &actor, data).await?;
     }
     get(conn, into).await
+}
+
+/// Splits a customer's message off into a conversation of its own (a second issue raised
+/// in the same thread): the message moves to a new conversation with the same customer,
+/// channel, inbox, team and priority, its SLA clocks start, and both conversations get a
+/// note pointing to the other. Returns the new conversation.
+pub async fn split(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    message: MessageId,
+) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let row = conn
+        .query_opt(
+            "SELECT kind, text, (SELECT count(*) FROM messages WHERE conversation_id = $2 AND kind = 'inbound') \
+             FROM messages WHERE id = $1 AND conversation_id = $2",
+            args![message.to_string(), id.to_string()],
+        )
+        .await?
+        .ok_or_else(|| Error::invalid("message_id", "no such message in this conversation"))?;
+    if row.text(0)? != MessageKind::Inbound.as_str() {
+        return Err(Error::invalid(
+            "message_id",
+            "only a customer's message can be split off",
+        ));
+    }
+    if row.int(2)? < 2 {
+        return Err(Error::invalid(
+            "message_id",
+            "the conversation's only customer message cannot be split off",
+        ));
+    }
+    let text = row.text(1)?;
+    let new_id = ConversationId::new();
+    let now = crate::now().micros();
+    let subject = seva_core::text::truncate_graphemes(
+        &seva_core::text::preview(&text, 80),
+        seva_core::conversation::MAX_SUBJECT_CHARS,
+    );
+    let created = conn
+        .query_one(
+            "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
+             message_count, created_at, updated_at, language) \
+             VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, 1, $9, $9, $10) RETURNING seq",
+            args![
+                new_id.to_string(),
+                subject,
+                c.priority.as_str(),
+                c.channel.as_str(),
+                c.contact_id.to_string(),
+                c.inbox_id.map(|i| i.to_string()),
+                c.team_id.map(|t| t.to_string()),
+                seva_core::text::preview(&text, 140),
+                now,
+                seva_core::text::guess_language(&text)
+            ],
+        )
+        .await?;
+    conn.execute(
+        "UPDATE messages SET conversation_id = $1 WHERE id = $2",
+        args![new_id.to_string(), message.to_string()],
+    )
+    .await?;
+    conn.execute(
+        "UPDATE conversations SET message_count = message_count - 1, updated_at = $1 WHERE id = $2",
+        args![now, id.to_string()],
+    )
+    .await?;
+    let actor = viewer.actor();
+    let reference = created.int(0)?;
+    crate::events::append(
+        conn,
+        "conversation.created",
+        Some(new_id),
+        &actor,
+        serde_json::json!({"reference": reference, "split_from": id, "message_id": message}),
+    )
+    .await?;
+    crate::sla::start(conn, new_id, c.priority, c.channel, c.inbox_id).await?;
+    let fresh = get(conn, new_id).await?;
+    system_note(
+        conn,
+        &c,
+        MessageKind::System,
+        &format!("A message was split off into #{reference}"),
+        &actor,
+    )
+    .await?;
+    system_note(
+        conn,
+        &fresh,
+        MessageKind::System,
+        &format!("Split off from #{}", c.reference),
+        &actor,
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.split",
+        Some(id),
+        &actor,
+        serde_json::json!({"into": new_id, "message_id": message}),
+    )
+    .await?;
+    get(conn, new_id).await
 }

@@ -56,7 +56,7 @@ pub enum Error {
     Conflict(String),
     #[error("database: {0}")]
     Sqlite(#[from] rusqlite::Error),
-    #[error("database: {0}")]
+    #[error("database: {}", pg_detail(.0))]
     Postgres(#[from] tokio_postgres::Error),
     #[error("unexpected data in the database: {0}")]
     Decode(String),
@@ -91,6 +91,14 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// PostgreSQL's own words for an error ("db error" alone tells nobody anything).
+fn pg_detail(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{} ({})", db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
 
 enum Backend {
     Sqlite(sqlite::Sqlite),

@@ -19,6 +19,9 @@ pub enum Strategy {
     Manual,
     RoundRobin,
     LeastBusy,
+    /// The least busy of the agents whose skills include one of the conversation's
+    /// topics (its tags, which rules can set from its words); any agent when it has none.
+    SkillMatch,
 }
 
 impl Strategy {
@@ -27,6 +30,7 @@ impl Strategy {
             Strategy::Manual => "manual",
             Strategy::RoundRobin => "round_robin",
             Strategy::LeastBusy => "least_busy",
+            Strategy::SkillMatch => "skill_match",
         }
     }
 
@@ -34,6 +38,7 @@ impl Strategy {
         match s {
             "round_robin" => Strategy::RoundRobin,
             "least_busy" => Strategy::LeastBusy,
+            "skill_match" => Strategy::SkillMatch,
             _ => Strategy::Manual,
         }
     }
@@ -105,12 +110,15 @@ pub struct AgentRouting {
     pub available: bool,
     /// Languages spoken (`te`, `el`, `tl`, `en`…); empty means the language of their pages.
     pub languages: Vec<String>,
+    /// Topics they handle (tags such as `refunds`), for skill-match routing.
+    #[serde(default)]
+    pub skills: Vec<String>,
 }
 
 pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> {
     let row = conn
         .query_opt(
-            "SELECT available, languages FROM agent_routing WHERE agent_id = $1",
+            "SELECT available, languages, skills FROM agent_routing WHERE agent_id = $1",
             args![agent.to_string()],
         )
         .await?;
@@ -123,10 +131,17 @@ pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> 
                 .filter(|l| !l.is_empty())
                 .map(str::to_string)
                 .collect(),
+            skills: r
+                .text(2)?
+                .split(',')
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+                .collect(),
         },
         None => AgentRouting {
             available: true,
             languages: Vec::new(),
+            skills: Vec::new(),
         },
     })
 }
@@ -143,10 +158,18 @@ pub async fn set_agent(conn: &mut dyn Conn, agent: AgentId, routing: &AgentRouti
         }
         languages.push(l);
     }
+    let mut skills = Vec::new();
+    for s in &routing.skills {
+        skills.push(
+            seva_core::conversation::normalise_tag(s)
+                .map_err(|m| Error::invalid("skills", format!("{s:?}: {m}")))?,
+        );
+    }
     conn.execute(
-        "INSERT INTO agent_routing (agent_id, available, languages) VALUES ($1, $2, $3) \
-         ON CONFLICT (agent_id) DO UPDATE SET available = excluded.available, languages = excluded.languages",
-        args![agent.to_string(), routing.available, languages.join(",")],
+        "INSERT INTO agent_routing (agent_id, available, languages, skills) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (agent_id) DO UPDATE SET available = excluded.available, languages = excluded.languages, \
+         skills = excluded.skills",
+        args![agent.to_string(), routing.available, languages.join(","), skills.join(",")],
     )
     .await?;
     Ok(())
@@ -185,13 +208,22 @@ pub async fn route(
         Strategy::RoundRobin => "",
         _ => "coalesce(l.active, 0), ",
     };
+    let skills = match strategy {
+        Strategy::SkillMatch => {
+            "AND (NOT EXISTS (SELECT 1 FROM conversation_tags g WHERE g.conversation_id = $5) \
+             OR EXISTS (SELECT 1 FROM conversation_tags g WHERE g.conversation_id = $5 \
+                        AND ',' || coalesce(r.skills, '') || ',' LIKE '%,' || g.tag || ',%'))"
+        }
+        // Every query takes the same parameters; this one only names the fifth.
+        _ => "AND CAST($5 AS TEXT) IS NOT NULL",
+    };
     let sql = format!(
         "SELECT a.id FROM team_members m JOIN agents a ON a.id = m.agent_id \
          LEFT JOIN agent_routing r ON r.agent_id = a.id LEFT JOIN agent_load l ON l.agent_id = a.id \
          WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 \
          AND ($2 < 0 OR coalesce(l.active, 0) < $2) \
          AND ($3 = '' OR (coalesce(r.languages, '') = '' AND a.language = $3) \
-              OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') \
+              OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') {skills} \
          ORDER BY {order}CASE WHEN a.id > $4 THEN 0 ELSE 1 END, a.id LIMIT 1"
     );
     let chosen = conn
@@ -201,7 +233,8 @@ pub async fn route(
                 team.to_string(),
                 capacity.unwrap_or(-1),
                 language.unwrap_or(""),
-                last.unwrap_or_default()
+                last.unwrap_or_default(),
+                conversation.to_string()
             ],
         )
         .await?

@@ -296,6 +296,20 @@ pub async fn start(
     inbox: Option<InboxId>,
 ) -> Result<()> {
     let policies = policies(conn).await?;
+    if policies.is_empty() {
+        return Ok(());
+    }
+    // A rule that set the priority at creation may have started them already.
+    if conn
+        .query_opt(
+            "SELECT 1 FROM sla_clocks WHERE conversation_id = $1 LIMIT 1",
+            args![id.to_string()],
+        )
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
     let tier = if policies.iter().any(|p| !p.conditions.tiers.is_empty()) {
         contact_tier(conn, id).await?
     } else {
@@ -326,6 +340,78 @@ pub async fn start(
             Some(id),
             "system",
             serde_json::json!({"metric": metric, "policy_id": policy.id, "due_at": due}),
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// The priority changed: the policy that matches now governs the running clocks. Each
+/// keeps its start and takes the new policy's target (an urgent conversation's deadline
+/// comes closer at once); a conversation that had no policy gets its clocks now. Clocks
+/// already met, paused or breached are left as they are.
+pub async fn on_priority(conn: &mut dyn Conn, id: ConversationId) -> Result<()> {
+    let c = crate::conversations::get(conn, id).await?;
+    let policies = policies(conn).await?;
+    let tier = if policies.iter().any(|p| !p.conditions.tiers.is_empty()) {
+        contact_tier(conn, id).await?
+    } else {
+        None
+    };
+    let Some(policy) = policies.into_iter().find(|p| {
+        p.conditions
+            .matches(c.priority, c.channel, c.inbox_id, tier.as_deref())
+    }) else {
+        return Ok(());
+    };
+    let clocks = clocks(conn, id).await?;
+    if clocks.is_empty() {
+        return start(conn, id, c.priority, c.channel, c.inbox_id).await;
+    }
+    let cal = calendar_of(conn, &policy.id.to_string()).await?;
+    let now = crate::now();
+    for k in clocks {
+        let target = match k.metric.as_str() {
+            FIRST_RESPONSE => policy.first_response_minutes,
+            NEXT_RESPONSE => policy.next_response_minutes,
+            RESOLUTION => policy.resolution_minutes,
+            _ => None,
+        };
+        let (Some(minutes), true) = (
+            target,
+            k.policy_id != policy.id
+                && k.stopped_at.is_none()
+                && k.paused_at.is_none()
+                && k.breached_at.is_none(),
+        ) else {
+            continue;
+        };
+        let (due, warn_at) = deadlines(
+            &cal,
+            k.started_at,
+            minutes * MINUTE,
+            policy.warn_minutes * MINUTE,
+        )?;
+        conn.execute(
+            "UPDATE sla_clocks SET policy_id = $1, due_at = $2, warn_at = $3, \
+             warned_at = CASE WHEN $4 = 1 THEN NULL ELSE warned_at END WHERE conversation_id = $5 AND metric = $6",
+            args![
+                policy.id.to_string(),
+                due.micros(),
+                warn_at.micros(),
+                // A warning still ahead under the new target may come again.
+                warn_at > now,
+                id.to_string(),
+                k.metric.as_str()
+            ],
+        )
+        .await?;
+        crate::events::append(
+            conn,
+            "sla.retargeted",
+            Some(id),
+            "system",
+            serde_json::json!({"metric": k.metric, "policy_id": policy.id, "due_at": due}),
         )
         .await?;
     }

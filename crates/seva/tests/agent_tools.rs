@@ -1,7 +1,7 @@
 //! The tools agents use every minute, through the API (SQLite and PostgreSQL): @mentions
 //! in notes, snooze until a time or the customer's reply, escalation of conversations
 //! nobody took, macros with variables and actions, bulk changes that are all or nothing,
-//! merging, and saved views.
+//! merging and splitting, and saved views.
 
 mod common;
 
@@ -288,7 +288,7 @@ fn bulk_changes_are_all_or_nothing_and_name_the_conversation_at_fault() {
 }
 
 #[test]
-fn merging_moves_the_messages_and_closes_the_duplicate() {
+fn merging_moves_the_messages_and_closes_the_duplicate_and_a_message_splits_off_again() {
     let seva = Seva::start();
     let first = create(
         &seva,
@@ -341,6 +341,55 @@ fn merging_moves_the_messages_and_closes_the_duplicate() {
     assert_eq!(
         left,
         vec![format!("Merged into #{}", get(&seva, &first)["reference"]).as_str()]
+    );
+
+    // The customer's second message was another issue after all: split it off again.
+    let second_message = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["text"] == "Still cannot log in")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let first_message = messages.as_array().unwrap()[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, new) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{first}/split"),
+        Some(json!({"message_id": second_message})),
+    );
+    assert_eq!(s, 201, "{new}");
+    assert_eq!(new["status"], "open");
+    assert_eq!(new["contact_id"], get(&seva, &first)["contact_id"]);
+    let (_, moved) = seva.api(
+        "GET",
+        &format!(
+            "/api/v1/conversations/{}/messages",
+            new["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    let moved: Vec<&str> = moved
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(moved[0], "Still cannot log in");
+    // Now the first has one customer message left, which cannot be split off.
+    let (s, problem) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{first}/split"),
+        Some(json!({"message_id": first_message})),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("message_id")),
+        "{problem}"
     );
 }
 

@@ -147,3 +147,63 @@ fn capacity_leaves_the_rest_in_the_queue() {
         "{body}"
     );
 }
+
+/// Skill match: a rule turns the customer's words into a topic (a tag) on arrival, and the
+/// conversation goes to the agent who handles that topic; one without a topic goes to
+/// whoever is least busy.
+#[test]
+fn skill_match_sends_a_refund_to_the_refunds_agent_and_a_crash_to_the_technician() {
+    let seva = Seva::start();
+    let team = team(
+        &seva,
+        "Support",
+        json!({"strategy": "skill_match"}),
+        &["refunds@example.com", "tech@example.com"],
+    );
+    for (email, skills) in [
+        ("refunds@example.com", ["refunds"]),
+        ("tech@example.com", ["technical"]),
+    ] {
+        let id = agent_id(&seva, email);
+        let (s, body) = seva.api(
+            "PUT",
+            &format!("/api/v1/agents/{id}/routing"),
+            Some(
+                json!({"available": true, "languages": ["en", "el", "te", "tl"], "skills": skills}),
+            ),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    for (name, words, tag) in [
+        (
+            "Refunds",
+            json!(["refund", "επιστροφή χρημάτων", "వాపసు"]),
+            "refunds",
+        ),
+        (
+            "Technical",
+            json!(["crash", "κολλάει", "error"]),
+            "technical",
+        ),
+    ] {
+        let (s, body) = seva.api(
+            "POST",
+            "/api/v1/rules",
+            Some(json!({"name": name, "trigger": "conversation.created",
+                "conditions": [{"field": "text", "op": "contains_any", "value": words}],
+                "actions": [{"type": "add_tag", "value": tag}]})),
+        );
+        assert_eq!(s, 201, "{body}");
+    }
+    let refunds = agent_id(&seva, "refunds@example.com");
+    let tech = agent_id(&seva, "tech@example.com");
+    for n in 0..3 {
+        let c = arrive(&seva, &team, 100 + n, "I want a refund for my order please");
+        assert_eq!(c["owner_id"], refunds.as_str(), "{c}");
+    }
+    let c = arrive(&seva, &team, 200, "Η εφαρμογή κολλάει όταν πληρώνω");
+    assert_eq!(c["owner_id"], tech.as_str(), "{c}");
+    // No topic: the least busy (the technician has one, the refunds agent three).
+    let c = arrive(&seva, &team, 300, "Hello, a question about opening hours");
+    assert_eq!(c["owner_id"], tech.as_str(), "{c}");
+}

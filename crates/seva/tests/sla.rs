@@ -358,3 +358,72 @@ fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_br
     let (_, list) = seva.api("GET", "/api/v1/conversations", None);
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
 }
+
+/// Raising the priority brings the deadline closer at once: the running clock keeps its
+/// start and takes the urgent policy's target; a conversation that matched no policy gets
+/// clocks when its priority makes one match, also when a rule raises it on arrival.
+#[test]
+fn a_priority_change_retargets_the_running_clocks() {
+    let seva = Seva::start_with("test_clock = true\n");
+    for (name, priorities, minutes) in [
+        ("Urgent", json!(["urgent"]), 60),
+        ("High", json!(["high"]), 240),
+    ] {
+        let (s, body) = seva.api(
+            "POST",
+            "/api/v1/sla_policies",
+            Some(json!({"name": name, "conditions": {"priorities": priorities}, "first_response_minutes": minutes, "warn_minutes": 10})),
+        );
+        assert_eq!(s, 201, "{body}");
+    }
+    set_now(&seva, "2026-12-01T08:00:00Z");
+    let id = create(&seva, "normal");
+    assert!(clocks(&seva, &id).is_empty(), "no policy for normal");
+    let set = |priority: &str| {
+        let (s, body) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/priority"),
+            Some(json!({"priority": priority})),
+        );
+        assert_eq!(s, 200, "{body}");
+    };
+    set_now(&seva, "2026-12-01T08:30:00Z");
+    set("high");
+    // No clock before: it starts now, under the high policy.
+    assert_eq!(
+        clock(&clocks(&seva, &id), "first_response")["due_at"],
+        "2026-12-01T12:30:00Z"
+    );
+    set_now(&seva, "2026-12-01T08:45:00Z");
+    set("urgent");
+    // The clock keeps its start (08:30) and takes the urgent target: 09:30.
+    let list = clocks(&seva, &id);
+    assert_eq!(
+        clock(&list, "first_response")["due_at"],
+        "2026-12-01T09:30:00Z"
+    );
+    assert_eq!(
+        clock(&list, "first_response")["warn_at"],
+        "2026-12-01T09:20:00Z"
+    );
+    assert!(events_of(&seva, &id).contains(&"sla.retargeted".to_string()));
+
+    // A rule that makes a breakdown urgent on arrival starts the urgent clock, once.
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/rules",
+        Some(
+            json!({"name": "Breakdowns", "trigger": "conversation.created",
+            "conditions": [{"field": "text", "op": "contains_any", "value": ["ఆగిపోయింది"]}],
+            "actions": [{"type": "set_priority", "value": "urgent"}]}),
+        ),
+    );
+    assert_eq!(s, 201, "{body}");
+    let urgent = create(&seva, "normal");
+    let list = clocks(&seva, &urgent);
+    assert_eq!(list.len(), 1, "{list:?}");
+    assert_eq!(
+        clock(&list, "first_response")["due_at"],
+        "2026-12-01T09:45:00Z"
+    );
+}

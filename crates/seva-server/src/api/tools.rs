@@ -31,6 +31,7 @@ pub fn router() -> Router<Shared> {
         )
         .route("/api/v1/conversations/bulk", post(bulk))
         .route("/api/v1/conversations/{id}/merge", post(merge))
+        .route("/api/v1/conversations/{id}/split", post(split))
         .route("/api/v1/views", get(list_views).post(create_view))
         .route("/api/v1/views/{id}", axum::routing::delete(delete_view))
         .route("/api/v1/views/{id}/conversations", get(view_conversations))
@@ -223,6 +224,32 @@ pub async fn merge(
         .write(op!(c => conversations::merge(c, &viewer, id, body.into).await))
         .await?;
     Ok(json(StatusCode::OK, &c))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SplitBody {
+    /// The customer's message that starts the new conversation.
+    pub message_id: seva_core::MessageId,
+}
+
+/// Split a customer's message off into a new conversation (a second issue in the same
+/// thread). Answers the new conversation.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/split", tag = "conversations", request_body = SplitBody,
+    responses((status = 201, body = Conversation), (status = 422, body = Problem)))]
+pub async fn split(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<SplitBody>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let c = state
+        .store
+        .write(op!(c => conversations::split(c, &viewer, id, body.message_id).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &c))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -39,3 +39,6 @@ CREATE INDEX saved_views_agent ON saved_views(agent_id);
 -- the escalation of long waits read it without touching owned or finished work.
 CREATE INDEX conversations_waiting ON conversations(team_id, created_at)
     WHERE active = 1 AND owner_id IS NULL AND unassigned_escalated_at IS NULL;
+
+-- Topics an agent handles (tags, comma-separated), for skill-match routing.
+ALTER TABLE agent_routing ADD COLUMN skills TEXT NOT NULL DEFAULT '';

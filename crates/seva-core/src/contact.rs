@@ -9,13 +9,15 @@ use serde::{Deserialize, Serialize};
 use crate::conversation::word_enum;
 
 word_enum!(
-    /// The kinds of identity a channel can know a customer by.
+    /// The kinds of identity a channel can know a customer by; `team` is a department of
+    /// the same company asking for help (an internal customer), by the team's id.
     IdentityKind {
         Email = "email",
         Phone = "phone",
         ChatVisitor = "chat_visitor",
         Telegram = "telegram",
         Whatsapp = "whatsapp",
+        Team = "team",
     }
 );
 

@@ -84,6 +84,7 @@ identity-phone = Τηλέφωνο
 identity-chat-visitor = Επισκέπτης συνομιλίας
 identity-telegram = Telegram
 identity-whatsapp = WhatsApp
+identity-team = Τμήμα (εσωτερικό)
 go-back = Πίσω
 error-not-found = Δεν βρέθηκε
 error-forbidden = Δεν επιτρέπεται

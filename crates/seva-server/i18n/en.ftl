@@ -84,6 +84,7 @@ identity-phone = Phone
 identity-chat-visitor = Chat visitor
 identity-telegram = Telegram
 identity-whatsapp = WhatsApp
+identity-team = Department (internal)
 go-back = Go back
 error-not-found = Not found
 error-forbidden = Not allowed

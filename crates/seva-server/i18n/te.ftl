@@ -84,6 +84,7 @@ identity-phone = ఫోన్
 identity-chat-visitor = చాట్ సందర్శకుడు
 identity-telegram = Telegram
 identity-whatsapp = WhatsApp
+identity-team = విభాగం (అంతర్గత)
 go-back = వెనక్కి
 error-not-found = కనబడలేదు
 error-forbidden = అనుమతి లేదు

@@ -84,6 +84,7 @@ identity-phone = Telepono
 identity-chat-visitor = Bisita sa chat
 identity-telegram = Telegram
 identity-whatsapp = WhatsApp
+identity-team = Departamento (panloob)
 go-back = Bumalik
 error-not-found = Hindi nahanap
 error-forbidden = Hindi pinapayagan

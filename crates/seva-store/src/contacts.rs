@@ -226,6 +226,23 @@ pub async fn update(
     get(conn, id).await
 }
 
+/// The contact that stands for a team asking for help (an internal customer), created if
+/// new, with the tier `internal`.
+pub async fn internal(conn: &mut dyn Conn, team_id: &str, team_name: &str) -> Result<ContactId> {
+    let (id, created) = resolve(conn, IdentityKind::Team, team_id, Some(team_name)).await?;
+    if created {
+        conn.execute(
+            "UPDATE contacts SET attributes = $1 WHERE id = $2",
+            args![
+                serde_json::json!({"tier": "internal", "internal": true}).to_string(),
+                id.to_string()
+            ],
+        )
+        .await?;
+    }
+    Ok(id)
+}
+
 /// Merges `from` into `into`: identities and conversations move, `from` is kept only as a
 /// pointer so that old links still resolve.
 pub async fn merge(

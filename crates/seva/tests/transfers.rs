@@ -211,3 +211,82 @@ fn a_transfer_to_billing_and_back_leaves_one_follow_up_and_one_thread() {
         "{transfers}"
     );
 }
+
+/// A department asks for help as the customer (an internal customer): the conversation's
+/// requester is the team, with the tier `internal` that an SLA policy selects, so the same
+/// targets and clocks apply as for anyone.
+#[test]
+fn a_department_opens_a_conversation_as_an_internal_customer_with_its_own_sla() {
+    let seva = Seva::start();
+    let it = team(
+        &seva,
+        "IT",
+        json!({"strategy": "manual"}),
+        &["ivan@example.com"],
+    );
+    let billing = team(
+        &seva,
+        "Billing",
+        json!({"strategy": "manual"}),
+        &["bill@example.com"],
+    );
+    let bill = seva
+        .cli(&["token", "create", "--user", "bill@example.com"])
+        .trim()
+        .to_string();
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/sla_policies",
+        Some(json!({"name": "Internal", "conditions": {"tiers": ["internal"]}, "first_response_minutes": 240})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let ask =
+        |token: &str, body: Value| seva.api_as(token, "POST", "/api/v1/conversations", Some(body));
+    let (s, created) = ask(
+        &bill,
+        json!({"requester_team_id": billing, "team_id": it, "subject": "Printer", "text": "The invoice printer is jammed"}),
+    );
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().unwrap();
+    let (_, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
+    assert_eq!(c["contact_name"], "Billing");
+    assert_eq!(c["team_id"], it.as_str());
+    let (_, contact) = seva.api(
+        "GET",
+        &format!("/api/v1/contacts/{}", c["contact_id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(contact["attributes"]["tier"], "internal");
+    assert_eq!(contact["identities"][0]["kind"], "team");
+    let (_, clocks) = seva.api("GET", &format!("/api/v1/conversations/{id}/sla"), None);
+    assert_eq!(clocks.as_array().unwrap().len(), 1, "{clocks}");
+    // The same department again: the same requester.
+    let (s, again) = ask(
+        &bill,
+        json!({"requester_team_id": billing, "subject": "Screen", "text": "My screen flickers"}),
+    );
+    assert_eq!(s, 201, "{again}");
+    let (_, c2) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{}", again["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(c2["contact_id"], c["contact_id"]);
+    // Not on behalf of a team one is not in; not both a contact and a team.
+    let (s, problem) = ask(
+        &bill,
+        json!({"requester_team_id": it, "subject": "x", "text": "y"}),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("requester_team_id"))
+    );
+    let (s, problem) = ask(
+        &bill,
+        json!({"requester_team_id": billing, "contact": {"email": "a@example.com"}, "subject": "x", "text": "y"}),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("requester_team_id"))
+    );
+}

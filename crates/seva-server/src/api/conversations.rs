@@ -56,7 +56,13 @@ pub struct ContactInput {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewConversation {
-    pub contact: ContactInput,
+    /// The customer; or, instead, `requester_team_id`.
+    #[serde(default)]
+    pub contact: Option<ContactInput>,
+    /// A department asking as the customer (an internal customer): the caller's own team
+    /// (supervisors and admins: any team). Its contact has the tier `internal`, which SLA
+    /// policies and rules can select.
+    pub requester_team_id: Option<TeamId>,
     pub subject: String,
     /// The customer's first message.
     pub text: String,
@@ -95,21 +101,41 @@ pub async fn create(
     headers: HeaderMap,
     ApiJson(body, raw): ApiJson<NewConversation>,
 ) -> Result<Response, Problem> {
-    let identity = match (&body.contact.email, &body.contact.phone) {
-        (Some(e), _) => (
+    let contact = body.contact.as_ref();
+    let identity = match (
+        contact.and_then(|c| c.email.as_ref()),
+        contact.and_then(|c| c.phone.as_ref()),
+        body.requester_team_id,
+    ) {
+        (_, _, Some(_)) if contact.is_some() => {
+            return Err(Problem::bad_request(
+                "requester_team_id",
+                "give either a contact or a requesting team, not both",
+            ));
+        }
+        (_, _, Some(team)) => {
+            if !caller.agent.role.sees_every_team() && !caller.agent.teams.contains(&team) {
+                return Err(Problem::bad_request(
+                    "requester_team_id",
+                    "you may ask only on behalf of a team you belong to",
+                ));
+            }
+            (IdentityKind::Team, team.to_string())
+        }
+        (Some(e), _, None) => (
             IdentityKind::Email,
             Email::parse(e)
                 .map_err(|e| Problem::bad_request("contact.email", e.0))?
                 .identity_key(),
         ),
-        (None, Some(p)) => (
+        (None, Some(p), None) => (
             IdentityKind::Phone,
             PhoneE164::parse(p)
                 .map_err(|e| Problem::bad_request("contact.phone", e.0))?
                 .as_str()
                 .to_string(),
         ),
-        (None, None) => {
+        (None, None, None) => {
             return Err(Problem::bad_request(
                 "contact.email",
                 "give the customer's email or phone",
@@ -134,10 +160,18 @@ pub async fn create(
         if let Some(team) = body.team_id {
             seva_store::teams::get(c, team).await.map_err(|_| seva_store::Error::invalid("team_id", "no such team"))?;
         }
+        let mut name = body.contact.as_ref().and_then(|c| c.name.clone());
+        if let Some(team) = body.requester_team_id {
+            let team = seva_store::teams::get(c, team)
+                .await
+                .map_err(|_| seva_store::Error::invalid("requester_team_id", "no such team"))?;
+            seva_store::contacts::internal(c, &identity.1, &team.name).await?;
+            name = Some(team.name);
+        }
         let received = conversations::ingest(c, Arrival {
             channel: Channel::Api,
             identity: (identity.0, &identity.1),
-            name: body.contact.name.as_deref(),
+            name: name.as_deref(),
             subject: &body.subject,
             text: &body.text,
             files: &[],

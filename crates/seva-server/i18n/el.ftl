@@ -202,3 +202,5 @@ snoozed-until = Σε αναβολή έως { $when }
 macro = Έτοιμη απάντηση
 macro-apply = Εφαρμογή
 views-saved = Αποθηκευμένες προβολές
+online = συνδεδεμένος
+offline = εκτός σύνδεσης

@@ -202,3 +202,5 @@ snoozed-until = Snoozed until { $when }
 macro = Macro
 macro-apply = Apply
 views-saved = Saved views
+online = online
+offline = offline

@@ -202,3 +202,5 @@ snoozed-until = { $when } వరకు వాయిదా
 macro = సిద్ధ జవాబు
 macro-apply = వర్తింపజేయి
 views-saved = సేవ్ చేసిన వీక్షణలు
+online = ఆన్‌లైన్
+offline = ఆఫ్‌లైన్

@@ -202,3 +202,5 @@ snoozed-until = Ipinagpaliban hanggang { $when }
 macro = Handang sagot
 macro-apply = Gamitin
 views-saved = Mga naka-save na view
+online = online
+offline = offline

@@ -40,6 +40,8 @@ pub struct AppState {
     pub key: secrets::Key,
     /// Who is on which conversation now (this node only).
     pub presence: presence::Presence,
+    /// Open desks (live streams) per agent on this node, for their presence.
+    pub desks: Mutex<std::collections::HashMap<seva_core::AgentId, usize>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -56,6 +58,7 @@ impl AppState {
             metrics: metrics::Metrics::default(),
             tokens: auth::TokenCache::default(),
             presence: presence::Presence::default(),
+            desks: Mutex::new(std::collections::HashMap::new()),
             store,
             config,
         })

@@ -2,7 +2,11 @@
 //! as server-sent events, each only to agents who may see its conversation. A client that
 //! falls too far behind is told to resync (reload what it shows) rather than miss changes.
 //! The same stream carries presence changes (who opened or is replying in a conversation),
-//! as `presence` events naming the conversation.
+//! as `presence` events naming the conversation. An open stream is also the agent's
+//! presence: "online" is recorded when their first desk opens and renewed every 30 s, and
+//! cleared when their last one on this node closes. An open stream is also the agent's
+//! presence: "online" is recorded when their first desk opens and renewed every 30 s, and
+//! cleared when their last one on this node closes.
 
 use std::convert::Infallible;
 use std::time::Duration;
@@ -26,11 +30,18 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
     let viewer = caller.viewer();
     let rx = state.store.subscribe();
     let presence = state.presence.subscribe();
+    let desk = Desk::open(&state, viewer.agent_id).await;
+    let mut heartbeat = tokio::time::interval(seva_store::routing::HEARTBEAT);
+    heartbeat.reset();
     let events = stream::unfold(
-        (rx, presence, state, viewer),
-        |(mut rx, mut presence, state, viewer)| async move {
+        (rx, presence, state, viewer, desk, heartbeat),
+        |(mut rx, mut presence, state, viewer, desk, mut heartbeat)| async move {
             loop {
                 let frame = tokio::select! {
+                    _ = heartbeat.tick() => {
+                        record_seen(&state, desk.agent, true).await;
+                        continue;
+                    }
                     change = rx.recv() => match change {
                         Ok(e) => {
                             if !visible(&state, &viewer, e.conversation_id).await {
@@ -55,7 +66,10 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
                         Err(RecvError::Closed) => return None,
                     },
                 };
-                return Some((Ok::<_, Infallible>(frame), (rx, presence, state, viewer)));
+                return Some((
+                    Ok::<_, Infallible>(frame),
+                    (rx, presence, state, viewer, desk, heartbeat),
+                ));
             }
         },
     );
@@ -79,6 +93,67 @@ async fn visible(
                 .read(op!(c => seva_store::conversations::get_for(c, &v, id).await))
                 .await
                 .is_ok()
+        }
+    }
+}
+
+async fn record_seen(state: &Shared, agent: seva_core::AgentId, online: bool) {
+    if let Err(e) = state
+        .store
+        .write(op!(c => seva_store::routing::set_seen(c, agent, online).await))
+        .await
+    {
+        tracing::warn!(error = %e, "could not record an agent's presence");
+    }
+}
+
+/// One open desk of an agent; the last one closed on this node marks them offline.
+struct Desk {
+    agent: seva_core::AgentId,
+    state: Shared,
+}
+
+impl Desk {
+    async fn open(state: &Shared, agent: seva_core::AgentId) -> Self {
+        let first = state
+            .desks
+            .lock()
+            .map(|mut d| {
+                let n = d.entry(agent).or_insert(0);
+                *n += 1;
+                *n == 1
+            })
+            .unwrap_or(false);
+        if first {
+            record_seen(state, agent, true).await;
+        }
+        Desk {
+            agent,
+            state: state.clone(),
+        }
+    }
+}
+
+impl Drop for Desk {
+    fn drop(&mut self) {
+        let last = self
+            .state
+            .desks
+            .lock()
+            .map(|mut d| match d.get_mut(&self.agent) {
+                Some(n) if *n > 1 => {
+                    *n -= 1;
+                    false
+                }
+                _ => {
+                    d.remove(&self.agent);
+                    true
+                }
+            })
+            .unwrap_or(false);
+        if last && let Ok(handle) = tokio::runtime::Handle::try_current() {
+            let (state, agent) = (self.state.clone(), self.agent);
+            handle.spawn(async move { record_seen(&state, agent, false).await });
         }
     }
 }

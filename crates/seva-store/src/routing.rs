@@ -55,12 +55,32 @@ pub struct TeamRouting {
     /// are told (and `conversation.unassigned_too_long` rules run); none: never.
     #[serde(default)]
     pub escalate_after_minutes: Option<i64>,
+    /// Give new conversations only to agents whose desk is open (see [`ONLINE_WITHIN`]).
+    #[serde(default)]
+    pub require_online: bool,
+}
+
+/// An agent is online while their desk's live stream is open: it says so on connecting
+/// and every [`HEARTBEAT`] after; silence longer than this means gone.
+pub const ONLINE_WITHIN: i64 = 90_000_000;
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Records that an agent's desk is open (`true`, now) or closed.
+pub async fn set_seen(conn: &mut dyn Conn, agent: AgentId, online: bool) -> Result<()> {
+    let seen = online.then(|| crate::now().micros());
+    conn.execute(
+        "INSERT INTO agent_routing (agent_id, available, languages, seen_at) VALUES ($1, 1, '', $2) \
+         ON CONFLICT (agent_id) DO UPDATE SET seen_at = excluded.seen_at",
+        args![agent.to_string(), seen],
+    )
+    .await?;
+    Ok(())
 }
 
 pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
     let row = conn
         .query_opt(
-            "SELECT strategy, capacity, escalate_after_minutes FROM team_routing WHERE team_id = $1",
+            "SELECT strategy, capacity, escalate_after_minutes, require_online FROM team_routing WHERE team_id = $1",
             args![team.to_string()],
         )
         .await?;
@@ -69,11 +89,13 @@ pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
             strategy: Strategy::parse(&r.text(0)?),
             capacity: r.opt_int(1)?,
             escalate_after_minutes: r.opt_int(2)?,
+            require_online: r.bool(3)?,
         },
         None => TeamRouting {
             strategy: Strategy::Manual,
             capacity: None,
             escalate_after_minutes: None,
+            require_online: false,
         },
     })
 }
@@ -93,10 +115,16 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
         ));
     }
     conn.execute(
-        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes) VALUES ($1, $2, $3, $4) \
+        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes, require_online) VALUES ($1, $2, $3, $4, $5) \
          ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity, \
-         escalate_after_minutes = excluded.escalate_after_minutes",
-        args![team.to_string(), routing.strategy.as_str(), routing.capacity, routing.escalate_after_minutes],
+         escalate_after_minutes = excluded.escalate_after_minutes, require_online = excluded.require_online",
+        args![
+            team.to_string(),
+            routing.strategy.as_str(),
+            routing.capacity,
+            routing.escalate_after_minutes,
+            routing.require_online
+        ],
     )
     .await?;
     Ok(())
@@ -185,10 +213,10 @@ pub async fn route(
 ) -> Result<Option<AgentId>> {
     let lock = match conn.dialect() {
         Dialect::Postgres => {
-            "SELECT strategy, capacity, last_agent_id FROM team_routing WHERE team_id = $1 FOR UPDATE"
+            "SELECT strategy, capacity, last_agent_id, require_online FROM team_routing WHERE team_id = $1 FOR UPDATE"
         }
         Dialect::Sqlite => {
-            "SELECT strategy, capacity, last_agent_id FROM team_routing WHERE team_id = $1"
+            "SELECT strategy, capacity, last_agent_id, require_online FROM team_routing WHERE team_id = $1"
         }
     };
     let Some(r) = conn.query_opt(lock, args![team.to_string()]).await? else {
@@ -199,6 +227,12 @@ pub async fn route(
         return Ok(None);
     }
     let (capacity, last) = (r.opt_int(1)?, r.opt_text(2)?);
+    // Online: seen since this instant; 0 (everyone) when the team does not ask for it.
+    let online_since = if r.bool(3)? {
+        crate::now().micros() - ONLINE_WITHIN
+    } else {
+        0
+    };
     // The choice is made by the database, which returns the one agent chosen: available,
     // enabled, under capacity, speaking the conversation's language (their spoken
     // languages, or their pages' language when they listed none); then the least loaded
@@ -221,7 +255,7 @@ pub async fn route(
         "SELECT a.id FROM team_members m JOIN agents a ON a.id = m.agent_id \
          LEFT JOIN agent_routing r ON r.agent_id = a.id LEFT JOIN agent_load l ON l.agent_id = a.id \
          WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 \
-         AND ($2 < 0 OR coalesce(l.active, 0) < $2) \
+         AND ($2 < 0 OR coalesce(l.active, 0) < $2) AND coalesce(r.seen_at, 0) >= $6 \
          AND ($3 = '' OR (coalesce(r.languages, '') = '' AND a.language = $3) \
               OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') {skills} \
          ORDER BY {order}CASE WHEN a.id > $4 THEN 0 ELSE 1 END, a.id LIMIT 1"
@@ -234,7 +268,8 @@ pub async fn route(
                 capacity.unwrap_or(-1),
                 language.unwrap_or(""),
                 last.unwrap_or_default(),
-                conversation.to_string()
+                conversation.to_string(),
+                online_since
             ],
         )
         .await?
@@ -350,12 +385,14 @@ pub struct AgentLoad {
     pub agent_id: AgentId,
     pub name: String,
     pub available: bool,
+    /// Their desk is open now.
+    pub online: bool,
     pub active: i64,
 }
 
 pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> {
     conn.query(
-        "SELECT a.id, a.name, coalesce(r.available, 1), coalesce(l.active, 0) \
+        "SELECT a.id, a.name, coalesce(r.available, 1), coalesce(l.active, 0), coalesce(r.seen_at, 0) \
          FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
          LEFT JOIN agent_load l ON l.agent_id = a.id \
          WHERE m.team_id = $1 AND a.disabled = 0 ORDER BY a.name",
@@ -369,6 +406,7 @@ pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> 
             name: r.text(1)?,
             available: r.bool(2)?,
             active: r.int(3)?,
+            online: r.int(4)? >= crate::now().micros() - ONLINE_WITHIN,
         })
     })
     .collect()

@@ -207,3 +207,64 @@ fn skill_match_sends_a_refund_to_the_refunds_agent_and_a_crash_to_the_technician
     let c = arrive(&seva, &team, 300, "Hello, a question about opening hours");
     assert_eq!(c["owner_id"], tech.as_str(), "{c}");
 }
+
+/// Presence: with `require_online`, new conversations go only to agents whose desk is
+/// open (their live stream); when the last desk closes they are offline, and arrivals
+/// wait in the queue. Supervisors see who is online.
+#[test]
+fn a_team_that_requires_presence_routes_only_to_agents_whose_desk_is_open() {
+    let seva = Seva::start();
+    let team = team(
+        &seva,
+        "Live",
+        json!({"strategy": "least_busy", "require_online": true}),
+        &["here@example.com", "away@example.com"],
+    );
+    let here = agent_id(&seva, "here@example.com");
+    for email in ["here@example.com", "away@example.com"] {
+        let id = agent_id(&seva, email);
+        let (s, _) = seva.api(
+            "PUT",
+            &format!("/api/v1/agents/{id}/routing"),
+            Some(json!({"available": true, "languages": ["en", "el", "te", "tl"]})),
+        );
+        assert_eq!(s, 200);
+    }
+    let token = seva
+        .cli(&["token", "create", "--user", "here@example.com"])
+        .trim()
+        .to_string();
+    // Nobody's desk is open: the arrival waits.
+    assert!(arrive(&seva, &team, 1, "Hello")["owner_id"].is_null());
+    // Her desk opens (the live stream, as the inbox page holds it).
+    let desk = Seva::agent()
+        .get(&seva.url("/live"))
+        .header("Authorization", &format!("Bearer {token}"))
+        .call()
+        .unwrap();
+    let online = |who: &str| -> bool {
+        let (_, queues) = seva.api("GET", "/api/v1/queues", None);
+        queues
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|q| q["agents"].as_array().unwrap().clone())
+            .any(|a| a["agent_id"] == who && a["online"] == true)
+    };
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !online(&here) {
+        assert!(std::time::Instant::now() < until, "never online");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    for n in 2..5 {
+        assert_eq!(arrive(&seva, &team, n, "Hello")["owner_id"], here.as_str());
+    }
+    // The desk closes: offline, and the next arrival waits again.
+    drop(desk);
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while online(&here) {
+        assert!(std::time::Instant::now() < until, "never offline");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert!(arrive(&seva, &team, 5, "Hello")["owner_id"].is_null());
+}

@@ -21,8 +21,8 @@ pub struct QueueLine {
     pub waiting: usize,
     pub urgent: usize,
     pub longest_minutes: i64,
-    /// Name, active conversations, available.
-    pub agents: Vec<(String, i64, bool)>,
+    /// Name, active conversations, available, online.
+    pub agents: Vec<(String, i64, bool, bool)>,
 }
 
 #[derive(askama::Template)]
@@ -78,7 +78,7 @@ pub async fn queues(
                     agents: routing::loads(c, team.id)
                         .await?
                         .into_iter()
-                        .map(|a| (a.name, a.active, a.available))
+                        .map(|a| (a.name, a.active, a.available, a.online))
                         .collect(),
                 });
             }

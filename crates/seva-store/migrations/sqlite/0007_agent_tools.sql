@@ -42,3 +42,9 @@ CREATE INDEX conversations_waiting ON conversations(team_id, created_at)
 
 -- Topics an agent handles (tags, comma-separated), for skill-match routing.
 ALTER TABLE agent_routing ADD COLUMN skills TEXT NOT NULL DEFAULT '';
+
+-- Presence: when an agent's desk last told us it was open (its live stream). Routing
+-- may require it; supervisors see it.
+ALTER TABLE agent_routing ADD COLUMN seen_at INTEGER;
+-- Give new conversations only to agents whose desk is open.
+ALTER TABLE team_routing ADD COLUMN require_online INTEGER NOT NULL DEFAULT 0;

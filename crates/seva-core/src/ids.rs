@@ -88,6 +88,8 @@ id_type!(
     MacroId,
     /// An agent's saved list filters.
     ViewId,
+    /// A custom field a team defines.
+    FieldId,
 );
 
 #[cfg(test)]

@@ -910,6 +910,7 @@ pub async fn set_custom_fields(
     fields: serde_json::Map<String, serde_json::Value>,
 ) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
+    let defs = crate::fields::list(conn, Some(c.team_id)).await?;
     let mut merged = match c.custom_fields {
         serde_json::Value::Object(m) => m,
         _ => serde_json::Map::new(),
@@ -921,6 +922,7 @@ pub async fn set_custom_fields(
                 "field names have 1 to 64 characters",
             ));
         }
+        crate::fields::check(&defs, &k, &v)?;
         if v.is_null() {
             merged.remove(&k);
         } else {

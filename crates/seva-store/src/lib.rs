@@ -13,6 +13,7 @@ pub mod conversations;
 pub mod db;
 pub mod email;
 pub mod events;
+pub mod fields;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;

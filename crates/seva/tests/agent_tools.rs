@@ -457,3 +457,89 @@ fn saved_views_filter_the_list_and_stay_private_unless_shared() {
     );
     assert_eq!((s, problem["field"].as_str()), (422, Some("filters.owner")));
 }
+
+#[test]
+fn a_team_defines_its_custom_fields_and_values_are_checked_against_them() {
+    let seva = Seva::start();
+    let billing = team(&seva, "Billing", json!({"strategy": "manual"}), &[]);
+    for body in [
+        json!({"team_id": billing, "key": "invoice_number", "label": "Invoice number", "kind": "text"}),
+        json!({"team_id": billing, "key": "amount", "label": "Amount", "kind": "number"}),
+        json!({"team_id": billing, "key": "refund_reason", "label": "Refund reason", "kind": "select",
+               "options": ["double charge", "damaged", "late"]}),
+        json!({"key": "due", "label": "Promised by", "kind": "date"}),
+    ] {
+        let (s, def) = seva.api("POST", "/api/v1/custom_fields", Some(body));
+        assert_eq!(s, 201, "{def}");
+    }
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/custom_fields",
+        Some(json!({"team_id": billing, "key": "amount", "label": "Again", "kind": "number"})),
+    );
+    assert_eq!(s, 409, "{problem}");
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/custom_fields",
+        Some(json!({"key": "colour", "label": "Colour", "kind": "select"})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("options")));
+
+    let billed = create(
+        &seva,
+        json!({"contact": {"email": "f@example.com"}, "subject": "Refund", "text": "Charged twice", "team_id": billing}),
+    );
+    let set = |id: &str, fields: Value| {
+        seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/fields"),
+            Some(fields),
+        )
+    };
+    let (s, c) = set(
+        &billed,
+        json!({"invoice_number": "INV-2026-0042", "amount": 42.0, "refund_reason": "double charge", "due": "2026-12-31"}),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["custom_fields"]["refund_reason"], "double charge");
+    for (fields, field) in [
+        (json!({"amount": "forty-two"}), "custom_fields.amount"),
+        (
+            json!({"refund_reason": "changed my mind"}),
+            "custom_fields.refund_reason",
+        ),
+        (json!({"due": "31/12/2026"}), "custom_fields.due"),
+        (json!({"shoe_size": 42}), "custom_fields.shoe_size"),
+    ] {
+        let (s, problem) = set(&billed, fields);
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    assert_eq!(
+        get(&seva, &billed)["custom_fields"]["amount"],
+        42.0,
+        "nothing changed"
+    );
+    // A conversation without a team: the field defined for every team applies to it, so
+    // that one is accepted and Billing's are not.
+    let other = create(
+        &seva,
+        json!({"contact": {"email": "g@example.com"}, "subject": "Hello", "text": "Hi"}),
+    );
+    let (s, _) = set(&other, json!({"due": "2027-01-15"}));
+    assert_eq!(s, 200);
+    let (s, problem) = set(&other, json!({"invoice_number": "X"}));
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("custom_fields.invoice_number"))
+    );
+    let (_, list) = seva.api(
+        "GET",
+        &format!("/api/v1/custom_fields?team_id={billing}"),
+        None,
+    );
+    assert_eq!(list.as_array().unwrap().len(), 4);
+}

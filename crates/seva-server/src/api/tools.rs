@@ -32,6 +32,11 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/bulk", post(bulk))
         .route("/api/v1/conversations/{id}/merge", post(merge))
         .route("/api/v1/conversations/{id}/split", post(split))
+        .route("/api/v1/custom_fields", get(list_fields).post(create_field))
+        .route(
+            "/api/v1/custom_fields/{id}",
+            axum::routing::delete(delete_field),
+        )
         .route("/api/v1/views", get(list_views).post(create_view))
         .route("/api/v1/views/{id}", axum::routing::delete(delete_view))
         .route("/api/v1/views/{id}/conversations", get(view_conversations))
@@ -345,4 +350,74 @@ pub async fn view_conversations(
             next_cursor: next.map(Cursor::encode),
         },
     ))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewField {
+    /// The team whose conversations have it; none for every team.
+    pub team_id: Option<TeamId>,
+    /// a-z, 0-9 and _: the key in a conversation's `custom_fields`.
+    pub key: String,
+    pub label: String,
+    /// `text`, `number`, `checkbox`, `date` or `select`.
+    pub kind: String,
+    /// For `select`: the allowed values.
+    #[serde(default)]
+    pub options: Vec<String>,
+}
+
+/// Define a custom field (admins). The definitions that apply to a conversation are its
+/// team's and those for every team; when any apply, only those fields are accepted, each
+/// checked for its kind.
+#[utoipa::path(post, path = "/api/v1/custom_fields", tag = "conversations", request_body = NewField,
+    responses((status = 201, body = seva_store::fields::FieldDef), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create_field(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewField>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let def = state
+        .store
+        .write(op!(c => seva_store::fields::create(c, body.team_id, &body.key, &body.label, &body.kind, &body.options).await))
+        .await?;
+    Ok(json(StatusCode::CREATED, &def))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct FieldQuery {
+    /// Only the fields that apply to this team's conversations.
+    pub team_id: Option<TeamId>,
+}
+
+#[utoipa::path(get, path = "/api/v1/custom_fields", tag = "conversations", params(FieldQuery),
+    responses((status = 200, body = [seva_store::fields::FieldDef])))]
+pub async fn list_fields(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<FieldQuery>,
+) -> Result<Response, Problem> {
+    let team = q.team_id.map(Some);
+    let list = state
+        .store
+        .read(op!(c => seva_store::fields::list(c, team).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(delete, path = "/api/v1/custom_fields/{id}", tag = "conversations",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_field(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: seva_core::FieldId = parse_id("id", &id)?;
+    state
+        .store
+        .write(op!(c => seva_store::fields::delete(c, id).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
 }

@@ -48,3 +48,18 @@ ALTER TABLE agent_routing ADD COLUMN skills TEXT NOT NULL DEFAULT '';
 ALTER TABLE agent_routing ADD COLUMN seen_at BIGINT;
 -- Give new conversations only to agents whose desk is open.
 ALTER TABLE team_routing ADD COLUMN require_online BIGINT NOT NULL DEFAULT 0;
+
+-- Custom fields a team defines for its conversations (a team with definitions accepts
+-- only those); team_id NULL: for every team.
+CREATE TABLE custom_field_defs (
+    id TEXT PRIMARY KEY,
+    team_id TEXT REFERENCES teams(id),
+    key TEXT NOT NULL,
+    label TEXT NOT NULL,
+    -- text, number, checkbox, date (YYYY-MM-DD) or select
+    kind TEXT NOT NULL,
+    -- For select: the allowed values, JSON.
+    options TEXT NOT NULL DEFAULT '[]',
+    created_at BIGINT NOT NULL
+);
+CREATE UNIQUE INDEX custom_field_defs_key ON custom_field_defs(coalesce(team_id, ''), key);

@@ -52,7 +52,7 @@ pub async fn create(
             format!("one of: {}", KINDS.join(", ")),
         ));
     }
-    if (kind == "select") != !options.is_empty() || options.len() > 200 {
+    if (kind == "select") == options.is_empty() || options.len() > 200 {
         return Err(Error::invalid(
             "options",
             "a select has 1 to 200 options; other kinds have none",
@@ -86,11 +86,11 @@ pub async fn create(
         }
         other => other?,
     };
-    Ok(list(conn, None)
+    list(conn, None)
         .await?
         .into_iter()
         .find(|f| f.id == id)
-        .ok_or(Error::NotFound)?)
+        .ok_or(Error::NotFound)
 }
 
 /// Definitions: all, or those that apply to `team` (its own and the ones for every team).

@@ -74,7 +74,9 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
         },
     );
     Ok(Sse::new(events)
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        // A closed desk is noticed when a write to it fails: the keep-alive comment every
+        // 5 s bounds how long a gone agent still shows online (two writes, 10 s).
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
         .into_response())
 }
 

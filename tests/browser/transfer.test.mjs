@@ -66,6 +66,15 @@ test("a transfer to Billing and back leaves Olga one follow-up, and each agent s
   await olgaSide.evaluate(() => (window.__sameLoad = true));
   await olgaSide.screenshot({ path: join(shots, "transfer-1-owner-transferred.png"), fullPage: true });
 
+  // Bilal's inbox tells him; he marks the notice read.
+  await bilalSide.goto(`${base}/inbox`);
+  const notice = bilalSide.locator(".notices li", { hasText: "Please refund the second charge" });
+  await notice.getByText("Transferred to your team").waitFor();
+  await bilalSide.screenshot({ path: join(shots, "transfer-1-billing-notified.png"), fullPage: true });
+  await notice.getByRole("button", { name: "Read" }).click();
+  await bilalSide.waitForURL(`${base}/inbox`);
+  assert.equal(await bilalSide.locator(".notices li", { hasText: "Please refund the second charge" }).count(), 0);
+
   // Bilal opens it: he sees the note and that Olga is on the conversation.
   await bilalSide.goto(`${base}/conversations/${id}`);
   await bilalSide.getByText("Please refund the second charge").first().waitFor();

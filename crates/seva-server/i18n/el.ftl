@@ -204,3 +204,13 @@ macro-apply = Εφαρμογή
 views-saved = Αποθηκευμένες προβολές
 online = συνδεδεμένος
 offline = εκτός σύνδεσης
+
+# Notifications in the inbox
+notifications = Ειδοποιήσεις
+notice-read = Διαβάστηκε
+notice-rule = Κανόνας
+notice-follow-up = Παρακολούθηση
+notice-transfer = Μεταφέρθηκε στην ομάδα σας
+notice-mention = Σας ανέφερε
+notice-snooze = Τέλος αναβολής
+notice-unassigned = Περιμένει υπεύθυνο

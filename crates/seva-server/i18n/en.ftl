@@ -204,3 +204,13 @@ macro-apply = Apply
 views-saved = Saved views
 online = online
 offline = offline
+
+# Notifications in the inbox
+notifications = Notifications
+notice-read = Read
+notice-rule = Rule
+notice-follow-up = Follow-up
+notice-transfer = Transferred to your team
+notice-mention = Mentioned you
+notice-snooze = Snooze ended
+notice-unassigned = Waiting for an owner

@@ -204,3 +204,13 @@ macro-apply = వర్తింపజేయి
 views-saved = సేవ్ చేసిన వీక్షణలు
 online = ఆన్‌లైన్
 offline = ఆఫ్‌లైన్
+
+# Notifications in the inbox
+notifications = నోటిఫికేషన్లు
+notice-read = చదివాను
+notice-rule = నియమం
+notice-follow-up = ఫాలో-అప్
+notice-transfer = మీ బృందానికి బదిలీ అయింది
+notice-mention = మిమ్మల్ని ప్రస్తావించారు
+notice-snooze = వాయిదా ముగిసింది
+notice-unassigned = యజమాని కోసం వేచి ఉంది

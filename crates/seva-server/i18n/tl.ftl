@@ -204,3 +204,13 @@ macro-apply = Gamitin
 views-saved = Mga naka-save na view
 online = online
 offline = offline
+
+# Notifications in the inbox
+notifications = Mga abiso
+notice-read = Nabasa na
+notice-rule = Patakaran
+notice-follow-up = Follow-up
+notice-transfer = Inilipat sa team mo
+notice-mention = Binanggit ka
+notice-snooze = Tapos na ang pagpapaliban
+notice-unassigned = Naghihintay ng may-ari

@@ -81,6 +81,8 @@ struct InboxPage {
     rows: Vec<Row>,
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
+    notices: Vec<seva_store::notifications::Notification>,
+    csrf: String,
 }
 
 #[derive(askama::Template)]
@@ -91,6 +93,8 @@ struct InboxList {
     rows: Vec<Row>,
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
+    notices: Vec<seva_store::notifications::Notification>,
+    csrf: String,
 }
 
 #[derive(Deserialize)]
@@ -145,7 +149,7 @@ pub async fn inbox(
         Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
         None => None,
     };
-    let (list, next, names, followups, saved, chosen) = state
+    let (list, next, names, (followups, notices), saved, chosen) = state
         .store
         .read(op!(c => {
             let saved = seva_store::views::list_for(c, me_id).await?;
@@ -160,7 +164,8 @@ pub async fn inbox(
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
             let names = agent_names(c).await?;
             let followups = seva_store::transfers::tasks(c, Some(me_id), None, true).await?;
-            Ok((list, next, names, followups, saved, chosen))
+            let notices = seva_store::notifications::list_for(c, me_id, true).await?;
+            Ok((list, next, names, (followups, notices), saved, chosen))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -173,6 +178,8 @@ pub async fn inbox(
             rows,
             next,
             followups,
+            notices,
+            csrf: agent.0.csrf().to_string(),
         }));
     }
     let views = VIEWS
@@ -207,6 +214,8 @@ pub async fn inbox(
         rows,
         next,
         followups,
+        notices,
+        csrf: agent.0.csrf().to_string(),
     }))
 }
 
@@ -772,6 +781,8 @@ struct ContactPage {
     next: Option<String>,
     /// Shown in the inbox only.
     followups: Vec<seva_store::transfers::Task>,
+    notices: Vec<seva_store::notifications::Notification>,
+    csrf: String,
 }
 
 pub async fn contact(
@@ -803,6 +814,8 @@ pub async fn contact(
         rows,
         next: None,
         followups: Vec::new(),
+        notices: Vec::new(),
+        csrf: agent.0.csrf().to_string(),
     }))
 }
 

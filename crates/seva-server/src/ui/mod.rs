@@ -44,6 +44,7 @@ pub fn router() -> Router<Shared> {
             post(work::transfer_done),
         )
         .route("/tasks/{id}/done", post(work::task_done))
+        .route("/notifications/{id}/read", post(work::read_notification))
         .route("/conversations/{id}/snooze", post(work::snooze))
         .route("/conversations/{id}/macro", post(work::apply_macro))
         .route("/queues", get(supervise::queues))

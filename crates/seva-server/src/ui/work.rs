@@ -213,3 +213,22 @@ pub async fn apply_macro(
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))
 }
+
+pub async fn read_notification(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<DoneForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: seva_core::NotificationId =
+        id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let me = agent.0.agent.id;
+    state
+        .store
+        .write(op!(c => seva_store::notifications::mark_read(c, me, id).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to("/inbox").into_response())
+}

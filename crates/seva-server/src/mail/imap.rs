@@ -172,11 +172,10 @@ async fn session(
         };
         fetch_new(state, inbox, &mut c, validity, last).await?;
         if idle {
-            c.idle(
-                poll.max(Duration::from_secs(60))
-                    .min(Duration::from_secs(25 * 60)),
-            )
-            .await?;
+            // IDLE is renewed every poll interval, not only every minute or more: a
+            // message that lands between the search above and the IDLE command may not
+            // be announced by every server, and the next search must then come soon.
+            c.idle(poll.min(Duration::from_secs(25 * 60))).await?;
         } else {
             c.command("CLOSE").await.ok();
             tokio::time::sleep(poll).await;

@@ -6,7 +6,10 @@
 //! the fewest active conversations. On PostgreSQL the team's routing row is locked, so
 //! parallel arrivals are handed out one after another, never twice to the same turn.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+use seva_core::conversation::Channel;
 use seva_core::{AgentId, ConversationId, TeamId};
 
 use crate::db::{Conn, Dialect};
@@ -58,6 +61,21 @@ pub struct TeamRouting {
     /// Give new conversations only to agents whose desk is open (see [`ONLINE_WITHIN`]).
     #[serde(default)]
     pub require_online: bool,
+    /// Active conversations of one channel an agent may own (`{"chat": 3, "email": 20}`),
+    /// within the total `capacity`; an agent's own limit overrides it.
+    #[serde(default)]
+    pub channel_capacity: BTreeMap<Channel, i64>,
+}
+
+/// Checks a map of limits per channel and gives it as stored (JSON).
+fn check_capacity(field: &'static str, limits: &BTreeMap<Channel, i64>) -> Result<()> {
+    match limits.iter().find(|(_, c)| **c < 1) {
+        Some((channel, _)) => Err(Error::invalid(
+            format!("{field}.{channel}"),
+            "at least 1",
+        )),
+        None => Ok(()),
+    }
 }
 
 /// An agent is online while their desk's live stream is open: it says so on connecting
@@ -80,7 +98,7 @@ pub async fn set_seen(conn: &mut dyn Conn, agent: AgentId, online: bool) -> Resu
 pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
     let row = conn
         .query_opt(
-            "SELECT strategy, capacity, escalate_after_minutes, require_online FROM team_routing WHERE team_id = $1",
+            "SELECT strategy, capacity, escalate_after_minutes, require_online, channel_capacity FROM team_routing WHERE team_id = $1",
             args![team.to_string()],
         )
         .await?;
@@ -90,12 +108,15 @@ pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
             capacity: r.opt_int(1)?,
             escalate_after_minutes: r.opt_int(2)?,
             require_online: r.bool(3)?,
+            channel_capacity: serde_json::from_str(&r.text(4)?)
+                .map_err(|e| Error::Decode(format!("channel_capacity: {e}")))?,
         },
         None => TeamRouting {
             strategy: Strategy::Manual,
             capacity: None,
             escalate_after_minutes: None,
             require_online: false,
+            channel_capacity: BTreeMap::new(),
         },
     })
 }
@@ -105,6 +126,7 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
     if routing.capacity.is_some_and(|c| c < 1) {
         return Err(Error::invalid("capacity", "at least 1"));
     }
+    check_capacity("channel_capacity", &routing.channel_capacity)?;
     if routing
         .escalate_after_minutes
         .is_some_and(|m| !(1..=30 * 24 * 60).contains(&m))
@@ -115,15 +137,18 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
         ));
     }
     conn.execute(
-        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes, require_online) VALUES ($1, $2, $3, $4, $5) \
+        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes, require_online, channel_capacity) \
+         VALUES ($1, $2, $3, $4, $5, $6) \
          ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity, \
-         escalate_after_minutes = excluded.escalate_after_minutes, require_online = excluded.require_online",
+         escalate_after_minutes = excluded.escalate_after_minutes, require_online = excluded.require_online, \
+         channel_capacity = excluded.channel_capacity",
         args![
             team.to_string(),
             routing.strategy.as_str(),
             routing.capacity,
             routing.escalate_after_minutes,
-            routing.require_online
+            routing.require_online,
+            serde_json::to_string(&routing.channel_capacity).map_err(|e| Error::Decode(e.to_string()))?
         ],
     )
     .await?;
@@ -141,6 +166,9 @@ pub struct AgentRouting {
     /// Topics they handle (tags such as `refunds`), for skill-match routing.
     #[serde(default)]
     pub skills: Vec<String>,
+    /// Their own limit per channel (`{"chat": 2}`: two chats at once), over their teams'.
+    #[serde(default)]
+    pub channel_capacity: BTreeMap<Channel, i64>,
 }
 
 pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> {
@@ -150,6 +178,21 @@ pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> 
             args![agent.to_string()],
         )
         .await?;
+    let channel_capacity = conn
+        .query(
+            "SELECT channel, capacity FROM agent_capacity WHERE agent_id = $1",
+            args![agent.to_string()],
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            let channel = r.text(0)?;
+            let channel = channel
+                .parse()
+                .map_err(|_| Error::Decode(format!("channel {channel}")))?;
+            Ok((channel, r.int(1)?))
+        })
+        .collect::<Result<BTreeMap<_, _>>>()?;
     Ok(match row {
         Some(r) => AgentRouting {
             available: r.bool(0)?,
@@ -165,11 +208,13 @@ pub async fn agent(conn: &mut dyn Conn, agent: AgentId) -> Result<AgentRouting> 
                 .filter(|s| !s.is_empty())
                 .map(str::to_string)
                 .collect(),
+            channel_capacity,
         },
         None => AgentRouting {
             available: true,
             languages: Vec::new(),
             skills: Vec::new(),
+            channel_capacity,
         },
     })
 }
@@ -200,6 +245,19 @@ pub async fn set_agent(conn: &mut dyn Conn, agent: AgentId, routing: &AgentRouti
         args![agent.to_string(), routing.available, languages.join(","), skills.join(",")],
     )
     .await?;
+    check_capacity("channel_capacity", &routing.channel_capacity)?;
+    conn.execute(
+        "DELETE FROM agent_capacity WHERE agent_id = $1",
+        args![agent.to_string()],
+    )
+    .await?;
+    for (channel, capacity) in &routing.channel_capacity {
+        conn.execute(
+            "INSERT INTO agent_capacity (agent_id, channel, capacity) VALUES ($1, $2, $3)",
+            args![agent.to_string(), channel.as_str(), *capacity],
+        )
+        .await?;
+    }
     Ok(())
 }
 
@@ -212,14 +270,17 @@ pub async fn route(
     language: Option<&str>,
 ) -> Result<Option<AgentId>> {
     let lock = match conn.dialect() {
-        Dialect::Postgres => {
-            "SELECT strategy, capacity, last_agent_id, require_online FROM team_routing WHERE team_id = $1 FOR UPDATE"
-        }
-        Dialect::Sqlite => {
-            "SELECT strategy, capacity, last_agent_id, require_online FROM team_routing WHERE team_id = $1"
-        }
+        Dialect::Postgres => " FOR UPDATE OF t",
+        Dialect::Sqlite => "",
     };
-    let Some(r) = conn.query_opt(lock, args![team.to_string()]).await? else {
+    let sql = format!(
+        "SELECT t.strategy, t.capacity, t.last_agent_id, t.require_online, t.channel_capacity, c.channel \
+         FROM team_routing t, conversations c WHERE t.team_id = $1 AND c.id = $2{lock}"
+    );
+    let Some(r) = conn
+        .query_opt(&sql, args![team.to_string(), conversation.to_string()])
+        .await?
+    else {
         return Ok(None);
     };
     let strategy = Strategy::parse(&r.text(0)?);
@@ -227,6 +288,13 @@ pub async fn route(
         return Ok(None);
     }
     let (capacity, last) = (r.opt_int(1)?, r.opt_text(2)?);
+    let channel = r.text(5)?;
+    // The team's limit on this conversation's channel (-1: none); an agent's own wins.
+    let channel_capacity = serde_json::from_str::<BTreeMap<String, i64>>(&r.text(4)?)
+        .map_err(|e| Error::Decode(format!("channel_capacity: {e}")))?
+        .get(&channel)
+        .copied()
+        .unwrap_or(-1);
     // Online: seen since this instant; 0 (everyone) when the team does not ask for it.
     let online_since = if r.bool(3)? {
         crate::now().micros() - ONLINE_WITHIN
@@ -234,13 +302,13 @@ pub async fn route(
         0
     };
     // The choice is made by the database, which returns the one agent chosen: available,
-    // enabled, under capacity, speaking the conversation's language (their spoken
+    // enabled, under capacity (in all, and on this channel), speaking the conversation's language (their spoken
     // languages, or their pages' language when they listed none); then the least loaded
     // (least busy only), then the first after the last one chosen in id order, wrapping
     // around (round robin, and the tie-break of least busy).
     let order = match strategy {
         Strategy::RoundRobin => "",
-        _ => "coalesce(l.active, 0), ",
+        _ => "coalesce(l.total, 0), ",
     };
     let skills = match strategy {
         Strategy::SkillMatch => {
@@ -253,9 +321,15 @@ pub async fn route(
     };
     let sql = format!(
         "SELECT a.id FROM team_members m JOIN agents a ON a.id = m.agent_id \
-         LEFT JOIN agent_routing r ON r.agent_id = a.id LEFT JOIN agent_load l ON l.agent_id = a.id \
+         LEFT JOIN agent_routing r ON r.agent_id = a.id \
+         LEFT JOIN (SELECT agent_id, CAST(sum(active) AS BIGINT) AS total, \
+                           CAST(sum(CASE WHEN channel = $7 THEN active ELSE 0 END) AS BIGINT) AS here FROM agent_load \
+                    WHERE agent_id IN (SELECT agent_id FROM team_members WHERE team_id = $1) GROUP BY agent_id) l \
+                   ON l.agent_id = a.id \
+         LEFT JOIN agent_capacity k ON k.agent_id = a.id AND k.channel = $7 \
          WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 \
-         AND ($2 < 0 OR coalesce(l.active, 0) < $2) AND coalesce(r.seen_at, 0) >= $6 \
+         AND ($2 < 0 OR coalesce(l.total, 0) < $2) AND coalesce(r.seen_at, 0) >= $6 \
+         AND (coalesce(k.capacity, $8) < 0 OR coalesce(l.here, 0) < coalesce(k.capacity, $8)) \
          AND ($3 = '' OR (coalesce(r.languages, '') = '' AND a.language = $3) \
               OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') {skills} \
          ORDER BY {order}CASE WHEN a.id > $4 THEN 0 ELSE 1 END, a.id LIMIT 1"
@@ -269,7 +343,9 @@ pub async fn route(
                 language.unwrap_or(""),
                 last.unwrap_or_default(),
                 conversation.to_string(),
-                online_since
+                online_since,
+                channel.as_str(),
+                channel_capacity
             ],
         )
         .await?
@@ -392,9 +468,10 @@ pub struct AgentLoad {
 
 pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> {
     conn.query(
-        "SELECT a.id, a.name, coalesce(r.available, 1), coalesce(l.active, 0), coalesce(r.seen_at, 0) \
+        "SELECT a.id, a.name, coalesce(r.available, 1), \
+         (SELECT CAST(coalesce(sum(l.active), 0) AS BIGINT) FROM agent_load l WHERE l.agent_id = a.id), \
+         coalesce(r.seen_at, 0) \
          FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
-         LEFT JOIN agent_load l ON l.agent_id = a.id \
          WHERE m.team_id = $1 AND a.disabled = 0 ORDER BY a.name",
         args![team.to_string()],
     )

@@ -652,9 +652,13 @@ async fn the_agent_load_routing_reads_always_equals_the_count_of_active_conversa
     .unwrap();
     let (load, counted) = s
         .read(op!(c => {
-            let load = c.query("SELECT agent_id, active FROM agent_load WHERE active <> 0 ORDER BY agent_id", &[]).await?;
+            let load = c.query(
+                "SELECT agent_id || '/' || channel, active FROM agent_load WHERE active <> 0 ORDER BY 1",
+                &[],
+            ).await?;
             let counted = c.query(
-                "SELECT owner_id, count(*) FROM conversations WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id ORDER BY owner_id",
+                "SELECT owner_id || '/' || channel, count(*) FROM conversations WHERE active = 1 AND owner_id IS NOT NULL \
+                 GROUP BY owner_id, channel ORDER BY 1",
                 &[],
             ).await?;
             let pairs = |rows: &[seva_store::Row]| -> Vec<(String, i64)> {
@@ -668,8 +672,8 @@ async fn the_agent_load_routing_reads_always_equals_the_count_of_active_conversa
     // Boss keeps 0 and 1 (reassigned to him); other keeps 3 (solved and reopened). 2 was
     // solved, 4 unassigned, 5 merged away.
     let mut expected = vec![
-        (boss.agent_id.to_string(), 2),
-        (other.agent_id.to_string(), 1),
+        (format!("{}/web_form", boss.agent_id), 2),
+        (format!("{}/web_form", other.agent_id), 1),
     ];
     expected.sort();
     assert_eq!(load, expected);

@@ -6,6 +6,7 @@ mod common;
 
 use std::collections::HashMap;
 
+use common::mail::{SUPPORT, mail, send};
 use common::{Seva, agent_id, team};
 use serde_json::{Value, json};
 
@@ -146,6 +147,77 @@ fn capacity_leaves_the_rest_in_the_queue() {
         body["detail"].as_str().unwrap().contains("sideways"),
         "{body}"
     );
+}
+
+/// Capacity per channel: the team lets each agent hold one API conversation (and three in
+/// all); one agent's own limit lets her hold two. An email still reaches an agent whose API
+/// limit is full, until the total is reached.
+#[test]
+fn capacity_per_channel_counts_each_channel_apart_and_an_agents_own_limit_wins() {
+    let seva = Seva::start();
+    let team = team(
+        &seva,
+        "Chat desk",
+        json!({"strategy": "least_busy", "capacity": 3, "channel_capacity": {"api": 1}}),
+        &["c1@example.com", "c2@example.com"],
+    );
+    let c2 = agent_id(&seva, "c2@example.com");
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/agents/{c2}/routing"),
+        Some(json!({"available": true, "languages": [], "channel_capacity": {"api": 2}})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(body["channel_capacity"], json!({"api": 2}));
+    let (s, inbox) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "support", "channel": "email", "address": SUPPORT, "team_id": team,
+                    "settings": {"auto_acknowledge": false}})),
+    );
+    assert_eq!(s, 201, "{inbox}");
+
+    let owners: Vec<Value> = (1..=4)
+        .map(|n| arrive(&seva, &team, n, "Where is my order?")["owner_id"].clone())
+        .collect();
+    let c2_held = owners.iter().filter(|o| **o == json!(c2)).count();
+    assert_eq!(c2_held, 2, "c2 may hold two API conversations: {owners:?}");
+    assert_eq!(
+        owners.iter().filter(|o| o.is_string()).count(),
+        3,
+        "one for c1 (the team's API limit), two for c2: {owners:?}"
+    );
+    assert!(owners[3].is_null(), "the fourth waits: {owners:?}");
+
+    // An email is another channel: c1, at its API limit, still takes it.
+    send(&seva, &mail("e1@example.com", "By email", "", "Where is my order?"));
+    let (_, list) = seva.api("GET", "/api/v1/conversations?status=open&limit=50", None);
+    let email = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "email")
+        .expect("the email conversation")
+        .clone();
+    assert!(
+        email["owner_id"].is_string() && email["owner_id"] != json!(c2),
+        "the email goes to c1, who has room in all: {email}"
+    );
+
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/teams/{team}/routing"),
+        Some(json!({"strategy": "least_busy", "channel_capacity": {"chat": 0}})),
+    );
+    assert_eq!(s, 422, "{body}");
+    assert!(body.to_string().contains("channel_capacity.chat"), "{body}");
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/teams/{team}/routing"),
+        Some(json!({"strategy": "least_busy", "channel_capacity": {"pigeon": 2}})),
+    );
+    assert_eq!(s, 422, "{body}");
+    assert!(body.to_string().contains("pigeon"), "{body}");
 }
 
 /// Skill match: a rule turns the customer's words into a topic (a tag) on arrival, and the

@@ -1,0 +1,42 @@
+-- Capacity per channel: an agent may hold, say, three chats and twenty emails at once.
+-- The load table now counts each agent's active conversations per channel.
+
+DROP TRIGGER conversations_load_insert;
+DROP TRIGGER conversations_load_update;
+DROP TABLE agent_load;
+CREATE TABLE agent_load (
+    agent_id TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    active INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (agent_id, channel)
+);
+INSERT INTO agent_load (agent_id, channel, active)
+    SELECT owner_id, channel, count(*) FROM conversations
+    WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id, channel;
+CREATE TRIGGER conversations_load_insert AFTER INSERT ON conversations
+    WHEN NEW.owner_id IS NOT NULL AND NEW.active = 1
+BEGIN
+    INSERT INTO agent_load (agent_id, channel, active) VALUES (NEW.owner_id, NEW.channel, 1)
+        ON CONFLICT (agent_id, channel) DO UPDATE SET active = active + 1;
+END;
+CREATE TRIGGER conversations_load_update AFTER UPDATE OF owner_id, active, channel ON conversations
+    WHEN OLD.owner_id IS NOT NEW.owner_id OR OLD.active <> NEW.active OR OLD.channel <> NEW.channel
+BEGIN
+    UPDATE agent_load SET active = active - 1
+        WHERE OLD.active = 1 AND agent_id = OLD.owner_id AND channel = OLD.channel;
+    INSERT INTO agent_load (agent_id, channel, active)
+        SELECT NEW.owner_id, NEW.channel, 1 WHERE NEW.active = 1 AND NEW.owner_id IS NOT NULL
+        ON CONFLICT (agent_id, channel) DO UPDATE SET active = active + 1;
+END;
+
+-- A team's limit per channel, as a JSON object ({"chat": 3}); the plain capacity still
+-- bounds the total.
+ALTER TABLE team_routing ADD COLUMN channel_capacity TEXT NOT NULL DEFAULT '{}';
+
+-- One agent's own limit on a channel, which overrides the team's.
+CREATE TABLE agent_capacity (
+    agent_id TEXT NOT NULL REFERENCES agents(id),
+    channel TEXT NOT NULL,
+    capacity INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, channel)
+);

@@ -421,6 +421,32 @@ pub async fn queue(conn: &mut dyn Conn, team: TeamId, limit: i64) -> Result<Vec<
         .collect()
 }
 
+/// How a team's queue stands: how many wait, how many of them are urgent, and how long
+/// the longest has waited (microseconds), counted by the database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct QueueStats {
+    pub waiting: i64,
+    pub urgent: i64,
+    pub longest_wait: i64,
+}
+
+pub async fn queue_stats(conn: &mut dyn Conn, team: TeamId) -> Result<QueueStats> {
+    let r = conn
+        .query_one(
+            "SELECT count(*), CAST(coalesce(sum(CASE WHEN priority = 'urgent' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+             min(created_at) FROM conversations WHERE team_id = $1 AND active = 1 AND owner_id IS NULL",
+            args![team.to_string()],
+        )
+        .await?;
+    Ok(QueueStats {
+        waiting: r.int(0)?,
+        urgent: r.int(1)?,
+        longest_wait: r
+            .opt_int(2)?
+            .map_or(0, |oldest| (crate::now().micros() - oldest).max(0)),
+    })
+}
+
 /// Hands out what waits in a team's queue, most urgent first, while its agents have room
 /// (after an agent solves something or becomes available). Returns how many were given.
 pub async fn drain(conn: &mut dyn Conn, team: TeamId) -> Result<usize> {

@@ -280,10 +280,10 @@ pub async fn team_queue(
 pub struct QueueSummary {
     pub team_id: TeamId,
     pub team: String,
-    pub waiting: usize,
+    pub waiting: i64,
     /// Microseconds the longest-waiting conversation has waited.
     pub longest_wait: i64,
-    pub urgent_waiting: usize,
+    pub urgent_waiting: i64,
     pub agents: Vec<routing::AgentLoad>,
 }
 
@@ -301,13 +301,13 @@ pub async fn queues(State(state): State<Shared>, caller: Caller) -> Result<Respo
         .read(op!(c => {
             let mut out = Vec::new();
             for team in seva_store::teams::list(c).await? {
-                let waiting = routing::queue(c, team.id, 10_000).await?;
+                let stats = routing::queue_stats(c, team.id).await?;
                 out.push(QueueSummary {
                     team_id: team.id,
                     team: team.name.clone(),
-                    waiting: waiting.len(),
-                    longest_wait: waiting.iter().map(|w| w.waited).max().unwrap_or(0),
-                    urgent_waiting: waiting.iter().filter(|w| w.priority == "urgent").count(),
+                    waiting: stats.waiting,
+                    longest_wait: stats.longest_wait,
+                    urgent_waiting: stats.urgent,
                     agents: routing::loads(c, team.id).await?,
                 });
             }

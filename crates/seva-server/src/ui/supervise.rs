@@ -18,8 +18,8 @@ use crate::problem::Problem;
 /// One team's line on the queues page.
 pub struct QueueLine {
     pub team: String,
-    pub waiting: usize,
-    pub urgent: usize,
+    pub waiting: i64,
+    pub urgent: i64,
     pub longest_minutes: i64,
     /// Name, active conversations, available, online.
     pub agents: Vec<(String, i64, bool, bool)>,
@@ -69,12 +69,12 @@ pub async fn queues(
         .read(op!(c => {
             let mut lines = Vec::new();
             for team in teams::list(c).await? {
-                let waiting = routing::queue(c, team.id, 10_000).await?;
+                let stats = routing::queue_stats(c, team.id).await?;
                 lines.push(QueueLine {
                     team: team.name.clone(),
-                    waiting: waiting.len(),
-                    urgent: waiting.iter().filter(|w| w.priority == "urgent").count(),
-                    longest_minutes: waiting.iter().map(|w| w.waited).max().unwrap_or(0) / 60_000_000,
+                    waiting: stats.waiting,
+                    urgent: stats.urgent,
+                    longest_minutes: stats.longest_wait / 60_000_000,
                     agents: routing::loads(c, team.id)
                         .await?
                         .into_iter()

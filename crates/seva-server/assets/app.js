@@ -24,7 +24,10 @@
     const response = await fetch(region.dataset.live, { credentials: "same-origin" });
     if (!response.ok) return;
     const before = new Set([...region.querySelectorAll("[data-href]")].map((r) => r.dataset.href));
+    // Ticks for the bulk bar survive the update.
+    const ticked = new Set([...region.querySelectorAll("input[name=ids]:checked")].map((i) => i.value));
     region.innerHTML = await response.text();
+    region.querySelectorAll("input[name=ids]").forEach((i) => { i.checked = ticked.has(i.value); });
     region.querySelectorAll("[data-href]").forEach((row) => {
       if (!before.has(row.dataset.href)) row.classList.add("fresh");
     });
@@ -106,7 +109,9 @@
     source.addEventListener("open", refresh);
   }
 
-  // Keyboard: j/k move through the list, Enter opens, r goes to the reply box.
+  // Keyboard: j/k move through the list, x ticks the row, Enter opens; on a conversation
+  // r goes to the reply box, n to it as an internal note, a takes the conversation, and
+  // u goes back to the inbox.
   let selected = -1;
   function rows() {
     return [...document.querySelectorAll("tr[data-href]")];
@@ -129,13 +134,24 @@
     if (e.key === "j") select(selected + 1);
     else if (e.key === "k") select(selected - 1);
     else if (e.key === "Enter" && selected >= 0) location.href = rows()[selected].dataset.href;
-    else if (e.key === "r") {
+    else if (e.key === "x" && selected >= 0) {
+      const box = rows()[selected].querySelector("input[name=ids]");
+      if (box) box.checked = !box.checked;
+    } else if (e.key === "r" || e.key === "n") {
       const reply = document.getElementById("reply-text");
-      if (reply) { e.preventDefault(); reply.focus(); }
+      if (!reply) return;
+      e.preventDefault();
+      const kind = reply.form.querySelector(`input[name=kind][value=${e.key === "n" ? "note" : "reply"}]`);
+      if (kind) kind.checked = true;
+      reply.focus();
+    } else if (e.key === "a" && conversationId) {
+      document.querySelector("form[action$='/assign'] input[name=owner][type=hidden]")?.form.requestSubmit();
+    } else if (e.key === "u" && conversationId) {
+      location.href = "/inbox";
     }
   });
   document.addEventListener("click", (e) => {
     const row = e.target.closest("tr[data-href]");
-    if (row && !e.target.closest("a")) location.href = row.dataset.href;
+    if (row && !e.target.closest("a, input, label, td.pick")) location.href = row.dataset.href;
   });
 })();

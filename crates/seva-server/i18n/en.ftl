@@ -14,7 +14,7 @@ login-button = Log in
 login-failed = That email and password do not match an active account.
 login-too-many = Too many failed logins. Wait a few minutes and try again.
 views = Views
-inbox-keys = Keys: j and k move, Enter opens, r replies.
+inbox-keys = Keys: j and k move, x ticks, Enter opens, r replies, n writes a note, a takes it, u goes back to the inbox.
 inbox-empty = Nothing here. New conversations appear without reloading.
 col-subject = Subject
 col-customer = Customer
@@ -214,3 +214,15 @@ notice-transfer = Transferred to your team
 notice-mention = Mentioned you
 notice-snooze = Snooze ended
 notice-unassigned = Waiting for an owner
+
+# Bulk bar, merge and split
+bulk-title = Change the ticked conversations
+bulk-apply = Apply to ticked
+bulk-select = Tick
+bulk-select-one = Tick #{ $reference }
+bulk-none = Tick at least one conversation first.
+merge = Merge into another conversation
+merge-into = Conversation number
+merge-hint = This conversation's messages move there, and this one is closed.
+merge-reference = Give the number of the conversation to merge into, such as #1042.
+split = Split off into a new conversation

@@ -14,7 +14,7 @@ login-button = Mag-log in
 login-failed = Hindi tugma ang email at password sa isang aktibong account.
 login-too-many = Napakaraming bigong pag-log in. Maghintay ng ilang minuto at subukang muli.
 views = Mga view
-inbox-keys = Mga key: j at k para gumalaw, Enter para buksan, r para sumagot.
+inbox-keys = Mga key: j at k para gumalaw, x para pumili, Enter para buksan, r para sumagot, n para sa tala, a para akuin, u para bumalik sa inbox.
 inbox-empty = Walang laman. Lumilitaw ang mga bagong usapan nang hindi nire-reload.
 col-subject = Paksa
 col-customer = Customer
@@ -214,3 +214,15 @@ notice-transfer = Inilipat sa team mo
 notice-mention = Binanggit ka
 notice-snooze = Tapos na ang pagpapaliban
 notice-unassigned = Naghihintay ng may-ari
+
+# Bulk bar, merge and split
+bulk-title = Baguhin ang mga napiling usapan
+bulk-apply = Ilapat sa mga napili
+bulk-select = Piliin
+bulk-select-one = Piliin ang #{ $reference }
+bulk-none = Pumili muna ng kahit isang usapan.
+merge = Isama sa ibang usapan
+merge-into = Numero ng usapan
+merge-hint = Lilipat doon ang mga mensahe ng usapang ito, at isasara ito.
+merge-reference = Ibigay ang numero ng usapang pagsasamahan, hal. #1042.
+split = Ihiwalay bilang bagong usapan

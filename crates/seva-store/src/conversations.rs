@@ -1116,6 +1116,55 @@ pub async fn list(
     Ok((page, next))
 }
 
+/// One change made to many conversations at once.
+#[derive(Debug, Clone, Default)]
+pub struct Bulk {
+    pub ids: Vec<ConversationId>,
+    pub status: Option<Status>,
+    pub priority: Option<Priority>,
+    pub owner: Option<Option<AgentId>>,
+    pub team: Option<Option<TeamId>>,
+    pub add_tags: Vec<String>,
+    pub remove_tags: Vec<String>,
+}
+
+/// Makes one change to many conversations: all or none, since it runs in the caller's
+/// transaction. An error names the conversation by its place (`ids[3]`). Returns how many.
+pub async fn bulk(conn: &mut dyn Conn, viewer: &Viewer, change: &Bulk) -> Result<usize> {
+    if change.ids.is_empty() || change.ids.len() > 500 {
+        return Err(Error::invalid("ids", "1 to 500 conversations"));
+    }
+    for (i, &id) in change.ids.iter().enumerate() {
+        let at = |e: Error| match e {
+            Error::NotFound => Error::invalid(format!("ids[{i}]"), "no such conversation"),
+            Error::Invalid { field, message } => {
+                Error::invalid(format!("ids[{i}].{field}"), message)
+            }
+            e => e,
+        };
+        let current = get_for(conn, viewer, id).await.map_err(at)?;
+        if let Some(s) = change.status.filter(|s| *s != current.status) {
+            set_status(conn, viewer, id, s).await.map_err(at)?;
+        }
+        if let Some(p) = change.priority {
+            set_priority(conn, viewer, id, p).await.map_err(at)?;
+        }
+        if change.owner.is_some() || change.team.is_some() {
+            let to = Assignment {
+                owner: change.owner,
+                team: change.team,
+            };
+            assign(conn, viewer, id, to).await.map_err(at)?;
+        }
+        if !change.add_tags.is_empty() || !change.remove_tags.is_empty() {
+            set_tags(conn, viewer, id, &change.add_tags, &change.remove_tags)
+                .await
+                .map_err(at)?;
+        }
+    }
+    Ok(change.ids.len())
+}
+
 /// Merges conversation `from` into `into` (the same issue, asked twice): every message
 /// moves to `into` with its attachments, tags join, `from` is closed with a note pointing
 /// to `into`, and both record it. Replies to mail of `from` thread into `into`, since the

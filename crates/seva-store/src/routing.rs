@@ -70,10 +70,7 @@ pub struct TeamRouting {
 /// Checks a map of limits per channel and gives it as stored (JSON).
 fn check_capacity(field: &'static str, limits: &BTreeMap<Channel, i64>) -> Result<()> {
     match limits.iter().find(|(_, c)| **c < 1) {
-        Some((channel, _)) => Err(Error::invalid(
-            format!("{field}.{channel}"),
-            "at least 1",
-        )),
+        Some((channel, _)) => Err(Error::invalid(format!("{field}.{channel}"), "at least 1")),
         None => Ok(()),
     }
 }

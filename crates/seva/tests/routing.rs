@@ -172,8 +172,10 @@ fn capacity_per_channel_counts_each_channel_apart_and_an_agents_own_limit_wins()
     let (s, inbox) = seva.api(
         "POST",
         "/api/v1/inboxes",
-        Some(json!({"name": "support", "channel": "email", "address": SUPPORT, "team_id": team,
-                    "settings": {"auto_acknowledge": false}})),
+        Some(
+            json!({"name": "support", "channel": "email", "address": SUPPORT, "team_id": team,
+                    "settings": {"auto_acknowledge": false}}),
+        ),
     );
     assert_eq!(s, 201, "{inbox}");
 
@@ -190,7 +192,10 @@ fn capacity_per_channel_counts_each_channel_apart_and_an_agents_own_limit_wins()
     assert!(owners[3].is_null(), "the fourth waits: {owners:?}");
 
     // An email is another channel: c1, at its API limit, still takes it.
-    send(&seva, &mail("e1@example.com", "By email", "", "Where is my order?"));
+    send(
+        &seva,
+        &mail("e1@example.com", "By email", "", "Where is my order?"),
+    );
     let (_, list) = seva.api("GET", "/api/v1/conversations?status=open&limit=50", None);
     let email = list["data"]
         .as_array()

@@ -9,10 +9,10 @@ use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
 use seva_core::conversation::{Priority, Status};
 use seva_core::{AgentId, ConversationId, MacroId, TeamId, ViewId};
-use seva_store::conversations::{self, Assignment, Conversation, Cursor};
+use seva_store::conversations::{self, Conversation, Cursor};
 use seva_store::macros::{self, Macro};
+use seva_store::op;
 use seva_store::views::{self, View, ViewFilters};
-use seva_store::{Error, op};
 use utoipa::{IntoParams, ToSchema};
 
 use super::conversations::Page;
@@ -168,39 +168,19 @@ pub async fn bulk(
     caller: Caller,
     ApiJson(body, _): ApiJson<BulkBody>,
 ) -> Result<Response, Problem> {
-    if body.ids.is_empty() || body.ids.len() > 500 {
-        return Err(Problem::bad_request("ids", "1 to 500 conversations"));
-    }
     let viewer = caller.viewer();
+    let change = conversations::Bulk {
+        ids: body.ids,
+        status: body.status,
+        priority: body.priority,
+        owner: body.owner_id,
+        team: body.team_id,
+        add_tags: body.add_tags,
+        remove_tags: body.remove_tags,
+    };
     let updated = state
         .store
-        .write(op!(c => {
-            for (i, &id) in body.ids.iter().enumerate() {
-                let at = |e: Error| match e {
-                    Error::NotFound => Error::invalid(format!("ids[{i}]"), "no such conversation"),
-                    Error::Invalid { field, message } => Error::invalid(format!("ids[{i}].{field}"), message),
-                    e => e,
-                };
-                if let Some(s) = body.status {
-                    let current = conversations::get_for(c, &viewer, id).await.map_err(at)?;
-                    if current.status != s {
-                        conversations::set_status(c, &viewer, id, s).await.map_err(at)?;
-                    }
-                }
-                if let Some(p) = body.priority {
-                    conversations::set_priority(c, &viewer, id, p).await.map_err(at)?;
-                }
-                if body.owner_id.is_some() || body.team_id.is_some() {
-                    let to = Assignment { owner: body.owner_id, team: body.team_id };
-                    conversations::assign(c, &viewer, id, to).await.map_err(at)?;
-                }
-                if !body.add_tags.is_empty() || !body.remove_tags.is_empty() {
-                    conversations::set_tags(c, &viewer, id, &body.add_tags, &body.remove_tags).await.map_err(at)?;
-                }
-                conversations::get_for(c, &viewer, id).await.map_err(at)?;
-            }
-            Ok(body.ids.len())
-        }))
+        .write(op!(c => conversations::bulk(c, &viewer, &change).await))
         .await?;
     Ok(json(StatusCode::OK, &BulkResult { updated }))
 }

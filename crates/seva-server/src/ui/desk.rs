@@ -83,6 +83,12 @@ struct InboxPage {
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
     csrf: String,
+    /// Rows have a box to tick for the bulk bar.
+    selectable: bool,
+    /// Where the bulk bar comes back to.
+    back: String,
+    statuses: Vec<(&'static str, String)>,
+    priorities: Vec<(&'static str, String)>,
 }
 
 #[derive(askama::Template)]
@@ -95,6 +101,21 @@ struct InboxList {
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
     csrf: String,
+    selectable: bool,
+}
+
+/// Statuses and priorities with their words, for select boxes.
+#[allow(clippy::type_complexity)]
+fn choices(t: Tr) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+    let statuses = Status::ALL
+        .iter()
+        .map(|s| (s.as_str(), t.word("status", s.as_str())))
+        .collect();
+    let priorities = Priority::ALL
+        .iter()
+        .map(|p| (p.as_str(), t.word("priority", p.as_str())))
+        .collect();
+    (statuses, priorities)
 }
 
 #[derive(Deserialize)]
@@ -180,6 +201,7 @@ pub async fn inbox(
             followups,
             notices,
             csrf: agent.0.csrf().to_string(),
+            selectable: true,
         }));
     }
     let views = VIEWS
@@ -190,10 +212,12 @@ pub async fn inbox(
             current: key == view && q.saved.is_none(),
         })
         .collect();
-    let live_url = match &chosen {
-        Some(v) => format!("/inbox?saved={}&partial=1", v.id),
-        None => format!("/inbox?view={view}&partial=1"),
+    let back = match &chosen {
+        Some(v) => format!("/inbox?saved={}", v.id),
+        None => format!("/inbox?view={view}"),
     };
+    let live_url = format!("{back}&partial=1");
+    let (statuses, priorities) = choices(t);
     let heading = match &chosen {
         Some(v) => v.name.clone(),
         None => t.s(&format!("view-{view}")),
@@ -216,6 +240,10 @@ pub async fn inbox(
         followups,
         notices,
         csrf: agent.0.csrf().to_string(),
+        selectable: true,
+        back,
+        statuses,
+        priorities,
     }))
 }
 
@@ -477,14 +505,7 @@ pub async fn conversation(
         .iter()
         .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
         .collect();
-    let statuses = Status::ALL
-        .iter()
-        .map(|s| (s.as_str(), t.word("status", s.as_str())))
-        .collect();
-    let priorities = Priority::ALL
-        .iter()
-        .map(|p| (p.as_str(), t.word("priority", p.as_str())))
-        .collect();
+    let (statuses, priorities) = choices(t);
     let agents = names
         .iter()
         .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
@@ -540,7 +561,7 @@ pub async fn conversation(
     }))
 }
 
-fn back_to(id: ConversationId) -> Response {
+pub(super) fn back_to(id: ConversationId) -> Response {
     Redirect::to(&format!("/conversations/{id}")).into_response()
 }
 
@@ -783,6 +804,7 @@ struct ContactPage {
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
     csrf: String,
+    selectable: bool,
 }
 
 pub async fn contact(
@@ -816,6 +838,7 @@ pub async fn contact(
         followups: Vec::new(),
         notices: Vec::new(),
         csrf: agent.0.csrf().to_string(),
+        selectable: false,
     }))
 }
 

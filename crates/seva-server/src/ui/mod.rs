@@ -7,6 +7,7 @@ mod public;
 mod session;
 mod settings;
 mod supervise;
+mod tools;
 mod work;
 
 use axum::Router;
@@ -47,6 +48,9 @@ pub fn router() -> Router<Shared> {
         .route("/notifications/{id}/read", post(work::read_notification))
         .route("/conversations/{id}/snooze", post(work::snooze))
         .route("/conversations/{id}/macro", post(work::apply_macro))
+        .route("/conversations/{id}/merge", post(tools::merge))
+        .route("/conversations/{id}/split", post(tools::split))
+        .route("/inbox/bulk", post(tools::bulk))
         .route("/queues", get(supervise::queues))
         .route(
             "/rules",

@@ -10,6 +10,7 @@ use seva_core::{AgentId, ConversationId, TaskId, TeamId};
 use seva_store::conversations::Viewer;
 use seva_store::{op, transfers};
 
+use super::desk::back_to;
 use super::{Agent, PageError};
 use crate::Shared;
 use crate::problem::Problem;
@@ -76,10 +77,6 @@ pub struct TransferForm {
     team: String,
     #[serde(default)]
     note: String,
-}
-
-fn back_to(id: ConversationId) -> Response {
-    Redirect::to(&format!("/conversations/{id}")).into_response()
 }
 
 pub async fn transfer(

@@ -1,0 +1,158 @@
+//! The inbox's bulk bar and the conversation page's merge and split forms.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use seva_core::conversation::{Priority, Status};
+use seva_core::{ConversationId, MessageId};
+use seva_store::conversations::{self, Bulk};
+use seva_store::{Error, op};
+
+use super::desk::back_to;
+use super::{Agent, PageError};
+use crate::Shared;
+use crate::i18n::Tr;
+use crate::problem::Problem;
+
+/// A form body read by hand, since the bulk bar sends one `ids` field per ticked row.
+struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    fn parse(body: &[u8]) -> Self {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first non-empty value of a field.
+    fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn bad(t: Tr, field: &'static str, message: impl Into<String>) -> PageError {
+    PageError(Problem::bad_request(field, message), t)
+}
+
+fn word<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
+    t: Tr,
+    fields: &Fields,
+    name: &'static str,
+) -> Result<Option<T>, PageError> {
+    fields
+        .one(name)
+        .map(|w| w.parse().map_err(|e: T::Err| bad(t, name, e.to_string())))
+        .transpose()
+}
+
+/// The bulk bar: one change (status, priority, owner, a tag) to every ticked conversation,
+/// all or none; then back to the same inbox view.
+pub async fn bulk(
+    State(state): State<Shared>,
+    agent: Agent,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let fields = Fields::parse(&body);
+    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
+    let t = agent.tr();
+    let ids = fields
+        .all("ids")
+        .map(|id| id.parse().map_err(|_| bad(t, "ids", "not a conversation")))
+        .collect::<Result<Vec<ConversationId>, _>>()?;
+    if ids.is_empty() {
+        return Err(bad(t, "ids", t.s("bulk-none")));
+    }
+    let owner = match fields.one("owner") {
+        None => None,
+        Some("me") => Some(Some(agent.0.agent.id)),
+        Some("none") => Some(None),
+        Some(_) => return Err(bad(t, "owner", "me or none")),
+    };
+    let change = Bulk {
+        ids,
+        status: word::<Status>(t, &fields, "status")?,
+        priority: word::<Priority>(t, &fields, "priority")?,
+        owner,
+        team: None,
+        add_tags: fields
+            .one("tag")
+            .map(|s| s.to_string())
+            .into_iter()
+            .collect(),
+        remove_tags: Vec::new(),
+    };
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => conversations::bulk(c, &viewer, &change).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    // Back to the view it came from; only an inbox address is followed.
+    let back = fields
+        .one("back")
+        .filter(|b| b.starts_with("/inbox") && !b.starts_with("//"))
+        .unwrap_or("/inbox");
+    Ok(Redirect::to(back).into_response())
+}
+
+/// Merges this conversation into another, named by its reference (`#1042` or `1042`).
+pub async fn merge(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let fields = Fields::parse(&body);
+    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let reference: i64 = fields
+        .one("into")
+        .map(|r| r.trim_start_matches('#'))
+        .and_then(|r| r.parse().ok())
+        .ok_or_else(|| bad(t, "into", t.s("merge-reference")))?;
+    let viewer = agent.0.viewer();
+    let into = state
+        .store
+        .write(op!(c => {
+            let into = seva_store::email::by_reference(c, reference)
+                .await?
+                .ok_or_else(|| Error::invalid("into", format!("no conversation #{reference}")))?;
+            conversations::merge(c, &viewer, id, into.id).await
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(into.id))
+}
+
+/// Splits one of the customer's messages off into a new conversation, and opens it.
+pub async fn split(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let fields = Fields::parse(&body);
+    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let message: MessageId = fields
+        .one("message")
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| bad(t, "message", "not a message"))?;
+    let viewer = agent.0.viewer();
+    let new = state
+        .store
+        .write(op!(c => conversations::split(c, &viewer, id, message).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(new.id))
+}

@@ -1,0 +1,107 @@
+// Browser test of the agent's everyday tools, in Debian's chromium driven by
+// playwright-core: ticking conversations (by mouse and by keyboard) and changing them all
+// at once from the bulk bar, merging a duplicate by its number, splitting a message off
+// again, and the conversation page's keys (a takes it, n writes a note). Screenshots are
+// kept under target/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
+
+const password = "a long browser test password";
+let seva, base, token, browser;
+
+before(async () => {
+  seva = await startSeva();
+  base = seva.base;
+  seva.cli(["user", "add", "sofia@example.com", "--name", "Sofia", "--role", "supervisor", "--password-stdin"], password);
+  token = seva.cli(["token", "create", "--user", "sofia@example.com"]);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  seva?.stop();
+});
+
+const api = (method, path, body) => apiAs(base, token)(method, path, body);
+
+async function create(email, subject, text) {
+  const r = await api("POST", "/api/v1/conversations", { contact: { email }, subject, text });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  return (await api("GET", `/api/v1/conversations/${r.json.id}`)).json;
+}
+
+test("bulk changes, merge and split from the pages, and the conversation keys", async () => {
+  const login = await create("dup@example.com", "Cannot log in", "I cannot log in");
+  const again = await create("dup@example.com", "Cannot log in again", "Still cannot log in, and my invoice is wrong");
+  const other = await create("vip@example.com", "Invoice", "Where is my invoice?");
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  await page.goto(`${base}/inbox?view=all`);
+
+  // Tick one with the mouse and one with the keyboard (j moves down the list, x ticks).
+  await page.getByLabel(`Tick #${login.reference}`).check();
+  const rows = page.locator("tr[data-href]");
+  const order = await rows.evaluateAll((list) => list.map((r) => r.dataset.href));
+  const otherAt = order.indexOf(`/conversations/${other.id}`);
+  assert.ok(otherAt >= 0, `${other.id} is listed`);
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  for (let i = 0; i <= otherAt; i++) await page.keyboard.press("j");
+  await page.keyboard.press("x");
+  assert.ok(await page.getByLabel(`Tick #${other.reference}`).isChecked());
+  assert.ok(!(await page.getByLabel(`Tick #${again.reference}`).isChecked()));
+
+  const bar = page.locator("form#bulk");
+  await bar.getByLabel("Priority").selectOption("high");
+  await bar.getByLabel("Tag").fill("billing");
+  await page.screenshot({ path: join(shots, "bulk-ticked.png"), fullPage: true });
+  await bar.getByRole("button", { name: "Apply to ticked" }).click();
+  await page.waitForURL(`${base}/inbox?view=all`);
+  for (const [c, changed] of [[login, true], [other, true], [again, false]]) {
+    const now = (await api("GET", `/api/v1/conversations/${c.id}`)).json;
+    assert.equal(now.priority, changed ? "high" : "normal", `#${c.reference}`);
+    assert.equal(now.tags.includes("billing"), changed, `#${c.reference}`);
+  }
+
+  // Applying with nothing ticked says so instead of doing nothing silently.
+  await bar.getByLabel("Priority").selectOption("low");
+  await bar.getByRole("button", { name: "Apply to ticked" }).click();
+  await page.getByText("Tick at least one conversation first.").waitFor();
+
+  // Merge the duplicate into the first by its number.
+  await page.goto(`${base}/conversations/${again.id}`);
+  await page.getByText("Merge into another conversation").first().click();
+  await page.getByLabel("Conversation number").fill(`#${login.reference}`);
+  await page.locator("details.merge").getByRole("button", { name: "Merge into another conversation" }).click();
+  await page.waitForURL(`${base}/conversations/${login.id}`);
+  await page.getByText("Still cannot log in, and my invoice is wrong").waitFor();
+  assert.equal((await api("GET", `/api/v1/conversations/${again.id}`)).json.status, "closed");
+  await page.screenshot({ path: join(shots, "merged.png"), fullPage: true });
+
+  // Split the second message off again: a new conversation opens with it.
+  await page.locator("li.msg", { hasText: "my invoice is wrong" }).getByRole("button", { name: "Split off into a new conversation" }).click();
+  await page.waitForURL((url) => url.pathname.startsWith("/conversations/") && !url.pathname.endsWith(login.id));
+  const splitId = new URL(page.url()).pathname.split("/").pop();
+  const split = (await api("GET", `/api/v1/conversations/${splitId}/messages`)).json;
+  assert.ok(split.some((m) => m.text === "Still cannot log in, and my invoice is wrong"), JSON.stringify(split));
+  const left = (await api("GET", `/api/v1/conversations/${login.id}/messages`)).json;
+  assert.ok(!left.some((m) => m.kind === "inbound" && m.text.includes("invoice is wrong")));
+
+  // Keys on a conversation: a takes it, n opens the reply box as an internal note.
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("a");
+  await page.waitForLoadState("load");
+  await page.waitForFunction(() => document.querySelector(".conv-head")?.innerText.includes("Sofia"));
+  assert.equal((await api("GET", `/api/v1/conversations/${splitId}`)).json.owner_id !== null, true);
+  await page.locator("body").click({ position: { x: 5, y: 5 } });
+  await page.keyboard.press("n");
+  assert.ok(await page.getByLabel("Internal note").isChecked());
+  await page.keyboard.type("Checked the invoice with billing");
+  await page.keyboard.press("Control+Enter");
+  await page.locator("li.msg-note", { hasText: "Checked the invoice with billing" }).waitFor();
+  await page.screenshot({ path: join(shots, "keys-note.png"), fullPage: true });
+  const notes = (await api("GET", `/api/v1/conversations/${splitId}/messages`)).json.filter((m) => m.kind === "note");
+  assert.equal(notes.length, 1);
+});

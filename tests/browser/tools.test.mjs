@@ -105,3 +105,85 @@ test("bulk changes, merge and split from the pages, and the conversation keys", 
   const notes = (await api("GET", `/api/v1/conversations/${splitId}/messages`)).json.filter((m) => m.kind === "note");
   assert.equal(notes.length, 1);
 });
+
+test("an admin sets up a calendar, an SLA policy and a custom field from the service page", async () => {
+  seva.cli(["user", "add", "ada@example.com", "--name", "Ada", "--role", "admin", "--password-stdin"], password);
+  const adminApi = apiAs(base, seva.cli(["token", "create", "--user", "ada@example.com"]));
+  seva.cli(["team", "add", "Billing"]);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 1400 } })).newPage();
+  await logIn(page, base, "ada@example.com", password);
+  await page.getByRole("link", { name: "Settings" }).click();
+  await page.getByRole("link", { name: "Calendars, SLA policies and custom fields" }).click();
+  await page.waitForURL(`${base}/settings/service`);
+
+  // A calendar: Athens, weekdays 09:00–17:00, Christmas off.
+  await page.getByText("New calendar").click();
+  const calendar = page.locator("form[action='/settings/service/calendars']");
+  await calendar.getByLabel("Name").fill("Athens office");
+  await calendar.getByLabel("Time zone").fill("Europe/Athens");
+  for (const day of ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday"]) {
+    await calendar.getByLabel(`${day} Opens`).fill("09:00");
+    await calendar.getByLabel(`${day} Closes`).fill("17:00");
+  }
+  // Saturday opens but never closes: refused, naming the day.
+  await calendar.getByLabel("Saturday Opens").fill("10:00");
+  await calendar.getByLabel("Holidays").fill("2026-12-25");
+  await calendar.getByRole("button", { name: "Add calendar" }).click();
+  await page.getByText("Give both the opening and the closing time, or neither.").waitFor();
+  await page.goBack();
+  await page.getByText("New calendar").click().catch(() => {});
+  await calendar.getByLabel("Saturday Opens").fill("");
+  await calendar.getByRole("button", { name: "Add calendar" }).click();
+  await page.waitForURL(`${base}/settings/service?saved=1`);
+  await page.locator("#calendars").getByRole("cell", { name: "Athens office" }).waitFor();
+  const calendars = (await adminApi("GET", "/api/v1/calendars")).json;
+  assert.equal(calendars.length, 1);
+  assert.deepEqual(calendars[0].spec.week.friday, [["09:00", "17:00"]]);
+  assert.equal(calendars[0].spec.week.saturday, undefined);
+  assert.deepEqual(calendars[0].spec.holidays, ["2026-12-25"]);
+
+  // A policy for conversations through the API, counted in that calendar.
+  await page.getByText("New SLA policy").click();
+  const policy = page.locator("form[action='/settings/service/policies']");
+  await policy.getByLabel("Name").fill("API customers");
+  await policy.getByLabel("API", { exact: true }).check();
+  await policy.getByLabel("Calendar").selectOption({ label: "Athens office" });
+  await policy.getByLabel("First response (min)").fill("30");
+  await policy.getByLabel("Resolution (min)").fill("480");
+  await policy.getByRole("button", { name: "Add policy" }).click();
+  await page.waitForURL(`${base}/settings/service?saved=1`);
+  await page.locator("#policies").getByRole("cell", { name: "API customers" }).waitFor();
+  const policies = (await adminApi("GET", "/api/v1/sla_policies")).json;
+  assert.equal(policies.length, 1);
+  assert.deepEqual(policies[0].conditions.channels, ["api"]);
+  assert.equal(policies[0].calendar_id, calendars[0].id);
+  assert.equal(policies[0].first_response_minutes, 30);
+  const created = await adminApi("POST", "/api/v1/conversations", { contact: { email: "sla@example.com" }, subject: "Clock", text: "Is the clock running?" });
+  const clocks = (await adminApi("GET", `/api/v1/conversations/${created.json.id}/sla`)).json;
+  assert.deepEqual(clocks.map((c) => c.metric).sort(), ["first_response", "resolution"]);
+
+  // A custom field for the billing team, a list with two options; then deleted again.
+  await page.getByText("New custom field").click();
+  const field = page.locator("form[action='/settings/service/fields']");
+  await field.getByLabel("Team").selectOption({ label: "Billing" });
+  await field.getByLabel("Key").fill("plan");
+  await field.getByLabel("Label").fill("Plan");
+  await field.getByLabel("Kind").selectOption("select");
+  await field.getByLabel("Options").fill("basic, pro");
+  await field.getByRole("button", { name: "Add field" }).click();
+  await page.waitForURL(`${base}/settings/service?saved=1`);
+  await page.locator("#fields").getByRole("cell", { name: "basic, pro" }).waitFor();
+  const defs = (await adminApi("GET", "/api/v1/custom_fields")).json;
+  assert.equal(defs.length, 1);
+  assert.deepEqual(defs[0].options, ["basic", "pro"]);
+  await page.screenshot({ path: join(shots, "service-levels.png"), fullPage: true });
+  await page.getByRole("button", { name: "Delete plan" }).click();
+  await page.waitForURL(`${base}/settings/service?saved=1`);
+  assert.equal((await adminApi("GET", "/api/v1/custom_fields")).json.length, 0);
+
+  // Agents do not reach the page.
+  const agentPage = await (await browser.newContext()).newPage();
+  await logIn(agentPage, base, "sofia@example.com", password);
+  const denied = await agentPage.goto(`${base}/settings/service`);
+  assert.equal(denied.status(), 403);
+});

@@ -25,7 +25,8 @@ pub struct FieldDef {
     pub created_at: Timestamp,
 }
 
-const KINDS: &[&str] = &["text", "number", "checkbox", "date", "select"];
+/// The kinds of field there are.
+pub const KINDS: &[&str] = &["text", "number", "checkbox", "date", "select"];
 
 pub async fn create(
     conn: &mut dyn Conn,

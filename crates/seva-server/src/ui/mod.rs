@@ -5,6 +5,7 @@
 mod desk;
 mod public;
 mod session;
+mod service;
 mod settings;
 mod supervise;
 mod tools;
@@ -61,6 +62,14 @@ pub fn router() -> Router<Shared> {
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
         .route("/settings/inboxes", post(settings::create_inbox))
+        .route("/settings/service", get(service::page))
+        .route("/settings/service/calendars", post(service::create_calendar))
+        .route("/settings/service/policies", post(service::create_policy))
+        .route("/settings/service/fields", post(service::create_field))
+        .route(
+            "/settings/service/fields/{id}/delete",
+            post(service::delete_field),
+        )
         .route("/settings/inboxes/new", get(settings::new_inbox))
         .route(
             "/settings/inboxes/{id}",
@@ -306,4 +315,28 @@ pub async fn store_uploads(
     })
     .await
     .map_err(std::io::Error::other)?
+}
+
+/// A form body read by hand, for forms that send a field more than once (ticked boxes).
+pub struct Fields(Vec<(String, String)>);
+
+impl Fields {
+    pub fn parse(body: &[u8]) -> Self {
+        Fields(form_urlencoded::parse(body).into_owned().collect())
+    }
+
+    /// The first non-empty value of a field.
+    pub fn one(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, v)| k == name && !v.trim().is_empty())
+            .map(|(_, v)| v.trim())
+    }
+
+    pub fn all(&self, name: &str) -> impl Iterator<Item = &str> {
+        self.0
+            .iter()
+            .filter(move |(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }

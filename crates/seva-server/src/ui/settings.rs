@@ -32,7 +32,7 @@ struct SettingsPage {
 
 #[derive(Deserialize)]
 pub struct SavedQuery {
-    saved: Option<String>,
+    pub saved: Option<String>,
 }
 
 pub async fn page(
@@ -189,7 +189,7 @@ fn security_word(s: Security) -> String {
     .into()
 }
 
-fn require_admin(agent: &Agent) -> Result<(), PageError> {
+pub(super) fn require_admin(agent: &Agent) -> Result<(), PageError> {
     if agent.0.agent.role == seva_core::agent::Role::Admin {
         Ok(())
     } else {

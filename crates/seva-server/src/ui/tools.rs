@@ -9,34 +9,10 @@ use seva_store::conversations::{self, Bulk};
 use seva_store::{Error, op};
 
 use super::desk::back_to;
-use super::{Agent, PageError};
+use super::{Agent, Fields, PageError};
 use crate::Shared;
 use crate::i18n::Tr;
 use crate::problem::Problem;
-
-/// A form body read by hand, since the bulk bar sends one `ids` field per ticked row.
-struct Fields(Vec<(String, String)>);
-
-impl Fields {
-    fn parse(body: &[u8]) -> Self {
-        Fields(form_urlencoded::parse(body).into_owned().collect())
-    }
-
-    /// The first non-empty value of a field.
-    fn one(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(k, v)| k == name && !v.trim().is_empty())
-            .map(|(_, v)| v.trim())
-    }
-
-    fn all(&self, name: &str) -> impl Iterator<Item = &str> {
-        self.0
-            .iter()
-            .filter(move |(k, _)| k == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
 
 fn bad(t: Tr, field: &'static str, message: impl Into<String>) -> PageError {
     PageError(Problem::bad_request(field, message), t)

@@ -1,0 +1,357 @@
+//! The admins' service-level page: business-hours calendars, SLA policies and custom
+//! field definitions, each listed with a form to add one (the API does the same).
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use seva_core::conversation::{Channel, Priority};
+use seva_core::hours::CalendarSpec;
+use seva_core::{FieldId, TeamId};
+use seva_store::sla::{self, Conditions, NewPolicy};
+use seva_store::{Error, fields, op, teams};
+
+use super::settings::{SavedQuery, require_admin};
+use super::{Agent, Fields, Me, PageError, render};
+use crate::Shared;
+use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
+
+const DAYS: [&str; 7] = [
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+];
+
+pub struct CalendarLine {
+    pub name: String,
+    pub time_zone: String,
+    pub hours: String,
+    pub holidays: String,
+}
+
+pub struct PolicyLine {
+    pub position: i64,
+    pub name: String,
+    pub applies: String,
+    pub calendar: String,
+    /// First response, next response, resolution, warning: minutes or "—".
+    pub targets: [String; 4],
+}
+
+pub struct FieldLine {
+    pub id: FieldId,
+    pub team: String,
+    pub key: String,
+    pub label: String,
+    pub kind: String,
+    pub options: String,
+}
+
+#[derive(askama::Template)]
+#[template(path = "service.html")]
+struct ServicePage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    csrf: String,
+    saved: bool,
+    calendars: Vec<CalendarLine>,
+    /// Id and name, for the policy form.
+    calendar_choices: Vec<(String, String)>,
+    policies: Vec<PolicyLine>,
+    fields: Vec<FieldLine>,
+    teams: Vec<(TeamId, String)>,
+    /// Weekday keys with their words.
+    days: Vec<(&'static str, String)>,
+    priorities: Vec<(&'static str, String)>,
+    channels: Vec<(&'static str, String)>,
+    kinds: &'static [&'static str],
+}
+
+fn minutes(m: Option<i64>) -> String {
+    m.map_or_else(|| "—".to_string(), |m| m.to_string())
+}
+
+pub async fn page(
+    State(state): State<Shared>,
+    agent: Agent,
+    Query(q): Query<SavedQuery>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    let t = agent.tr();
+    let (calendars, policies, defs, team_list) = state
+        .store
+        .read(op!(c => Ok((
+            sla::calendars(c).await?,
+            sla::policies(c).await?,
+            fields::list(c, None).await?,
+            teams::list(c).await?,
+        ))))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let day = |d: &str| t.s(&format!("day-{d}"));
+    let calendar_lines = calendars
+        .iter()
+        .map(|c| CalendarLine {
+            name: c.name.clone(),
+            time_zone: c.spec.time_zone.clone(),
+            hours: DAYS
+                .iter()
+                .filter_map(|d| {
+                    let hours = c.spec.week.get(*d).filter(|h| !h.is_empty())?;
+                    let spans: Vec<String> =
+                        hours.iter().map(|(a, b)| format!("{a}–{b}")).collect();
+                    Some(format!("{} {}", day(d), spans.join(", ")))
+                })
+                .collect::<Vec<_>>()
+                .join("; "),
+            holidays: c.spec.holidays.join(", "),
+        })
+        .collect();
+    let calendar_name = |id| {
+        calendars
+            .iter()
+            .find(|c| Some(c.id) == id)
+            .map_or_else(|| t.s("service-every-minute"), |c| c.name.clone())
+    };
+    let policy_lines = policies
+        .iter()
+        .map(|p| {
+            let c = &p.conditions;
+            let mut applies: Vec<String> = Vec::new();
+            applies.extend(c.priorities.iter().map(|x| t.word("priority", x.as_str())));
+            applies.extend(c.channels.iter().map(|x| t.word("channel", x.as_str())));
+            applies.extend(c.tiers.iter().map(|x| format!("{}: {x}", t.s("service-tier"))));
+            if applies.is_empty() {
+                applies.push(t.s("service-all"));
+            }
+            PolicyLine {
+                position: p.position,
+                name: p.name.clone(),
+                applies: applies.join(", "),
+                calendar: calendar_name(p.calendar_id),
+                targets: [
+                    minutes(p.first_response_minutes),
+                    minutes(p.next_response_minutes),
+                    minutes(p.resolution_minutes),
+                    p.warn_minutes.to_string(),
+                ],
+            }
+        })
+        .collect();
+    let team_name = |id: Option<TeamId>| {
+        id.and_then(|id| team_list.iter().find(|tm| tm.id == id))
+            .map_or_else(|| t.s("service-every-team"), |tm| tm.name.clone())
+    };
+    let field_lines = defs
+        .into_iter()
+        .map(|f| FieldLine {
+            id: f.id,
+            team: team_name(f.team_id),
+            key: f.key,
+            label: f.label,
+            kind: f.kind,
+            options: f.options.join(", "),
+        })
+        .collect();
+    Ok(render(&ServicePage {
+        t,
+        me: Some(super::me(&agent.0)),
+        languages: LANGUAGES,
+        csrf: agent.0.csrf().to_string(),
+        saved: q.saved.is_some(),
+        calendar_choices: calendars
+            .iter()
+            .map(|c| (c.id.to_string(), c.name.clone()))
+            .collect(),
+        calendars: calendar_lines,
+        policies: policy_lines,
+        fields: field_lines,
+        teams: team_list.iter().map(|tm| (tm.id, tm.name.clone())).collect(),
+        days: DAYS.iter().map(|d| (*d, day(d))).collect(),
+        priorities: Priority::ALL
+            .iter()
+            .map(|p| (p.as_str(), t.word("priority", p.as_str())))
+            .collect(),
+        channels: Channel::ALL
+            .iter()
+            .map(|c| (c.as_str(), t.word("channel", c.as_str())))
+            .collect(),
+        kinds: fields::KINDS,
+    }))
+}
+
+/// Reads and checks a posted form; answers the agent, their words and the fields.
+fn posted(agent: &Agent, body: &[u8]) -> Result<Fields, PageError> {
+    require_admin(agent)?;
+    let form = Fields::parse(body);
+    agent.check_csrf(form.one("csrf").unwrap_or(""))?;
+    Ok(form)
+}
+
+fn saved() -> Response {
+    Redirect::to("/settings/service?saved=1").into_response()
+}
+
+/// A whole number of minutes from a form field; empty is none.
+fn number(form: &Fields, name: &'static str) -> Result<Option<i64>, Error> {
+    form.one(name)
+        .map(|v| {
+            v.parse()
+                .map_err(|_| Error::invalid(name, format!("{v:?} is not a whole number")))
+        })
+        .transpose()
+}
+
+/// Every ticked value of a field, each one of an enum's words.
+fn words<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
+    form: &Fields,
+    name: &'static str,
+) -> Result<Vec<T>, Error> {
+    form.all(name)
+        .map(|w| w.parse().map_err(|e: T::Err| Error::invalid(name, e.to_string())))
+        .collect()
+}
+
+/// Words separated by commas or spaces.
+fn list(form: &Fields, name: &str) -> Vec<String> {
+    form.one(name)
+        .unwrap_or("")
+        .split([',', ' ', '\n', '\r'])
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+pub async fn create_calendar(
+    State(state): State<Shared>,
+    agent: Agent,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = posted(&agent, &body)?;
+    let t = agent.tr();
+    let mut spec = CalendarSpec {
+        time_zone: form.one("time_zone").unwrap_or("UTC").to_string(),
+        week: Default::default(),
+        holidays: list(&form, "holidays"),
+    };
+    for d in DAYS {
+        match (form.one(&format!("open_{d}")), form.one(&format!("close_{d}"))) {
+            (Some(open), Some(close)) => {
+                spec.week
+                    .insert(d.to_string(), vec![(open.to_string(), close.to_string())]);
+            }
+            (None, None) => {}
+            _ => {
+                return Err(PageError(
+                    Problem::bad_request(format!("week.{d}"), t.s("service-open-and-close")),
+                    t,
+                ));
+            }
+        }
+    }
+    let name = form.one("name").unwrap_or("").to_string();
+    state
+        .store
+        .write(op!(c => sla::create_calendar(c, &name, &spec).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(saved())
+}
+
+pub async fn create_policy(
+    State(state): State<Shared>,
+    agent: Agent,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = posted(&agent, &body)?;
+    let t = agent.tr();
+    let fail = |e: Error| PageError(e.into(), t);
+    let conditions = Conditions {
+        priorities: words(&form, "priorities").map_err(fail)?,
+        channels: words(&form, "channels").map_err(fail)?,
+        inbox_id: None,
+        tiers: list(&form, "tiers"),
+    };
+    let calendar_id = form
+        .one("calendar_id")
+        .map(|c| c.parse().map_err(|_| Error::invalid("calendar_id", "no such calendar")))
+        .transpose()
+        .map_err(fail)?;
+    let name = form.one("name").unwrap_or("").to_string();
+    let position = number(&form, "position").map_err(fail)?.unwrap_or(0);
+    let first = number(&form, "first_response_minutes").map_err(fail)?;
+    let next = number(&form, "next_response_minutes").map_err(fail)?;
+    let resolution = number(&form, "resolution_minutes").map_err(fail)?;
+    let warn = number(&form, "warn_minutes").map_err(fail)?.unwrap_or(60);
+    state
+        .store
+        .write(op!(c => sla::create_policy(c, NewPolicy {
+            name: &name,
+            position,
+            conditions: &conditions,
+            calendar_id,
+            first_response_minutes: first,
+            next_response_minutes: next,
+            resolution_minutes: resolution,
+            warn_minutes: warn,
+        }).await))
+        .await
+        .map_err(fail)?;
+    Ok(saved())
+}
+
+pub async fn create_field(
+    State(state): State<Shared>,
+    agent: Agent,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = posted(&agent, &body)?;
+    let t = agent.tr();
+    let fail = |e: Error| PageError(e.into(), t);
+    let team: Option<TeamId> = form
+        .one("team_id")
+        .map(|tm| tm.parse().map_err(|_| Error::invalid("team_id", "no such team")))
+        .transpose()
+        .map_err(fail)?;
+    let options: Vec<String> = form
+        .one("options")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|o| !o.is_empty())
+        .map(str::to_string)
+        .collect();
+    let (key, label) = (
+        form.one("key").unwrap_or("").to_string(),
+        form.one("label").unwrap_or("").to_string(),
+    );
+    let kind = form.one("kind").unwrap_or("").to_string();
+    state
+        .store
+        .write(op!(c => fields::create(c, team, &key, &label, &kind, &options).await))
+        .await
+        .map_err(fail)?;
+    Ok(saved())
+}
+
+pub async fn delete_field(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    posted(&agent, &body)?;
+    let t = agent.tr();
+    let id: FieldId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    state
+        .store
+        .write(op!(c => fields::delete(c, id).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(saved())
+}

@@ -89,8 +89,8 @@ macro_rules! when_due {
     };
 }
 
-/// The timers: SLA warnings and breaches, snoozed conversations waking up, and
-/// conversations that waited unowned too long.
+/// The timers: SLA warnings and breaches, snoozed conversations waking up,
+/// conversations that waited unowned too long, and teams opening for the day.
 async fn sweep_timers(state: &Shared) {
     let now = seva_store::now();
     when_due!(
@@ -110,6 +110,12 @@ async fn sweep_timers(state: &Shared) {
         "escalating unowned conversations",
         op!(c => seva_store::routing::anything_waiting_too_long(c, now).await),
         op!(c => seva_store::routing::escalate_waiting(c, now, 500).await)
+    );
+    when_due!(
+        state,
+        "handing out the queues of teams that opened",
+        op!(c => seva_store::routing::opening_due(c, now).await),
+        op!(c => seva_store::routing::hand_out_at_opening(c, now).await)
     );
 }
 

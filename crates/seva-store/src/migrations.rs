@@ -12,7 +12,10 @@ const SQLITE: &[(i64, &str)] = &[
     (5, include_str!("../migrations/sqlite/0005_rules.sql")),
     (6, include_str!("../migrations/sqlite/0006_webhooks.sql")),
     (7, include_str!("../migrations/sqlite/0007_agent_tools.sql")),
-    (8, include_str!("../migrations/sqlite/0008_capacity.sql")),
+    (
+        8,
+        include_str!("../migrations/sqlite/0008_capacity_and_hours.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -25,7 +28,10 @@ const POSTGRES: &[(i64, &str)] = &[
         7,
         include_str!("../migrations/postgres/0007_agent_tools.sql"),
     ),
-    (8, include_str!("../migrations/postgres/0008_capacity.sql")),
+    (
+        8,
+        include_str!("../migrations/postgres/0008_capacity_and_hours.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 use seva_core::conversation::Channel;
-use seva_core::{AgentId, ConversationId, TeamId};
+use seva_core::hours::{Calendar, CalendarSpec};
+use seva_core::time::Timestamp;
+use seva_core::{AgentId, CalendarId, ConversationId, TeamId};
 
 use crate::db::{Conn, Dialect};
 use crate::{Error, Result, args};
@@ -65,6 +67,10 @@ pub struct TeamRouting {
     /// within the total `capacity`; an agent's own limit overrides it.
     #[serde(default)]
     pub channel_capacity: BTreeMap<Channel, i64>,
+    /// The team's working hours: outside them new conversations wait in the queue, which
+    /// is handed out when the team opens. None: always open.
+    #[serde(default)]
+    pub calendar_id: Option<CalendarId>,
 }
 
 /// Checks a map of limits per channel and gives it as stored (JSON).
@@ -95,7 +101,8 @@ pub async fn set_seen(conn: &mut dyn Conn, agent: AgentId, online: bool) -> Resu
 pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
     let row = conn
         .query_opt(
-            "SELECT strategy, capacity, escalate_after_minutes, require_online, channel_capacity FROM team_routing WHERE team_id = $1",
+            "SELECT strategy, capacity, escalate_after_minutes, require_online, channel_capacity, calendar_id \
+             FROM team_routing WHERE team_id = $1",
             args![team.to_string()],
         )
         .await?;
@@ -107,6 +114,7 @@ pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
             require_online: r.bool(3)?,
             channel_capacity: serde_json::from_str(&r.text(4)?)
                 .map_err(|e| Error::Decode(format!("channel_capacity: {e}")))?,
+            calendar_id: r.opt_parse(5)?,
         },
         None => TeamRouting {
             strategy: Strategy::Manual,
@@ -114,6 +122,7 @@ pub async fn team(conn: &mut dyn Conn, team: TeamId) -> Result<TeamRouting> {
             escalate_after_minutes: None,
             require_online: false,
             channel_capacity: BTreeMap::new(),
+            calendar_id: None,
         },
     })
 }
@@ -124,6 +133,17 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
         return Err(Error::invalid("capacity", "at least 1"));
     }
     check_capacity("channel_capacity", &routing.channel_capacity)?;
+    if let Some(calendar) = routing.calendar_id
+        && conn
+            .query_opt(
+                "SELECT 1 FROM calendars WHERE id = $1",
+                args![calendar.to_string()],
+            )
+            .await?
+            .is_none()
+    {
+        return Err(Error::invalid("calendar_id", "no such calendar"));
+    }
     if routing
         .escalate_after_minutes
         .is_some_and(|m| !(1..=30 * 24 * 60).contains(&m))
@@ -134,18 +154,19 @@ pub async fn set_team(conn: &mut dyn Conn, team: TeamId, routing: &TeamRouting) 
         ));
     }
     conn.execute(
-        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes, require_online, channel_capacity) \
-         VALUES ($1, $2, $3, $4, $5, $6) \
+        "INSERT INTO team_routing (team_id, strategy, capacity, escalate_after_minutes, require_online, channel_capacity, \
+         calendar_id) VALUES ($1, $2, $3, $4, $5, $6, $7) \
          ON CONFLICT (team_id) DO UPDATE SET strategy = excluded.strategy, capacity = excluded.capacity, \
          escalate_after_minutes = excluded.escalate_after_minutes, require_online = excluded.require_online, \
-         channel_capacity = excluded.channel_capacity",
+         channel_capacity = excluded.channel_capacity, calendar_id = excluded.calendar_id",
         args![
             team.to_string(),
             routing.strategy.as_str(),
             routing.capacity,
             routing.escalate_after_minutes,
             routing.require_online,
-            serde_json::to_string(&routing.channel_capacity).map_err(|e| Error::Decode(e.to_string()))?
+            serde_json::to_string(&routing.channel_capacity).map_err(|e| Error::Decode(e.to_string()))?,
+            routing.calendar_id.map(|c| c.to_string())
         ],
     )
     .await?;
@@ -271,8 +292,9 @@ pub async fn route(
         Dialect::Sqlite => "",
     };
     let sql = format!(
-        "SELECT t.strategy, t.capacity, t.last_agent_id, t.require_online, t.channel_capacity, c.channel \
-         FROM team_routing t, conversations c WHERE t.team_id = $1 AND c.id = $2{lock}"
+        "SELECT t.strategy, t.capacity, t.last_agent_id, t.require_online, t.channel_capacity, c.channel, k.spec \
+         FROM team_routing t JOIN conversations c ON c.id = $2 LEFT JOIN calendars k ON k.id = t.calendar_id \
+         WHERE t.team_id = $1{lock}"
     );
     let Some(r) = conn
         .query_opt(&sql, args![team.to_string(), conversation.to_string()])
@@ -282,6 +304,17 @@ pub async fn route(
     };
     let strategy = Strategy::parse(&r.text(0)?);
     if strategy == Strategy::Manual {
+        return Ok(None);
+    }
+    if let Some(spec) = r.opt_text(6)?
+        && !calendar(&spec)?.is_open(crate::now())
+    {
+        // Closed: it waits for the opening (see `hand_out_at_opening`).
+        conn.execute(
+            "UPDATE team_routing SET held_for_opening = 1 WHERE team_id = $1 AND held_for_opening = 0",
+            args![team.to_string()],
+        )
+        .await?;
         return Ok(None);
     }
     let (capacity, last) = (r.opt_int(1)?, r.opt_text(2)?);
@@ -416,6 +449,51 @@ pub async fn queue(conn: &mut dyn Conn, team: TeamId, limit: i64) -> Result<Vec<
             })
         })
         .collect()
+}
+
+fn calendar(spec: &str) -> Result<Calendar> {
+    serde_json::from_str::<CalendarSpec>(spec)
+        .map_err(|e| Error::Decode(format!("calendar: {e}")))?
+        .build()
+        .map_err(|e| Error::Decode(format!("calendar: {e}")))
+}
+
+/// The teams that held conversations back while closed and are open at `now`.
+async fn opened(conn: &mut dyn Conn, now: Timestamp) -> Result<Vec<TeamId>> {
+    let mut teams = Vec::new();
+    for r in conn
+        .query(
+            "SELECT t.team_id, k.spec FROM team_routing t JOIN calendars k ON k.id = t.calendar_id \
+             WHERE t.held_for_opening = 1",
+            args![],
+        )
+        .await?
+    {
+        if calendar(&r.text(1)?)?.is_open(now) {
+            teams.push(r.parse(0)?);
+        }
+    }
+    Ok(teams)
+}
+
+/// Whether a team that held conversations back has opened (a read of the teams that did).
+pub async fn opening_due(conn: &mut dyn Conn, now: Timestamp) -> Result<bool> {
+    Ok(!opened(conn, now).await?.is_empty())
+}
+
+/// Hands out the queue of each team that held conversations back and is now open.
+/// Returns how many were handed out.
+pub async fn hand_out_at_opening(conn: &mut dyn Conn, now: Timestamp) -> Result<usize> {
+    let mut given = 0;
+    for team in opened(conn, now).await? {
+        conn.execute(
+            "UPDATE team_routing SET held_for_opening = 0 WHERE team_id = $1",
+            args![team.to_string()],
+        )
+        .await?;
+        given += drain(conn, team).await?;
+    }
+    Ok(given)
 }
 
 /// How a team's queue stands: how many wait, how many of them are urgent, and how long

@@ -427,3 +427,79 @@ fn a_priority_change_retargets_the_running_clocks() {
         "2026-12-01T09:45:00Z"
     );
 }
+
+/// Routing respects the team's working hours: what arrives on Saturday, or on the Monday
+/// holiday, waits in the queue (no agent is given work while the team is closed) and is
+/// handed out as soon as the team opens on Tuesday morning.
+#[test]
+fn a_team_with_working_hours_keeps_the_weekend_in_its_queue_and_hands_it_out_at_opening() {
+    let seva = Seva::start_with("test_clock = true\n");
+    let calendar = athens_calendar(&seva);
+    let desk = team(
+        &seva,
+        "Athens desk",
+        json!({"strategy": "round_robin", "calendar_id": calendar}),
+        &["eleni@example.com", "yannis@example.com"],
+    );
+    for email in ["eleni@example.com", "yannis@example.com"] {
+        let id = agent_id(&seva, email);
+        let (s, body) = seva.api(
+            "PUT",
+            &format!("/api/v1/agents/{id}/routing"),
+            Some(json!({"available": true, "languages": ["el", "en"]})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let arrive = |n: usize| {
+        let (s, body) = seva.api(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"contact": {"email": format!("weekend{n}@example.com")}, "subject": "Κλειδιά",
+                        "text": "Έχασα τα κλειδιά του αυτοκινήτου", "team_id": desk})),
+        );
+        assert_eq!(s, 201, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    };
+    let owner = |id: &str| {
+        let (_, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
+        c["owner_id"].clone()
+    };
+    // Saturday 28 November 2026, 11:00 in Athens.
+    set_now(&seva, "2026-11-28T09:00:00Z");
+    let saturday = arrive(1);
+    assert!(owner(&saturday).is_null(), "closed on Saturday");
+    // Monday 30 November is a holiday.
+    set_now(&seva, "2026-11-30T08:00:00Z");
+    let holiday = arrive(2);
+    assert!(owner(&holiday).is_null(), "closed on the holiday");
+    // Tuesday 1 December, 09:01 in Athens: both are handed out, one to each agent.
+    set_now(&seva, "2026-12-01T07:01:00Z");
+    let until = Instant::now() + Duration::from_secs(15);
+    while owner(&saturday).is_null() || owner(&holiday).is_null() {
+        assert!(
+            Instant::now() < until,
+            "the queue was not handed out at opening: {}",
+            seva.server_log()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    assert_ne!(
+        owner(&saturday),
+        owner(&holiday),
+        "round robin gives one each"
+    );
+    // While open, a new one is routed at once.
+    let tuesday = arrive(3);
+    assert!(owner(&tuesday).is_string());
+
+    let (s, body) = seva.api(
+        "PUT",
+        &format!("/api/v1/teams/{desk}/routing"),
+        Some(json!({"strategy": "round_robin", "calendar_id": "0190c4d2-0000-7000-8000-000000000000"})),
+    );
+    assert_eq!(
+        (s, body["field"].as_str()),
+        (422, Some("calendar_id")),
+        "{body}"
+    );
+}

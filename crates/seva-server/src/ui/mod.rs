@@ -4,8 +4,8 @@
 
 mod desk;
 mod public;
-mod session;
 mod service;
+mod session;
 mod settings;
 mod supervise;
 mod tools;
@@ -63,7 +63,10 @@ pub fn router() -> Router<Shared> {
         .route("/me/signature", post(settings::save_signature))
         .route("/settings/inboxes", post(settings::create_inbox))
         .route("/settings/service", get(service::page))
-        .route("/settings/service/calendars", post(service::create_calendar))
+        .route(
+            "/settings/service/calendars",
+            post(service::create_calendar),
+        )
         .route("/settings/service/policies", post(service::create_policy))
         .route("/settings/service/fields", post(service::create_field))
         .route(

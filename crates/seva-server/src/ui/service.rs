@@ -125,7 +125,11 @@ pub async fn page(
             let mut applies: Vec<String> = Vec::new();
             applies.extend(c.priorities.iter().map(|x| t.word("priority", x.as_str())));
             applies.extend(c.channels.iter().map(|x| t.word("channel", x.as_str())));
-            applies.extend(c.tiers.iter().map(|x| format!("{}: {x}", t.s("service-tier"))));
+            applies.extend(
+                c.tiers
+                    .iter()
+                    .map(|x| format!("{}: {x}", t.s("service-tier"))),
+            );
             if applies.is_empty() {
                 applies.push(t.s("service-all"));
             }
@@ -171,7 +175,10 @@ pub async fn page(
         calendars: calendar_lines,
         policies: policy_lines,
         fields: field_lines,
-        teams: team_list.iter().map(|tm| (tm.id, tm.name.clone())).collect(),
+        teams: team_list
+            .iter()
+            .map(|tm| (tm.id, tm.name.clone()))
+            .collect(),
         days: DAYS.iter().map(|d| (*d, day(d))).collect(),
         priorities: Priority::ALL
             .iter()
@@ -213,7 +220,10 @@ fn words<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
     name: &'static str,
 ) -> Result<Vec<T>, Error> {
     form.all(name)
-        .map(|w| w.parse().map_err(|e: T::Err| Error::invalid(name, e.to_string())))
+        .map(|w| {
+            w.parse()
+                .map_err(|e: T::Err| Error::invalid(name, e.to_string()))
+        })
         .collect()
 }
 
@@ -240,7 +250,10 @@ pub async fn create_calendar(
         holidays: list(&form, "holidays"),
     };
     for d in DAYS {
-        match (form.one(&format!("open_{d}")), form.one(&format!("close_{d}"))) {
+        match (
+            form.one(&format!("open_{d}")),
+            form.one(&format!("close_{d}")),
+        ) {
             (Some(open), Some(close)) => {
                 spec.week
                     .insert(d.to_string(), vec![(open.to_string(), close.to_string())]);
@@ -279,7 +292,10 @@ pub async fn create_policy(
     };
     let calendar_id = form
         .one("calendar_id")
-        .map(|c| c.parse().map_err(|_| Error::invalid("calendar_id", "no such calendar")))
+        .map(|c| {
+            c.parse()
+                .map_err(|_| Error::invalid("calendar_id", "no such calendar"))
+        })
         .transpose()
         .map_err(fail)?;
     let name = form.one("name").unwrap_or("").to_string();
@@ -315,7 +331,10 @@ pub async fn create_field(
     let fail = |e: Error| PageError(e.into(), t);
     let team: Option<TeamId> = form
         .one("team_id")
-        .map(|tm| tm.parse().map_err(|_| Error::invalid("team_id", "no such team")))
+        .map(|tm| {
+            tm.parse()
+                .map_err(|_| Error::invalid("team_id", "no such team"))
+        })
         .transpose()
         .map_err(fail)?;
     let options: Vec<String> = form

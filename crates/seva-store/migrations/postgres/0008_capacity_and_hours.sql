@@ -42,3 +42,10 @@ CREATE TABLE agent_capacity (
     capacity BIGINT NOT NULL,
     PRIMARY KEY (agent_id, channel)
 );
+
+-- A team's working hours: routing hands out its conversations only while the calendar is
+-- open; outside hours they wait in the queue. held_for_opening says that something was
+-- held back, so that the queue is handed out at the next opening (even one that comes
+-- while the server is down).
+ALTER TABLE team_routing ADD COLUMN calendar_id TEXT REFERENCES calendars(id);
+ALTER TABLE team_routing ADD COLUMN held_for_opening BIGINT NOT NULL DEFAULT 0;

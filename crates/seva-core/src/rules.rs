@@ -78,6 +78,7 @@ words!(Field {
     Tags = "tags",
     ContactTier = "contact.tier",
     ContactEmail = "contact.email",
+    ContactRecent = "contact.recent_conversations",
 });
 
 words!(Op {
@@ -88,6 +89,7 @@ words!(Op {
     Matches = "matches",
     IsSet = "is_set",
     IsNotSet = "is_not_set",
+    AtLeast = "at_least",
 });
 
 words!(ActionKind {
@@ -112,6 +114,7 @@ pub struct Condition {
 #[derive(Debug, Clone)]
 enum Test {
     Words(Vec<String>),
+    Number(i64),
     Pattern(Arc<regex::Regex>),
     Nothing,
 }
@@ -148,7 +151,13 @@ pub struct Facts {
     pub tags: Vec<String>,
     pub contact_tier: Option<String>,
     pub contact_email: Option<String>,
+    /// How many other conversations the customer opened in the last
+    /// [`RECENT_DAYS`] days: someone writing again about the same trouble.
+    pub contact_recent: i64,
 }
+
+/// The window of `contact.recent_conversations`.
+pub const RECENT_DAYS: i64 = 7;
 
 /// Facts folded for matching (see [`fold`]), once for all the rules that look at them.
 #[derive(Debug, Clone)]
@@ -170,6 +179,7 @@ impl Facts {
             tags: self.tags.iter().map(|t| fold(t)).collect(),
             contact_tier: one(&self.contact_tier),
             contact_email: one(&self.contact_email),
+            contact_recent: self.contact_recent,
         })
     }
 }
@@ -255,7 +265,22 @@ fn condition(v: &Value, path: &str) -> Result<Condition, RuleError> {
     let vpath = format!("{path}.value");
     let value = obj.get("value").unwrap_or(&Value::Null);
     let textual = matches!(field, Field::Subject | Field::Text | Field::ContactEmail);
+    let numeric = field == Field::ContactRecent;
+    if numeric != (op == Op::AtLeast) && !matches!(op, Op::IsSet | Op::IsNotSet) {
+        return Err(err(
+            &opath,
+            format!(
+                "{field} is compared with at_least, and at_least only compares contact.recent_conversations"
+            ),
+        ));
+    }
     let test = match op {
+        Op::AtLeast => Test::Number(
+            value
+                .as_i64()
+                .filter(|n| (0..=10_000).contains(n))
+                .ok_or_else(|| err(&vpath, "must be a whole number from 0 to 10000"))?,
+        ),
         Op::IsSet | Op::IsNotSet => Test::Nothing,
         Op::Is | Op::IsNot => {
             let s = text_of(value, &vpath)?;
@@ -497,6 +522,14 @@ impl Condition {
             Field::Status => single(&f.status),
             Field::ContactTier => single(&f.contact_tier),
             Field::ContactEmail => single(&f.contact_email),
+            Field::ContactRecent => {
+                return match (&self.op, &self.test) {
+                    (Op::AtLeast, Test::Number(n)) => f.contact_recent >= *n,
+                    (Op::IsSet, _) => f.contact_recent > 0,
+                    (Op::IsNotSet, _) => f.contact_recent == 0,
+                    _ => false,
+                };
+            }
             Field::Tags => {
                 let tags = &f.tags;
                 return match (&self.op, &self.test) {
@@ -608,6 +641,43 @@ mod tests {
         assert!(r.matches(&facts("హైవేపై కారు ఆగిపోయింది")));
         assert!(r.matches(&facts("Nasira ang kotse ko sa highway")));
         assert!(!r.matches(&facts("Where is my invoice?")));
+    }
+
+    #[test]
+    fn a_customer_writing_again_within_the_week_is_a_repeat() {
+        let r = rule(json!({"name": "repeat", "trigger": "conversation.created",
+            "conditions": [{"field": "contact.recent_conversations", "op": "at_least", "value": 1}],
+            "actions": [{"type": "set_priority", "value": "high"}]}));
+        let with = |n| {
+            Facts {
+                contact_recent: n,
+                ..Default::default()
+            }
+            .fold()
+        };
+        assert!(!r.matches(&with(0)));
+        assert!(r.matches(&with(1)));
+        assert!(r.matches(&with(3)));
+        let bad = |c: Value| {
+            Rule::parse(
+                &json!({"name": "x", "trigger": "conversation.created", "conditions": [c],
+                "actions": [{"type": "add_tag", "value": "x"}]}),
+            )
+            .unwrap_err()
+            .path
+        };
+        assert_eq!(
+            bad(json!({"field": "subject", "op": "at_least", "value": 2})),
+            "conditions[0].op"
+        );
+        assert_eq!(
+            bad(json!({"field": "contact.recent_conversations", "op": "is", "value": "2"})),
+            "conditions[0].op"
+        );
+        assert_eq!(
+            bad(json!({"field": "contact.recent_conversations", "op": "at_least", "value": "two"})),
+            "conditions[0].value"
+        );
     }
 
     #[test]

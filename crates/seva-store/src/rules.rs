@@ -370,6 +370,14 @@ pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
         }
     }
     emails.sort();
+    let since = c.created_at.micros() - seva_core::rules::RECENT_DAYS * 24 * 3_600_000_000;
+    let contact_recent = conn
+        .query_one(
+            "SELECT count(*) FROM conversations WHERE contact_id = $1 AND id <> $2 AND updated_at >= $3 AND created_at >= $3",
+            args![c.contact_id.to_string(), id.to_string(), since],
+        )
+        .await?
+        .int(0)?;
     Ok(Facts {
         subject: c.subject,
         text,
@@ -386,6 +394,7 @@ pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
             .and_then(|t| t.as_str())
             .map(str::to_string),
         contact_email: emails.into_iter().next(),
+        contact_recent,
     })
 }
 

@@ -141,6 +141,48 @@ fn an_urgent_breakdown_jumps_the_queue_and_notifies_the_supervisors() {
     assert_eq!(conversation(&seva, &greek)["priority"], "urgent");
 }
 
+/// Priority from repeated contact: a customer who writes again within the week about
+/// their trouble is raised to high; someone else writing for the first time is not.
+#[test]
+fn a_customer_who_writes_again_within_the_week_is_raised_to_high() {
+    let seva = Seva::start();
+    let support = team(&seva, "Support", json!({"strategy": "manual"}), &[]);
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/rules",
+        Some(json!({"name": "Writes again", "trigger": "conversation.created",
+            "conditions": [{"field": "contact.recent_conversations", "op": "at_least", "value": 1}],
+            "actions": [{"type": "set_priority", "value": "high"}, {"type": "add_tag", "value": "repeat"}]})),
+    );
+    assert_eq!(s, 201, "{body}");
+    let first = create(
+        &seva,
+        &support,
+        "again@example.com",
+        "Refund",
+        "Where is my refund?",
+    );
+    assert_eq!(conversation(&seva, &first)["priority"], "normal");
+    let second = create(
+        &seva,
+        &support,
+        "again@example.com",
+        "Refund?",
+        "Still no refund!",
+    );
+    let c = conversation(&seva, &second);
+    assert_eq!(c["priority"], "high", "{c}");
+    assert_eq!(c["tags"], json!(["repeat"]));
+    let other = create(
+        &seva,
+        &support,
+        "new@example.com",
+        "Refund",
+        "Where is my refund?",
+    );
+    assert_eq!(conversation(&seva, &other)["priority"], "normal");
+}
+
 #[test]
 fn bad_rules_are_refused_naming_the_part_at_fault_and_nothing_is_saved() {
     let seva = Seva::start();

@@ -4,8 +4,6 @@
 //! The same stream carries presence changes (who opened or is replying in a conversation),
 //! as `presence` events naming the conversation. An open stream is also the agent's
 //! presence: "online" is recorded when their first desk opens and renewed every 30 s, and
-//! cleared when their last one on this node closes. An open stream is also the agent's
-//! presence: "online" is recorded when their first desk opens and renewed every 30 s, and
 //! cleared when their last one on this node closes.
 
 use std::convert::Infallible;
@@ -100,9 +98,18 @@ async fn visible(
 }
 
 async fn record_seen(state: &Shared, agent: seva_core::AgentId, online: bool) {
+    let desks = state.clone();
     if let Err(e) = state
         .store
-        .write(op!(c => seva_store::routing::set_seen(c, agent, online).await))
+        .write(op!(c => {
+            // Decided when the writer gets to it, not when it was asked: a desk that opened
+            // meanwhile (a page reload) keeps the agent online.
+            let open = desks.desks.lock().is_ok_and(|d| d.contains_key(&agent));
+            if online || !open {
+                seva_store::routing::set_seen(c, agent, online).await?;
+            }
+            Ok(())
+        }))
         .await
     {
         tracing::warn!(error = %e, "could not record an agent's presence");
@@ -155,7 +162,12 @@ impl Drop for Desk {
             .unwrap_or(false);
         if last && let Ok(handle) = tokio::runtime::Handle::try_current() {
             let (state, agent) = (self.state.clone(), self.agent);
-            handle.spawn(async move { record_seen(&state, agent, false).await });
+            // A moment's grace: an agent going from one page to the next closes one desk
+            // and opens another, and is not gone.
+            handle.spawn(async move {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                record_seen(&state, agent, false).await
+            });
         }
     }
 }

@@ -281,3 +281,19 @@ field-kind-number = αριθμός
 field-kind-checkbox = πλαίσιο επιλογής
 field-kind-date = ημερομηνία
 field-kind-select = λίστα
+
+# Chat widget (on customers' pages)
+widget-open = Συνομιλήστε μαζί μας
+widget-title = Συνομιλία
+widget-language = Γλώσσα
+widget-close = Κλείσιμο συνομιλίας
+widget-name = Το όνομά σας (προαιρετικό)
+widget-email = Η διεύθυνση email σας
+widget-placeholder = Γράψτε το μήνυμά σας…
+widget-send = Αποστολή
+widget-greeting = Γεια σας! Πώς μπορούμε να βοηθήσουμε;
+widget-agent = Υποστήριξη
+widget-no-agents = Δεν είναι κανείς συνδεδεμένος αυτή τη στιγμή. Αφήστε το μήνυμά σας και θα απαντήσουμε μόλις επιστρέψουμε.
+widget-position = Είστε { $position }οι στη σειρά.
+widget-wait = Αναμενόμενη αναμονή: περίπου { $minutes } λεπτά.
+widget-offline = Χωρίς σύνδεση: τα μηνύματά σας θα σταλούν μόλις επανέλθει η σύνδεση.

@@ -281,3 +281,19 @@ field-kind-number = number
 field-kind-checkbox = checkbox
 field-kind-date = date
 field-kind-select = list
+
+# Chat widget (on customers' pages)
+widget-open = Chat with us
+widget-title = Chat
+widget-language = Language
+widget-close = Close the chat
+widget-name = Your name (optional)
+widget-email = Your email address
+widget-placeholder = Write your message…
+widget-send = Send
+widget-greeting = Hello! How can we help?
+widget-agent = Support
+widget-no-agents = No one is online right now. Leave your message and we will answer as soon as we are back.
+widget-position = You are number { $position } in line.
+widget-wait = Expected wait: about { $minutes } min.
+widget-offline = Not connected: your messages will be sent when the connection is back.

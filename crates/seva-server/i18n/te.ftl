@@ -281,3 +281,19 @@ field-kind-number = సంఖ్య
 field-kind-checkbox = చెక్‌బాక్స్
 field-kind-date = తేదీ
 field-kind-select = జాబితా
+
+# Chat widget (on customers' pages)
+widget-open = మాతో చాట్ చేయండి
+widget-title = చాట్
+widget-language = భాష
+widget-close = చాట్ మూసివేయండి
+widget-name = మీ పేరు (ఐచ్ఛికం)
+widget-email = మీ ఇమెయిల్ చిరునామా
+widget-placeholder = మీ సందేశం రాయండి…
+widget-send = పంపు
+widget-greeting = నమస్కారం! మేము ఎలా సహాయం చేయగలం?
+widget-agent = సహాయం
+widget-no-agents = ప్రస్తుతం ఎవరూ ఆన్‌లైన్‌లో లేరు. మీ సందేశం వదలండి, మేము తిరిగి రాగానే జవాబిస్తాం.
+widget-position = వరుసలో మీరు { $position }వ స్థానంలో ఉన్నారు.
+widget-wait = అంచనా వేచి ఉండే సమయం: సుమారు { $minutes } నిమి.
+widget-offline = కనెక్షన్ లేదు: కనెక్షన్ తిరిగి రాగానే మీ సందేశాలు పంపబడతాయి.

@@ -281,3 +281,19 @@ field-kind-number = numero
 field-kind-checkbox = checkbox
 field-kind-date = petsa
 field-kind-select = listahan
+
+# Chat widget (on customers' pages)
+widget-open = Makipag-chat sa amin
+widget-title = Chat
+widget-language = Wika
+widget-close = Isara ang chat
+widget-name = Ang pangalan mo (opsyonal)
+widget-email = Ang email address mo
+widget-placeholder = Isulat ang mensahe mo…
+widget-send = Ipadala
+widget-greeting = Kumusta! Paano kami makakatulong?
+widget-agent = Suporta
+widget-no-agents = Walang online ngayon. Iwan ang mensahe mo at sasagot kami pagbalik namin.
+widget-position = Ikaw ang pang-{ $position } sa pila.
+widget-wait = Inaasahang paghihintay: mga { $minutes } min.
+widget-offline = Walang koneksyon: ipapadala ang mga mensahe mo pagbalik ng koneksyon.

@@ -109,6 +109,30 @@ impl Tr {
     }
 }
 
+/// The chat widget's words (the keys starting `widget-`, without that prefix) in every
+/// language, for the script to carry: `{"en": {"title": "…"}, "te": {…}}`.
+pub fn widget_strings() -> serde_json::Value {
+    let keys: Vec<&str> = SOURCES[0]
+        .1
+        .lines()
+        .filter_map(|l| l.split_once(" = ").map(|(k, _)| k))
+        .filter(|k| k.starts_with("widget-"))
+        .collect();
+    LANGUAGES
+        .iter()
+        .map(|(lang, name)| {
+            let t = Tr { lang };
+            let mut words: serde_json::Map<String, serde_json::Value> = keys
+                .iter()
+                .map(|k| (k["widget-".len()..].to_string(), t.s(k).into()))
+                .collect();
+            words.insert("language-name".into(), name.to_string().into());
+            (lang.to_string(), serde_json::Value::Object(words))
+        })
+        .collect::<serde_json::Map<_, _>>()
+        .into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

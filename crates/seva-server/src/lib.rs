@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod chat;
 pub mod config;
 pub mod files;
 pub mod i18n;
@@ -70,6 +71,7 @@ pub fn router(state: Shared) -> Router {
     Router::new()
         .merge(api::router())
         .merge(ui::router())
+        .merge(chat::router())
         .merge(metrics::router())
         .layer(DefaultBodyLimit::max(limit))
         .layer(axum::middleware::from_fn_with_state(

@@ -182,7 +182,8 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
         .ok_or("the job names no channel")?;
     match channel {
         Channel::Email => crate::mail::send::deliver(state, message).await,
-        Channel::WebForm | Channel::Api => state
+        // Kept for the customer's page, or pushed to the visitor's chat session.
+        Channel::WebForm | Channel::Api | Channel::Chat => state
             .store
             .write(op!(c => messages::set_delivery(c, message, Delivery::Delivered, None).await))
             .await

@@ -8,6 +8,7 @@
 
 pub mod agents;
 pub mod attachments;
+pub mod chat;
 pub mod contacts;
 pub mod conversations;
 pub mod db;

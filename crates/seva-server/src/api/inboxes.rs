@@ -73,8 +73,10 @@ pub struct NewInbox {
     pub team_id: Option<TeamId>,
     /// The address customers write to (email inboxes).
     pub address: Option<String>,
-    /// Email settings (email inboxes).
-    pub settings: Option<EmailSettings>,
+    /// Email settings (email inboxes: relay, IMAP, acknowledgements) or widget settings
+    /// (chat inboxes: allowed_origins, require_email, greeting, colour).
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
     /// Passwords and keys (write-only).
     pub secrets: Option<InboxSecrets>,
 }
@@ -89,25 +91,56 @@ pub struct InboxChanges {
     /// `null` removes the address.
     #[serde(default, deserialize_with = "super::present")]
     pub address: Option<Option<String>>,
-    pub settings: Option<EmailSettings>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
     /// Only the secrets given change; an empty string clears one.
     pub secrets: Option<InboxSecrets>,
 }
 
-fn check_email_only(channel: Channel, address: bool, settings: bool) -> Result<(), Problem> {
-    if channel != Channel::Email && (address || settings) {
+fn check_email_only(channel: Channel, address: bool) -> Result<(), Problem> {
+    if channel != Channel::Email && address {
         return Err(Problem::field(
             StatusCode::UNPROCESSABLE_ENTITY,
-            "settings",
-            "only email inboxes have an address and email settings",
+            "address",
+            "only email inboxes have an address",
         ));
     }
     Ok(())
 }
 
-fn settings_json(s: &Option<EmailSettings>) -> Option<serde_json::Value> {
-    s.as_ref()
-        .map(|s| serde_json::to_value(s).unwrap_or_default())
+/// Reads settings as the channel's kind, naming the field at fault (`settings.relay.port`).
+fn parse_settings<T: serde::de::DeserializeOwned + serde::Serialize>(
+    v: &serde_json::Value,
+) -> Result<serde_json::Value, Problem> {
+    let parsed: T = serde_path_to_error::deserialize(v.clone()).map_err(|e| {
+        Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("settings.{}", e.path()),
+            e.inner().to_string(),
+        )
+    })?;
+    Ok(serde_json::to_value(parsed).unwrap_or_default())
+}
+
+/// Checks an inbox's settings for its channel and gives them as stored.
+fn settings_json(
+    channel: Channel,
+    s: &Option<serde_json::Value>,
+) -> Result<Option<serde_json::Value>, Problem> {
+    let Some(v) = s else { return Ok(None) };
+    match channel {
+        Channel::Email => parse_settings::<EmailSettings>(v).map(Some),
+        Channel::Chat => {
+            let checked = parse_settings::<crate::chat::ChatSettings>(v)?;
+            crate::chat::check_settings(&checked)?;
+            Ok(Some(checked))
+        }
+        _ => Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings",
+            "only email and chat inboxes have settings",
+        )),
+    }
 }
 
 /// Create an inbox (admins).
@@ -120,12 +153,8 @@ pub async fn create(
     ApiJson(body, raw): ApiJson<NewInbox>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    check_email_only(
-        body.channel,
-        body.address.is_some(),
-        body.settings.is_some(),
-    )?;
-    let settings = settings_json(&body.settings);
+    check_email_only(body.channel, body.address.is_some())?;
+    let settings = settings_json(body.channel, &body.settings)?;
     let secrets = body
         .secrets
         .clone()
@@ -168,12 +197,8 @@ pub async fn update(
         .store
         .read(op!(c => inboxes::get(c, id).await))
         .await?;
-    check_email_only(
-        current.channel,
-        matches!(body.address, Some(Some(_))),
-        body.settings.is_some(),
-    )?;
-    let settings = settings_json(&body.settings);
+    check_email_only(current.channel, matches!(body.address, Some(Some(_))))?;
+    let settings = settings_json(current.channel, &body.settings)?;
     let secrets = body
         .secrets
         .clone()

@@ -1,0 +1,229 @@
+// Seva's chat widget: one <script src="https://seva.example/widget.js" data-inbox="…">
+// on any page gives a launcher and a chat window. It speaks the chat protocol (version 1,
+// docs/chat.md) over a WebSocket. Messages are kept in this browser until the server
+// acknowledges them, so a cut connection loses nothing: they are sent again (once, by
+// their client id) as soon as it is back. The visitor's token, kept here too, brings the
+// conversation back on the next visit. No third-party code.
+"use strict";
+
+(function () {
+  const script = document.currentScript;
+  const inbox = script && script.dataset.inbox;
+  if (!inbox) return;
+  const origin = new URL(script.src).origin;
+  // Filled in by the server from its translation files.
+  const WORDS = /*STRINGS*/{};
+  const store = "seva-chat-" + inbox;
+  const saved = JSON.parse(localStorage.getItem(store) || "{}");
+  const state = { token: saved.token || null, outbox: saved.outbox || [], name: saved.name || "", email: saved.email || "" };
+  let lang = saved.lang || (navigator.language || "en").slice(0, 2).toLowerCase();
+  if (!WORDS[lang]) lang = "en";
+
+  const lines = new Map(); // seq -> line, what the server has confirmed
+  let lastSeq = 0;
+  let socket = null;
+  let welcomed = false;
+  let retry = 500;
+  let place = null;
+  let agentsOnline = true;
+  let requireEmail = false;
+  let greeting = null;
+
+  const w = (key, args) => {
+    let s = (WORDS[lang] && WORDS[lang][key]) || (WORDS.en && WORDS.en[key]) || key;
+    for (const [k, v] of Object.entries(args || {})) s = s.replace(new RegExp("\\{\\s*\\$?" + k + "\\s*\\}", "g"), v);
+    return s;
+  };
+  const save = () => localStorage.setItem(store, JSON.stringify({ token: state.token, outbox: state.outbox, name: state.name, email: state.email, lang }));
+  const newId = () => (crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2));
+
+  // The widget lives in a shadow root, so the page's styles and ours never meet.
+  const host = document.createElement("div");
+  host.id = "seva-chat";
+  document.body.appendChild(host);
+  const root = host.attachShadow({ mode: "open" });
+  root.innerHTML = `<style>
+    :host { all: initial; font: 15px/1.4 system-ui, sans-serif; color: #1d2733; }
+    button { font: inherit; cursor: pointer; }
+    .launcher { position: fixed; right: 20px; bottom: 20px; z-index: 2147483000; border: 0; border-radius: 28px;
+      padding: 14px 20px; background: var(--c, #0b5cad); color: #fff; box-shadow: 0 4px 14px rgba(0,0,0,.25); }
+    .panel { position: fixed; right: 20px; bottom: 84px; z-index: 2147483000; width: 360px; max-height: 70vh; display: flex;
+      flex-direction: column; background: #fff; border-radius: 12px; box-shadow: 0 8px 30px rgba(0,0,0,.3); overflow: hidden; }
+    .panel[hidden], form[hidden] { display: none; }
+    header { display: flex; gap: 8px; align-items: center; padding: 10px 12px; background: var(--c, #0b5cad); color: #fff; }
+    header h2 { flex: 1; margin: 0; font-size: 16px; }
+    header select, header button { background: transparent; color: #fff; border: 1px solid rgba(255,255,255,.6); border-radius: 6px; }
+    header option { color: #000; }
+    .status { margin: 0; padding: 6px 12px; background: #fff7d6; font-size: 13px; }
+    .status:empty { display: none; }
+    ol { list-style: none; margin: 0; padding: 12px; overflow-y: auto; flex: 1; display: flex; flex-direction: column; gap: 6px; min-height: 160px; }
+    li { max-width: 80%; padding: 8px 10px; border-radius: 10px; background: #eef1f5; white-space: pre-wrap; overflow-wrap: anywhere; }
+    li.visitor { align-self: flex-end; background: var(--c, #0b5cad); color: #fff; }
+    li.pending { opacity: .6; }
+    li .who { display: block; font-size: 12px; opacity: .8; }
+    form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e3e6ea; flex-wrap: wrap; }
+    form input, form textarea { font: inherit; flex: 1; min-width: 0; padding: 8px; border: 1px solid #c8ced6; border-radius: 8px; }
+    form textarea { resize: none; height: 40px; }
+    form button { border: 0; border-radius: 8px; padding: 8px 14px; background: var(--c, #0b5cad); color: #fff; }
+    .who-form input { flex-basis: 100%; }
+    @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; } }
+  </style>
+  <button class="launcher" type="button" aria-haspopup="dialog" aria-expanded="false"></button>
+  <section class="panel" role="dialog" aria-modal="false" hidden>
+    <header><h2></h2><select aria-label=""></select><button type="button" class="close"></button></header>
+    <p class="status" role="status" aria-live="polite"></p>
+    <ol aria-live="polite"></ol>
+    <form class="who-form" hidden><input name="name" autocomplete="name"><input name="email" type="email" autocomplete="email"></form>
+    <form class="send-form"><textarea name="text" rows="1"></textarea><button type="submit"></button></form>
+  </section>`;
+  const $ = (s) => root.querySelector(s);
+  const launcher = $(".launcher"), panel = $(".panel"), list = $("ol"), status = $(".status");
+  const picker = $("header select"), whoForm = $(".who-form"), sendForm = $(".send-form"), text = $("textarea");
+  for (const code of Object.keys(WORDS)) picker.add(new Option(WORDS[code]["language-name"] || code, code));
+
+  function words() {
+    launcher.textContent = w("open");
+    launcher.setAttribute("aria-label", w("open"));
+    $("h2").textContent = w("title");
+    picker.value = lang;
+    picker.setAttribute("aria-label", w("language"));
+    $(".close").textContent = "×";
+    $(".close").setAttribute("aria-label", w("close"));
+    whoForm.name.placeholder = whoForm.name.ariaLabel = w("name");
+    whoForm.email.placeholder = whoForm.email.ariaLabel = w("email");
+    text.placeholder = w("placeholder");
+    text.setAttribute("aria-label", w("placeholder"));
+    sendForm.querySelector("button").textContent = w("send");
+    render();
+  }
+
+  function render() {
+    list.textContent = "";
+    const add = (cls, who, body) => {
+      const li = document.createElement("li");
+      li.className = cls;
+      if (who) {
+        const span = document.createElement("span");
+        span.className = "who";
+        span.textContent = who;
+        li.appendChild(span);
+      }
+      li.appendChild(document.createTextNode(body));
+      list.appendChild(li);
+    };
+    if (greeting || lines.size === 0) add("agent greeting", null, greeting || w("greeting"));
+    for (const seq of [...lines.keys()].sort((a, b) => a - b)) {
+      const l = lines.get(seq);
+      add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text);
+    }
+    for (const m of state.outbox) add("visitor pending", null, m.text);
+    list.scrollTop = list.scrollHeight;
+    const answered = [...lines.values()].some((l) => l.from === "agent");
+    if (!welcomed && state.outbox.length) status.textContent = w("offline");
+    else if (!agentsOnline && !answered) status.textContent = w("no-agents");
+    else if (place && place.position) {
+      status.textContent = w("position", { position: place.position }) +
+        (place.estimated_wait != null ? " " + w("wait", { minutes: Math.max(1, Math.round(place.estimated_wait / 60)) }) : "");
+    } else status.textContent = "";
+    whoForm.hidden = !!state.token || !requireEmail;
+  }
+
+  function hello() {
+    socket.send(JSON.stringify({ type: "hello", v: 1, token: state.token, name: state.name || null, email: state.email || null, after: lastSeq }));
+  }
+
+  function connect() {
+    if (socket) return;
+    welcomed = false;
+    socket = new WebSocket(origin.replace(/^http/, "ws") + "/chat/v1/ws?inbox=" + encodeURIComponent(inbox));
+    socket.onopen = () => {
+      retry = 500;
+      hello();
+    };
+    socket.onmessage = (e) => {
+      let f;
+      try { f = JSON.parse(e.data); } catch (_) { return; }
+      if (f.type === "welcome") {
+        welcomed = true;
+        if (f.token) state.token = f.token;
+        agentsOnline = f.agents_online;
+        requireEmail = f.require_email;
+        greeting = f.greeting;
+        if (f.colour) host.style.setProperty("--c", f.colour);
+        save();
+        // What waited while the connection was down goes now, in the order written.
+        for (const m of state.outbox) socket.send(JSON.stringify({ type: "message", client_id: m.client_id, text: m.text }));
+      } else if (f.type === "message") {
+        if (f.seq > lastSeq) lastSeq = f.seq;
+        lines.set(f.seq, f);
+      } else if (f.type === "ack") {
+        state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
+        save();
+      } else if (f.type === "queue") {
+        place = f;
+        agentsOnline = f.agents_online;
+      } else if (f.type === "error" && f.code === "bad_token") {
+        // The server revoked this visitor: start afresh.
+        state.token = null;
+        save();
+      } else if (f.type === "error" && f.code === "email_required") {
+        requireEmail = true;
+        whoForm.hidden = false;
+        whoForm.email.required = true;
+        whoForm.email.focus();
+      }
+      render();
+    };
+    socket.onclose = () => {
+      socket = null;
+      welcomed = false;
+      render();
+      setTimeout(connect, retry);
+      retry = Math.min(retry * 2, 5000);
+    };
+  }
+
+  function send(body) {
+    const m = { client_id: newId(), text: body };
+    state.outbox.push(m);
+    save();
+    render();
+    if (socket && welcomed && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "message", client_id: m.client_id, text: m.text }));
+  }
+
+  function open(show) {
+    panel.hidden = !show;
+    launcher.setAttribute("aria-expanded", String(show));
+    if (show) {
+      connect();
+      text.focus();
+    } else launcher.focus();
+  }
+
+  launcher.addEventListener("click", () => open(panel.hidden));
+  $(".close").addEventListener("click", () => open(false));
+  panel.addEventListener("keydown", (e) => { if (e.key === "Escape") open(false); });
+  picker.addEventListener("change", () => { lang = picker.value; save(); words(); });
+  text.addEventListener("keydown", (e) => {
+    if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendForm.requestSubmit(); }
+  });
+  sendForm.addEventListener("submit", (e) => {
+    e.preventDefault();
+    const body = text.value.trim();
+    if (!body) return;
+    if (!whoForm.hidden) {
+      if (!whoForm.email.value.trim() || !whoForm.email.checkValidity()) { whoForm.email.focus(); return; }
+      state.name = whoForm.name.value.trim();
+      state.email = whoForm.email.value.trim();
+      save();
+      // Hello again, now with the name and email the inbox asks for.
+      if (socket && socket.readyState === WebSocket.OPEN && !welcomed) hello();
+    }
+    text.value = "";
+    send(body);
+  });
+  window.addEventListener("online", () => { if (!socket) connect(); });
+  words();
+  // A returning visitor with a conversation, or with unsent messages, is connected at once.
+  if (state.token || state.outbox.length) connect();
+})();

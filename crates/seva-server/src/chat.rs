@@ -1,0 +1,518 @@
+//! Live chat: the visitor's side of the chat protocol (version 1, JSON frames over a
+//! WebSocket at `/chat/v1/ws?inbox=…`), and the widget script that speaks it. The
+//! protocol is described in docs/chat.md. A message is acknowledged only once it is
+//! committed; a reconnecting client says the last sequence number it has and gets what
+//! came after, once.
+
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
+use axum::extract::{Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use seva_core::InboxId;
+use seva_core::conversation::Channel;
+use seva_store::chat::{self, Visitor};
+use seva_store::inboxes::Inbox;
+use seva_store::op;
+use tokio::sync::broadcast::error::RecvError;
+
+use crate::Shared;
+use crate::auth::{new_secret, sha256_hex};
+use crate::problem::Problem;
+
+/// The protocol version this server speaks.
+pub const VERSION: i64 = 1;
+/// The largest frame a client may send; a bigger one is refused with an error frame.
+pub const MAX_FRAME: usize = 16 * 1024;
+/// How long a new connection has to say hello.
+const HELLO_WITHIN: Duration = Duration::from_secs(10);
+/// How often a waiting visitor's place is looked at again after others' changes.
+const QUEUE_CHECK: Duration = Duration::from_millis(500);
+/// The changes that can move a queue.
+const QUEUE_EVENTS: &[&str] = &[
+    "conversation.created",
+    "conversation.assigned",
+    "conversation.status_changed",
+    "conversation.priority_changed",
+    "conversation.team_changed",
+];
+/// How often the server pings; a client silent for three of these is gone.
+const HEARTBEAT: Duration = Duration::from_secs(20);
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    inbox: String,
+}
+
+/// What an inbox of the chat channel says about its widget (`settings` in the API).
+#[derive(Debug, Default, Deserialize, serde::Serialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ChatSettings {
+    /// Origins (`https://shop.example`) whose pages may open visitor sessions. Empty: only
+    /// pages served by Seva itself.
+    pub allowed_origins: Vec<String>,
+    /// Ask for an email address before the first message.
+    pub require_email: bool,
+    /// A greeting per language (`{"en": "Hello!", "te": "నమస్కారం!"}`).
+    pub greeting: std::collections::BTreeMap<String, String>,
+    /// The launcher's and the visitor's bubbles' colour (`#0b5cad`).
+    pub colour: Option<String>,
+}
+
+/// Refuses settings that would never work: an origin that is not `scheme://host[:port]`,
+/// a colour that is not `#rrggbb`, a greeting in a language we do not have.
+pub fn check_settings(v: &Value) -> Result<(), Problem> {
+    let s: ChatSettings = serde_json::from_value(v.clone()).unwrap_or_default();
+    for (i, o) in s.allowed_origins.iter().enumerate() {
+        let ok = o.split_once("://").is_some_and(|(scheme, rest)| {
+            matches!(scheme, "http" | "https") && !rest.is_empty() && !rest.contains(['/', ' '])
+        });
+        if !ok {
+            return Err(Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("settings.allowed_origins[{i}]"),
+                "an origin is scheme://host[:port], such as https://shop.example",
+            ));
+        }
+    }
+    if let Some(c) = &s.colour
+        && !(c.len() == 7 && c.starts_with('#') && c[1..].chars().all(|x| x.is_ascii_hexdigit()))
+    {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.colour",
+            "a colour is #rrggbb",
+        ));
+    }
+    if let Some(lang) = s
+        .greeting
+        .keys()
+        .find(|l| !crate::i18n::LANGUAGES.iter().any(|(x, _)| x == l))
+    {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            format!("settings.greeting.{lang}"),
+            "a greeting per language: en, te, el or tl",
+        ));
+    }
+    Ok(())
+}
+
+fn settings_of(inbox: &Inbox) -> ChatSettings {
+    serde_json::from_value(inbox.settings.clone()).unwrap_or_default()
+}
+
+/// Whether a page of `origin` may open a session with this inbox. A client that sends
+/// no Origin is no browser page (browsers always send it on WebSocket requests).
+fn origin_allowed(settings: &ChatSettings, headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    let own = headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest == host)
+        });
+    own || settings
+        .allowed_origins
+        .iter()
+        .any(|o| o.trim_end_matches('/').eq_ignore_ascii_case(origin))
+}
+
+pub async fn ws(
+    State(state): State<Shared>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    upgrade: WebSocketUpgrade,
+) -> Result<Response, Problem> {
+    let id: InboxId = q
+        .inbox
+        .parse()
+        .map_err(|_| Problem::bad_request("inbox", "not an inbox id"))?;
+    let inbox = state
+        .store
+        .read(op!(c => seva_store::inboxes::get(c, id).await))
+        .await
+        .map_err(|_| Problem::bad_request("inbox", "no such inbox"))?;
+    if inbox.channel != Channel::Chat {
+        return Err(Problem::bad_request("inbox", "not a chat inbox"));
+    }
+    let settings = settings_of(&inbox);
+    if !origin_allowed(&settings, &headers) {
+        return Err(Problem::forbidden(
+            "this page's origin may not open chats with this inbox",
+        ));
+    }
+    let language = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|l| l.to_str().ok())
+        .map(|l| crate::i18n::Tr::negotiate(l).lang)
+        .unwrap_or("en");
+    Ok(upgrade
+        .max_message_size(4 * MAX_FRAME)
+        .on_upgrade(move |socket| async move {
+            Session {
+                state,
+                inbox,
+                settings,
+                language,
+                socket,
+                visitor: None,
+                cursor: 0,
+                place: None,
+                online: false,
+            }
+            .run()
+            .await
+        }))
+}
+
+struct Session {
+    state: Shared,
+    inbox: Inbox,
+    settings: ChatSettings,
+    language: &'static str,
+    socket: WebSocket,
+    visitor: Option<Visitor>,
+    /// The last sequence number sent to the client.
+    cursor: i64,
+    /// The queue place last told, to tell only changes.
+    place: Option<Option<chat::Place>>,
+    /// Whether an agent was online, as last told.
+    online: bool,
+}
+
+/// Why a session ends.
+enum End {
+    Gone,
+    Close(u16, &'static str),
+}
+
+impl Session {
+    async fn run(mut self) {
+        let mut events = self.state.store.subscribe();
+        let mut heartbeat = tokio::time::interval(HEARTBEAT);
+        heartbeat.reset();
+        let mut silent = 0u32;
+        // Others' changes can move a waiting visitor up the queue: looked at twice a second
+        // at most, and only while waiting.
+        let mut queue_moved = false;
+        let mut queue_check = tokio::time::interval(QUEUE_CHECK);
+        let hello_by = tokio::time::Instant::now() + HELLO_WITHIN;
+        let end = loop {
+            let step = tokio::select! {
+                frame = self.socket.recv() => match frame {
+                    Some(Ok(WsMessage::Text(text))) => { silent = 0; self.frame(text.as_str()).await }
+                    Some(Ok(WsMessage::Binary(_))) => self.error("bad_frame", "frames are JSON text").await,
+                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => Err(End::Gone),
+                    Some(Ok(_)) => { silent = 0; Ok(()) } // ping and pong
+                },
+                change = events.recv(), if self.visitor.is_some() => match change {
+                    Ok(e) if e.conversation_id.is_some() && e.conversation_id == self.conversation() => self.catch_up().await,
+                    Ok(e) => {
+                        queue_moved |= self.waiting() && QUEUE_EVENTS.contains(&e.kind.as_str());
+                        Ok(())
+                    }
+                    // Too far behind to know: look again.
+                    Err(RecvError::Lagged(_)) => self.catch_up().await,
+                    Err(RecvError::Closed) => Err(End::Gone),
+                },
+                _ = queue_check.tick(), if queue_moved => {
+                    queue_moved = false;
+                    self.catch_up().await
+                }
+                _ = heartbeat.tick() => {
+                    silent += 1;
+                    if silent > 3 {
+                        Err(End::Gone)
+                    } else {
+                        self.send(WsMessage::Ping(Vec::new().into())).await
+                    }
+                }
+                _ = tokio::time::sleep_until(hello_by), if self.visitor.is_none() => {
+                    Err(End::Close(4000, "no hello"))
+                }
+            };
+            if let Err(end) = step {
+                break end;
+            }
+        };
+        if let End::Close(code, reason) = end {
+            let _ = self
+                .socket
+                .send(WsMessage::Close(Some(CloseFrame {
+                    code,
+                    reason: reason.into(),
+                })))
+                .await;
+        }
+    }
+
+    fn waiting(&self) -> bool {
+        matches!(self.place, Some(Some(_)))
+    }
+
+    fn conversation(&self) -> Option<seva_core::ConversationId> {
+        self.visitor.as_ref().and_then(|v| v.conversation_id)
+    }
+
+    async fn send(&mut self, m: WsMessage) -> Result<(), End> {
+        self.socket.send(m).await.map_err(|_| End::Gone)
+    }
+
+    async fn json(&mut self, v: Value) -> Result<(), End> {
+        self.send(WsMessage::Text(v.to_string().into())).await
+    }
+
+    async fn error(&mut self, code: &str, detail: &str) -> Result<(), End> {
+        self.json(json!({"type": "error", "code": code, "detail": detail}))
+            .await
+    }
+
+    async fn frame(&mut self, text: &str) -> Result<(), End> {
+        if text.len() > MAX_FRAME {
+            return self
+                .error(
+                    "too_large",
+                    &format!("frames are at most {MAX_FRAME} bytes"),
+                )
+                .await;
+        }
+        let frame: Value = match serde_json::from_str(text) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return self.error("bad_frame", "a frame is a JSON object").await,
+        };
+        let kind = frame["type"].as_str().unwrap_or("");
+        match (kind, self.visitor.is_some()) {
+            ("hello", false) => self.hello(&frame).await,
+            ("hello", true) => self.error("bad_frame", "hello was already said").await,
+            ("ping", _) => self.json(json!({"type": "pong"})).await,
+            (_, false) => self.error("hello_first", "say hello first").await,
+            ("message", true) => self.message(&frame).await,
+            ("resume", true) => {
+                self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
+                self.catch_up().await
+            }
+            ("typing", true) => Ok(()),
+            ("leave", true) => {
+                if let Some(c) = self.conversation() {
+                    let _ = self
+                        .state
+                        .store
+                        .write(op!(s => chat::abandoned(s, c).await))
+                        .await;
+                }
+                Err(End::Close(1000, "bye"))
+            }
+            _ => {
+                self.error("unknown_type", &format!("no frame of type {kind:?}"))
+                    .await
+            }
+        }
+    }
+
+    async fn hello(&mut self, frame: &Value) -> Result<(), End> {
+        if frame["v"].as_i64() != Some(VERSION) {
+            return self
+                .error("version", &format!("this server speaks version {VERSION}"))
+                .await;
+        }
+        let inbox = self.inbox.id;
+        let text = |k: &str| {
+            frame[k]
+                .as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let mut new_token = None;
+        let visitor = match text("token") {
+            Some(token) => {
+                let hash = sha256_hex(token.as_bytes());
+                match self
+                    .state
+                    .store
+                    .read(op!(c => chat::visitor(c, inbox, &hash).await))
+                    .await
+                {
+                    Ok(Some(v)) => v,
+                    Ok(None) => {
+                        self.error("bad_token", "this token opens no session here")
+                            .await?;
+                        return Err(End::Close(4001, "bad token"));
+                    }
+                    Err(_) => return self.error("unavailable", "try again").await,
+                }
+            }
+            None => {
+                let (name, email) = (text("name"), text("email"));
+                if self.settings.require_email && email.is_none() {
+                    return self
+                        .error("email_required", "this inbox asks for an email address")
+                        .await;
+                }
+                let token = new_secret();
+                let hash = sha256_hex(token.as_bytes());
+                match self
+                    .state
+                    .store
+                    .write(op!(c => chat::new_visitor(c, inbox, &hash, name.as_deref(), email.as_deref()).await))
+                    .await
+                {
+                    Ok(v) => {
+                        new_token = Some(token);
+                        v
+                    }
+                    Err(seva_store::Error::Invalid { field, message }) => {
+                        return self.error("invalid", &format!("{field}: {message}")).await;
+                    }
+                    Err(_) => return self.error("unavailable", "try again").await,
+                }
+            }
+        };
+        self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
+        self.visitor = Some(visitor);
+        let team = self.inbox.team_id;
+        let online = self
+            .state
+            .store
+            .read(op!(c => chat::anyone_online(c, team).await))
+            .await
+            .unwrap_or(false);
+        let greeting = self
+            .settings
+            .greeting
+            .get(self.language)
+            .or_else(|| self.settings.greeting.get("en"))
+            .cloned();
+        self.online = online;
+        self.json(json!({
+            "type": "welcome", "v": VERSION, "token": new_token, "agents_online": online,
+            "greeting": greeting, "require_email": self.settings.require_email,
+            "colour": self.settings.colour,
+        }))
+        .await?;
+        self.catch_up().await
+    }
+
+    async fn message(&mut self, frame: &Value) -> Result<(), End> {
+        let Some(client_id) = frame["client_id"]
+            .as_str()
+            .filter(|c| !c.is_empty() && c.len() <= 100)
+        else {
+            return self
+                .error(
+                    "bad_frame",
+                    "a message needs a client_id (1 to 100 characters)",
+                )
+                .await;
+        };
+        let text = frame["text"].as_str().unwrap_or("").trim();
+        if text.is_empty() {
+            return self.error("bad_frame", "a message needs text").await;
+        }
+        let (client_id, text) = (client_id.to_string(), text.to_string());
+        let visitor = self.visitor.clone().ok_or(End::Gone)?;
+        let cid = client_id.clone();
+        match self
+            .state
+            .store
+            .write(op!(c => chat::post(c, &visitor, &cid, &text).await))
+            .await
+        {
+            Ok(stored) => {
+                if let Some(v) = self.visitor.as_mut() {
+                    v.conversation_id = Some(stored.conversation_id);
+                }
+                self.json(
+                    json!({"type": "ack", "client_id": client_id, "seq": stored.line.seq,
+                                 "id": stored.line.id, "duplicate": stored.duplicate}),
+                )
+                .await?;
+                self.catch_up().await
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "a chat message was not stored");
+                // No ack: the client keeps the message and sends it again.
+                self.json(
+                    json!({"type": "error", "code": "not_stored", "client_id": client_id,
+                                 "detail": "the message was not stored; send it again"}),
+                )
+                .await
+            }
+        }
+    }
+
+    /// Sends what the client has not seen yet, then its place in the queue if it changed.
+    async fn catch_up(&mut self) -> Result<(), End> {
+        let Some(conversation) = self.conversation() else {
+            return Ok(());
+        };
+        let after = self.cursor;
+        let team = self.inbox.team_id;
+        let (lines, place, online) = match self
+            .state
+            .store
+            .read(op!(c => Ok((
+                chat::since(c, conversation, after).await?,
+                chat::place(c, conversation).await?,
+                chat::anyone_online(c, team).await?,
+            ))))
+            .await
+        {
+            Ok(x) => x,
+            Err(e) => {
+                // The next change or the client's resume brings it up to date.
+                tracing::warn!(error = %e, "could not read what a chat visitor missed");
+                return Ok(());
+            }
+        };
+        for line in lines {
+            self.cursor = line.seq;
+            self.json(
+                json!({"type": "message", "seq": line.seq, "id": line.id, "from": line.from,
+                             "name": line.name, "text": line.text, "at": line.at}),
+            )
+            .await?;
+        }
+        if self.place != Some(place) || self.online != online {
+            self.place = Some(place);
+            self.online = online;
+            self.json(
+                json!({"type": "queue", "position": place.map(|p| p.position),
+                             "estimated_wait": place.and_then(|p| p.estimated_wait),
+                             "agents_online": online}),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// The widget script, with its words in every language of the UI.
+pub async fn widget() -> Response {
+    let strings = crate::i18n::widget_strings();
+    let body = include_str!("../assets/widget.js").replace("/*STRINGS*/{}", &strings.to_string());
+    (
+        StatusCode::OK,
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=300"),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+pub fn router() -> axum::Router<Shared> {
+    use axum::routing::get;
+    axum::Router::new()
+        .route("/chat/v1/ws", get(ws))
+        .route("/widget.js", get(widget))
+}

@@ -1,0 +1,361 @@
+//! The live chat protocol without a browser (SQLite and PostgreSQL): a visitor writes and
+//! an agent answers; a reconnect gets what it missed, once; duplicate client ids are
+//! stored once; acks come in order for pipelined messages; malformed and oversized frames
+//! get clear errors on a connection that stays; a token of another inbox and a page of a
+//! foreign origin open no session; the queue position is honest.
+
+mod common;
+
+use std::net::TcpStream;
+use std::time::Duration;
+
+use common::{Seva, team};
+use serde_json::{Value, json};
+use tungstenite::client::IntoClientRequest;
+use tungstenite::stream::MaybeTlsStream;
+use tungstenite::{Message, WebSocket};
+
+type Socket = WebSocket<MaybeTlsStream<TcpStream>>;
+
+fn chat_inbox(seva: &Seva, name: &str, team: Option<&str>) -> String {
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": name, "channel": "chat", "team_id": team,
+                    "settings": {"allowed_origins": ["http://shop.test"], "greeting": {"en": "Hello!"}}})),
+    );
+    assert_eq!(s, 201, "{body}");
+    body["id"].as_str().unwrap().to_string()
+}
+
+fn connect_from(
+    seva: &Seva,
+    inbox: &str,
+    origin: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
+    let url = seva
+        .url(&format!("/chat/v1/ws?inbox={inbox}"))
+        .replacen("http", "ws", 1);
+    let mut request = url.into_client_request().unwrap();
+    if let Some(o) = origin {
+        request.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    let (socket, _) = tungstenite::connect(request)?;
+    if let MaybeTlsStream::Plain(s) = socket.get_ref() {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    }
+    Ok(socket)
+}
+
+fn connect(seva: &Seva, inbox: &str) -> Socket {
+    connect_from(seva, inbox, Some("http://shop.test")).expect("connect")
+}
+
+fn send(ws: &mut Socket, v: Value) {
+    ws.send(Message::text(v.to_string())).unwrap();
+}
+
+/// The next JSON frame (pings are answered by the library).
+fn next(ws: &mut Socket) -> Value {
+    loop {
+        match ws.read().expect("a frame") {
+            Message::Text(t) => return serde_json::from_str(&t).unwrap(),
+            Message::Close(c) => {
+                return json!({"type": "closed", "code": c.map(|c| u16::from(c.code))});
+            }
+            _ => continue,
+        }
+    }
+}
+
+/// Frames until one of `kind` comes; returns them all, that one last.
+fn until(ws: &mut Socket, kind: &str) -> Vec<Value> {
+    let mut seen = Vec::new();
+    loop {
+        let f = next(ws);
+        let done = f["type"] == kind;
+        seen.push(f);
+        if done {
+            return seen;
+        }
+    }
+}
+
+/// Says hello; returns the welcome.
+fn hello(ws: &mut Socket, token: Option<&str>, after: i64) -> Value {
+    send(
+        ws,
+        json!({"type": "hello", "v": 1, "token": token, "name": "Ravi", "after": after}),
+    );
+    let welcome = next(ws);
+    assert_eq!(welcome["type"], "welcome", "{welcome}");
+    welcome
+}
+
+fn say(ws: &mut Socket, client_id: &str, text: &str) -> Value {
+    send(
+        ws,
+        json!({"type": "message", "client_id": client_id, "text": text}),
+    );
+    let frames = until(ws, "ack");
+    frames.last().unwrap().clone()
+}
+
+fn conversation_of(seva: &Seva, text: &str) -> String {
+    let (_, list) = seva.api("GET", "/api/v1/conversations?limit=100", None);
+    list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["channel"] == "chat" && c["subject"].as_str().unwrap().contains(text))
+        .unwrap_or_else(|| panic!("no chat about {text}: {list}"))["id"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+fn answer(seva: &Seva, conversation: &str, text: &str) {
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(json!({"kind": "reply", "text": text})),
+    );
+    assert_eq!(s, 201, "{body}");
+}
+
+#[test]
+fn a_visitor_writes_an_agent_answers_and_a_reconnect_gets_what_it_missed_once() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    let welcome = hello(&mut ws, None, 0);
+    assert_eq!(welcome["greeting"], "Hello!");
+    let token = welcome["token"]
+        .as_str()
+        .expect("a new visitor gets a token")
+        .to_string();
+    let ack = say(&mut ws, "c-1", "My order has not arrived");
+    assert!(ack["seq"].as_i64().unwrap() > 0, "{ack}");
+    let conversation = conversation_of(&seva, "My order has not arrived");
+
+    answer(
+        &seva,
+        &conversation,
+        "Let me look: what is the order number?",
+    );
+    let frames = until(&mut ws, "message");
+    let mut line = frames.last().unwrap().clone();
+    // Our own line comes back first (with the seq of its ack), then the answer.
+    if line["from"] == "visitor" {
+        assert_eq!(line["seq"], ack["seq"]);
+        line = until(&mut ws, "message").pop().unwrap();
+    }
+    assert_eq!(
+        (line["from"].as_str(), line["text"].as_str()),
+        (
+            Some("agent"),
+            Some("Let me look: what is the order number?")
+        )
+    );
+    let last_seen = line["seq"].as_i64().unwrap();
+    drop(ws);
+
+    // While the visitor is away, two answers; an internal note is never shown.
+    answer(
+        &seva,
+        &conversation,
+        "Found it: it left the warehouse today.",
+    );
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        Some(json!({"kind": "note", "text": "courier is late again"})),
+    );
+    assert_eq!(s, 201);
+    answer(&seva, &conversation, "It will be with you tomorrow.");
+
+    let mut ws = connect(&seva, &inbox);
+    let welcome = hello(&mut ws, Some(&token), last_seen);
+    assert!(
+        welcome["token"].is_null(),
+        "a known visitor keeps their token"
+    );
+    let mut got = Vec::new();
+    while got.len() < 2 {
+        let f = next(&mut ws);
+        if f["type"] == "message" {
+            got.push(f["text"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(
+        got,
+        [
+            "Found it: it left the warehouse today.",
+            "It will be with you tomorrow."
+        ]
+    );
+    // Nothing more comes: a ping is answered next, not a repeated line.
+    send(&mut ws, json!({"type": "ping"}));
+    let frames = until(&mut ws, "pong");
+    assert!(frames.iter().all(|f| f["type"] != "message"), "{frames:?}");
+
+    // Asking again from an older point replays exactly what came after it.
+    send(&mut ws, json!({"type": "resume", "after": last_seen}));
+    let mut replay = Vec::new();
+    while replay.len() < 2 {
+        let f = next(&mut ws);
+        if f["type"] == "message" {
+            replay.push(f["text"].as_str().unwrap().to_string());
+        }
+    }
+    assert_eq!(replay, got);
+}
+
+#[test]
+fn a_repeated_client_id_is_stored_once_and_pipelined_messages_are_acked_in_order() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    let first = say(&mut ws, "dup-1", "Hello, is anyone there?");
+    // The network lost the ack: the client sends the same message again.
+    let again = say(&mut ws, "dup-1", "Hello, is anyone there?");
+    assert_eq!(first["seq"], again["seq"]);
+    assert_eq!(again["duplicate"], true);
+    let conversation = conversation_of(&seva, "Hello, is anyone there?");
+    let (_, messages) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    let inbound = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["kind"] == "inbound")
+        .count();
+    assert_eq!(inbound, 1, "{messages}");
+
+    // Three sent without waiting: three acks, in the order sent, with growing seqs.
+    for n in 1..=3 {
+        send(
+            &mut ws,
+            json!({"type": "message", "client_id": format!("p-{n}"), "text": format!("part {n}")}),
+        );
+    }
+    let mut acks = Vec::new();
+    while acks.len() < 3 {
+        let f = next(&mut ws);
+        if f["type"] == "ack" {
+            acks.push((
+                f["client_id"].as_str().unwrap().to_string(),
+                f["seq"].as_i64().unwrap(),
+            ));
+        }
+    }
+    assert_eq!(
+        acks.iter().map(|a| a.0.as_str()).collect::<Vec<_>>(),
+        ["p-1", "p-2", "p-3"]
+    );
+    assert!(acks.windows(2).all(|w| w[0].1 < w[1].1), "{acks:?}");
+}
+
+#[test]
+fn malformed_and_oversized_frames_get_clear_errors_on_a_connection_that_stays() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    send(
+        &mut ws,
+        json!({"type": "message", "client_id": "x", "text": "too early"}),
+    );
+    assert_eq!(next(&mut ws)["code"], "hello_first");
+    ws.send(Message::text("this is not JSON")).unwrap();
+    assert_eq!(next(&mut ws)["code"], "bad_frame");
+    send(&mut ws, json!({"type": "hello", "v": 99}));
+    assert_eq!(next(&mut ws)["code"], "version");
+    hello(&mut ws, None, 0);
+    let huge = "ఆ".repeat(10_000); // 30,000 bytes of Telugu
+    send(
+        &mut ws,
+        json!({"type": "message", "client_id": "big", "text": huge}),
+    );
+    assert_eq!(next(&mut ws)["code"], "too_large");
+    send(&mut ws, json!({"type": "message", "text": "no id"}));
+    assert_eq!(next(&mut ws)["code"], "bad_frame");
+    send(&mut ws, json!({"type": "dance"}));
+    assert_eq!(next(&mut ws)["code"], "unknown_type");
+    // Still open, and still working.
+    let ack = say(&mut ws, "ok-1", "Still here");
+    assert!(ack["seq"].is_i64());
+    assert!(
+        seva.server_log().lines().all(|l| !l.contains("panicked")),
+        "{}",
+        seva.server_log()
+    );
+}
+
+#[test]
+fn a_token_of_another_inbox_and_a_foreign_origin_open_no_session() {
+    let seva = Seva::start();
+    let shop = chat_inbox(&seva, "shop-chat", None);
+    let other = chat_inbox(&seva, "other-chat", None);
+    let mut ws = connect(&seva, &shop);
+    let token = hello(&mut ws, None, 0)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let mut ws = connect(&seva, &other);
+    send(&mut ws, json!({"type": "hello", "v": 1, "token": token}));
+    assert_eq!(next(&mut ws)["code"], "bad_token");
+    assert_eq!(next(&mut ws), json!({"type": "closed", "code": 4001}));
+
+    match connect_from(&seva, &shop, Some("http://evil.test")) {
+        Err(tungstenite::Error::Http(res)) => assert_eq!(res.status(), 403),
+        other => panic!("a foreign origin was let in: {:?}", other.map(|_| ())),
+    }
+    // Seva's own pages may always connect.
+    let own = seva.base.clone();
+    assert!(connect_from(&seva, &shop, Some(&own)).is_ok());
+}
+
+#[test]
+fn the_queue_position_is_one_then_two_and_moves_up_when_an_agent_takes_the_first() {
+    let seva = Seva::start();
+    let support = team(
+        &seva,
+        "Chat team",
+        json!({"strategy": "manual"}),
+        &["mira@example.com"],
+    );
+    let inbox = chat_inbox(&seva, "website-chat", Some(&support));
+    let mut first = connect(&seva, &inbox);
+    hello(&mut first, None, 0);
+    say(&mut first, "a", "First in line");
+    let place = until(&mut first, "queue").pop().unwrap();
+    assert_eq!(place["position"], 1, "{place}");
+
+    let mut second = connect(&seva, &inbox);
+    hello(&mut second, None, 0);
+    say(&mut second, "b", "Second in line");
+    let place = until(&mut second, "queue").pop().unwrap();
+    assert_eq!(place["position"], 2, "{place}");
+
+    let taken = conversation_of(&seva, "First in line");
+    let mira = common::agent_id(&seva, "mira@example.com");
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{taken}/assign"),
+        Some(json!({"owner_id": mira})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let place = until(&mut first, "queue").pop().unwrap();
+    assert!(place["position"].is_null(), "picked up: {place}");
+    let place = until(&mut second, "queue").pop().unwrap();
+    assert_eq!(place["position"], 1, "{place}");
+    assert!(
+        place["estimated_wait"].is_i64(),
+        "a wait learnt from the first pick-up: {place}"
+    );
+}

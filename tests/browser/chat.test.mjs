@@ -1,0 +1,139 @@
+// Browser test of live chat, in Debian's chromium driven by playwright-core: the widget
+// on a shop's page (another origin), and an agent's desk in a second browser context.
+// The visitor writes, sees their place in the queue (1, and 2 for a second visitor), the
+// agent sees the chat arrive live, takes it and answers, and the visitor sees the answer
+// as the place disappears; the network is cut while the visitor sends three messages,
+// and all three arrive once, in order, when it is back. Screenshots of both sides at
+// each step are kept under target/screenshots/.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { createServer } from "node:http";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
+
+const password = "a long browser test password";
+let seva, base, api, browser, shop, shopUrl, inbox;
+
+before(async () => {
+  seva = await startSeva();
+  base = seva.base;
+  seva.cli(["user", "add", "mira@example.com", "--name", "Mira", "--role", "admin", "--password-stdin"], password);
+  api = apiAs(base, seva.cli(["token", "create", "--user", "mira@example.com"]));
+  seva.cli(["team", "add", "Chat desk"]);
+  const team = (await api("GET", "/api/v1/teams")).json.find((t) => t.name === "Chat desk").id;
+  const me = (await api("GET", "/api/v1/me")).json;
+  assert.equal((await api("POST", `/api/v1/teams/${team}/members`, { agent_id: me.id })).status, 200);
+  // The shop: a page of its own origin with the one-line embed.
+  shop = createServer((req, res) => {
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
+    res.end(`<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>The shop</h1>
+      <script src="${base}/widget.js" data-inbox="${inbox}"></script></body></html>`);
+  });
+  await new Promise((ok) => shop.listen(0, "127.0.0.1", ok));
+  shopUrl = `http://127.0.0.1:${shop.address().port}/`;
+  const created = await api("POST", "/api/v1/inboxes", {
+    name: "shop-chat", channel: "chat", team_id: team,
+    settings: { allowed_origins: [shopUrl.slice(0, -1)], greeting: { en: "Hello from the shop!" } },
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  inbox = created.json.id;
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  shop?.close();
+  seva?.stop();
+});
+
+async function visitor() {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 760 }, locale: "en-GB" });
+  const page = await context.newPage();
+  await page.goto(shopUrl);
+  const chat = page.locator("#seva-chat");
+  await chat.getByRole("button", { name: "Chat with us" }).click();
+  await chat.getByText("Hello from the shop!").waitFor();
+  return { context, page, chat };
+}
+
+async function write(chat, text) {
+  await chat.getByLabel("Write your message…").fill(text);
+  await chat.getByLabel("Write your message…").press("Enter");
+}
+
+test("a visitor chats with an agent, waits honestly, and loses nothing on a cut connection", async () => {
+  const agentPage = await (await browser.newContext({ viewport: { width: 1280, height: 860 } })).newPage();
+  await logIn(agentPage, base, "mira@example.com", password);
+  await agentPage.goto(`${base}/inbox?view=all`);
+  await agentPage.evaluate(() => (window.__sameLoad = true));
+  await agentPage.waitForTimeout(300);
+
+  const one = await visitor();
+  await write(one.chat, "Hello, my parcel is late");
+  await one.page.waitForTimeout(1000);
+  console.log("DEBUG", JSON.stringify((await api("GET", "/api/v1/queues")).json), await one.chat.locator(".status").innerText());
+  await one.chat.getByText("You are number 1 in line.").waitFor();
+  await one.page.screenshot({ path: join(shots, "chat-visitor-1-waiting.png") });
+  const row = agentPage.locator("tr", { hasText: "Hello, my parcel is late" });
+  await row.waitFor({ timeout: 10000 });
+  assert.equal(await agentPage.evaluate(() => window.__sameLoad), true, "the chat appeared without a reload");
+  await agentPage.screenshot({ path: join(shots, "chat-agent-1-arrived.png") });
+
+  const two = await visitor();
+  await write(two.chat, "Do you ship to Cebu?");
+  await two.chat.getByText("You are number 2 in line.").waitFor();
+  await two.page.screenshot({ path: join(shots, "chat-visitor-2-second.png") });
+
+  // The agent takes the first chat and answers it.
+  await row.getByRole("link").click();
+  await agentPage.getByRole("button", { name: "Assign to me" }).click();
+  await agentPage.getByLabel("Your answer").fill("Sorry about that! Let me look it up.");
+  await agentPage.getByRole("button", { name: "Send" }).click();
+  await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
+  await one.chat.getByText(/in line/).waitFor({ state: "detached" });
+  await two.chat.getByText("You are number 1 in line.").waitFor();
+  await one.page.screenshot({ path: join(shots, "chat-visitor-1-answered.png") });
+  await agentPage.screenshot({ path: join(shots, "chat-agent-2-answered.png") });
+
+  // The network goes away while the visitor writes three messages.
+  await one.context.setOffline(true);
+  for (const text of ["It was ordered on Monday", "Order number A-1042", "Thank you!"]) await write(one.chat, text);
+  await one.page.screenshot({ path: join(shots, "chat-visitor-3-offline.png") });
+  await one.context.setOffline(false);
+  await one.chat.getByText("Thank you!").waitFor();
+  const conversation = new URL(agentPage.url()).pathname.split("/").pop();
+  let inbound;
+  for (let i = 0; i < 100; i++) {
+    inbound = (await api("GET", `/api/v1/conversations/${conversation}/messages`)).json.filter((m) => m.kind === "inbound").map((m) => m.text);
+    if (inbound.length >= 4) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  // Give a duplicate time to show up, if one were coming.
+  await new Promise((r) => setTimeout(r, 1000));
+  inbound = (await api("GET", `/api/v1/conversations/${conversation}/messages`)).json.filter((m) => m.kind === "inbound").map((m) => m.text);
+  assert.deepEqual(inbound, ["Hello, my parcel is late", "It was ordered on Monday", "Order number A-1042", "Thank you!"]);
+  await agentPage.locator(".msg-inbound", { hasText: "Thank you!" }).waitFor({ timeout: 10000 });
+  await agentPage.screenshot({ path: join(shots, "chat-agent-3-after-offline.png"), fullPage: true });
+  // Nothing is left waiting in the visitor's browser.
+  const left = await one.page.evaluate((key) => JSON.parse(localStorage.getItem(key)).outbox.length, `seva-chat-${inbox}`);
+  assert.equal(left, 0);
+
+  // Coming back later, the visitor sees the conversation again.
+  await one.page.reload();
+  await one.chat.getByRole("button", { name: "Chat with us" }).click();
+  await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
+  await one.chat.getByText("Order number A-1042").waitFor();
+});
+
+test("a page of an origin the inbox does not allow gets no session", async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // A page of no origin at all (about:blank) is not on the list.
+  await page.goto("about:blank");
+  const refused = await page.evaluate(async (url) => new Promise((ok) => {
+    const ws = new WebSocket(url);
+    ws.onopen = () => ok("opened");
+    ws.onerror = () => ok("refused");
+  }), `${base.replace("http", "ws")}/chat/v1/ws?inbox=${inbox}`);
+  assert.equal(refused, "refused");
+});

@@ -17,6 +17,12 @@ use seva_core::conversation::Channel;
 use seva_store::chat::{self, Visitor};
 use seva_store::inboxes::Inbox;
 use seva_store::op;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use seva_core::ConversationId;
+use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::Shared;
@@ -156,8 +162,12 @@ pub async fn ws(
         .unwrap_or("en");
     Ok(upgrade
         .max_message_size(4 * MAX_FRAME)
+        // Small buffers: thousands of sessions are mostly idle.
+        .read_buffer_size(4096)
+        .write_buffer_size(4096)
         .on_upgrade(move |socket| async move {
             Session {
+                hub: Registration::new(&state),
                 state,
                 inbox,
                 settings,
@@ -173,7 +183,141 @@ pub async fn ws(
         }))
 }
 
+/// What wakes one session: a change to its conversation, or (while it waits) a change
+/// that can move a queue.
+#[derive(Default)]
+struct Signal {
+    notify: Notify,
+    changed: AtomicBool,
+    queue: AtomicBool,
+}
+
+impl Signal {
+    fn raise(&self, flag: &AtomicBool) {
+        flag.store(true, Ordering::Release);
+        self.notify.notify_one();
+    }
+}
+
+/// The sessions following one conversation, by their number.
+type Watchers = Vec<(u64, Arc<Signal>)>;
+
+/// Hands committed changes to the sessions they concern, so that a change wakes only its
+/// conversation's sessions (and the waiting ones, for a queue change), not every open
+/// session on the node.
+#[derive(Default)]
+pub struct Hub {
+    next: AtomicU64,
+    by_conversation: Mutex<HashMap<ConversationId, Watchers>>,
+    waiting: Mutex<HashMap<u64, Arc<Signal>>>,
+}
+
+impl Hub {
+    /// Follows the store's committed events for as long as the server runs.
+    pub async fn run(state: Shared) {
+        let mut events = state.store.subscribe();
+        loop {
+            match events.recv().await {
+                Ok(e) => {
+                    let hub = &state.chat;
+                    if let Some(c) = e.conversation_id
+                        && let Ok(map) = hub.by_conversation.lock()
+                        && let Some(list) = map.get(&c)
+                    {
+                        list.iter().for_each(|(_, s)| s.raise(&s.changed));
+                    }
+                    if QUEUE_EVENTS.contains(&e.kind.as_str())
+                        && let Ok(waiting) = hub.waiting.lock()
+                    {
+                        waiting.values().for_each(|s| s.raise(&s.queue));
+                    }
+                }
+                // Too far behind to know what changed: everyone looks again.
+                Err(RecvError::Lagged(_)) => {
+                    if let Ok(map) = state.chat.by_conversation.lock() {
+                        map.values()
+                            .flatten()
+                            .for_each(|(_, s)| s.raise(&s.changed));
+                    }
+                }
+                Err(RecvError::Closed) => return,
+            }
+        }
+    }
+
+    fn watch(&self, id: u64, c: ConversationId, s: &Arc<Signal>) {
+        if let Ok(mut map) = self.by_conversation.lock() {
+            map.entry(c).or_default().push((id, s.clone()));
+        }
+    }
+
+    fn unwatch(&self, id: u64, c: ConversationId) {
+        if let Ok(mut map) = self.by_conversation.lock()
+            && let Some(list) = map.get_mut(&c)
+        {
+            list.retain(|(i, _)| *i != id);
+            if list.is_empty() {
+                map.remove(&c);
+            }
+        }
+    }
+
+    fn set_waiting(&self, id: u64, s: &Arc<Signal>, waiting: bool) {
+        if let Ok(mut w) = self.waiting.lock() {
+            if waiting {
+                w.insert(id, s.clone());
+            } else {
+                w.remove(&id);
+            }
+        }
+    }
+}
+
+/// A session's place in the hub, taken out when the session ends.
+struct Registration {
+    state: Shared,
+    id: u64,
+    signal: Arc<Signal>,
+    watched: Option<ConversationId>,
+}
+
+impl Registration {
+    fn new(state: &Shared) -> Self {
+        Registration {
+            state: state.clone(),
+            id: state.chat.next.fetch_add(1, Ordering::Relaxed),
+            signal: Arc::default(),
+            watched: None,
+        }
+    }
+
+    fn watch(&mut self, c: Option<ConversationId>) {
+        if self.watched == c {
+            return;
+        }
+        if let Some(old) = self.watched.take() {
+            self.state.chat.unwatch(self.id, old);
+        }
+        if let Some(new) = c {
+            self.state.chat.watch(self.id, new, &self.signal);
+        }
+        self.watched = c;
+    }
+
+    fn waiting(&self, waiting: bool) {
+        self.state.chat.set_waiting(self.id, &self.signal, waiting);
+    }
+}
+
+impl Drop for Registration {
+    fn drop(&mut self) {
+        self.watch(None);
+        self.waiting(false);
+    }
+}
+
 struct Session {
+    hub: Registration,
     state: Shared,
     inbox: Inbox,
     settings: ChatSettings,
@@ -196,7 +340,7 @@ enum End {
 
 impl Session {
     async fn run(mut self) {
-        let mut events = self.state.store.subscribe();
+        let signal = self.hub.signal.clone();
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
         heartbeat.reset();
         let mut silent = 0u32;
@@ -213,16 +357,14 @@ impl Session {
                     Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => Err(End::Gone),
                     Some(Ok(_)) => { silent = 0; Ok(()) } // ping and pong
                 },
-                change = events.recv(), if self.visitor.is_some() => match change {
-                    Ok(e) if e.conversation_id.is_some() && e.conversation_id == self.conversation() => self.catch_up().await,
-                    Ok(e) => {
-                        queue_moved |= self.waiting() && QUEUE_EVENTS.contains(&e.kind.as_str());
+                _ = signal.notify.notified() => {
+                    queue_moved |= signal.queue.swap(false, Ordering::AcqRel);
+                    if signal.changed.swap(false, Ordering::AcqRel) {
+                        self.catch_up().await
+                    } else {
                         Ok(())
                     }
-                    // Too far behind to know: look again.
-                    Err(RecvError::Lagged(_)) => self.catch_up().await,
-                    Err(RecvError::Closed) => Err(End::Gone),
-                },
+                }
                 _ = queue_check.tick(), if queue_moved => {
                     queue_moved = false;
                     self.catch_up().await
@@ -252,10 +394,6 @@ impl Session {
                 })))
                 .await;
         }
-    }
-
-    fn waiting(&self) -> bool {
-        matches!(self.place, Some(Some(_)))
     }
 
     fn conversation(&self) -> Option<seva_core::ConversationId> {
@@ -431,7 +569,7 @@ impl Session {
                     v.conversation_id = Some(stored.conversation_id);
                 }
                 self.json(
-                    json!({"type": "ack", "client_id": client_id, "seq": stored.line.seq,
+                    json!({"type": "ack", "client_id": client_id, "conversation_id": stored.conversation_id, "seq": stored.line.seq,
                                  "id": stored.line.id, "duplicate": stored.duplicate}),
                 )
                 .await?;
@@ -454,6 +592,8 @@ impl Session {
         let Some(conversation) = self.conversation() else {
             return Ok(());
         };
+        // Followed before reading, so that nothing committed after the read is missed.
+        self.hub.watch(Some(conversation));
         let after = self.cursor;
         let team = self.inbox.team_id;
         let (lines, place, online) = match self
@@ -483,6 +623,7 @@ impl Session {
         }
         if self.place != Some(place) || self.online != online {
             self.place = Some(place);
+            self.hub.waiting(place.is_some());
             self.online = online;
             self.json(
                 json!({"type": "queue", "position": place.map(|p| p.position),
@@ -496,9 +637,21 @@ impl Session {
 }
 
 /// The widget script, with its words in every language of the UI.
+fn widget_script() -> &'static str {
+    static SCRIPT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    SCRIPT.get_or_init(|| {
+        include_str!("../assets/widget.js")
+            .replace("/*STRINGS*/{}", &crate::i18n::widget_strings().to_string())
+    })
+}
+
+/// The size of the widget script as served, in bytes.
+pub fn widget_size() -> usize {
+    widget_script().len()
+}
+
 pub async fn widget() -> Response {
-    let strings = crate::i18n::widget_strings();
-    let body = include_str!("../assets/widget.js").replace("/*STRINGS*/{}", &strings.to_string());
+    let body = widget_script();
     (
         StatusCode::OK,
         [

@@ -43,6 +43,8 @@ pub struct AppState {
     pub presence: presence::Presence,
     /// Open desks (live streams) per agent on this node, for their presence.
     pub desks: Mutex<std::collections::HashMap<seva_core::AgentId, usize>>,
+    /// Live chat sessions on this node, by the conversation they follow.
+    pub chat: chat::Hub,
 }
 
 pub type Shared = Arc<AppState>;
@@ -60,6 +62,7 @@ impl AppState {
             tokens: auth::TokenCache::default(),
             presence: presence::Presence::default(),
             desks: Mutex::new(std::collections::HashMap::new()),
+            chat: chat::Hub::default(),
             store,
             config,
         })
@@ -192,6 +195,7 @@ pub async fn serve(
         tokio::spawn(mail::smtp::serve(state.clone(), smtp, tls));
     }
     tokio::spawn(workers::run(state.clone()));
+    tokio::spawn(chat::Hub::run(state.clone()));
     tokio::spawn(mail::imap::supervise(state.clone()));
     tokio::spawn(forget_tokens_on_change(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();

@@ -41,6 +41,16 @@ pub struct BenchArgs {
     /// with 200 agents and 50 rules, and the SLA sweep over 1,000,000 running clocks.
     #[arg(long)]
     routing: bool,
+    /// Measure live chat instead (issue #5): visitor sessions held open and the server's
+    /// memory with them, then messages from visitors to an agent at `--chat-rate` a second.
+    #[arg(long)]
+    chat: bool,
+    /// Visitor sessions held open for `--chat`.
+    #[arg(long, default_value_t = 10_000)]
+    chat_sessions: usize,
+    /// Messages a second for `--chat`.
+    #[arg(long, default_value_t = 1_000)]
+    chat_rate: usize,
 }
 
 pub(crate) struct Server {
@@ -48,6 +58,12 @@ pub(crate) struct Server {
     pub(crate) addr: String,
     pub(crate) smtp: Option<String>,
     pid: u32,
+}
+
+impl Server {
+    pub(crate) fn pid(&self) -> u32 {
+        self.pid
+    }
 }
 
 impl Drop for Server {
@@ -128,7 +144,7 @@ fn token(dir: &std::path::Path, postgres: Option<&str>) -> Result<Arc<str>> {
     Ok(String::from_utf8(out.stdout)?.trim().into())
 }
 
-fn rss_kib(pid: u32) -> Option<u64> {
+pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
     status
         .lines()
@@ -279,6 +295,19 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = rss_kib(server.pid);
     let token = token(&dir, args.postgres.as_deref())?;
+    if args.chat {
+        let r = crate::bench_chat::run(
+            &server,
+            token,
+            args.chat_sessions,
+            args.chat_rate,
+            args.seconds,
+        )
+        .await;
+        drop(server);
+        let _ = std::fs::remove_dir_all(&dir);
+        return r;
+    }
     if args.routing {
         let r =
             crate::bench_routing::run(&server, token, &dir, args.seconds, args.concurrency).await;

@@ -2,6 +2,7 @@
 //! commands manage users, teams, tokens and backups on the same data folder or database.
 
 mod bench;
+mod bench_chat;
 mod bench_mail;
 mod bench_routing;
 mod cli;

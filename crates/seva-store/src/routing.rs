@@ -338,7 +338,7 @@ pub async fn route(
     // around (round robin, and the tie-break of least busy).
     let order = match strategy {
         Strategy::RoundRobin => "",
-        _ => "coalesce(l.total, 0), ",
+        _ => "coalesce(l.active, 0), ",
     };
     let skills = match strategy {
         Strategy::SkillMatch => {
@@ -352,14 +352,12 @@ pub async fn route(
     let sql = format!(
         "SELECT a.id FROM team_members m JOIN agents a ON a.id = m.agent_id \
          LEFT JOIN agent_routing r ON r.agent_id = a.id \
-         LEFT JOIN (SELECT agent_id, CAST(sum(active) AS BIGINT) AS total, \
-                           CAST(sum(CASE WHEN channel = $7 THEN active ELSE 0 END) AS BIGINT) AS here FROM agent_load \
-                    WHERE agent_id IN (SELECT agent_id FROM team_members WHERE team_id = $1) GROUP BY agent_id) l \
-                   ON l.agent_id = a.id \
+         LEFT JOIN agent_load l ON l.agent_id = a.id AND l.channel = '*' \
+         LEFT JOIN agent_load h ON h.agent_id = a.id AND h.channel = $7 \
          LEFT JOIN agent_capacity k ON k.agent_id = a.id AND k.channel = $7 \
          WHERE m.team_id = $1 AND a.disabled = 0 AND coalesce(r.available, 1) = 1 \
-         AND ($2 < 0 OR coalesce(l.total, 0) < $2) AND coalesce(r.seen_at, 0) >= $6 \
-         AND (coalesce(k.capacity, $8) < 0 OR coalesce(l.here, 0) < coalesce(k.capacity, $8)) \
+         AND ($2 < 0 OR coalesce(l.active, 0) < $2) AND coalesce(r.seen_at, 0) >= $6 \
+         AND (coalesce(k.capacity, $8) < 0 OR coalesce(h.active, 0) < coalesce(k.capacity, $8)) \
          AND ($3 = '' OR (coalesce(r.languages, '') = '' AND a.language = $3) \
               OR ',' || r.languages || ',' LIKE '%,' || $3 || ',%') {skills} \
          ORDER BY {order}CASE WHEN a.id > $4 THEN 0 ELSE 1 END, a.id LIMIT 1"
@@ -570,9 +568,10 @@ pub struct AgentLoad {
 pub async fn loads(conn: &mut dyn Conn, team: TeamId) -> Result<Vec<AgentLoad>> {
     conn.query(
         "SELECT a.id, a.name, coalesce(r.available, 1), \
-         (SELECT CAST(coalesce(sum(l.active), 0) AS BIGINT) FROM agent_load l WHERE l.agent_id = a.id), \
+         coalesce(l.active, 0), \
          coalesce(r.seen_at, 0) \
          FROM team_members m JOIN agents a ON a.id = m.agent_id LEFT JOIN agent_routing r ON r.agent_id = a.id \
+         LEFT JOIN agent_load l ON l.agent_id = a.id AND l.channel = '*' \
          WHERE m.team_id = $1 AND a.disabled = 0 ORDER BY a.name",
         args![team.to_string()],
     )

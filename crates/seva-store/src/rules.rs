@@ -337,7 +337,21 @@ pub async fn delete(conn: &mut dyn Conn, id: RuleId, actor: &str) -> Result<()> 
 }
 
 /// What a rule sees of a conversation now.
+/// What rules can see of a conversation, everything included.
 pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
+    facts_for(conn, id, true).await
+}
+
+/// Whether any of these rules looks at the customer's recent conversations (a count the
+/// facts skip when none does).
+fn wants_recent(rules: &Rules) -> bool {
+    rules
+        .iter()
+        .any(|(_, r)| r.reads().contains(&seva_core::rules::Field::ContactRecent))
+}
+
+/// The facts, with the count of the customer's recent conversations only when `recent`.
+async fn facts_for(conn: &mut dyn Conn, id: ConversationId, recent: bool) -> Result<Facts> {
     let c = crate::conversations::get(conn, id).await?;
     let text = conn
         .query_opt(
@@ -371,13 +385,16 @@ pub async fn facts(conn: &mut dyn Conn, id: ConversationId) -> Result<Facts> {
     }
     emails.sort();
     let since = c.created_at.micros() - seva_core::rules::RECENT_DAYS * 24 * 3_600_000_000;
-    let contact_recent = conn
-        .query_one(
+    let contact_recent = if !recent {
+        0
+    } else {
+        conn.query_one(
             "SELECT count(*) FROM conversations WHERE contact_id = $1 AND id <> $2 AND updated_at >= $3 AND created_at >= $3",
             args![c.contact_id.to_string(), id.to_string(), since],
         )
         .await?
-        .int(0)?;
+        .int(0)?
+    };
     Ok(Facts {
         subject: c.subject,
         text,
@@ -546,12 +563,13 @@ pub async fn run_created(conn: &mut dyn Conn, id: ConversationId) -> Result<bool
         return Ok(false);
     }
     let mut acted = false;
-    let mut facts = facts(conn, id).await?;
+    let recent = wants_recent(&rules);
+    let mut facts = facts_for(conn, id, recent).await?;
     let mut folded = facts.fold();
     for (rule_id, rule) in &rules {
         if rule.matches(&folded) && !apply(conn, id, *rule_id, rule, &facts).await?.is_empty() {
             acted = true;
-            facts = self::facts(conn, id).await?;
+            facts = facts_for(conn, id, recent).await?;
             folded = facts.fold();
         }
     }
@@ -625,7 +643,8 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
                 Trigger::Unassigned => unassigned,
                 _ => updated,
             };
-            let mut facts = facts(conn, id).await?;
+            let recent = wants_recent(rules);
+            let mut facts = facts_for(conn, id, recent).await?;
             let mut folded = facts.fold();
             for (rule_id, rule) in rules {
                 if !rule.matches(&folded) {
@@ -639,7 +658,7 @@ pub async fn settle(conn: &mut dyn Conn, mark: usize) -> Result<()> {
                 }
                 if !apply(conn, id, *rule_id, rule, &facts).await?.is_empty() {
                     fired.insert((*rule_id, id));
-                    facts = self::facts(conn, id).await?;
+                    facts = facts_for(conn, id, recent).await?;
                     folded = facts.fold();
                 }
             }

@@ -1,5 +1,6 @@
 -- Capacity per channel: an agent may hold, say, three chats and twenty emails at once.
--- The load table now counts each agent's active conversations per channel.
+-- The load table now counts each agent's active conversations per channel, and in all
+-- under the channel '*', so that routing reads both by primary key.
 
 DROP TRIGGER conversations_load_insert ON conversations;
 DROP TRIGGER conversations_load_update ON conversations;
@@ -13,13 +14,16 @@ CREATE TABLE agent_load (
 INSERT INTO agent_load (agent_id, channel, active)
     SELECT owner_id, channel, count(*) FROM conversations
     WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id, channel;
+INSERT INTO agent_load (agent_id, channel, active)
+    SELECT owner_id, '*', count(*) FROM conversations
+    WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id;
 CREATE OR REPLACE FUNCTION seva_agent_load() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF TG_OP = 'UPDATE' AND OLD.active = 1 AND OLD.owner_id IS NOT NULL THEN
-        UPDATE agent_load SET active = active - 1 WHERE agent_id = OLD.owner_id AND channel = OLD.channel;
+        UPDATE agent_load SET active = active - 1 WHERE agent_id = OLD.owner_id AND channel IN (OLD.channel, '*');
     END IF;
     IF NEW.active = 1 AND NEW.owner_id IS NOT NULL THEN
-        INSERT INTO agent_load (agent_id, channel, active) VALUES (NEW.owner_id, NEW.channel, 1)
+        INSERT INTO agent_load (agent_id, channel, active) VALUES (NEW.owner_id, NEW.channel, 1), (NEW.owner_id, '*', 1)
             ON CONFLICT (agent_id, channel) DO UPDATE SET active = agent_load.active + 1;
     END IF;
     RETURN NULL;

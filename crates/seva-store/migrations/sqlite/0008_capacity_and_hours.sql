@@ -1,5 +1,6 @@
 -- Capacity per channel: an agent may hold, say, three chats and twenty emails at once.
--- The load table now counts each agent's active conversations per channel.
+-- The load table now counts each agent's active conversations per channel, and in all
+-- under the channel '*', so that routing reads both by primary key.
 
 DROP TRIGGER conversations_load_insert;
 DROP TRIGGER conversations_load_update;
@@ -13,19 +14,23 @@ CREATE TABLE agent_load (
 INSERT INTO agent_load (agent_id, channel, active)
     SELECT owner_id, channel, count(*) FROM conversations
     WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id, channel;
+INSERT INTO agent_load (agent_id, channel, active)
+    SELECT owner_id, '*', count(*) FROM conversations
+    WHERE active = 1 AND owner_id IS NOT NULL GROUP BY owner_id;
 CREATE TRIGGER conversations_load_insert AFTER INSERT ON conversations
     WHEN NEW.owner_id IS NOT NULL AND NEW.active = 1
 BEGIN
-    INSERT INTO agent_load (agent_id, channel, active) VALUES (NEW.owner_id, NEW.channel, 1)
+    INSERT INTO agent_load (agent_id, channel, active) VALUES (NEW.owner_id, NEW.channel, 1), (NEW.owner_id, '*', 1)
         ON CONFLICT (agent_id, channel) DO UPDATE SET active = active + 1;
 END;
 CREATE TRIGGER conversations_load_update AFTER UPDATE OF owner_id, active, channel ON conversations
     WHEN OLD.owner_id IS NOT NEW.owner_id OR OLD.active <> NEW.active OR OLD.channel <> NEW.channel
 BEGIN
     UPDATE agent_load SET active = active - 1
-        WHERE OLD.active = 1 AND agent_id = OLD.owner_id AND channel = OLD.channel;
+        WHERE OLD.active = 1 AND agent_id = OLD.owner_id AND channel IN (OLD.channel, '*');
     INSERT INTO agent_load (agent_id, channel, active)
-        SELECT NEW.owner_id, NEW.channel, 1 WHERE NEW.active = 1 AND NEW.owner_id IS NOT NULL
+        SELECT NEW.owner_id, c.channel, 1 FROM (SELECT NEW.channel AS channel UNION ALL SELECT '*') c
+        WHERE NEW.active = 1 AND NEW.owner_id IS NOT NULL
         ON CONFLICT (agent_id, channel) DO UPDATE SET active = active + 1;
 END;
 

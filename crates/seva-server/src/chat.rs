@@ -45,6 +45,8 @@ const QUEUE_EVENTS: &[&str] = &[
     "conversation.priority_changed",
     "conversation.team_changed",
 ];
+/// How long a waiting visitor may be gone before the chat counts as abandoned.
+const ABANDONED_AFTER: Duration = Duration::from_secs(60);
 /// How often the server pings; a client silent for three of these is gone.
 const HEARTBEAT: Duration = Duration::from_secs(20);
 
@@ -245,6 +247,13 @@ impl Hub {
         }
     }
 
+    /// Whether a session on this node follows the conversation.
+    fn followed(&self, c: ConversationId) -> bool {
+        self.by_conversation
+            .lock()
+            .is_ok_and(|m| m.contains_key(&c))
+    }
+
     fn watch(&self, id: u64, c: ConversationId, s: &Arc<Signal>) {
         if let Ok(mut map) = self.by_conversation.lock() {
             map.entry(c).or_default().push((id, s.clone()));
@@ -393,6 +402,21 @@ impl Session {
                     reason: reason.into(),
                 })))
                 .await;
+        }
+        // A visitor who goes while still waiting and does not come back within a minute
+        // (a reload or the next page of the site reconnects sooner) abandoned the chat.
+        if let (Some(c), true) = (self.conversation(), matches!(self.place, Some(Some(_)))) {
+            let state = self.state.clone();
+            drop(self.hub);
+            tokio::spawn(async move {
+                tokio::time::sleep(ABANDONED_AFTER).await;
+                if !state.chat.followed(c) {
+                    let _ = state
+                        .store
+                        .write(op!(s => chat::abandoned(s, c).await))
+                        .await;
+                }
+            });
         }
     }
 

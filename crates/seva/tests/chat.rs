@@ -359,3 +359,32 @@ fn the_queue_position_is_one_then_two_and_moves_up_when_an_agent_takes_the_first
         "a wait learnt from the first pick-up: {place}"
     );
 }
+
+#[test]
+fn a_visitor_who_leaves_before_anyone_answers_is_recorded_as_abandoned() {
+    let seva = Seva::start();
+    let support = team(&seva, "Chat team", json!({"strategy": "manual"}), &[]);
+    let inbox = chat_inbox(&seva, "website-chat", Some(&support));
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    say(&mut ws, "a", "Anyone there? I have to go soon");
+    let conversation = conversation_of(&seva, "Anyone there?");
+    send(&mut ws, json!({"type": "leave"}));
+    assert_eq!(until(&mut ws, "closed").pop().unwrap()["code"], 1000);
+    let (_, events) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/events"),
+        None,
+    );
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "chat.abandoned").count(),
+        1,
+        "{kinds:?}"
+    );
+}

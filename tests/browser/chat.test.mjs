@@ -2,7 +2,7 @@
 // on a shop's page (another origin), and an agent's desk in a second browser context.
 // The visitor writes, sees their place in the queue (1, and 2 for a second visitor), the
 // agent sees the chat arrive live, takes it and answers, and the visitor sees the answer
-// as the place disappears; the network is cut while the visitor sends three messages,
+// as the place disappears, each seeing the other typing; the network is cut while the visitor sends three messages,
 // and all three arrive once, in order, when it is back. Screenshots of both sides at
 // each step are kept under target/screenshots/.
 import { test, before, after } from "node:test";
@@ -70,8 +70,6 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
 
   const one = await visitor();
   await write(one.chat, "Hello, my parcel is late");
-  await one.page.waitForTimeout(1000);
-  console.log("DEBUG", JSON.stringify((await api("GET", "/api/v1/queues")).json), await one.chat.locator(".status").innerText());
   await one.chat.getByText("You are number 1 in line.").waitFor();
   await one.page.screenshot({ path: join(shots, "chat-visitor-1-waiting.png") });
   const row = agentPage.locator("tr", { hasText: "Hello, my parcel is late" });
@@ -87,9 +85,17 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   // The agent takes the first chat and answers it.
   await row.getByRole("link").click();
   await agentPage.getByRole("button", { name: "Assign to me" }).click();
+  // Typing both ways: the agent sees the customer typing, the visitor sees Mira writing.
+  await one.chat.getByLabel("Write your message…").pressSequentially("It was");
+  await agentPage.getByText("The customer is typing…").waitFor();
+  await agentPage.getByLabel("Your answer").pressSequentially("Sorry");
+  await one.chat.getByText("Mira is typing…").waitFor();
+  await one.page.screenshot({ path: join(shots, "chat-visitor-1-agent-typing.png") });
+  await one.chat.getByLabel("Write your message…").fill("");
   await agentPage.getByLabel("Your answer").fill("Sorry about that! Let me look it up.");
   await agentPage.getByRole("button", { name: "Send" }).click();
   await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
+  await one.chat.getByText("Mira is typing…").waitFor({ state: "detached" });
   await one.chat.getByText(/in line/).waitFor({ state: "detached" });
   await two.chat.getByText("You are number 1 in line.").waitFor();
   await one.page.screenshot({ path: join(shots, "chat-visitor-1-answered.png") });

@@ -75,9 +75,14 @@
       if (response.ok) showPresence(await response.json());
     } catch (_) {}
   }
+  let typingCheck = null;
   function showPresence(others) {
+    const words = { replying: presence.dataset.replying, typing: presence.dataset.typing, viewing: presence.dataset.viewing };
     const lines = others.map((o) =>
-      (o.state === "replying" ? presence.dataset.replying : presence.dataset.viewing).replace("{name}", o.name));
+      (words[o.state] || words.viewing).replace("{name}", o.name || presence.dataset.customer));
+    // A customer's typing lapses by itself: look again once it would have.
+    clearTimeout(typingCheck);
+    if (others.some((o) => o.state === "typing")) typingCheck = setTimeout(lookAround, 6500);
     presence.textContent = lines.join(" · ");
     presence.hidden = lines.length === 0;
     presence.classList.toggle("replying", others.some((o) => o.state === "replying"));
@@ -105,8 +110,12 @@
       if (presence && JSON.parse(e.data).conversation_id === conversationId) lookAround();
     });
     source.addEventListener("resync", refresh);
-    // After a dropped connection, what changed meanwhile is fetched once it is back.
-    source.addEventListener("open", refresh);
+    // After a dropped connection, what changed meanwhile is fetched once it is back; so
+    // is who is on the conversation, since their announcements went by unseen.
+    source.addEventListener("open", () => {
+      refresh();
+      if (presence && conversationId) lookAround();
+    });
   }
 
   // Keyboard: j/k move through the list, x ticks the row, Enter opens; on a conversation

@@ -28,6 +28,8 @@
   let agentsOnline = true;
   let requireEmail = false;
   let greeting = null;
+  let agentTyping = null;
+  let typedAt = 0;
 
   const w = (key, args) => {
     let s = (WORDS[lang] && WORDS[lang][key]) || (WORDS.en && WORDS.en[key]) || key;
@@ -60,6 +62,7 @@
     li { max-width: 80%; padding: 8px 10px; border-radius: 10px; background: #eef1f5; white-space: pre-wrap; overflow-wrap: anywhere; }
     li.visitor { align-self: flex-end; background: var(--c, #0b5cad); color: #fff; }
     li.pending { opacity: .6; }
+    li.typing { font-style: italic; opacity: .7; }
     li .who { display: block; font-size: 12px; opacity: .8; }
     form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e3e6ea; flex-wrap: wrap; }
     form input, form textarea { font: inherit; flex: 1; min-width: 0; padding: 8px; border: 1px solid #c8ced6; border-radius: 8px; }
@@ -117,6 +120,7 @@
       add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text);
     }
     for (const m of state.outbox) add("visitor pending", null, m.text);
+    if (agentTyping) add("agent typing", null, w("typing", { name: agentTyping }));
     list.scrollTop = list.scrollHeight;
     const answered = [...lines.values()].some((l) => l.from === "agent");
     if (!welcomed && state.outbox.length) status.textContent = w("offline");
@@ -159,6 +163,8 @@
       } else if (f.type === "ack") {
         state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
         save();
+      } else if (f.type === "typing") {
+        agentTyping = f.typing ? f.name || w("agent") : null;
       } else if (f.type === "queue") {
         place = f;
         agentsOnline = f.agents_online;
@@ -184,6 +190,7 @@
   }
 
   function send(body) {
+    typedAt = 0; // the next keystroke starts a new message, and is told
     const m = { client_id: newId(), text: body };
     state.outbox.push(m);
     save();
@@ -204,6 +211,13 @@
   $(".close").addEventListener("click", () => open(false));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") open(false); });
   picker.addEventListener("change", () => { lang = picker.value; save(); words(); });
+  // The agent sees the visitor typing; told at most every 3 s.
+  text.addEventListener("input", () => {
+    if (Date.now() - typedAt > 3000 && socket && welcomed) {
+      typedAt = Date.now();
+      socket.send(JSON.stringify({ type: "typing" }));
+    }
+  });
   text.addEventListener("keydown", (e) => {
     if (e.key === "Enter" && !e.shiftKey) { e.preventDefault(); sendForm.requestSubmit(); }
   });

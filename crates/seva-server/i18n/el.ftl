@@ -165,6 +165,8 @@ follow-up-done = Έγινε: ο πελάτης επιβεβαίωσε
 followups = Οι παρακολουθήσεις σας
 presence-viewing = Ο/Η { $name } βλέπει αυτή τη συνομιλία
 presence-replying = Ο/Η { $name } γράφει απάντηση…
+presence-typing = { $name } πληκτρολογεί…
+presence-customer = Ο πελάτης
 
 # Supervisors' pages, snooze, macros, saved views
 nav-queues = Ουρές
@@ -297,3 +299,4 @@ widget-no-agents = Δεν είναι κανείς συνδεδεμένος αυ�
 widget-position = Είστε { $position }οι στη σειρά.
 widget-wait = Αναμενόμενη αναμονή: περίπου { $minutes } λεπτά.
 widget-offline = Χωρίς σύνδεση: τα μηνύματά σας θα σταλούν μόλις επανέλθει η σύνδεση.
+widget-typing = { $name } πληκτρολογεί…

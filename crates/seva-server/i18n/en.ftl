@@ -165,6 +165,8 @@ follow-up-done = Done: the customer confirmed
 followups = Your follow-ups
 presence-viewing = { $name } is viewing this conversation
 presence-replying = { $name } is writing a reply…
+presence-typing = { $name } is typing…
+presence-customer = The customer
 
 # Supervisors' pages, snooze, macros, saved views
 nav-queues = Queues
@@ -297,3 +299,4 @@ widget-no-agents = No one is online right now. Leave your message and we will an
 widget-position = You are number { $position } in line.
 widget-wait = Expected wait: about { $minutes } min.
 widget-offline = Not connected: your messages will be sent when the connection is back.
+widget-typing = { $name } is typing…

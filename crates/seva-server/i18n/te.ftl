@@ -165,6 +165,8 @@ follow-up-done = పూర్తయింది: కస్టమర్ నిర
 followups = మీ ఫాలో-అప్‌లు
 presence-viewing = { $name } ఈ సంభాషణను చూస్తున్నారు
 presence-replying = { $name } సమాధానం రాస్తున్నారు…
+presence-typing = { $name } టైప్ చేస్తున్నారు…
+presence-customer = కస్టమర్
 
 # Supervisors' pages, snooze, macros, saved views
 nav-queues = క్యూలు
@@ -297,3 +299,4 @@ widget-no-agents = ప్రస్తుతం ఎవరూ ఆన్‌లై�
 widget-position = వరుసలో మీరు { $position }వ స్థానంలో ఉన్నారు.
 widget-wait = అంచనా వేచి ఉండే సమయం: సుమారు { $minutes } నిమి.
 widget-offline = కనెక్షన్ లేదు: కనెక్షన్ తిరిగి రాగానే మీ సందేశాలు పంపబడతాయి.
+widget-typing = { $name } టైప్ చేస్తున్నారు…

@@ -165,6 +165,8 @@ follow-up-done = Tapos: kinumpirma ng customer
 followups = Ang mga follow-up mo
 presence-viewing = Tinitingnan ni { $name } ang usapang ito
 presence-replying = Sumusulat ng sagot si { $name }…
+presence-typing = Nagta-type si { $name }…
+presence-customer = Ang customer
 
 # Supervisors' pages, snooze, macros, saved views
 nav-queues = Mga pila
@@ -297,3 +299,4 @@ widget-no-agents = Walang online ngayon. Iwan ang mensahe mo at sasagot kami pag
 widget-position = Ikaw ang pang-{ $position } sa pila.
 widget-wait = Inaasahang paghihintay: mga { $minutes } min.
 widget-offline = Walang koneksyon: ipapadala ang mga mensahe mo pagbalik ng koneksyon.
+widget-typing = Nagta-type si { $name }…

@@ -179,6 +179,7 @@ pub async fn ws(
                 cursor: 0,
                 place: None,
                 online: false,
+                agent_typing: None,
             }
             .run()
             .await
@@ -192,6 +193,8 @@ struct Signal {
     notify: Notify,
     changed: AtomicBool,
     queue: AtomicBool,
+    /// Someone's presence on the conversation changed (an agent writing a reply).
+    typing: AtomicBool,
 }
 
 impl Signal {
@@ -218,8 +221,21 @@ impl Hub {
     /// Follows the store's committed events for as long as the server runs.
     pub async fn run(state: Shared) {
         let mut events = state.store.subscribe();
+        let mut presence = state.presence.subscribe();
         loop {
-            match events.recv().await {
+            let event = tokio::select! {
+                e = events.recv() => e,
+                p = presence.recv() => {
+                    if let Ok(c) = p
+                        && let Ok(map) = state.chat.by_conversation.lock()
+                        && let Some(list) = map.get(&c)
+                    {
+                        list.iter().for_each(|(_, s)| s.raise(&s.typing));
+                    }
+                    continue;
+                }
+            };
+            match event {
                 Ok(e) => {
                     let hub = &state.chat;
                     if let Some(c) = e.conversation_id
@@ -339,6 +355,8 @@ struct Session {
     place: Option<Option<chat::Place>>,
     /// Whether an agent was online, as last told.
     online: bool,
+    /// The agent writing a reply, as last told.
+    agent_typing: Option<String>,
 }
 
 /// Why a session ends.
@@ -368,10 +386,15 @@ impl Session {
                 },
                 _ = signal.notify.notified() => {
                     queue_moved |= signal.queue.swap(false, Ordering::AcqRel);
-                    if signal.changed.swap(false, Ordering::AcqRel) {
-                        self.catch_up().await
+                    let typing = if signal.typing.swap(false, Ordering::AcqRel) {
+                        self.tell_typing().await
                     } else {
                         Ok(())
+                    };
+                    if typing.is_ok() && signal.changed.swap(false, Ordering::AcqRel) {
+                        self.catch_up().await
+                    } else {
+                        typing
                     }
                 }
                 _ = queue_check.tick(), if queue_moved => {
@@ -461,7 +484,15 @@ impl Session {
                 self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
                 self.catch_up().await
             }
-            ("typing", true) => Ok(()),
+            ("typing", true) => {
+                if let Some(c) = self.conversation() {
+                    let name = self.visitor.as_ref().and_then(|v| v.name.clone());
+                    self.state
+                        .presence
+                        .customer_typing(c, name.as_deref().unwrap_or(""));
+                }
+                Ok(())
+            }
             ("leave", true) => {
                 if let Some(c) = self.conversation() {
                     let _ = self
@@ -609,6 +640,20 @@ impl Session {
                 .await
             }
         }
+    }
+
+    /// Tells the visitor whether an agent is writing a reply, when that changed.
+    async fn tell_typing(&mut self) -> Result<(), End> {
+        let Some(c) = self.conversation() else {
+            return Ok(());
+        };
+        let now = self.state.presence.agent_replying(c);
+        if now == self.agent_typing {
+            return Ok(());
+        }
+        self.agent_typing = now.clone();
+        self.json(json!({"type": "typing", "typing": now.is_some(), "name": now}))
+            .await
     }
 
     /// Sends what the client has not seen yet, then its place in the queue if it changed.

@@ -23,12 +23,18 @@ pub enum State {
     Replying,
     /// Gone: the page was closed.
     Left,
+    /// The customer is typing (live chat).
+    Typing,
 }
+
+/// How long a customer's keystroke counts as typing.
+pub const TYPING_FOR: Duration = Duration::from_secs(6);
 
 /// Someone on a conversation.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Present {
-    pub agent_id: AgentId,
+    /// None for the customer.
+    pub agent_id: Option<AgentId>,
     pub name: String,
     pub state: State,
 }
@@ -40,6 +46,8 @@ struct Entry {
 
 pub struct Presence {
     by_conversation: Mutex<HashMap<ConversationId, Vec<Entry>>>,
+    /// Customers typing in a chat: their name, and their last keystroke.
+    customers: Mutex<HashMap<ConversationId, (String, Instant)>>,
     changes: broadcast::Sender<ConversationId>,
 }
 
@@ -47,6 +55,7 @@ impl Default for Presence {
     fn default() -> Self {
         Self {
             by_conversation: Mutex::new(HashMap::new()),
+            customers: Mutex::new(HashMap::new()),
             changes: broadcast::channel(1024).0,
         }
     }
@@ -69,13 +78,15 @@ impl Presence {
             let entries = all.entry(conversation).or_default();
             let before = entries
                 .iter()
-                .find(|e| e.present.agent_id == agent)
+                .find(|e| e.present.agent_id == Some(agent))
                 .map(|e| e.present.state);
-            entries.retain(|e| e.present.agent_id != agent && now.duration_since(e.seen) < STALE);
+            entries.retain(|e| {
+                e.present.agent_id != Some(agent) && now.duration_since(e.seen) < STALE
+            });
             if state != State::Left {
                 entries.push(Entry {
                     present: Present {
-                        agent_id: agent,
+                        agent_id: Some(agent),
                         name: name.to_string(),
                         state,
                     },
@@ -97,21 +108,60 @@ impl Presence {
         self.others(conversation, agent)
     }
 
-    /// Everyone on `conversation` but `me`.
+    /// Everyone on `conversation` but `me`, and the customer while they type.
     pub fn others(&self, conversation: ConversationId, me: AgentId) -> Vec<Present> {
         let now = Instant::now();
         let Ok(all) = self.by_conversation.lock() else {
             return Vec::new();
         };
-        all.get(&conversation)
+        let mut others: Vec<Present> = all
+            .get(&conversation)
             .map(|entries| {
                 entries
                     .iter()
-                    .filter(|e| e.present.agent_id != me && now.duration_since(e.seen) < STALE)
+                    .filter(|e| {
+                        e.present.agent_id != Some(me) && now.duration_since(e.seen) < STALE
+                    })
                     .map(|e| e.present.clone())
                     .collect()
             })
-            .unwrap_or_default()
+            .unwrap_or_default();
+        if let Ok(customers) = self.customers.lock()
+            && let Some((name, at)) = customers.get(&conversation)
+            && now.duration_since(*at) < TYPING_FOR
+        {
+            others.push(Present {
+                agent_id: None,
+                name: name.clone(),
+                state: State::Typing,
+            });
+        }
+        others
+    }
+
+    /// The customer typed in a chat; the agents on it are told when they start.
+    pub fn customer_typing(&self, conversation: ConversationId, name: &str) {
+        let now = Instant::now();
+        let started = self.customers.lock().is_ok_and(|mut c| {
+            let before = c.insert(conversation, (name.to_string(), now));
+            if c.len() > 10_000 {
+                c.retain(|_, (_, at)| now.duration_since(*at) < TYPING_FOR);
+            }
+            before.is_none_or(|(_, at)| now.duration_since(at) >= TYPING_FOR)
+        });
+        if started {
+            let _ = self.changes.send(conversation);
+        }
+    }
+
+    /// The name of an agent writing a reply in `conversation`, if one is.
+    pub fn agent_replying(&self, conversation: ConversationId) -> Option<String> {
+        let now = Instant::now();
+        let all = self.by_conversation.lock().ok()?;
+        all.get(&conversation)?
+            .iter()
+            .find(|e| e.present.state == State::Replying && now.duration_since(e.seen) < STALE)
+            .map(|e| e.present.name.clone())
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<ConversationId> {

@@ -329,6 +329,5 @@ pub async fn anyone_online(conn: &mut dyn Conn, team: Option<seva_core::TeamId>)
             .await?
         }
     };
-    tracing::warn!(?team, since, found = row.is_some(), "DEBUG online");
     Ok(row.is_some())
 }

@@ -388,3 +388,48 @@ fn a_visitor_who_leaves_before_anyone_answers_is_recorded_as_abandoned() {
         "{kinds:?}"
     );
 }
+
+/// Typing goes both ways: the agents see the customer typing (in the conversation's
+/// presence), and the visitor is told when an agent is writing a reply, and when they stop.
+#[test]
+fn the_agent_sees_the_visitor_typing_and_the_visitor_sees_the_agent_writing() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    send(&mut ws, json!({"type": "hello", "v": 1, "name": "Ravi"}));
+    assert_eq!(next(&mut ws)["type"], "welcome");
+    say(&mut ws, "t-1", "Can I change my delivery address?");
+    let conversation = conversation_of(&seva, "Can I change my delivery address?");
+    send(&mut ws, json!({"type": "typing"}));
+    send(&mut ws, json!({"type": "ping"}));
+    until(&mut ws, "pong");
+    let (s, present) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/presence"),
+        None,
+    );
+    assert_eq!(s, 200);
+    assert_eq!(
+        present,
+        json!([{"agent_id": null, "name": "Ravi", "state": "typing"}])
+    );
+
+    let presence = |state: &str| {
+        let (s, body) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{conversation}/presence"),
+            Some(json!({"state": state})),
+        );
+        assert_eq!(s, 200, "{body}");
+    };
+    presence("replying");
+    let typing = until(&mut ws, "typing").pop().unwrap();
+    assert_eq!(
+        (typing["typing"].as_bool(), typing["name"].is_string()),
+        (Some(true), true),
+        "{typing}"
+    );
+    presence("viewing");
+    let typing = until(&mut ws, "typing").pop().unwrap();
+    assert_eq!(typing["typing"], false, "{typing}");
+}

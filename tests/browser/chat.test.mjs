@@ -143,3 +143,36 @@ test("a page of an origin the inbox does not allow gets no session", async () =>
   }), `${base.replace("http", "ws")}/chat/v1/ws?inbox=${inbox}`);
   assert.equal(refused, "refused");
 });
+
+test("an agent whose connection dropped sees a colleague's answer and status change as soon as it is back", async () => {
+  seva.cli(["user", "add", "bill@example.com", "--name", "Bill", "--role", "admin", "--password-stdin"], password);
+  const created = await api("POST", "/api/v1/conversations", { contact: { email: "ana@example.com" }, subject: "Refund", text: "Where is my refund?" });
+  assert.equal(created.status, 201);
+  const url = `${base}/conversations/${created.json.id}`;
+  const miraContext = await browser.newContext({ viewport: { width: 1100, height: 800 } });
+  const mira = await miraContext.newPage();
+  await logIn(mira, base, "mira@example.com", password);
+  await mira.goto(url);
+  await mira.evaluate(() => (window.__sameLoad = true));
+  await mira.waitForTimeout(300);
+  const bill = await (await browser.newContext({ viewport: { width: 1100, height: 800 } })).newPage();
+  await logIn(bill, base, "bill@example.com", password);
+  await bill.goto(url);
+
+  // Mira's connection drops; meanwhile Bill answers and sets the conversation pending.
+  await miraContext.setOffline(true);
+  await bill.getByLabel("Your answer").fill("Your refund left us yesterday.");
+  await bill.getByRole("button", { name: "Send" }).click();
+  await bill.locator(".msg-outbound", { hasText: "Your refund left us yesterday." }).waitFor();
+  await bill.locator("form[action$='/status'] select").selectOption("pending");
+  await bill.locator(".conv-head .status-pending").waitFor();
+  await mira.waitForTimeout(1000);
+  assert.equal(await mira.locator(".msg-outbound", { hasText: "Your refund left us yesterday." }).count(), 0, "offline, Mira could not know yet");
+
+  // Back online: the answer and the status arrive without a reload, before Mira writes.
+  await miraContext.setOffline(false);
+  await mira.locator(".msg-outbound", { hasText: "Your refund left us yesterday." }).waitFor({ timeout: 15000 });
+  await mira.locator(".conv-head .status-pending").waitFor({ timeout: 15000 });
+  assert.equal(await mira.evaluate(() => window.__sameLoad), true, "no reload");
+  await mira.screenshot({ path: join(shots, "chat-agent-4-after-reconnect.png"), fullPage: true });
+});

@@ -100,22 +100,39 @@
     window.addEventListener("pagehide", () => announce("left"));
   }
 
-  if (live && window.EventSource) {
-    const source = new EventSource("/live");
+  // The live stream. A stream can die silently (a network that went away without closing
+  // it): the server sends a ping every 5 s, and a stream quiet for 15 s is replaced, as is
+  // one the browser gave up on, and any when the network comes back. Each new stream
+  // starts with a refresh, so what changed meanwhile shows without a reload.
+  let source = null;
+  let heard = Date.now();
+  function listen() {
+    source?.close();
+    heard = Date.now();
+    source = new EventSource("/live");
     source.addEventListener("change", (e) => {
+      heard = Date.now();
       const change = JSON.parse(e.data);
       if (page === "inbox" || page === "contact" || page === "queues" || change.conversation_id === conversationId) refresh();
     });
     source.addEventListener("presence", (e) => {
+      heard = Date.now();
       if (presence && JSON.parse(e.data).conversation_id === conversationId) lookAround();
     });
+    source.addEventListener("ping", () => { heard = Date.now(); });
     source.addEventListener("resync", refresh);
-    // After a dropped connection, what changed meanwhile is fetched once it is back; so
-    // is who is on the conversation, since their announcements went by unseen.
     source.addEventListener("open", () => {
+      heard = Date.now();
       refresh();
       if (presence && conversationId) lookAround();
     });
+  }
+  if (live && window.EventSource) {
+    listen();
+    setInterval(() => {
+      if (source.readyState === EventSource.CLOSED || Date.now() - heard > 15000) listen();
+    }, 5000);
+    window.addEventListener("online", listen);
   }
 
   // Keyboard: j/k move through the list, x ticks the row, Enter opens; on a conversation

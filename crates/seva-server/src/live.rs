@@ -74,7 +74,13 @@ pub async fn stream(State(state): State<Shared>, headers: HeaderMap) -> Result<R
     Ok(Sse::new(events)
         // A closed desk is noticed when a write to it fails: the keep-alive comment every
         // 5 s bounds how long a gone agent still shows online (two writes, 10 s).
-        .keep_alive(KeepAlive::new().interval(Duration::from_secs(5)))
+        // A named event rather than a comment, so that pages can tell a silent connection
+        // (a network that went away without closing it) and open a new one.
+        .keep_alive(
+            KeepAlive::new()
+                .interval(Duration::from_secs(5))
+                .event(SseEvent::default().event("ping").data("{}")),
+        )
         .into_response())
 }
 

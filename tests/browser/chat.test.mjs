@@ -25,9 +25,10 @@ before(async () => {
   assert.equal((await api("POST", `/api/v1/teams/${team}/members`, { agent_id: me.id })).status, 200);
   // The shop: a page of its own origin with the one-line embed.
   shop = createServer((req, res) => {
+    const id = new URL(req.url, "http://shop").searchParams.get("inbox") || inbox;
     res.writeHead(200, { "content-type": "text/html; charset=utf-8" });
     res.end(`<!doctype html><html lang="en"><head><title>Shop</title></head><body><h1>The shop</h1>
-      <script src="${base}/widget.js" data-inbox="${inbox}"></script></body></html>`);
+      <script src="${base}/widget.js" data-inbox="${id}"></script></body></html>`);
   });
   await new Promise((ok) => shop.listen(0, "127.0.0.1", ok));
   shopUrl = `http://127.0.0.1:${shop.address().port}/`;
@@ -175,4 +176,56 @@ test("an agent whose connection dropped sees a colleague's answer and status cha
   await mira.locator(".conv-head .status-pending").waitFor({ timeout: 15000 });
   assert.equal(await mira.evaluate(() => window.__sameLoad), true, "no reload");
   await mira.screenshot({ path: join(shots, "chat-agent-4-after-reconnect.png"), fullPage: true });
+});
+
+test("an admin sets up a chat inbox's widget in the settings, and its visitors are asked for an email", async () => {
+  const page = await (await browser.newContext({ viewport: { width: 1100, height: 1300 } })).newPage();
+  await logIn(page, base, "mira@example.com", password);
+  await page.goto(`${base}/settings/inboxes/new`);
+  await page.getByLabel("Name", { exact: true }).fill("help-chat");
+  await page.getByLabel("Channel").selectOption("chat");
+  // An origin without its scheme is refused, naming it.
+  await page.getByLabel(/Sites allowed to show the widget/).fill("shop.example");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.getByText("settings.allowed_origins[0]").or(page.getByText(/scheme:\/\/host/)).first().waitFor();
+  await page.goBack();
+  await page.getByLabel("Name", { exact: true }).fill("help-chat");
+  await page.getByLabel("Channel").selectOption("chat");
+  await page.getByLabel(/Sites allowed to show the widget/).fill(shopUrl.slice(0, -1));
+  await page.getByLabel("Ask for an email address before the first message").check();
+  await page.getByLabel("Greeting (English)").fill("Welcome to the help chat");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/settings\/inboxes\/.+\?saved=1/);
+  const embed = await page.getByLabel("Put this line on your site's pages").inputValue();
+  assert.match(embed, /<script src="http:\/\/127\.0\.0\.1:\d+\/widget\.js" data-inbox="[0-9a-f-]+"><\/script>/);
+  await page.screenshot({ path: join(shots, "chat-inbox-settings.png"), fullPage: true });
+  const id = embed.match(/data-inbox="([^"]+)"/)[1];
+  const stored = (await api("GET", `/api/v1/inboxes/${id}`)).json;
+  assert.deepEqual(stored.settings.allowed_origins, [shopUrl.slice(0, -1)]);
+  assert.equal(stored.settings.require_email, true);
+
+  // The widget on the shop greets as set, and asks for the email before sending.
+  const visitor = await (await browser.newContext({ locale: "en-GB" })).newPage();
+  await visitor.goto(`${shopUrl}?inbox=${id}`);
+  const chat = visitor.locator("#seva-chat");
+  await chat.getByRole("button", { name: "Chat with us" }).click();
+  await chat.getByLabel("Write your message…").fill("Do you have size 44?");
+  await chat.getByLabel("Write your message…").press("Enter");
+  // Not sent yet: the email is asked for, and the message waits in its box.
+  await chat.getByLabel("Your email address").waitFor();
+  assert.equal(await chat.getByLabel("Write your message…").inputValue(), "Do you have size 44?");
+  await chat.getByLabel("Your email address").fill("kostas@example.gr");
+  await chat.getByLabel("Write your message…").press("Enter");
+  await chat.getByText("Welcome to the help chat").waitFor();
+  let found;
+  for (let i = 0; i < 50 && !found; i++) {
+    const list = (await api("GET", "/api/v1/conversations?limit=100")).json.data;
+    found = list.find((c) => c.inbox_id === id);
+    if (!found) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(found, "the chat arrived");
+  const messages = (await api("GET", `/api/v1/conversations/${found.id}/messages`)).json.filter((m) => m.kind === "inbound");
+  assert.deepEqual(messages.map((m) => m.text), ["Do you have size 44?"]);
+  const contact = (await api("GET", `/api/v1/contacts/${found.contact_id}`)).json;
+  assert.ok(JSON.stringify(contact).includes("kostas@example.gr"), JSON.stringify(contact));
 });

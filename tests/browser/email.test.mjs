@@ -129,7 +129,7 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   await page.getByRole("link", { name: "Settings" }).click();
   await page.getByRole("link", { name: "New inbox" }).click();
   await page.getByLabel("Name", { exact: true }).fill("support");
-  await page.getByLabel("Email address").fill("support@seva.test");
+  await page.getByLabel("Email address", { exact: true }).fill("support@seva.test");
   await page.getByLabel("Name on our mail").fill("Seva Υποστήριξη");
   await page.locator("input[name=relay_host]").fill("127.0.0.1");
   await page.locator("input[name=relay_port]").fill(String(relayPort));

@@ -12,6 +12,17 @@
     if (e.target.matches?.("select[data-autosubmit]")) e.target.form.submit();
   });
 
+  // A new inbox's form shows the fields of the channel chosen (all of them without this
+  // script).
+  const channelPick = document.querySelector("select[name=channel]");
+  function showChannel() {
+    document.querySelectorAll("fieldset[data-channel]").forEach((f) => { f.hidden = f.dataset.channel !== channelPick.value; });
+  }
+  if (channelPick) {
+    channelPick.addEventListener("change", showChannel);
+    showChannel();
+  }
+
   // Regions marked data-live are fetched again when something they show changes. A
   // region the agent is working in (focus inside it) is left alone until the next change.
   const regions = [...document.querySelectorAll("[data-live]")];

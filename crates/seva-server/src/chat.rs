@@ -109,7 +109,7 @@ pub fn check_settings(v: &Value) -> Result<(), Problem> {
     Ok(())
 }
 
-fn settings_of(inbox: &Inbox) -> ChatSettings {
+pub(crate) fn settings_of(inbox: &Inbox) -> ChatSettings {
     serde_json::from_value(inbox.settings.clone()).unwrap_or_default()
 }
 

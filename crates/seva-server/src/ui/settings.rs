@@ -89,6 +89,8 @@ struct InboxPage {
     csrf: String,
     /// `None` for a new inbox.
     inbox: Option<Inbox>,
+    /// The inbox's channel; empty for a new one (every kind's fields are shown).
+    channel: &'static str,
     v: FormValues,
     teams: Vec<(String, String)>,
 }
@@ -117,6 +119,13 @@ struct FormValues {
     dkim_selector: String,
     dkim_domain: String,
     dkim_key_set: bool,
+    /// A chat inbox's widget: allowed origins (one a line), email asked, greetings by
+    /// language (code, name, text), colour, and the line to put on a site.
+    chat_origins: String,
+    chat_require_email: bool,
+    chat_greetings: Vec<(&'static str, &'static str, String)>,
+    chat_colour: String,
+    chat_embed: String,
 }
 
 impl FormValues {
@@ -127,6 +136,10 @@ impl FormValues {
             .unwrap_or_default();
         let relay = s.relay.clone();
         let imap = s.imap.clone();
+        let chat = inbox
+            .filter(|i| i.channel == Channel::Chat)
+            .map(crate::chat::settings_of)
+            .unwrap_or_default();
         FormValues {
             team_id: inbox
                 .and_then(|i| i.team_id)
@@ -176,6 +189,26 @@ impl FormValues {
                 .map(|d| d.domain.clone())
                 .unwrap_or_default(),
             dkim_key_set: set.contains(&"dkim_private_key"),
+            chat_origins: chat.allowed_origins.join("\n"),
+            chat_require_email: chat.require_email,
+            chat_greetings: LANGUAGES
+                .iter()
+                .map(|(code, name)| {
+                    let text = chat.greeting.get(*code).cloned().unwrap_or_default();
+                    (*code, *name, text)
+                })
+                .collect(),
+            chat_colour: chat.colour.clone().unwrap_or_else(|| "#0b5cad".into()),
+            chat_embed: inbox
+                .filter(|i| i.channel == Channel::Chat)
+                .map(|i| {
+                    format!(
+                        "<script src=\"{}/widget.js\" data-inbox=\"{}\"></script>",
+                        state.config.public_url.trim_end_matches('/'),
+                        i.id
+                    )
+                })
+                .unwrap_or_default(),
         }
     }
 }
@@ -220,6 +253,7 @@ async fn inbox_page(
         languages: LANGUAGES,
         csrf: agent.0.csrf().to_string(),
         v: FormValues::of(state, inbox.as_ref()),
+        channel: inbox.as_ref().map_or("", |i| i.channel.as_str()),
         inbox,
         teams,
     }))
@@ -296,6 +330,20 @@ pub struct InboxForm {
     #[serde(default)]
     reopen_days: String,
     #[serde(default)]
+    chat_origins: String,
+    #[serde(default)]
+    chat_require_email: Option<String>,
+    #[serde(default)]
+    chat_greeting_en: String,
+    #[serde(default)]
+    chat_greeting_te: String,
+    #[serde(default)]
+    chat_greeting_el: String,
+    #[serde(default)]
+    chat_greeting_tl: String,
+    #[serde(default)]
+    chat_colour: String,
+    #[serde(default)]
     dkim_selector: String,
     #[serde(default)]
     dkim_domain: String,
@@ -324,6 +372,30 @@ fn port(field: &'static str, s: &str) -> Result<u16, seva_store::Error> {
 }
 
 impl InboxForm {
+    /// A chat inbox's widget settings, as the form gives them.
+    fn chat_settings(&self) -> crate::chat::ChatSettings {
+        let greeting = [
+            ("en", &self.chat_greeting_en),
+            ("te", &self.chat_greeting_te),
+            ("el", &self.chat_greeting_el),
+            ("tl", &self.chat_greeting_tl),
+        ]
+        .into_iter()
+        .filter(|(_, text)| !text.trim().is_empty())
+        .map(|(code, text)| (code.to_string(), text.trim().to_string()))
+        .collect();
+        crate::chat::ChatSettings {
+            allowed_origins: self
+                .chat_origins
+                .split_whitespace()
+                .map(|o| o.trim_end_matches('/').to_string())
+                .collect(),
+            require_email: self.chat_require_email.is_some(),
+            greeting,
+            colour: filled(&self.chat_colour),
+        }
+    }
+
     /// The settings the form describes. What the form does not show (an IMAP account's
     /// poll interval and extra CA) is kept from `current`.
     fn settings(
@@ -449,6 +521,10 @@ async fn save(
     let settings = if email {
         let now = current.as_ref().map(EmailSettings::of);
         Some(serde_json::to_value(form.settings(now.as_ref()).map_err(fail)?).unwrap_or_default())
+    } else if channel == Channel::Chat {
+        let chat = serde_json::to_value(form.chat_settings()).unwrap_or_default();
+        crate::chat::check_settings(&chat).map_err(|p| PageError(p, t))?;
+        Some(chat)
     } else {
         None
     };

@@ -97,6 +97,9 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   await agentPage.getByRole("button", { name: "Send" }).click();
   await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
   await one.chat.getByText("Mira is typing…").waitFor({ state: "detached" });
+  // Read receipts: Mira's answer shows as read on her page, live; the visitor's line as seen.
+  await agentPage.locator(".msg-outbound", { hasText: "Sorry about that!" }).locator(".delivery-read").waitFor();
+  await one.chat.getByText("Seen", { exact: true }).waitFor();
   await one.chat.getByText(/in line/).waitFor({ state: "detached" });
   await two.chat.getByText("You are number 1 in line.").waitFor();
   await one.page.screenshot({ path: join(shots, "chat-visitor-1-answered.png") });

@@ -108,6 +108,7 @@ word_enum!(
         Delivered = "delivered",
         Failed = "failed",
         Internal = "internal",
+        Read = "read",
     }
 );
 

@@ -29,6 +29,8 @@
   let requireEmail = false;
   let greeting = null;
   let agentTyping = null;
+  let seenSeq = 0; // the visitor's lines up to here were seen by an agent
+  let readTold = 0; // the agents' lines up to here were told read
   let typedAt = 0;
 
   const w = (key, args) => {
@@ -64,6 +66,7 @@
     li.pending { opacity: .6; }
     li.typing { font-style: italic; opacity: .7; }
     li .who { display: block; font-size: 12px; opacity: .8; }
+    li .seen { text-align: right; margin-top: 2px; }
     form { display: flex; gap: 6px; padding: 8px; border-top: 1px solid #e3e6ea; flex-wrap: wrap; }
     form input, form textarea { font: inherit; flex: 1; min-width: 0; padding: 8px; border: 1px solid #c8ced6; border-radius: 8px; }
     form textarea { resize: none; height: 40px; }
@@ -115,9 +118,17 @@
       list.appendChild(li);
     };
     if (greeting || lines.size === 0) add("agent greeting", null, greeting || w("greeting"));
-    for (const seq of [...lines.keys()].sort((a, b) => a - b)) {
+    const seqs = [...lines.keys()].sort((a, b) => a - b);
+    const lastSeen = seqs.filter((q) => q <= seenSeq && lines.get(q).from === "visitor").pop();
+    for (const seq of seqs) {
       const l = lines.get(seq);
       add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text);
+      if (seq === lastSeen) {
+        const seen = document.createElement("span");
+        seen.className = "who seen";
+        seen.textContent = w("seen");
+        list.lastChild.appendChild(seen);
+      }
     }
     for (const m of state.outbox) add("visitor pending", null, m.text);
     if (agentTyping) add("agent typing", null, w("typing", { name: agentTyping }));
@@ -163,6 +174,8 @@
       } else if (f.type === "ack") {
         state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
         save();
+      } else if (f.type === "read") {
+        seenSeq = Math.max(seenSeq, f.seq);
       } else if (f.type === "typing") {
         agentTyping = f.typing ? f.name || w("agent") : null;
       } else if (f.type === "queue") {
@@ -179,6 +192,7 @@
         whoForm.email.focus();
       }
       render();
+      if (f.type === "message") reportRead();
     };
     socket.onclose = () => {
       socket = null;
@@ -188,6 +202,18 @@
       retry = Math.min(retry * 2, 5000);
     };
   }
+
+  // Tells the server the visitor has read the agents' lines, while the window is open and
+  // the page is in view.
+  function reportRead() {
+    if (panel.hidden || document.visibilityState !== "visible" || !socket || !welcomed) return;
+    const last = Math.max(0, ...[...lines.values()].filter((l) => l.from === "agent").map((l) => l.seq));
+    if (last > readTold) {
+      readTold = last;
+      socket.send(JSON.stringify({ type: "read", seq: last }));
+    }
+  }
+  document.addEventListener("visibilitychange", reportRead);
 
   function send(body) {
     typedAt = 0; // the next keystroke starts a new message, and is told
@@ -203,6 +229,7 @@
     launcher.setAttribute("aria-expanded", String(show));
     if (show) {
       connect();
+      reportRead();
       text.focus();
     } else launcher.focus();
   }

@@ -180,6 +180,7 @@ pub async fn ws(
                 place: None,
                 online: false,
                 agent_typing: None,
+                seen_told: 0,
             }
             .run()
             .await
@@ -357,6 +358,8 @@ struct Session {
     online: bool,
     /// The agent writing a reply, as last told.
     agent_typing: Option<String>,
+    /// The last sequence number told as seen by an agent.
+    seen_told: i64,
 }
 
 /// Why a session ends.
@@ -483,6 +486,19 @@ impl Session {
             ("resume", true) => {
                 self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
                 self.catch_up().await
+            }
+            ("read", true) => {
+                if let (Some(c), Some(seq)) = (self.conversation(), frame["seq"].as_i64()) {
+                    if let Err(e) = self
+                        .state
+                        .store
+                        .write(op!(s => chat::read(s, c, seq).await))
+                        .await
+                    {
+                        tracing::warn!(error = %e, "could not record a chat read");
+                    }
+                }
+                Ok(())
             }
             ("typing", true) => {
                 if let Some(c) = self.conversation() {
@@ -642,11 +658,13 @@ impl Session {
         }
     }
 
-    /// Tells the visitor whether an agent is writing a reply, when that changed.
+    /// Tells the visitor whether an agent is writing a reply, when that changed, and that
+    /// their lines were seen when an agent has the conversation open.
     async fn tell_typing(&mut self) -> Result<(), End> {
         let Some(c) = self.conversation() else {
             return Ok(());
         };
+        self.tell_seen().await?;
         let now = self.state.presence.agent_replying(c);
         if now == self.agent_typing {
             return Ok(());
@@ -654,6 +672,20 @@ impl Session {
         self.agent_typing = now.clone();
         self.json(json!({"type": "typing", "typing": now.is_some(), "name": now}))
             .await
+    }
+
+    /// Tells the visitor that an agent has seen everything up to the last line sent, when
+    /// one has the conversation open.
+    async fn tell_seen(&mut self) -> Result<(), End> {
+        let Some(c) = self.conversation() else {
+            return Ok(());
+        };
+        if self.cursor > self.seen_told && self.state.presence.agents_on(c) {
+            self.seen_told = self.cursor;
+            self.json(json!({"type": "read", "seq": self.cursor}))
+                .await?;
+        }
+        Ok(())
     }
 
     /// Sends what the client has not seen yet, then its place in the queue if it changed.
@@ -690,6 +722,7 @@ impl Session {
             )
             .await?;
         }
+        self.tell_seen().await?;
         if self.place != Some(place) || self.online != online {
             self.place = Some(place);
             self.hub.waiting(place.is_some());

@@ -154,6 +154,15 @@ impl Presence {
         }
     }
 
+    /// Whether an agent has the conversation open now.
+    pub fn agents_on(&self, conversation: ConversationId) -> bool {
+        let now = Instant::now();
+        self.by_conversation.lock().is_ok_and(|all| {
+            all.get(&conversation)
+                .is_some_and(|entries| entries.iter().any(|e| now.duration_since(e.seen) < STALE))
+        })
+    }
+
     /// The name of an agent writing a reply in `conversation`, if one is.
     pub fn agent_replying(&self, conversation: ConversationId) -> Option<String> {
         let now = Instant::now();

@@ -282,6 +282,29 @@ pub async fn place(conn: &mut dyn Conn, conversation: ConversationId) -> Result<
     }))
 }
 
+/// Records that the visitor has read the agents' answers up to `seq`. Returns how many
+/// answers became read.
+pub async fn read(conn: &mut dyn Conn, conversation: ConversationId, seq: i64) -> Result<u64> {
+    let n = conn
+        .execute(
+            "UPDATE messages SET delivery = 'read' WHERE conversation_id = $1 AND kind = 'outbound' \
+             AND seq <= $2 AND delivery IN ('queued', 'sent', 'delivered')",
+            args![conversation.to_string(), seq],
+        )
+        .await?;
+    if n > 0 {
+        crate::events::append(
+            conn,
+            "chat.read",
+            Some(conversation),
+            "system:chat",
+            serde_json::json!({"seq": seq}),
+        )
+        .await?;
+    }
+    Ok(n)
+}
+
 /// Records that the visitor left before anyone answered (once).
 pub async fn abandoned(conn: &mut dyn Conn, conversation: ConversationId) -> Result<bool> {
     let c = crate::conversations::get(conn, conversation).await?;

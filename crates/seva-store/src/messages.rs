@@ -198,7 +198,9 @@ pub async fn set_delivery(
 ) -> Result<ConversationId> {
     let row = conn
         .query_opt(
-            "UPDATE messages SET delivery = $1, delivery_error = $2 WHERE id = $3 RETURNING conversation_id",
+            // A message the customer has read stays read.
+            "UPDATE messages SET delivery = CASE WHEN delivery = 'read' THEN delivery ELSE $1 END, \
+             delivery_error = $2 WHERE id = $3 RETURNING conversation_id",
             args![delivery.as_str(), error, id.to_string()],
         )
         .await?

@@ -433,3 +433,59 @@ fn the_agent_sees_the_visitor_typing_and_the_visitor_sees_the_agent_writing() {
     let typing = until(&mut ws, "typing").pop().unwrap();
     assert_eq!(typing["typing"], false, "{typing}");
 }
+
+/// Read receipts both ways: the visitor says what they read, and the agents' answers up to
+/// there show as read; an agent opening the conversation tells the visitor their lines
+/// were seen.
+#[test]
+fn read_receipts_go_both_ways() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    say(&mut ws, "r-1", "Is the blue kettle in stock?");
+    let conversation = conversation_of(&seva, "Is the blue kettle in stock?");
+    answer(&seva, &conversation, "Yes, three left.");
+    let line = loop {
+        let f = until(&mut ws, "message").pop().unwrap();
+        if f["from"] == "agent" {
+            break f;
+        }
+    };
+    send(&mut ws, json!({"type": "read", "seq": line["seq"]}));
+    let until_read = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, messages) = seva.api(
+            "GET",
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            None,
+        );
+        let outbound = messages
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["kind"] == "outbound")
+            .unwrap()
+            .clone();
+        if outbound["delivery"] == "read" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < until_read,
+            "never read: {outbound}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // An agent opens the conversation: the visitor's lines are seen.
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/presence"),
+        Some(json!({"state": "viewing"})),
+    );
+    assert_eq!(s, 200);
+    let seen = until(&mut ws, "read").pop().unwrap();
+    assert!(
+        seen["seq"].as_i64().unwrap() >= line["seq"].as_i64().unwrap(),
+        "{seen}"
+    );
+}

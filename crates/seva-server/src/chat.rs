@@ -488,15 +488,14 @@ impl Session {
                 self.catch_up().await
             }
             ("read", true) => {
-                if let (Some(c), Some(seq)) = (self.conversation(), frame["seq"].as_i64()) {
-                    if let Err(e) = self
+                if let (Some(c), Some(seq)) = (self.conversation(), frame["seq"].as_i64())
+                    && let Err(e) = self
                         .state
                         .store
                         .write(op!(s => chat::read(s, c, seq).await))
                         .await
-                    {
-                        tracing::warn!(error = %e, "could not record a chat read");
-                    }
+                {
+                    tracing::warn!(error = %e, "could not record a chat read");
                 }
                 Ok(())
             }

@@ -133,6 +133,12 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   await one.chat.getByRole("button", { name: "Chat with us" }).click();
   await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
   await one.chat.getByText("Order number A-1042").waitFor();
+
+  // A file from the visitor: a link on both sides.
+  await one.chat.locator(".attach input").setInputFiles({ name: "receipt.txt", mimeType: "text/plain", buffer: Buffer.from("Receipt A-1042") });
+  await one.chat.getByRole("link", { name: "📎 receipt.txt" }).waitFor();
+  await agentPage.getByRole("link", { name: "receipt.txt" }).waitFor({ timeout: 10000 });
+  await one.page.screenshot({ path: join(shots, "chat-visitor-4-file.png") });
 });
 
 test("a page of an origin the inbox does not allow gets no session", async () => {

@@ -72,6 +72,10 @@
     form textarea { resize: none; height: 40px; }
     form button { border: 0; border-radius: 8px; padding: 8px 14px; background: var(--c, #0b5cad); color: #fff; }
     .who-form input { flex-basis: 100%; }
+    .attach { display: flex; align-items: center; padding: 0 4px; cursor: pointer; font-size: 20px; }
+    .attach input { position: absolute; width: 1px; height: 1px; opacity: 0; }
+    .attach:focus-within { outline: 2px solid var(--c, #0b5cad); border-radius: 6px; }
+    li a { color: inherit; }
     @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; } }
   </style>
   <button class="launcher" type="button" aria-haspopup="dialog" aria-expanded="false"></button>
@@ -80,11 +84,13 @@
     <p class="status" role="status" aria-live="polite"></p>
     <ol aria-live="polite"></ol>
     <form class="who-form" hidden><input name="name" autocomplete="name"><input name="email" type="email" autocomplete="email"></form>
-    <form class="send-form"><textarea name="text" rows="1"></textarea><button type="submit"></button></form>
+    <form class="send-form"><label class="attach"><input type="file" multiple><span aria-hidden="true">📎</span></label><textarea name="text" rows="1"></textarea><button type="submit"></button></form>
   </section>`;
   const $ = (s) => root.querySelector(s);
   const launcher = $(".launcher"), panel = $(".panel"), list = $("ol"), status = $(".status");
   const picker = $("header select"), whoForm = $(".who-form"), sendForm = $(".send-form"), text = $("textarea");
+  const fileInput = $(".attach input");
+  const uploading = []; // file names on their way, or that failed
   for (const code of Object.keys(WORDS)) picker.add(new Option(WORDS[code]["language-name"] || code, code));
 
   function words() {
@@ -100,12 +106,13 @@
     text.placeholder = w("placeholder");
     text.setAttribute("aria-label", w("placeholder"));
     sendForm.querySelector("button").textContent = w("send");
+    fileInput.setAttribute("aria-label", w("attach"));
     render();
   }
 
   function render() {
     list.textContent = "";
-    const add = (cls, who, body) => {
+    const add = (cls, who, body, files) => {
       const li = document.createElement("li");
       li.className = cls;
       if (who) {
@@ -114,7 +121,17 @@
         span.textContent = who;
         li.appendChild(span);
       }
-      li.appendChild(document.createTextNode(body));
+      if (files && files.length) {
+        for (const f of files) {
+          const a = document.createElement("a");
+          a.href = `${origin}/chat/v1/files/${f.id}?inbox=${encodeURIComponent(inbox)}&token=${encodeURIComponent(state.token || "")}`;
+          a.target = "_blank";
+          a.rel = "noopener";
+          a.textContent = "📎 " + f.filename;
+          li.appendChild(a);
+          li.appendChild(document.createElement("br"));
+        }
+      } else li.appendChild(document.createTextNode(body));
       list.appendChild(li);
     };
     if (greeting || lines.size === 0) add("agent greeting", null, greeting || w("greeting"));
@@ -122,7 +139,7 @@
     const lastSeen = seqs.filter((q) => q <= seenSeq && lines.get(q).from === "visitor").pop();
     for (const seq of seqs) {
       const l = lines.get(seq);
-      add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text);
+      add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text, l.files);
       if (seq === lastSeen) {
         const seen = document.createElement("span");
         seen.className = "who seen";
@@ -131,6 +148,7 @@
       }
     }
     for (const m of state.outbox) add("visitor pending", null, m.text);
+    for (const u of uploading) add("visitor pending", null, u.failed ? w("file-failed", { name: u.name }) : "📎 " + u.name);
     if (agentTyping) add("agent typing", null, w("typing", { name: agentTyping }));
     list.scrollTop = list.scrollHeight;
     const answered = [...lines.values()].some((l) => l.from === "agent");
@@ -238,6 +256,29 @@
   $(".close").addEventListener("click", () => open(false));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") open(false); });
   picker.addEventListener("change", () => { lang = picker.value; save(); words(); });
+  // Files go over HTTP (a multipart form with the visitor's token); the line then comes
+  // back through the session like any other.
+  fileInput.addEventListener("change", async () => {
+    const files = [...fileInput.files];
+    fileInput.value = "";
+    if (!state.token || !files.length) return;
+    const u = { name: files.map((f) => f.name).join(", "), failed: false };
+    uploading.push(u);
+    render();
+    const body = new FormData();
+    body.append("token", state.token);
+    body.append("client_id", newId());
+    for (const f of files) body.append("files", f, f.name);
+    try {
+      const res = await fetch(`${origin}/chat/v1/files?inbox=${encodeURIComponent(inbox)}`, { method: "POST", body });
+      if (!res.ok) throw new Error(String(res.status));
+      uploading.splice(uploading.indexOf(u), 1);
+    } catch (_) {
+      u.failed = true;
+    }
+    render();
+  });
+
   // The agent sees the visitor typing; told at most every 3 s.
   text.addEventListener("input", () => {
     if (Date.now() - typedAt > 3000 && socket && welcomed) {

@@ -308,3 +308,5 @@ widget-wait = Αναμενόμενη αναμονή: περίπου { $minutes }
 widget-offline = Χωρίς σύνδεση: τα μηνύματά σας θα σταλούν μόλις επανέλθει η σύνδεση.
 widget-typing = { $name } πληκτρολογεί…
 widget-seen = Το είδαν
+widget-attach = Επισύναψη αρχείου
+widget-file-failed = Δεν στάλθηκε: { $name }

@@ -308,3 +308,5 @@ widget-wait = Expected wait: about { $minutes } min.
 widget-offline = Not connected: your messages will be sent when the connection is back.
 widget-typing = { $name } is typing…
 widget-seen = Seen
+widget-attach = Attach a file
+widget-file-failed = Not sent: { $name }

@@ -308,3 +308,5 @@ widget-wait = అంచనా వేచి ఉండే సమయం: సుమ�
 widget-offline = కనెక్షన్ లేదు: కనెక్షన్ తిరిగి రాగానే మీ సందేశాలు పంపబడతాయి.
 widget-typing = { $name } టైప్ చేస్తున్నారు…
 widget-seen = చూశారు
+widget-attach = ఫైల్ జత చేయండి
+widget-file-failed = పంపబడలేదు: { $name }

@@ -308,3 +308,5 @@ widget-wait = Inaasahang paghihintay: mga { $minutes } min.
 widget-offline = Walang koneksyon: ipapadala ang mga mensahe mo pagbalik ng koneksyon.
 widget-typing = Nagta-type si { $name }…
 widget-seen = Nakita na
+widget-attach = Maglakip ng file
+widget-file-failed = Hindi naipadala: { $name }

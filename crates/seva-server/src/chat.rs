@@ -631,7 +631,7 @@ impl Session {
         match self
             .state
             .store
-            .write(op!(c => chat::post(c, &visitor, &cid, &text).await))
+            .write(op!(c => chat::post(c, &visitor, &cid, &text, &[]).await))
             .await
         {
             Ok(stored) => {
@@ -717,7 +717,7 @@ impl Session {
             self.cursor = line.seq;
             self.json(
                 json!({"type": "message", "seq": line.seq, "id": line.id, "from": line.from,
-                             "name": line.name, "text": line.text, "at": line.at}),
+                             "name": line.name, "text": line.text, "at": line.at, "files": line.files}),
             )
             .await?;
         }
@@ -764,9 +764,134 @@ pub async fn widget() -> Response {
         .into_response()
 }
 
+/// The inbox named in the query, if it is a chat inbox the request's page may use.
+async fn chat_inbox(state: &Shared, inbox: &str, headers: &HeaderMap) -> Result<Inbox, Problem> {
+    let id: InboxId = inbox
+        .parse()
+        .map_err(|_| Problem::bad_request("inbox", "not an inbox id"))?;
+    let inbox = state
+        .store
+        .read(op!(c => seva_store::inboxes::get(c, id).await))
+        .await
+        .map_err(|_| Problem::bad_request("inbox", "no such inbox"))?;
+    if inbox.channel != Channel::Chat {
+        return Err(Problem::bad_request("inbox", "not a chat inbox"));
+    }
+    if !origin_allowed(&settings_of(&inbox), headers) {
+        return Err(Problem::forbidden(
+            "this page's origin may not open chats with this inbox",
+        ));
+    }
+    Ok(inbox)
+}
+
+/// The visitor holding `token` in `inbox`.
+async fn visitor_of(state: &Shared, inbox: InboxId, token: &str) -> Result<Visitor, Problem> {
+    let hash = sha256_hex(token.as_bytes());
+    state
+        .store
+        .read(op!(c => chat::visitor(c, inbox, &hash).await))
+        .await?
+        .ok_or_else(|| {
+            Problem::field(
+                StatusCode::UNAUTHORIZED,
+                "token",
+                "this token opens no session here",
+            )
+        })
+}
+
+/// Lets the page that asked read the answer (a widget on another site).
+fn for_page(headers: &HeaderMap, response: Response) -> Response {
+    let mut response = response;
+    if let Some(origin) = headers.get(header::ORIGIN) {
+        let h = response.headers_mut();
+        h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, origin.clone());
+        h.insert(header::VARY, header::HeaderValue::from_static("Origin"));
+    }
+    response
+}
+
+/// A visitor's files: a multipart form with the visitor's `token`, a `client_id` and the
+/// `files`. They are stored as one message, once per client id, and the answer is the
+/// message's ack; the line then comes to the visitor's session as any other.
+pub async fn upload(
+    State(state): State<Shared>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    multipart: axum::extract::Multipart,
+) -> Response {
+    let answer = async {
+        let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
+        let mut form = crate::ui::read_multipart(multipart, state.config.max_attachment_bytes)
+            .await
+            .map_err(|(field, detail)| Problem::bad_request(field, detail))?;
+        let visitor = visitor_of(&state, inbox.id, &form.take("token")).await?;
+        let client_id = form.take("client_id");
+        if client_id.is_empty() || client_id.len() > 100 {
+            return Err(Problem::bad_request("client_id", "1 to 100 characters"));
+        }
+        if form.files.is_empty() {
+            return Err(Problem::bad_request("files", "no file was sent"));
+        }
+        let text = form
+            .files
+            .iter()
+            .map(|(name, _, _)| format!("📎 {name}"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        let stored = crate::ui::store_uploads(&state, form.files)
+            .await
+            .map_err(|_| Problem::internal())?;
+        let cid = client_id.clone();
+        let done = state
+            .store
+            .write(op!(c => chat::post(c, &visitor, &cid, &text, &stored).await))
+            .await?;
+        Ok::<_, Problem>(
+            axum::Json(json!({"type": "ack", "client_id": client_id, "conversation_id": done.conversation_id,
+                              "seq": done.line.seq, "id": done.line.id, "duplicate": done.duplicate}))
+            .into_response(),
+        )
+    }
+    .await;
+    for_page(&headers, answer.unwrap_or_else(IntoResponse::into_response))
+}
+
+#[derive(Deserialize)]
+pub struct FileQuery {
+    inbox: String,
+    token: String,
+}
+
+/// A file of the visitor's conversation, for the visitor.
+pub async fn file(
+    State(state): State<Shared>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+    Query(q): Query<FileQuery>,
+    headers: HeaderMap,
+) -> Result<Response, Problem> {
+    let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
+    let visitor = visitor_of(&state, inbox.id, &q.token).await?;
+    let id: seva_core::AttachmentId = id.parse().map_err(|_| Problem::not_found())?;
+    let file = state
+        .store
+        .read(op!(c => {
+            let (conversation, file) = seva_store::attachments::for_customer(c, id).await?;
+            if Some(conversation) != visitor.conversation_id {
+                return Err(seva_store::Error::NotFound);
+            }
+            Ok(file)
+        }))
+        .await?;
+    crate::api::events::download(&state, &file.sha256, &file.filename).await
+}
+
 pub fn router() -> axum::Router<Shared> {
-    use axum::routing::get;
+    use axum::routing::{get, post};
     axum::Router::new()
         .route("/chat/v1/ws", get(ws))
+        .route("/chat/v1/files", post(upload))
+        .route("/chat/v1/files/{id}", get(file))
         .route("/widget.js", get(widget))
 }

@@ -71,6 +71,23 @@ pub async fn for_message(conn: &mut dyn Conn, id: MessageId) -> Result<Vec<Attac
     .collect()
 }
 
+/// A file the customer may read: one of a message they sent or were sent, never of an
+/// internal note.
+pub async fn for_customer(
+    conn: &mut dyn Conn,
+    id: AttachmentId,
+) -> Result<(ConversationId, Attachment)> {
+    let r = conn
+        .query_opt(
+            "SELECT m.conversation_id, a.id, a.filename, a.content_type, a.size, a.sha256 FROM attachments a \
+             JOIN messages m ON m.id = a.message_id WHERE a.id = $1 AND m.kind IN ('inbound', 'outbound')",
+            args![id.to_string()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok((r.parse(0)?, decode(&r, 1)?))
+}
+
 pub async fn get(
     conn: &mut dyn Conn,
     id: AttachmentId,

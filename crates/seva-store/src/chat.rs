@@ -106,7 +106,7 @@ pub async fn revoke(conn: &mut dyn Conn, conversation: ConversationId) -> Result
 }
 
 /// A line of the chat as the visitor sees it.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize)]
 pub struct Line {
     /// Increases along the conversation: a client that reconnects asks for what came
     /// after the last one it has.
@@ -117,6 +117,8 @@ pub struct Line {
     pub name: Option<String>,
     pub text: String,
     pub at: Timestamp,
+    /// Files sent with it.
+    pub files: Vec<crate::messages::Attachment>,
 }
 
 /// What the visitor has sent and been answered after `after`, oldest first (no internal
@@ -126,7 +128,7 @@ pub async fn since(
     conversation: ConversationId,
     after: i64,
 ) -> Result<Vec<Line>> {
-    conn.query(
+    let mut lines = conn.query(
         "SELECT m.seq, m.id, m.kind, a.name, m.text, m.created_at FROM messages m \
          LEFT JOIN agents a ON a.id = m.author_agent_id \
          WHERE m.conversation_id = $1 AND m.seq > $2 AND m.kind IN ('inbound', 'outbound') ORDER BY m.seq LIMIT 500",
@@ -142,9 +144,18 @@ pub async fn since(
             name: r.opt_text(3)?,
             text: r.text(4)?,
             at: Timestamp(r.int(5)?),
+            files: Vec::new(),
         })
     })
-    .collect()
+    .collect::<Result<Vec<Line>>>()?;
+    if !lines.is_empty() {
+        for (message, file) in crate::attachments::for_conversation(conn, conversation).await? {
+            if let Some(line) = lines.iter_mut().find(|l| l.id == message) {
+                line.files.push(file);
+            }
+        }
+    }
+    Ok(lines)
 }
 
 /// What the server answers for a message it stored.
@@ -163,6 +174,7 @@ pub async fn post(
     visitor: &Visitor,
     client_id: &str,
     text: &str,
+    files: &[crate::attachments::StoredFile],
 ) -> Result<Stored> {
     let inbox = crate::inboxes::get(conn, visitor.inbox_id).await?;
     let provider_id = format!("{}:{client_id}", visitor.id);
@@ -183,7 +195,7 @@ pub async fn post(
             name: visitor.name.as_deref(),
             subject: &subject,
             text,
-            files: &[],
+            files,
             provider_id: Some(&provider_id),
             continues,
             inbox_id: Some(inbox.id),
@@ -217,6 +229,7 @@ pub async fn post(
             name: visitor.name.clone(),
             text: row.text(2)?,
             at: Timestamp(row.int(3)?),
+            files: Vec::new(),
         },
         duplicate: received.duplicate,
     })

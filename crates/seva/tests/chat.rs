@@ -489,3 +489,136 @@ fn read_receipts_go_both_ways() {
         "{seen}"
     );
 }
+
+fn upload(
+    seva: &Seva,
+    inbox: &str,
+    origin: &str,
+    token: &str,
+    client_id: &str,
+    name: &str,
+    bytes: &[u8],
+) -> (u16, Value) {
+    let boundary = "sevaTestBoundary7d3";
+    let mut body = Vec::new();
+    for (field, value) in [("token", token), ("client_id", client_id)] {
+        body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{field}\"\r\n\r\n{value}\r\n").as_bytes());
+    }
+    body.extend_from_slice(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"files\"; filename=\"{name}\"\r\nContent-Type: image/png\r\n\r\n").as_bytes(),
+    );
+    body.extend_from_slice(bytes);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let res = Seva::agent()
+        .post(&seva.url(&format!("/chat/v1/files?inbox={inbox}")))
+        .header(
+            "content-type",
+            &format!("multipart/form-data; boundary={boundary}"),
+        )
+        .header("origin", origin)
+        .send(&body[..])
+        .unwrap();
+    common::read(res)
+}
+
+/// A visitor sends a file: stored once per client id, announced on the session, readable
+/// by that visitor only; a bad token and a foreign page are refused.
+#[test]
+fn a_visitor_sends_a_file_and_only_they_can_read_it_back() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    let token = hello(&mut ws, None, 0)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    say(&mut ws, "f-0", "Here is a photo of the broken kettle");
+    let photo: Vec<u8> = (0..5000u32).map(|i| (i % 251) as u8).collect();
+    let (s, ack) = upload(
+        &seva,
+        &inbox,
+        "http://shop.test",
+        &token,
+        "f-1",
+        "kettle.png",
+        &photo,
+    );
+    assert_eq!(s, 200, "{ack}");
+    let (s, again) = upload(
+        &seva,
+        &inbox,
+        "http://shop.test",
+        &token,
+        "f-1",
+        "kettle.png",
+        &photo,
+    );
+    assert_eq!(
+        (s, &again["seq"], &again["duplicate"]),
+        (200, &ack["seq"], &json!(true))
+    );
+    let line = loop {
+        let f = until(&mut ws, "message").pop().unwrap();
+        if f["seq"] == ack["seq"] {
+            break f;
+        }
+    };
+    let file = &line["files"][0];
+    assert_eq!(file["filename"], "kettle.png");
+    let url = seva.url(&format!(
+        "/chat/v1/files/{}?inbox={inbox}&token={token}",
+        file["id"].as_str().unwrap()
+    ));
+    let mut res = Seva::agent().get(&url).call().unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.body_mut().read_to_vec().unwrap(), photo);
+
+    // Another visitor's token reads nothing of it; a bad token and a foreign page send nothing.
+    let mut other = connect(&seva, &inbox);
+    let stranger = hello(&mut other, None, 0)["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let res = Seva::agent()
+        .get(&url.replace(&token, &stranger))
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 404);
+    let (s, problem) = upload(
+        &seva,
+        &inbox,
+        "http://shop.test",
+        "not-a-token",
+        "f-2",
+        "x.png",
+        b"x",
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (401, Some("token")),
+        "{problem}"
+    );
+    let (s, _) = upload(
+        &seva,
+        &inbox,
+        "http://evil.test",
+        &token,
+        "f-3",
+        "x.png",
+        b"x",
+    );
+    assert_eq!(s, 403);
+    let conversation = conversation_of(&seva, "Here is a photo");
+    let (_, messages) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    let with_files = messages
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| !m["attachments"].as_array().unwrap().is_empty())
+        .count();
+    assert_eq!(with_files, 1, "{messages}");
+}

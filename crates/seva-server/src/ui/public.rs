@@ -408,7 +408,7 @@ pub async fn file(
         .store
         .read(op!(c => {
             let conv = conversations::by_customer_key(c, &hash).await?;
-            let (conversation, file, _) = seva_store::attachments::get(c, id).await?;
+            let (conversation, file) = seva_store::attachments::for_customer(c, id).await?;
             if conversation != conv.id {
                 return Err(seva_store::Error::NotFound);
             }

@@ -237,4 +237,14 @@ test("an admin sets up a chat inbox's widget in the settings, and its visitors a
   assert.deepEqual(messages.map((m) => m.text), ["Do you have size 44?"]);
   const contact = (await api("GET", `/api/v1/contacts/${found.contact_id}`)).json;
   assert.ok(JSON.stringify(contact).includes("kostas@example.gr"), JSON.stringify(contact));
+
+  // Mira goes away in her settings: routing passes her by, and she comes back.
+  await page.goto(`${base}/settings`);
+  await page.getByRole("button", { name: "Go away" }).click();
+  await page.getByText(/You are away/).waitFor();
+  const me = (await api("GET", "/api/v1/me")).json;
+  assert.equal((await api("GET", `/api/v1/agents/${me.id}/routing`)).json.available, false);
+  await page.getByRole("button", { name: "Be available again" }).click();
+  await page.getByText(/You are available/).waitFor();
+  assert.equal((await api("GET", `/api/v1/agents/${me.id}/routing`)).json.available, true);
 });

@@ -29,6 +29,7 @@
   let requireEmail = false;
   let greeting = null;
   let agentTyping = null;
+  let ended = false;
   let seenSeq = 0; // the visitor's lines up to here were seen by an agent
   let readTold = 0; // the agents' lines up to here were told read
   let typedAt = 0;
@@ -153,6 +154,7 @@
     list.scrollTop = list.scrollHeight;
     const answered = [...lines.values()].some((l) => l.from === "agent");
     if (!welcomed && state.outbox.length) status.textContent = w("offline");
+    else if (ended) status.textContent = w("ended");
     else if (!agentsOnline && !answered) status.textContent = w("no-agents");
     else if (place && place.position) {
       status.textContent = w("position", { position: place.position }) +
@@ -188,10 +190,13 @@
         for (const m of state.outbox) socket.send(JSON.stringify({ type: "message", client_id: m.client_id, text: m.text }));
       } else if (f.type === "message") {
         if (f.seq > lastSeq) lastSeq = f.seq;
+        if (f.from === "visitor") ended = false;
         lines.set(f.seq, f);
       } else if (f.type === "ack") {
         state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
         save();
+      } else if (f.type === "ended") {
+        ended = true;
       } else if (f.type === "read") {
         seenSeq = Math.max(seenSeq, f.seq);
       } else if (f.type === "typing") {

@@ -181,6 +181,7 @@ pub async fn ws(
                 online: false,
                 agent_typing: None,
                 seen_told: 0,
+                ended: false,
             }
             .run()
             .await
@@ -360,6 +361,8 @@ struct Session {
     agent_typing: Option<String>,
     /// The last sequence number told as seen by an agent.
     seen_told: i64,
+    /// The visitor was told their conversation ended.
+    ended: bool,
 }
 
 /// Why a session ends.
@@ -696,13 +699,14 @@ impl Session {
         self.hub.watch(Some(conversation));
         let after = self.cursor;
         let team = self.inbox.team_id;
-        let (lines, place, online) = match self
+        let (lines, place, online, active) = match self
             .state
             .store
             .read(op!(c => Ok((
                 chat::since(c, conversation, after).await?,
                 chat::place(c, conversation).await?,
                 chat::anyone_online(c, team).await?,
+                chat::is_active(c, conversation).await?,
             ))))
             .await
         {
@@ -722,6 +726,14 @@ impl Session {
             .await?;
         }
         self.tell_seen().await?;
+        // Solved or closed by an agent: the visitor is told once; writing again opens a
+        // new conversation.
+        if active == self.ended {
+            self.ended = !active;
+            if self.ended {
+                self.json(json!({"type": "ended"})).await?;
+            }
+        }
         if self.place != Some(place) || self.online != online {
             self.place = Some(place);
             self.hub.waiting(place.is_some());

@@ -343,6 +343,16 @@ pub async fn abandoned(conn: &mut dyn Conn, conversation: ConversationId) -> Res
     Ok(changed > 0)
 }
 
+/// Whether the conversation is still going (not solved or closed).
+pub async fn is_active(conn: &mut dyn Conn, conversation: ConversationId) -> Result<bool> {
+    conn.query_one(
+        "SELECT active FROM conversations WHERE id = $1",
+        args![conversation.to_string()],
+    )
+    .await?
+    .bool(0)
+}
+
 /// Whether an available agent of the team (any agent, without a team) has a desk open.
 pub async fn anyone_online(conn: &mut dyn Conn, team: Option<seva_core::TeamId>) -> Result<bool> {
     let since = crate::now().micros() - crate::routing::ONLINE_WITHIN;

@@ -622,3 +622,23 @@ fn a_visitor_sends_a_file_and_only_they_can_read_it_back() {
         .count();
     assert_eq!(with_files, 1, "{messages}");
 }
+
+/// An agent solving the chat tells the visitor it ended; writing again opens a new one.
+#[test]
+fn a_solved_chat_ends_for_the_visitor_and_writing_again_opens_a_new_one() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    let first = say(&mut ws, "e-1", "Thanks, that solved it");
+    let conversation = first["conversation_id"].as_str().unwrap().to_string();
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/status"),
+        Some(json!({"status": "solved"})),
+    );
+    assert_eq!(s, 200, "{body}");
+    until(&mut ws, "ended");
+    let again = say(&mut ws, "e-2", "One more question");
+    assert_ne!(again["conversation_id"], first["conversation_id"]);
+}

@@ -61,6 +61,7 @@ pub fn router() -> Router<Shared> {
         .route("/contacts", get(desk::contacts))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
+        .route("/me/availability", post(settings::set_availability))
         .route("/settings/inboxes", post(settings::create_inbox))
         .route("/settings/service", get(service::page))
         .route(

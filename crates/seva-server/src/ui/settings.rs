@@ -28,6 +28,8 @@ struct SettingsPage {
     is_admin: bool,
     inboxes: Vec<Inbox>,
     saved: bool,
+    /// Whether routing gives this agent new conversations (available) or not (away).
+    available: bool,
 }
 
 #[derive(Deserialize)]
@@ -42,9 +44,13 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let (signature, inboxes) = state
+    let (signature, inboxes, routing) = state
         .store
-        .read(op!(c => Ok((agents::signature(c, id).await?, inboxes::list(c).await?))))
+        .read(op!(c => Ok((
+            agents::signature(c, id).await?,
+            inboxes::list(c).await?,
+            seva_store::routing::agent(c, id).await?,
+        ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(render(&SettingsPage {
@@ -56,7 +62,37 @@ pub async fn page(
         is_admin: agent.0.agent.role == seva_core::agent::Role::Admin,
         inboxes,
         saved: q.saved.is_some(),
+        available: routing.available,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct AvailabilityForm {
+    csrf: String,
+    #[serde(default)]
+    available: String,
+}
+
+/// Available (routing gives new conversations and chats) or away (it does not; what the
+/// agent holds stays theirs).
+pub async fn set_availability(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<AvailabilityForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let id = agent.0.agent.id;
+    let available = form.available == "1";
+    state
+        .store
+        .write(op!(c => {
+            let mut routing = seva_store::routing::agent(c, id).await?;
+            routing.available = available;
+            seva_store::routing::set_agent(c, id, &routing).await
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    Ok(Redirect::to("/settings?saved=1").into_response())
 }
 
 #[derive(Deserialize)]

@@ -248,3 +248,35 @@ test("an admin sets up a chat inbox's widget in the settings, and its visitors a
   await page.getByText(/You are available/).waitFor();
   assert.equal((await api("GET", `/api/v1/agents/${me.id}/routing`)).json.available, true);
 });
+
+test("where WebSocket is blocked the widget falls back to HTTP and still chats both ways", async () => {
+  const context = await browser.newContext({ locale: "en-GB" });
+  // A network that lets no WebSocket through, as some proxies do.
+  await context.addInitScript(() => {
+    window.WebSocket = function () { throw new Error("blocked by the proxy"); };
+  });
+  const page = await context.newPage();
+  await page.goto(shopUrl);
+  const chat = page.locator("#seva-chat");
+  await chat.getByRole("button", { name: "Chat with us" }).click();
+  await write(chat, "Hello through the proxy");
+  let conversation;
+  for (let i = 0; i < 100 && !conversation; i++) {
+    const list = (await api("GET", "/api/v1/conversations?limit=100")).json.data;
+    conversation = list.find((c) => c.subject.includes("Hello through the proxy"));
+    if (!conversation) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(conversation, "the message arrived");
+  const answer = await api("POST", `/api/v1/conversations/${conversation.id}/messages`, { kind: "reply", text: "We hear you through it." });
+  assert.equal(answer.status, 201);
+  await chat.getByText("We hear you through it.").waitFor({ timeout: 15000 });
+  await write(chat, "Great, thanks");
+  await chat.getByText("Great, thanks").waitFor();
+  let inbound = [];
+  for (let i = 0; i < 100 && inbound.length < 2; i++) {
+    inbound = (await api("GET", `/api/v1/conversations/${conversation.id}/messages`)).json.filter((m) => m.kind === "inbound");
+    if (inbound.length < 2) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.deepEqual(inbound.map((m) => m.text), ["Hello through the proxy", "Great, thanks"]);
+  await page.screenshot({ path: join(shots, "chat-visitor-5-fallback.png") });
+});

@@ -163,77 +163,145 @@
     whoForm.hidden = !!state.token || !requireEmail;
   }
 
+  // Frames go over a WebSocket, or where one cannot be opened (a proxy that blocks it)
+  // over HTTP: posted frames out, server-sent events in. Both carry the same frames.
+  let fallback = typeof WebSocket !== "function";
+  let stream = null;
+  let failures = 0;
+  const base = origin + "/chat/v1/";
+  const q = "?inbox=" + encodeURIComponent(inbox);
+
+  function isOpen() {
+    return welcomed && (fallback || (socket && socket.readyState === WebSocket.OPEN));
+  }
+
+  // Posted frames go one after another, so that messages keep their order.
+  let posting = Promise.resolve();
+  function transmit(frame) {
+    if (!fallback) return socket.send(JSON.stringify(frame));
+    posting = posting
+      .then(() => fetch(base + "frames" + q, { method: "POST", body: JSON.stringify({ ...frame, token: state.token, after: lastSeq }) }))
+      .then((res) => res.json())
+      .then((answers) => { if (Array.isArray(answers)) answers.forEach(handle); })
+      .catch(() => {});
+  }
+
   function hello() {
-    socket.send(JSON.stringify({ type: "hello", v: 1, token: state.token, name: state.name || null, email: state.email || null, after: lastSeq }));
+    transmit({ type: "hello", v: 1, token: state.token, name: state.name || null, email: state.email || null, after: lastSeq });
+  }
+
+  function handle(f) {
+    if (f.type === "welcome") {
+      welcomed = true;
+      if (f.token) state.token = f.token;
+      agentsOnline = f.agents_online;
+      requireEmail = f.require_email;
+      greeting = f.greeting;
+      if (f.colour) host.style.setProperty("--c", f.colour);
+      save();
+      // What waited while the connection was down goes now, in the order written.
+      for (const m of state.outbox) transmit({ type: "message", client_id: m.client_id, text: m.text });
+    } else if (f.type === "message") {
+      if (f.seq > lastSeq) lastSeq = f.seq;
+      if (f.from === "visitor") ended = false;
+      lines.set(f.seq, f);
+    } else if (f.type === "ack") {
+      state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
+      save();
+    } else if (f.type === "ended") {
+      ended = true;
+    } else if (f.type === "read") {
+      seenSeq = Math.max(seenSeq, f.seq);
+    } else if (f.type === "typing") {
+      agentTyping = f.typing ? f.name || w("agent") : null;
+    } else if (f.type === "queue") {
+      place = f;
+      agentsOnline = f.agents_online;
+    } else if (f.type === "error" && f.code === "bad_token") {
+      // The server revoked this visitor: start afresh.
+      state.token = null;
+      save();
+    } else if (f.type === "error" && f.code === "email_required") {
+      requireEmail = true;
+      whoForm.hidden = false;
+      whoForm.email.required = true;
+      whoForm.email.focus();
+    }
+    render();
+    if (f.type === "message") reportRead();
+  }
+
+  function again() {
+    render();
+    setTimeout(connect, retry);
+    retry = Math.min(retry * 2, 5000);
   }
 
   function connect() {
+    if (fallback) return listen();
     if (socket) return;
     welcomed = false;
-    socket = new WebSocket(origin.replace(/^http/, "ws") + "/chat/v1/ws?inbox=" + encodeURIComponent(inbox));
+    let opened = false;
+    try {
+      socket = new WebSocket(origin.replace(/^http/, "ws") + "/chat/v1/ws" + q);
+    } catch (_) {
+      fallback = true;
+      return listen();
+    }
     socket.onopen = () => {
+      opened = true;
       retry = 500;
       hello();
     };
     socket.onmessage = (e) => {
-      let f;
-      try { f = JSON.parse(e.data); } catch (_) { return; }
-      if (f.type === "welcome") {
-        welcomed = true;
-        if (f.token) state.token = f.token;
-        agentsOnline = f.agents_online;
-        requireEmail = f.require_email;
-        greeting = f.greeting;
-        if (f.colour) host.style.setProperty("--c", f.colour);
-        save();
-        // What waited while the connection was down goes now, in the order written.
-        for (const m of state.outbox) socket.send(JSON.stringify({ type: "message", client_id: m.client_id, text: m.text }));
-      } else if (f.type === "message") {
-        if (f.seq > lastSeq) lastSeq = f.seq;
-        if (f.from === "visitor") ended = false;
-        lines.set(f.seq, f);
-      } else if (f.type === "ack") {
-        state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
-        save();
-      } else if (f.type === "ended") {
-        ended = true;
-      } else if (f.type === "read") {
-        seenSeq = Math.max(seenSeq, f.seq);
-      } else if (f.type === "typing") {
-        agentTyping = f.typing ? f.name || w("agent") : null;
-      } else if (f.type === "queue") {
-        place = f;
-        agentsOnline = f.agents_online;
-      } else if (f.type === "error" && f.code === "bad_token") {
-        // The server revoked this visitor: start afresh.
-        state.token = null;
-        save();
-      } else if (f.type === "error" && f.code === "email_required") {
-        requireEmail = true;
-        whoForm.hidden = false;
-        whoForm.email.required = true;
-        whoForm.email.focus();
-      }
-      render();
-      if (f.type === "message") reportRead();
+      try { handle(JSON.parse(e.data)); } catch (_) {}
     };
     socket.onclose = () => {
       socket = null;
       welcomed = false;
+      // Never opened twice running, while the network is up: take the fallback.
+      if (!opened && navigator.onLine !== false && ++failures >= 2) fallback = true;
+      again();
+    };
+  }
+
+  function listen() {
+    if (stream) return;
+    if (!state.token) {
+      // A new visitor says hello first, over HTTP; its welcome brings the token.
+      if (!welcomed) {
+        hello();
+        setTimeout(() => { if (state.token) listen(); else again(); }, 800);
+      }
+      return;
+    }
+    stream = new EventSource(base + "events" + q + "&token=" + encodeURIComponent(state.token) + "&after=" + lastSeq);
+    stream.onopen = () => {
+      retry = 500;
+      welcomed = true;
+      // What waited goes now, in order; a message sent twice is stored once.
+      for (const m of state.outbox) transmit({ type: "message", client_id: m.client_id, text: m.text });
       render();
-      setTimeout(connect, retry);
-      retry = Math.min(retry * 2, 5000);
+    };
+    stream.onmessage = (e) => {
+      try { handle(JSON.parse(e.data)); } catch (_) {}
+    };
+    stream.onerror = () => {
+      stream.close();
+      stream = null;
+      welcomed = false;
+      again();
     };
   }
 
   // Tells the server the visitor has read the agents' lines, while the window is open and
   // the page is in view.
   function reportRead() {
-    if (panel.hidden || document.visibilityState !== "visible" || !socket || !welcomed) return;
+    if (panel.hidden || document.visibilityState !== "visible" || !isOpen()) return;
     const last = Math.max(0, ...[...lines.values()].filter((l) => l.from === "agent").map((l) => l.seq));
     if (last > readTold) {
       readTold = last;
-      socket.send(JSON.stringify({ type: "read", seq: last }));
+      transmit({ type: "read", seq: last });
     }
   }
   document.addEventListener("visibilitychange", reportRead);
@@ -244,7 +312,7 @@
     state.outbox.push(m);
     save();
     render();
-    if (socket && welcomed && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ type: "message", client_id: m.client_id, text: m.text }));
+    if (isOpen()) transmit({ type: "message", client_id: m.client_id, text: m.text });
   }
 
   function open(show) {
@@ -286,9 +354,9 @@
 
   // The agent sees the visitor typing; told at most every 3 s.
   text.addEventListener("input", () => {
-    if (Date.now() - typedAt > 3000 && socket && welcomed) {
+    if (Date.now() - typedAt > 3000 && isOpen()) {
       typedAt = Date.now();
-      socket.send(JSON.stringify({ type: "typing" }));
+      transmit({ type: "typing" });
     }
   });
   text.addEventListener("keydown", (e) => {
@@ -304,12 +372,12 @@
       state.email = whoForm.email.value.trim();
       save();
       // Hello again, now with the name and email the inbox asks for.
-      if (socket && socket.readyState === WebSocket.OPEN && !welcomed) hello();
+      if (!welcomed && (fallback || (socket && socket.readyState === WebSocket.OPEN))) hello();
     }
     text.value = "";
     send(body);
   });
-  window.addEventListener("online", () => { if (!socket) connect(); });
+  window.addEventListener("online", () => { if (!socket && !stream) connect(); });
   words();
   // A returning visitor with a conversation, or with unsent messages, is connected at once.
   if (state.token || state.outbox.length) connect();

@@ -157,35 +157,57 @@ pub async fn ws(
             "this page's origin may not open chats with this inbox",
         ));
     }
-    let language = headers
-        .get(header::ACCEPT_LANGUAGE)
-        .and_then(|l| l.to_str().ok())
-        .map(|l| crate::i18n::Tr::negotiate(l).lang)
-        .unwrap_or("en");
+    let language = language_of(&headers);
     Ok(upgrade
         .max_message_size(4 * MAX_FRAME)
         // Small buffers: thousands of sessions are mostly idle.
         .read_buffer_size(4096)
         .write_buffer_size(4096)
         .on_upgrade(move |socket| async move {
-            Session {
-                hub: Registration::new(&state),
-                state,
-                inbox,
-                settings,
-                language,
-                socket,
-                visitor: None,
-                cursor: 0,
-                place: None,
-                online: false,
-                agent_typing: None,
-                seen_told: 0,
-                ended: false,
-            }
-            .run()
-            .await
+            Session::new(state, inbox, settings, language, Out::Ws(Box::new(socket)))
+                .run()
+                .await
         }))
+}
+
+/// The visitor's language, from their browser's.
+fn language_of(headers: &HeaderMap) -> &'static str {
+    headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|l| l.to_str().ok())
+        .map(|l| crate::i18n::Tr::negotiate(l).lang)
+        .unwrap_or("en")
+}
+
+/// Where a session's frames go.
+enum Out {
+    Ws(Box<WebSocket>),
+    /// The fallback where WebSocket is blocked: frames go to a server-sent event stream.
+    Stream(tokio::sync::mpsc::Sender<String>),
+    /// One frame posted over HTTP: what it answers is collected for the response.
+    Collect(Vec<Value>),
+}
+
+/// What came from the client, or that it went away.
+enum Incoming {
+    Frame(WsMessage),
+    Gone,
+}
+
+impl Out {
+    async fn incoming(&mut self) -> Incoming {
+        match self {
+            Out::Ws(socket) => match socket.recv().await {
+                Some(Ok(m)) => Incoming::Frame(m),
+                _ => Incoming::Gone,
+            },
+            Out::Stream(tx) => {
+                tx.closed().await;
+                Incoming::Gone
+            }
+            Out::Collect(_) => std::future::pending().await,
+        }
+    }
 }
 
 /// What wakes one session: a change to its conversation, or (while it waits) a change
@@ -349,7 +371,7 @@ struct Session {
     inbox: Inbox,
     settings: ChatSettings,
     language: &'static str,
-    socket: WebSocket,
+    out: Out,
     visitor: Option<Visitor>,
     /// The last sequence number sent to the client.
     cursor: i64,
@@ -372,6 +394,30 @@ enum End {
 }
 
 impl Session {
+    fn new(
+        state: Shared,
+        inbox: Inbox,
+        settings: ChatSettings,
+        language: &'static str,
+        out: Out,
+    ) -> Self {
+        Session {
+            hub: Registration::new(&state),
+            state,
+            inbox,
+            settings,
+            language,
+            out,
+            visitor: None,
+            cursor: 0,
+            place: None,
+            online: false,
+            agent_typing: None,
+            seen_told: 0,
+            ended: false,
+        }
+    }
+
     async fn run(mut self) {
         let signal = self.hub.signal.clone();
         let mut heartbeat = tokio::time::interval(HEARTBEAT);
@@ -384,11 +430,11 @@ impl Session {
         let hello_by = tokio::time::Instant::now() + HELLO_WITHIN;
         let end = loop {
             let step = tokio::select! {
-                frame = self.socket.recv() => match frame {
-                    Some(Ok(WsMessage::Text(text))) => { silent = 0; self.frame(text.as_str()).await }
-                    Some(Ok(WsMessage::Binary(_))) => self.error("bad_frame", "frames are JSON text").await,
-                    Some(Ok(WsMessage::Close(_))) | None | Some(Err(_)) => Err(End::Gone),
-                    Some(Ok(_)) => { silent = 0; Ok(()) } // ping and pong
+                frame = self.out.incoming() => match frame {
+                    Incoming::Frame(WsMessage::Text(text)) => { silent = 0; self.frame(text.as_str()).await }
+                    Incoming::Frame(WsMessage::Binary(_)) => self.error("bad_frame", "frames are JSON text").await,
+                    Incoming::Frame(WsMessage::Close(_)) | Incoming::Gone => Err(End::Gone),
+                    Incoming::Frame(_) => { silent = 0; Ok(()) } // ping and pong
                 },
                 _ = signal.notify.notified() => {
                     queue_moved |= signal.queue.swap(false, Ordering::AcqRel);
@@ -409,13 +455,13 @@ impl Session {
                 }
                 _ = heartbeat.tick() => {
                     silent += 1;
-                    if silent > 3 {
+                    if silent > 3 && matches!(self.out, Out::Ws(_)) {
                         Err(End::Gone)
                     } else {
-                        self.send(WsMessage::Ping(Vec::new().into())).await
+                        self.ping().await
                     }
                 }
-                _ = tokio::time::sleep_until(hello_by), if self.visitor.is_none() => {
+                _ = tokio::time::sleep_until(hello_by), if self.visitor.is_none() && matches!(self.out, Out::Ws(_)) => {
                     Err(End::Close(4000, "no hello"))
                 }
             };
@@ -423,9 +469,8 @@ impl Session {
                 break end;
             }
         };
-        if let End::Close(code, reason) = end {
-            let _ = self
-                .socket
+        if let (End::Close(code, reason), Out::Ws(socket)) = (end, &mut self.out) {
+            let _ = socket
                 .send(WsMessage::Close(Some(CloseFrame {
                     code,
                     reason: reason.into(),
@@ -453,12 +498,29 @@ impl Session {
         self.visitor.as_ref().and_then(|v| v.conversation_id)
     }
 
-    async fn send(&mut self, m: WsMessage) -> Result<(), End> {
-        self.socket.send(m).await.map_err(|_| End::Gone)
+    async fn ping(&mut self) -> Result<(), End> {
+        match &mut self.out {
+            Out::Ws(socket) => socket
+                .send(WsMessage::Ping(Vec::new().into()))
+                .await
+                .map_err(|_| End::Gone),
+            Out::Stream(_) => self.json(json!({"type": "ping"})).await,
+            Out::Collect(_) => Ok(()),
+        }
     }
 
     async fn json(&mut self, v: Value) -> Result<(), End> {
-        self.send(WsMessage::Text(v.to_string().into())).await
+        match &mut self.out {
+            Out::Ws(socket) => socket
+                .send(WsMessage::Text(v.to_string().into()))
+                .await
+                .map_err(|_| End::Gone),
+            Out::Stream(tx) => tx.send(v.to_string()).await.map_err(|_| End::Gone),
+            Out::Collect(frames) => {
+                frames.push(v);
+                Ok(())
+            }
+        }
     }
 
     async fn error(&mut self, code: &str, detail: &str) -> Result<(), End> {
@@ -871,6 +933,105 @@ pub async fn upload(
 }
 
 #[derive(Deserialize)]
+pub struct EventsQuery {
+    inbox: String,
+    token: String,
+    #[serde(default)]
+    after: i64,
+}
+
+/// The fallback where WebSocket is blocked, server to client: the frames a session would
+/// send, as server-sent events (`data:` one JSON frame each), from `after` on.
+pub async fn events(
+    State(state): State<Shared>,
+    Query(q): Query<EventsQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let answer = async {
+        let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
+        let visitor = visitor_of(&state, inbox.id, &q.token).await?;
+        // A slow reader holds up only its own session: it waits when this is full.
+        let (tx, rx) = tokio::sync::mpsc::channel::<String>(64);
+        let settings = settings_of(&inbox);
+        let mut session = Session::new(
+            state.clone(),
+            inbox,
+            settings,
+            language_of(&headers),
+            Out::Stream(tx),
+        );
+        session.visitor = Some(visitor);
+        session.cursor = q.after.max(0);
+        tokio::spawn(async move {
+            if session.catch_up().await.is_ok() {
+                session.run().await;
+            }
+        });
+        let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|frame| {
+                (
+                    Ok::<_, std::convert::Infallible>(
+                        axum::response::sse::Event::default().data(frame),
+                    ),
+                    rx,
+                )
+            })
+        });
+        Ok::<_, Problem>(axum::response::sse::Sse::new(stream).into_response())
+    }
+    .await;
+    for_page(&headers, answer.unwrap_or_else(IntoResponse::into_response))
+}
+
+/// The fallback, client to server: one frame in the body (JSON, sent as text so that no
+/// preflight is needed), with the visitor's `token` in it after hello, and `after`, the
+/// last sequence number the client has. The answer is the frames the session would send
+/// back (welcome, ack, error, lines after `after`), as a JSON list.
+pub async fn frames(
+    State(state): State<Shared>,
+    Query(q): Query<WsQuery>,
+    headers: HeaderMap,
+    body: String,
+) -> Response {
+    let answer = async {
+        let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
+        if body.len() > MAX_FRAME {
+            return Err(Problem::bad_request(
+                "body",
+                format!("frames are at most {MAX_FRAME} bytes"),
+            ));
+        }
+        let frame: Value = match serde_json::from_str(&body) {
+            Ok(v @ Value::Object(_)) => v,
+            _ => return Err(Problem::bad_request("body", "a frame is a JSON object")),
+        };
+        let settings = settings_of(&inbox);
+        let id = inbox.id;
+        let mut session = Session::new(
+            state.clone(),
+            inbox,
+            settings,
+            language_of(&headers),
+            Out::Collect(Vec::new()),
+        );
+        if frame["type"] != "hello" {
+            let token = frame["token"].as_str().unwrap_or("");
+            session.visitor = Some(visitor_of(&state, id, token).await?);
+        }
+        session.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
+        // A leave ends the session: nothing more to say than what was collected.
+        let _ = session.frame(&body).await;
+        let Out::Collect(answers) = std::mem::replace(&mut session.out, Out::Collect(Vec::new()))
+        else {
+            return Err(Problem::internal());
+        };
+        Ok(axum::Json(answers).into_response())
+    }
+    .await;
+    for_page(&headers, answer.unwrap_or_else(IntoResponse::into_response))
+}
+
+#[derive(Deserialize)]
 pub struct FileQuery {
     inbox: String,
     token: String,
@@ -904,6 +1065,8 @@ pub fn router() -> axum::Router<Shared> {
     axum::Router::new()
         .route("/chat/v1/ws", get(ws))
         .route("/chat/v1/files", post(upload))
+        .route("/chat/v1/events", get(events))
+        .route("/chat/v1/frames", post(frames))
         .route("/chat/v1/files/{id}", get(file))
         .route("/widget.js", get(widget))
 }

@@ -642,3 +642,108 @@ fn a_solved_chat_ends_for_the_visitor_and_writing_again_opens_a_new_one() {
     let again = say(&mut ws, "e-2", "One more question");
     assert_ne!(again["conversation_id"], first["conversation_id"]);
 }
+
+fn post_frame(seva: &Seva, inbox: &str, frame: Value) -> Value {
+    let res = Seva::agent()
+        .post(&seva.url(&format!("/chat/v1/frames?inbox={inbox}")))
+        .header("content-type", "text/plain")
+        .header("origin", "http://shop.test")
+        .send(frame.to_string())
+        .unwrap();
+    let (s, body) = common::read(res);
+    assert_eq!(s, 200, "{body}");
+    body
+}
+
+/// Where WebSocket is blocked: frames are posted over HTTP and the session's frames come
+/// as server-sent events; the same visitor, acks and lines.
+#[test]
+fn the_fallback_without_websocket_posts_frames_and_streams_the_answers() {
+    use std::io::BufRead;
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let welcome = post_frame(
+        &seva,
+        &inbox,
+        json!({"type": "hello", "v": 1, "name": "Maria"}),
+    );
+    assert_eq!(welcome[0]["type"], "welcome", "{welcome}");
+    let token = welcome[0]["token"].as_str().unwrap().to_string();
+    let answers = post_frame(
+        &seva,
+        &inbox,
+        json!({"type": "message", "token": token, "client_id": "s-1", "text": "Hello from behind a proxy"}),
+    );
+    let ack = answers
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["type"] == "ack")
+        .expect("an ack")
+        .clone();
+    let conversation = ack["conversation_id"].as_str().unwrap().to_string();
+    // The same client id again: stored once.
+    let again = post_frame(
+        &seva,
+        &inbox,
+        json!({"type": "message", "token": token, "client_id": "s-1", "text": "Hello from behind a proxy"}),
+    );
+    assert!(
+        again
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["type"] == "ack" && f["duplicate"] == true),
+        "{again}"
+    );
+
+    let res = Seva::agent()
+        .get(&seva.url(&format!(
+            "/chat/v1/events?inbox={inbox}&token={token}&after={}",
+            ack["seq"]
+        )))
+        .header("origin", "http://shop.test")
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(
+        res.headers()
+            .get("access-control-allow-origin")
+            .and_then(|v| v.to_str().ok()),
+        Some("http://shop.test")
+    );
+    let mut lines = std::io::BufReader::new(res.into_body().into_reader()).lines();
+    answer(&seva, &conversation, "We read you fine.");
+    let frame = loop {
+        let line = lines.next().expect("the stream goes on").unwrap();
+        let Some(data) = line.strip_prefix("data: ") else {
+            continue;
+        };
+        let f: Value = serde_json::from_str(data).unwrap();
+        if f["type"] == "message" {
+            break f;
+        }
+    };
+    assert_eq!(
+        (frame["from"].as_str(), frame["text"].as_str()),
+        (Some("agent"), Some("We read you fine."))
+    );
+    // A frame without a valid token is refused; a bad body too.
+    let res = Seva::agent()
+        .post(&seva.url(&format!("/chat/v1/frames?inbox={inbox}")))
+        .send(
+            json!({"type": "message", "token": "nope", "client_id": "x", "text": "x"}).to_string(),
+        )
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let res = Seva::agent()
+        .post(&seva.url(&format!("/chat/v1/frames?inbox={inbox}")))
+        .send("not json")
+        .unwrap();
+    let (s, problem) = common::read(res);
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("body")),
+        "{problem}"
+    );
+}

@@ -177,6 +177,17 @@ test("an admin sets up a calendar, an SLA policy and a custom field from the ser
   assert.equal(defs.length, 1);
   assert.deepEqual(defs[0].options, ["basic", "pro"]);
   await page.screenshot({ path: join(shots, "service-levels.png"), fullPage: true });
+
+  // Agents fill it in on a Billing conversation's page.
+  const billing = (await adminApi("GET", "/api/v1/teams")).json.find((t) => t.name === "Billing").id;
+  const asked = await adminApi("POST", "/api/v1/conversations", { contact: { email: "plan@example.com" }, subject: "Upgrade", text: "I want more", team_id: billing });
+  await page.goto(`${base}/conversations/${asked.json.id}`);
+  await page.locator("form.fields").getByLabel("Plan").selectOption("pro");
+  await page.locator("form.fields").getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${base}/conversations/${asked.json.id}`);
+  assert.equal((await adminApi("GET", `/api/v1/conversations/${asked.json.id}`)).json.custom_fields.plan, "pro");
+  assert.equal(await page.locator("form.fields").getByLabel("Plan").inputValue(), "pro");
+  await page.goto(`${base}/settings/service`);
   await page.getByRole("button", { name: "Delete plan" }).click();
   await page.waitForURL(`${base}/settings/service?saved=1`);
   assert.equal((await adminApi("GET", "/api/v1/custom_fields")).json.length, 0);

@@ -350,6 +350,7 @@ struct ConversationPage {
     transfer: Option<TransferView>,
     tasks: Vec<TaskView>,
     macros: Vec<(seva_core::MacroId, String)>,
+    fields: Vec<super::tools::FieldInput>,
 }
 
 #[derive(askama::Template)]
@@ -381,6 +382,7 @@ struct ConversationSide {
     agents: Vec<(AgentId, String, bool)>,
     teams: Vec<(TeamId, String, bool)>,
     macros: Vec<(seva_core::MacroId, String)>,
+    fields: Vec<super::tools::FieldInput>,
 }
 
 #[derive(Deserialize)]
@@ -459,7 +461,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros)) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -473,7 +475,8 @@ pub async fn conversation(
                 .into_iter()
                 .map(|m| (m.id, m.name))
                 .collect();
-            Ok((conv, list, events, names, teams, (work, macros)))
+            let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
+            Ok((conv, list, events, names, teams, (work, macros, defs)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -506,6 +509,7 @@ pub async fn conversation(
         .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
         .collect();
     let (statuses, priorities) = choices(t);
+    let fields = super::tools::field_inputs(&defs, &c.custom_fields);
     let agents = names
         .iter()
         .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
@@ -522,6 +526,7 @@ pub async fn conversation(
                 agents,
                 teams,
                 macros,
+                fields,
             }));
         }
         Some(_) => {
@@ -558,6 +563,7 @@ pub async fn conversation(
         transfer,
         tasks,
         macros,
+        fields,
     }))
 }
 

@@ -51,6 +51,7 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/macro", post(work::apply_macro))
         .route("/conversations/{id}/merge", post(tools::merge))
         .route("/conversations/{id}/split", post(tools::split))
+        .route("/conversations/{id}/fields", post(tools::fields))
         .route("/inbox/bulk", post(tools::bulk))
         .route("/queues", get(supervise::queues))
         .route(

@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use seva_core::conversation::{Priority, Status};
 use seva_core::{ConversationId, MessageId};
 use seva_store::conversations::{self, Bulk};
+use seva_store::fields::FieldDef;
 use seva_store::{Error, op};
 
 use super::desk::back_to;
@@ -131,4 +132,91 @@ pub async fn split(
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(new.id))
+}
+
+/// A custom field on the conversation page: its definition and the value it holds.
+pub struct FieldInput {
+    pub key: String,
+    pub label: String,
+    pub kind: String,
+    pub options: Vec<String>,
+    /// The value as the input shows it ("" when unset).
+    pub value: String,
+}
+
+/// The fields that apply to a conversation (its team's and everyone's), with its values.
+pub fn field_inputs(defs: &[FieldDef], values: &serde_json::Value) -> Vec<FieldInput> {
+    defs.iter()
+        .map(|d| FieldInput {
+            key: d.key.clone(),
+            label: d.label.clone(),
+            kind: d.kind.clone(),
+            options: d.options.clone(),
+            value: match &values[&d.key] {
+                serde_json::Value::Null => String::new(),
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            },
+        })
+        .collect()
+}
+
+/// The conversation page's custom fields form: each field of the conversation's team, as
+/// its kind reads it; an empty field is cleared.
+pub async fn fields(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = Fields::parse(&body);
+    agent.check_csrf(form.one("csrf").unwrap_or(""))?;
+    let t = agent.tr();
+    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let viewer = agent.0.viewer();
+    let pairs: Vec<(String, Option<String>)> = form
+        .0
+        .iter()
+        .filter_map(|(k, v)| {
+            k.strip_prefix("f_")
+                .map(|k| (k.to_string(), Some(v.clone())))
+        })
+        .chain(
+            // Unticked boxes send nothing: their marker says they were on the form.
+            form.0
+                .iter()
+                .filter_map(|(k, _)| k.strip_prefix("box_").map(|k| (k.to_string(), None))),
+        )
+        .collect();
+    state
+        .store
+        .write(op!(c => {
+            let conv = conversations::get_for(c, &viewer, id).await?;
+            let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
+            let mut values = serde_json::Map::new();
+            for (key, raw) in &pairs {
+                let Some(def) = defs.iter().find(|d| &d.key == key) else {
+                    return Err(Error::invalid(format!("custom_fields.{key}"), "no such field here"));
+                };
+                let value = match (def.kind.as_str(), raw.as_deref().map(str::trim)) {
+                    ("checkbox", Some(_)) => serde_json::Value::Bool(true),
+                    ("checkbox", None) => serde_json::Value::Bool(false),
+                    (_, None | Some("")) => serde_json::Value::Null,
+                    ("number", Some(n)) => n
+                        .parse::<f64>()
+                        .ok()
+                        .and_then(serde_json::Number::from_f64)
+                        .map(serde_json::Value::Number)
+                        .ok_or_else(|| Error::invalid(format!("custom_fields.{key}"), format!("{n:?} is not a number")))?,
+                    (_, Some(s)) => serde_json::Value::String(s.to_string()),
+                };
+                if !values.contains_key(key) || def.kind == "checkbox" && value == serde_json::Value::Bool(true) {
+                    values.insert(key.clone(), value);
+                }
+            }
+            conversations::set_custom_fields(c, &viewer, id, values).await
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
 }

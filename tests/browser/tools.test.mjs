@@ -192,6 +192,29 @@ test("an admin sets up a calendar, an SLA policy and a custom field from the ser
   await page.waitForURL(`${base}/settings/service?saved=1`);
   assert.equal((await adminApi("GET", "/api/v1/custom_fields")).json.length, 0);
 
+  // Billing's routing: least busy, two chats an agent, the Athens hours.
+  const routing = page.locator("form.routing", { has: page.getByRole("heading", { name: "Billing" }) });
+  await routing.getByLabel("Strategy").selectOption("least_busy");
+  await routing.getByLabel("Chats an agent may hold").fill("2");
+  await routing.getByLabel("Working hours").selectOption({ label: "Athens office" });
+  await routing.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${base}/settings/service?saved=1`);
+  const billingRouting = (await adminApi("GET", `/api/v1/teams/${billing}/routing`)).json;
+  assert.equal(billingRouting.strategy, "least_busy");
+  assert.deepEqual(billingRouting.channel_capacity, { chat: 2 });
+  assert.equal(billingRouting.calendar_id, calendars[0].id);
+
+  // An agent's own routing, in their settings: languages, topics, chat limit.
+  await page.goto(`${base}/settings`);
+  await page.getByLabel(/Languages I speak/).fill("el, en");
+  await page.getByLabel("Topics I handle").fill("refunds");
+  await page.getByLabel(/Chats I can hold at once/).fill("3");
+  await page.locator("form[action='/me/routing']").getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${base}/settings?saved=1`);
+  const ada = (await adminApi("GET", "/api/v1/me")).json;
+  const mine = (await adminApi("GET", `/api/v1/agents/${ada.id}/routing`)).json;
+  assert.deepEqual([mine.languages, mine.skills, mine.channel_capacity], [["el", "en"], ["refunds"], { chat: 3 }]);
+
   // Agents do not reach the page.
   const agentPage = await (await browser.newContext()).newPage();
   await logIn(agentPage, base, "sofia@example.com", password);

@@ -30,7 +30,17 @@ pub enum Strategy {
 }
 
 impl Strategy {
-    fn as_str(self) -> &'static str {
+    pub const ALL: &'static [Strategy] = &[
+        Strategy::Manual,
+        Strategy::RoundRobin,
+        Strategy::LeastBusy,
+        Strategy::SkillMatch,
+    ];
+    /// The strategies' words, in the order of [`Strategy::ALL`].
+    pub const WORDS: &'static [&'static str] =
+        &["manual", "round_robin", "least_busy", "skill_match"];
+
+    pub fn as_str(self) -> &'static str {
         match self {
             Strategy::Manual => "manual",
             Strategy::RoundRobin => "round_robin",

@@ -63,6 +63,7 @@ pub fn router() -> Router<Shared> {
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
         .route("/me/availability", post(settings::set_availability))
+        .route("/me/routing", post(settings::set_routing))
         .route("/settings/inboxes", post(settings::create_inbox))
         .route("/settings/service", get(service::page))
         .route(
@@ -71,6 +72,7 @@ pub fn router() -> Router<Shared> {
         )
         .route("/settings/service/policies", post(service::create_policy))
         .route("/settings/service/fields", post(service::create_field))
+        .route("/settings/service/routing/{id}", post(service::set_routing))
         .route(
             "/settings/service/fields/{id}/delete",
             post(service::delete_field),

@@ -8,7 +8,7 @@ use seva_core::conversation::{Channel, Priority};
 use seva_core::hours::CalendarSpec;
 use seva_core::{FieldId, TeamId};
 use seva_store::sla::{self, Conditions, NewPolicy};
-use seva_store::{Error, fields, op, teams};
+use seva_store::{Error, fields, op, routing, teams};
 
 use super::settings::{SavedQuery, require_admin};
 use super::{Agent, Fields, Me, PageError, render};
@@ -42,6 +42,18 @@ pub struct PolicyLine {
     pub targets: [String; 4],
 }
 
+/// A team's routing as its form shows it.
+pub struct RoutingLine {
+    pub team_id: TeamId,
+    pub team: String,
+    pub strategy: &'static str,
+    pub capacity: String,
+    pub chat_capacity: String,
+    pub calendar_id: String,
+    pub escalate_after_minutes: String,
+    pub require_online: bool,
+}
+
 pub struct FieldLine {
     pub id: FieldId,
     pub team: String,
@@ -70,6 +82,8 @@ struct ServicePage {
     priorities: Vec<(&'static str, String)>,
     channels: Vec<(&'static str, String)>,
     kinds: &'static [&'static str],
+    routing: Vec<RoutingLine>,
+    strategies: &'static [&'static str],
 }
 
 fn minutes(m: Option<i64>) -> String {
@@ -83,16 +97,39 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     require_admin(&agent)?;
     let t = agent.tr();
-    let (calendars, policies, defs, team_list) = state
+    let (calendars, policies, defs, team_list, routings) = state
         .store
-        .read(op!(c => Ok((
-            sla::calendars(c).await?,
-            sla::policies(c).await?,
-            fields::list(c, None).await?,
-            teams::list(c).await?,
-        ))))
+        .read(op!(c => {
+            let team_list = teams::list(c).await?;
+            let mut routings = Vec::with_capacity(team_list.len());
+            for team in &team_list {
+                routings.push(routing::team(c, team.id).await?);
+            }
+            Ok((
+                sla::calendars(c).await?,
+                sla::policies(c).await?,
+                fields::list(c, None).await?,
+                team_list,
+                routings,
+            ))
+        }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    let text = |n: Option<i64>| n.map(|n| n.to_string()).unwrap_or_default();
+    let routing_lines = team_list
+        .iter()
+        .zip(&routings)
+        .map(|(team, r)| RoutingLine {
+            team_id: team.id,
+            team: team.name.clone(),
+            strategy: r.strategy.as_str(),
+            capacity: text(r.capacity),
+            chat_capacity: text(r.channel_capacity.get(&Channel::Chat).copied()),
+            calendar_id: r.calendar_id.map(|c| c.to_string()).unwrap_or_default(),
+            escalate_after_minutes: text(r.escalate_after_minutes),
+            require_online: r.require_online,
+        })
+        .collect();
     let day = |d: &str| t.s(&format!("day-{d}"));
     let calendar_lines = calendars
         .iter()
@@ -189,6 +226,8 @@ pub async fn page(
             .map(|c| (c.as_str(), t.word("channel", c.as_str())))
             .collect(),
         kinds: fields::KINDS,
+        routing: routing_lines,
+        strategies: routing::Strategy::WORDS,
     }))
 }
 
@@ -353,6 +392,65 @@ pub async fn create_field(
     state
         .store
         .write(op!(c => fields::create(c, team, &key, &label, &kind, &options).await))
+        .await
+        .map_err(fail)?;
+    Ok(saved())
+}
+
+/// A team's routing: strategy, limits, working hours, escalation, presence.
+pub async fn set_routing(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Response, PageError> {
+    let form = posted(&agent, &body)?;
+    let t = agent.tr();
+    let fail = |e: Error| PageError(e.into(), t);
+    let team: TeamId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let strategy = form.one("strategy").unwrap_or("manual");
+    let strategy = routing::Strategy::WORDS
+        .iter()
+        .position(|w| *w == strategy)
+        .map(|i| routing::Strategy::ALL[i])
+        .ok_or_else(|| {
+            fail(Error::invalid(
+                "strategy",
+                format!("{strategy:?} is not a strategy"),
+            ))
+        })?;
+    let mut channel_capacity = std::collections::BTreeMap::new();
+    if let Some(n) = number(&form, "chat_capacity").map_err(fail)? {
+        channel_capacity.insert(Channel::Chat, n);
+    }
+    let settings = routing::TeamRouting {
+        strategy,
+        capacity: number(&form, "capacity").map_err(fail)?,
+        escalate_after_minutes: number(&form, "escalate_after_minutes").map_err(fail)?,
+        require_online: form.one("require_online").is_some(),
+        channel_capacity,
+        calendar_id: form
+            .one("calendar_id")
+            .map(|c| {
+                c.parse()
+                    .map_err(|_| Error::invalid("calendar_id", "no such calendar"))
+            })
+            .transpose()
+            .map_err(fail)?,
+    };
+    state
+        .store
+        .write(op!(c => {
+            // Limits on other channels, set through the API, are kept.
+            let before = routing::team(c, team).await?;
+            let mut settings = settings;
+            for (channel, n) in before.channel_capacity {
+                if channel != Channel::Chat {
+                    settings.channel_capacity.insert(channel, n);
+                }
+            }
+            routing::set_team(c, team, &settings).await
+        }))
         .await
         .map_err(fail)?;
     Ok(saved())

@@ -30,6 +30,10 @@ struct SettingsPage {
     saved: bool,
     /// Whether routing gives this agent new conversations (available) or not (away).
     available: bool,
+    /// Languages spoken and topics handled, comma-separated; their own chat limit.
+    languages_spoken: String,
+    skills: String,
+    chat_limit: String,
 }
 
 #[derive(Deserialize)]
@@ -63,7 +67,66 @@ pub async fn page(
         inboxes,
         saved: q.saved.is_some(),
         available: routing.available,
+        languages_spoken: routing.languages.join(", "),
+        skills: routing.skills.join(", "),
+        chat_limit: routing
+            .channel_capacity
+            .get(&Channel::Chat)
+            .map(|n| n.to_string())
+            .unwrap_or_default(),
     }))
+}
+
+#[derive(Deserialize)]
+pub struct RoutingForm {
+    csrf: String,
+    #[serde(default)]
+    languages: String,
+    #[serde(default)]
+    skills: String,
+    #[serde(default)]
+    chat_limit: String,
+}
+
+/// What routing knows of the agent: languages spoken, topics handled, their own chat
+/// limit.
+pub async fn set_routing(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<RoutingForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = agent.0.agent.id;
+    let words = |s: &str| -> Vec<String> {
+        s.split([',', ' '])
+            .filter(|w| !w.is_empty())
+            .map(str::to_string)
+            .collect()
+    };
+    let (languages, skills) = (words(&form.languages), words(&form.skills));
+    let chat_limit = match form.chat_limit.trim() {
+        "" => None,
+        n => Some(
+            n.parse::<i64>()
+                .map_err(|_| PageError(Problem::bad_request("chat_limit", "a whole number"), t))?,
+        ),
+    };
+    state
+        .store
+        .write(op!(c => {
+            let mut routing = seva_store::routing::agent(c, id).await?;
+            routing.languages = languages;
+            routing.skills = skills;
+            match chat_limit {
+                Some(n) => routing.channel_capacity.insert(Channel::Chat, n),
+                None => routing.channel_capacity.remove(&Channel::Chat),
+            };
+            seva_store::routing::set_agent(c, id, &routing).await
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to("/settings?saved=1").into_response())
 }
 
 #[derive(Deserialize)]

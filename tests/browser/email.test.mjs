@@ -145,7 +145,7 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   // The agent's signature, for mail.
   await page.goto(base + "/settings");
   await page.getByLabel("Email signature").fill("Asha\nSeva Υποστήριξη");
-  await page.getByRole("button", { name: "Save" }).click();
+  await page.locator("form[action='/me/signature']").getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved.").waitFor();
 
   // A customer writes, quoting an earlier mail, with a colleague in Cc and a file.

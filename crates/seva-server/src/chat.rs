@@ -692,11 +692,12 @@ impl Session {
         }
         let (client_id, text) = (client_id.to_string(), text.to_string());
         let visitor = self.visitor.clone().ok_or(End::Gone)?;
+        let team = self.inbox.team_id;
         let cid = client_id.clone();
         match self
             .state
             .store
-            .write(op!(c => chat::post(c, &visitor, &cid, &text, &[]).await))
+            .write(op!(c => chat::post(c, &visitor, team, &cid, &text, &[]).await))
             .await
         {
             Ok(stored) => {
@@ -917,10 +918,11 @@ pub async fn upload(
         let stored = crate::ui::store_uploads(&state, form.files)
             .await
             .map_err(|_| Problem::internal())?;
+        let team = inbox.team_id;
         let cid = client_id.clone();
         let done = state
             .store
-            .write(op!(c => chat::post(c, &visitor, &cid, &text, &stored).await))
+            .write(op!(c => chat::post(c, &visitor, team, &cid, &text, &stored).await))
             .await?;
         Ok::<_, Problem>(
             axum::Json(json!({"type": "ack", "client_id": client_id, "conversation_id": done.conversation_id,

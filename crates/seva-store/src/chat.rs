@@ -168,18 +168,18 @@ pub struct Stored {
 }
 
 /// Stores a visitor's message, once per client id: in their current conversation while it
-/// is active, else in a new one for the inbox's team.
+/// is active, else in a new one for `team` (the inbox's, which the session knows).
 pub async fn post(
     conn: &mut dyn Conn,
     visitor: &Visitor,
+    team: Option<seva_core::TeamId>,
     client_id: &str,
     text: &str,
     files: &[crate::attachments::StoredFile],
 ) -> Result<Stored> {
-    let inbox = crate::inboxes::get(conn, visitor.inbox_id).await?;
     let provider_id = format!("{}:{client_id}", visitor.id);
     let continues = match visitor.conversation_id {
-        Some(c) if crate::conversations::get(conn, c).await?.status.is_active() => Some(c),
+        Some(c) if is_active(conn, c).await? => Some(c),
         _ => None,
     };
     let identity = match &visitor.email {
@@ -198,8 +198,8 @@ pub async fn post(
             files,
             provider_id: Some(&provider_id),
             continues,
-            inbox_id: Some(inbox.id),
-            team_id: inbox.team_id,
+            inbox_id: Some(visitor.inbox_id),
+            team_id: team,
             customer_key_hash: None,
             priority: Priority::Normal,
             recorded_by: None,

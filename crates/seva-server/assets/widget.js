@@ -203,6 +203,11 @@
       for (const m of state.outbox) transmit({ type: "message", client_id: m.client_id, text: m.text });
     } else if (f.type === "message") {
       if (f.seq > lastSeq) lastSeq = f.seq;
+      // Our own line, seen before its ack: it arrived.
+      if (f.client_id && state.outbox.some((m) => m.client_id === f.client_id)) {
+        state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
+        save();
+      }
       if (f.from === "visitor") ended = false;
       lines.set(f.seq, f);
     } else if (f.type === "ack") {

@@ -784,7 +784,7 @@ impl Session {
             self.cursor = line.seq;
             self.json(
                 json!({"type": "message", "seq": line.seq, "id": line.id, "from": line.from,
-                             "name": line.name, "text": line.text, "at": line.at, "files": line.files}),
+                             "name": line.name, "text": line.text, "at": line.at, "files": line.files, "client_id": line.client_id}),
             )
             .await?;
         }

@@ -119,6 +119,9 @@ pub struct Line {
     pub at: Timestamp,
     /// Files sent with it.
     pub files: Vec<crate::messages::Attachment>,
+    /// The client's own id for a visitor's line, so that a client that sees the line
+    /// before the ack knows it arrived.
+    pub client_id: Option<String>,
 }
 
 /// What the visitor has sent and been answered after `after`, oldest first (no internal
@@ -129,7 +132,7 @@ pub async fn since(
     after: i64,
 ) -> Result<Vec<Line>> {
     let mut lines = conn.query(
-        "SELECT m.seq, m.id, m.kind, a.name, m.text, m.created_at FROM messages m \
+        "SELECT m.seq, m.id, m.kind, a.name, m.text, m.created_at, m.provider_id FROM messages m \
          LEFT JOIN agents a ON a.id = m.author_agent_id \
          WHERE m.conversation_id = $1 AND m.seq > $2 AND m.kind IN ('inbound', 'outbound') ORDER BY m.seq LIMIT 500",
         args![conversation.to_string(), after],
@@ -145,6 +148,9 @@ pub async fn since(
             text: r.text(4)?,
             at: Timestamp(r.int(5)?),
             files: Vec::new(),
+            client_id: r
+                .opt_text(6)?
+                .and_then(|p| p.split_once(':').map(|(_, c)| c.to_string())),
         })
     })
     .collect::<Result<Vec<Line>>>()?;
@@ -230,6 +236,7 @@ pub async fn post(
             text: row.text(2)?,
             at: Timestamp(row.int(3)?),
             files: Vec::new(),
+            client_id: Some(client_id.to_string()),
         },
         duplicate: received.duplicate,
     })

@@ -139,24 +139,8 @@ pub async fn ws(
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, Problem> {
-    let id: InboxId = q
-        .inbox
-        .parse()
-        .map_err(|_| Problem::bad_request("inbox", "not an inbox id"))?;
-    let inbox = state
-        .store
-        .read(op!(c => seva_store::inboxes::get(c, id).await))
-        .await
-        .map_err(|_| Problem::bad_request("inbox", "no such inbox"))?;
-    if inbox.channel != Channel::Chat {
-        return Err(Problem::bad_request("inbox", "not a chat inbox"));
-    }
+    let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
     let settings = settings_of(&inbox);
-    if !origin_allowed(&settings, &headers) {
-        return Err(Problem::forbidden(
-            "this page's origin may not open chats with this inbox",
-        ));
-    }
     let language = language_of(&headers);
     Ok(upgrade
         .max_message_size(4 * MAX_FRAME)
@@ -762,14 +746,13 @@ impl Session {
         self.hub.watch(Some(conversation));
         let after = self.cursor;
         let team = self.inbox.team_id;
-        let (lines, place, online, active) = match self
+        let (lines, chat::Standing { active, place }, online) = match self
             .state
             .store
             .read(op!(c => Ok((
                 chat::since(c, conversation, after).await?,
-                chat::place(c, conversation).await?,
+                chat::standing(c, conversation).await?,
                 chat::anyone_online(c, team).await?,
-                chat::is_active(c, conversation).await?,
             ))))
             .await
         {

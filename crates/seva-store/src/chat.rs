@@ -251,13 +251,35 @@ pub struct Place {
     pub estimated_wait: Option<i64>,
 }
 
-/// The place of a conversation that waits unowned in its team's queue; none when an agent
-/// has it (or it has no team, or is no longer active).
-pub async fn place(conn: &mut dyn Conn, conversation: ConversationId) -> Result<Option<Place>> {
+/// How a chat stands for its visitor: still going or ended, and its place in the queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Standing {
+    pub active: bool,
+    /// None when an agent has it (or it has no team, or has ended).
+    pub place: Option<Place>,
+}
+
+/// Whether a conversation is still going and, while it waits unowned in its team's queue,
+/// its place there.
+pub async fn standing(conn: &mut dyn Conn, conversation: ConversationId) -> Result<Standing> {
     let c = crate::conversations::get(conn, conversation).await?;
-    let (Some(team), None, true) = (c.team_id, c.owner_id, c.status.is_active()) else {
-        return Ok(None);
-    };
+    let active = c.status.is_active();
+    Ok(Standing {
+        active,
+        place: match (c.team_id, c.owner_id, active) {
+            (Some(team), None, true) => Some(place(conn, &c, team).await?),
+            _ => None,
+        },
+    })
+}
+
+/// The place of a conversation that waits unowned in `team`'s queue.
+async fn place(
+    conn: &mut dyn Conn,
+    c: &crate::conversations::Conversation,
+    team: seva_core::TeamId,
+) -> Result<Place> {
+    let conversation = c.id;
     // Ahead: more urgent, or as urgent and older (the order routing hands them out in).
     let rank = |p: &str| match p {
         "urgent" => 0,
@@ -296,10 +318,10 @@ pub async fn place(conn: &mut dyn Conn, conversation: ConversationId) -> Result<
         .collect::<Result<Vec<i64>>>()?;
     let estimated_wait = (!waits.is_empty())
         .then(|| waits.iter().sum::<i64>() / waits.len() as i64 * position / 1_000_000);
-    Ok(Some(Place {
+    Ok(Place {
         position,
         estimated_wait,
-    }))
+    })
 }
 
 /// Records that the visitor has read the agents' answers up to `seq`. Returns how many
@@ -351,7 +373,7 @@ pub async fn abandoned(conn: &mut dyn Conn, conversation: ConversationId) -> Res
 }
 
 /// Whether the conversation is still going (not solved or closed).
-pub async fn is_active(conn: &mut dyn Conn, conversation: ConversationId) -> Result<bool> {
+async fn is_active(conn: &mut dyn Conn, conversation: ConversationId) -> Result<bool> {
     conn.query_one(
         "SELECT active FROM conversations WHERE id = $1",
         args![conversation.to_string()],

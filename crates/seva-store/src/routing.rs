@@ -36,9 +36,6 @@ impl Strategy {
         Strategy::LeastBusy,
         Strategy::SkillMatch,
     ];
-    /// The strategies' words, in the order of [`Strategy::ALL`].
-    pub const WORDS: &'static [&'static str] =
-        &["manual", "round_robin", "least_busy", "skill_match"];
 
     pub fn as_str(self) -> &'static str {
         match self {

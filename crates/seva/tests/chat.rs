@@ -55,10 +55,17 @@ fn send(ws: &mut Socket, v: Value) {
     ws.send(Message::text(v.to_string())).unwrap();
 }
 
-/// The next JSON frame (pings are answered by the library).
+/// The next JSON frame (pings are answered by the library). A read interrupted by a
+/// signal (the servers this test process starts and stops send it SIGCHLD) is tried again.
 fn next(ws: &mut Socket) -> Value {
     loop {
-        match ws.read().expect("a frame") {
+        let frame = match ws.read() {
+            Err(tungstenite::Error::Io(e)) if e.kind() == std::io::ErrorKind::Interrupted => {
+                continue;
+            }
+            other => other.expect("a frame"),
+        };
+        match frame {
             Message::Text(t) => return serde_json::from_str(&t).unwrap(),
             Message::Close(c) => {
                 return json!({"type": "closed", "code": c.map(|c| u16::from(c.code))});

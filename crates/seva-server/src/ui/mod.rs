@@ -346,4 +346,46 @@ impl Fields {
             .filter(move |(k, _)| k == name)
             .map(|(_, v)| v.as_str())
     }
+
+    /// A field read as `T` (an id, a word); empty is none, anything else is `wrong`.
+    pub fn parsed<T: std::str::FromStr>(
+        &self,
+        name: &'static str,
+        wrong: &str,
+    ) -> Result<Option<T>, seva_store::Error> {
+        self.one(name)
+            .map(|v| {
+                v.parse()
+                    .map_err(|_| seva_store::Error::invalid(name, format!("{v:?}: {wrong}")))
+            })
+            .transpose()
+    }
+
+    /// A whole number; empty is none.
+    pub fn number(&self, name: &'static str) -> Result<Option<i64>, seva_store::Error> {
+        self.parsed(name, "not a whole number")
+    }
+
+    /// Every ticked value of a field, each one of an enum's words.
+    pub fn words<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
+        &self,
+        name: &'static str,
+    ) -> Result<Vec<T>, seva_store::Error> {
+        self.all(name)
+            .map(|w| {
+                w.parse()
+                    .map_err(|e: T::Err| seva_store::Error::invalid(name, e.to_string()))
+            })
+            .collect()
+    }
+
+    /// One field's words, separated by commas, spaces or lines.
+    pub fn list(&self, name: &str) -> Vec<String> {
+        self.one(name)
+            .unwrap_or("")
+            .split([',', ' ', '\n', '\r'])
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
 }

@@ -83,7 +83,7 @@ struct ServicePage {
     channels: Vec<(&'static str, String)>,
     kinds: &'static [&'static str],
     routing: Vec<RoutingLine>,
-    strategies: &'static [&'static str],
+    strategies: Vec<&'static str>,
 }
 
 fn minutes(m: Option<i64>) -> String {
@@ -227,7 +227,7 @@ pub async fn page(
             .collect(),
         kinds: fields::KINDS,
         routing: routing_lines,
-        strategies: routing::Strategy::WORDS,
+        strategies: routing::Strategy::ALL.iter().map(|s| s.as_str()).collect(),
     }))
 }
 
@@ -243,39 +243,6 @@ fn saved() -> Response {
     Redirect::to("/settings/service?saved=1").into_response()
 }
 
-/// A whole number of minutes from a form field; empty is none.
-fn number(form: &Fields, name: &'static str) -> Result<Option<i64>, Error> {
-    form.one(name)
-        .map(|v| {
-            v.parse()
-                .map_err(|_| Error::invalid(name, format!("{v:?} is not a whole number")))
-        })
-        .transpose()
-}
-
-/// Every ticked value of a field, each one of an enum's words.
-fn words<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
-    form: &Fields,
-    name: &'static str,
-) -> Result<Vec<T>, Error> {
-    form.all(name)
-        .map(|w| {
-            w.parse()
-                .map_err(|e: T::Err| Error::invalid(name, e.to_string()))
-        })
-        .collect()
-}
-
-/// Words separated by commas or spaces.
-fn list(form: &Fields, name: &str) -> Vec<String> {
-    form.one(name)
-        .unwrap_or("")
-        .split([',', ' ', '\n', '\r'])
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-        .collect()
-}
-
 pub async fn create_calendar(
     State(state): State<Shared>,
     agent: Agent,
@@ -286,7 +253,7 @@ pub async fn create_calendar(
     let mut spec = CalendarSpec {
         time_zone: form.one("time_zone").unwrap_or("UTC").to_string(),
         week: Default::default(),
-        holidays: list(&form, "holidays"),
+        holidays: form.list("holidays"),
     };
     for d in DAYS {
         match (
@@ -324,25 +291,20 @@ pub async fn create_policy(
     let t = agent.tr();
     let fail = |e: Error| PageError(e.into(), t);
     let conditions = Conditions {
-        priorities: words(&form, "priorities").map_err(fail)?,
-        channels: words(&form, "channels").map_err(fail)?,
+        priorities: form.words("priorities").map_err(fail)?,
+        channels: form.words("channels").map_err(fail)?,
         inbox_id: None,
-        tiers: list(&form, "tiers"),
+        tiers: form.list("tiers"),
     };
     let calendar_id = form
-        .one("calendar_id")
-        .map(|c| {
-            c.parse()
-                .map_err(|_| Error::invalid("calendar_id", "no such calendar"))
-        })
-        .transpose()
+        .parsed("calendar_id", "no such calendar")
         .map_err(fail)?;
     let name = form.one("name").unwrap_or("").to_string();
-    let position = number(&form, "position").map_err(fail)?.unwrap_or(0);
-    let first = number(&form, "first_response_minutes").map_err(fail)?;
-    let next = number(&form, "next_response_minutes").map_err(fail)?;
-    let resolution = number(&form, "resolution_minutes").map_err(fail)?;
-    let warn = number(&form, "warn_minutes").map_err(fail)?.unwrap_or(60);
+    let position = form.number("position").map_err(fail)?.unwrap_or(0);
+    let first = form.number("first_response_minutes").map_err(fail)?;
+    let next = form.number("next_response_minutes").map_err(fail)?;
+    let resolution = form.number("resolution_minutes").map_err(fail)?;
+    let warn = form.number("warn_minutes").map_err(fail)?.unwrap_or(60);
     state
         .store
         .write(op!(c => sla::create_policy(c, NewPolicy {
@@ -368,14 +330,7 @@ pub async fn create_field(
     let form = posted(&agent, &body)?;
     let t = agent.tr();
     let fail = |e: Error| PageError(e.into(), t);
-    let team: Option<TeamId> = form
-        .one("team_id")
-        .map(|tm| {
-            tm.parse()
-                .map_err(|_| Error::invalid("team_id", "no such team"))
-        })
-        .transpose()
-        .map_err(fail)?;
+    let team: Option<TeamId> = form.parsed("team_id", "no such team").map_err(fail)?;
     let options: Vec<String> = form
         .one("options")
         .unwrap_or("")
@@ -409,10 +364,10 @@ pub async fn set_routing(
     let fail = |e: Error| PageError(e.into(), t);
     let team: TeamId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let strategy = form.one("strategy").unwrap_or("manual");
-    let strategy = routing::Strategy::WORDS
+    let strategy = routing::Strategy::ALL
         .iter()
-        .position(|w| *w == strategy)
-        .map(|i| routing::Strategy::ALL[i])
+        .copied()
+        .find(|s| s.as_str() == strategy)
         .ok_or_else(|| {
             fail(Error::invalid(
                 "strategy",
@@ -420,22 +375,17 @@ pub async fn set_routing(
             ))
         })?;
     let mut channel_capacity = std::collections::BTreeMap::new();
-    if let Some(n) = number(&form, "chat_capacity").map_err(fail)? {
+    if let Some(n) = form.number("chat_capacity").map_err(fail)? {
         channel_capacity.insert(Channel::Chat, n);
     }
     let settings = routing::TeamRouting {
         strategy,
-        capacity: number(&form, "capacity").map_err(fail)?,
-        escalate_after_minutes: number(&form, "escalate_after_minutes").map_err(fail)?,
+        capacity: form.number("capacity").map_err(fail)?,
+        escalate_after_minutes: form.number("escalate_after_minutes").map_err(fail)?,
         require_online: form.one("require_online").is_some(),
         channel_capacity,
         calendar_id: form
-            .one("calendar_id")
-            .map(|c| {
-                c.parse()
-                    .map_err(|_| Error::invalid("calendar_id", "no such calendar"))
-            })
-            .transpose()
+            .parsed("calendar_id", "no such calendar")
             .map_err(fail)?,
     };
     state

@@ -19,15 +19,18 @@ fn bad(t: Tr, field: &'static str, message: impl Into<String>) -> PageError {
     PageError(Problem::bad_request(field, message), t)
 }
 
-fn word<T: std::str::FromStr<Err = seva_core::conversation::UnknownWord>>(
-    t: Tr,
-    fields: &Fields,
-    name: &'static str,
-) -> Result<Option<T>, PageError> {
-    fields
-        .one(name)
-        .map(|w| w.parse().map_err(|e: T::Err| bad(t, name, e.to_string())))
-        .transpose()
+/// A conversation page's form: its fields (CSRF checked), the agent's words, and the
+/// conversation it is about.
+fn conversation_form(
+    agent: &Agent,
+    id: &str,
+    body: &[u8],
+) -> Result<(Fields, Tr, ConversationId), PageError> {
+    let fields = Fields::parse(body);
+    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
+    let t = agent.tr();
+    let id = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    Ok((fields, t, id))
 }
 
 /// The bulk bar: one change (status, priority, owner, a tag) to every ticked conversation,
@@ -55,8 +58,12 @@ pub async fn bulk(
     };
     let change = Bulk {
         ids,
-        status: word::<Status>(t, &fields, "status")?,
-        priority: word::<Priority>(t, &fields, "priority")?,
+        status: fields
+            .parsed::<Status>("status", "not a status")
+            .map_err(|e| PageError(e.into(), t))?,
+        priority: fields
+            .parsed::<Priority>("priority", "not a priority")
+            .map_err(|e| PageError(e.into(), t))?,
         owner,
         team: None,
         add_tags: fields
@@ -87,10 +94,7 @@ pub async fn merge(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let fields = Fields::parse(&body);
-    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
-    let t = agent.tr();
-    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let (fields, t, id) = conversation_form(&agent, &id, &body)?;
     let reference: i64 = fields
         .one("into")
         .map(|r| r.trim_start_matches('#'))
@@ -117,10 +121,7 @@ pub async fn split(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let fields = Fields::parse(&body);
-    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
-    let t = agent.tr();
-    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let (fields, t, id) = conversation_form(&agent, &id, &body)?;
     let message: MessageId = fields
         .one("message")
         .and_then(|m| m.parse().ok())
@@ -169,10 +170,7 @@ pub async fn fields(
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<Response, PageError> {
-    let form = Fields::parse(&body);
-    agent.check_csrf(form.one("csrf").unwrap_or(""))?;
-    let t = agent.tr();
-    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let (form, t, id) = conversation_form(&agent, &id, &body)?;
     let viewer = agent.0.viewer();
     let pairs: Vec<(String, Option<String>)> = form
         .0

@@ -1,0 +1,738 @@
+//! Seva's search: one tantivy index holding knowledge-base articles and conversation
+//! messages, analysed the same way in every script (see [`analysis`]).
+//!
+//! The index is a replica: the store is the truth, and the server's indexer feeds the
+//! index from the event log, committing the last event it applied with each commit, so
+//! that after a crash it catches up from there. When the index is missing, unreadable or
+//! of an older layout it is started afresh and rebuilt from the store.
+
+pub mod analysis;
+pub mod language;
+
+use std::collections::{HashMap, HashSet};
+use std::path::Path;
+use std::sync::Mutex;
+
+use tantivy::collector::TopDocs;
+use tantivy::directory::MmapDirectory;
+use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query as TQuery, TermQuery};
+use tantivy::schema::{
+    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
+    TextOptions, Value,
+};
+use tantivy::snippet::SnippetGenerator;
+use tantivy::tokenizer::TextAnalyzer;
+use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use analysis::{ENGLISH, GREEK, WORDS};
+
+/// Bumped whenever the fields or analysers change: an index of another layout is rebuilt.
+const LAYOUT: &str = "seva-search 1";
+
+/// A query holds at most this many words; the rest are left out, and the result says so.
+pub const MAX_QUERY_WORDS: usize = 32;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("search index folder: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("search index folder: {0}")]
+    Directory(#[from] tantivy::directory::error::OpenDirectoryError),
+}
+
+pub type Result<T> = std::result::Result<T, Error>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Article,
+    Message,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::Article => "article",
+            Kind::Message => "message",
+        }
+    }
+}
+
+/// An article as the index needs it. `text` is the body as plain words (Markdown is fine:
+/// its marks are not words).
+pub struct ArticleDoc<'a> {
+    pub id: &'a str,
+    pub group: &'a str,
+    pub lang: &'a str,
+    pub slug: &'a str,
+    pub title: &'a str,
+    pub text: &'a str,
+    pub tags: &'a [String],
+    pub category: Option<&'a str>,
+    pub public: bool,
+    pub published: bool,
+    /// Seconds since the epoch.
+    pub updated: i64,
+}
+
+pub struct MessageDoc<'a> {
+    pub id: &'a str,
+    pub conversation: &'a str,
+    pub reference: i64,
+    pub subject: &'a str,
+    pub text: &'a str,
+    /// Internal notes are found by agents like everything else; the kind is kept for display.
+    pub note: bool,
+    pub lang: Option<&'a str>,
+    pub created: i64,
+}
+
+/// What to look for.
+#[derive(Debug, Clone)]
+pub struct Query<'a> {
+    pub text: &'a str,
+    pub kind: Kind,
+    /// The language to prefer (the page's, or the customer's); the query's own script wins.
+    pub lang: Option<&'a str>,
+    /// Articles only: just those on the public help center.
+    pub public_only: bool,
+    /// Articles only: just published ones.
+    pub published_only: bool,
+    /// Articles only: one per translation group (the best language of each).
+    pub one_per_group: bool,
+    pub limit: usize,
+    /// Seconds since the epoch, for freshness.
+    pub now: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Hit {
+    pub id: String,
+    pub lang: String,
+    pub title: String,
+    /// The title with the matched words in `<b>`, escaped.
+    pub title_html: String,
+    /// A passage with the matched words in `<b>`, escaped.
+    pub snippet_html: String,
+    pub score: f32,
+    /// The share of the query's words (not counting the commonest little words) that the
+    /// document holds, stemmed or exact: how sure a bot may be that it answers the question.
+    pub coverage: f32,
+    /// The query's words it holds.
+    pub matched: Vec<String>,
+    pub group: Option<String>,
+    pub slug: Option<String>,
+    pub category: Option<String>,
+    pub conversation: Option<String>,
+    pub reference: Option<i64>,
+    pub note: bool,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Found {
+    pub hits: Vec<Hit>,
+    /// The query had more than [`MAX_QUERY_WORDS`] words; only the first were used.
+    pub truncated: bool,
+    /// The language the query was taken to be in.
+    pub lang: Option<String>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    id: Field,
+    kind: Field,
+    lang: Field,
+    group: Field,
+    slug: Field,
+    category: Field,
+    visibility: Field,
+    status: Field,
+    conversation: Field,
+    reference: Field,
+    note: Field,
+    title: Field,
+    body: Field,
+    title_en: Field,
+    body_en: Field,
+    title_el: Field,
+    body_el: Field,
+    updated: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut s = Schema::builder();
+    let text = |analyser: &str, stored: bool| {
+        let o = TextOptions::default().set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(analyser)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        );
+        if stored { o.set_stored() } else { o }
+    };
+    let fields = Fields {
+        id: s.add_text_field("id", STRING | STORED),
+        kind: s.add_text_field("kind", STRING | STORED),
+        lang: s.add_text_field("lang", STRING | STORED),
+        group: s.add_text_field("group", STRING | STORED),
+        slug: s.add_text_field("slug", STORED),
+        category: s.add_text_field("category", STRING | STORED),
+        visibility: s.add_text_field("visibility", STRING),
+        status: s.add_text_field("status", STRING),
+        conversation: s.add_text_field("conversation", STRING | STORED),
+        reference: s.add_i64_field("reference", STORED),
+        note: s.add_u64_field("note", STORED),
+        title: s.add_text_field("title", text(WORDS, true)),
+        body: s.add_text_field("body", text(WORDS, true)),
+        title_en: s.add_text_field("title_en", text(ENGLISH, false)),
+        body_en: s.add_text_field("body_en", text(ENGLISH, false)),
+        title_el: s.add_text_field("title_el", text(GREEK, false)),
+        body_el: s.add_text_field("body_el", text(GREEK, false)),
+        updated: s.add_i64_field("updated", FAST | STORED | INDEXED),
+    };
+    (s.build(), fields)
+}
+
+pub struct SearchIndex {
+    index: Index,
+    reader: IndexReader,
+    writer: Mutex<IndexWriter>,
+    f: Fields,
+    fresh: bool,
+}
+
+impl SearchIndex {
+    /// Opens the index in `dir`, or starts an empty one there (see [`Self::is_fresh`]).
+    /// `heap` is the writer's memory in bytes (at least 15 MB).
+    pub fn open(dir: &Path, heap: usize) -> Result<Self> {
+        let (schema, f) = schema();
+        let marker = dir.join("seva-layout");
+        let usable = std::fs::read_to_string(&marker).is_ok_and(|l| l.trim() == LAYOUT);
+        let opened = if usable {
+            Index::open(MmapDirectory::open(dir)?).ok()
+        } else {
+            None
+        };
+        let (index, fresh) = match opened {
+            Some(index) => (index, false),
+            None => {
+                if dir.exists() {
+                    std::fs::remove_dir_all(dir)?;
+                }
+                std::fs::create_dir_all(dir)?;
+                let index = Index::create_in_dir(dir, schema)?;
+                std::fs::write(&marker, LAYOUT)?;
+                (index, true)
+            }
+        };
+        analysis::register(index.tokenizers());
+        let writer = index.writer_with_num_threads(1, heap.max(15_000_000))?;
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            writer: Mutex::new(writer),
+            f,
+            fresh,
+        })
+    }
+
+    /// Whether the index was just started empty and must be filled from the store.
+    pub fn is_fresh(&self) -> bool {
+        self.fresh
+    }
+
+    /// The last event applied, as committed with the index.
+    pub fn checkpoint(&self) -> Option<i64> {
+        self.index.load_metas().ok()?.payload?.parse().ok()
+    }
+
+    pub fn documents(&self) -> u64 {
+        self.reader.searcher().num_docs()
+    }
+
+    fn writer(&self) -> std::sync::MutexGuard<'_, IndexWriter> {
+        self.writer.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Adds an article, replacing any earlier version of it.
+    pub fn put_article(&self, a: &ArticleDoc<'_>) -> Result<()> {
+        let f = &self.f;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, a.id);
+        d.add_text(f.kind, Kind::Article.as_str());
+        d.add_text(f.lang, a.lang);
+        d.add_text(f.group, a.group);
+        d.add_text(f.slug, a.slug);
+        if let Some(c) = a.category {
+            d.add_text(f.category, c);
+        }
+        d.add_text(f.visibility, if a.public { "public" } else { "internal" });
+        d.add_text(
+            f.status,
+            if a.published {
+                "published"
+            } else {
+                "unpublished"
+            },
+        );
+        d.add_text(f.title, a.title);
+        let body = if a.tags.is_empty() {
+            a.text.to_string()
+        } else {
+            format!("{}\n\n{}", a.text, a.tags.join(" "))
+        };
+        d.add_text(f.body, &body);
+        self.stems(&mut d, a.lang, a.title, &body);
+        d.add_i64(f.updated, a.updated);
+        let w = self.writer();
+        w.delete_term(Term::from_field_text(f.id, a.id));
+        w.add_document(d)?;
+        Ok(())
+    }
+
+    pub fn put_message(&self, m: &MessageDoc<'_>) -> Result<()> {
+        let f = &self.f;
+        let mut d = TantivyDocument::default();
+        d.add_text(f.id, m.id);
+        d.add_text(f.kind, Kind::Message.as_str());
+        let lang = m
+            .lang
+            .map(str::to_string)
+            .or_else(|| language::detect(m.text));
+        if let Some(l) = &lang {
+            d.add_text(f.lang, l);
+        }
+        d.add_text(f.conversation, m.conversation);
+        d.add_i64(f.reference, m.reference);
+        d.add_u64(f.note, m.note as u64);
+        d.add_text(f.title, m.subject);
+        d.add_text(f.body, m.text);
+        self.stems(&mut d, lang.as_deref().unwrap_or(""), m.subject, m.text);
+        d.add_i64(f.updated, m.created);
+        let w = self.writer();
+        w.delete_term(Term::from_field_text(f.id, m.id));
+        w.add_document(d)?;
+        Ok(())
+    }
+
+    /// The stemmed copies, for the languages that have a stemmer.
+    fn stems(&self, d: &mut TantivyDocument, lang: &str, title: &str, body: &str) {
+        let f = &self.f;
+        match lang {
+            "en" => {
+                d.add_text(f.title_en, title);
+                d.add_text(f.body_en, body);
+            }
+            "el" => {
+                d.add_text(f.title_el, title);
+                d.add_text(f.body_el, body);
+            }
+            _ => {}
+        }
+    }
+
+    pub fn delete(&self, id: &str) {
+        self.writer()
+            .delete_term(Term::from_field_text(self.f.id, id));
+    }
+
+    /// Forgets every document (before a rebuild).
+    pub fn clear(&self) -> Result<()> {
+        self.writer().delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Makes what was put so far durable and visible, recording `checkpoint` (the last
+    /// event applied) with it.
+    pub fn commit(&self, checkpoint: i64) -> Result<()> {
+        {
+            let mut w = self.writer();
+            let mut prepared = w.prepare_commit()?;
+            prepared.set_payload(&checkpoint.to_string());
+            prepared.commit()?;
+        }
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    pub fn search(&self, q: &Query<'_>) -> Result<Found> {
+        let f = self.f;
+        let mut words = analysis::analyser(WORDS);
+        let mut all = analysis::terms(&mut words, q.text);
+        let mut seen = HashSet::new();
+        all.retain(|t| seen.insert(t.clone()));
+        let truncated = all.len() > MAX_QUERY_WORDS;
+        all.truncate(MAX_QUERY_WORDS);
+        let query_lang = language::detect(q.text)
+            .filter(|l| l == "te" || l == "el")
+            .or(q.lang.map(str::to_string));
+        if all.is_empty() {
+            return Ok(Found {
+                hits: Vec::new(),
+                truncated,
+                lang: query_lang,
+            });
+        }
+        let kept = all.join(" ");
+
+        let mut should: Vec<(Occur, Box<dyn TQuery>)> = Vec::new();
+        let term_query = |field: Field, t: &str, boost: f32| -> (Occur, Box<dyn TQuery>) {
+            let tq = TermQuery::new(
+                Term::from_field_text(field, t),
+                IndexRecordOption::WithFreqsAndPositions,
+            );
+            (
+                Occur::Should,
+                Box::new(BoostQuery::new(Box::new(tq), boost)),
+            )
+        };
+        for t in &all {
+            should.push(term_query(f.title, t, 3.0));
+            should.push(term_query(f.body, t, 1.0));
+            let letters = t.chars().count();
+            if analysis::typo_tolerant(t) && letters >= 5 {
+                let distance = if letters >= 9 { 2 } else { 1 };
+                for (field, boost) in [(f.title, 0.9), (f.body, 0.3)] {
+                    let fq = FuzzyTermQuery::new(Term::from_field_text(field, t), distance, true);
+                    should.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(fq), boost)),
+                    ));
+                }
+            }
+        }
+        for (name, title, body) in [
+            (ENGLISH, f.title_en, f.body_en),
+            (GREEK, f.title_el, f.body_el),
+        ] {
+            let stems = analysis::terms(&mut analysis::analyser(name), &kept);
+            for t in stems.iter().collect::<HashSet<_>>() {
+                should.push(term_query(title, t, 3.0));
+                should.push(term_query(body, t, 1.0));
+            }
+        }
+        let mut clauses: Vec<(Occur, Box<dyn TQuery>)> = vec![
+            (Occur::Must, Box::new(BooleanQuery::new(should))),
+            (Occur::Must, exact(f.kind, q.kind.as_str())),
+        ];
+        if q.kind == Kind::Article {
+            if q.public_only {
+                clauses.push((Occur::Must, exact(f.visibility, "public")));
+            }
+            if q.published_only {
+                clauses.push((Occur::Must, exact(f.status, "published")));
+            }
+        }
+        let query = BooleanQuery::new(clauses);
+
+        let searcher = self.reader.searcher();
+        let now = q.now;
+        let fetch = (q.limit.max(1) * 4).min(400);
+        let collector =
+            TopDocs::with_limit(fetch).tweak_score(move |segment: &tantivy::SegmentReader| {
+                let updated = segment
+                    .fast_fields()
+                    .i64("updated")
+                    .map(|c| c.first_or_default_col(now));
+                move |doc, score: f32| {
+                    let age_days = match &updated {
+                        Ok(col) => ((now - col.get_val(doc)).max(0) as f32) / 86_400.0,
+                        Err(_) => 365.0,
+                    };
+                    // Fresher texts rank a little higher: up to a tenth, halved every half year.
+                    score * (1.0 + 0.1 * 0.5f32.powf(age_days / 182.0))
+                }
+            });
+        let top: Vec<(f32, DocAddress)> = searcher.search(&query, &collector)?;
+
+        // The query's words in the title and body fields, for highlighting.
+        let highlight = |field: Field| {
+            let terms = all.iter().map(|t| (t.clone(), 1.0)).collect();
+            let analyser = self
+                .index
+                .tokenizer_for_field(field)
+                .unwrap_or_else(|_| TextAnalyzer::from(analysis::Words));
+            SnippetGenerator::new(terms, analyser, field, 180)
+        };
+        let body_snippets = highlight(f.body);
+        let mut title_snippets = highlight(f.title);
+        title_snippets.set_max_num_chars(400);
+        let content: Vec<&String> = all.iter().filter(|t| !is_little_word(t)).collect();
+
+        let mut hits = Vec::new();
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let title = text(f.title).unwrap_or_default();
+            let body = text(f.body).unwrap_or_default();
+            let lang = text(f.lang).unwrap_or_default();
+            let known = document_terms(&title, &body);
+            let matched: Vec<String> = content
+                .iter()
+                .filter(|t| {
+                    known.contains(String::as_str(t))
+                        || stems_of(t).iter().any(|s| known.contains(s))
+                })
+                .map(|t| t.to_string())
+                .collect();
+            let coverage = if content.is_empty() {
+                0.0
+            } else {
+                matched.len() as f32 / content.len() as f32
+            };
+            let title_html = {
+                let s = title_snippets.snippet(&title);
+                if s.is_empty() {
+                    escape(&title)
+                } else {
+                    s.to_html()
+                }
+            };
+            let snippet_html = {
+                let s = body_snippets.snippet(&body);
+                if s.is_empty() {
+                    escape(&seva_core::text::truncate_graphemes(&body, 160))
+                } else {
+                    s.to_html()
+                }
+            };
+            let preferred = query_lang.as_deref() == Some(lang.as_str());
+            hits.push(Hit {
+                id: text(f.id).unwrap_or_default(),
+                lang,
+                title,
+                title_html,
+                snippet_html,
+                // The query's language first: a translation never outranks the text in it.
+                score: if preferred { score * 1.5 } else { score },
+                coverage,
+                matched,
+                group: text(f.group),
+                slug: text(f.slug),
+                category: text(f.category),
+                conversation: text(f.conversation),
+                reference: doc.get_first(f.reference).and_then(|v| v.as_i64()),
+                note: doc.get_first(f.note).and_then(|v| v.as_u64()) == Some(1),
+                updated: doc
+                    .get_first(f.updated)
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(0),
+            });
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        if q.kind == Kind::Article && q.one_per_group {
+            let mut groups = HashMap::new();
+            hits.retain(|h| groups.insert(h.group.clone(), ()).is_none());
+        }
+        hits.truncate(q.limit);
+        Ok(Found {
+            hits,
+            truncated,
+            lang: query_lang,
+        })
+    }
+}
+
+fn exact(field: Field, value: &str) -> Box<dyn TQuery> {
+    Box::new(TermQuery::new(
+        Term::from_field_text(field, value),
+        IndexRecordOption::Basic,
+    ))
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// Every form a document's words take: folded, and stemmed as English and as Greek.
+fn document_terms(title: &str, body: &str) -> HashSet<String> {
+    let mut out = HashSet::new();
+    for name in [WORDS, ENGLISH, GREEK] {
+        let mut a = analysis::analyser(name);
+        out.extend(analysis::terms(&mut a, title));
+        out.extend(analysis::terms(&mut a, body));
+    }
+    out
+}
+
+fn stems_of(term: &str) -> Vec<String> {
+    [ENGLISH, GREEK]
+        .iter()
+        .flat_map(|name| analysis::terms(&mut analysis::analyser(name), term))
+        .collect()
+}
+
+/// The commonest little words of Seva's languages, folded: they say nothing about what a
+/// question is about, so they do not count towards coverage.
+fn is_little_word(term: &str) -> bool {
+    const LITTLE: &[&str] = &[
+        // English
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "is",
+        "are",
+        "was",
+        "be",
+        "to",
+        "of",
+        "in",
+        "on",
+        "at",
+        "for",
+        "with",
+        "my",
+        "me",
+        "i",
+        "you",
+        "your",
+        "it",
+        "its",
+        "this",
+        "that",
+        "do",
+        "does",
+        "did",
+        "how",
+        "what",
+        "when",
+        "where",
+        "why",
+        "can",
+        "could",
+        "would",
+        "please",
+        "have",
+        "has",
+        "not",
+        "no",
+        "yes",
+        "hi",
+        "hello",
+        "thanks",
+        "get",
+        "from",
+        "by",
+        "we",
+        "our",
+        "there",
+        "will",
+        "should",
+        "about",
+        "any",
+        "some",
+        "if",
+        "so",
+        "am",
+        "help",
+        // Greek (folded)
+        "ο",
+        "η",
+        "το",
+        "οι",
+        "τα",
+        "του",
+        "τησ",
+        "των",
+        "τον",
+        "την",
+        "και",
+        "να",
+        "σε",
+        "με",
+        "για",
+        "απο",
+        "ειναι",
+        "δεν",
+        "μου",
+        "σου",
+        "πωσ",
+        "τι",
+        "που",
+        "θα",
+        "στο",
+        "στη",
+        "στην",
+        "στα",
+        "στον",
+        "ενα",
+        "μια",
+        "εγω",
+        "μπορω",
+        "γεια",
+        // Tagalog
+        "ang",
+        "ng",
+        "mga",
+        "sa",
+        "na",
+        "ay",
+        "po",
+        "ako",
+        "ko",
+        "mo",
+        "ka",
+        "ba",
+        "ito",
+        "iyon",
+        "kung",
+        "para",
+        "paano",
+        "ano",
+        "saan",
+        "bakit",
+        "at",
+        "pa",
+        "rin",
+        "din",
+        "lang",
+        "naman",
+        "si",
+        "ni",
+        "kay",
+        "hindi",
+        "oo",
+        "ang",
+        "may",
+        "yung",
+        "nang",
+        // Telugu
+        "నా",
+        "నేను",
+        "మీ",
+        "మీరు",
+        "ఈ",
+        "ఆ",
+        "ఎలా",
+        "ఏమి",
+        "ఎందుకు",
+        "ఎక్కడ",
+        "కు",
+        "లో",
+        "మరియు",
+        "మరి",
+        "మా",
+        "ఒక",
+        "కూడా",
+        "ఉంది",
+        "లేదు",
+        "అది",
+        "ఇది",
+    ];
+    LITTLE.contains(&term)
+}

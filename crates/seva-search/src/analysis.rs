@@ -24,16 +24,16 @@ const LONGEST_TERM: usize = 256;
 
 /// Registers the analysers on an index's tokenizer manager.
 pub fn register(manager: &TokenizerManager) {
-    manager.register(WORDS, TextAnalyzer::from(Words::default()));
+    manager.register(WORDS, TextAnalyzer::from(Words));
     manager.register(
         ENGLISH,
-        TextAnalyzer::builder(Words::default())
+        TextAnalyzer::builder(Words)
             .filter(Stemmer::new(Language::English))
             .build(),
     );
     manager.register(
         GREEK,
-        TextAnalyzer::builder(Words::default())
+        TextAnalyzer::builder(Words)
             .filter(Stemmer::new(Language::Greek))
             .build(),
     );

@@ -90,6 +90,10 @@ id_type!(
     ViewId,
     /// A custom field a team defines.
     FieldId,
+    /// A knowledge-base article in one language.
+    ArticleId,
+    /// A help-center category.
+    CategoryId,
 );
 
 #[cfg(test)]

@@ -3,6 +3,7 @@
 //! touches a database, a clock or the network, so every rule can be tested on its own.
 
 pub mod agent;
+pub mod bot;
 pub mod contact;
 pub mod conversation;
 pub mod hours;

@@ -271,3 +271,23 @@ mod language_tests {
         }
     }
 }
+
+/// Whether `tag` looks like a language tag (`te`, `el`, `pt-BR`, `fil`).
+pub fn is_language_tag(tag: &str) -> bool {
+    !tag.is_empty()
+        && tag.len() <= 35
+        && tag.split('-').all(|part| {
+            !part.is_empty() && part.len() <= 8 && part.chars().all(|c| c.is_ascii_alphanumeric())
+        })
+}
+
+/// A title made into the last part of an address: words in any script, lower case,
+/// joined by dashes (`Πώς γίνονται οι επιστροφές` → `πώς-γίνονται-οι-επιστροφές`).
+pub fn slug(title: &str) -> String {
+    let words: Vec<String> = title.unicode_words().map(|w| w.to_lowercase()).collect();
+    let joined = words.join("-");
+    truncate_graphemes(&joined, 80)
+        .trim_end_matches('…')
+        .trim_end_matches('-')
+        .to_string()
+}

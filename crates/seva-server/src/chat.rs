@@ -68,6 +68,8 @@ pub struct ChatSettings {
     pub greeting: std::collections::BTreeMap<String, String>,
     /// The launcher's and the visitor's bubbles' colour (`#0b5cad`).
     pub colour: Option<String>,
+    /// The answering bot, which takes new chats before a person does.
+    pub bot: crate::bot::BotSettings,
 }
 
 /// Refuses settings that would never work: an origin that is not `scheme://host[:port]`,
@@ -106,7 +108,7 @@ pub fn check_settings(v: &Value) -> Result<(), Problem> {
             "a greeting per language: en, te, el or tl",
         ));
     }
-    Ok(())
+    crate::bot::check_settings(&s.bot)
 }
 
 pub(crate) fn settings_of(inbox: &Inbox) -> ChatSettings {
@@ -557,6 +559,16 @@ impl Session {
                 }
                 Ok(())
             }
+            ("handoff", true) => {
+                if let Some(c) = self.conversation() {
+                    let lang = frame["lang"].as_str().unwrap_or("en").to_string();
+                    if let Err(e) = crate::bot::person_asked(&self.state, c, &lang).await {
+                        tracing::warn!(error = %e, "could not hand a chat over to a person");
+                        return self.error("unavailable", "try again").await;
+                    }
+                }
+                Ok(())
+            }
             ("leave", true) => {
                 if let Some(c) = self.conversation() {
                     let _ = self
@@ -677,11 +689,12 @@ impl Session {
         let (client_id, text) = (client_id.to_string(), text.to_string());
         let visitor = self.visitor.clone().ok_or(End::Gone)?;
         let team = self.inbox.team_id;
+        let bot = crate::bot::BotSettings::of(&self.inbox.settings).enabled;
         let cid = client_id.clone();
         match self
             .state
             .store
-            .write(op!(c => chat::post(c, &visitor, team, &cid, &text, &[]).await))
+            .write(op!(c => chat::post(c, &visitor, team, bot, &cid, &text, &[]).await))
             .await
         {
             Ok(stored) => {
@@ -902,10 +915,11 @@ pub async fn upload(
             .await
             .map_err(|_| Problem::internal())?;
         let team = inbox.team_id;
+        let bot = crate::bot::BotSettings::of(&inbox.settings).enabled;
         let cid = client_id.clone();
         let done = state
             .store
-            .write(op!(c => chat::post(c, &visitor, team, &cid, &text, &stored).await))
+            .write(op!(c => chat::post(c, &visitor, team, bot, &cid, &text, &stored).await))
             .await?;
         Ok::<_, Problem>(
             axum::Json(json!({"type": "ack", "client_id": client_id, "conversation_id": done.conversation_id,

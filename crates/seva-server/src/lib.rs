@@ -3,15 +3,18 @@
 
 pub mod api;
 pub mod auth;
+pub mod bot;
 pub mod chat;
 pub mod config;
 pub mod files;
 pub mod i18n;
+pub mod knowledge;
 pub mod live;
 pub mod mail;
 pub mod metrics;
 pub mod presence;
 pub mod problem;
+pub mod search;
 pub mod secrets;
 pub mod ui;
 pub mod webhooks;
@@ -45,6 +48,8 @@ pub struct AppState {
     pub desks: Mutex<std::collections::HashMap<seva_core::AgentId, usize>>,
     /// Live chat sessions on this node, by the conversation they follow.
     pub chat: chat::Hub,
+    /// This node's search index, once `serve` has opened it.
+    pub search: std::sync::OnceLock<Arc<seva_search::SearchIndex>>,
 }
 
 pub type Shared = Arc<AppState>;
@@ -63,6 +68,7 @@ impl AppState {
             presence: presence::Presence::default(),
             desks: Mutex::new(std::collections::HashMap::new()),
             chat: chat::Hub::default(),
+            search: std::sync::OnceLock::new(),
             store,
             config,
         })
@@ -193,6 +199,15 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     if let Some((smtp, tls)) = smtp {
         tokio::spawn(mail::smtp::serve(state.clone(), smtp, tls));
+    }
+    match search::open(&state.config) {
+        Ok(index) => {
+            let index = Arc::new(index);
+            let _ = state.search.set(index.clone());
+            tokio::spawn(search::run(state.clone(), index));
+        }
+        // Seva serves without search rather than not at all; `seva reindex` starts afresh.
+        Err(e) => tracing::error!(error = %e, "the search index cannot be opened; search is off"),
     }
     tokio::spawn(workers::run(state.clone()));
     tokio::spawn(chat::Hub::run(state.clone()));

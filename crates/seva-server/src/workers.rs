@@ -124,6 +124,7 @@ async fn run_one(state: &Shared, job: Job) {
     let outcome = match job.kind.as_str() {
         jobs::DELIVER => deliver(state, &job).await,
         seva_store::webhooks::DELIVER_WEBHOOK => crate::webhooks::deliver(state, &job).await,
+        seva_store::bot::ANSWER => crate::bot::answer(state, &job).await,
         other => Err(format!("no worker knows jobs of kind {other:?}")),
     };
     match outcome {

@@ -112,7 +112,7 @@ pub struct Line {
     /// after the last one it has.
     pub seq: i64,
     pub id: MessageId,
-    /// `visitor` or `agent`.
+    /// `visitor`, `agent`, or `bot` (the answering bot).
     pub from: &'static str,
     pub name: Option<String>,
     pub text: String,
@@ -143,7 +143,11 @@ pub async fn since(
         Ok(Line {
             seq: r.int(0)?,
             id: r.parse(1)?,
-            from: if r.text(2)? == "inbound" { "visitor" } else { "agent" },
+            from: match (r.text(2)?.as_str(), r.is_null(3)?) {
+                ("inbound", _) => "visitor",
+                (_, true) => "bot",
+                _ => "agent",
+            },
             name: r.opt_text(3)?,
             text: r.text(4)?,
             at: Timestamp(r.int(5)?),
@@ -174,11 +178,14 @@ pub struct Stored {
 }
 
 /// Stores a visitor's message, once per client id: in their current conversation while it
-/// is active, else in a new one for `team` (the inbox's, which the session knows).
+/// is active, else in a new one for `team` (the inbox's, which the session knows), which
+/// the inbox's answering bot takes first when `bot` is on.
+#[allow(clippy::too_many_arguments)]
 pub async fn post(
     conn: &mut dyn Conn,
     visitor: &Visitor,
     team: Option<seva_core::TeamId>,
+    bot: bool,
     client_id: &str,
     text: &str,
     files: &[crate::attachments::StoredFile],
@@ -210,6 +217,7 @@ pub async fn post(
             priority: Priority::Normal,
             recorded_by: None,
             email: Default::default(),
+            bot,
         },
     )
     .await?;

@@ -177,6 +177,8 @@ pub struct Arrival<'a> {
     /// Who made the store record it: the contact itself, or an agent/integrator via API.
     pub recorded_by: Option<AgentId>,
     pub email: EmailArrival<'a>,
+    /// The inbox's answering bot takes a new conversation before a person does.
+    pub bot: bool,
 }
 
 /// What only email brings to an arrival.
@@ -309,7 +311,9 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             (priority, team, owner) = (c.priority, c.team_id, c.owner_id);
         }
         crate::sla::start(conn, id, priority, a.channel, a.inbox_id).await?;
-        if let (Some(team), None) = (team, owner) {
+        if a.bot && owner.is_none() {
+            crate::bot::begin(conn, id, team, language).await?;
+        } else if let (Some(team), None) = (team, owner) {
             crate::routing::route(conn, id, team, language).await?;
         }
     }
@@ -336,6 +340,13 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         }),
     )
     .await?;
+    let conversational = matches!(
+        a.channel,
+        Channel::Chat | Channel::Sms | Channel::Whatsapp | Channel::Telegram
+    );
+    if (created && a.bot) || (!created && conversational) {
+        crate::bot::heard(conn, id, message_id).await?;
+    }
     Ok(Received {
         conversation_id: id,
         reference,
@@ -540,6 +551,9 @@ pub async fn reply(
             crate::sla::NEXT_RESPONSE
         };
         crate::sla::stop(conn, id, metric).await?;
+    }
+    if outbound {
+        crate::bot::agent_joined(conn, id).await?;
     }
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;

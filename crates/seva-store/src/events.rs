@@ -109,3 +109,10 @@ pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result
     let rows = conn.query(&sql, args![id.to_string()]).await?;
     rows.iter().map(decode).collect()
 }
+
+/// The newest event's seq (0 when there is none).
+pub async fn last_seq(conn: &mut dyn Conn) -> Result<i64> {
+    conn.query_one("SELECT coalesce(max(seq), 0) FROM events", args![])
+        .await?
+        .int(0)
+}

@@ -8,6 +8,7 @@
 
 pub mod agents;
 pub mod attachments;
+pub mod bot;
 pub mod chat;
 pub mod contacts;
 pub mod conversations;
@@ -18,6 +19,7 @@ pub mod fields;
 pub mod idempotency;
 pub mod inboxes;
 pub mod jobs;
+pub mod knowledge;
 pub mod macros;
 pub mod messages;
 mod migrations;

@@ -243,3 +243,68 @@ pub async fn source(
     };
     Ok((row.parse(0)?, source))
 }
+
+/// A message as the search index holds it.
+#[derive(Debug, Clone)]
+pub struct Searchable {
+    pub seq: i64,
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    pub reference: i64,
+    pub subject: String,
+    pub text: String,
+    pub note: bool,
+    pub created_at: Timestamp,
+}
+
+/// Which messages to give the search index.
+pub enum SearchableOf {
+    One(MessageId),
+    Conversation(ConversationId),
+    /// Every message after this seq, a page at a time (for a rebuild).
+    After(i64),
+}
+
+/// Messages for the search index (customer's, agents' and notes; not system lines).
+pub async fn searchable(
+    conn: &mut dyn Conn,
+    of: SearchableOf,
+    limit: i64,
+) -> Result<Vec<Searchable>> {
+    const SQL: &str = "SELECT m.seq, m.id, m.conversation_id, c.seq, c.subject, m.text, m.kind, m.created_at \
+        FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.kind <> 'system' AND ";
+    let rows = match of {
+        SearchableOf::One(id) => {
+            conn.query(&format!("{SQL} m.id = $1"), args![id.to_string()])
+                .await?
+        }
+        SearchableOf::Conversation(c) => {
+            conn.query(
+                &format!("{SQL} m.conversation_id = $1 ORDER BY m.seq LIMIT $2"),
+                args![c.to_string(), limit],
+            )
+            .await?
+        }
+        SearchableOf::After(seq) => {
+            conn.query(
+                &format!("{SQL} m.seq > $1 ORDER BY m.seq LIMIT $2"),
+                args![seq, limit],
+            )
+            .await?
+        }
+    };
+    rows.iter()
+        .map(|r| {
+            Ok(Searchable {
+                seq: r.int(0)?,
+                id: r.parse(1)?,
+                conversation_id: r.parse(2)?,
+                reference: r.int(3)?,
+                subject: r.text(4)?,
+                text: r.text(5)?,
+                note: r.text(6)? == "note",
+                created_at: Timestamp(r.int(7)?),
+            })
+        })
+        .collect()
+}

@@ -17,6 +17,7 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0008_capacity_and_hours.sql"),
     ),
     (9, include_str!("../migrations/sqlite/0009_chat.sql")),
+    (10, include_str!("../migrations/sqlite/0010_knowledge.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -34,6 +35,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0008_capacity_and_hours.sql"),
     ),
     (9, include_str!("../migrations/postgres/0009_chat.sql")),
+    (
+        10,
+        include_str!("../migrations/postgres/0010_knowledge.sql"),
+    ),
 ];
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";

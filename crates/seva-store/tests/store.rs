@@ -131,6 +131,7 @@ fn arrival<'a>(email: &'a str, subject: &'a str, text: &'a str) -> Arrival<'a> {
         priority: Priority::Normal,
         recorded_by: None,
         email: Default::default(),
+        bot: false,
     }
 }
 

@@ -71,8 +71,27 @@ pub enum Command {
     /// Email: hand a message to an inbox (for a mail server's pipe transport).
     #[command(subcommand)]
     Mail(MailCommand),
+    /// The knowledge base as a folder of Markdown files with front matter.
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Rebuild the search index from the database (with `seva serve` stopped).
+    Reindex,
     /// Measure throughput, latency and memory (see docs/benchmarks.md).
     Bench(crate::bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+pub enum KbCommand {
+    /// Create or update articles from every .md file under DIR (translations after their
+    /// originals; see docs/knowledge.md for the front matter).
+    Import {
+        dir: PathBuf,
+        /// Publish the files that do not say their status (else they are drafts).
+        #[arg(long)]
+        publish: bool,
+    },
+    /// Write every article to DIR/<lang>/<slug>.md.
+    Export { dir: PathBuf },
 }
 
 #[derive(Subcommand)]

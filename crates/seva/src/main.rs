@@ -6,6 +6,7 @@ mod bench_chat;
 mod bench_mail;
 mod bench_routing;
 mod cli;
+mod kb;
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use seva_core::agent::Role;
 use seva_server::{AppState, Config};
 use seva_store::{Store, agents, op, teams};
 
-use cli::{Cli, Command, MailCommand, TeamCommand, TokenCommand, UserCommand};
+use cli::{Cli, Command, KbCommand, MailCommand, TeamCommand, TokenCommand, UserCommand};
 
 #[tokio::main]
 async fn main() {
@@ -72,6 +73,29 @@ async fn run(cli: Cli) -> Result<()> {
         Command::Backup { dest } => backup(&config, &dest).await,
         Command::Mail(MailCommand::Deliver { inbox, recipient }) => {
             std::process::exit(deliver(config, &inbox, recipient).await)
+        }
+        Command::Kb(KbCommand::Import { dir, publish }) => {
+            kb::import(&seva_server::open_store(&config).await?, &dir, publish).await
+        }
+        Command::Kb(KbCommand::Export { dir }) => {
+            kb::export(&seva_server::open_store(&config).await?, &dir).await
+        }
+        Command::Reindex => {
+            let store = seva_server::open_store(&config).await?;
+            let index = seva_server::search::open(&config).map_err(|e| {
+                anyhow::anyhow!(
+                    "{e}; if `seva serve` is running on this data folder, stop it first"
+                )
+            })?;
+            let started = std::time::Instant::now();
+            let n = seva_server::search::rebuild(&store, &index)
+                .await
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "search index rebuilt: {n} documents in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+            Ok(())
         }
         Command::Bench(args) => bench::run(args).await,
     }

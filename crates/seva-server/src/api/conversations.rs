@@ -183,6 +183,7 @@ pub async fn create(
             priority: body.priority.unwrap_or(Priority::Normal),
             recorded_by: Some(agent),
             email: Default::default(),
+            bot: false,
         }).await?;
         stored(StatusCode::CREATED, &Created { id: received.conversation_id, reference: received.reference, status: Status::Open })
     })).await?;

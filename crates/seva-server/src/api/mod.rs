@@ -5,6 +5,7 @@ pub mod contacts;
 pub mod conversations;
 pub mod events;
 pub mod inboxes;
+pub mod knowledge;
 pub mod routing;
 pub mod rules;
 pub mod sla;
@@ -44,6 +45,7 @@ pub fn router() -> Router<Shared> {
         .merge(webhooks::router())
         .merge(tools::router())
         .merge(events::router())
+        .merge(knowledge::router())
 }
 
 #[derive(OpenApi)]
@@ -68,6 +70,10 @@ pub fn router() -> Router<Shared> {
         tools::create_field, tools::list_fields, tools::delete_field,
         tools::create_view, tools::list_views, tools::delete_view, tools::view_conversations,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,
+        knowledge::list, knowledge::create, knowledge::get_one, knowledge::update, knowledge::delete,
+        knowledge::translations, knowledge::revisions, knowledge::diff, knowledge::restore,
+        knowledge::flag, knowledge::flags, knowledge::helpfulness, knowledge::coverage,
+        knowledge::categories, knowledge::create_category, knowledge::search, knowledge::suggestions, knowledge::bot_stats,
     ),
     components(schemas(Problem)),
     modifiers(&BearerAuth),

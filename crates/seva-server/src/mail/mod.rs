@@ -292,6 +292,13 @@ pub async fn receive(
         .or_else(|| seva_core::text::guess_language(&view.text).map(str::to_string));
     let (inbox_id, team_id) = (inbox.id, inbox.team_id);
     let from = parsed.from.clone();
+    // Articles that may answer it, for the acknowledgement (only a new conversation gets one).
+    let suggested = if acknowledge {
+        let question = format!("{} {}", view.subject, view.text);
+        crate::knowledge::suggestion_text(state, &question, language.as_deref())
+    } else {
+        String::new()
+    };
 
     let result = state
         .store
@@ -339,12 +346,13 @@ pub async fn receive(
                     participants: &participants,
                     reopen_within: Some(reopen_within),
                 },
+                bot: false,
             }).await?;
             if acknowledge && received.created {
                 let conv = conversations::get(c, received.conversation_id).await?;
                 let hour_ago = seva_store::now().micros() - 3_600_000_000;
                 if email::automatic_sent_since(c, conv.contact_id, hour_ago).await? < ACKS_PER_HOUR {
-                    let text = acknowledgement(&settings, language.as_deref(), conv.reference);
+                    let text = acknowledgement(&settings, language.as_deref(), conv.reference) + &suggested;
                     email::queue_automatic(c, &conv, &text).await?;
                 }
             }

@@ -3,6 +3,7 @@
 //! request page customers use. Every word on them comes from the translation files.
 
 mod desk;
+mod help;
 mod public;
 mod service;
 mod session;
@@ -86,6 +87,14 @@ pub fn router() -> Router<Shared> {
         .route("/contacts/{id}", get(desk::contact))
         .route("/live", get(crate::live::stream))
         .route("/contact", get(public::form).post(public::submit))
+        .route("/help", get(help::root))
+        .route("/help/sitemap.xml", get(help::sitemap))
+        .route("/help/{lang}", get(help::home))
+        .route("/help/{lang}/search", get(help::search))
+        .route("/help/{lang}/search.json", get(help::search_json))
+        .route("/help/{lang}/c/{slug}", get(help::category))
+        .route("/help/{lang}/{slug}", get(help::article))
+        .route("/help/{lang}/{slug}/feedback", post(help::feedback))
         .route("/requests/{key}", get(public::request))
         .route("/requests/{key}/reply", post(public::reply))
         .route("/requests/{key}/files/{id}", get(public::file))

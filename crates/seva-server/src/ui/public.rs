@@ -29,6 +29,8 @@ pub struct FormQuery {
     embed: Option<String>,
     /// The inbox (and so the team) the form writes to; the default web form otherwise.
     inbox: Option<String>,
+    /// A subject to start from (what the visitor searched for in the help center).
+    subject: Option<String>,
 }
 
 fn tr(q: &FormQuery, headers: &HeaderMap) -> Tr {
@@ -96,7 +98,13 @@ pub async fn form(
         error: None,
         name: String::new(),
         email: String::new(),
-        subject: String::new(),
+        subject: q
+            .subject
+            .clone()
+            .unwrap_or_default()
+            .chars()
+            .take(250)
+            .collect(),
         message: String::new(),
     };
     (frame_policy(embed), render(&page)).into_response()
@@ -111,6 +119,8 @@ struct ThanksPage {
     reference: i64,
     link: String,
     link_full: String,
+    /// Articles that may already answer it: (title, address).
+    suggested: Vec<(String, String)>,
 }
 
 /// The web form's fields, read from its multipart body.
@@ -196,6 +206,7 @@ pub async fn submit(
             reference: 0,
             link: "/contact".into(),
             link_full: t.s("form-title"),
+            suggested: Vec::new(),
         };
         return render(&page);
     }
@@ -215,6 +226,10 @@ pub async fn submit(
     let key_hash = sha256_hex(key.as_bytes());
     let identity = email.identity_key();
     let (name, subject, message) = (s.name, s.subject, s.message);
+    let question: String = format!("{subject} {message}")
+        .chars()
+        .take(crate::knowledge::MAX_QUERY_CHARS)
+        .collect();
     let inbox_name = q.inbox.clone().filter(|i| !i.is_empty());
     let received = state
         .store
@@ -238,6 +253,7 @@ pub async fn submit(
             priority: Priority::Normal,
             recorded_by: None,
             email: Default::default(),
+            bot: false,
         }).await
         }))
         .await;
@@ -249,6 +265,22 @@ pub async fn submit(
                 .fetch_add(1, Ordering::Relaxed);
             let link = format!("/requests/{key}?lang={}", t.lang);
             let link_full = format!("{}{}", state.config.public_url, link);
+            let suggested = crate::knowledge::suggestions(
+                &state,
+                &question,
+                Some(t.lang),
+                crate::knowledge::ACK_THRESHOLD,
+            )
+            .into_iter()
+            .map(|h| {
+                let href = format!(
+                    "/help/{}/{}",
+                    h.lang,
+                    crate::knowledge::encode_path(h.slug.as_deref().unwrap_or_default())
+                );
+                (h.title, href)
+            })
+            .collect();
             render(&ThanksPage {
                 t,
                 me: None,
@@ -256,6 +288,7 @@ pub async fn submit(
                 reference: r.reference,
                 link,
                 link_full,
+                suggested,
             })
         }
         Err(e) => PageError(e.into(), t).into_response(),
@@ -388,6 +421,7 @@ pub async fn reply(
                 priority: conv.priority,
                 recorded_by: None,
                 email: Default::default(),
+                bot: false,
             })
             .await
         }))

@@ -225,6 +225,10 @@ struct FormValues {
     chat_greetings: Vec<(&'static str, &'static str, String)>,
     chat_colour: String,
     chat_embed: String,
+    /// The answering bot: on, its threshold in percent, its handoff words (comma-separated).
+    chat_bot: bool,
+    chat_bot_threshold: String,
+    chat_bot_words: String,
 }
 
 impl FormValues {
@@ -298,6 +302,9 @@ impl FormValues {
                 })
                 .collect(),
             chat_colour: chat.colour.clone().unwrap_or_else(|| "#0b5cad".into()),
+            chat_bot: chat.bot.enabled,
+            chat_bot_threshold: format!("{:.0}", chat.bot.threshold() * 100.0),
+            chat_bot_words: chat.bot.handoff_words.join(", "),
             chat_embed: inbox
                 .filter(|i| i.channel == Channel::Chat)
                 .map(|i| {
@@ -442,6 +449,11 @@ pub struct InboxForm {
     chat_greeting_tl: String,
     #[serde(default)]
     chat_colour: String,
+    chat_bot: Option<String>,
+    #[serde(default)]
+    chat_bot_threshold: String,
+    #[serde(default)]
+    chat_bot_words: String,
     #[serde(default)]
     dkim_selector: String,
     #[serde(default)]
@@ -492,6 +504,22 @@ impl InboxForm {
             require_email: self.chat_require_email.is_some(),
             greeting,
             colour: filled(&self.chat_colour),
+            bot: crate::bot::BotSettings {
+                enabled: self.chat_bot.is_some(),
+                threshold: self
+                    .chat_bot_threshold
+                    .trim()
+                    .parse::<f32>()
+                    .ok()
+                    .map(|p| p / 100.0),
+                handoff_words: self
+                    .chat_bot_words
+                    .split(',')
+                    .map(str::trim)
+                    .filter(|w| !w.is_empty())
+                    .map(str::to_string)
+                    .collect(),
+            },
         }
     }
 

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+pub mod chat;
 pub mod dovecot;
 pub mod mail;
 pub mod relay;

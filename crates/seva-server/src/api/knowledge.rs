@@ -1,0 +1,513 @@
+//! The knowledge base and search in the API: articles and their translations, revisions
+//! (with diff and restore), categories, flags, helpfulness, the answering bot's figures,
+//! and one search over articles and conversations.
+
+use axum::Router;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde::Deserialize;
+use seva_core::{ArticleId, CategoryId, ConversationId};
+use seva_store::knowledge::{self, Article, Category, Coverage, Filter, Helpfulness, Revision};
+use seva_store::{conversations, op};
+use utoipa::{IntoParams, ToSchema};
+
+use super::{ApiJson, json, parse_id};
+use crate::Shared;
+use crate::auth::Caller;
+use crate::knowledge::{Audience, Input, MAX_QUERY_CHARS};
+use crate::problem::Problem;
+
+pub fn router() -> Router<Shared> {
+    Router::new()
+        .route("/api/v1/articles", get(list).post(create))
+        .route(
+            "/api/v1/articles/{id}",
+            get(get_one).put(update).delete(delete),
+        )
+        .route("/api/v1/articles/{id}/translations", get(translations))
+        .route("/api/v1/articles/{id}/revisions", get(revisions))
+        .route("/api/v1/articles/{id}/diff", get(diff))
+        .route("/api/v1/articles/{id}/revisions/{n}/restore", post(restore))
+        .route("/api/v1/articles/{id}/flags", get(flags).post(flag))
+        .route("/api/v1/articles/{id}/helpfulness", get(helpfulness))
+        .route("/api/v1/knowledge/coverage", get(coverage))
+        .route(
+            "/api/v1/knowledge/categories",
+            get(categories).post(create_category),
+        )
+        .route("/api/v1/search", get(search))
+        .route("/api/v1/conversations/{id}/suggestions", get(suggestions))
+        .route("/api/v1/bot/stats", get(bot_stats))
+}
+
+/// An article as written.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ArticleBody {
+    /// The language it is written in (`en`, `te`, `el`, `tl`, …).
+    pub lang: String,
+    pub title: String,
+    /// Markdown.
+    #[serde(default)]
+    pub body: String,
+    /// The last part of its address; made from the title when not given.
+    pub slug: Option<String>,
+    pub category_id: Option<CategoryId>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// `public` (help center, the default) or `internal` (agents only).
+    pub visibility: Option<String>,
+    /// `draft` (the default), `published` or `archived`.
+    pub status: Option<String>,
+    /// Makes it a translation of that article.
+    pub translation_of: Option<ArticleId>,
+    /// What changed, kept with the revision.
+    pub note: Option<String>,
+}
+
+impl ArticleBody {
+    fn input(self) -> Input {
+        Input {
+            lang: self.lang,
+            slug: self.slug,
+            title: self.title,
+            body: self.body,
+            category_id: self.category_id,
+            tags: self.tags,
+            visibility: self.visibility.unwrap_or_else(|| "public".into()),
+            status: self.status.unwrap_or_else(|| "draft".into()),
+            translation_of: self.translation_of,
+            note: self.note,
+        }
+    }
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct ListQuery {
+    pub lang: Option<String>,
+    pub status: Option<String>,
+    pub visibility: Option<String>,
+    pub category_id: Option<String>,
+    pub limit: Option<i64>,
+    pub offset: Option<i64>,
+}
+
+/// Articles, by title (agents see internal ones and drafts too).
+#[utoipa::path(get, path = "/api/v1/articles", tag = "knowledge", params(ListQuery), responses((status = 200, body = [Article])))]
+pub async fn list(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, Problem> {
+    let category_id = match q.category_id.as_deref() {
+        Some(c) => Some(parse_id::<CategoryId>("category_id", c)?),
+        None => None,
+    };
+    let (limit, offset) = (
+        q.limit.unwrap_or(100).clamp(1, 500),
+        q.offset.unwrap_or(0).max(0),
+    );
+    let list = state
+        .store
+        .read(op!(c => {
+            let f = Filter { lang: q.lang.as_deref(), status: q.status.as_deref(), visibility: q.visibility.as_deref(), category_id };
+            knowledge::list(c, &f, limit, offset).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// Write an article (or a translation of one).
+#[utoipa::path(post, path = "/api/v1/articles", tag = "knowledge", request_body = ArticleBody,
+    responses((status = 201, body = Article), (status = 400, body = Problem)))]
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<ArticleBody>,
+) -> Result<Response, Problem> {
+    let a =
+        crate::knowledge::save(&state.store, None, &body.input(), Some(caller.agent.id)).await?;
+    Ok(json(StatusCode::CREATED, &a))
+}
+
+#[utoipa::path(get, path = "/api/v1/articles/{id}", tag = "knowledge", responses((status = 200, body = Article), (status = 404, body = Problem)))]
+pub async fn get_one(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let a = state
+        .store
+        .read(op!(c => knowledge::get(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &a))
+}
+
+/// Save a new version (a changed title or body is a new revision).
+#[utoipa::path(put, path = "/api/v1/articles/{id}", tag = "knowledge", request_body = ArticleBody,
+    responses((status = 200, body = Article), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn update(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<ArticleBody>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let a = crate::knowledge::save(&state.store, Some(id), &body.input(), Some(caller.agent.id))
+        .await?;
+    Ok(json(StatusCode::OK, &a))
+}
+
+/// Remove an article (supervisors and admins; archiving keeps it).
+#[utoipa::path(delete, path = "/api/v1/articles/{id}", tag = "knowledge", responses((status = 204), (status = 403, body = Problem)))]
+pub async fn delete(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins remove articles; archive it instead",
+        ));
+    }
+    let id: ArticleId = parse_id("id", &id)?;
+    let agent = caller.agent.id;
+    state
+        .store
+        .write(op!(c => knowledge::delete(c, id, Some(agent)).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+/// The article in every language it has, the original first.
+#[utoipa::path(get, path = "/api/v1/articles/{id}/translations", tag = "knowledge", responses((status = 200, body = [Article])))]
+pub async fn translations(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let list = state
+        .store
+        .read(op!(c => knowledge::translations(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(get, path = "/api/v1/articles/{id}/revisions", tag = "knowledge", responses((status = 200, body = [Revision])))]
+pub async fn revisions(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let list = state
+        .store
+        .read(op!(c => knowledge::revisions(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct DiffQuery {
+    pub from: i64,
+    pub to: i64,
+}
+
+/// What changed between two revisions, line by line: `[[" ", line], ["-", line], ["+", line]]`.
+#[utoipa::path(get, path = "/api/v1/articles/{id}/diff", tag = "knowledge", params(DiffQuery), responses((status = 200, body = Object)))]
+pub async fn diff(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+    Query(q): Query<DiffQuery>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let (a, b) = state
+        .store
+        .read(op!(c => Ok((knowledge::revision(c, id, q.from).await?, knowledge::revision(c, id, q.to).await?))))
+        .await?;
+    let lines: Vec<(String, String)> = crate::knowledge::diff(
+        &format!("{}\n\n{}", a.title, a.body),
+        &format!("{}\n\n{}", b.title, b.body),
+    )
+    .into_iter()
+    .map(|(s, l)| (s.to_string(), l))
+    .collect();
+    Ok(json(
+        StatusCode::OK,
+        &serde_json::json!({"from": q.from, "to": q.to, "lines": lines}),
+    ))
+}
+
+/// Make an old revision the newest one again.
+#[utoipa::path(post, path = "/api/v1/articles/{id}/revisions/{n}/restore", tag = "knowledge", responses((status = 200, body = Article)))]
+pub async fn restore(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path((id, n)): Path<(String, i64)>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let a = crate::knowledge::restore(&state.store, id, n, Some(caller.agent.id)).await?;
+    Ok(json(StatusCode::OK, &a))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FlagBody {
+    /// What is wrong or out of date.
+    pub reason: String,
+}
+
+/// Flag an article as wrong or out of date: its author is told.
+#[utoipa::path(post, path = "/api/v1/articles/{id}/flags", tag = "knowledge", request_body = FlagBody, responses((status = 204)))]
+pub async fn flag(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<FlagBody>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let agent = caller.agent.id;
+    state
+        .store
+        .write(op!(c => knowledge::flag(c, id, agent, &body.reason).await))
+        .await?;
+    Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+#[utoipa::path(get, path = "/api/v1/articles/{id}/flags", tag = "knowledge", responses((status = 200, body = [knowledge::Flag])))]
+pub async fn flags(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let list = state
+        .store
+        .read(op!(c => knowledge::flags(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+/// Readers' feedback and the bot's outcomes for one article.
+#[utoipa::path(get, path = "/api/v1/articles/{id}/helpfulness", tag = "knowledge", responses((status = 200, body = Helpfulness)))]
+pub async fn helpfulness(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ArticleId = parse_id("id", &id)?;
+    let h = state
+        .store
+        .read(op!(c => knowledge::helpfulness(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &h))
+}
+
+/// Which translations are missing or made from an older revision of the original.
+#[utoipa::path(get, path = "/api/v1/knowledge/coverage", tag = "knowledge", responses((status = 200, body = [Coverage])))]
+pub async fn coverage(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state
+        .store
+        .read(op!(c => knowledge::coverage(c).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[utoipa::path(get, path = "/api/v1/knowledge/categories", tag = "knowledge", responses((status = 200, body = [Category])))]
+pub async fn categories(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
+    let list = state
+        .store
+        .read(op!(c => knowledge::categories(c).await))
+        .await?;
+    Ok(json(StatusCode::OK, &list))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryBody {
+    pub slug: String,
+    /// The name by language: `{"en": "Billing", "te": "బిల్లింగ్"}`.
+    #[schema(value_type = Object)]
+    pub names: serde_json::Value,
+    #[serde(default)]
+    pub position: i64,
+}
+
+#[utoipa::path(post, path = "/api/v1/knowledge/categories", tag = "knowledge", request_body = CategoryBody, responses((status = 201, body = Category)))]
+pub async fn create_category(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<CategoryBody>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins arrange the help center",
+        ));
+    }
+    let c = state
+        .store
+        .write(
+            op!(c => knowledge::create_category(c, &body.slug, &body.names, body.position).await),
+        )
+        .await?;
+    Ok(json(StatusCode::CREATED, &c))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct SearchQuery {
+    /// The words to look for, in any language and script.
+    pub q: String,
+    /// `articles` (the default) or `messages`.
+    pub kind: Option<String>,
+    /// The language to prefer.
+    pub lang: Option<String>,
+    pub limit: Option<usize>,
+}
+
+/// Checks a search query: not empty, not longer than [`MAX_QUERY_CHARS`].
+pub fn check_query(q: &str) -> Result<(), Problem> {
+    if q.trim().is_empty() {
+        return Err(Problem::bad_request("q", "write something to look for"));
+    }
+    if q.chars().count() > MAX_QUERY_CHARS {
+        return Err(Problem::bad_request(
+            "q",
+            format!("at most {MAX_QUERY_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// Search articles (agents find internal ones and drafts too) or messages (only those of
+/// conversations the caller may see), with highlighted snippets.
+#[utoipa::path(get, path = "/api/v1/search", tag = "knowledge", params(SearchQuery), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+pub async fn search(
+    State(state): State<Shared>,
+    caller: Caller,
+    Query(q): Query<SearchQuery>,
+) -> Result<Response, Problem> {
+    check_query(&q.q)?;
+    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let index = state.search.get().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search is not available on this node",
+        )
+    })?;
+    let kind = match q.kind.as_deref().unwrap_or("articles") {
+        "articles" => seva_search::Kind::Article,
+        "messages" => seva_search::Kind::Message,
+        _ => return Err(Problem::bad_request("kind", "articles or messages")),
+    };
+    let query = seva_search::Query {
+        text: &q.q,
+        kind,
+        lang: q.lang.as_deref(),
+        public_only: false,
+        published_only: false,
+        one_per_group: false,
+        // Messages are checked against what the caller may see after the search.
+        limit: if kind == seva_search::Kind::Message {
+            limit * 4
+        } else {
+            limit
+        },
+        now: seva_store::now().micros() / 1_000_000,
+    };
+    let mut found = index.search(&query).map_err(|e| {
+        tracing::warn!(error = %e, "search failed");
+        Problem::internal()
+    })?;
+    if kind == seva_search::Kind::Message {
+        let viewer = caller.viewer();
+        let ids: Vec<ConversationId> = found
+            .hits
+            .iter()
+            .filter_map(|h| h.conversation.as_deref()?.parse().ok())
+            .collect();
+        let visible = state
+            .store
+            .read(op!(c => {
+                let mut ok = std::collections::HashSet::new();
+                for id in &ids {
+                    match conversations::get(c, *id).await {
+                        Ok(conv) if viewer.may_see(&conv) => { ok.insert(*id); }
+                        Ok(_) | Err(seva_store::Error::NotFound) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(ok)
+            }))
+            .await?;
+        found.hits.retain(|h| {
+            h.conversation
+                .as_deref()
+                .and_then(|c| c.parse().ok())
+                .is_some_and(|c| visible.contains(&c))
+        });
+        found.hits.truncate(limit);
+    }
+    Ok(json(StatusCode::OK, &found))
+}
+
+/// Articles (internal and public) for what a conversation is about, best first.
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/suggestions", tag = "knowledge", responses((status = 200, body = Object)))]
+pub async fn suggestions(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    let viewer = caller.viewer();
+    let (c, text) = state
+        .store
+        .read(op!(x => {
+            let c = conversations::get_for(x, &viewer, id).await?;
+            let text = seva_store::messages::for_conversation(x, id, false).await?
+                .iter().rev().filter(|m| m.kind == seva_core::conversation::MessageKind::Inbound).take(3)
+                .map(|m| m.text.clone()).collect::<Vec<_>>().join("\n");
+            Ok((c, text))
+        }))
+        .await?;
+    let question: String = format!("{} {text}", c.subject)
+        .chars()
+        .take(MAX_QUERY_CHARS)
+        .collect();
+    let found = crate::knowledge::articles(
+        &state,
+        &question,
+        c.language.as_deref(),
+        Audience::Agents,
+        5,
+    );
+    Ok(json(
+        StatusCode::OK,
+        &found.map(|f| f.hits).unwrap_or_default(),
+    ))
+}
+
+#[derive(Deserialize, IntoParams)]
+pub struct StatsQuery {
+    /// The last this many days (30 unless given).
+    pub days: Option<i64>,
+}
+
+/// The bot's deflection (self-served) and handoff rates, and per article and language.
+#[utoipa::path(get, path = "/api/v1/bot/stats", tag = "knowledge", params(StatsQuery), responses((status = 200, body = seva_store::bot::Stats)))]
+pub async fn bot_stats(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Query(q): Query<StatsQuery>,
+) -> Result<Response, Problem> {
+    let since = seva_store::now().micros() - q.days.unwrap_or(30).clamp(1, 3650) * 86_400_000_000;
+    let s = state
+        .store
+        .read(op!(c => seva_store::bot::stats(c, since).await))
+        .await?;
+    Ok(json(StatusCode::OK, &s))
+}

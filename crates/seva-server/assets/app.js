@@ -191,4 +191,64 @@
     const row = e.target.closest("tr[data-href]");
     if (row && !e.target.closest("a, input, label, td.pick")) location.href = row.dataset.href;
   });
+
+  // Beside the reply box: an article's link or text goes into the reply where the cursor is.
+  document.addEventListener("click", (e) => {
+    const b = e.target.closest?.("button[data-insert]");
+    const box = document.getElementById("reply-text");
+    if (!b || !box) return;
+    const at = box.selectionStart ?? box.value.length;
+    const before = box.value.slice(0, at);
+    const gap = before && !before.endsWith("\n") ? "\n" : "";
+    box.value = before + gap + b.dataset.insert + box.value.slice(box.selectionEnd ?? at);
+    box.focus();
+  });
+
+  // The help center's search box shows results as the visitor types (the form works
+  // without this, on the results page).
+  const instant = document.querySelector("input[data-instant]");
+  const shown = document.getElementById("help-instant");
+  if (instant && shown) {
+    let timer = 0;
+    let asked = 0;
+    instant.addEventListener("input", () => {
+      clearTimeout(timer);
+      timer = setTimeout(async () => {
+        const q = instant.value.trim();
+        const mine = ++asked;
+        if (!q) { shown.hidden = true; return; }
+        try {
+          const res = await fetch(instant.dataset.instant + "?q=" + encodeURIComponent(q));
+          const data = await res.json();
+          if (mine !== asked) return;
+          shown.replaceChildren();
+          const list = document.createElement("ol");
+          for (const r of data.results) {
+            const li = document.createElement("li");
+            const a = document.createElement("a");
+            a.href = r.href;
+            // The server escaped both and marked the matched words with <b>.
+            a.innerHTML = r.title_html;
+            if (r.lang) a.lang = r.lang;
+            const p = document.createElement("p");
+            p.innerHTML = r.snippet_html;
+            li.append(a, p);
+            list.append(li);
+          }
+          if (!data.results.length) {
+            const p = document.createElement("p");
+            p.textContent = data.empty;
+            shown.append(p);
+          } else shown.append(list);
+          if (data.note) {
+            const n = document.createElement("p");
+            n.className = "note";
+            n.textContent = data.note;
+            shown.append(n);
+          }
+          shown.hidden = false;
+        } catch (_) { /* the form still works */ }
+      }, 150);
+    });
+  }
 })();

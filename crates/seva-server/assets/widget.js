@@ -77,6 +77,9 @@
     .attach input { position: absolute; width: 1px; height: 1px; opacity: 0; }
     .attach:focus-within { outline: 2px solid var(--c, #0b5cad); border-radius: 6px; }
     li a { color: inherit; }
+    li.bot { background: #e9f2ea; }
+    .person { margin: 0; padding: 4px 12px; text-align: right; }
+    .person button { font: inherit; font-size: 13px; background: none; border: 1px solid #c8ced6; border-radius: 14px; padding: 3px 10px; cursor: pointer; }
     @media (max-width: 480px) { .panel { right: 0; bottom: 0; width: 100%; max-height: 100%; height: 100%; border-radius: 0; } }
   </style>
   <button class="launcher" type="button" aria-haspopup="dialog" aria-expanded="false"></button>
@@ -84,6 +87,7 @@
     <header><h2></h2><select aria-label=""></select><button type="button" class="close"></button></header>
     <p class="status" role="status" aria-live="polite"></p>
     <ol aria-live="polite"></ol>
+    <p class="person"><button type="button"></button></p>
     <form class="who-form" hidden><input name="name" autocomplete="name"><input name="email" type="email" autocomplete="email"></form>
     <form class="send-form"><label class="attach"><input type="file" multiple><span aria-hidden="true">📎</span></label><textarea name="text" rows="1"></textarea><button type="submit"></button></form>
   </section>`;
@@ -107,6 +111,7 @@
     text.placeholder = w("placeholder");
     text.setAttribute("aria-label", w("placeholder"));
     sendForm.querySelector("button").textContent = w("send");
+    $(".person button").textContent = w("person");
     fileInput.setAttribute("aria-label", w("attach"));
     render();
   }
@@ -132,7 +137,7 @@
           li.appendChild(a);
           li.appendChild(document.createElement("br"));
         }
-      } else li.appendChild(document.createTextNode(body));
+      } else linked(li, body);
       list.appendChild(li);
     };
     if (greeting || lines.size === 0) add("agent greeting", null, greeting || w("greeting"));
@@ -140,7 +145,8 @@
     const lastSeen = seqs.filter((q) => q <= seenSeq && lines.get(q).from === "visitor").pop();
     for (const seq of seqs) {
       const l = lines.get(seq);
-      add(l.from, l.from === "agent" ? l.name || w("agent") : null, l.text, l.files);
+      const who = l.from === "agent" ? l.name || w("agent") : l.from === "bot" ? w("bot") : null;
+      add(l.from === "bot" ? "agent bot" : l.from, who, l.text, l.files);
       if (seq === lastSeen) {
         const seen = document.createElement("span");
         seen.className = "who seen";
@@ -311,6 +317,20 @@
   }
   document.addEventListener("visibilitychange", reportRead);
 
+  // Text with its web addresses made into links (the text itself stays text).
+  function linked(li, body) {
+    for (const part of String(body).split(/(https?:\/\/[^\s<>"]+)/)) {
+      if (/^https?:\/\//.test(part)) {
+        const a = document.createElement("a");
+        a.href = part;
+        a.target = "_blank";
+        a.rel = "noopener";
+        a.textContent = part;
+        li.appendChild(a);
+      } else if (part) li.appendChild(document.createTextNode(part));
+    }
+  }
+
   function send(body) {
     typedAt = 0; // the next keystroke starts a new message, and is told
     const m = { client_id: newId(), text: body };
@@ -331,6 +351,8 @@
   }
 
   launcher.addEventListener("click", () => open(panel.hidden));
+  // Always there: a person, now, whatever the answering bot is doing.
+  $(".person button").addEventListener("click", () => { if (isOpen()) transmit({ type: "handoff", lang }); });
   $(".close").addEventListener("click", () => open(false));
   panel.addEventListener("keydown", (e) => { if (e.key === "Escape") open(false); });
   picker.addEventListener("change", () => { lang = picker.value; save(); words(); });

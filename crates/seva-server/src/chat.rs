@@ -371,6 +371,8 @@ struct Session {
     seen_told: i64,
     /// The visitor was told their conversation ended.
     ended: bool,
+    /// The visitor asked for a person before writing: their chat skips the bot.
+    person_asked: bool,
 }
 
 /// Why a session ends.
@@ -401,6 +403,7 @@ impl Session {
             agent_typing: None,
             seen_told: 0,
             ended: false,
+            person_asked: false,
         }
     }
 
@@ -560,6 +563,7 @@ impl Session {
                 Ok(())
             }
             ("handoff", true) => {
+                self.person_asked = true;
                 if let Some(c) = self.conversation() {
                     let lang = frame["lang"].as_str().unwrap_or("en").to_string();
                     if let Err(e) = crate::bot::person_asked(&self.state, c, &lang).await {
@@ -689,7 +693,7 @@ impl Session {
         let (client_id, text) = (client_id.to_string(), text.to_string());
         let visitor = self.visitor.clone().ok_or(End::Gone)?;
         let team = self.inbox.team_id;
-        let bot = crate::bot::BotSettings::of(&self.inbox.settings).enabled;
+        let bot = self.settings.bot.enabled && !self.person_asked;
         let cid = client_id.clone();
         match self
             .state

@@ -683,7 +683,8 @@ pub async fn helpfulness(conn: &mut dyn Conn, id: ArticleId) -> Result<Helpfulne
     let a = get(conn, id).await?;
     let f = conn
         .query_one(
-            "SELECT coalesce(sum(helpful), 0), count(*) - coalesce(sum(helpful), 0) FROM article_feedback WHERE article_id = $1",
+            "SELECT coalesce(sum(CASE WHEN helpful = 1 THEN 1 ELSE 0 END), 0), coalesce(sum(CASE WHEN helpful = 1 THEN 0 ELSE 1 END), 0) \
+             FROM article_feedback WHERE article_id = $1",
             args![id.to_string()],
         )
         .await?;

@@ -414,8 +414,49 @@ fn a_customer_who_asks_for_a_person_in_any_language_reaches_the_queue_at_once() 
         bot_state(&seva, &conversation)["team_id"].as_str(),
         Some(team.as_str())
     );
+    // The widget's always-visible button sends a handoff frame: at once, mid-offer.
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    say(&mut ws, "q", "Button: when does my refund reach my card?");
+    line_from(&mut ws, "bot");
+    send(&mut ws, json!({"type": "handoff", "lang": "el"}));
+    let told = line_from(&mut ws, "bot");
+    assert!(
+        told["text"].as_str().unwrap().contains("ομάδα"),
+        "in the visitor's language: {told}"
+    );
+    let conversation = conversation_of(&seva, "Button:");
+    assert_eq!(
+        bot_state(&seva, &conversation)["team_id"].as_str(),
+        Some(team.as_str())
+    );
+    // Pressed before writing: the chat starts with a person, the bot never speaks.
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    send(&mut ws, json!({"type": "handoff", "lang": "en"}));
+    say(
+        &mut ws,
+        "q",
+        "Straight to a person: when does my refund reach my card?",
+    );
+    let conversation = conversation_of(&seva, "Straight to a person");
+    assert_eq!(
+        bot_state(&seva, &conversation)["team_id"].as_str(),
+        Some(team.as_str())
+    );
+    std::thread::sleep(Duration::from_millis(500));
+    let (_, messages) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    assert_eq!(
+        messages.as_array().unwrap().len(),
+        1,
+        "only the customer's: {messages}"
+    );
     let (_, stats) = seva.api("GET", "/api/v1/bot/stats", None);
-    assert_eq!(stats["handed_off"], 6, "{stats}");
+    assert_eq!(stats["handed_off"], 7, "{stats}");
 }
 
 #[test]

@@ -351,6 +351,7 @@ struct ConversationPage {
     tasks: Vec<TaskView>,
     macros: Vec<(seva_core::MacroId, String)>,
     fields: Vec<super::tools::FieldInput>,
+    suggested: Vec<super::knowledge::Suggestion>,
 }
 
 #[derive(askama::Template)]
@@ -503,6 +504,17 @@ pub async fn conversation(
             )
         })
         .collect();
+    // What the customer asked, for the articles beside the reply box.
+    let question = std::iter::once(c.subject.clone())
+        .chain(
+            list.iter()
+                .rev()
+                .filter(|m| m.kind == seva_core::conversation::MessageKind::Inbound)
+                .take(3)
+                .map(|m| m.text.clone()),
+        )
+        .collect::<Vec<_>>()
+        .join("\n");
     let messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
     let teams: Vec<(TeamId, String, bool)> = team_names
         .iter()
@@ -545,7 +557,9 @@ pub async fn conversation(
         }
         None => {}
     }
+    let suggested = super::knowledge::suggestions(&state, &question, c.language.as_deref()).await;
     Ok(render(&ConversationPage {
+        suggested,
         t,
         me: Some(me(&agent.0)),
         languages: LANGUAGES,

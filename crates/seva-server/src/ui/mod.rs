@@ -4,6 +4,7 @@
 
 mod desk;
 mod help;
+mod knowledge;
 mod public;
 mod service;
 mod session;
@@ -87,6 +88,14 @@ pub fn router() -> Router<Shared> {
         .route("/contacts/{id}", get(desk::contact))
         .route("/live", get(crate::live::stream))
         .route("/contact", get(public::form).post(public::submit))
+        .route("/kb", get(knowledge::list))
+        .route("/kb/new", get(knowledge::new).post(knowledge::create))
+        .route("/kb/categories", post(knowledge::create_category))
+        .route("/kb/{id}", get(knowledge::page).post(knowledge::update))
+        .route("/kb/{id}/diff", get(knowledge::diff))
+        .route("/kb/{id}/restore/{n}", post(knowledge::restore))
+        .route("/kb/{id}/flag", post(knowledge::flag))
+        .route("/kb/{id}/flags/resolve", post(knowledge::resolve_flags))
         .route("/help", get(help::root))
         .route("/help/sitemap.xml", get(help::sitemap))
         .route("/help/{lang}", get(help::home))

@@ -75,7 +75,7 @@ pub fn mentions(text: &str) -> Vec<String> {
 
 /// Combining marks (Telugu vowel signs and virama, accents), which belong to the letter
 /// before them.
-fn is_mark(c: char) -> bool {
+pub fn is_mark(c: char) -> bool {
     use unicode_normalization::char::is_combining_mark;
     is_combining_mark(c)
 }

@@ -51,6 +51,19 @@ pub struct BenchArgs {
     /// Messages a second for `--chat`.
     #[arg(long, default_value_t = 1_000)]
     chat_rate: usize,
+    /// Measure the search index instead (issue #6): indexing articles and messages in four
+    /// languages, the index's size, and query latency.
+    #[arg(long)]
+    search: bool,
+    /// Articles for `--search`.
+    #[arg(long, default_value_t = 100_000)]
+    search_articles: usize,
+    /// Messages for `--search`.
+    #[arg(long, default_value_t = 1_000_000)]
+    search_messages: usize,
+    /// Queries of each kind for `--search`.
+    #[arg(long, default_value_t = 2_000)]
+    search_queries: usize,
 }
 
 pub(crate) struct Server {
@@ -289,6 +302,13 @@ pub(crate) async fn create_load(
 }
 
 pub async fn run(args: BenchArgs) -> Result<()> {
+    if args.search {
+        return crate::bench_search::run(
+            args.search_articles,
+            args.search_messages,
+            args.search_queries,
+        );
+    }
     let dir = std::env::temp_dir().join(format!("seva-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir)?;
     let server = start(&dir, args.postgres.as_deref()).await?;

@@ -5,6 +5,7 @@ mod bench;
 mod bench_chat;
 mod bench_mail;
 mod bench_routing;
+mod bench_search;
 mod cli;
 mod kb;
 

@@ -39,11 +39,14 @@ pub fn register(manager: &TokenizerManager) {
     );
 }
 
-/// The analyser by name, for analysing a query outside an index.
+/// The analyser by name, for analysing text outside an index (a copy of one made once).
 pub fn analyser(name: &str) -> TextAnalyzer {
-    let manager = TokenizerManager::default();
-    register(&manager);
-    manager.get(name).expect("a registered analyser")
+    static MANAGER: std::sync::LazyLock<TokenizerManager> = std::sync::LazyLock::new(|| {
+        let manager = TokenizerManager::default();
+        register(&manager);
+        manager
+    });
+    MANAGER.get(name).expect("a registered analyser")
 }
 
 /// The terms `analyser` makes of `text`, in order.

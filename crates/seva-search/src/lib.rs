@@ -9,7 +9,7 @@
 pub mod analysis;
 pub mod language;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -430,110 +430,127 @@ impl SearchIndex {
         }
         let query = BooleanQuery::new(clauses);
 
+        // BM25 picks the candidates (with block-max pruning, so a common word costs
+        // little); freshness and the query's language then reorder them.
         let searcher = self.reader.searcher();
-        let now = q.now;
         let fetch = (q.limit.max(1) * 4).min(400);
-        let collector =
-            TopDocs::with_limit(fetch).tweak_score(move |segment: &tantivy::SegmentReader| {
-                let updated = segment
-                    .fast_fields()
-                    .i64("updated")
-                    .map(|c| c.first_or_default_col(now));
-                move |doc, score: f32| {
-                    let age_days = match &updated {
-                        Ok(col) => ((now - col.get_val(doc)).max(0) as f32) / 86_400.0,
-                        Err(_) => 365.0,
-                    };
-                    // Fresher texts rank a little higher: up to a tenth, halved every half year.
-                    score * (1.0 + 0.1 * 0.5f32.powf(age_days / 182.0))
-                }
-            });
-        let top: Vec<(f32, DocAddress)> = searcher.search(&query, &collector)?;
+        let top: Vec<(f32, DocAddress)> =
+            searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;
+        let mut candidates: Vec<(Hit, DocAddress)> = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let get = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .map(str::to_string)
+            };
+            let lang = get(f.lang).unwrap_or_default();
+            let updated = doc
+                .get_first(f.updated)
+                .and_then(|v| v.as_i64())
+                .unwrap_or(0);
+            let age_days = ((q.now - updated).max(0) as f32) / 86_400.0;
+            // Fresher texts rank a little higher: up to a tenth, halved every half year.
+            let mut score = score * (1.0 + 0.1 * 0.5f32.powf(age_days / 182.0));
+            // The query's language first: a translation never outranks the text in it.
+            if query_lang.as_deref() == Some(lang.as_str()) {
+                score *= 1.5;
+            }
+            candidates.push((
+                Hit {
+                    id: get(f.id).unwrap_or_default(),
+                    lang,
+                    title: get(f.title).unwrap_or_default(),
+                    title_html: String::new(),
+                    snippet_html: get(f.body).unwrap_or_default(),
+                    score,
+                    coverage: 0.0,
+                    matched: Vec::new(),
+                    group: get(f.group),
+                    slug: get(f.slug),
+                    category: get(f.category),
+                    conversation: get(f.conversation),
+                    reference: doc.get_first(f.reference).and_then(|v| v.as_i64()),
+                    note: doc.get_first(f.note).and_then(|v| v.as_u64()) == Some(1),
+                    updated,
+                },
+                address,
+            ));
+        }
+        candidates.sort_by(|a, b| b.0.score.total_cmp(&a.0.score));
+        if q.kind == Kind::Article && q.one_per_group {
+            let mut groups = HashSet::new();
+            candidates.retain(|(h, _)| groups.insert(h.group.clone()));
+        }
+        candidates.truncate(q.limit);
+        let (candidates, addresses): (Vec<Hit>, Vec<DocAddress>) = candidates.into_iter().unzip();
 
-        // The query's words in the title and body fields, for highlighting.
-        let highlight = |field: Field| {
+        // For the hits shown: the matched words highlighted, and how much of the question
+        // each covers.
+        let highlight = |field: Field, chars: usize| {
             let terms = all.iter().map(|t| (t.clone(), 1.0)).collect();
             let analyser = self
                 .index
                 .tokenizer_for_field(field)
                 .unwrap_or_else(|_| TextAnalyzer::from(analysis::Words));
-            SnippetGenerator::new(terms, analyser, field, 180)
+            SnippetGenerator::new(terms, analyser, field, chars)
         };
-        let body_snippets = highlight(f.body);
-        let mut title_snippets = highlight(f.title);
-        title_snippets.set_max_num_chars(400);
+        let body_snippets = highlight(f.body, 180);
+        let title_snippets = highlight(f.title, 400);
         let content: Vec<&String> = all.iter().filter(|t| !is_little_word(t)).collect();
-
-        let mut hits = Vec::new();
-        for (score, address) in top {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .map(str::to_string)
-            };
-            let title = text(f.title).unwrap_or_default();
-            let body = text(f.body).unwrap_or_default();
-            let lang = text(f.lang).unwrap_or_default();
-            let known = document_terms(&title, &body);
-            let matched: Vec<String> = content
-                .iter()
-                .filter(|t| {
-                    known.contains(String::as_str(t))
-                        || stems_of(t).iter().any(|s| known.contains(s))
-                })
-                .map(|t| t.to_string())
-                .collect();
-            let coverage = if content.is_empty() {
+        // Each word with the forms it is indexed under: (field, term) pairs to look up.
+        let forms: Vec<Vec<(Field, String)>> = content
+            .iter()
+            .map(|t| {
+                let mut v = vec![(f.title, t.to_string()), (f.body, t.to_string())];
+                for (name, title, body) in [
+                    (ENGLISH, f.title_en, f.body_en),
+                    (GREEK, f.title_el, f.body_el),
+                ] {
+                    for stem in analysis::terms(&mut analysis::analyser(name), t) {
+                        v.push((title, stem.clone()));
+                        v.push((body, stem));
+                    }
+                }
+                v
+            })
+            .collect();
+        let mut hits = candidates;
+        for (hit, address) in hits.iter_mut().zip(&addresses) {
+            let body = std::mem::take(&mut hit.snippet_html);
+            let mut matched = Vec::new();
+            for (t, forms) in content.iter().zip(&forms) {
+                if forms
+                    .iter()
+                    .any(|(field, term)| holds(&searcher, *address, *field, term))
+                {
+                    matched.push(t.to_string());
+                }
+            }
+            hit.coverage = if content.is_empty() {
                 0.0
             } else {
                 matched.len() as f32 / content.len() as f32
             };
-            let title_html = {
-                let s = title_snippets.snippet(&title);
-                if s.is_empty() {
-                    escape(&title)
-                } else {
-                    s.to_html()
-                }
+            hit.matched = matched;
+            // The passage comes from the first 20 KB: a long article is not read whole.
+            let body = match body.char_indices().nth(20_000) {
+                Some((cut, _)) => body[..cut].to_string(),
+                None => body,
             };
-            let snippet_html = {
-                let s = body_snippets.snippet(&body);
-                if s.is_empty() {
-                    escape(&seva_core::text::truncate_graphemes(&body, 160))
-                } else {
-                    s.to_html()
-                }
+            let s = title_snippets.snippet(&hit.title);
+            hit.title_html = if s.is_empty() {
+                escape(&hit.title)
+            } else {
+                s.to_html()
             };
-            let preferred = query_lang.as_deref() == Some(lang.as_str());
-            hits.push(Hit {
-                id: text(f.id).unwrap_or_default(),
-                lang,
-                title,
-                title_html,
-                snippet_html,
-                // The query's language first: a translation never outranks the text in it.
-                score: if preferred { score * 1.5 } else { score },
-                coverage,
-                matched,
-                group: text(f.group),
-                slug: text(f.slug),
-                category: text(f.category),
-                conversation: text(f.conversation),
-                reference: doc.get_first(f.reference).and_then(|v| v.as_i64()),
-                note: doc.get_first(f.note).and_then(|v| v.as_u64()) == Some(1),
-                updated: doc
-                    .get_first(f.updated)
-                    .and_then(|v| v.as_i64())
-                    .unwrap_or(0),
-            });
+            let s = body_snippets.snippet(&body);
+            hit.snippet_html = if s.is_empty() {
+                escape(&seva_core::text::truncate_graphemes(&body, 160))
+            } else {
+                s.to_html()
+            };
         }
-        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
-        if q.kind == Kind::Article && q.one_per_group {
-            let mut groups = HashMap::new();
-            hits.retain(|h| groups.insert(h.group.clone(), ()).is_none());
-        }
-        hits.truncate(q.limit);
         Ok(Found {
             hits,
             truncated,
@@ -556,22 +573,24 @@ fn escape(text: &str) -> String {
         .replace('"', "&quot;")
 }
 
-/// Every form a document's words take: folded, and stemmed as English and as Greek.
-fn document_terms(title: &str, body: &str) -> HashSet<String> {
-    let mut out = HashSet::new();
-    for name in [WORDS, ENGLISH, GREEK] {
-        let mut a = analysis::analyser(name);
-        out.extend(analysis::terms(&mut a, title));
-        out.extend(analysis::terms(&mut a, body));
+/// Whether the document at `address` holds `term` in `field`, read from the index.
+fn holds(searcher: &tantivy::Searcher, address: DocAddress, field: Field, term: &str) -> bool {
+    use tantivy::DocSet;
+    let segment = searcher.segment_reader(address.segment_ord);
+    let Ok(inverted) = segment.inverted_index(field) else {
+        return false;
+    };
+    match inverted.read_postings(
+        &Term::from_field_text(field, term),
+        IndexRecordOption::Basic,
+    ) {
+        Ok(Some(mut postings)) => {
+            let first = postings.doc();
+            first == address.doc_id
+                || (first < address.doc_id && postings.seek(address.doc_id) == address.doc_id)
+        }
+        _ => false,
     }
-    out
-}
-
-fn stems_of(term: &str) -> Vec<String> {
-    [ENGLISH, GREEK]
-        .iter()
-        .flat_map(|name| analysis::terms(&mut analysis::analyser(name), term))
-        .collect()
 }
 
 /// The commonest little words of Seva's languages, folded: they say nothing about what a

@@ -1064,3 +1064,63 @@ fn dkim_signatures_on_our_mail_verify() {
     );
     std::fs::remove_dir_all(dir).unwrap();
 }
+
+/// A new email's acknowledgement lists the published articles that answer it, in the
+/// customer's language.
+#[test]
+fn the_acknowledgement_suggests_articles_that_answer_the_question() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let (s, en) = seva.api(
+        "POST",
+        "/api/v1/articles",
+        Some(
+            json!({"lang": "en", "title": "How refunds work", "status": "published",
+                    "body": "A refund reaches your card within five days of the return arriving."}),
+        ),
+    );
+    assert_eq!(s, 201, "{en}");
+    let (s, el) = seva.api(
+        "POST",
+        "/api/v1/articles",
+        Some(json!({"lang": "el", "title": "Επιστροφή χρημάτων", "status": "published", "translation_of": en["id"],
+                    "body": "Η επιστροφή χρημάτων φτάνει στην κάρτα σας σε πέντε ημέρες."})),
+    );
+    assert_eq!(s, 201, "{el}");
+    let started = Instant::now();
+    loop {
+        let (_, found) = seva.api(
+            "GET",
+            "/api/v1/search?q=%CE%BA%CE%AC%CF%81%CF%84%CE%B1",
+            None,
+        );
+        if found["hits"].as_array().is_some_and(|h| !h.is_empty()) {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "never indexed: {found}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    email_inbox(&seva, &relay, json!({"auto_acknowledge": true}));
+    send(
+        &seva,
+        &mail(
+            "Eleni <eleni@example.gr>",
+            "Επιστροφή χρημάτων",
+            "Message-ID: <refund@example.gr>\r\n",
+            "Πότε φτάνει η επιστροφή χρημάτων στην κάρτα μου;",
+        ),
+    );
+    let ack = &relay.wait_for(1)[0];
+    let text = ack.parsed().text;
+    assert!(
+        text.contains("Επιστροφή χρημάτων") && text.contains("/help/el/"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("How refunds work"),
+        "one article per group, in Greek: {text}"
+    );
+}

@@ -280,3 +280,51 @@ test("where WebSocket is blocked the widget falls back to HTTP and still chats b
   assert.deepEqual(inbound.map((m) => m.text), ["Hello through the proxy", "Great, thanks"]);
   await page.screenshot({ path: join(shots, "chat-visitor-5-fallback.png") });
 });
+
+test("when nobody is online the widget offers an answer by email and keeps the address", async () => {
+  // A desk with nobody in it, and the email inbox its unread answers go from.
+  seva.cli(["team", "add", "Night desk"]);
+  const mail = await api("POST", "/api/v1/inboxes", { name: "night-mail", channel: "email", address: "night@seva.test" });
+  assert.equal(mail.status, 201, JSON.stringify(mail.json));
+  const page = await (await browser.newContext({ viewport: { width: 1100, height: 1400 } })).newPage();
+  await logIn(page, base, "mira@example.com", password);
+  await page.goto(`${base}/settings/inboxes/new`);
+  await page.getByLabel("Name", { exact: true }).fill("night-chat");
+  await page.getByLabel("Channel").selectOption("chat");
+  await page.locator("select[name=team_id]").selectOption({ label: "Night desk" });
+  await page.getByLabel(/Sites allowed to show the widget/).fill(shopUrl.slice(0, -1));
+  await page.getByLabel(/go by email from/).selectOption("night-mail");
+  await page.getByLabel("Unread for (seconds)").fill("300");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/settings\/inboxes\/.+\?saved=1/);
+  const id = page.url().match(/inboxes\/([^?]+)/)[1];
+  const stored = (await api("GET", `/api/v1/inboxes/${id}`)).json;
+  assert.equal(stored.settings.email_inbox, "night-mail");
+  assert.equal(stored.settings.email_after_seconds, 300);
+
+  const visitor = await (await browser.newContext({ locale: "en-GB" })).newPage();
+  await visitor.goto(`${shopUrl}?inbox=${id}`);
+  const chat = visitor.locator("#seva-chat");
+  await chat.getByRole("button", { name: "Chat with us" }).click();
+  await chat.getByText(/we will answer you by email/).waitFor();
+  await chat.getByLabel("Your email address").fill("not an address");
+  await write(chat, "Can I change my delivery address?");
+  // A wrong address keeps the message in its box.
+  assert.equal(await chat.getByLabel("Write your message…").inputValue(), "Can I change my delivery address?");
+  await chat.getByLabel("Your email address").fill("maria@example.ph");
+  await chat.getByLabel("Write your message…").press("Enter");
+  await chat.getByText("Can I change my delivery address?").waitFor();
+  // Given, the address is not asked for again.
+  await chat.getByLabel("Your email address").waitFor({ state: "hidden" });
+  await chat.getByText("We will answer you by email at maria@example.ph.").waitFor();
+  await visitor.screenshot({ path: join(shots, "chat-visitor-6-email-offered.png") });
+  let found;
+  for (let i = 0; i < 50 && !found; i++) {
+    const list = (await api("GET", "/api/v1/conversations?limit=100")).json.data;
+    found = list.find((c) => c.inbox_id === id);
+    if (!found) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(found, "the chat arrived");
+  const contact = (await api("GET", `/api/v1/contacts/${found.contact_id}`)).json;
+  assert.ok(JSON.stringify(contact).includes("maria@example.ph"), JSON.stringify(contact));
+});

@@ -391,11 +391,19 @@ impl SearchIndex {
                 Box::new(BoostQuery::new(Box::new(tq), boost)),
             )
         };
+        let searcher = self.reader.searcher();
         for t in &all {
             should.push(term_query(f.title, t, 3.0));
             should.push(term_query(f.body, t, 1.0));
+            // A word the index does not know may be a typo: near words are looked up too.
             let letters = t.chars().count();
-            if analysis::typo_tolerant(t) && letters >= 5 {
+            let known = [f.title, f.body].iter().any(|field| {
+                searcher
+                    .doc_freq(&Term::from_field_text(*field, t))
+                    .unwrap_or(0)
+                    > 0
+            });
+            if !known && analysis::typo_tolerant(t) && letters >= 5 {
                 let distance = if letters >= 9 { 2 } else { 1 };
                 for (field, boost) in [(f.title, 0.9), (f.body, 0.3)] {
                     let fq = FuzzyTermQuery::new(Term::from_field_text(field, t), distance, true);
@@ -432,7 +440,6 @@ impl SearchIndex {
 
         // BM25 picks the candidates (with block-max pruning, so a common word costs
         // little); freshness and the query's language then reorder them.
-        let searcher = self.reader.searcher();
         let fetch = (q.limit.max(1) * 4).min(400);
         let top: Vec<(f32, DocAddress)> =
             searcher.search(&query, &TopDocs::with_limit(fetch).order_by_score())?;

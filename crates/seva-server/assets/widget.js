@@ -27,6 +27,8 @@
   let place = null;
   let agentsOnline = true;
   let requireEmail = false;
+  let emailAnswers = false; // answers the visitor does not read here go by email
+  let emailKnown = false;
   let greeting = null;
   let agentTyping = null;
   let ended = false;
@@ -159,14 +161,18 @@
     if (agentTyping) add("agent typing", null, w("typing", { name: agentTyping }));
     list.scrollTop = list.scrollHeight;
     const answered = [...lines.values()].some((l) => l.from === "agent");
+    // Nobody here: the answer can come by email, if the visitor says where.
+    const offerEmail = emailAnswers && !emailKnown && !agentsOnline && !answered && !ended;
     if (!welcomed && state.outbox.length) status.textContent = w("offline");
     else if (ended) status.textContent = w("ended");
+    else if (offerEmail) status.textContent = w("no-agents-email");
+    else if (emailAnswers && emailKnown && state.email && !agentsOnline && !answered) status.textContent = w("no-agents-emailed", { email: state.email });
     else if (!agentsOnline && !answered) status.textContent = w("no-agents");
     else if (place && place.position) {
       status.textContent = w("position", { position: place.position }) +
         (place.estimated_wait != null ? " " + w("wait", { minutes: Math.max(1, Math.round(place.estimated_wait / 60)) }) : "");
     } else status.textContent = "";
-    whoForm.hidden = !!state.token || !requireEmail;
+    whoForm.hidden = !(offerEmail || (!state.token && requireEmail));
   }
 
   // Frames go over a WebSocket, or where one cannot be opened (a proxy that blocks it)
@@ -203,6 +209,10 @@
       agentsOnline = f.agents_online;
       requireEmail = f.require_email;
       greeting = f.greeting;
+      emailAnswers = !!f.email_answers;
+      emailKnown = !!f.email_known;
+      // An address given while the connection was down goes now.
+      if (state.token && state.email && !emailKnown && emailAnswers) transmit({ type: "contact", name: state.name || null, email: state.email });
       if (f.colour) host.style.setProperty("--c", f.colour);
       save();
       // What waited while the connection was down goes now, in the order written.
@@ -218,6 +228,10 @@
       lines.set(f.seq, f);
     } else if (f.type === "ack") {
       state.outbox = state.outbox.filter((m) => m.client_id !== f.client_id);
+      save();
+    } else if (f.type === "contact") {
+      emailKnown = true;
+      state.email = f.email;
       save();
     } else if (f.type === "ended") {
       ended = true;
@@ -394,12 +408,18 @@
     const body = text.value.trim();
     if (!body) return;
     if (!whoForm.hidden) {
-      if (!whoForm.email.value.trim() || !whoForm.email.checkValidity()) { whoForm.email.focus(); return; }
-      state.name = whoForm.name.value.trim();
-      state.email = whoForm.email.value.trim();
-      save();
-      // Hello again, now with the name and email the inbox asks for.
-      if (!welcomed && (fallback || (socket && socket.readyState === WebSocket.OPEN))) hello();
+      const given = whoForm.email.value.trim();
+      // Asked for by the inbox before the first message; offered when nobody is online.
+      if ((!state.token && !given) || !whoForm.email.checkValidity()) { whoForm.email.focus(); return; }
+      if (given) {
+        state.name = whoForm.name.value.trim();
+        state.email = given;
+        save();
+        // Hello again, now with the name and email the inbox asks for; or, for a visitor
+        // already known, the address their answers may go to.
+        if (!welcomed && (fallback || (socket && socket.readyState === WebSocket.OPEN))) hello();
+        else if (state.token && isOpen()) transmit({ type: "contact", name: state.name || null, email: state.email });
+      }
     }
     text.value = "";
     send(body);

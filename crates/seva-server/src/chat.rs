@@ -70,6 +70,21 @@ pub struct ChatSettings {
     pub colour: Option<String>,
     /// The answering bot, which takes new chats before a person does.
     pub bot: crate::bot::BotSettings,
+    /// The email inbox (by name) that sends agents' answers the visitor has not read in
+    /// the chat within `email_after_seconds`: the answer by email for a visitor who wrote
+    /// while nobody was online, or who left. None: answers wait in the chat.
+    pub email_inbox: Option<String>,
+    /// How long an answer may stay unread in the chat before it goes by email (120).
+    pub email_after_seconds: Option<u32>,
+}
+
+impl ChatSettings {
+    pub fn email_after(&self) -> Duration {
+        self.email_after_seconds
+            .map_or(crate::mail::chat::DEFAULT_AFTER, |s| {
+                Duration::from_secs(u64::from(s))
+            })
+    }
 }
 
 /// Refuses settings that would never work: an origin that is not `scheme://host[:port]`,
@@ -106,6 +121,13 @@ pub fn check_settings(v: &Value) -> Result<(), Problem> {
             StatusCode::UNPROCESSABLE_ENTITY,
             format!("settings.greeting.{lang}"),
             "a greeting per language: en, te, el or tl",
+        ));
+    }
+    if s.email_after_seconds.is_some_and(|n| n == 0 || n > 86_400) {
+        return Err(Problem::field(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "settings.email_after_seconds",
+            "from 1 second to a day (86400)",
         ));
     }
     crate::bot::check_settings(&s.bot)
@@ -537,6 +559,7 @@ impl Session {
             ("ping", _) => self.json(json!({"type": "pong"})).await,
             (_, false) => self.error("hello_first", "say hello first").await,
             ("message", true) => self.message(&frame).await,
+            ("contact", true) => self.contact(&frame).await,
             ("resume", true) => {
                 self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
                 self.catch_up().await
@@ -650,6 +673,7 @@ impl Session {
             }
         };
         self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
+        let email_known = visitor.email.is_some();
         self.visitor = Some(visitor);
         let team = self.inbox.team_id;
         let online = self
@@ -669,9 +693,45 @@ impl Session {
             "type": "welcome", "v": VERSION, "token": new_token, "agents_online": online,
             "greeting": greeting, "require_email": self.settings.require_email,
             "colour": self.settings.colour,
+            "email_answers": self.settings.email_inbox.is_some(), "email_known": email_known,
         }))
         .await?;
         self.catch_up().await
+    }
+
+    /// The visitor gives their name and email address during the chat, so that answers
+    /// they do not read here reach them by email.
+    async fn contact(&mut self, frame: &Value) -> Result<(), End> {
+        let field = |k: &str| {
+            frame[k]
+                .as_str()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string)
+        };
+        let Some(email) = field("email") else {
+            return self
+                .error("bad_frame", "a contact frame needs an email")
+                .await;
+        };
+        let name = field("name");
+        let visitor = self.visitor.clone().ok_or(End::Gone)?;
+        match self
+            .state
+            .store
+            .write(op!(c => chat::give_contact(c, &visitor, name.as_deref(), &email).await))
+            .await
+        {
+            Ok(v) => {
+                let email = v.email.clone();
+                self.visitor = Some(v);
+                self.json(json!({"type": "contact", "email": email})).await
+            }
+            Err(seva_store::Error::Invalid { field, message }) => {
+                self.error("invalid", &format!("{field}: {message}")).await
+            }
+            Err(_) => self.error("unavailable", "try again").await,
+        }
     }
 
     async fn message(&mut self, frame: &Value) -> Result<(), End> {

@@ -125,6 +125,7 @@ async fn run_one(state: &Shared, job: Job) {
         jobs::DELIVER => deliver(state, &job).await,
         seva_store::webhooks::DELIVER_WEBHOOK => crate::webhooks::deliver(state, &job).await,
         seva_store::bot::ANSWER => crate::bot::answer(state, &job).await,
+        crate::mail::chat::EMAIL_UNREAD => crate::mail::chat::email_unread(state, &job).await,
         other => Err(format!("no worker knows jobs of kind {other:?}")),
     };
     match outcome {
@@ -183,8 +184,18 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
         .ok_or("the job names no channel")?;
     match channel {
         Channel::Email => crate::mail::send::deliver(state, message).await,
-        // Kept for the customer's page, or pushed to the visitor's chat session.
-        Channel::WebForm | Channel::Api | Channel::Chat => state
+        // Pushed to the visitor's chat session, and by email if it stays unread there.
+        Channel::Chat => {
+            let conversation = job
+                .payload
+                .get("conversation_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .ok_or("the job names no conversation")?;
+            crate::mail::chat::delivered(state, message, conversation).await
+        }
+        // Kept for the customer's page.
+        Channel::WebForm | Channel::Api => state
             .store
             .write(op!(c => messages::set_delivery(c, message, Delivery::Delivered, None).await))
             .await

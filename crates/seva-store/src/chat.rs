@@ -78,6 +78,82 @@ pub async fn new_visitor(
     })
 }
 
+/// Records the name and email address a visitor gives during the chat (so that answers
+/// they do not read here can reach them by email). The visitor becomes the contact known
+/// by that address, as a new visitor who gave it in their hello would: a contact made
+/// only for this chat is merged into that one, with its conversations.
+pub async fn give_contact(
+    conn: &mut dyn Conn,
+    visitor: &Visitor,
+    name: Option<&str>,
+    email: &str,
+) -> Result<Visitor> {
+    let email = Email::parse(email)
+        .map_err(|_| Error::invalid("email", "not an email address"))?
+        .identity_key();
+    let owner = conn
+        .query_opt(
+            "SELECT contact_id FROM contact_identities WHERE kind = 'email' AND value = $1",
+            args![email.as_str()],
+        )
+        .await?
+        .map(|r| r.parse::<ContactId>(0))
+        .transpose()?;
+    let contact = match owner {
+        Some(owner) if owner == visitor.contact_id => owner,
+        Some(owner) => {
+            crate::contacts::merge(conn, visitor.contact_id, owner, "system:chat").await?;
+            owner
+        }
+        None => {
+            conn.execute(
+                "INSERT INTO contact_identities (kind, value, contact_id, created_at) VALUES ('email', $1, $2, $3)",
+                args![email.as_str(), visitor.contact_id.to_string(), crate::now().micros()],
+            )
+            .await?;
+            visitor.contact_id
+        }
+    };
+    let name = name
+        .and_then(seva_core::contact::clean_name)
+        .or_else(|| visitor.name.clone());
+    conn.execute(
+        "UPDATE chat_visitors SET contact_id = $1, email = $2, name = $3 WHERE id = $4",
+        args![
+            contact.to_string(),
+            email.as_str(),
+            name.as_deref(),
+            visitor.id.as_str()
+        ],
+    )
+    .await?;
+    Ok(Visitor {
+        contact_id: contact,
+        email: Some(email),
+        name,
+        ..visitor.clone()
+    })
+}
+
+/// The agents' answers in this conversation that the visitor has neither read in the chat
+/// nor been sent by email, oldest first. The bot's lines are not among them: they offered
+/// articles to a visitor who was there.
+pub async fn unread_answers(
+    conn: &mut dyn Conn,
+    conversation: ConversationId,
+) -> Result<Vec<MessageId>> {
+    conn.query(
+        "SELECT id FROM messages WHERE conversation_id = $1 AND kind = 'outbound' \
+         AND channel = 'chat' AND author_agent_id IS NOT NULL \
+         AND delivery IN ('queued', 'delivered') ORDER BY seq",
+        args![conversation.to_string()],
+    )
+    .await?
+    .iter()
+    .map(|r| r.parse(0))
+    .collect()
+}
+
 /// The visitor holding this token in this inbox; none for an unknown or revoked token,
 /// or one of another inbox.
 pub async fn visitor(

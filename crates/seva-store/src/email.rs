@@ -107,8 +107,16 @@ pub async fn assign_message_id(
             .and_then(|r| r.opt_text(0).ok().flatten()),
         None => None,
     };
-    let domain = domain
-        .as_deref()
+    set_message_id(conn, domain.as_deref(), message).await
+}
+
+/// Gives our message a Message-ID in the domain of `from` (the address it is sent from).
+pub async fn set_message_id(
+    conn: &mut dyn Conn,
+    from: Option<&str>,
+    message: MessageId,
+) -> Result<String> {
+    let domain = from
         .and_then(|a| a.rsplit_once('@'))
         .map_or("seva.local", |(_, d)| d)
         .to_string();

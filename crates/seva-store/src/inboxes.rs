@@ -152,6 +152,18 @@ async fn apply(conn: &mut dyn Conn, id: InboxId, f: &InboxFields<'_>) -> Result<
         };
     }
     if let Some(settings) = f.settings {
+        // A chat inbox that answers unread chats by email names the email inbox that sends.
+        if let Some(name) = settings.get("email_inbox").and_then(|v| v.as_str()) {
+            match by_name(conn, name).await? {
+                Some(i) if i.channel == Channel::Email && i.id != id => {}
+                _ => {
+                    return Err(Error::invalid(
+                        "settings.email_inbox",
+                        format!("{name:?} is not an email inbox"),
+                    ));
+                }
+            }
+        }
         conn.execute(
             "UPDATE inboxes SET settings = $1 WHERE id = $2",
             args![settings.to_string(), id.to_string()],

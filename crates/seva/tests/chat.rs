@@ -637,3 +637,182 @@ fn the_fallback_without_websocket_posts_frames_and_streams_the_answers() {
         "{problem}"
     );
 }
+
+/// The messages of a conversation, as the API lists them.
+fn messages_of(seva: &Seva, conversation: &str) -> Vec<Value> {
+    let (s, list) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    assert_eq!(s, 200, "{list}");
+    list.as_array().unwrap().clone()
+}
+
+#[test]
+fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_replies_into_the_chat()
+{
+    use common::mail::{SUPPORT, mail, swaks};
+    use common::relay::Relay;
+
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "support", "channel": "email", "address": SUPPORT,
+                    "settings": {"relay": {"host": "127.0.0.1", "port": relay.port, "security": "none"}}})),
+    );
+    assert_eq!(s, 201, "{body}");
+    // Settings that could never work are refused, naming the field.
+    for (settings, field) in [
+        (json!({"email_inbox": "nowhere"}), "settings.email_inbox"),
+        (
+            json!({"email_inbox": "support", "email_after_seconds": 0}),
+            "settings.email_after_seconds",
+        ),
+    ] {
+        let (s, problem) = seva.api(
+            "POST",
+            "/api/v1/inboxes",
+            Some(json!({"name": "bad-chat", "channel": "chat", "settings": settings})),
+        );
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    let (s, chat) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "website-chat", "channel": "chat", "settings": {
+            "allowed_origins": ["http://shop.test"], "email_inbox": "support", "email_after_seconds": 1}})),
+    );
+    assert_eq!(s, 201, "{chat}");
+    let inbox = chat["id"].as_str().unwrap().to_string();
+
+    let mut ws = connect(&seva, &inbox);
+    let welcome = hello(&mut ws, None, 0);
+    assert_eq!(
+        (
+            &welcome["agents_online"],
+            &welcome["email_answers"],
+            &welcome["email_known"]
+        ),
+        (&json!(false), &json!(true), &json!(false)),
+        "{welcome}"
+    );
+    let token = welcome["token"].as_str().unwrap().to_string();
+    // The widget offers to answer by email; a wrong address is refused, a right one kept.
+    send(
+        &mut ws,
+        json!({"type": "contact", "email": "not an address"}),
+    );
+    let refused = until(&mut ws, "error").pop().unwrap();
+    assert_eq!(refused["code"], "invalid", "{refused}");
+    send(
+        &mut ws,
+        json!({"type": "contact", "name": "Ravi Kumar", "email": "Ravi@Example.in"}),
+    );
+    let kept = until(&mut ws, "contact").pop().unwrap();
+    assert_eq!(kept["email"], "ravi@example.in");
+    say(&mut ws, "c-1", "Is my refund on its way?");
+    let conversation = conversation_of(&seva, "Is my refund on its way?");
+    // The visitor closes the page; two answers come while they are away.
+    drop(ws);
+    answer(&seva, &conversation, "Yes: it left our bank today.");
+    answer(&seva, &conversation, "You will see it by Friday.");
+
+    let sent = relay.wait_for(1);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(
+        relay.count(),
+        1,
+        "both unread answers go in one mail: {:?}",
+        relay
+            .mail
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|m| m.parsed().text)
+            .collect::<Vec<_>>()
+    );
+    let mail_out = sent[0].parsed();
+    assert_eq!(sent[0].to, ["ravi@example.in"]);
+    assert_eq!(mail_out.from.email, SUPPORT);
+    assert!(
+        mail_out.text.contains("Yes: it left our bank today.")
+            && mail_out.text.contains("You will see it by Friday."),
+        "{}",
+        mail_out.text
+    );
+    let (_, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}"),
+        None,
+    );
+    let reference = c["reference"].as_i64().unwrap();
+    assert!(
+        mail_out.subject.contains(&format!("[#{reference}]")),
+        "{}",
+        mail_out.subject
+    );
+    let reply_to = mail_out.reply_to.clone().unwrap().email;
+    assert!(
+        reply_to.starts_with(&format!("support+{reference}-")),
+        "{reply_to}"
+    );
+    let answers: Vec<Value> = messages_of(&seva, &conversation)
+        .into_iter()
+        .filter(|m| m["kind"] == "outbound")
+        .collect();
+    assert_eq!(answers.len(), 2);
+    assert!(
+        answers.iter().all(|m| m["delivery"] == "sent"),
+        "{answers:?}"
+    );
+
+    // The visitor answers the mail: it lands in the same conversation.
+    let (ok, transcript) = swaks(
+        &seva,
+        &reply_to,
+        &mail(
+            "Ravi Kumar <ravi@example.in>",
+            &mail_out.subject.replace("[#", "Re: [#"),
+            "",
+            "Thank you, I will look on Friday.",
+        ),
+    );
+    assert!(ok, "{transcript}");
+    let all = messages_of(&seva, &conversation);
+    assert!(
+        all.iter().any(|m| m["kind"] == "inbound"
+            && m["channel"] == "email"
+            && m["text"]
+                .as_str()
+                .unwrap()
+                .contains("I will look on Friday")),
+        "{all:?}"
+    );
+
+    // Back in the chat, the visitor reads the next answer there: it is not mailed.
+    let mut ws = connect(&seva, &inbox);
+    let welcome = hello(&mut ws, Some(&token), 0);
+    assert_eq!(welcome["email_known"], true, "{welcome}");
+    answer(&seva, &conversation, "Anything else I can do?");
+    let line = loop {
+        let f = until(&mut ws, "message").pop().unwrap();
+        if f["text"] == "Anything else I can do?" {
+            break f;
+        }
+    };
+    send(&mut ws, json!({"type": "read", "seq": line["seq"]}));
+    std::thread::sleep(Duration::from_millis(2500));
+    assert_eq!(relay.count(), 1, "an answer read in the chat is not mailed");
+    let last = messages_of(&seva, &conversation)
+        .into_iter()
+        .rfind(|m| m["kind"] == "outbound")
+        .unwrap();
+    assert_eq!(last["delivery"], "read", "{last}");
+}

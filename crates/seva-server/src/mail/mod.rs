@@ -2,6 +2,7 @@
 //! ([`receive`]; the SMTP listener, IMAP polling and `seva mail deliver` all call it), and
 //! the sending of our replies ([`send`]).
 
+pub mod chat;
 pub mod imap;
 pub mod send;
 pub mod smtp;

@@ -15,7 +15,10 @@ use seva_core::MessageId;
 use seva_core::conversation::{Delivery, MessageKind};
 use seva_mail::compose::{File, Outgoing, compose};
 use seva_mail::{Mailbox, thread};
-use seva_store::{email, messages, op};
+use seva_store::email;
+use seva_store::inboxes::Inbox;
+use seva_store::messages::{self, Message};
+use seva_store::op;
 
 use super::{EmailSettings, InboxSecrets, Relay, Security};
 use crate::Shared;
@@ -32,8 +35,25 @@ pub async fn deliver(state: &Shared, message: MessageId) -> Result<(), String> {
     }
     let inbox = out
         .inbox
-        .as_ref()
+        .clone()
         .ok_or("the conversation has no inbox to send from")?;
+    send(state, &out, &inbox, &[]).await?;
+    state
+        .store
+        .write(op!(c => messages::set_delivery(c, message, Delivery::Sent, None).await))
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
+
+/// Sends `out`'s message from the email inbox `inbox`, after the `earlier` messages of the
+/// same conversation that go in the same mail (a chat's unread answers), with their files.
+pub(crate) async fn send(
+    state: &Shared,
+    out: &email::Outgoing,
+    inbox: &Inbox,
+    earlier: &[Message],
+) -> Result<(), String> {
     let address = inbox
         .address
         .clone()
@@ -48,8 +68,15 @@ pub async fn deliver(state: &Shared, message: MessageId) -> Result<(), String> {
     let c = &out.conversation;
     let m = &out.message;
     let token = thread::reply_token(&state.key.derive("reply-address"), &c.id.to_string());
-    let mut text = m.text.clone();
-    let mut html = m.html.clone();
+    let mut text = String::new();
+    let mut html = String::new();
+    for e in earlier.iter().chain(std::iter::once(m)) {
+        if !text.is_empty() {
+            text.push_str("\n\n");
+        }
+        text.push_str(&e.text);
+        html.push_str(&e.html);
+    }
     if !out.signature.trim().is_empty() {
         text.push_str("\n\n-- \n");
         text.push_str(out.signature.trim());
@@ -58,7 +85,11 @@ pub async fn deliver(state: &Shared, message: MessageId) -> Result<(), String> {
         html.push_str("</p>");
     }
     let mut files = Vec::new();
-    for a in &m.attachments {
+    for a in earlier
+        .iter()
+        .chain(std::iter::once(m))
+        .flat_map(|e| &e.attachments)
+    {
         let path = crate::files::path_for(&state.config.attachments_dir(), &a.sha256);
         let bytes = tokio::fs::read(&path)
             .await
@@ -139,11 +170,6 @@ pub async fn deliver(state: &Shared, message: MessageId) -> Result<(), String> {
         .send(built)
         .await
         .map_err(|e| format!("the relay {}:{} refused: {e}", relay.host, relay.port))?;
-    state
-        .store
-        .write(op!(c => messages::set_delivery(c, message, Delivery::Sent, None).await))
-        .await
-        .map_err(|e| e.to_string())?;
     Ok(())
 }
 

@@ -300,12 +300,7 @@ pub async fn feedback(
     let Some(t) = language(&lang) else {
         return not_found();
     };
-    let allowed = state
-        .form_posts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .hit(addr.ip().to_string(), seva_store::now().micros());
-    if !allowed {
+    if !super::form_post_allowed(&state, addr) {
         return PageError(
             Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
             t,
@@ -364,6 +359,9 @@ struct SearchPage {
 /// Looks up the public articles for a visitor's words; a query over the limit is cut to it
 /// and the visitor is told.
 fn public_search(state: &Shared, t: &Tr, q: &str) -> (Vec<Result_>, Option<String>) {
+    if q.trim().is_empty() {
+        return (Vec::new(), None);
+    }
     let cut: String = q.chars().take(MAX_QUERY_CHARS).collect();
     let mut note = (cut.len() < q.len()).then(|| t.a("help-query-cut", "max", MAX_QUERY_CHARS));
     let found = crate::knowledge::articles(state, &cut, Some(t.lang), Audience::Public, 20);
@@ -406,11 +404,7 @@ pub async fn search(
     let Some(t) = language(&lang) else {
         return not_found();
     };
-    let (results, note) = if q.q.trim().is_empty() {
-        (Vec::new(), None)
-    } else {
-        public_search(&state, &t, &q.q)
-    };
+    let (results, note) = public_search(&state, &t, &q.q);
     let contact = contact_link(t.lang, &q.q);
     render(&SearchPage {
         t,
@@ -432,11 +426,7 @@ pub async fn search_json(
     let Some(t) = language(&lang) else {
         return not_found();
     };
-    let (results, note) = if q.q.trim().is_empty() {
-        (Vec::new(), None)
-    } else {
-        public_search(&state, &t, &q.q)
-    };
+    let (results, note) = public_search(&state, &t, &q.q);
     let list: Vec<serde_json::Value> = results
         .into_iter()
         .map(|r| serde_json::json!({"href": r.href, "title_html": r.title_html, "snippet_html": r.snippet_html, "lang": r.lang}))

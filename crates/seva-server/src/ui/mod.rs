@@ -198,6 +198,16 @@ impl Agent {
     }
 }
 
+/// Whether a public form (web form, reply, help-center feedback) may be posted from this
+/// address now: all of them share one limit per address.
+pub fn form_post_allowed(state: &Shared, addr: std::net::SocketAddr) -> bool {
+    state
+        .form_posts
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .hit(addr.ip().to_string(), seva_store::now().micros())
+}
+
 /// An error shown as a page in the reader's language.
 pub struct PageError(pub Problem, pub Tr);
 

@@ -157,13 +157,7 @@ pub async fn submit(
 ) -> Response {
     let t = tr(&q, &headers);
     let embed = q.embed.is_some();
-    let now = seva_store::now().micros();
-    let allowed = state
-        .form_posts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .hit(addr.ip().to_string(), now);
-    if !allowed {
+    if !super::form_post_allowed(&state, addr) {
         return PageError(
             Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
             t,
@@ -388,12 +382,7 @@ pub async fn reply(
     if form.message.trim().is_empty() || form.message.len() > 256 * 1024 {
         return PageError(Problem::bad_request("message", t.s("form-missing")), t).into_response();
     }
-    let allowed = state
-        .form_posts
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .hit(addr.ip().to_string(), seva_store::now().micros());
-    if !allowed {
+    if !super::form_post_allowed(&state, addr) {
         return PageError(
             Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
             t,

@@ -192,6 +192,8 @@ struct InboxPage {
     channel: &'static str,
     v: FormValues,
     teams: Vec<(String, String)>,
+    /// The email inboxes, by name: the ones a chat inbox may answer unread chats from.
+    email_inboxes: Vec<String>,
 }
 
 /// What the form's fields show, as text.
@@ -229,6 +231,9 @@ struct FormValues {
     chat_bot: bool,
     chat_bot_threshold: String,
     chat_bot_words: String,
+    /// The email inbox unread chat answers go from (empty: none), and after how long.
+    chat_email_inbox: String,
+    chat_email_after: String,
 }
 
 impl FormValues {
@@ -305,6 +310,8 @@ impl FormValues {
             chat_bot: chat.bot.enabled,
             chat_bot_threshold: format!("{:.0}", chat.bot.threshold() * 100.0),
             chat_bot_words: chat.bot.handoff_words.join(", "),
+            chat_email_inbox: chat.email_inbox.clone().unwrap_or_default(),
+            chat_email_after: chat.email_after().as_secs().to_string(),
             chat_embed: inbox
                 .filter(|i| i.channel == Channel::Chat)
                 .map(|i| {
@@ -345,13 +352,19 @@ async fn inbox_page(
     inbox: Option<Inbox>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let teams = state
+    let (teams, all_inboxes) = state
         .store
-        .read(op!(c => teams::list(c).await))
+        .read(op!(c => Ok((teams::list(c).await?, inboxes::list(c).await?))))
         .await
-        .map_err(|e| PageError(e.into(), t))?
+        .map_err(|e| PageError(e.into(), t))?;
+    let teams = teams
         .into_iter()
         .map(|team| (team.id.to_string(), team.name))
+        .collect();
+    let email_inboxes = all_inboxes
+        .into_iter()
+        .filter(|i| i.channel == Channel::Email)
+        .map(|i| i.name)
         .collect();
     Ok(render(&InboxPage {
         t,
@@ -362,6 +375,7 @@ async fn inbox_page(
         channel: inbox.as_ref().map_or("", |i| i.channel.as_str()),
         inbox,
         teams,
+        email_inboxes,
     }))
 }
 
@@ -455,6 +469,10 @@ pub struct InboxForm {
     #[serde(default)]
     chat_bot_words: String,
     #[serde(default)]
+    chat_email_inbox: String,
+    #[serde(default)]
+    chat_email_after: String,
+    #[serde(default)]
     dkim_selector: String,
     #[serde(default)]
     dkim_domain: String,
@@ -520,6 +538,8 @@ impl InboxForm {
                     .map(str::to_string)
                     .collect(),
             },
+            email_inbox: filled(&self.chat_email_inbox),
+            email_after_seconds: self.chat_email_after.trim().parse().ok(),
         }
     }
 

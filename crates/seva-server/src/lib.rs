@@ -25,6 +25,7 @@ use std::sync::{Arc, Mutex};
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
+use axum::serve::ListenerExt;
 use seva_core::ratelimit::SlidingWindow;
 use seva_store::Store;
 
@@ -214,6 +215,14 @@ pub async fn serve(
     tokio::spawn(mail::imap::supervise(state.clone()));
     tokio::spawn(forget_tokens_on_change(state.clone()));
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    // Chat frames and live-stream events are small writes, one after another: with
+    // Nagle's algorithm each would wait for the peer's (delayed, up to 40 ms) ACK of the
+    // one before. Browsers turn it off on their side; we do on ours.
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -138,8 +138,17 @@ pub async fn run(state: Shared, index: Arc<SearchIndex>) {
     }
     let mut cursor = index.checkpoint().unwrap_or(0);
     let mut notices = state.store.subscribe();
+    let handle = tokio::runtime::Handle::current();
     loop {
-        match catch_up(&state.store, &index, cursor).await {
+        // Indexing and the index's commit are plain blocking work (and SQLite reads run on
+        // the calling thread): done on a thread of their own, they never hold up the
+        // tasks that answer customers and agents.
+        let (store, idx, on) = (state.store.clone(), index.clone(), handle.clone());
+        let applied =
+            tokio::task::spawn_blocking(move || on.block_on(catch_up(&store, &idx, cursor)))
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
+        match applied {
             Ok(Some(seq)) => {
                 cursor = seq;
                 continue;

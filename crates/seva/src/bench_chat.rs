@@ -196,9 +196,14 @@ pub async fn run(
         let sent = sent.clone();
         tasks.push(tokio::spawn(async move {
             let mut acks = Vec::new();
-            let mut tick = tokio::time::interval(Duration::from_millis(200));
-            // Spread the senders over the tick.
-            tokio::time::sleep(Duration::from_micros((i as u64 * 200_000) / senders as u64)).await;
+            // Spread the senders over the tick, as independent visitors are: each sender's
+            // ticks start at its own offset (an interval made before a sleep would keep
+            // the common start, and every sender would send in the same instant).
+            let offset = Duration::from_micros((i as u64 * 200_000) / senders as u64);
+            let mut tick = tokio::time::interval_at(
+                tokio::time::Instant::now() + offset,
+                Duration::from_millis(200),
+            );
             let mut n = 0u64;
             while Instant::now() < deadline {
                 tick.tick().await;

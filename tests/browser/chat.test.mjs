@@ -76,6 +76,8 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   const row = agentPage.locator("tr", { hasText: "Hello, my parcel is late" });
   await row.waitFor({ timeout: 10000 });
   assert.equal(await agentPage.evaluate(() => window.__sameLoad), true, "the chat appeared without a reload");
+  // The agents see how long the visitor has waited for a first answer.
+  await row.getByText(/waiting \d+ min/).waitFor();
   await agentPage.screenshot({ path: join(shots, "chat-agent-1-arrived.png") });
 
   const two = await visitor();

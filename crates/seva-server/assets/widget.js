@@ -132,7 +132,7 @@
       if (files && files.length) {
         for (const f of files) {
           const a = document.createElement("a");
-          a.href = `${origin}/chat/v1/files/${f.id}?inbox=${encodeURIComponent(inbox)}&token=${encodeURIComponent(state.token || "")}`;
+          a.href = origin + f.url; // signed by the server: the token stays out of addresses
           a.target = "_blank";
           a.rel = "noopener";
           a.textContent = "📎 " + f.filename;

@@ -16,6 +16,7 @@ login-too-many = Too many failed logins. Wait a few minutes and try again.
 views = Views
 inbox-keys = Keys: j and k move, x ticks, Enter opens, r replies, n writes a note, a takes it, u goes back to the inbox.
 inbox-empty = Nothing here. New conversations appear without reloading.
+inbox-waiting = waiting { $minutes } min
 col-subject = Subject
 col-customer = Customer
 col-status = Status

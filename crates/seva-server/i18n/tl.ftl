@@ -16,6 +16,7 @@ login-too-many = Napakaraming bigong pag-log in. Maghintay ng ilang minuto at su
 views = Mga view
 inbox-keys = Mga key: j at k para gumalaw, x para pumili, Enter para buksan, r para sumagot, n para sa tala, a para akuin, u para bumalik sa inbox.
 inbox-empty = Walang laman. Lumilitaw ang mga bagong usapan nang hindi nire-reload.
+inbox-waiting = naghihintay nang { $minutes } min
 col-subject = Paksa
 col-customer = Customer
 col-status = Katayuan

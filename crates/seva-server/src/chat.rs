@@ -842,9 +842,17 @@ impl Session {
         };
         for line in lines {
             self.cursor = line.seq;
+            let files: Vec<Value> = line
+                .files
+                .iter()
+                .map(|f| {
+                    json!({"id": f.id, "filename": f.filename, "content_type": f.content_type, "size": f.size,
+                           "url": file_link(&self.state, &self.inbox, conversation, f.id)})
+                })
+                .collect();
             self.json(
                 json!({"type": "message", "seq": line.seq, "id": line.id, "from": line.from,
-                             "name": line.name, "text": line.text, "at": line.at, "files": line.files, "client_id": line.client_id}),
+                             "name": line.name, "text": line.text, "at": line.at, "files": files, "client_id": line.client_id}),
             )
             .await?;
         }
@@ -1097,7 +1105,48 @@ pub async fn frames(
 #[derive(Deserialize)]
 pub struct FileQuery {
     inbox: String,
-    token: String,
+    /// The signature of a link the session gave (with `expires`)...
+    sig: Option<String>,
+    expires: Option<i64>,
+    /// ...or the visitor's token, for a client that makes its own links.
+    token: Option<String>,
+}
+
+/// How long a file link given to a visitor opens the file (a reconnect gives new ones).
+const FILE_LINK_SECONDS: i64 = 7 * 86_400;
+
+fn file_mac(
+    state: &Shared,
+    file: seva_core::AttachmentId,
+    conversation: ConversationId,
+    expires: i64,
+) -> hmac::Hmac<sha2::Sha256> {
+    use hmac::{KeyInit, Mac};
+    let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&state.key.derive("chat-file"))
+        .expect("HMAC takes a key of any length");
+    mac.update(format!("{file}:{conversation}:{expires}").as_bytes());
+    mac
+}
+
+/// A link to a file of the conversation that opens it for a week without the visitor's
+/// token, so the token never sits in an address (a browser's history, a proxy's log).
+fn file_link(
+    state: &Shared,
+    inbox: &Inbox,
+    conversation: ConversationId,
+    file: seva_core::AttachmentId,
+) -> String {
+    use hmac::Mac;
+    let expires = seva_store::now().micros() / 1_000_000 + FILE_LINK_SECONDS;
+    let sig = crate::auth::hex(
+        &file_mac(state, file, conversation, expires)
+            .finalize()
+            .into_bytes(),
+    );
+    format!(
+        "/chat/v1/files/{file}?inbox={}&expires={expires}&sig={sig}",
+        inbox.id
+    )
 }
 
 /// A file of the visitor's conversation, for the visitor.
@@ -1108,18 +1157,50 @@ pub async fn file(
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
-    let visitor = visitor_of(&state, inbox.id, &q.token).await?;
+    let visitor = match (&q.sig, &q.token) {
+        (None, Some(token)) => Some(visitor_of(&state, inbox.id, token).await?),
+        (Some(_), _) => None,
+        (None, None) => {
+            return Err(Problem::field(
+                StatusCode::UNAUTHORIZED,
+                "sig",
+                "a file link needs its signature (or the visitor's token)",
+            ));
+        }
+    };
     let id: seva_core::AttachmentId = id.parse().map_err(|_| Problem::not_found())?;
-    let file = state
+    let (conversation, file) = state
         .store
-        .read(op!(c => {
-            let (conversation, file) = seva_store::attachments::for_customer(c, id).await?;
-            if Some(conversation) != visitor.conversation_id {
-                return Err(seva_store::Error::NotFound);
-            }
-            Ok(file)
-        }))
+        .read(op!(c => seva_store::attachments::for_customer(c, id).await))
         .await?;
+    let allowed = match (&visitor, &q.sig, q.expires) {
+        (Some(v), _, _) => Some(conversation) == v.conversation_id,
+        (None, Some(sig), Some(expires)) => {
+            use hmac::Mac;
+            let expected = crate::auth::hex(
+                &file_mac(&state, id, conversation, expires)
+                    .finalize()
+                    .into_bytes(),
+            );
+            // Compared in constant time, so a guess learns nothing from the timing.
+            expires >= seva_store::now().micros() / 1_000_000
+                && sig.len() == expected.len()
+                && sig
+                    .bytes()
+                    .zip(expected.bytes())
+                    .fold(0, |d, (a, b)| d | (a ^ b))
+                    == 0
+        }
+        _ => false,
+    };
+    // A chat's file belongs to one inbox's conversation: the same 404 for every refusal.
+    let conversation_inbox = state
+        .store
+        .read(op!(c => Ok(seva_store::conversations::get(c, conversation).await?.inbox_id)))
+        .await?;
+    if !allowed || conversation_inbox != Some(inbox.id) {
+        return Err(Problem::not_found());
+    }
     crate::api::events::download(&state, &file.sha256, &file.filename).await
 }
 

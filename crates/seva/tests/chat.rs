@@ -462,6 +462,35 @@ fn a_visitor_sends_a_file_and_only_they_can_read_it_back() {
     let mut res = Seva::agent().get(&url).call().unwrap();
     assert_eq!(res.status().as_u16(), 200);
     assert_eq!(res.body_mut().read_to_vec().unwrap(), photo);
+    // The line's own link opens it without the token in the address; a changed
+    // signature, a changed expiry or no signature at all open nothing.
+    let link = file["url"].as_str().expect("a signed link");
+    assert!(!link.contains(&token), "{link}");
+    let mut res = Seva::agent().get(&seva.url(link)).call().unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    assert_eq!(res.body_mut().read_to_vec().unwrap(), photo);
+    let sig = link.rsplit_once("sig=").unwrap().1;
+    let flipped: String = sig.chars().rev().collect();
+    let expires = link
+        .split("expires=")
+        .nth(1)
+        .and_then(|r| r.split('&').next())
+        .unwrap();
+    let later = (expires.parse::<i64>().unwrap() + 1).to_string();
+    for bad in [
+        link.replace(sig, &flipped),
+        link.replace(&format!("expires={expires}"), &format!("expires={later}")),
+    ] {
+        let res = Seva::agent().get(&seva.url(&bad)).call().unwrap();
+        assert_eq!(res.status().as_u16(), 404, "{bad}");
+    }
+    let unsigned = link.split("&expires=").next().unwrap();
+    let (s, problem) = common::read(Seva::agent().get(&seva.url(unsigned)).call().unwrap());
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (401, Some("sig")),
+        "{problem}"
+    );
 
     // Another visitor's token reads nothing of it; a bad token and a foreign page send nothing.
     let mut other = connect(&seva, &inbox);

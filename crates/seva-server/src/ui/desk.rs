@@ -30,11 +30,18 @@ pub struct Row {
     pub tags: Vec<String>,
     pub updated: String,
     pub updated_iso: String,
+    /// How long the customer has waited for a first answer (none once answered).
+    pub waiting: Option<String>,
 }
 
 fn rows(t: Tr, list: Vec<Conversation>, names: &[(AgentId, String)]) -> Vec<Row> {
+    let now = seva_store::now().micros();
     list.into_iter()
         .map(|c| Row {
+            waiting: (c.status.is_active() && c.first_response_at.is_none()).then(|| {
+                let minutes = (now - c.created_at.micros()).max(0) / 60_000_000;
+                t.a("inbox-waiting", "minutes", minutes)
+            }),
             id: c.id,
             reference: c.reference,
             owner: c

@@ -166,16 +166,40 @@ pub async fn ws(
     let inbox = chat_inbox(&state, &q.inbox, &headers).await?;
     let settings = settings_of(&inbox);
     let language = language_of(&headers);
+    // An agent's desk opens sessions too, signed in by its login (or an API token), and
+    // only from Seva's own pages: a cookie must not let another site's page speak for it.
+    let agent = crate::auth::authenticate(&state, &headers)
+        .await
+        .ok()
+        .flatten()
+        .filter(|_| own_origin(&headers));
     Ok(upgrade
         .max_message_size(4 * MAX_FRAME)
         // Small buffers: thousands of sessions are mostly idle.
         .read_buffer_size(4096)
         .write_buffer_size(4096)
         .on_upgrade(move |socket| async move {
-            Session::new(state, inbox, settings, language, Out::Ws(Box::new(socket)))
-                .run()
-                .await
+            let mut session =
+                Session::new(state, inbox, settings, language, Out::Ws(Box::new(socket)));
+            session.agent = agent;
+            session.run().await
         }))
+}
+
+/// Whether the request comes from one of Seva's own pages (or from no page at all: a
+/// program, which authenticates with a token).
+fn own_origin(headers: &HeaderMap) -> bool {
+    let Some(origin) = headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) else {
+        return true;
+    };
+    headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .is_some_and(|host| {
+            origin
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest == host)
+        })
 }
 
 /// The visitor's language, from their browser's.
@@ -395,6 +419,10 @@ struct Session {
     ended: bool,
     /// The visitor asked for a person before writing: their chat skips the bot.
     person_asked: bool,
+    /// The agent signed in on this connection, if one is (their desk, or a program).
+    agent: Option<crate::auth::Caller>,
+    /// The conversation an agent's session follows, once it said hello.
+    agent_on: Option<ConversationId>,
 }
 
 /// Why a session ends.
@@ -426,6 +454,8 @@ impl Session {
             seen_told: 0,
             ended: false,
             person_asked: false,
+            agent: None,
+            agent_on: None,
         }
     }
 
@@ -506,7 +536,8 @@ impl Session {
     }
 
     fn conversation(&self) -> Option<seva_core::ConversationId> {
-        self.visitor.as_ref().and_then(|v| v.conversation_id)
+        self.agent_on
+            .or_else(|| self.visitor.as_ref().and_then(|v| v.conversation_id))
     }
 
     async fn ping(&mut self) -> Result<(), End> {
@@ -553,7 +584,12 @@ impl Session {
             _ => return self.error("bad_frame", "a frame is a JSON object").await,
         };
         let kind = frame["type"].as_str().unwrap_or("");
-        match (kind, self.visitor.is_some()) {
+        let said_hello = self.visitor.is_some() || self.agent_on.is_some();
+        if said_hello && self.agent_on.is_some() {
+            return self.agent_frame(kind, &frame).await;
+        }
+        match (kind, said_hello) {
+            ("hello", false) if frame["as"] == "agent" => self.agent_hello(&frame).await,
             ("hello", false) => self.hello(&frame).await,
             ("hello", true) => self.error("bad_frame", "hello was already said").await,
             ("ping", _) => self.json(json!({"type": "pong"})).await,
@@ -699,6 +735,155 @@ impl Session {
         self.catch_up().await
     }
 
+    /// What an agent's session says: answers (acknowledged once committed, once per
+    /// client id), that the agent is writing, and where to resume.
+    async fn agent_frame(&mut self, kind: &str, frame: &Value) -> Result<(), End> {
+        match kind {
+            "message" => self.agent_message(frame).await,
+            "typing" => {
+                if let (Some(c), Some(a)) = (self.agent_on, &self.agent) {
+                    self.state.presence.announce(
+                        c,
+                        a.agent.id,
+                        &a.agent.name,
+                        crate::presence::State::Replying,
+                    );
+                }
+                Ok(())
+            }
+            "resume" => {
+                self.cursor = frame["after"].as_i64().unwrap_or(0).max(0);
+                self.catch_up().await
+            }
+            "ping" => self.json(json!({"type": "pong"})).await,
+            "hello" => self.error("bad_frame", "hello was already said").await,
+            other => {
+                self.error("unknown_type", &format!("no agent frame of type {other:?}"))
+                    .await
+            }
+        }
+    }
+
+    /// An agent's desk follows one chat: `{"type": "hello", "v": 1, "as": "agent",
+    /// "conversation": ID, "after": N}` (without `after`, from now on).
+    async fn agent_hello(&mut self, frame: &Value) -> Result<(), End> {
+        if frame["v"].as_i64() != Some(VERSION) {
+            return self
+                .error("version", &format!("this server speaks version {VERSION}"))
+                .await;
+        }
+        let Some(caller) = self.agent.clone() else {
+            self.error(
+                "unauthorized",
+                "an agent's session needs its login (from Seva's own pages) or an API token",
+            )
+            .await?;
+            return Err(End::Close(4003, "not signed in"));
+        };
+        let Some(id) = frame["conversation"]
+            .as_str()
+            .and_then(|s| s.parse::<ConversationId>().ok())
+        else {
+            return self
+                .error("bad_frame", "an agent's hello names its conversation")
+                .await;
+        };
+        let viewer = caller.viewer();
+        let inbox = self.inbox.id;
+        let found = self
+            .state
+            .store
+            .read(op!(c => {
+                let conv = seva_store::conversations::get_for(c, &viewer, id).await?;
+                if conv.inbox_id != Some(inbox) {
+                    return Err(seva_store::Error::NotFound);
+                }
+                chat::last_seq(c, id).await
+            }))
+            .await;
+        let last = match found {
+            Ok(last) => last,
+            Err(seva_store::Error::NotFound) => {
+                return self
+                    .error("not_found", "no such chat in this inbox for you")
+                    .await;
+            }
+            Err(_) => return self.error("unavailable", "try again").await,
+        };
+        self.agent_on = Some(id);
+        self.cursor = frame["after"].as_i64().unwrap_or(last).max(0);
+        self.json(json!({"type": "welcome", "v": VERSION, "as": "agent", "conversation": id}))
+            .await?;
+        self.catch_up().await
+    }
+
+    /// An agent's answer, stored once per client id and acknowledged after its commit.
+    async fn agent_message(&mut self, frame: &Value) -> Result<(), End> {
+        let (Some(caller), Some(conversation)) = (self.agent.clone(), self.agent_on) else {
+            return Err(End::Gone);
+        };
+        let Some(client_id) = frame["client_id"]
+            .as_str()
+            .filter(|c| !c.is_empty() && c.len() <= 100)
+            .map(str::to_string)
+        else {
+            return self
+                .error(
+                    "bad_frame",
+                    "a message needs a client_id (1 to 100 characters)",
+                )
+                .await;
+        };
+        let text = frame["text"].as_str().unwrap_or("").trim().to_string();
+        if text.is_empty() {
+            return self.error("bad_frame", "a message needs text").await;
+        }
+        let viewer = caller.viewer();
+        let key = format!("{}:{client_id}", caller.agent.id);
+        let hash = sha256_hex(text.as_bytes());
+        let written = self
+            .state
+            .store
+            .write(op!(c => {
+                use seva_store::idempotency;
+                if let Some(done) = idempotency::lookup(c, "chat-agent", &key, &hash).await? {
+                    return Ok((done.body, true));
+                }
+                let id = seva_store::conversations::reply(c, &viewer, conversation, seva_store::conversations::Reply {
+                    text: &text,
+                    kind: seva_core::conversation::MessageKind::Outbound,
+                    files: &[],
+                    then: None,
+                }).await?;
+                let done = idempotency::Stored { status: 201, body: id.to_string() };
+                idempotency::remember(c, "chat-agent", &key, &hash, &done).await?;
+                Ok((done.body, false))
+            }))
+            .await;
+        match written {
+            Ok((id, duplicate)) => {
+                self.json(
+                    json!({"type": "ack", "client_id": client_id, "conversation_id": conversation,
+                                 "id": id, "duplicate": duplicate}),
+                )
+                .await?;
+                self.catch_up().await
+            }
+            Err(seva_store::Error::Invalid { field, message }) => {
+                self.error("invalid", &format!("{field}: {message}")).await
+            }
+            Err(seva_store::Error::Conflict(why)) => self.error("conflict", &why).await,
+            Err(e) => {
+                tracing::warn!(error = %e, "an agent's chat answer was not stored");
+                self.json(
+                    json!({"type": "error", "code": "not_stored", "client_id": client_id,
+                                 "detail": "the answer was not stored; send it again"}),
+                )
+                .await
+            }
+        }
+    }
+
     /// The visitor gives their name and email address during the chat, so that answers
     /// they do not read here reach them by email.
     async fn contact(&mut self, frame: &Value) -> Result<(), End> {
@@ -791,7 +976,17 @@ impl Session {
             return Ok(());
         };
         self.tell_seen().await?;
-        let now = self.state.presence.agent_replying(c);
+        let now = match &self.agent {
+            // An agent's session hears the customer typing.
+            Some(a) if self.agent_on.is_some() => self
+                .state
+                .presence
+                .others(c, a.agent.id)
+                .into_iter()
+                .find(|p| p.agent_id.is_none())
+                .map(|p| p.name),
+            _ => self.state.presence.agent_replying(c),
+        };
         if now == self.agent_typing {
             return Ok(());
         }
@@ -806,7 +1001,10 @@ impl Session {
         let Some(c) = self.conversation() else {
             return Ok(());
         };
-        if self.cursor > self.seen_told && self.state.presence.agents_on(c) {
+        if self.agent_on.is_none()
+            && self.cursor > self.seen_told
+            && self.state.presence.agents_on(c)
+        {
             self.seen_told = self.cursor;
             self.json(json!({"type": "read", "seq": self.cursor}))
                 .await?;

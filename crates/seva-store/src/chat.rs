@@ -154,6 +154,16 @@ pub async fn unread_answers(
     .collect()
 }
 
+/// The sequence number of the conversation's latest message (0 for none).
+pub async fn last_seq(conn: &mut dyn Conn, conversation: ConversationId) -> Result<i64> {
+    conn.query_one(
+        "SELECT coalesce(max(seq), 0) FROM messages WHERE conversation_id = $1",
+        args![conversation.to_string()],
+    )
+    .await?
+    .int(0)
+}
+
 /// The visitor holding this token in this inbox; none for an unknown or revoked token,
 /// or one of another inbox.
 pub async fn visitor(

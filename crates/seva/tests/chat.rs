@@ -845,3 +845,93 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
         .unwrap();
     assert_eq!(last["delivery"], "read", "{last}");
 }
+
+#[test]
+fn an_agent_answers_over_the_same_protocol_once_per_client_id_and_hears_the_visitor_typing() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let other_inbox = chat_inbox(&seva, "other-chat", None);
+    let mut visitor = connect(&seva, &inbox);
+    hello(&mut visitor, None, 0);
+    say(&mut visitor, "v-1", "Does the kettle come in red?");
+    let conversation = conversation_of(&seva, "Does the kettle come in red?");
+
+    // Not signed in, or signed in but on another site's page: no agent session.
+    for mut ws in [
+        connect(&seva, &inbox),
+        connect_as_agent(&seva, &inbox, Some("http://shop.test")),
+    ] {
+        send(
+            &mut ws,
+            json!({"type": "hello", "v": 1, "as": "agent", "conversation": conversation}),
+        );
+        let refused = next(&mut ws);
+        assert_eq!(refused["code"], "unauthorized", "{refused}");
+        assert_eq!(next(&mut ws)["code"], 4003);
+    }
+    // A conversation of another inbox is not found through this one.
+    let mut elsewhere = connect_as_agent(&seva, &other_inbox, None);
+    send(
+        &mut elsewhere,
+        json!({"type": "hello", "v": 1, "as": "agent", "conversation": conversation}),
+    );
+    assert_eq!(next(&mut elsewhere)["code"], "not_found");
+
+    let mut agent = connect_as_agent(&seva, &inbox, None);
+    send(
+        &mut agent,
+        json!({"type": "hello", "v": 1, "as": "agent", "conversation": conversation, "after": 0}),
+    );
+    let welcome = next(&mut agent);
+    assert_eq!(
+        (welcome["type"].as_str(), welcome["as"].as_str()),
+        (Some("welcome"), Some("agent")),
+        "{welcome}"
+    );
+    // From `after`, the agent gets the chat's lines, the visitor's first.
+    let first = until(&mut agent, "message").pop().unwrap();
+    assert_eq!(first["text"], "Does the kettle come in red?");
+
+    // The answer is acknowledged after its commit, and a retry stores nothing new.
+    let answer =
+        json!({"type": "message", "client_id": "a-1", "text": "It does: red, blue and steel."});
+    send(&mut agent, answer.clone());
+    let ack = until(&mut agent, "ack").pop().unwrap();
+    assert_eq!(ack["duplicate"], false, "{ack}");
+    send(&mut agent, answer);
+    let again = until(&mut agent, "ack").pop().unwrap();
+    assert_eq!(
+        (&again["duplicate"], &again["id"]),
+        (&json!(true), &ack["id"])
+    );
+    let outbound: Vec<Value> = messages_of(&seva, &conversation)
+        .into_iter()
+        .filter(|m| m["kind"] == "outbound")
+        .collect();
+    assert_eq!(outbound.len(), 1, "{outbound:?}");
+    assert_eq!(outbound[0]["id"], ack["id"]);
+    // The visitor sees it as an agent's line.
+    let line = loop {
+        let f = until(&mut visitor, "message").pop().unwrap();
+        if f["from"] == "agent" {
+            break f;
+        }
+    };
+    assert_eq!(line["text"], "It does: red, blue and steel.");
+
+    // The agent hears the visitor typing, and the visitor sees the agent writing.
+    send(&mut visitor, json!({"type": "typing"}));
+    let typing = until(&mut agent, "typing").pop().unwrap();
+    assert_eq!(typing["typing"], true, "{typing}");
+    send(&mut agent, json!({"type": "typing"}));
+    let writing = until(&mut visitor, "typing").pop().unwrap();
+    assert_eq!(writing["typing"], true, "{writing}");
+    // Frames an agent has no business sending get a clear error on a session that stays.
+    send(&mut agent, json!({"type": "handoff"}));
+    assert_eq!(
+        until(&mut agent, "error").pop().unwrap()["code"],
+        "unknown_type"
+    );
+    send(&mut agent, json!({"type": "ping"}));
+    until(&mut agent, "pong");
+}

@@ -28,12 +28,31 @@ pub fn connect_from(
     inbox: &str,
     origin: Option<&str>,
 ) -> Result<Socket, tungstenite::Error> {
+    connect_with(seva, inbox, origin, None)
+}
+
+/// A session as an agent's program opens one: with its API token.
+pub fn connect_as_agent(seva: &Seva, inbox: &str, origin: Option<&str>) -> Socket {
+    connect_with(seva, inbox, origin, Some(&seva.token)).expect("connect")
+}
+
+fn connect_with(
+    seva: &Seva,
+    inbox: &str,
+    origin: Option<&str>,
+    token: Option<&str>,
+) -> Result<Socket, tungstenite::Error> {
     let url = seva
         .url(&format!("/chat/v1/ws?inbox={inbox}"))
         .replacen("http", "ws", 1);
     let mut request = url.into_client_request().unwrap();
     if let Some(o) = origin {
         request.headers_mut().insert("origin", o.parse().unwrap());
+    }
+    if let Some(t) = token {
+        request
+            .headers_mut()
+            .insert("authorization", format!("Bearer {t}").parse().unwrap());
     }
     let (socket, _) = tungstenite::connect(request)?;
     if let MaybeTlsStream::Plain(s) = socket.get_ref() {

@@ -96,8 +96,13 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   await one.page.screenshot({ path: join(shots, "chat-visitor-1-agent-typing.png") });
   await one.chat.getByLabel("Write your message…").fill("");
   await agentPage.getByLabel("Your answer").fill("Sorry about that! Let me look it up.");
+  await agentPage.evaluate(() => (window.__answerPage = true));
   await agentPage.getByRole("button", { name: "Send" }).click();
   await one.chat.getByText("Sorry about that! Let me look it up.").waitFor();
+  // The answer went over the chat protocol, not a form post: the page never reloaded.
+  await agentPage.locator(".msg-outbound", { hasText: "Sorry about that!" }).waitFor();
+  assert.equal(await agentPage.evaluate(() => window.__answerPage), true, "answered without a reload");
+  assert.equal(await agentPage.getByLabel("Your answer").inputValue(), "", "the box is cleared");
   await one.chat.getByText("Mira is typing…").waitFor({ state: "detached" });
   // Read receipts: Mira's answer shows as read on her page, live; the visitor's line as seen.
   await agentPage.locator(".msg-outbound", { hasText: "Sorry about that!" }).locator(".delivery-read").waitFor();

@@ -111,6 +111,60 @@
     window.addEventListener("pagehide", () => announce("left"));
   }
 
+  // A chat's answers go over the chat protocol (docs/chat.md), as the visitor's lines do:
+  // acknowledged once committed, stored once per client id however often they are sent,
+  // and the visitor's new lines and typing come the same way. A reply with files, a
+  // status or a note, or one written while the session is down, goes by the form.
+  const chatInbox = document.querySelector("[data-chat-inbox]")?.dataset.chatInbox;
+  if (chatInbox && window.WebSocket) {
+    let chat = null;
+    let ready = false;
+    const waiting = new Map(); // client id -> the reply box's text, until acked
+    const openChat = () => {
+      chat = new WebSocket(location.origin.replace(/^http/, "ws") + "/chat/v1/ws?inbox=" + encodeURIComponent(chatInbox));
+      chat.onopen = () => chat.send(JSON.stringify({ type: "hello", v: 1, as: "agent", conversation: conversationId }));
+      chat.onmessage = (e) => {
+        const f = JSON.parse(e.data);
+        if (f.type === "welcome") ready = true;
+        else if (f.type === "message") refresh();
+        else if (f.type === "typing" && presence) lookAround();
+        else if (f.type === "ack" && waiting.has(f.client_id)) {
+          waiting.delete(f.client_id);
+          refresh();
+        } else if (f.type === "error" && f.client_id && waiting.has(f.client_id)) {
+          // Not stored: the text goes back in the box, for the form to send.
+          const box = document.getElementById("reply-text");
+          if (box && !box.value) box.value = waiting.get(f.client_id);
+          waiting.delete(f.client_id);
+        }
+      };
+      chat.onclose = () => {
+        ready = false;
+        setTimeout(openChat, 2000);
+      };
+    };
+    openChat();
+    const form = document.querySelector("form.reply");
+    form?.addEventListener("submit", (e) => {
+      const data = new FormData(form);
+      const plain = data.get("kind") === "reply" && !data.get("status") && !form.querySelector("input[type=file]").files.length;
+      const text = String(data.get("text") || "").trim();
+      if (!ready || !plain || !text || chat.readyState !== WebSocket.OPEN) return;
+      e.preventDefault();
+      const id = crypto.randomUUID ? crypto.randomUUID() : Date.now().toString(36) + Math.random().toString(36).slice(2);
+      waiting.set(id, text);
+      chat.send(JSON.stringify({ type: "message", client_id: id, text }));
+      form.reset();
+    });
+    let typedAt = 0; // the visitor is told at most every 3 s
+    document.getElementById("reply-text")?.addEventListener("input", () => {
+      if (ready && Date.now() - typedAt > 3000) {
+        typedAt = Date.now();
+        chat.send(JSON.stringify({ type: "typing" }));
+      }
+    });
+  }
+
   // The live stream. A stream can die silently (a network that went away without closing
   // it): the server sends a ping every 5 s, and a stream quiet for 15 s is replaced, as is
   // one the browser gave up on, and any when the network comes back. Each new stream

@@ -302,18 +302,21 @@ test("when nobody is online the widget offers an answer by email and keeps the a
   await page.getByLabel(/Sites allowed to show the widget/).fill(shopUrl.slice(0, -1));
   await page.getByLabel(/go by email from/).selectOption("night-mail");
   await page.getByLabel("Unread for (seconds)").fill("300");
+  await page.getByLabel("When nobody is online, say (English)").fill("We answer from 9 to 17. Leave your email and we will write to you.");
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/settings\/inboxes\/.+\?saved=1/);
   const id = page.url().match(/inboxes\/([^?]+)/)[1];
   const stored = (await api("GET", `/api/v1/inboxes/${id}`)).json;
   assert.equal(stored.settings.email_inbox, "night-mail");
   assert.equal(stored.settings.email_after_seconds, 300);
+  assert.equal(stored.settings.away_message.en, "We answer from 9 to 17. Leave your email and we will write to you.");
 
   const visitor = await (await browser.newContext({ locale: "en-GB" })).newPage();
   await visitor.goto(`${shopUrl}?inbox=${id}`);
   const chat = visitor.locator("#seva-chat");
   await chat.getByRole("button", { name: "Chat with us" }).click();
-  await chat.getByText(/we will answer you by email/).waitFor();
+  // The inbox's own words for when nobody is online.
+  await chat.getByText("We answer from 9 to 17. Leave your email and we will write to you.").waitFor();
   await chat.getByLabel("Your email address").fill("not an address");
   await write(chat, "Can I change my delivery address?");
   // A wrong address keeps the message in its box.

@@ -30,6 +30,7 @@
   let emailAnswers = false; // answers the visitor does not read here go by email
   let emailKnown = false;
   let greeting = null;
+  let away = null; // the inbox's words for when nobody is online
   let agentTyping = null;
   let ended = false;
   let seenSeq = 0; // the visitor's lines up to here were seen by an agent
@@ -165,9 +166,9 @@
     const offerEmail = emailAnswers && !emailKnown && !agentsOnline && !answered && !ended;
     if (!welcomed && state.outbox.length) status.textContent = w("offline");
     else if (ended) status.textContent = w("ended");
-    else if (offerEmail) status.textContent = w("no-agents-email");
+    else if (offerEmail) status.textContent = away || w("no-agents-email");
     else if (emailAnswers && emailKnown && state.email && !agentsOnline && !answered) status.textContent = w("no-agents-emailed", { email: state.email });
-    else if (!agentsOnline && !answered) status.textContent = w("no-agents");
+    else if (!agentsOnline && !answered) status.textContent = away || w("no-agents");
     else if (place && place.position) {
       status.textContent = w("position", { position: place.position }) +
         (place.estimated_wait != null ? " " + w("wait", { minutes: Math.max(1, Math.round(place.estimated_wait / 60)) }) : "");
@@ -209,6 +210,7 @@
       agentsOnline = f.agents_online;
       requireEmail = f.require_email;
       greeting = f.greeting;
+      away = f.away_message || null;
       emailAnswers = !!f.email_answers;
       emailKnown = !!f.email_known;
       // An address given while the connection was down goes now.

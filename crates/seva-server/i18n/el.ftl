@@ -138,6 +138,7 @@ inbox-chat-embed = Βάλτε αυτή τη γραμμή στις σελίδες
 inbox-chat-origins = Ιστότοποι που επιτρέπεται να δείχνουν το παράθυρο (ένας ανά γραμμή, π.χ. https://shop.example)
 inbox-chat-require-email = Ζητήστε διεύθυνση email πριν από το πρώτο μήνυμα
 inbox-chat-greeting = Χαιρετισμός
+inbox-chat-away = Όταν δεν είναι κανείς συνδεδεμένος, πείτε
 inbox-chat-colour = Χρώμα
 inbox-chat-email-inbox = Οι απαντήσεις που ο επισκέπτης δεν διάβασε στη συνομιλία στέλνονται με email από
 inbox-chat-email-none = (πουθενά: μένουν στη συνομιλία)

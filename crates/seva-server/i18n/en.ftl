@@ -138,6 +138,7 @@ inbox-chat-embed = Put this line on your site's pages
 inbox-chat-origins = Sites allowed to show the widget (one origin a line, such as https://shop.example)
 inbox-chat-require-email = Ask for an email address before the first message
 inbox-chat-greeting = Greeting
+inbox-chat-away = When nobody is online, say
 inbox-chat-colour = Colour
 inbox-chat-email-inbox = Answers the visitor has not read in the chat go by email from
 inbox-chat-email-none = (nowhere: they wait in the chat)

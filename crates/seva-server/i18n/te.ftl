@@ -138,6 +138,7 @@ inbox-chat-embed = ఈ లైన్‌ను మీ సైట్ పేజీల
 inbox-chat-origins = విడ్జెట్ చూపించడానికి అనుమతి ఉన్న సైట్‌లు (ఒక్కో లైన్‌లో ఒకటి, ఉదా. https://shop.example)
 inbox-chat-require-email = మొదటి సందేశానికి ముందు ఇమెయిల్ చిరునామా అడగండి
 inbox-chat-greeting = స్వాగత సందేశం
+inbox-chat-away = ఎవరూ ఆన్‌లైన్‌లో లేనప్పుడు చెప్పండి
 inbox-chat-colour = రంగు
 inbox-chat-email-inbox = సందర్శకుడు చాట్‌లో చదవని జవాబులు ఈ ఈమెయిల్ ఇన్‌బాక్స్ నుండి వెళ్తాయి
 inbox-chat-email-none = (ఎక్కడికీ కాదు: అవి చాట్‌లోనే ఉంటాయి)

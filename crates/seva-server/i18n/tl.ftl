@@ -138,6 +138,7 @@ inbox-chat-embed = Ilagay ang linyang ito sa mga pahina ng site mo
 inbox-chat-origins = Mga site na puwedeng magpakita ng widget (isang origin bawat linya, hal. https://shop.example)
 inbox-chat-require-email = Humingi ng email address bago ang unang mensahe
 inbox-chat-greeting = Pagbati
+inbox-chat-away = Kapag walang online, sabihin
 inbox-chat-colour = Kulay
 inbox-chat-email-inbox = Ang mga sagot na hindi nabasa ng bisita sa chat ay ipapadala sa email mula sa
 inbox-chat-email-none = (wala: maghihintay sila sa chat)

@@ -66,6 +66,9 @@ pub struct ChatSettings {
     pub require_email: bool,
     /// A greeting per language (`{"en": "Hello!", "te": "నమస్కారం!"}`).
     pub greeting: std::collections::BTreeMap<String, String>,
+    /// What the widget says when nobody is online (outside business hours, say), per
+    /// language; without one, Seva's own words.
+    pub away_message: std::collections::BTreeMap<String, String>,
     /// The launcher's and the visitor's bubbles' colour (`#0b5cad`).
     pub colour: Option<String>,
     /// The answering bot, which takes new chats before a person does.
@@ -112,16 +115,17 @@ pub fn check_settings(v: &Value) -> Result<(), Problem> {
             "a colour is #rrggbb",
         ));
     }
-    if let Some(lang) = s
-        .greeting
-        .keys()
-        .find(|l| !crate::i18n::LANGUAGES.iter().any(|(x, _)| x == l))
-    {
-        return Err(Problem::field(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            format!("settings.greeting.{lang}"),
-            "a greeting per language: en, te, el or tl",
-        ));
+    for (name, texts) in [("greeting", &s.greeting), ("away_message", &s.away_message)] {
+        if let Some(lang) = texts
+            .keys()
+            .find(|l| !crate::i18n::LANGUAGES.iter().any(|(x, _)| x == l))
+        {
+            return Err(Problem::field(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                format!("settings.{name}.{lang}"),
+                "one text per language: en, te, el or tl",
+            ));
+        }
     }
     if s.email_after_seconds.is_some_and(|n| n == 0 || n > 86_400) {
         return Err(Problem::field(
@@ -718,18 +722,21 @@ impl Session {
             .read(op!(c => chat::anyone_online(c, team).await))
             .await
             .unwrap_or(false);
-        let greeting = self
-            .settings
-            .greeting
-            .get(self.language)
-            .or_else(|| self.settings.greeting.get("en"))
-            .cloned();
+        let in_language = |texts: &std::collections::BTreeMap<String, String>| {
+            texts
+                .get(self.language)
+                .or_else(|| texts.get("en"))
+                .cloned()
+        };
+        let greeting = in_language(&self.settings.greeting);
+        let away = in_language(&self.settings.away_message);
         self.online = online;
         self.json(json!({
             "type": "welcome", "v": VERSION, "token": new_token, "agents_online": online,
             "greeting": greeting, "require_email": self.settings.require_email,
             "colour": self.settings.colour,
             "email_answers": self.settings.email_inbox.is_some(), "email_known": email_known,
+            "away_message": away,
         }))
         .await?;
         self.catch_up().await

@@ -716,7 +716,8 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
         "POST",
         "/api/v1/inboxes",
         Some(json!({"name": "website-chat", "channel": "chat", "settings": {
-            "allowed_origins": ["http://shop.test"], "email_inbox": "support", "email_after_seconds": 1}})),
+            "allowed_origins": ["http://shop.test"], "email_inbox": "support", "email_after_seconds": 1,
+            "away_message": {"en": "We are open 9 to 17, Monday to Friday."}}})),
     );
     assert_eq!(s, 201, "{chat}");
     let inbox = chat["id"].as_str().unwrap().to_string();
@@ -731,6 +732,10 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
         ),
         (&json!(false), &json!(true), &json!(false)),
         "{welcome}"
+    );
+    assert_eq!(
+        welcome["away_message"],
+        "We are open 9 to 17, Monday to Friday."
     );
     let token = welcome["token"].as_str().unwrap().to_string();
     // The widget offers to answer by email; a wrong address is refused, a right one kept.

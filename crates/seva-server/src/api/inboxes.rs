@@ -74,7 +74,7 @@ pub struct NewInbox {
     /// The address customers write to (email inboxes).
     pub address: Option<String>,
     /// Email settings (email inboxes: relay, IMAP, acknowledgements) or widget settings
-    /// (chat inboxes: allowed_origins, require_email, greeting, colour).
+    /// (chat inboxes: allowed_origins, require_email, greeting, away_message, colour, bot, email_inbox, email_after_seconds).
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
     /// Passwords and keys (write-only).

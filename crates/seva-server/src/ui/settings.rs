@@ -225,6 +225,8 @@ struct FormValues {
     chat_origins: String,
     chat_require_email: bool,
     chat_greetings: Vec<(&'static str, &'static str, String)>,
+    /// What the widget says when nobody is online, by language (code, name, text).
+    chat_away: Vec<(&'static str, &'static str, String)>,
     chat_colour: String,
     chat_embed: String,
     /// The answering bot: on, its threshold in percent, its handoff words (comma-separated).
@@ -303,6 +305,13 @@ impl FormValues {
                 .iter()
                 .map(|(code, name)| {
                     let text = chat.greeting.get(*code).cloned().unwrap_or_default();
+                    (*code, *name, text)
+                })
+                .collect(),
+            chat_away: LANGUAGES
+                .iter()
+                .map(|(code, name)| {
+                    let text = chat.away_message.get(*code).cloned().unwrap_or_default();
                     (*code, *name, text)
                 })
                 .collect(),
@@ -462,6 +471,14 @@ pub struct InboxForm {
     #[serde(default)]
     chat_greeting_tl: String,
     #[serde(default)]
+    chat_away_en: String,
+    #[serde(default)]
+    chat_away_te: String,
+    #[serde(default)]
+    chat_away_el: String,
+    #[serde(default)]
+    chat_away_tl: String,
+    #[serde(default)]
     chat_colour: String,
     chat_bot: Option<String>,
     #[serde(default)]
@@ -503,16 +520,25 @@ fn port(field: &'static str, s: &str) -> Result<u16, seva_store::Error> {
 impl InboxForm {
     /// A chat inbox's widget settings, as the form gives them.
     fn chat_settings(&self) -> crate::chat::ChatSettings {
-        let greeting = [
+        let per_language = |texts: [(&str, &String); 4]| {
+            texts
+                .into_iter()
+                .filter(|(_, text)| !text.trim().is_empty())
+                .map(|(code, text)| (code.to_string(), text.trim().to_string()))
+                .collect()
+        };
+        let greeting = per_language([
             ("en", &self.chat_greeting_en),
             ("te", &self.chat_greeting_te),
             ("el", &self.chat_greeting_el),
             ("tl", &self.chat_greeting_tl),
-        ]
-        .into_iter()
-        .filter(|(_, text)| !text.trim().is_empty())
-        .map(|(code, text)| (code.to_string(), text.trim().to_string()))
-        .collect();
+        ]);
+        let away_message = per_language([
+            ("en", &self.chat_away_en),
+            ("te", &self.chat_away_te),
+            ("el", &self.chat_away_el),
+            ("tl", &self.chat_away_tl),
+        ]);
         crate::chat::ChatSettings {
             allowed_origins: self
                 .chat_origins
@@ -521,6 +547,7 @@ impl InboxForm {
                 .collect(),
             require_email: self.chat_require_email.is_some(),
             greeting,
+            away_message,
             colour: filled(&self.chat_colour),
             bot: crate::bot::BotSettings {
                 enabled: self.chat_bot.is_some(),

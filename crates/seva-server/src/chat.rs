@@ -190,6 +190,19 @@ pub async fn ws(
         }))
 }
 
+/// A message frame's client id (1 to 100 characters) and text, a visitor's or an agent's.
+fn message_fields(frame: &Value) -> Result<(String, String), &'static str> {
+    let client_id = frame["client_id"]
+        .as_str()
+        .filter(|c| !c.is_empty() && c.len() <= 100)
+        .ok_or("a message needs a client_id (1 to 100 characters)")?;
+    let text = frame["text"].as_str().unwrap_or("").trim();
+    if text.is_empty() {
+        return Err("a message needs text");
+    }
+    Ok((client_id.to_string(), text.to_string()))
+}
+
 /// Whether the request comes from one of Seva's own pages (or from no page at all: a
 /// program, which authenticates with a token).
 fn own_origin(headers: &HeaderMap) -> bool {
@@ -829,22 +842,10 @@ impl Session {
         let (Some(caller), Some(conversation)) = (self.agent.clone(), self.agent_on) else {
             return Err(End::Gone);
         };
-        let Some(client_id) = frame["client_id"]
-            .as_str()
-            .filter(|c| !c.is_empty() && c.len() <= 100)
-            .map(str::to_string)
-        else {
-            return self
-                .error(
-                    "bad_frame",
-                    "a message needs a client_id (1 to 100 characters)",
-                )
-                .await;
+        let (client_id, text) = match message_fields(frame) {
+            Ok(fields) => fields,
+            Err(why) => return self.error("bad_frame", why).await,
         };
-        let text = frame["text"].as_str().unwrap_or("").trim().to_string();
-        if text.is_empty() {
-            return self.error("bad_frame", "a message needs text").await;
-        }
         let viewer = caller.viewer();
         let key = format!("{}:{client_id}", caller.agent.id);
         let hash = sha256_hex(text.as_bytes());
@@ -927,22 +928,10 @@ impl Session {
     }
 
     async fn message(&mut self, frame: &Value) -> Result<(), End> {
-        let Some(client_id) = frame["client_id"]
-            .as_str()
-            .filter(|c| !c.is_empty() && c.len() <= 100)
-        else {
-            return self
-                .error(
-                    "bad_frame",
-                    "a message needs a client_id (1 to 100 characters)",
-                )
-                .await;
+        let (client_id, text) = match message_fields(frame) {
+            Ok(fields) => fields,
+            Err(why) => return self.error("bad_frame", why).await,
         };
-        let text = frame["text"].as_str().unwrap_or("").trim();
-        if text.is_empty() {
-            return self.error("bad_frame", "a message needs text").await;
-        }
-        let (client_id, text) = (client_id.to_string(), text.to_string());
         let visitor = self.visitor.clone().ok_or(End::Gone)?;
         let team = self.inbox.team_id;
         let bot = self.settings.bot.enabled && !self.person_asked;

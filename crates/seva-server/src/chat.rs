@@ -606,6 +606,11 @@ impl Session {
             return self.agent_frame(kind, &frame).await;
         }
         match (kind, said_hello) {
+            // Visitors and agents alike speak this version.
+            ("hello", false) if frame["v"].as_i64() != Some(VERSION) => {
+                self.error("version", &format!("this server speaks version {VERSION}"))
+                    .await
+            }
             ("hello", false) if frame["as"] == "agent" => self.agent_hello(&frame).await,
             ("hello", false) => self.hello(&frame).await,
             ("hello", true) => self.error("bad_frame", "hello was already said").await,
@@ -667,11 +672,6 @@ impl Session {
     }
 
     async fn hello(&mut self, frame: &Value) -> Result<(), End> {
-        if frame["v"].as_i64() != Some(VERSION) {
-            return self
-                .error("version", &format!("this server speaks version {VERSION}"))
-                .await;
-        }
         let inbox = self.inbox.id;
         let text = |k: &str| {
             frame[k]
@@ -787,11 +787,6 @@ impl Session {
     /// An agent's desk follows one chat: `{"type": "hello", "v": 1, "as": "agent",
     /// "conversation": ID, "after": N}` (without `after`, from now on).
     async fn agent_hello(&mut self, frame: &Value) -> Result<(), End> {
-        if frame["v"].as_i64() != Some(VERSION) {
-            return self
-                .error("version", &format!("this server speaks version {VERSION}"))
-                .await;
-        }
         let Some(caller) = self.agent.clone() else {
             self.error(
                 "unauthorized",

@@ -295,7 +295,25 @@ impl SearchIndex {
         Ok(())
     }
 
+    /// Adds a message, replacing any earlier copy of it (a message moved by a merge or a
+    /// split, a subject changed).
     pub fn put_message(&self, m: &MessageDoc<'_>) -> Result<()> {
+        let d = self.message_doc(m);
+        let w = self.writer();
+        w.delete_term(Term::from_field_text(self.f.id, m.id));
+        w.add_document(d)?;
+        Ok(())
+    }
+
+    /// Adds a message the index cannot hold yet (one just written). Cheaper than
+    /// [`Self::put_message`]: every delete is looked up in every segment at the next commit.
+    pub fn add_message(&self, m: &MessageDoc<'_>) -> Result<()> {
+        let d = self.message_doc(m);
+        self.writer().add_document(d)?;
+        Ok(())
+    }
+
+    fn message_doc(&self, m: &MessageDoc<'_>) -> TantivyDocument {
         let f = &self.f;
         let mut d = TantivyDocument::default();
         d.add_text(f.id, m.id);
@@ -314,10 +332,7 @@ impl SearchIndex {
         d.add_text(f.body, m.text);
         self.stems(&mut d, lang.as_deref().unwrap_or(""), m.subject, m.text);
         d.add_i64(f.updated, m.created);
-        let w = self.writer();
-        w.delete_term(Term::from_field_text(f.id, m.id));
-        w.add_document(d)?;
-        Ok(())
+        d
     }
 
     /// The stemmed copies, for the languages that have a stemmer.
@@ -344,6 +359,12 @@ impl SearchIndex {
     /// Forgets every document (before a rebuild).
     pub fn clear(&self) -> Result<()> {
         self.writer().delete_all_documents()?;
+        Ok(())
+    }
+
+    /// Forgets what was put since the last commit.
+    pub fn rollback(&self) -> Result<()> {
+        self.writer().rollback()?;
         Ok(())
     }
 

@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use seva_core::{ArticleId, ConversationId, MessageId};
 use seva_search::{ArticleDoc, MessageDoc, SearchIndex};
@@ -17,9 +17,32 @@ use crate::Shared;
 /// The writer's memory: enough to index a large batch without many small segments.
 const WRITER_HEAP: usize = 48 * 1024 * 1024;
 
-/// Opens the index in the data folder (`DATA/index`).
+/// How much lower than the rest of Seva the index's threads run (a `nice` value). The
+/// index is a copy of what is stored, seconds behind at most; when the CPU is short, the
+/// answers to customers and agents come first and the index catches up after.
+const INDEX_NICENESS: i32 = 10;
+
+/// Lowers the calling thread's priority to [`INDEX_NICENESS`]. Threads it starts inherit it.
+fn run_behind() {
+    let tid = rustix::thread::gettid();
+    if let Err(e) = rustix::process::setpriority_process(Some(tid), INDEX_NICENESS) {
+        tracing::debug!(error = %e, "could not lower the search index's priority");
+    }
+}
+
+/// Opens the index in the data folder (`DATA/index`). It is opened on a thread of lower
+/// priority, so that tantivy's own threads (indexing, merging) start from there and run
+/// behind the rest of Seva.
 pub fn open(config: &crate::config::Config) -> Result<SearchIndex, seva_search::Error> {
-    SearchIndex::open(&config.data_dir.join("index"), WRITER_HEAP)
+    let dir = config.data_dir.join("index");
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            run_behind();
+            SearchIndex::open(&dir, WRITER_HEAP)
+        })
+        .join()
+        .unwrap_or_else(|_| Err(std::io::Error::other("opening the index panicked").into()))
+    })
 }
 
 pub fn put_article(index: &SearchIndex, a: &Article) -> Result<(), seva_search::Error> {
@@ -38,23 +61,38 @@ pub fn put_article(index: &SearchIndex, a: &Article) -> Result<(), seva_search::
     })
 }
 
-pub fn put_message(index: &SearchIndex, m: &Searchable) -> Result<(), seva_search::Error> {
-    index.put_message(&MessageDoc {
-        id: &m.id.to_string(),
-        conversation: &m.conversation_id.to_string(),
+/// Puts a message in the index. `new` says it cannot be there yet (just written), which
+/// spares the index a delete.
+pub fn put_message(
+    index: &SearchIndex,
+    m: &Searchable,
+    new: bool,
+) -> Result<(), seva_search::Error> {
+    let (id, conversation) = (m.id.to_string(), m.conversation_id.to_string());
+    let doc = MessageDoc {
+        id: &id,
+        conversation: &conversation,
         reference: m.reference,
         subject: &m.subject,
         text: &m.text,
         note: m.note,
         lang: None,
         created: m.created_at.micros() / 1_000_000,
-    })
+    };
+    if new {
+        index.add_message(&doc)
+    } else {
+        index.put_message(&doc)
+    }
 }
 
 /// Fills the index from the store: every article and message. Returns the documents put.
 pub async fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64, String> {
-    let checkpoint = store
-        .read(op!(c => events::last_seq(c).await))
+    // One snapshot for both: every message up to `through` has its event at or before
+    // `checkpoint`, and every later message comes with an event after it, so no message
+    // is put twice.
+    let (checkpoint, through) = store
+        .read(op!(c => Ok((events::last_seq(c).await?, messages::last_seq(c).await?))))
         .await
         .map_err(|e| e.to_string())?;
     index.clear().map_err(|e| e.to_string())?;
@@ -75,13 +113,16 @@ pub async fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64, String> 
     let mut after_seq = 0;
     loop {
         let page = store
-            .read(op!(c => messages::searchable(c, SearchableOf::After(after_seq), 2_000).await))
+            .read(op!(c => {
+                let of = SearchableOf::Between { after: after_seq, through };
+                messages::searchable(c, of, 2_000).await
+            }))
             .await
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };
         after_seq = last.seq;
         for m in &page {
-            put_message(index, m).map_err(|e| e.to_string())?;
+            put_message(index, m, true).map_err(|e| e.to_string())?;
             put += 1;
         }
     }
@@ -94,7 +135,10 @@ pub async fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64, String> 
 struct Work {
     articles: BTreeSet<ArticleId>,
     gone: HashSet<ArticleId>,
+    /// Messages just written: none of them can be in the index yet.
     messages: BTreeSet<MessageId>,
+    /// Messages that may be in it already, to be replaced.
+    moved: BTreeSet<MessageId>,
     conversations: BTreeSet<ConversationId>,
 }
 
@@ -114,7 +158,12 @@ impl Work {
             }
             "message.created" | "conversation.created" => {
                 if let Some(m) = id("message_id").and_then(|s| s.parse().ok()) {
-                    self.messages.insert(m);
+                    // A conversation split off takes a message that was indexed before.
+                    if e.data.get("split_from").is_some() {
+                        self.moved.insert(m);
+                    } else {
+                        self.messages.insert(m);
+                    }
                 }
             }
             "conversation.merged" | "conversation.split" | "conversation.subject" => {
@@ -128,6 +177,12 @@ impl Work {
     }
 }
 
+/// How often the index commits while events keep coming. Each commit makes a segment
+/// that tantivy later merges; committing after every page of events under load cost more
+/// CPU than the indexing itself (docs/benchmarks.md). A message written after a quiet
+/// spell is searchable at once; under load, within about this long.
+const COMMIT_EVERY: Duration = Duration::from_secs(1);
+
 /// Applies the events after the index's checkpoint, for as long as the server runs.
 pub async fn run(state: Shared, index: Arc<SearchIndex>) {
     if index.is_fresh() {
@@ -136,41 +191,91 @@ pub async fn run(state: Shared, index: Arc<SearchIndex>) {
             Err(e) => tracing::error!(error = %e, "could not build the search index"),
         }
     }
-    let mut cursor = index.checkpoint().unwrap_or(0);
-    let mut notices = state.store.subscribe();
+    // Indexing and the index's commit are plain blocking work (and SQLite reads run on
+    // the calling thread): on a thread of their own, at a lower priority, they never hold
+    // up the tasks that answer customers and agents.
     let handle = tokio::runtime::Handle::current();
+    let started = std::thread::Builder::new()
+        .name("seva-search".into())
+        .spawn(move || {
+            run_behind();
+            feed(&state, &index, &handle)
+        });
+    if let Err(e) = started {
+        tracing::error!(error = %e, "cannot start the search index's thread; search is stale");
+    }
+}
+
+fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
+    let mut cursor = index.checkpoint().unwrap_or(0);
+    // Applied but not yet committed: the events up to `cursor` since the last commit.
+    let mut dirty = false;
+    let mut committed_at: Option<Instant> = None;
+    let mut notices = state.store.subscribe();
     loop {
-        // Indexing and the index's commit are plain blocking work (and SQLite reads run on
-        // the calling thread): done on a thread of their own, they never hold up the
-        // tasks that answer customers and agents.
-        let (store, idx, on) = (state.store.clone(), index.clone(), handle.clone());
-        let applied =
-            tokio::task::spawn_blocking(move || on.block_on(catch_up(&store, &idx, cursor)))
-                .await
-                .unwrap_or_else(|e| Err(e.to_string()));
-        match applied {
-            Ok(Some(seq)) => {
-                cursor = seq;
-                continue;
+        let commit_due = committed_at.is_none_or(|at| at.elapsed() >= COMMIT_EVERY);
+        let step = on
+            .block_on(apply(&state.store, index, cursor))
+            .and_then(|applied| {
+                let commit = commit_due && (dirty || applied.is_some());
+                if commit {
+                    index
+                        .commit(applied.unwrap_or(cursor))
+                        .map_err(|e| e.to_string())?;
+                }
+                Ok((applied, commit))
+            });
+        let more = match step {
+            Ok((applied, commit)) => {
+                if let Some(seq) = applied {
+                    cursor = seq;
+                    dirty = true;
+                }
+                if commit {
+                    dirty = false;
+                    committed_at = Some(Instant::now());
+                }
+                applied.is_some()
             }
-            Ok(None) => {}
-            Err(e) => tracing::warn!(error = %e, "search index: could not apply events"),
+            Err(e) => {
+                tracing::warn!(error = %e, "search index: could not apply events");
+                // What was applied but not committed is dropped and applied again from
+                // the checkpoint.
+                if let Err(e) = index.rollback() {
+                    tracing::warn!(error = %e, "search index: could not roll back");
+                }
+                cursor = index.checkpoint().unwrap_or(0);
+                dirty = false;
+                false
+            }
+        };
+        if more {
+            continue;
         }
-        // Woken by a commit on this node; other nodes' commits are seen within seconds.
-        if let Ok(Ok(_)) = tokio::time::timeout(Duration::from_secs(2), notices.recv()).await {
-            tokio::time::sleep(Duration::from_millis(30)).await;
+        // Caught up. Woken by a commit on this node (other nodes' commits are seen within
+        // seconds), or when the applied events are due to be committed.
+        let wait = match committed_at {
+            Some(at) if dirty => COMMIT_EVERY.saturating_sub(at.elapsed()),
+            _ => Duration::from_secs(2),
+        };
+        let woken = on.block_on(async {
+            let heard = tokio::time::timeout(wait, notices.recv()).await;
+            if let Ok(Ok(_)) = heard {
+                tokio::time::sleep(Duration::from_millis(30)).await;
+                true
+            } else {
+                false
+            }
+        });
+        if woken {
             notices = notices.resubscribe();
         }
     }
 }
 
-/// Applies up to a page of events after `cursor`; the new cursor, or `None` when there was
-/// nothing to apply.
-pub async fn catch_up(
-    store: &Store,
-    index: &SearchIndex,
-    cursor: i64,
-) -> Result<Option<i64>, String> {
+/// Puts in the index what the events after `cursor` ask for, a page of events at a
+/// time, without committing; the new cursor, or `None` when there was nothing to apply.
+pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Option<i64>, String> {
     let batch = store
         .read(op!(c => events::after(c, cursor, 1_000).await))
         .await
@@ -195,13 +300,17 @@ pub async fn catch_up(
             Err(e) => return Err(e.to_string()),
         }
     }
-    for id in work.messages.iter().copied() {
-        let found = store
-            .read(op!(c => messages::searchable(c, SearchableOf::One(id), 1).await))
-            .await
-            .map_err(|e| e.to_string())?;
-        for m in &found {
-            put_message(index, m).map_err(|e| e.to_string())?;
+    for (ids, new) in [(&work.messages, true), (&work.moved, false)] {
+        let ids: Vec<MessageId> = ids.iter().copied().collect();
+        for chunk in ids.chunks(messages::SEARCHABLE_BATCH) {
+            let chunk = chunk.to_vec();
+            let found = store
+                .read(op!(c => messages::searchable(c, SearchableOf::Some(&chunk), 0).await))
+                .await
+                .map_err(|e| e.to_string())?;
+            for m in &found {
+                put_message(index, m, new).map_err(|e| e.to_string())?;
+            }
         }
     }
     for c in work.conversations.iter().copied() {
@@ -210,9 +319,8 @@ pub async fn catch_up(
             .await
             .map_err(|e| e.to_string())?;
         for m in &found {
-            put_message(index, m).map_err(|e| e.to_string())?;
+            put_message(index, m, false).map_err(|e| e.to_string())?;
         }
     }
-    index.commit(last).map_err(|e| e.to_string())?;
     Ok(Some(last))
 }

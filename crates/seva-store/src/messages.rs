@@ -258,25 +258,53 @@ pub struct Searchable {
 }
 
 /// Which messages to give the search index.
-pub enum SearchableOf {
-    One(MessageId),
+pub enum SearchableOf<'a> {
+    /// These messages (at most [`SEARCHABLE_BATCH`] a query).
+    Some(&'a [MessageId]),
     Conversation(ConversationId),
-    /// Every message after this seq, a page at a time (for a rebuild).
-    After(i64),
+    /// The messages after `after` up to `through` (seqs), a page at a time (for a rebuild).
+    Between {
+        after: i64,
+        through: i64,
+    },
+}
+
+/// How many messages one query of [`SearchableOf::Some`] asks for. A fixed count keeps
+/// one prepared statement for every batch: shorter lists repeat their first id.
+pub const SEARCHABLE_BATCH: usize = 64;
+
+/// The newest message's seq (0 when there are none).
+pub async fn last_seq(conn: &mut dyn Conn) -> Result<i64> {
+    conn.query_one("SELECT coalesce(max(seq), 0) FROM messages", args![])
+        .await?
+        .int(0)
 }
 
 /// Messages for the search index (customer's, agents' and notes; not system lines).
 pub async fn searchable(
     conn: &mut dyn Conn,
-    of: SearchableOf,
+    of: SearchableOf<'_>,
     limit: i64,
 ) -> Result<Vec<Searchable>> {
     const SQL: &str = "SELECT m.seq, m.id, m.conversation_id, c.seq, c.subject, m.text, m.kind, m.created_at \
         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.kind <> 'system' AND ";
     let rows = match of {
-        SearchableOf::One(id) => {
-            conn.query(&format!("{SQL} m.id = $1"), args![id.to_string()])
-                .await?
+        SearchableOf::Some(ids) => {
+            let Some(first) = ids.first() else {
+                return Ok(Vec::new());
+            };
+            if ids.len() > SEARCHABLE_BATCH {
+                return Err(Error::invalid("ids", "too many messages for one query"));
+            }
+            static BATCH_SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+            let sql = BATCH_SQL.get_or_init(|| {
+                let marks: Vec<String> = (1..=SEARCHABLE_BATCH).map(|i| format!("${i}")).collect();
+                format!("{SQL} m.id IN ({}) ORDER BY m.seq", marks.join(", "))
+            });
+            let args: Vec<crate::db::Value> = (0..SEARCHABLE_BATCH)
+                .map(|i| crate::db::Value::Text(ids.get(i).unwrap_or(first).to_string()))
+                .collect();
+            conn.query(sql, &args).await?
         }
         SearchableOf::Conversation(c) => {
             conn.query(
@@ -285,10 +313,10 @@ pub async fn searchable(
             )
             .await?
         }
-        SearchableOf::After(seq) => {
+        SearchableOf::Between { after, through } => {
             conn.query(
-                &format!("{SQL} m.seq > $1 ORDER BY m.seq LIMIT $2"),
-                args![seq, limit],
+                &format!("{SQL} m.seq > $1 AND m.seq <= $2 ORDER BY m.seq LIMIT $3"),
+                args![after, through, limit],
             )
             .await?
         }

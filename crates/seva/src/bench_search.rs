@@ -133,7 +133,7 @@ pub fn run(articles: usize, messages: usize, queries: usize) -> Result<()> {
             words(&mut rng, v, n)
         };
         let id = format!("m{i}");
-        index.put_message(&MessageDoc {
+        index.add_message(&MessageDoc {
             id: &id,
             conversation: &format!("c{}", i / 5),
             reference: (i / 5) as i64,

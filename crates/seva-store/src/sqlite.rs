@@ -62,9 +62,17 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
          PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;"
     } else {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY;"
+         PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;"
     };
     conn.execute_batch(pragmas)?;
+    // Plans must not depend on the values bound: otherwise SQLite marks a statement with
+    // `col = ?` and an ORDER BY (or a `LIMIT ?`) to be compiled again at every new
+    // binding, and the statement cache saves nothing (it was 14% of the writer's time
+    // at every create, in `rules::enabled`; docs/benchmarks.md).
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
     conn.set_prepared_statement_cache_capacity(128);
     Ok(conn)
 }
@@ -170,9 +178,15 @@ impl Sqlite {
             .open(wal_path(path))
             .map_err(|e| Error::Backend(format!("cannot open the write-ahead log: {e}")))?;
         let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Committed>();
+        let (checkpoint_tx, checkpoint_rx) = std::sync::mpsc::sync_channel::<()>(1);
+        let checkpointer = open(path, false)?;
+        std::thread::Builder::new()
+            .name("seva-sqlite-ckpt".into())
+            .spawn(move || checkpointer_loop(checkpointer, checkpoint_rx))
+            .map_err(|e| Error::Backend(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-sync".into())
-            .spawn(move || syncer_loop(wal, synced_rx, publish))
+            .spawn(move || syncer_loop(wal, synced_rx, checkpoint_tx, publish))
             .map_err(|e| Error::Backend(format!("cannot start the sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-writer".into())
@@ -277,6 +291,7 @@ struct Committed {
 fn syncer_loop(
     wal: std::fs::File,
     rx: std::sync::mpsc::Receiver<Committed>,
+    checkpoint: std::sync::mpsc::SyncSender<()>,
     publish: impl Fn(Vec<Event>),
 ) {
     let mut pending = Vec::new();
@@ -312,6 +327,28 @@ fn syncer_loop(
         if synced.is_err() {
             return;
         }
+        // A nudge, not a queue: one waiting nudge stands for any number of commits.
+        let _ = checkpoint.try_send(());
+    }
+}
+
+/// The least time between two checkpoints. Each one syncs the database file; a page
+/// changed by many commits in between is copied once.
+const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// Copies committed pages from the write-ahead log into the database, on a connection of
+/// its own, so that neither the copying nor the database file's sync holds up the writer
+/// (SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages, and
+/// blocks every request behind it). A passive checkpoint never waits for the writer or
+/// the readers; it syncs the log before copying, so it never copies what the sync thread
+/// has not made durable yet. The writer starts the log over once a checkpoint has
+/// copied all of it.
+fn checkpointer_loop(conn: Connection, nudges: std::sync::mpsc::Receiver<()>) {
+    while nudges.recv().is_ok() {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "checkpoint failed; the next one tries again");
+        }
+        std::thread::sleep(CHECKPOINT_EVERY);
     }
 }
 

@@ -119,10 +119,19 @@ async fn metrics(State(state): State<Shared>) -> Response {
             let open = c.query_one("SELECT count(*) FROM conversations WHERE status IN ('open', 'pending', 'on_hold')", &[]).await?.int(0)?;
             let dead = c.query_one("SELECT count(*) FROM jobs WHERE state = 'dead'", &[]).await?.int(0)?;
             let queued = c.query_one("SELECT count(*) FROM jobs WHERE state IN ('queued', 'running')", &[]).await?.int(0)?;
-            Ok((open, dead, queued))
+            let last_event = seva_store::events::last_seq(c).await?;
+            Ok((open, dead, queued, last_event))
         }))
         .await;
-    if let Ok((open, dead, queued)) = gauges {
+    if let Ok((open, dead, queued, last_event)) = gauges {
+        if let Some(index) = state.search.get() {
+            let behind = last_event - index.checkpoint().unwrap_or(0);
+            let name = "seva_search_behind_events";
+            out += &format!(
+                "# HELP {name} Events not yet in the search index\n# TYPE {name} gauge\n{name} {}\n",
+                behind.max(0)
+            );
+        }
         for (name, help, v) in [
             (
                 "seva_conversations_active",

@@ -381,6 +381,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99))
     );
+    // The search index runs behind the creates at a lower priority: how far behind.
+    let behind_since = Instant::now();
+    let mut client = Client::connect(&server.addr, token.clone()).await?;
+    loop {
+        let (_, body) = client.send("GET", "/metrics", None).await?;
+        let behind = String::from_utf8_lossy(&body)
+            .lines()
+            .find_map(|l| l.strip_prefix("seva_search_behind_events "))
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .context("/metrics has no seva_search_behind_events")?;
+        if behind == 0 {
+            break;
+        }
+        if behind_since.elapsed() > Duration::from_secs(300) {
+            bail!("the search index is still {behind} events behind after 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    println!(
+        "| search index complete after the last create | {:.2} s |",
+        behind_since.elapsed().as_secs_f64()
+    );
 
     // The machine's own yardstick: the same client against the server's most trivial
     // handler. The 10,000/s target was set where a trivial axum handler served

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Seva, agent_id, attribute_after, reference_in, submit_form, team};
+use common::{Seva, agent_id, attribute_after, reference_in, search_until, submit_form, team};
 use serde_json::{Value, json};
 
 fn create(seva: &Seva, body: Value) -> String {
@@ -380,6 +380,30 @@ fn merging_moves_the_messages_and_closes_the_duplicate_and_a_message_splits_off_
         .map(|m| m["text"].as_str().unwrap())
         .collect();
     assert_eq!(moved[0], "Still cannot log in");
+    // The search index follows the move: the message is found once, in its new
+    // conversation, and the first message once, in the first.
+    let new_id = new["id"].as_str().unwrap();
+    let hits = search_until(&seva, "/api/v1/search?kind=messages&q=log+in", |h| {
+        h.iter().any(|h| h["conversation"] == new_id)
+    });
+    let found: Vec<(&str, &str)> = hits
+        .iter()
+        .map(|h| {
+            (
+                h["id"].as_str().unwrap(),
+                h["conversation"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(found.len(), 2, "{hits:?}");
+    assert!(
+        found.contains(&(second_message.as_str(), new_id)),
+        "{hits:?}"
+    );
+    assert!(
+        found.contains(&(first_message.as_str(), first.as_str())),
+        "{hits:?}"
+    );
     // Now the first has one customer message left, which cannot be split off.
     let (s, problem) = seva.api(
         "POST",

@@ -5,34 +5,16 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::chat::*;
-use common::{Seva, team};
+use common::{Seva, search_until, team};
 use serde_json::{Value, json};
 
 fn article(seva: &Seva, body: Value) -> Value {
     let (s, a) = seva.api("POST", "/api/v1/articles", Some(body));
     assert_eq!(s, 201, "{a}");
     a
-}
-
-/// Searches until `ready` holds for the hits (the index follows the event log).
-fn search_until(seva: &Seva, path: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
-    let started = Instant::now();
-    loop {
-        let (s, body) = seva.api("GET", path, None);
-        assert_eq!(s, 200, "{body}");
-        let hits = body["hits"].as_array().cloned().unwrap_or_default();
-        if ready(&hits) {
-            return hits;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "{path}: still {body}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
 }
 
 fn ids(hits: &[Value]) -> Vec<&str> {

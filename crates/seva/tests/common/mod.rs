@@ -418,3 +418,21 @@ pub fn agent_id(seva: &Seva, email: &str) -> String {
         .unwrap()
         .to_string()
 }
+
+/// Searches until `ready` holds for the hits (the index follows the event log).
+pub fn search_until(seva: &Seva, path: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+    let started = std::time::Instant::now();
+    loop {
+        let (s, body) = seva.api("GET", path, None);
+        assert_eq!(s, 200, "{body}");
+        let hits = body["hits"].as_array().cloned().unwrap_or_default();
+        if ready(&hits) {
+            return hits;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{path}: still {body}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}

@@ -587,6 +587,13 @@ impl Session {
             .await
     }
 
+    /// A message with this client id was not stored: no ack, so the client keeps it and
+    /// sends it again.
+    async fn not_stored(&mut self, client_id: &str, detail: &str) -> Result<(), End> {
+        self.json(json!({"type": "error", "code": "not_stored", "client_id": client_id, "detail": detail}))
+            .await
+    }
+
     async fn frame(&mut self, text: &str) -> Result<(), End> {
         if text.len() > MAX_FRAME {
             return self
@@ -878,11 +885,8 @@ impl Session {
             Err(seva_store::Error::Conflict(why)) => self.error("conflict", &why).await,
             Err(e) => {
                 tracing::warn!(error = %e, "an agent's chat answer was not stored");
-                self.json(
-                    json!({"type": "error", "code": "not_stored", "client_id": client_id,
-                                 "detail": "the answer was not stored; send it again"}),
-                )
-                .await
+                self.not_stored(&client_id, "the answer was not stored; send it again")
+                    .await
             }
         }
     }
@@ -950,12 +954,8 @@ impl Session {
             }
             Err(e) => {
                 tracing::warn!(error = %e, "a chat message was not stored");
-                // No ack: the client keeps the message and sends it again.
-                self.json(
-                    json!({"type": "error", "code": "not_stored", "client_id": client_id,
-                                 "detail": "the message was not stored; send it again"}),
-                )
-                .await
+                self.not_stored(&client_id, "the message was not stored; send it again")
+                    .await
             }
         }
     }

@@ -305,7 +305,7 @@ pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Op
         for chunk in ids.chunks(messages::SEARCHABLE_BATCH) {
             let chunk = chunk.to_vec();
             let found = store
-                .read(op!(c => messages::searchable(c, SearchableOf::Some(&chunk), 0).await))
+                .read(op!(c => messages::searchable(c, SearchableOf::Ids(&chunk), 0).await))
                 .await
                 .map_err(|e| e.to_string())?;
             for m in &found {

@@ -260,7 +260,7 @@ pub struct Searchable {
 /// Which messages to give the search index.
 pub enum SearchableOf<'a> {
     /// These messages (at most [`SEARCHABLE_BATCH`] a query).
-    Some(&'a [MessageId]),
+    Ids(&'a [MessageId]),
     Conversation(ConversationId),
     /// The messages after `after` up to `through` (seqs), a page at a time (for a rebuild).
     Between {
@@ -269,7 +269,7 @@ pub enum SearchableOf<'a> {
     },
 }
 
-/// How many messages one query of [`SearchableOf::Some`] asks for. A fixed count keeps
+/// How many messages one query of [`SearchableOf::Ids`] asks for. A fixed count keeps
 /// one prepared statement for every batch: shorter lists repeat their first id.
 pub const SEARCHABLE_BATCH: usize = 64;
 
@@ -289,7 +289,7 @@ pub async fn searchable(
     const SQL: &str = "SELECT m.seq, m.id, m.conversation_id, c.seq, c.subject, m.text, m.kind, m.created_at \
         FROM messages m JOIN conversations c ON c.id = m.conversation_id WHERE m.kind <> 'system' AND ";
     let rows = match of {
-        SearchableOf::Some(ids) => {
+        SearchableOf::Ids(ids) => {
             let Some(first) = ids.first() else {
                 return Ok(Vec::new());
             };

@@ -12,6 +12,7 @@ pub mod language;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicI64, Ordering};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
@@ -200,7 +201,11 @@ pub struct SearchIndex {
     writer: Mutex<IndexWriter>,
     f: Fields,
     fresh: bool,
+    /// The checkpoint of the commit searches see ([`NO_CHECKPOINT`] before the first).
+    visible: AtomicI64,
 }
+
+const NO_CHECKPOINT: i64 = i64::MIN;
 
 impl SearchIndex {
     /// Opens the index in `dir`, or starts an empty one there (see [`Self::is_fresh`]).
@@ -232,12 +237,14 @@ impl SearchIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
+        let committed = index.load_metas()?.payload.and_then(|p| p.parse().ok());
         Ok(Self {
             index,
             reader,
             writer: Mutex::new(writer),
             f,
             fresh,
+            visible: AtomicI64::new(committed.unwrap_or(NO_CHECKPOINT)),
         })
     }
 
@@ -246,9 +253,9 @@ impl SearchIndex {
         self.fresh
     }
 
-    /// The last event applied, as committed with the index.
+    /// The last event applied, as committed with the index and seen by its searches.
     pub fn checkpoint(&self) -> Option<i64> {
-        self.index.load_metas().ok()?.payload?.parse().ok()
+        Some(self.visible.load(Ordering::Acquire)).filter(|&c| c != NO_CHECKPOINT)
     }
 
     pub fn documents(&self) -> u64 {
@@ -377,7 +384,11 @@ impl SearchIndex {
             prepared.set_payload(&checkpoint.to_string());
             prepared.commit()?;
         }
-        self.reader.reload()?;
+        // Searches see the commit once the reader is reloaded; should that fail, the commit
+        // stands all the same (the next reload shows it).
+        let reloaded = self.reader.reload();
+        self.visible.store(checkpoint, Ordering::Release);
+        reloaded?;
         Ok(())
     }
 

@@ -420,8 +420,28 @@ pub fn agent_id(seva: &Seva, email: &str) -> String {
 }
 
 /// Searches until `ready` holds for the hits (the index follows the event log).
+/// Waits until the search index holds every event stored so far (its commit, about once a
+/// second, is what searches see), then searches `path` until `ready` holds for the hits.
+/// Waiting for the whole index first keeps a search from seeing half a batch of writes.
 pub fn search_until(seva: &Seva, path: &str, ready: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let started = std::time::Instant::now();
+    let within = Duration::from_secs(15);
+    loop {
+        let res = Seva::agent().get(&seva.url("/metrics")).call().unwrap();
+        let metrics = res.into_body().read_to_string().unwrap();
+        let behind = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix("seva_search_behind_events "))
+            .unwrap_or_else(|| panic!("/metrics has no seva_search_behind_events: {metrics}"));
+        if behind.trim() == "0" {
+            break;
+        }
+        assert!(
+            started.elapsed() < within,
+            "the index is {behind} events behind"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     loop {
         let (s, body) = seva.api("GET", path, None);
         assert_eq!(s, 200, "{body}");
@@ -429,10 +449,7 @@ pub fn search_until(seva: &Seva, path: &str, ready: impl Fn(&[Value]) -> bool) -
         if ready(&hits) {
             return hits;
         }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "{path}: still {body}"
-        );
+        assert!(started.elapsed() < within, "{path}: still {body}");
         std::thread::sleep(Duration::from_millis(100));
     }
 }

@@ -12,7 +12,8 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -62,7 +63,8 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
          PRAGMA cache_size = -16000; PRAGMA temp_store = MEMORY;"
     } else {
         "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-         PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0;"
+         PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
+         PRAGMA journal_size_limit = 33554432;"
     };
     conn.execute_batch(pragmas)?;
     // Plans must not depend on the values bound: otherwise SQLite marks a statement with
@@ -180,9 +182,18 @@ impl Sqlite {
         let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Committed>();
         let (checkpoint_tx, checkpoint_rx) = std::sync::mpsc::sync_channel::<()>(1);
         let checkpointer = open(path, false)?;
+        let log = Arc::new(Log::default());
+        let frames = log.clone();
+        writer
+            .conn
+            .wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+                frames.frames.store(pages.max(0) as u32, Ordering::Relaxed);
+                Ok(())
+            }))?;
+        let copied = log.clone();
         std::thread::Builder::new()
             .name("seva-sqlite-ckpt".into())
-            .spawn(move || checkpointer_loop(checkpointer, checkpoint_rx))
+            .spawn(move || checkpointer_loop(checkpointer, checkpoint_rx, &copied))
             .map_err(|e| Error::Backend(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-sync".into())
@@ -190,7 +201,7 @@ impl Sqlite {
             .map_err(|e| Error::Backend(format!("cannot start the sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, synced_tx))
+            .spawn(move || writer_loop(writer, rx, synced_tx, &log))
             .map_err(|e| Error::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             writes: tx,
@@ -336,19 +347,71 @@ fn syncer_loop(
 /// changed by many commits in between is copied once.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
+/// The log is started over from its beginning once it holds this many frames (8 MiB of
+/// 1 KiB pages) and a checkpoint has copied them all. Under steady writes a checkpoint
+/// never catches up on its own, since every commit adds frames while it copies; the log
+/// would grow without end (375 MB in a 10-second `seva bench`), and every sync would
+/// extend the file, which costs `fdatasync` a journal commit (0.34 ms against 0.15 ms
+/// for frames written over old ones, here).
+const RESTART_FRAMES: u32 = 8192;
+
+/// The writer copies the last frames itself, between two batches, when no more than
+/// this many are left after the checkpoint thread's last run.
+const TAIL_FRAMES: u32 = 2048;
+
+/// What the writer and the checkpoint thread know of the write-ahead log.
+#[derive(Default)]
+struct Log {
+    /// Frames in the log after the last commit.
+    frames: AtomicU32,
+    /// Frames the checkpoint thread's last run had copied into the database.
+    copied: AtomicU32,
+}
+
+/// Runs a passive checkpoint; returns the frames in the log and the frames copied.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<(u32, u32)> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok((
+            r.get::<_, i64>(1)?.max(0) as u32,
+            r.get::<_, i64>(2)?.max(0) as u32,
+        ))
+    })
+}
+
 /// Copies committed pages from the write-ahead log into the database, on a connection of
 /// its own, so that neither the copying nor the database file's sync holds up the writer
 /// (SQLite's automatic checkpoint runs inside the commit that crosses 1,000 pages, and
 /// blocks every request behind it). A passive checkpoint never waits for the writer or
 /// the readers; it syncs the log before copying, so it never copies what the sync thread
-/// has not made durable yet. The writer starts the log over once a checkpoint has
-/// copied all of it.
-fn checkpointer_loop(conn: Connection, nudges: std::sync::mpsc::Receiver<()>) {
+/// has not made durable yet. Once the log is long enough to start over
+/// ([`RESTART_FRAMES`]) it runs after every sync, each run copying what came during the
+/// one before, until the tail is short enough for the writer to copy.
+fn checkpointer_loop(conn: Connection, nudges: std::sync::mpsc::Receiver<()>, log: &Log) {
     while nudges.recv().is_ok() {
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!(error = %e, "checkpoint failed; the next one tries again");
+        match checkpoint(&conn) {
+            Ok((_, copied)) => log.copied.store(copied, Ordering::Relaxed),
+            Err(e) => tracing::warn!(error = %e, "checkpoint failed; the next one tries again"),
         }
-        std::thread::sleep(CHECKPOINT_EVERY);
+        if log.frames.load(Ordering::Relaxed) < RESTART_FRAMES {
+            std::thread::sleep(CHECKPOINT_EVERY);
+        }
+    }
+}
+
+/// After a commit: when the log is long and the checkpoint thread has copied all but its
+/// tail, the writer copies the tail, so that its next transaction starts the log over.
+/// Should the tail stay long (writes faster than the copying), the writer copies it all
+/// once the log is twice as long as it should be.
+fn finish_checkpoint(conn: &Connection, log: &Log) {
+    let frames = log.frames.load(Ordering::Relaxed);
+    let tail = frames.saturating_sub(log.copied.load(Ordering::Relaxed));
+    if frames < RESTART_FRAMES || (tail > TAIL_FRAMES && frames < 2 * RESTART_FRAMES) {
+        return;
+    }
+    match checkpoint(conn) {
+        // The checkpoint thread's count belonged to the log that now starts over.
+        Ok(_) => log.copied.store(0, Ordering::Relaxed),
+        Err(e) => tracing::debug!(error = %e, "the writer's checkpoint did not run"),
     }
 }
 
@@ -356,6 +419,7 @@ fn writer_loop(
     mut conn: SqliteConn,
     mut rx: mpsc::Receiver<(AnyOp, Reply)>,
     synced: std::sync::mpsc::Sender<Committed>,
+    log: &Log,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -403,6 +467,7 @@ fn writer_loop(
                     tracing::error!("the sync thread has stopped; the writer stops too");
                     return;
                 }
+                finish_checkpoint(&conn.conn, log);
             }
             Err(e) => {
                 tracing::error!(error = %e, "commit failed; the batch was rolled back");

@@ -6,24 +6,46 @@ use unicode_segmentation::UnicodeSegmentation;
 
 /// At most `max` user-perceived characters, with `…` when something was cut.
 pub fn truncate_graphemes(text: &str, max: usize) -> String {
-    let mut graphemes = text.grapheme_indices(true);
-    match graphemes.nth(max) {
+    match grapheme_cut(text, max) {
         None => text.to_string(),
-        Some((cut, _)) => {
-            let keep = max.saturating_sub(1);
-            let end = text
-                .grapheme_indices(true)
-                .nth(keep)
-                .map(|(i, _)| i)
-                .unwrap_or(cut);
-            format!("{}…", text[..end].trim_end())
-        }
+        Some(end) => format!("{}…", text[..end].trim_end()),
     }
+}
+
+/// Where [`truncate_graphemes`] cuts: `None` when `text` has at most `max` graphemes,
+/// else the byte offset after the first `max - 1` of them (room for the `…`).
+fn grapheme_cut(text: &str, max: usize) -> Option<usize> {
+    // A grapheme is at least one byte, so a text of at most `max` bytes fits.
+    if text.len() <= max {
+        return None;
+    }
+    // In ASCII every byte is a grapheme of its own except CR LF, and no ASCII byte joins
+    // the one before it; so when the first `max + 1` bytes are ASCII without CR, the
+    // graphemes there are the bytes. This spares the segmenter most English previews.
+    let head = &text.as_bytes()[..=max];
+    if head.iter().all(|&b| b.is_ascii() && b != b'\r') {
+        return Some(max.saturating_sub(1));
+    }
+    let mut graphemes = text.grapheme_indices(true);
+    let (cut, _) = graphemes.nth(max)?;
+    let keep = max.saturating_sub(1);
+    Some(
+        text.grapheme_indices(true)
+            .nth(keep)
+            .map(|(i, _)| i)
+            .unwrap_or(cut),
+    )
 }
 
 /// A one-line preview of a message for lists.
 pub fn preview(text: &str, max: usize) -> String {
-    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut one_line = String::with_capacity(text.len().min(4 * max + 8));
+    for word in text.split_whitespace() {
+        if !one_line.is_empty() {
+            one_line.push(' ');
+        }
+        one_line.push_str(word);
+    }
     truncate_graphemes(&one_line, max)
 }
 
@@ -155,7 +177,44 @@ mod tests {
         );
     }
 
+    /// The cut by the full segmentation, for comparison with the shortcuts.
+    fn segmented_cut(text: &str, max: usize) -> Option<usize> {
+        let (cut, _) = text.grapheme_indices(true).nth(max)?;
+        Some(
+            text.grapheme_indices(true)
+                .nth(max.saturating_sub(1))
+                .map_or(cut, |(i, _)| i),
+        )
+    }
+
+    #[test]
+    fn ascii_text_is_cut_where_the_segmenter_cuts_it() {
+        for (text, max) in [
+            ("hello world", 5),
+            ("hello\r\nworld", 6),
+            ("hello\r\nworld", 5),
+            ("abcde\u{301}fg", 5),
+            ("abcdef\u{301}g", 5),
+            ("abc", 3),
+            ("abcd", 3),
+            ("ab\u{0C3F}cd", 2),
+        ] {
+            assert_eq!(
+                grapheme_cut(text, max),
+                segmented_cut(text, max),
+                "{text:?} at {max}"
+            );
+        }
+        assert_eq!(truncate_graphemes("abcde\u{301}fg", 5), "abcd…");
+        assert_eq!(truncate_graphemes("abcd", 4), "abcd");
+    }
+
     proptest! {
+        #[test]
+        fn the_shortcuts_cut_where_the_segmenter_does(text in "[a-c \\r\\n\u{301}\u{0C3F}\u{1F1EE}]{0,40}", max in 1usize..30) {
+            prop_assert_eq!(grapheme_cut(&text, max), segmented_cut(&text, max));
+        }
+
         #[test]
         fn truncation_never_exceeds_and_is_a_prefix(text in "\\PC{0,60}", max in 1usize..30) {
             let cut = truncate_graphemes(&text, max);

@@ -113,6 +113,42 @@ async fn metrics(State(state): State<Shared>) -> Response {
             value.load(Ordering::Relaxed)
         );
     }
+    if let Some(w) = state.store.write_stats() {
+        for (name, help, value) in [
+            (
+                "seva_sqlite_commits_total",
+                "Transactions the SQLite writer committed",
+                w.commits,
+            ),
+            (
+                "seva_sqlite_writes_total",
+                "Writes the SQLite writer ran, in batches of one transaction",
+                w.writes,
+            ),
+            (
+                "seva_sqlite_writer_busy_seconds_total",
+                "Time the SQLite writer spent running batches",
+                w.writer_busy_micros,
+            ),
+            (
+                "seva_sqlite_syncs_total",
+                "Syncs of the write-ahead log",
+                w.syncs,
+            ),
+            (
+                "seva_sqlite_sync_seconds_total",
+                "Time spent syncing the write-ahead log",
+                w.sync_micros,
+            ),
+        ] {
+            let value = if name.ends_with("_seconds_total") {
+                format!("{:.6}", value as f64 / 1e6)
+            } else {
+                value.to_string()
+            };
+            out += &format!("# HELP {name} {help}\n# TYPE {name} counter\n{name} {value}\n");
+        }
+    }
     let gauges = state
         .store
         .read(seva_store::op!(c => {

@@ -45,6 +45,7 @@ use tokio::sync::broadcast;
 
 pub use db::{BoxFuture, Conn, Dialect, Row, Value};
 pub use events::Event;
+pub use sqlite::WriteStats;
 
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
@@ -189,6 +190,14 @@ impl Store {
         Ok(*value
             .downcast::<T>()
             .map_err(|_| Error::Backend("type mix-up".into()))?)
+    }
+
+    /// The SQLite write path's counters; `None` on PostgreSQL, which keeps its own.
+    pub fn write_stats(&self) -> Option<WriteStats> {
+        match &*self.backend {
+            Backend::Sqlite(db) => Some(db.write_stats()),
+            Backend::Postgres(_) => None,
+        }
     }
 
     /// Events as they are committed by this node.

@@ -12,7 +12,7 @@ use std::any::Any;
 use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use rusqlite::types::ValueRef;
@@ -36,6 +36,32 @@ pub struct Sqlite {
     readers: Mutex<Vec<SqliteConn>>,
     read_permits: Semaphore,
     path: std::path::PathBuf,
+    counters: Arc<Counters>,
+}
+
+/// What the writer and the sync thread have done since the start, for `/metrics`.
+#[derive(Default)]
+struct Counters {
+    commits: AtomicU64,
+    writes: AtomicU64,
+    writer_busy_micros: AtomicU64,
+    syncs: AtomicU64,
+    sync_micros: AtomicU64,
+}
+
+/// The SQLite write path's work since the start: group commit at a glance (writes per
+/// commit, how busy the writer is, what a sync costs).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct WriteStats {
+    /// Transactions committed, each carrying a batch of writes.
+    pub commits: u64,
+    /// Writes (calls of `Store::write`) run, committed or rolled back.
+    pub writes: u64,
+    /// Time the writer spent running batches, from `BEGIN` to the end of `COMMIT`.
+    pub writer_busy_micros: u64,
+    /// `fdatasync` calls on the write-ahead log, each covering one or more commits.
+    pub syncs: u64,
+    pub sync_micros: u64,
 }
 
 pub struct SqliteConn {
@@ -191,28 +217,42 @@ impl Sqlite {
                 Ok(())
             }))?;
         let copied = log.clone();
+        let counters = Arc::new(Counters::default());
+        let (writer_counters, sync_counters) = (counters.clone(), counters.clone());
         std::thread::Builder::new()
             .name("seva-sqlite-ckpt".into())
             .spawn(move || checkpointer_loop(checkpointer, checkpoint_rx, &copied))
             .map_err(|e| Error::Backend(format!("cannot start the checkpoint thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-sync".into())
-            .spawn(move || syncer_loop(wal, synced_rx, checkpoint_tx, publish))
+            .spawn(move || syncer_loop(wal, synced_rx, checkpoint_tx, publish, &sync_counters))
             .map_err(|e| Error::Backend(format!("cannot start the sync thread: {e}")))?;
         std::thread::Builder::new()
             .name("seva-sqlite-writer".into())
-            .spawn(move || writer_loop(writer, rx, synced_tx, &log))
+            .spawn(move || writer_loop(writer, rx, synced_tx, &log, &writer_counters))
             .map_err(|e| Error::Backend(format!("cannot start the writer thread: {e}")))?;
         Ok(Self {
             writes: tx,
             readers: Mutex::new(readers),
             read_permits: Semaphore::new(READERS),
             path: path.to_path_buf(),
+            counters,
         })
     }
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    pub fn write_stats(&self) -> WriteStats {
+        let c = &self.counters;
+        WriteStats {
+            commits: c.commits.load(Ordering::Relaxed),
+            writes: c.writes.load(Ordering::Relaxed),
+            writer_busy_micros: c.writer_busy_micros.load(Ordering::Relaxed),
+            syncs: c.syncs.load(Ordering::Relaxed),
+            sync_micros: c.sync_micros.load(Ordering::Relaxed),
+        }
     }
 
     pub async fn write(&self, op: AnyOp) -> Result<Box<dyn Any + Send>> {
@@ -304,12 +344,18 @@ fn syncer_loop(
     rx: std::sync::mpsc::Receiver<Committed>,
     checkpoint: std::sync::mpsc::SyncSender<()>,
     publish: impl Fn(Vec<Event>),
+    counters: &Counters,
 ) {
     let mut pending = Vec::new();
     while let Ok(first) = rx.recv() {
         pending.push(first);
         pending.extend(rx.try_iter());
+        let began = std::time::Instant::now();
         let synced = wal.sync_data();
+        counters.syncs.fetch_add(1, Ordering::Relaxed);
+        counters
+            .sync_micros
+            .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
         if let Err(e) = &synced {
             // A failed fsync may have dropped the dirty pages; retrying could "succeed"
             // without them. Answer the waiting requests with the error and stop taking
@@ -420,6 +466,7 @@ fn writer_loop(
     mut rx: mpsc::Receiver<(AnyOp, Reply)>,
     synced: std::sync::mpsc::Sender<Committed>,
     log: &Log,
+    counters: &Counters,
 ) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
@@ -430,6 +477,10 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        counters
+            .writes
+            .fetch_add(batch.len() as u64, Ordering::Relaxed);
         let mut results = Vec::with_capacity(batch.len());
         let mut replies = Vec::with_capacity(batch.len());
         let began = statement(&conn.conn, "BEGIN IMMEDIATE");
@@ -457,7 +508,12 @@ fn writer_loop(
             }
             replies.push(reply);
         }
-        match statement(&conn.conn, "COMMIT") {
+        let commit = statement(&conn.conn, "COMMIT");
+        counters.commits.fetch_add(1, Ordering::Relaxed);
+        counters
+            .writer_busy_micros
+            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        match commit {
             Ok(()) => {
                 let committed = Committed {
                     answers: replies.into_iter().zip(results).collect(),

@@ -356,6 +356,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         std::thread::available_parallelism().map_or(0, |n| n.get())
     );
     let counter = Arc::new(AtomicU64::new(0));
+    let mut client = Client::connect(&server.addr, token.clone()).await?;
+    let before = metrics(&mut client).await?;
     let started = Instant::now();
     let (ok, failed, lat) = create_load(
         &server.addr,
@@ -381,16 +383,28 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99))
     );
+    let after = metrics(&mut client).await?;
+    let delta = |name: &str| {
+        after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
+    };
+    let commits = delta("seva_sqlite_commits_total");
+    if commits > 0.0 {
+        let syncs = delta("seva_sqlite_syncs_total").max(1.0);
+        println!(
+            "| group commit: writes per commit, writer busy, syncs per second, time per sync | {:.1}, {:.0}%, {:.0}/s, {:.2} ms |",
+            delta("seva_sqlite_writes_total") / commits,
+            100.0 * delta("seva_sqlite_writer_busy_seconds_total") / secs,
+            syncs / secs,
+            1000.0 * delta("seva_sqlite_sync_seconds_total") / syncs,
+        );
+    }
     // The search index runs behind the creates at a lower priority: how far behind.
     let behind_since = Instant::now();
-    let mut client = Client::connect(&server.addr, token.clone()).await?;
     loop {
-        let (_, body) = client.send("GET", "/metrics", None).await?;
-        let behind = String::from_utf8_lossy(&body)
-            .lines()
-            .find_map(|l| l.strip_prefix("seva_search_behind_events "))
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .context("/metrics has no seva_search_behind_events")?;
+        let behind = *metrics(&mut client)
+            .await?
+            .get("seva_search_behind_events")
+            .context("/metrics has no seva_search_behind_events")? as u64;
         if behind == 0 {
             break;
         }
@@ -512,4 +526,20 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
+}
+
+/// The server's `/metrics`, by name (samples without labels).
+async fn metrics(client: &mut Client) -> Result<std::collections::HashMap<String, f64>> {
+    let (status, body) = client.send("GET", "/metrics", None).await?;
+    if status != 200 {
+        bail!("/metrics answered {status}");
+    }
+    Ok(String::from_utf8_lossy(&body)
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| {
+            let (name, value) = l.split_once(' ')?;
+            Some((name.to_string(), value.trim().parse().ok()?))
+        })
+        .collect())
 }

@@ -168,6 +168,42 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
         .ok()
 }
 
+/// CPU seconds each group of the server's threads has used so far, from
+/// `/proc/<pid>/task/*/stat` (user and system time, in the kernel's fixed 100 ticks a
+/// second on Linux). CPU time per create is steadier on a shared machine than the rate.
+pub(crate) fn thread_cpu(pid: u32) -> std::collections::BTreeMap<&'static str, f64> {
+    let mut by_group = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return by_group;
+    };
+    for task in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+            continue;
+        };
+        // The name is in parentheses and may hold spaces; the fields follow the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks: u64 = [11, 12]
+            .iter()
+            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+            .sum();
+        let group = match name {
+            "seva-sqlite-wri" => "writer",
+            "seva-sqlite-syn" => "sync",
+            "seva-sqlite-ckp" => "checkpoint",
+            "tokio-rt-worker" => "http",
+            "seva-search" | "segment_updater" => "search",
+            n if n.starts_with("thrd-tantivy") || n.starts_with("merge_thread") => "search",
+            _ => "other",
+        };
+        *by_group.entry(group).or_insert(0.0) += ticks as f64 / 100.0;
+    }
+    by_group
+}
+
 pub(crate) struct Client {
     sender: hyper::client::conn::http1::SendRequest<Full<Bytes>>,
     addr: String,
@@ -358,6 +394,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let counter = Arc::new(AtomicU64::new(0));
     let mut client = Client::connect(&server.addr, token.clone()).await?;
     let before = metrics(&mut client).await?;
+    let cpu_before = thread_cpu(server.pid);
     let started = Instant::now();
     let (ok, failed, lat) = create_load(
         &server.addr,
@@ -417,6 +454,24 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "| search index complete after the last create | {:.2} s |",
         behind_since.elapsed().as_secs_f64()
     );
+    // After the index has caught up, so that its share is counted whole.
+    let cpu_after = thread_cpu(server.pid);
+    if ok > 0 {
+        let per_create = |g: &str| {
+            1e6 * (cpu_after.get(g).copied().unwrap_or(0.0)
+                - cpu_before.get(g).copied().unwrap_or(0.0))
+                / ok as f64
+        };
+        let total: f64 = cpu_after.keys().map(|g| per_create(g)).sum();
+        let parts: Vec<String> = cpu_after
+            .keys()
+            .map(|g| format!("{g} {:.0}", per_create(g)))
+            .collect();
+        println!(
+            "| server CPU per create, by thread (µs; the search index runs behind) | {total:.0}: {} |",
+            parts.join(", ")
+        );
+    }
 
     // The machine's own yardstick: the same client against the server's most trivial
     // handler. The 10,000/s target was set where a trivial axum handler served

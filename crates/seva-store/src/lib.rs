@@ -33,6 +33,7 @@ mod sqlite;
 pub mod teams;
 pub mod transfers;
 pub mod views;
+mod wal_writes;
 pub mod webhooks;
 
 use std::any::Any;

@@ -70,7 +70,16 @@ pub struct SqliteConn {
     emitted: Vec<Event>,
 }
 
-fn open(path: &Path, read_only: bool) -> Result<Connection> {
+/// Who a connection is for: the writer's log writes go through [`crate::wal_writes`].
+#[derive(Clone, Copy, PartialEq)]
+enum Role {
+    Reader,
+    Writer,
+    Checkpointer,
+}
+
+fn open(path: &Path, role: Role) -> Result<Connection> {
+    let read_only = role == Role::Reader;
     let flags = if read_only {
         OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
     } else {
@@ -78,7 +87,16 @@ fn open(path: &Path, read_only: bool) -> Result<Connection> {
             | OpenFlags::SQLITE_OPEN_CREATE
             | OpenFlags::SQLITE_OPEN_NO_MUTEX
     };
-    let conn = Connection::open_with_flags(path, flags)?;
+    let conn = if role == Role::Writer {
+        crate::wal_writes::register().map_err(|rc| {
+            Error::Backend(format!(
+                "cannot register the writer's VFS (SQLite error {rc})"
+            ))
+        })?;
+        Connection::open_with_flags_and_vfs(path, flags, crate::wal_writes::NAME)?
+    } else {
+        Connection::open_with_flags(path, flags)?
+    };
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     // FULL: a commit is on disk when it returns, so an acknowledged message survives a
     // power cut, not only a crash of the process.
@@ -192,11 +210,11 @@ impl Sqlite {
     /// Opens (creating if needed) the database at `path`, runs migrations, and starts the
     /// writer thread. `publish` receives the events of every commit, in commit order.
     pub fn open(path: &Path, publish: impl Fn(Vec<Event>) + Send + 'static) -> Result<Self> {
-        let mut writer = SqliteConn::new(open(path, false)?);
+        let mut writer = SqliteConn::new(open(path, Role::Writer)?);
         crate::migrations::run_sqlite(&mut writer.conn)?;
         let mut readers = Vec::with_capacity(READERS);
         for _ in 0..READERS {
-            readers.push(SqliteConn::new(open(path, true)?));
+            readers.push(SqliteConn::new(open(path, Role::Reader)?));
         }
         let (tx, rx) = mpsc::channel::<(AnyOp, Reply)>(8192);
         let wal = std::fs::OpenOptions::new()
@@ -207,7 +225,7 @@ impl Sqlite {
             .map_err(|e| Error::Backend(format!("cannot open the write-ahead log: {e}")))?;
         let (synced_tx, synced_rx) = std::sync::mpsc::channel::<Committed>();
         let (checkpoint_tx, checkpoint_rx) = std::sync::mpsc::sync_channel::<()>(1);
-        let checkpointer = open(path, false)?;
+        let checkpointer = open(path, Role::Checkpointer)?;
         let log = Arc::new(Log::default());
         let frames = log.clone();
         writer
@@ -295,7 +313,7 @@ impl Sqlite {
 /// A consistent copy of the live database at `dest`, taken while it keeps serving:
 /// `VACUUM INTO` reads one snapshot, so writes that commit meanwhile are simply not in it.
 pub fn backup(path: &Path, dest: &Path) -> Result<()> {
-    let conn = open(path, true)?;
+    let conn = open(path, Role::Reader)?;
     let dest = dest.to_string_lossy().to_string();
     conn.execute("VACUUM INTO ?1", [dest])?;
     Ok(())
@@ -513,6 +531,21 @@ fn writer_loop(
         counters
             .writer_busy_micros
             .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        // What the log still holds (rewritten frame headers) must be in the file before
+        // the sync. Should that write fail, the log may end before this commit on
+        // recovery, and every later commit with it: the writer stops, as for a failed sync.
+        if commit.is_ok() {
+            let rc = crate::wal_writes::flush_log(&conn.conn);
+            if rc != rusqlite::ffi::SQLITE_OK {
+                tracing::error!(code = rc, "writing the write-ahead log failed; writes stop");
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Backend(format!(
+                        "the change could not be written to the log (SQLite error {rc})"
+                    ))));
+                }
+                return;
+            }
+        }
         match commit {
             Ok(()) => {
                 let committed = Committed {

@@ -55,3 +55,62 @@ async fn the_write_ahead_log_starts_over_under_steady_writes() {
         "the log holds {log} bytes after {written} bytes were written: it never started over"
     );
 }
+
+/// One transaction far larger than the writer's page cache: SQLite spills pages into the
+/// log before the commit, writes some of them again in place, reads them back and
+/// rewrites frame checksums after the commit frame. The writer gathers log writes in
+/// memory (`wal_writes`); a copy of the files taken right after the answer, as a crash
+/// would leave them (no shared-memory index, so SQLite recovers from the log and checks
+/// every frame), must hold the whole transaction.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_larger_than_the_cache_is_whole_in_the_files_when_answered() {
+    let dir = std::env::temp_dir().join(format!(
+        "seva-log-test-{}-{}",
+        std::process::id(),
+        seva_core::EventId::new()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("seva.db");
+    let store = Store::open_sqlite(&db).await.unwrap();
+    let rows = 1000i64;
+    store
+        .write(op!(c => {
+            for r in 0..rows {
+                let key = format!("big-{r:06}");
+                let body: Vec<u8> = key.bytes().cycle().take(6000).collect();
+                c.execute(
+                    "INSERT INTO message_sources (sha256, bytes) VALUES ($1, $2)",
+                    &[Value::Text(key), Value::Blob(body)],
+                ).await?;
+            }
+            // Pages spilled early are changed again, in place in the log.
+            c.execute(
+                "UPDATE message_sources SET bytes = CAST(sha256 AS BLOB) WHERE sha256 < 'big-000200'",
+                &[],
+            ).await
+        }))
+        .await
+        .unwrap();
+    let copy = dir.join("copy");
+    std::fs::create_dir_all(&copy).unwrap();
+    std::fs::copy(&db, copy.join("seva.db")).unwrap();
+    std::fs::copy(dir.join("seva.db-wal"), copy.join("seva.db-wal")).unwrap();
+    drop(store);
+
+    let recovered = rusqlite::Connection::open(copy.join("seva.db")).unwrap();
+    let check: String = recovered
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
+    let (count, bytes): (i64, i64) = recovered
+        .query_row(
+            "SELECT count(*), sum(length(bytes)) FROM message_sources WHERE sha256 LIKE 'big-%'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    drop(recovered);
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(check, "ok");
+    assert_eq!(count, rows);
+    assert_eq!(bytes, 200 * 10 + (rows - 200) * 6000);
+}

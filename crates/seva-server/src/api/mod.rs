@@ -191,25 +191,27 @@ where
                     "the key has 1 to 200 characters",
                 ));
             }
-            Some(k.to_string())
+            // The key belongs to the caller; the body's hash tells a retry from a reuse.
+            Some((
+                k.to_string(),
+                format!("agent:{}", caller.agent.id),
+                crate::auth::sha256_hex(body),
+            ))
         }
     };
-    let scope = format!("agent:{}", caller.agent.id);
-    let request_hash = crate::auth::sha256_hex(body);
     let stored = state
         .store
         .write(
             move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
                 Box::pin(async move {
-                    if let Some(k) = &key
-                        && let Some(stored) =
-                            idempotency::lookup(conn, &scope, k, &request_hash).await?
+                    if let Some((k, scope, hash)) = &key
+                        && let Some(stored) = idempotency::lookup(conn, scope, k, hash).await?
                     {
                         return Ok(stored);
                     }
                     let stored = make(conn).await?;
-                    if let Some(k) = &key {
-                        idempotency::remember(conn, &scope, k, &request_hash, &stored).await?;
+                    if let Some((k, scope, hash)) = &key {
+                        idempotency::remember(conn, scope, k, hash, &stored).await?;
                     }
                     Ok(stored)
                 })

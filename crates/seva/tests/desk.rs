@@ -681,13 +681,38 @@ fn the_command_line_manages_users_teams_and_tokens() {
     assert_eq!(status, 200);
     let (status, _) = seva.api("GET", "/readyz", None);
     assert_eq!(status, 200);
+    for n in 0..3 {
+        let (status, _) = seva.api(
+            "POST",
+            "/api/v1/conversations",
+            Some(serde_json::json!({"contact": {"email": format!("m{n}@example.com")}, "subject": "s", "text": "t"})),
+        );
+        assert_eq!(status, 201);
+    }
     let mut res = Seva::agent().get(&seva.url("/metrics")).call().unwrap();
-    assert!(
-        res.body_mut()
-            .read_to_string()
-            .unwrap()
-            .contains("seva_http_requests_total")
-    );
+    let metrics = res.body_mut().read_to_string().unwrap();
+    let value = |name: &str| -> Option<f64> {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    };
+    assert!(value("seva_http_requests_total").is_some_and(|v| v >= 1.0));
+    assert!(value("seva_conversations_created_total").is_some_and(|v| v >= 3.0));
+    // SQLite's write path: every write went through a commit, and the log was synced.
+    if !seva.on_postgres() {
+        let (commits, writes) = (
+            value("seva_sqlite_commits_total").unwrap(),
+            value("seva_sqlite_writes_total").unwrap(),
+        );
+        assert!(
+            commits >= 1.0 && writes >= 3.0 && writes >= commits,
+            "{metrics}"
+        );
+        assert!(value("seva_sqlite_syncs_total").unwrap() >= 1.0);
+        assert!(value("seva_sqlite_sync_seconds_total").unwrap() > 0.0);
+    } else {
+        assert!(!metrics.contains("seva_sqlite_"));
+    }
 }
 
 #[test]

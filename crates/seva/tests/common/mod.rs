@@ -93,6 +93,11 @@ impl Seva {
         seva
     }
 
+    /// Whether this server runs on PostgreSQL (`SEVA_TEST_POSTGRES`) rather than SQLite.
+    pub fn on_postgres(&self) -> bool {
+        self.database_url.is_some()
+    }
+
     fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_seva"));
         let config = self.dir.join("seva.toml");

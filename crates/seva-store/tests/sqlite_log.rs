@@ -5,11 +5,8 @@ use std::sync::Arc;
 
 use seva_store::{Store, Value, op};
 
-/// 80 MB of rows written by 32 writers that never pause: without the log starting over,
-/// every byte of it stays in the log file (a checkpoint that runs while commits keep
-/// coming never catches up on its own, and only a log copied to its end starts over).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_write_ahead_log_starts_over_under_steady_writes() {
+/// A new folder for one test's database, and the database's path in it.
+fn fresh_database() -> (std::path::PathBuf, std::path::PathBuf) {
     let dir = std::env::temp_dir().join(format!(
         "seva-log-test-{}-{}",
         std::process::id(),
@@ -17,6 +14,15 @@ async fn the_write_ahead_log_starts_over_under_steady_writes() {
     ));
     std::fs::create_dir_all(&dir).unwrap();
     let db = dir.join("seva.db");
+    (dir, db)
+}
+
+/// 80 MB of rows written by 32 writers that never pause: without the log starting over,
+/// every byte of it stays in the log file (a checkpoint that runs while commits keep
+/// coming never catches up on its own, and only a log copied to its end starts over).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_write_ahead_log_starts_over_under_steady_writes() {
+    let (dir, db) = fresh_database();
     let store = Arc::new(Store::open_sqlite(&db).await.unwrap());
     let (writers, rows, bytes) = (32usize, 640usize, 4096usize);
     let mut tasks = Vec::new();
@@ -64,13 +70,7 @@ async fn the_write_ahead_log_starts_over_under_steady_writes() {
 /// every frame), must hold the whole transaction.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_larger_than_the_cache_is_whole_in_the_files_when_answered() {
-    let dir = std::env::temp_dir().join(format!(
-        "seva-log-test-{}-{}",
-        std::process::id(),
-        seva_core::EventId::new()
-    ));
-    std::fs::create_dir_all(&dir).unwrap();
-    let db = dir.join("seva.db");
+    let (dir, db) = fresh_database();
     let store = Store::open_sqlite(&db).await.unwrap();
     let rows = 1000i64;
     store

@@ -8,9 +8,13 @@
 //! hands it to the real file in one write when the transaction's commit frame is complete
 //! (its header carries the database size, a documented part of the WAL format), or before
 //! anything that could see the file (a read of that range, its size, a truncate, a sync,
-//! a close). So when `COMMIT` returns, every frame is in the file as before, and the
-//! commit only becomes visible to readers (through the shared-memory index, written after
-//! the frames) once it is there.
+//! a close). The commit only becomes visible to readers (through the shared-memory
+//! index, which SQLite writes after the frames) once its frames are in the file. SQLite
+//! may still rewrite some frame headers after that (when a page was written twice in one
+//! transaction); [`flush_log`] writes those out, and the writer calls it after every
+//! `COMMIT`, before the sync thread makes the commit durable. A test copies the files
+//! right after a large transaction, as a crash would leave them, and checks that SQLite's
+//! recovery finds all of it.
 //!
 //! Every other file (the database, temporary files) is opened by the platform VFS itself
 //! and used unchanged: this VFS's file object is the platform's, with room after it for

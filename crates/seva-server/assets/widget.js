@@ -249,6 +249,13 @@
       state.token = null;
       save();
     } else if (f.type === "error" && f.code === "email_required") {
+      // Lines written before the inbox said it wants an address were not sent (there is
+      // no session yet): they go back into the box, to go with the address.
+      if (!state.token && state.outbox.length) {
+        text.value = [...state.outbox.map((m) => m.text), text.value].filter(Boolean).join("\n");
+        state.outbox = [];
+        save();
+      }
       requireEmail = true;
       whoForm.hidden = false;
       whoForm.email.required = true;

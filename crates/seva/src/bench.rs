@@ -171,26 +171,20 @@ pub(crate) fn rss_kib(pid: u32) -> Option<u64> {
 /// CPU seconds each group of the server's threads has used so far, from
 /// `/proc/<pid>/task/*/stat` (user and system time, in the kernel's fixed 100 ticks a
 /// second on Linux). CPU time per create is steadier on a shared machine than the rate.
+/// Threads that have ended are no longer listed there, though the process's own total
+/// (`/proc/<pid>/stat`) still counts them: tantivy starts new indexing threads at every
+/// commit of the search index, so their time is what the total holds beyond the live
+/// threads, reported as `ended`.
 pub(crate) fn thread_cpu(pid: u32) -> std::collections::BTreeMap<&'static str, f64> {
     let mut by_group = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return by_group;
     };
     for task in tasks.flatten() {
-        let Ok(stat) = std::fs::read_to_string(task.path().join("stat")) else {
+        let Some((name, seconds)) = stat_cpu(&task.path().join("stat")) else {
             continue;
         };
-        // The name is in parentheses and may hold spaces; the fields follow the last ')'.
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let name = &stat[open + 1..close];
-        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
-        let ticks: u64 = [11, 12]
-            .iter()
-            .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
-            .sum();
-        let group = match name {
+        let group = match name.as_str() {
             "seva-sqlite-wri" => "writer",
             "seva-sqlite-syn" => "sync",
             "seva-sqlite-ckp" => "checkpoint",
@@ -199,9 +193,41 @@ pub(crate) fn thread_cpu(pid: u32) -> std::collections::BTreeMap<&'static str, f
             n if n.starts_with("thrd-tantivy") || n.starts_with("merge_thread") => "search",
             _ => "other",
         };
-        *by_group.entry(group).or_insert(0.0) += ticks as f64 / 100.0;
+        *by_group.entry(group).or_insert(0.0) += seconds;
+    }
+    if let Some((_, total)) = stat_cpu(std::path::Path::new(&format!("/proc/{pid}/stat"))) {
+        let live: f64 = by_group.values().sum();
+        by_group.insert("ended", (total - live).max(0.0));
     }
     by_group
+}
+
+/// The machine's CPU time so far, busy and in all (in ticks of `/proc/stat`'s first line:
+/// idle and waiting for I/O count as not busy), to tell whether a run was short of CPU.
+pub(crate) fn machine_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let v: Vec<u64> = line
+        .split_whitespace()
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    let total: u64 = v.iter().take(8).sum();
+    let idle = v.get(3)? + v.get(4)?;
+    Some((total - idle, total))
+}
+
+/// A task's (or the whole process's) name and CPU seconds, user and system, from a
+/// `stat` file of `/proc`.
+fn stat_cpu(path: &std::path::Path) -> Option<(String, f64)> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The name is in parentheses and may hold spaces; the fields follow the last ')'.
+    let (open, close) = (stat.find('(')?, stat.rfind(')')?);
+    let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+    let ticks: u64 = [11, 12]
+        .iter()
+        .filter_map(|&i| fields.get(i)?.parse::<u64>().ok())
+        .sum();
+    Some((stat[open + 1..close].to_string(), ticks as f64 / 100.0))
 }
 
 pub(crate) struct Client {
@@ -395,6 +421,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     let mut client = Client::connect(&server.addr, token.clone()).await?;
     let before = metrics(&mut client).await?;
     let cpu_before = thread_cpu(server.pid);
+    let own_before = stat_cpu(std::path::Path::new("/proc/self/stat")).map(|(_, s)| s);
+    let machine_before = machine_ticks();
     let started = Instant::now();
     let (ok, failed, lat) = create_load(
         &server.addr,
@@ -407,6 +435,8 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     )
     .await?;
     let secs = started.elapsed().as_secs_f64();
+    let own_after = stat_cpu(std::path::Path::new("/proc/self/stat")).map(|(_, s)| s);
+    let machine_after = machine_ticks();
     println!(
         "| conversations created per second (concurrency {}, {} s) | {:.0}/s ({} ok, {} failed) |",
         args.concurrency,
@@ -420,6 +450,17 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ms(percentile(&lat, 0.5)),
         ms(percentile(&lat, 0.99))
     );
+    if let (Some(a), Some(b), Some((busy_a, all_a)), Some((busy_b, all_b))) =
+        (own_before, own_after, machine_before, machine_after)
+        && ok > 0
+        && all_b > all_a
+    {
+        println!(
+            "| machine busy during the creates (both cores), the load tool's CPU per create | {:.0}%, {:.0} µs |",
+            100.0 * (busy_b - busy_a) as f64 / (all_b - all_a) as f64,
+            1e6 * (b - a) / ok as f64
+        );
+    }
     let after = metrics(&mut client).await?;
     let delta = |name: &str| {
         after.get(name).copied().unwrap_or(0.0) - before.get(name).copied().unwrap_or(0.0)
@@ -468,7 +509,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             .map(|g| format!("{g} {:.0}", per_create(g)))
             .collect();
         println!(
-            "| server CPU per create, by thread (µs; the search index runs behind) | {total:.0}: {} |",
+            "| server CPU per create, by thread (µs; the search index runs behind; ended: threads gone by the end, tantivy's indexing threads) | {total:.0}: {} |",
             parts.join(", ")
         );
     }

@@ -16,10 +16,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
+use tantivy::indexer::UserOperation;
 use tantivy::query::{BooleanQuery, BoostQuery, FuzzyTermQuery, Occur, Query as TQuery, TermQuery};
 use tantivy::schema::{
-    FAST, Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing,
-    TextOptions, Value,
+    FAST, Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
 };
 use tantivy::snippet::SnippetGenerator;
 use tantivy::tokenizer::TextAnalyzer;
@@ -28,7 +28,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use analysis::{ENGLISH, GREEK, WORDS};
 
 /// Bumped whenever the fields or analysers change: an index of another layout is rebuilt.
-const LAYOUT: &str = "seva-search 1";
+const LAYOUT: &str = "seva-search 2";
 
 /// A query holds at most this many words; the rest are left out, and the result says so.
 pub const MAX_QUERY_WORDS: usize = 32;
@@ -181,7 +181,9 @@ fn schema() -> (Schema, Fields) {
         category: s.add_text_field("category", STRING | STORED),
         visibility: s.add_text_field("visibility", STRING),
         status: s.add_text_field("status", STRING),
-        conversation: s.add_text_field("conversation", STRING | STORED),
+        // Read back from hits, never searched: stored only, so that a commit does not build
+        // a term per conversation into the index's dictionary.
+        conversation: s.add_text_field("conversation", STORED),
         reference: s.add_i64_field("reference", STORED),
         note: s.add_u64_field("note", STORED),
         title: s.add_text_field("title", text(WORDS, true)),
@@ -190,7 +192,8 @@ fn schema() -> (Schema, Fields) {
         body_en: s.add_text_field("body_en", text(ENGLISH, false)),
         title_el: s.add_text_field("title_el", text(GREEK, false)),
         body_el: s.add_text_field("body_el", text(GREEK, false)),
-        updated: s.add_i64_field("updated", FAST | STORED | INDEXED),
+        // Read for freshness when ranking, never asked for a range: no terms.
+        updated: s.add_i64_field("updated", FAST | STORED),
     };
     (s.build(), fields)
 }
@@ -312,11 +315,16 @@ impl SearchIndex {
         Ok(())
     }
 
-    /// Adds a message the index cannot hold yet (one just written). Cheaper than
+    /// Adds messages the index cannot hold yet (just written). Cheaper than
     /// [`Self::put_message`]: every delete is looked up in every segment at the next commit.
-    pub fn add_message(&self, m: &MessageDoc<'_>) -> Result<()> {
-        let d = self.message_doc(m);
-        self.writer().add_document(d)?;
+    /// The documents go to tantivy's indexing thread in one batch, not one hand-over (and
+    /// one wake-up of that thread) each.
+    pub fn add_messages(&self, messages: &[MessageDoc<'_>]) -> Result<()> {
+        let docs: Vec<UserOperation> = messages
+            .iter()
+            .map(|m| UserOperation::Add(self.message_doc(m)))
+            .collect();
+        self.writer().run(docs)?;
         Ok(())
     }
 

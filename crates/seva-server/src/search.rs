@@ -61,28 +61,35 @@ pub fn put_article(index: &SearchIndex, a: &Article) -> Result<(), seva_search::
     })
 }
 
-/// Puts a message in the index. `new` says it cannot be there yet (just written), which
-/// spares the index a delete.
-pub fn put_message(
+/// Puts messages in the index. `new` says they cannot be there yet (just written), which
+/// spares the index a delete each and lets them go in as one batch.
+pub fn put_messages(
     index: &SearchIndex,
-    m: &Searchable,
+    found: &[Searchable],
     new: bool,
 ) -> Result<(), seva_search::Error> {
-    let (id, conversation) = (m.id.to_string(), m.conversation_id.to_string());
-    let doc = MessageDoc {
-        id: &id,
-        conversation: &conversation,
-        reference: m.reference,
-        subject: &m.subject,
-        text: &m.text,
-        note: m.note,
-        lang: None,
-        created: m.created_at.micros() / 1_000_000,
-    };
+    let ids: Vec<(String, String)> = found
+        .iter()
+        .map(|m| (m.id.to_string(), m.conversation_id.to_string()))
+        .collect();
+    let docs: Vec<MessageDoc<'_>> = found
+        .iter()
+        .zip(&ids)
+        .map(|(m, (id, conversation))| MessageDoc {
+            id,
+            conversation,
+            reference: m.reference,
+            subject: &m.subject,
+            text: &m.text,
+            note: m.note,
+            lang: None,
+            created: m.created_at.micros() / 1_000_000,
+        })
+        .collect();
     if new {
-        index.add_message(&doc)
+        index.add_messages(&docs)
     } else {
-        index.put_message(&doc)
+        docs.iter().try_for_each(|d| index.put_message(d))
     }
 }
 
@@ -121,10 +128,8 @@ pub async fn rebuild(store: &Store, index: &SearchIndex) -> Result<u64, String> 
             .map_err(|e| e.to_string())?;
         let Some(last) = page.last() else { break };
         after_seq = last.seq;
-        for m in &page {
-            put_message(index, m, true).map_err(|e| e.to_string())?;
-            put += 1;
-        }
+        put_messages(index, &page, true).map_err(|e| e.to_string())?;
+        put += page.len() as u64;
     }
     index.commit(checkpoint).map_err(|e| e.to_string())?;
     Ok(put)
@@ -308,9 +313,7 @@ pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Op
                 .read(op!(c => messages::searchable(c, SearchableOf::Ids(&chunk), 0).await))
                 .await
                 .map_err(|e| e.to_string())?;
-            for m in &found {
-                put_message(index, m, new).map_err(|e| e.to_string())?;
-            }
+            put_messages(index, &found, new).map_err(|e| e.to_string())?;
         }
     }
     for c in work.conversations.iter().copied() {
@@ -318,9 +321,7 @@ pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Op
             .read(op!(s => messages::searchable(s, SearchableOf::Conversation(c), 10_000).await))
             .await
             .map_err(|e| e.to_string())?;
-        for m in &found {
-            put_message(index, m, false).map_err(|e| e.to_string())?;
-        }
+        put_messages(index, &found, false).map_err(|e| e.to_string())?;
     }
     Ok(Some(last))
 }

@@ -126,25 +126,35 @@ pub fn run(articles: usize, messages: usize, queries: usize) -> Result<()> {
     let after_articles = dir_bytes(&dir);
 
     let started = Instant::now();
-    for i in 0..messages {
-        let (_, v) = &vocab[i % vocab.len()];
-        let text = {
-            let n = 5 + rng.below(40);
-            words(&mut rng, v, n)
-        };
-        let id = format!("m{i}");
-        index.add_message(&MessageDoc {
-            id: &id,
-            conversation: &format!("c{}", i / 5),
-            reference: (i / 5) as i64,
-            subject: "",
-            text: &text,
-            note: false,
-            // Detected, as the server does.
-            lang: None,
-            created: now - rng.below(365) as i64 * 86_400,
-        })?;
-        if i % 200_000 == 199_999 {
+    // In batches, as the server reads them from the store and hands them to the index.
+    let batch = seva_store::messages::SEARCHABLE_BATCH;
+    for first in (0..messages).step_by(batch) {
+        let made: Vec<(String, String, String, i64)> = (first..messages.min(first + batch))
+            .map(|i| {
+                let (_, v) = &vocab[i % vocab.len()];
+                let n = 5 + rng.below(40);
+                let text = words(&mut rng, v, n);
+                let created = now - rng.below(365) as i64 * 86_400;
+                (format!("m{i}"), format!("c{}", i / 5), text, created)
+            })
+            .collect();
+        let docs: Vec<MessageDoc<'_>> = made
+            .iter()
+            .zip(first..)
+            .map(|((id, conversation, text, created), i)| MessageDoc {
+                id,
+                conversation,
+                reference: (i / 5) as i64,
+                subject: "",
+                text,
+                note: false,
+                // Detected, as the server does.
+                lang: None,
+                created: *created,
+            })
+            .collect();
+        index.add_messages(&docs)?;
+        if first / 200_000 != (first + batch) / 200_000 {
             index.commit(2)?;
         }
     }

@@ -25,6 +25,7 @@ pub mod messages;
 mod migrations;
 pub mod notifications;
 pub mod organizations;
+pub mod page_cache;
 mod postgres;
 pub mod routing;
 pub mod rules;

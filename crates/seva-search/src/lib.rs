@@ -28,7 +28,7 @@ use tantivy::{DocAddress, Index, IndexReader, IndexWriter, ReloadPolicy, Tantivy
 use analysis::{ENGLISH, GREEK, WORDS};
 
 /// Bumped whenever the fields or analysers change: an index of another layout is rebuilt.
-const LAYOUT: &str = "seva-search 2";
+const LAYOUT: &str = "seva-search 3";
 
 /// A query holds at most this many words; the rest are left out, and the result says so.
 pub const MAX_QUERY_WORDS: usize = 32;
@@ -168,7 +168,9 @@ fn schema() -> (Schema, Fields) {
         let o = TextOptions::default().set_indexing_options(
             TextFieldIndexing::default()
                 .set_tokenizer(analyser)
-                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+                // Frequencies for ranking; no positions, which no query reads (there are
+                // no phrase queries, and snippets are cut from the stored text).
+                .set_index_option(IndexRecordOption::WithFreqs),
         );
         if stored { o.set_stored() } else { o }
     };
@@ -424,7 +426,7 @@ impl SearchIndex {
         let term_query = |field: Field, t: &str, boost: f32| -> (Occur, Box<dyn TQuery>) {
             let tq = TermQuery::new(
                 Term::from_field_text(field, t),
-                IndexRecordOption::WithFreqsAndPositions,
+                IndexRecordOption::WithFreqs,
             );
             (
                 Occur::Should,

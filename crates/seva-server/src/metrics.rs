@@ -21,6 +21,10 @@ pub struct Metrics {
     pub jobs_done: AtomicU64,
     pub jobs_failed: AtomicU64,
     pub logins_failed: AtomicU64,
+    /// Messages the search index took from the events that created them (this node's).
+    pub search_messages_from_events: AtomicU64,
+    /// Messages the search index read back from the store.
+    pub search_messages_from_store: AtomicU64,
 }
 
 pub fn router() -> Router<Shared> {
@@ -113,6 +117,12 @@ async fn metrics(State(state): State<Shared>) -> Response {
             value.load(Ordering::Relaxed)
         );
     }
+    let name = "seva_search_messages_indexed_total";
+    out += &format!(
+        "# HELP {name} Messages put in the search index, by where they came from: the event that created them, or a read of the store\n# TYPE {name} counter\n{name}{{from=\"event\"}} {}\n{name}{{from=\"store\"}} {}\n",
+        m.search_messages_from_events.load(Ordering::Relaxed),
+        m.search_messages_from_store.load(Ordering::Relaxed),
+    );
     if let Some(w) = state.store.write_stats() {
         for (name, help, value) in [
             (

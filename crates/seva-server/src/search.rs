@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use seva_core::{ArticleId, ConversationId, MessageId};
@@ -11,6 +12,7 @@ use seva_search::{ArticleDoc, MessageDoc, SearchIndex};
 use seva_store::knowledge::{self, Article};
 use seva_store::messages::{self, Searchable, SearchableOf};
 use seva_store::{Store, events, op};
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::Shared;
 
@@ -63,11 +65,12 @@ pub fn put_article(index: &SearchIndex, a: &Article) -> Result<(), seva_search::
 
 /// Puts messages in the index. `new` says they cannot be there yet (just written), which
 /// spares the index a delete each and lets them go in as one batch.
-pub fn put_messages(
+pub fn put_messages<'a>(
     index: &SearchIndex,
-    found: &[Searchable],
+    found: impl IntoIterator<Item = &'a Searchable>,
     new: bool,
 ) -> Result<(), seva_search::Error> {
+    let found: Vec<&Searchable> = found.into_iter().collect();
     let ids: Vec<(String, String)> = found
         .iter()
         .map(|m| (m.id.to_string(), m.conversation_id.to_string()))
@@ -142,6 +145,9 @@ struct Work {
     gone: HashSet<ArticleId>,
     /// Messages just written: none of them can be in the index yet.
     messages: BTreeSet<MessageId>,
+    /// Messages just written that came with their event (this node wrote them): nothing
+    /// to read.
+    heard: Vec<Arc<Searchable>>,
     /// Messages that may be in it already, to be replaced.
     moved: BTreeSet<MessageId>,
     conversations: BTreeSet<ConversationId>,
@@ -162,7 +168,9 @@ impl Work {
                 }
             }
             "message.created" | "conversation.created" => {
-                if let Some(m) = id("message_id").and_then(|s| s.parse().ok()) {
+                if let Some(m) = &e.message {
+                    self.heard.push(m.clone());
+                } else if let Some(m) = id("message_id").and_then(|s| s.parse().ok()) {
                     // A conversation split off takes a message that was indexed before.
                     if e.data.get("split_from").is_some() {
                         self.moved.insert(m);
@@ -216,11 +224,29 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
     // Applied but not yet committed: the events up to `cursor` since the last commit.
     let mut dirty = false;
     let mut committed_at: Option<Instant> = None;
-    let mut notices = state.store.subscribe();
+    // Subscribed before the first read of the log: whatever is committed after that read
+    // is heard.
+    let mut heard = Heard::new(state.store.subscribe());
+    let mut from_log = true;
     loop {
         let commit_due = committed_at.is_none_or(|at| at.elapsed() >= COMMIT_EVERY);
         let step = on
-            .block_on(apply(&state.store, index, cursor))
+            .block_on(async {
+                let events = match heard.after(cursor) {
+                    // What was heard follows the cursor: nothing between was missed.
+                    Some(events) if !from_log || !events.is_empty() => {
+                        from_log = false;
+                        events
+                    }
+                    _ => {
+                        let page = log_page(&state.store, cursor).await?;
+                        // Once the log has nothing more, what comes next is heard.
+                        from_log = !page.is_empty();
+                        page
+                    }
+                };
+                apply(state, index, &events).await
+            })
             .and_then(|applied| {
                 let commit = commit_due && (dirty || applied.is_some());
                 if commit {
@@ -245,51 +271,141 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
             Err(e) => {
                 tracing::warn!(error = %e, "search index: could not apply events");
                 // What was applied but not committed is dropped and applied again from
-                // the checkpoint.
+                // the checkpoint, read from the log.
                 if let Err(e) = index.rollback() {
                     tracing::warn!(error = %e, "search index: could not roll back");
                 }
                 cursor = index.checkpoint().unwrap_or(0);
                 dirty = false;
+                from_log = true;
                 false
             }
         };
         if more {
             continue;
         }
-        // Caught up. Woken by a commit on this node (other nodes' commits are seen within
-        // seconds), or when the applied events are due to be committed.
+        // Caught up. Woken by a commit on this node, or when the applied events are due to
+        // be committed; after two quiet seconds the log is read again, for what other
+        // nodes committed.
         let wait = match committed_at {
             Some(at) if dirty => COMMIT_EVERY.saturating_sub(at.elapsed()),
             _ => Duration::from_secs(2),
         };
-        let woken = on.block_on(async {
-            let heard = tokio::time::timeout(wait, notices.recv()).await;
-            if let Ok(Ok(_)) = heard {
-                tokio::time::sleep(Duration::from_millis(30)).await;
-                true
-            } else {
-                false
-            }
-        });
-        if woken {
-            notices = notices.resubscribe();
+        if !on.block_on(heard.wait(wait)) {
+            from_log = true;
         }
     }
 }
 
-/// Puts in the index what the events after `cursor` ask for, a page of events at a
-/// time, without committing; the new cursor, or `None` when there was nothing to apply.
-pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Option<i64>, String> {
-    let batch = store
+/// The most events kept heard while the index reads the log.
+const KEPT_AT_MOST: usize = 10_000;
+
+/// The events this node commits, as they are published (after the log's sync), kept
+/// until the index takes them.
+struct Heard {
+    events: tokio::sync::broadcast::Receiver<Arc<seva_store::Event>>,
+    kept: Vec<Arc<seva_store::Event>>,
+    /// Some were missed (the channel overflowed while the index was behind): only the log
+    /// can say which.
+    missed: bool,
+}
+
+impl Heard {
+    fn new(events: tokio::sync::broadcast::Receiver<Arc<seva_store::Event>>) -> Self {
+        Self {
+            events,
+            kept: Vec::new(),
+            missed: false,
+        }
+    }
+
+    fn take(&mut self, heard: Result<Arc<seva_store::Event>, RecvError>) -> bool {
+        match heard {
+            Ok(e) => {
+                self.kept.push(e);
+                true
+            }
+            Err(RecvError::Lagged(_)) => {
+                self.kept.clear();
+                self.missed = true;
+                true
+            }
+            Err(RecvError::Closed) => false,
+        }
+    }
+
+    /// Waits up to `wait` for something to be heard, then (under load) a moment more to
+    /// gather a burst. Whether anything was.
+    async fn wait(&mut self, wait: Duration) -> bool {
+        let Ok(first) = tokio::time::timeout(wait, self.events.recv()).await else {
+            return false;
+        };
+        if !self.take(first) {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        true
+    }
+
+    /// What was heard after `cursor`, when it follows `cursor` without a gap (on SQLite
+    /// events are numbered without gaps; on PostgreSQL a gap, or another node's event,
+    /// sends the indexer to the log); `None` when the log must be read.
+    fn after(&mut self, cursor: i64) -> Option<Vec<Arc<seva_store::Event>>> {
+        loop {
+            match self.events.try_recv() {
+                Ok(e) => self.kept.push(e),
+                Err(TryRecvError::Lagged(_)) => {
+                    self.kept.clear();
+                    self.missed = true;
+                }
+                Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+            }
+        }
+        // Far behind (a rebuild, a long catch-up from the log): drop what was heard rather
+        // than keep it without end; the log has it.
+        if self.kept.len() > KEPT_AT_MOST {
+            self.kept.clear();
+            self.missed = true;
+        }
+        if std::mem::take(&mut self.missed) {
+            return None;
+        }
+        self.kept.retain(|e| e.seq > cursor);
+        let follows = self
+            .kept
+            .iter()
+            .zip(cursor + 1..)
+            .all(|(e, seq)| e.seq == seq);
+        follows.then(|| std::mem::take(&mut self.kept))
+    }
+}
+
+/// A page of events after `cursor`, read from the log.
+async fn log_page(store: &Store, cursor: i64) -> Result<Vec<Arc<seva_store::Event>>, String> {
+    let page = store
         .read(op!(c => events::after(c, cursor, 1_000).await))
         .await
         .map_err(|e| e.to_string())?;
-    let Some(last) = batch.last().map(|e| e.seq) else {
+    Ok(page.into_iter().map(Arc::new).collect())
+}
+
+/// Puts in the index what `events` ask for, without committing; the last event's seq, or
+/// `None` when there were none.
+async fn apply(
+    state: &Shared,
+    index: &SearchIndex,
+    events: &[Arc<seva_store::Event>],
+) -> Result<Option<i64>, String> {
+    let Some(last) = events.last().map(|e| e.seq) else {
         return Ok(None);
     };
+    let (store, metrics) = (&state.store, &state.metrics);
     let mut work = Work::default();
-    batch.iter().for_each(|e| work.add(e));
+    events.iter().for_each(|e| work.add(e));
+    put_messages(index, work.heard.iter().map(|m| &**m), true).map_err(|e| e.to_string())?;
+    metrics
+        .search_messages_from_events
+        .fetch_add(work.heard.len() as u64, Ordering::Relaxed);
     for id in &work.gone {
         index.delete(&id.to_string());
     }
@@ -314,6 +430,9 @@ pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Op
                 .await
                 .map_err(|e| e.to_string())?;
             put_messages(index, &found, new).map_err(|e| e.to_string())?;
+            metrics
+                .search_messages_from_store
+                .fetch_add(found.len() as u64, Ordering::Relaxed);
         }
     }
     for c in work.conversations.iter().copied() {
@@ -322,6 +441,9 @@ pub async fn apply(store: &Store, index: &SearchIndex, cursor: i64) -> Result<Op
             .await
             .map_err(|e| e.to_string())?;
         put_messages(index, &found, false).map_err(|e| e.to_string())?;
+        metrics
+            .search_messages_from_store
+            .fetch_add(found.len() as u64, Ordering::Relaxed);
     }
     Ok(Some(last))
 }

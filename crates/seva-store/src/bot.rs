@@ -123,7 +123,8 @@ async fn say(conn: &mut dyn Conn, c: &Conversation, text: &str) -> Result<Messag
             email: Default::default(),
         },
     )
-    .await?;
+    .await?
+    .id;
     conn.execute(
         "UPDATE conversations SET preview = $1, message_count = message_count + 1, updated_at = $2 WHERE id = $3",
         args![seva_core::text::preview(text, 140), crate::now().micros(), c.id.to_string()],

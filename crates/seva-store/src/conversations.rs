@@ -237,7 +237,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         (Status::Solved, Some(window), Some(at)) => now - at.micros() <= window,
         _ => true,
     };
-    let (id, reference, created, language) = match continued {
+    let (id, reference, created, language, subject) = match continued {
         Some(c) if reopens(&c) => {
             let status = c.status.after_customer_message();
             conn.execute(
@@ -252,7 +252,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if c.first_response_at.is_some() {
                 crate::sla::on_customer_message(conn, c.id).await?;
             }
-            (c.id, c.reference, false, None)
+            (c.id, c.reference, false, None, c.subject)
         }
         _ => {
             let id = ConversationId::new();
@@ -270,7 +270,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
                      VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11) RETURNING seq",
                     args![
                         id.to_string(),
-                        subject,
+                        &subject,
                         a.priority.as_str(),
                         a.channel.as_str(),
                         contact_id.to_string(),
@@ -283,10 +283,10 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
                     ],
                 )
                 .await?;
-            (id, row.int(0)?, true, language)
+            (id, row.int(0)?, true, language, subject)
         }
     };
-    let message_id = crate::messages::insert(
+    let inserted = crate::messages::insert(
         conn,
         NewMessage {
             conversation_id: id,
@@ -301,6 +301,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         },
     )
     .await?;
+    let message_id = inserted.id;
     crate::email::add_participants(conn, id, a.email.participants).await?;
     if created {
         // Rules first: they may set the team, the owner or the priority, which decide
@@ -325,7 +326,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     } else {
         "message.created"
     };
-    crate::events::append(
+    crate::events::append_message(
         conn,
         kind,
         Some(id),
@@ -338,6 +339,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             "contact_id": contact_id,
             "attachments": a.files.len(),
         }),
+        inserted.searchable(id, reference, &subject, false),
     )
     .await?;
     let conversational = matches!(
@@ -440,7 +442,8 @@ pub(crate) async fn system_note(
             email: Default::default(),
         },
     )
-    .await?;
+    .await?
+    .id;
     conn.execute(
         "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
         args![crate::now().micros(), c.id.to_string()],
@@ -488,7 +491,7 @@ pub async fn reply(
         ));
     }
     let outbound = r.kind == MessageKind::Outbound;
-    let message_id = crate::messages::insert(
+    let inserted = crate::messages::insert(
         conn,
         NewMessage {
             conversation_id: id,
@@ -507,6 +510,7 @@ pub async fn reply(
         },
     )
     .await?;
+    let message_id = inserted.id;
     if outbound && c.channel == Channel::Email {
         crate::email::assign_message_id(conn, &c, message_id).await?;
     }
@@ -536,12 +540,13 @@ pub async fn reply(
         )
         .await?;
     }
-    crate::events::append(
+    crate::events::append_message(
         conn,
         "message.created",
         Some(id),
         &actor,
         serde_json::json!({"message_id": message_id, "kind": r.kind, "attachments": r.files.len()}),
+        inserted.searchable(id, c.reference, &c.subject, r.kind == MessageKind::Note),
     )
     .await?;
     if outbound {

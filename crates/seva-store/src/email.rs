@@ -206,7 +206,8 @@ pub async fn queue_automatic(
             email: EmailParts::default(),
         },
     )
-    .await?;
+    .await?
+    .id;
     assign_message_id(conn, c, id).await?;
     crate::jobs::enqueue(
         conn,

@@ -22,6 +22,11 @@ pub struct Event {
     pub actor: String,
     pub data: serde_json::Value,
     pub created_at: Timestamp,
+    /// The message this event created, as the search index takes it, when this node wrote
+    /// it: in memory only, for this node's subscribers (the indexer then reads nothing
+    /// back). Never stored, so events read from the log do not have it.
+    #[serde(skip)]
+    pub message: Option<std::sync::Arc<crate::messages::Searchable>>,
 }
 
 /// Appends an event to the log within the caller's transaction.
@@ -57,7 +62,25 @@ pub async fn append(
         actor: actor.to_string(),
         data,
         created_at: now,
+        message: None,
     });
+    Ok(())
+}
+
+/// [`append`] for an event that created `message`, which this node's subscribers get with
+/// the event.
+pub async fn append_message(
+    conn: &mut dyn Conn,
+    kind: &str,
+    conversation_id: Option<ConversationId>,
+    actor: &str,
+    data: serde_json::Value,
+    message: crate::messages::Searchable,
+) -> Result<()> {
+    append(conn, kind, conversation_id, actor, data).await?;
+    if let Some(e) = conn.emitted().last_mut() {
+        e.message = Some(std::sync::Arc::new(message));
+    }
     Ok(())
 }
 
@@ -72,6 +95,7 @@ fn decode(row: &crate::Row) -> Result<Event> {
         actor: row.text(4)?,
         data: serde_json::from_str(&row.text(5)?).unwrap_or(serde_json::Value::Null),
         created_at: Timestamp(row.int(6)?),
+        message: None,
     })
 }
 

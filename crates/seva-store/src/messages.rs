@@ -80,7 +80,39 @@ pub struct NewMessage<'a> {
 /// The largest message text we keep (1 MiB); the API refuses larger ones before this.
 pub const MAX_TEXT_BYTES: usize = 1 << 20;
 
-pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageId> {
+/// A message as [`insert`] stored it: its id and seq, and its text and time as stored (the
+/// text in NFC), for the caller to hand on.
+pub struct Inserted {
+    pub id: MessageId,
+    pub seq: i64,
+    pub text: String,
+    pub created_at: Timestamp,
+}
+
+impl Inserted {
+    /// The message as the search index takes it, in the conversation `reference` under
+    /// `subject`.
+    pub fn searchable(
+        &self,
+        conversation: ConversationId,
+        reference: i64,
+        subject: &str,
+        note: bool,
+    ) -> Searchable {
+        Searchable {
+            seq: self.seq,
+            id: self.id,
+            conversation_id: conversation,
+            reference,
+            subject: subject.to_string(),
+            text: self.text.clone(),
+            note,
+            created_at: self.created_at,
+        }
+    }
+}
+
+pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<Inserted> {
     if new.text.len() > MAX_TEXT_BYTES {
         return Err(Error::invalid(
             "text",
@@ -100,29 +132,37 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<MessageI
         .await?;
     }
     let id = MessageId::new();
-    conn.execute(
-        "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at, \
-         folded, source_sha256, email) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
-        args![
-            id.to_string(),
-            new.conversation_id.to_string(),
-            new.kind.as_str(),
-            new.channel.as_str(),
-            new.author_agent_id.map(|a| a.to_string()),
-            new.author_contact_id.map(|c| c.to_string()),
-            text,
-            html,
-            new.delivery.as_str(),
-            new.provider_id,
-            crate::now().micros(),
-            new.email.folded,
-            new.email.source_sha256,
-            new.email.headers.map(|h| h.to_string())
-        ],
-    )
-    .await?;
-    Ok(id)
+    let created_at = crate::now();
+    let seq = conn
+        .query_one(
+            "INSERT INTO messages (id, conversation_id, kind, channel, author_agent_id, author_contact_id, text, html, delivery, provider_id, created_at, \
+             folded, source_sha256, email) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING seq",
+            args![
+                id.to_string(),
+                new.conversation_id.to_string(),
+                new.kind.as_str(),
+                new.channel.as_str(),
+                new.author_agent_id.map(|a| a.to_string()),
+                new.author_contact_id.map(|c| c.to_string()),
+                &text,
+                html,
+                new.delivery.as_str(),
+                new.provider_id,
+                created_at.micros(),
+                new.email.folded,
+                new.email.source_sha256,
+                new.email.headers.map(|h| h.to_string())
+            ],
+        )
+        .await?
+        .int(0)?;
+    Ok(Inserted {
+        id,
+        seq,
+        text,
+        created_at,
+    })
 }
 
 const SELECT: &str = "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \

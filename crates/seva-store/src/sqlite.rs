@@ -138,7 +138,7 @@ fn open(path: &Path, role: Role) -> Result<Connection> {
     } else {
         "PRAGMA page_size = 1024; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
          PRAGMA cache_size = -4000; PRAGMA temp_store = MEMORY; PRAGMA wal_autocheckpoint = 0; \
-         PRAGMA journal_size_limit = 33554432;"
+         PRAGMA journal_size_limit = 67108864;"
     };
     conn.execute_batch(pragmas)?;
     // Plans must not depend on the values bound: otherwise SQLite marks a statement with
@@ -449,13 +449,16 @@ fn syncer_loop(
 /// changed by many commits in between is copied once.
 const CHECKPOINT_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// The log is started over from its beginning once it holds this many frames (8 MiB of
+/// The log is started over from its beginning once it holds this many frames (32 MiB of
 /// 1 KiB pages) and a checkpoint has copied them all. Under steady writes a checkpoint
 /// never catches up on its own, since every commit adds frames while it copies; the log
 /// would grow without end (375 MB in a 10-second `seva bench`), and every sync would
 /// extend the file, which costs `fdatasync` a journal commit (0.34 ms against 0.15 ms
-/// for frames written over old ones, here).
-const RESTART_FRAMES: u32 = 8192;
+/// for frames written over old ones, here). Each start over costs the writer a pause
+/// ([`finish_checkpoint`]: the log's last frames copied, two syncs) that every request
+/// waits behind; at 8 MiB that was five pauses a second under `seva bench` and a tenth
+/// of the writer's time, at 32 MiB it is about a fiftieth (docs/benchmarks.md).
+const RESTART_FRAMES: u32 = 32_768;
 
 /// The writer copies the last frames itself, between two batches, when no more than
 /// this many are left after the checkpoint thread's last run.

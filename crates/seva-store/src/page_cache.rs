@@ -158,7 +158,8 @@ unsafe extern "C" fn fetch(
         let page = f(c.inner, key, create);
         // Only a page that is there counts: SQLite asks for the parking number before it
         // parks a page there, and that question must not raise the mark.
-        if !page.is_null() && !(key == c.parking && c.parked > 0) {
+        let parked = key == c.parking && c.parked > 0;
+        if !page.is_null() && !parked {
             c.highest = c.highest.max(key);
         }
         page

@@ -159,3 +159,7 @@ impl dyn Conn + '_ {
 
 /// A unit of work handed to the store: it gets a connection and returns a value.
 pub type Op<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send>;
+
+/// An operation that may be run more than once (see `Store::write_repeatable`).
+pub type RepeatableOp<T> =
+    std::sync::Arc<dyn for<'c> Fn(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + Sync>;

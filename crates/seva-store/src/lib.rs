@@ -165,17 +165,48 @@ impl Store {
         let op = erase(settled(op));
         let value = match &*self.backend {
             Backend::Sqlite(db) => db.write(op).await?,
+            Backend::Postgres(db) => self.published(db.write(op).await?),
+        };
+        unerase(value)
+    }
+
+    /// [`Store::write`] for an operation that may be run more than once: it does nothing
+    /// but its work on the database, and that work may be done again from the start (new
+    /// ids and times are fine; it is answered only once, after the commit that holds it).
+    /// SQLite's writer then runs it without a savepoint of its own, which every page the
+    /// request changes would be copied into; should it fail after changing rows, the
+    /// writer rolls back the whole transaction and runs the other writes in it again.
+    pub async fn write_repeatable<T, F>(&self, op: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: for<'c> Fn(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + Sync + 'static,
+    {
+        let op = Arc::new(op);
+        let again: db::RepeatableOp<Box<dyn Any + Send>> = Arc::new(move |conn: &mut dyn Conn| {
+            let op = op.clone();
+            Box::pin(async move {
+                let mark = conn.emitted().len();
+                let value = op(&mut *conn).await?;
+                rules::settle(conn, mark).await?;
+                Ok(Box::new(value) as Box<dyn Any + Send>)
+            })
+        });
+        let value = match &*self.backend {
+            Backend::Sqlite(db) => db.write_repeatable(again).await?,
             Backend::Postgres(db) => {
-                let (value, events) = db.write(op).await?;
-                for e in events {
-                    let _ = self.events.send(Arc::new(e));
-                }
-                value
+                self.published(db.write(Box::new(move |conn| again(conn))).await?)
             }
         };
-        Ok(*value
-            .downcast::<T>()
-            .map_err(|_| Error::Backend("type mix-up".into()))?)
+        unerase(value)
+    }
+
+    /// Publishes the events of a PostgreSQL transaction that has committed (SQLite's
+    /// writer publishes its own, in commit order) and hands back its value.
+    fn published(&self, (value, events): (Box<dyn Any + Send>, Vec<Event>)) -> Box<dyn Any + Send> {
+        for e in events {
+            let _ = self.events.send(Arc::new(e));
+        }
+        value
     }
 
     /// Runs `op` on a consistent read-only snapshot.
@@ -189,9 +220,7 @@ impl Store {
             Backend::Sqlite(db) => db.read(op).await?,
             Backend::Postgres(db) => db.read(op).await?,
         };
-        Ok(*value
-            .downcast::<T>()
-            .map_err(|_| Error::Backend("type mix-up".into()))?)
+        unerase(value)
     }
 
     /// The SQLite write path's counters; `None` on PostgreSQL, which keeps its own.
@@ -251,6 +280,13 @@ where
         let fut = op(conn);
         Box::pin(async move { fut.await.map(|v| Box::new(v) as Box<dyn Any + Send>) })
     })
+}
+
+/// The value an erased operation answered, as the type its caller expects.
+fn unerase<T: 'static>(value: Box<dyn Any + Send>) -> Result<T> {
+    Ok(*value
+        .downcast::<T>()
+        .map_err(|_| Error::Backend("type mix-up".into()))?)
 }
 
 /// Drives a future to completion on the current thread. SQLite's futures are always ready

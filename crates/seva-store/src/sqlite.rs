@@ -19,7 +19,7 @@ use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Semaphore, mpsc, oneshot};
 
-use crate::db::{BoxFuture, Conn, Dialect, Op, Row, Value};
+use crate::db::{BoxFuture, Conn, Dialect, Op, RepeatableOp, Row, Value};
 use crate::events::Event;
 use crate::{Error, Result, block_on};
 
@@ -29,10 +29,17 @@ const MAX_BATCH: usize = 512;
 const READERS: usize = 4;
 
 type AnyOp = Op<Box<dyn Any + Send>>;
+type AgainOp = RepeatableOp<Box<dyn Any + Send>>;
 type Reply = oneshot::Sender<Result<Box<dyn Any + Send>>>;
 
+/// A write as the writer gets it: run once (in a savepoint), or one it may run again.
+enum Work {
+    Once(AnyOp),
+    Again(AgainOp),
+}
+
 pub struct Sqlite {
-    writes: mpsc::Sender<(AnyOp, Reply)>,
+    writes: mpsc::Sender<(Work, Reply)>,
     readers: Mutex<Vec<SqliteConn>>,
     read_permits: Semaphore,
     path: std::path::PathBuf,
@@ -254,7 +261,7 @@ impl Sqlite {
         for _ in 0..READERS {
             readers.push(SqliteConn::new(open(path, Role::Reader)?));
         }
-        let (tx, rx) = mpsc::channel::<(AnyOp, Reply)>(8192);
+        let (tx, rx) = mpsc::channel::<(Work, Reply)>(8192);
         let wal = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -312,9 +319,17 @@ impl Sqlite {
     }
 
     pub async fn write(&self, op: AnyOp) -> Result<Box<dyn Any + Send>> {
+        self.submit(Work::Once(op)).await
+    }
+
+    pub async fn write_repeatable(&self, op: AgainOp) -> Result<Box<dyn Any + Send>> {
+        self.submit(Work::Again(op)).await
+    }
+
+    async fn submit(&self, work: Work) -> Result<Box<dyn Any + Send>> {
         let (reply, answer) = oneshot::channel();
         self.writes
-            .send((op, reply))
+            .send((work, reply))
             .await
             .map_err(|_| Error::Backend("the database writer has stopped".into()))?;
         answer
@@ -367,12 +382,15 @@ fn statement(conn: &Connection, sql: &str) -> Result<()> {
 /// Runs one operation, turning a panic into an error so that one bad request cannot take
 /// the writer (and with it every later write) down.
 fn run_guarded(conn: &mut SqliteConn, op: AnyOp) -> Result<Box<dyn Any + Send>> {
-    match std::panic::catch_unwind(AssertUnwindSafe(|| block_on(op(conn)))) {
-        Ok(r) => r,
-        Err(_) => Err(Error::Backend(
+    guarded(|| block_on(op(conn)))
+}
+
+fn guarded(run: impl FnOnce() -> Result<Box<dyn Any + Send>>) -> Result<Box<dyn Any + Send>> {
+    std::panic::catch_unwind(AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        Err(Error::Backend(
             "an operation panicked; it was rolled back".into(),
-        )),
-    }
+        ))
+    })
 }
 
 fn wal_path(db: &Path) -> std::path::PathBuf {
@@ -520,14 +538,112 @@ fn finish_checkpoint(conn: &Connection, log: &Log) {
     }
 }
 
+/// A write run in the open transaction, with what it answered.
+struct Done {
+    again: Option<AgainOp>,
+    reply: Reply,
+    result: Result<Box<dyn Any + Send>>,
+}
+
+/// Runs a batch's writes in the open transaction, in order. Writes that may run again go
+/// without a savepoint while the transaction holds nothing else: one that fails before
+/// it changed a row needs nothing undone, and one that fails after has the whole
+/// transaction rolled back and the writes before it run again ([`run_again`]). Every
+/// other write gets a savepoint, so that it alone is rolled back when it fails; once one
+/// is in the transaction, the writes after it get theirs too (a rollback of everything
+/// could not run it again). The error, with every reply, when the transaction could not
+/// be begun again.
+fn run_batch(
+    conn: &mut SqliteConn,
+    batch: impl Iterator<Item = (Work, Reply)>,
+) -> std::result::Result<Vec<Done>, (Error, Vec<Reply>)> {
+    let mut done: Vec<Done> = Vec::new();
+    let mut only_again = true;
+    let mut batch = batch.into_iter();
+    while let Some((work, reply)) = batch.next() {
+        let mark = conn.emitted.len();
+        match work {
+            Work::Again(op) if only_again => {
+                let before = conn.conn.total_changes();
+                let result = guarded(|| block_on(op(&mut *conn)));
+                if result.is_err() {
+                    conn.emitted.truncate(mark);
+                }
+                let undo = result.is_err() && conn.conn.total_changes() != before;
+                done.push(Done {
+                    again: (!undo).then_some(op),
+                    reply,
+                    result,
+                });
+                if undo && let Err(e) = run_again(conn, &mut done) {
+                    let replies = done.into_iter().map(|d| d.reply);
+                    return Err((e, replies.chain(batch.map(|(_, r)| r)).collect()));
+                }
+            }
+            work => {
+                only_again = false;
+                let result = statement(&conn.conn, "SAVEPOINT request").and_then(|_| match work {
+                    Work::Once(op) => run_guarded(conn, op),
+                    Work::Again(op) => guarded(|| block_on(op(&mut *conn))),
+                });
+                let closed = if result.is_ok() {
+                    statement(&conn.conn, "RELEASE request")
+                } else {
+                    conn.emitted.truncate(mark);
+                    statement(&conn.conn, "ROLLBACK TO request")
+                        .and_then(|_| statement(&conn.conn, "RELEASE request"))
+                };
+                done.push(Done {
+                    again: None,
+                    reply,
+                    result: closed.and(result),
+                });
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// After a write failed having changed rows (it is last in `done`, with its error): rolls
+/// the transaction back and runs the writes before it again, in order, keeping their new
+/// answers. Should one of them now fail after changing rows, it keeps that error and the
+/// rest run again once more, so this ends.
+fn run_again(conn: &mut SqliteConn, done: &mut [Done]) -> Result<()> {
+    loop {
+        statement(&conn.conn, "ROLLBACK")?;
+        conn.emitted.clear();
+        statement(&conn.conn, "BEGIN IMMEDIATE")?;
+        let mut failed_again = false;
+        for d in done.iter_mut() {
+            let Some(op) = &d.again else { continue };
+            if d.result.is_err() {
+                continue;
+            }
+            let (mark, before) = (conn.emitted.len(), conn.conn.total_changes());
+            d.result = guarded(|| block_on(op(&mut *conn)));
+            if d.result.is_err() {
+                conn.emitted.truncate(mark);
+                if conn.conn.total_changes() != before {
+                    d.again = None;
+                    failed_again = true;
+                    break;
+                }
+            }
+        }
+        if !failed_again {
+            return Ok(());
+        }
+    }
+}
+
 fn writer_loop(
     mut conn: SqliteConn,
-    mut rx: mpsc::Receiver<(AnyOp, Reply)>,
+    mut rx: mpsc::Receiver<(Work, Reply)>,
     synced: std::sync::mpsc::Sender<Committed>,
     log: &Log,
     counters: &Counters,
 ) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<(Work, Reply)> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -540,8 +656,6 @@ fn writer_loop(
         counters
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
-        let mut results = Vec::with_capacity(batch.len());
-        let mut replies = Vec::with_capacity(batch.len());
         let began = statement(&conn.conn, "BEGIN IMMEDIATE");
         if let Err(e) = began {
             let msg = e.to_string();
@@ -550,23 +664,19 @@ fn writer_loop(
             }
             continue;
         }
-        for (op, reply) in batch.drain(..) {
-            let mark = conn.emitted.len();
-            let result =
-                statement(&conn.conn, "SAVEPOINT request").and_then(|_| run_guarded(&mut conn, op));
-            let closed = if result.is_ok() {
-                statement(&conn.conn, "RELEASE request")
-            } else {
-                conn.emitted.truncate(mark);
-                statement(&conn.conn, "ROLLBACK TO request")
-                    .and_then(|_| statement(&conn.conn, "RELEASE request"))
-            };
-            match closed {
-                Ok(()) => results.push(result),
-                Err(e) => results.push(Err(e)),
+        let ran = run_batch(&mut conn, batch.drain(..));
+        let (replies, results): (Vec<Reply>, Vec<_>) = match ran {
+            Ok(ran) => ran.into_iter().map(|d| (d.reply, d.result)).unzip(),
+            Err((e, replies)) => {
+                let msg = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Backend(msg.clone())));
+                }
+                let _ = statement(&conn.conn, "ROLLBACK");
+                conn.emitted.clear();
+                continue;
             }
-            replies.push(reply);
-        }
+        };
         let commit = statement(&conn.conn, "COMMIT");
         counters.commits.fetch_add(1, Ordering::Relaxed);
         counters

@@ -220,6 +220,168 @@ async fn concurrent_writes_are_all_committed_and_a_failing_one_spoils_none_of_th
     );
 }
 
+/// A write for [`writes_that_may_run_again_fail_alone`]: puts `key` in a table and an
+/// event in the log, then fails as `then` says.
+fn put(
+    key: &'static str,
+    then: &'static str,
+) -> impl for<'c> Fn(
+    &'c mut dyn seva_store::Conn,
+) -> seva_store::BoxFuture<'c, Result<&'static str, Error>>
++ Send
++ Sync
++ 'static {
+    move |c: &mut dyn seva_store::Conn| -> seva_store::BoxFuture<'_, Result<&'static str, Error>> {
+        Box::pin(async move {
+            if then == "fail before" {
+                return Err(Error::invalid("before", "refused before writing"));
+            }
+            c.execute(
+                "INSERT INTO message_sources (sha256, bytes) VALUES ($1, $2)",
+                &[
+                    seva_store::Value::Text(key.into()),
+                    seva_store::Value::Blob(vec![1]),
+                ],
+            )
+            .await?;
+            events::append(
+                c,
+                "test.put",
+                None,
+                "system",
+                serde_json::json!({ "key": key }),
+            )
+            .await?;
+            match then {
+                "fail after" => Err(Error::invalid("after", "refused after writing")),
+                "panic after" => panic!("a write that panics after writing"),
+                _ => Ok(key),
+            }
+        })
+    }
+}
+
+/// Writes that may run again share the SQLite writer's transaction without savepoints of
+/// their own: held behind a slow write, a dozen of them land in one commit, where one
+/// that fails before writing, one whose row breaks a unique key, one that fails after
+/// writing and one that panics after writing are each refused alone, a write that may
+/// run only once sits among them, and everything else is stored once, its event
+/// published once. (On PostgreSQL every write is its own transaction; the answers are
+/// the same.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_that_may_run_again_fail_alone() {
+    let t = store().await;
+    let s = Arc::new(t.store.clone());
+    let mut heard = s.subscribe();
+    let holder = {
+        let s = s.clone();
+        tokio::spawn(async move {
+            // It writes its row first, so that on PostgreSQL too the duplicate below
+            // waits for it and is the one refused.
+            s.write(op!(c => {
+                let held = put("held", "")(c).await;
+                std::thread::sleep(std::time::Duration::from_millis(300));
+                held
+            }))
+            .await
+        })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // SQLite's writer turns a panic into an error, so that one request cannot take down
+    // the thread every write needs; on PostgreSQL the panic stays in its own task.
+    let panics_then = match s.dialect() {
+        seva_store::Dialect::Sqlite => "panic after",
+        seva_store::Dialect::Postgres => "fail after",
+    };
+    let commits = || s.write_stats().map(|w| w.commits);
+    let commits_before = commits();
+    let (g0, before, g1, after, g2, panics, duplicate, g3, o, g4, after2, g5) = tokio::join!(
+        s.write_repeatable(put("good-0", "")),
+        s.write_repeatable(put("before", "fail before")),
+        s.write_repeatable(put("good-1", "")),
+        s.write_repeatable(put("after", "fail after")),
+        s.write_repeatable(put("good-2", "")),
+        s.write_repeatable(put("panics", panics_then)),
+        s.write_repeatable(put("held", "")),
+        s.write_repeatable(put("good-3", "")),
+        s.write(op!(c => put("once", "")(c).await)),
+        s.write_repeatable(put("good-4", "")),
+        s.write_repeatable(put("after-2", "fail after")),
+        s.write_repeatable(put("good-5", "")),
+    );
+    assert_eq!(holder.await.unwrap().unwrap(), "held");
+    if let (Some(before), Some(after)) = (commits_before, commits()) {
+        assert!(
+            after - before <= 2,
+            "the writes behind the slow one share one commit: {} commits",
+            after - before
+        );
+    }
+    for (got, key) in [
+        (g0, "good-0"),
+        (g1, "good-1"),
+        (g2, "good-2"),
+        (g3, "good-3"),
+        (o, "once"),
+        (g4, "good-4"),
+        (g5, "good-5"),
+    ] {
+        assert_eq!(got.unwrap(), key);
+    }
+    assert!(
+        matches!(before, Err(Error::Invalid { ref field, .. }) if field == "before"),
+        "{before:?}"
+    );
+    assert!(
+        matches!(after, Err(Error::Invalid { ref field, .. }) if field == "after"),
+        "{after:?}"
+    );
+    assert!(
+        matches!(after2, Err(Error::Invalid { ref field, .. }) if field == "after"),
+        "{after2:?}"
+    );
+    assert!(
+        panics.as_ref().is_err_and(|e| {
+            let e = e.to_string();
+            e.contains("panicked") || e.contains("refused after writing")
+        }),
+        "{panics:?}"
+    );
+    assert!(
+        duplicate.as_ref().is_err_and(Error::is_unique_violation),
+        "{duplicate:?}"
+    );
+
+    let expected = [
+        "good-0", "good-1", "good-2", "good-3", "good-4", "good-5", "held", "once",
+    ];
+    let stored = s
+        .read(op!(c => {
+            let rows = c.query("SELECT sha256 FROM message_sources ORDER BY sha256", &[]).await?;
+            rows.iter().map(|r| r.text(0)).collect::<Result<Vec<_>, _>>()
+        }))
+        .await
+        .unwrap();
+    assert_eq!(stored, expected);
+    let mut published = Vec::new();
+    while published.len() < expected.len() {
+        let e = tokio::time::timeout(std::time::Duration::from_secs(5), heard.recv())
+            .await
+            .expect("every stored write's event is published")
+            .unwrap();
+        if e.kind == "test.put" {
+            published.push(e.data["key"].as_str().unwrap().to_string());
+        }
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    assert!(
+        heard.try_recv().is_err(),
+        "no event is published twice or for a write undone"
+    );
+    published.sort();
+    assert_eq!(published, expected);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_redelivered_message_is_stored_once() {
     let t = store().await;

@@ -1,5 +1,6 @@
 //! `/api/v1/conversations`: open, list, read and work on conversations.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
@@ -20,7 +21,7 @@ use seva_store::messages::{self, Message};
 use seva_store::op;
 use utoipa::ToSchema;
 
-use super::{ApiJson, create_once, json, parse_id, stored};
+use super::{ApiJson, create_once, create_once_repeatable, json, parse_id, stored};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -156,37 +157,55 @@ pub async fn create(
         ));
     }
     let agent = caller.agent.id;
-    let response = create_once(&state, &caller, &headers, &raw, op!(c => {
-        if let Some(team) = body.team_id {
-            seva_store::teams::get(c, team).await.map_err(|_| seva_store::Error::invalid("team_id", "no such team"))?;
-        }
-        let mut name = body.contact.as_ref().and_then(|c| c.name.clone());
-        if let Some(team) = body.requester_team_id {
-            let team = seva_store::teams::get(c, team)
-                .await
-                .map_err(|_| seva_store::Error::invalid("requester_team_id", "no such team"))?;
-            seva_store::contacts::internal(c, &identity.1, &team.name).await?;
-            name = Some(team.name);
-        }
-        let received = conversations::ingest(c, Arrival {
-            channel: Channel::Api,
-            identity: (identity.0, &identity.1),
-            name: name.as_deref(),
-            subject: &body.subject,
-            text: &body.text,
-            files: &[],
-            provider_id: None,
-            continues: None,
-            inbox_id: body.inbox_id,
-            team_id: body.team_id,
-            customer_key_hash: None,
-            priority: body.priority.unwrap_or(Priority::Normal),
-            recorded_by: Some(agent),
-            email: Default::default(),
-            bot: false,
-        }).await?;
-        stored(StatusCode::CREATED, &Created { id: received.conversation_id, reference: received.reference, status: Status::Open })
-    })).await?;
+    let (body, identity) = (Arc::new(body), Arc::new(identity));
+    let response = create_once_repeatable(&state, &caller, &headers, &raw, move |c| {
+        let (body, identity) = (body.clone(), identity.clone());
+        Box::pin(async move {
+            if let Some(team) = body.team_id {
+                seva_store::teams::get(c, team)
+                    .await
+                    .map_err(|_| seva_store::Error::invalid("team_id", "no such team"))?;
+            }
+            let mut name = body.contact.as_ref().and_then(|c| c.name.clone());
+            if let Some(team) = body.requester_team_id {
+                let team = seva_store::teams::get(c, team)
+                    .await
+                    .map_err(|_| seva_store::Error::invalid("requester_team_id", "no such team"))?;
+                seva_store::contacts::internal(c, &identity.1, &team.name).await?;
+                name = Some(team.name);
+            }
+            let received = conversations::ingest(
+                c,
+                Arrival {
+                    channel: Channel::Api,
+                    identity: (identity.0, &identity.1),
+                    name: name.as_deref(),
+                    subject: &body.subject,
+                    text: &body.text,
+                    files: &[],
+                    provider_id: None,
+                    continues: None,
+                    inbox_id: body.inbox_id,
+                    team_id: body.team_id,
+                    customer_key_hash: None,
+                    priority: body.priority.unwrap_or(Priority::Normal),
+                    recorded_by: Some(agent),
+                    email: Default::default(),
+                    bot: false,
+                },
+            )
+            .await?;
+            stored(
+                StatusCode::CREATED,
+                &Created {
+                    id: received.conversation_id,
+                    reference: received.reference,
+                    status: Status::Open,
+                },
+            )
+        })
+    })
+    .await?;
     state
         .metrics
         .conversations_created

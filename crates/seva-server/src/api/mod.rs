@@ -179,52 +179,105 @@ where
         + Send
         + 'static,
 {
-    let key = match headers.get("idempotency-key") {
-        None => None,
-        Some(v) => {
-            let k = v.to_str().map_err(|_| {
-                Problem::bad_request("Idempotency-Key", "the key must be visible ASCII")
-            })?;
-            if k.is_empty() || k.len() > 200 {
-                return Err(Problem::bad_request(
-                    "Idempotency-Key",
-                    "the key has 1 to 200 characters",
-                ));
-            }
-            // The key belongs to the caller; the body's hash tells a retry from a reuse.
-            Some((
-                k.to_string(),
-                format!("agent:{}", caller.agent.id),
-                crate::auth::sha256_hex(body),
-            ))
-        }
-    };
+    let key = idempotency_key(caller, headers, body)?;
     let stored = state
         .store
         .write(
             move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
-                Box::pin(async move {
-                    if let Some((k, scope, hash)) = &key
-                        && let Some(stored) = idempotency::lookup(conn, scope, k, hash).await?
-                    {
-                        return Ok(stored);
-                    }
-                    let stored = make(conn).await?;
-                    if let Some((k, scope, hash)) = &key {
-                        idempotency::remember(conn, scope, k, hash, &stored).await?;
-                    }
-                    Ok(stored)
-                })
+                Box::pin(async move { remembered(conn, key.as_ref(), make).await })
             },
         )
         .await?;
+    Ok(answer(stored))
+}
+
+/// [`create_once`] for a create that may be run again (see
+/// [`seva_store::Store::write_repeatable`]), as the hot creates are: SQLite's writer then
+/// needs no savepoint for it.
+pub async fn create_once_repeatable<F>(
+    state: &Shared,
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+    make: F,
+) -> Result<Response, Problem>
+where
+    F: for<'c> Fn(&'c mut dyn Conn) -> BoxFuture<'c, seva_store::Result<Stored>>
+        + Send
+        + Sync
+        + 'static,
+{
+    let key = std::sync::Arc::new(idempotency_key(caller, headers, body)?);
+    let make = std::sync::Arc::new(make);
+    let stored = state
+        .store
+        .write_repeatable(
+            move |conn: &mut dyn Conn| -> BoxFuture<'_, seva_store::Result<Stored>> {
+                let (key, make) = (key.clone(), make.clone());
+                Box::pin(async move { remembered(conn, key.as_ref().as_ref(), &*make).await })
+            },
+        )
+        .await?;
+    Ok(answer(stored))
+}
+
+/// An `Idempotency-Key` header, as (key, the caller's scope, the body's hash).
+type IdempotencyKey = (String, String, String);
+
+fn idempotency_key(
+    caller: &Caller,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Option<IdempotencyKey>, Problem> {
+    let Some(v) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let k = v
+        .to_str()
+        .map_err(|_| Problem::bad_request("Idempotency-Key", "the key must be visible ASCII"))?;
+    if k.is_empty() || k.len() > 200 {
+        return Err(Problem::bad_request(
+            "Idempotency-Key",
+            "the key has 1 to 200 characters",
+        ));
+    }
+    // The key belongs to the caller; the body's hash tells a retry from a reuse.
+    Ok(Some((
+        k.to_string(),
+        format!("agent:{}", caller.agent.id),
+        crate::auth::sha256_hex(body),
+    )))
+}
+
+/// The answer stored under `key`, or `make`'s, stored under it.
+async fn remembered<F>(
+    conn: &mut dyn Conn,
+    key: Option<&IdempotencyKey>,
+    make: F,
+) -> seva_store::Result<Stored>
+where
+    F: for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, seva_store::Result<Stored>>,
+{
+    if let Some((k, scope, hash)) = key
+        && let Some(stored) = idempotency::lookup(conn, scope, k, hash).await?
+    {
+        return Ok(stored);
+    }
+    let stored = make(conn).await?;
+    if let Some((k, scope, hash)) = key {
+        idempotency::remember(conn, scope, k, hash, &stored).await?;
+    }
+    Ok(stored)
+}
+
+fn answer(stored: Stored) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
-    Ok((
+    (
         status,
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         stored.body,
     )
-        .into_response())
+        .into_response()
 }
 
 /// A stored answer for [`create_once`].

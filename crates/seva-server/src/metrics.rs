@@ -35,16 +35,21 @@ pub fn router() -> Router<Shared> {
 }
 
 pub async fn count_requests(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    let started = std::time::Instant::now();
-    let method = req.method().clone();
-    // The route pattern, not the path: paths hold ids and customers' secret links.
-    let route = req
-        .extensions()
-        .get::<axum::extract::MatchedPath>()
-        .map(|p| p.as_str().to_string())
-        .unwrap_or_else(|| "unmatched".into());
+    // Each request's line is a debug one: its method and route are copied only when it
+    // will be written. The route pattern, not the path: paths hold ids and customers'
+    // secret links.
+    let logged = tracing::enabled!(tracing::Level::DEBUG).then(|| {
+        let route = req
+            .extensions()
+            .get::<axum::extract::MatchedPath>()
+            .map_or("unmatched", |p| p.as_str())
+            .to_string();
+        (req.method().clone(), route, std::time::Instant::now())
+    });
     let response = next.run(req).await;
-    tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    if let Some((method, route, started)) = logged {
+        tracing::debug!(%method, %route, status = response.status().as_u16(), micros = started.elapsed().as_micros() as u64, "request");
+    }
     state.metrics.http_requests.fetch_add(1, Ordering::Relaxed);
     if response.status().is_server_error() {
         state

@@ -71,9 +71,13 @@ pub struct WriteStats {
     pub sync_micros: u64,
 }
 
+/// Statement translations by their text. Every statement is looked up here, so by a fast
+/// hash: std's SipHash over each statement's whole text was a percent of the writer.
+type Translations = HashMap<String, Translated, foldhash::fast::RandomState>;
+
 pub struct SqliteConn {
     conn: Connection,
-    translated: HashMap<String, Translated>,
+    translated: Translations,
     emitted: Vec<Event>,
 }
 
@@ -164,7 +168,7 @@ impl SqliteConn {
     fn new(conn: Connection) -> Self {
         Self {
             conn,
-            translated: HashMap::new(),
+            translated: Translations::default(),
             emitted: Vec::new(),
         }
     }
@@ -209,7 +213,7 @@ impl SqliteConn {
 }
 
 /// The translation of `sql`, made once per statement text.
-fn translated<'m>(cache: &'m mut HashMap<String, Translated>, sql: &str) -> &'m Translated {
+fn translated<'m>(cache: &'m mut Translations, sql: &str) -> &'m Translated {
     if !cache.contains_key(sql) {
         cache.insert(sql.to_string(), Translated::new(sql));
     }

@@ -725,3 +725,22 @@ fn writer_loop(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_columns_keep_every_script_and_mark_bytes_that_are_not_utf8() {
+        let conn = Connection::open_in_memory().unwrap();
+        let mut conn = SqliteConn::new(conn);
+        let rows = conn
+            .run_query(
+                "SELECT $1, CAST(x'ff41' AS TEXT)",
+                &[Value::Text("సేవ Σίσυφος".into())],
+            )
+            .unwrap();
+        assert_eq!(rows[0].text(0).unwrap(), "సేవ Σίσυφος");
+        assert_eq!(rows[0].text(1).unwrap(), "\u{FFFD}A");
+    }
+}

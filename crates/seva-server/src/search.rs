@@ -326,12 +326,17 @@ impl Heard {
                 true
             }
             Err(RecvError::Lagged(_)) => {
-                self.kept.clear();
-                self.missed = true;
+                self.lost();
                 true
             }
             Err(RecvError::Closed) => false,
         }
+    }
+
+    /// Drops what was heard: the log must say what came after the cursor.
+    fn lost(&mut self) {
+        self.kept.clear();
+        self.missed = true;
     }
 
     /// Waits up to `wait` for something to be heard, then (under load) a moment more to
@@ -354,18 +359,14 @@ impl Heard {
         loop {
             match self.events.try_recv() {
                 Ok(e) => self.kept.push(e),
-                Err(TryRecvError::Lagged(_)) => {
-                    self.kept.clear();
-                    self.missed = true;
-                }
+                Err(TryRecvError::Lagged(_)) => self.lost(),
                 Err(TryRecvError::Empty | TryRecvError::Closed) => break,
             }
         }
         // Far behind (a rebuild, a long catch-up from the log): drop what was heard rather
         // than keep it without end; the log has it.
         if self.kept.len() > KEPT_AT_MOST {
-            self.kept.clear();
-            self.missed = true;
+            self.lost();
         }
         if std::mem::take(&mut self.missed) {
             return None;

@@ -91,9 +91,9 @@ pub struct Inserted {
 
 impl Inserted {
     /// The message as the search index takes it, in the conversation `reference` under
-    /// `subject`.
+    /// `subject` (its text moved, not copied: it may be a megabyte).
     pub fn searchable(
-        &self,
+        self,
         conversation: ConversationId,
         reference: i64,
         subject: &str,
@@ -105,7 +105,7 @@ impl Inserted {
             conversation_id: conversation,
             reference,
             subject: subject.to_string(),
-            text: self.text.clone(),
+            text: self.text,
             note,
             created_at: self.created_at,
         }

@@ -79,22 +79,22 @@ const COLUMNS: &str = "c.id, c.seq, c.subject, c.status, c.priority, c.channel, 
     c.first_response_at, c.solved_at, coalesce(t.private, 0), c.snoozed_until";
 const FROM: &str = "FROM conversations c JOIN contacts ct ON ct.id = c.contact_id LEFT JOIN teams t ON t.id = c.team_id";
 
-fn decode(row: &crate::Row) -> Result<Conversation> {
+fn decode(mut row: crate::Row) -> Result<Conversation> {
     Ok(Conversation {
         id: row.parse(0)?,
         reference: row.int(1)?,
-        subject: row.text(2)?,
+        subject: row.take_text(2)?,
         status: row.parse(3)?,
         priority: row.parse(4)?,
         channel: row.parse(5)?,
         contact_id: row.parse(6)?,
-        contact_name: row.text(7)?,
+        contact_name: row.take_text(7)?,
         inbox_id: row.opt_parse(8)?,
         team_id: row.opt_parse(9)?,
         owner_id: row.opt_parse(10)?,
-        language: row.opt_text(11)?,
-        custom_fields: serde_json::from_str(&row.text(12)?).unwrap_or_default(),
-        preview: row.text(13)?,
+        language: row.opt_take_text(11)?,
+        custom_fields: serde_json::from_str(row.str(12)?).unwrap_or_default(),
+        preview: row.take_text(13)?,
         message_count: row.int(14)?,
         created_at: Timestamp(row.int(15)?),
         updated_at: Timestamp(row.int(16)?),
@@ -114,7 +114,7 @@ pub async fn get(conn: &mut dyn Conn, id: ConversationId) -> Result<Conversation
         .query_opt(&sql, args![id.to_string()])
         .await?
         .ok_or(Error::NotFound)?;
-    let mut c = decode(&row)?;
+    let mut c = decode(row)?;
     c.tags = conn
         .query(
             "SELECT tag FROM conversation_tags WHERE conversation_id = $1 ORDER BY tag",
@@ -1107,7 +1107,7 @@ pub async fn list(
     let l = q.arg(limit + 1);
     q.sql += &format!(" ORDER BY c.updated_at DESC, c.seq DESC LIMIT {l}");
     let rows = conn.query(&q.sql, &q.args).await?;
-    let mut page = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    let mut page = rows.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
     let next = if page.len() as i64 > limit {
         page.truncate(limit as usize);
         page.last()

@@ -82,12 +82,33 @@ impl Row {
         }
     }
 
-    pub fn text(&self, i: usize) -> Result<String> {
+    /// A text column, borrowed.
+    pub fn str(&self, i: usize) -> Result<&str> {
         match self.at(i)? {
-            Value::Text(v) => Ok(v.clone()),
+            Value::Text(v) => Ok(v),
             other => Err(Error::Decode(format!(
                 "column {i}: expected text, got {other:?}"
             ))),
+        }
+    }
+
+    pub fn text(&self, i: usize) -> Result<String> {
+        self.str(i).map(str::to_owned)
+    }
+
+    /// A text column, moved out of the row (which keeps an empty text in its place): for
+    /// decoders that own the row, so that the text is not copied.
+    pub fn take_text(&mut self, i: usize) -> Result<String> {
+        match self.0.get_mut(i) {
+            Some(Value::Text(v)) => Ok(std::mem::take(v)),
+            _ => self.text(i),
+        }
+    }
+
+    pub fn opt_take_text(&mut self, i: usize) -> Result<Option<String>> {
+        match self.at(i)? {
+            Value::Null => Ok(None),
+            _ => self.take_text(i).map(Some),
         }
     }
 
@@ -120,7 +141,7 @@ impl Row {
     where
         T::Err: std::fmt::Display,
     {
-        let text = self.text(i)?;
+        let text = self.str(i)?;
         text.parse()
             .map_err(|e| Error::Decode(format!("column {i} ({text:?}): {e}")))
     }
@@ -163,3 +184,31 @@ pub type Op<T> = Box<dyn for<'c> FnOnce(&'c mut dyn Conn) -> BoxFuture<'c, Resul
 /// An operation that may be run more than once (see `Store::write_repeatable`).
 pub type RepeatableOp<T> =
     std::sync::Arc<dyn for<'c> Fn(&'c mut dyn Conn) -> BoxFuture<'c, Result<T>> + Send + Sync>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_borrowed_copied_or_moved_out() {
+        let id = "0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b";
+        let mut row = Row(vec![
+            Value::Text(id.into()),
+            Value::Text("Ευχαριστώ πολύ".into()),
+            Value::Null,
+            Value::Int(7),
+        ]);
+        let parsed: uuid::Uuid = row.parse(0).unwrap();
+        assert_eq!(parsed.to_string(), id);
+        assert_eq!(row.str(1).unwrap(), "Ευχαριστώ πολύ");
+        assert_eq!(row.text(1).unwrap(), "Ευχαριστώ πολύ");
+        assert_eq!(row.take_text(1).unwrap(), "Ευχαριστώ πολύ");
+        // Moved out: the row keeps an empty text in its place.
+        assert_eq!(row.str(1).unwrap(), "");
+        assert_eq!(row.opt_take_text(2).unwrap(), None);
+        assert!(row.take_text(2).is_err(), "a null is not text");
+        assert!(row.take_text(3).is_err(), "an integer is not text");
+        assert!(row.take_text(9).is_err(), "no such column");
+        assert!(row.parse::<uuid::Uuid>(3).is_err());
+    }
+}

@@ -86,14 +86,14 @@ pub async fn append_message(
 
 const COLUMNS: &str = "seq, id, kind, conversation_id, actor, data, created_at";
 
-fn decode(row: &crate::Row) -> Result<Event> {
+fn decode(mut row: crate::Row) -> Result<Event> {
     Ok(Event {
         seq: row.int(0)?,
         id: row.parse(1)?,
-        kind: row.text(2)?,
+        kind: row.take_text(2)?,
         conversation_id: row.opt_parse(3)?,
-        actor: row.text(4)?,
-        data: serde_json::from_str(&row.text(5)?).unwrap_or(serde_json::Value::Null),
+        actor: row.take_text(4)?,
+        data: serde_json::from_str(row.str(5)?).unwrap_or(serde_json::Value::Null),
         created_at: Timestamp(row.int(6)?),
         message: None,
     })
@@ -113,15 +113,14 @@ pub async fn after(conn: &mut dyn Conn, after: i64, limit: i64) -> Result<Vec<Ev
         ),
     };
     let rows = conn.query(&sql, args![after, limit]).await?;
-    rows.iter().map(decode).collect()
+    rows.into_iter().map(decode).collect()
 }
 
 /// One event by its seq.
 pub async fn by_seq(conn: &mut dyn Conn, seq: i64) -> Result<Event> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE seq = $1");
     decode(
-        &conn
-            .query_opt(&sql, args![seq])
+        conn.query_opt(&sql, args![seq])
             .await?
             .ok_or(crate::Error::NotFound)?,
     )
@@ -131,7 +130,7 @@ pub async fn by_seq(conn: &mut dyn Conn, seq: i64) -> Result<Event> {
 pub async fn for_conversation(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<Event>> {
     let sql = format!("SELECT {COLUMNS} FROM events WHERE conversation_id = $1 ORDER BY seq");
     let rows = conn.query(&sql, args![id.to_string()]).await?;
-    rows.iter().map(decode).collect()
+    rows.into_iter().map(decode).collect()
 }
 
 /// The newest event's seq (0 when there is none).

@@ -171,7 +171,7 @@ const SELECT: &str = "SELECT m.id, m.conversation_id, m.kind, m.channel, m.autho
      FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
      LEFT JOIN contacts c ON c.id = m.author_contact_id";
 
-fn decode(row: &crate::Row) -> Result<Message> {
+fn decode(mut row: crate::Row) -> Result<Message> {
     Ok(Message {
         id: row.parse(0)?,
         conversation_id: row.parse(1)?,
@@ -179,18 +179,20 @@ fn decode(row: &crate::Row) -> Result<Message> {
         channel: row.parse(3)?,
         author_agent_id: row.opt_parse(4)?,
         author_contact_id: row.opt_parse(5)?,
-        author_name: row.opt_text(6)?,
-        text: row.text(7)?,
-        html: row.text(8)?,
+        author_name: row.opt_take_text(6)?,
+        text: row.take_text(7)?,
+        html: row.take_text(8)?,
         delivery: row.parse(9)?,
-        delivery_error: row.opt_text(10)?,
+        delivery_error: row.opt_take_text(10)?,
         created_at: Timestamp(row.int(11)?),
-        folded: row.text(12)?,
-        email: row
-            .opt_text(13)?
-            .and_then(|e| serde_json::from_str(&e).ok()),
-        external_id: row.opt_text(14)?,
-        has_source: row.opt_text(15)?.is_some(),
+        folded: row.take_text(12)?,
+        email: if row.is_null(13)? {
+            None
+        } else {
+            serde_json::from_str(row.str(13)?).ok()
+        },
+        external_id: row.opt_take_text(14)?,
+        has_source: !row.is_null(15)?,
         attachments: Vec::new(),
     })
 }
@@ -208,7 +210,7 @@ pub async fn for_conversation(
     let rows = conn
         .query(&sql, args![id.to_string(), include_notes])
         .await?;
-    let mut out = rows.iter().map(decode).collect::<Result<Vec<_>>>()?;
+    let mut out = rows.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
     let attachments = crate::attachments::for_conversation(conn, id).await?;
     for (message_id, attachment) in attachments {
         if let Some(m) = out.iter_mut().find(|m| m.id == message_id) {
@@ -225,7 +227,7 @@ pub async fn get(conn: &mut dyn Conn, id: MessageId) -> Result<Message> {
         .query_opt(&sql, args![id.to_string()])
         .await?
         .ok_or(Error::NotFound)?;
-    let mut m = decode(&row)?;
+    let mut m = decode(row)?;
     m.attachments = crate::attachments::for_message(conn, id).await?;
     Ok(m)
 }

@@ -620,6 +620,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         seeding.elapsed().as_secs_f64()
     );
 
+    let list_cpu_before: f64 = thread_cpu(server.pid).values().sum();
     let deadline = Instant::now() + Duration::from_secs(args.read_seconds);
     let mut tasks = Vec::new();
     for _ in 0..args.concurrency {
@@ -648,6 +649,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     for t in tasks {
         lat.extend(t.await??);
     }
+    let list_cpu = thread_cpu(server.pid).values().sum::<f64>() - list_cpu_before;
     lat.sort();
     println!(
         "| inbox list (50 open, {} readers) p50 / p99 at {} conversations | {} / {} ({:.0} lists/s) |",
@@ -657,6 +659,12 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         ms(percentile(&lat, 0.99)),
         lat.len() as f64 / args.read_seconds as f64
     );
+    if !lat.is_empty() {
+        println!(
+            "| server CPU per inbox list (all threads) | {:.0} µs |",
+            1e6 * list_cpu / lat.len() as f64
+        );
+    }
     if let Some(kib) = idle_rss {
         println!(
             "| resident memory of seva serve, idle after start | {:.1} MB |",

@@ -263,6 +263,8 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             } else {
                 subject
             };
+            // Created without an owner: routing or an agent sets one by an update, which
+            // the agent-load trigger counts (migration 0011).
             let row = conn
                 .query_one(
                     "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \

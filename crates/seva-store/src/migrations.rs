@@ -18,6 +18,10 @@ const SQLITE: &[(i64, &str)] = &[
     ),
     (9, include_str!("../migrations/sqlite/0009_chat.sql")),
     (10, include_str!("../migrations/sqlite/0010_knowledge.sql")),
+    (
+        11,
+        include_str!("../migrations/sqlite/0011_no_insert_trigger.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -38,6 +42,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         10,
         include_str!("../migrations/postgres/0010_knowledge.sql"),
+    ),
+    (
+        11,
+        include_str!("../migrations/postgres/0011_no_insert_trigger.sql"),
     ),
 ];
 

@@ -778,7 +778,8 @@ async fn a_solved_conversation_leaves_the_active_views_and_a_customer_reply_brin
     );
 }
 
-/// The per-agent load that routing reads is kept by triggers; after assignments,
+/// The per-agent load that routing reads is kept by a trigger on changes of owner, status
+/// and channel (conversations are created without an owner); after assignments,
 /// reassignments, solving, reopening and merging it equals a count of the conversations.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_agent_load_routing_reads_always_equals_the_count_of_active_conversations() {

@@ -352,6 +352,26 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
         .unwrap();
     let (status, problem) = read(res);
     assert_eq!((status, problem["field"].as_str()), (422, Some("body")));
+    // A valid body with something after it.
+    let res = Seva::agent()
+        .post(&seva.url("/api/v1/conversations"))
+        .header("Authorization", format!("Bearer {}", seva.token))
+        .header("Content-Type", "application/json")
+        .send(r#"{"contact": {"email": "trailing@example.com"}, "subject": "Hi", "text": "Hello"} and more"#)
+        .unwrap();
+    let (status, problem) = read(res);
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("body")),
+        "{problem}"
+    );
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("trailing"),
+        "{problem}"
+    );
     // Oversize body: refused from its declared length, before it is read.
     {
         use std::io::{Read, Write};

@@ -122,9 +122,21 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 Problem::new(StatusCode::BAD_REQUEST, e.body_text())
             }
         })?;
+        // The usual body is read once, without tracking where the reader is; only one
+        // that fails is read again, to name the field at fault.
+        if let Ok(value) = serde_json::from_slice(&bytes) {
+            return Ok(Self(value, bytes));
+        }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize(&mut de) {
-            Ok(value) => Ok(Self(value, bytes)),
+        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+            // Read whole the second time: what failed the first was what follows it.
+            Ok(value) => match de.end() {
+                Ok(()) => Ok(Self(value, bytes)),
+                Err(e) => Err(Problem::bad_request(
+                    "body",
+                    format!("the body is not valid JSON: {e}"),
+                )),
+            },
             Err(e) => {
                 let path = e.path().to_string();
                 let inner = e.into_inner();

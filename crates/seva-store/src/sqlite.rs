@@ -9,7 +9,6 @@
 //! their own connections; WAL mode lets them read while the writer writes.
 
 use std::any::Any;
-use std::collections::HashMap;
 use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
@@ -71,9 +70,10 @@ pub struct WriteStats {
     pub sync_micros: u64,
 }
 
-/// Statement translations by their text. Every statement is looked up here, so by a fast
-/// hash: std's SipHash over each statement's whole text was a percent of the writer.
-type Translations = HashMap<String, Translated, foldhash::fast::RandomState>;
+/// Statement translations by their text. Every statement is looked up here, so once and
+/// by a fast hash (hashbrown's foldhash): std's SipHash over each statement's whole text,
+/// twice, was a percent of the writer.
+type Translations = hashbrown::HashMap<String, Translated>;
 
 pub struct SqliteConn {
     conn: Connection,
@@ -224,10 +224,7 @@ fn text_of(bytes: &[u8]) -> String {
 
 /// The translation of `sql`, made once per statement text.
 fn translated<'m>(cache: &'m mut Translations, sql: &str) -> &'m Translated {
-    if !cache.contains_key(sql) {
-        cache.insert(sql.to_string(), Translated::new(sql));
-    }
-    &cache[sql]
+    cache.entry_ref(sql).or_insert_with(|| Translated::new(sql))
 }
 
 fn bind(stmt: &mut rusqlite::CachedStatement<'_>, args: &[Value]) -> Result<()> {

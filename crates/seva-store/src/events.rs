@@ -48,7 +48,7 @@ pub async fn append(
                 kind,
                 conversation_id.map(|c| c.to_string()),
                 actor,
-                data.to_string(),
+                crate::json_text(&data)?,
                 now.micros()
             ],
         )

@@ -61,7 +61,7 @@ pub async fn enqueue(
         args![
             id.to_string(),
             kind,
-            payload.to_string(),
+            crate::json_text(&payload)?,
             MAX_ATTEMPTS,
             run_at.micros(),
             now

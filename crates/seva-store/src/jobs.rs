@@ -71,6 +71,19 @@ pub async fn enqueue(
     Ok(id)
 }
 
+/// Whether any job is due (queued and due, or running with its lease run out): a read,
+/// so that a worker polling an empty queue costs the writer nothing.
+pub async fn anything_due(conn: &mut dyn Conn, now: Timestamp) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
+             OR (state = 'running' AND locked_until < $1) LIMIT 1",
+            args![now.micros()],
+        )
+        .await?
+        .is_some())
+}
+
 /// Claims up to `limit` due jobs for `lease_seconds`. A job whose worker died is claimed
 /// again once its lease runs out. On PostgreSQL, `SKIP LOCKED` lets many nodes claim at
 /// once without waiting on each other.

@@ -525,6 +525,13 @@ async fn assignment_to_unknown_agents_or_teams_is_refused_and_changes_nothing() 
     );
 }
 
+/// Whether the queue says a job is due at `now` (what the worker reads before claiming).
+async fn due(s: &seva_store::Store, now: seva_core::time::Timestamp) -> bool {
+    s.read(op!(c => jobs::anything_due(c, now).await))
+        .await
+        .unwrap()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn jobs_retry_with_backoff_and_end_dead_not_dropped() {
     let t = store().await;
@@ -532,6 +539,7 @@ async fn jobs_retry_with_backoff_and_end_dead_not_dropped() {
     let id = s.write(op!(c => jobs::enqueue(c, "deliver", serde_json::json!({"n": 1}), seva_store::now()).await)).await.unwrap();
     let mut now = seva_store::now();
     for attempt in 1..=jobs::MAX_ATTEMPTS {
+        assert!(due(s, now).await, "attempt {attempt} is due");
         let claimed = s
             .write(op!(c => jobs::claim(c, now, 60, 10).await))
             .await
@@ -543,6 +551,10 @@ async fn jobs_retry_with_backoff_and_end_dead_not_dropped() {
             .await
             .unwrap();
         assert!(again.is_empty(), "a claimed job is not claimed twice");
+        assert!(
+            !due(s, now).await,
+            "a claimed job is not due while its lease runs"
+        );
         let dead = s
             .write(op!(c => jobs::fail(c, id, "relay refused", now).await))
             .await
@@ -553,6 +565,7 @@ async fn jobs_retry_with_backoff_and_end_dead_not_dropped() {
             .await
             .unwrap();
         assert!(too_soon.is_empty(), "the retry waits for its backoff");
+        assert!(!due(s, now).await, "nor is a retry before its backoff");
         now = now.plus_seconds(3601);
     }
     let dead = s
@@ -586,7 +599,9 @@ async fn an_abandoned_job_is_claimed_again_after_its_lease() {
             .len(),
         1
     );
+    assert!(!due(s, now).await, "the lease runs");
     let later = now.plus_seconds(31);
+    assert!(due(s, later).await, "the lease ran out");
     assert_eq!(
         s.write(op!(c => jobs::claim(c, later, 30, 10).await))
             .await

@@ -155,6 +155,31 @@ async fn metrics(State(state): State<Shared>) -> Response {
                 "Time spent syncing the write-ahead log",
                 w.sync_micros,
             ),
+            (
+                "seva_sqlite_write_queued_seconds_total",
+                "Time writes waited in the writer's queue for their batch, summed over writes",
+                w.queued_micros,
+            ),
+            (
+                "seva_sqlite_write_batched_seconds_total",
+                "Time writes spent in their batch until its commit, summed over writes",
+                w.batched_micros,
+            ),
+            (
+                "seva_sqlite_write_sync_waited_seconds_total",
+                "Time committed writes waited for their sync to begin, summed over writes",
+                w.sync_waited_micros,
+            ),
+            (
+                "seva_sqlite_write_synced_seconds_total",
+                "Time writes spent in their sync, summed over writes",
+                w.synced_micros,
+            ),
+            (
+                "seva_sqlite_write_answered_seconds_total",
+                "Time from each write's call to its answer, summed over writes",
+                w.answered_micros,
+            ),
         ] {
             let value = if name.ends_with("_seconds_total") {
                 format!("{:.6}", value as f64 / 1e6)

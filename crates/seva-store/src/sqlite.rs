@@ -13,6 +13,7 @@ use std::panic::AssertUnwindSafe;
 use std::path::Path;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use rusqlite::types::ValueRef;
 use rusqlite::{Connection, OpenFlags};
@@ -30,6 +31,8 @@ const READERS: usize = 4;
 type AnyOp = Op<Box<dyn Any + Send>>;
 type AgainOp = RepeatableOp<Box<dyn Any + Send>>;
 type Reply = oneshot::Sender<Result<Box<dyn Any + Send>>>;
+/// A write in the writer's queue: the work, where its answer goes, and when it came.
+type Queued = (Work, Reply, Instant);
 
 /// A write as the writer gets it: run once (in a savepoint), or one it may run again.
 enum Work {
@@ -38,7 +41,7 @@ enum Work {
 }
 
 pub struct Sqlite {
-    writes: mpsc::Sender<(Work, Reply)>,
+    writes: mpsc::Sender<Queued>,
     readers: Mutex<Vec<SqliteConn>>,
     read_permits: Semaphore,
     path: std::path::PathBuf,
@@ -53,6 +56,11 @@ struct Counters {
     writer_busy_micros: AtomicU64,
     syncs: AtomicU64,
     sync_micros: AtomicU64,
+    queued_micros: AtomicU64,
+    batched_micros: AtomicU64,
+    sync_waited_micros: AtomicU64,
+    synced_micros: AtomicU64,
+    answered_micros: AtomicU64,
 }
 
 /// The SQLite write path's work since the start: group commit at a glance (writes per
@@ -68,6 +76,15 @@ pub struct WriteStats {
     /// `fdatasync` calls on the write-ahead log, each covering one or more commits.
     pub syncs: u64,
     pub sync_micros: u64,
+    /// Where the writes' time went, each summed over the writes: waiting in the writer's
+    /// queue for their batch to begin; in their batch until its commit; committed,
+    /// waiting for the sync thread; in their sync. And from the call to its answer, which
+    /// adds the answer's way back to the caller's task.
+    pub queued_micros: u64,
+    pub batched_micros: u64,
+    pub sync_waited_micros: u64,
+    pub synced_micros: u64,
+    pub answered_micros: u64,
 }
 
 /// Statement translations by their text. Every statement is looked up here, so once and
@@ -272,7 +289,7 @@ impl Sqlite {
         for _ in 0..READERS {
             readers.push(SqliteConn::new(open(path, Role::Reader)?));
         }
-        let (tx, rx) = mpsc::channel::<(Work, Reply)>(8192);
+        let (tx, rx) = mpsc::channel::<Queued>(8192);
         let wal = std::fs::OpenOptions::new()
             .write(true)
             .create(true)
@@ -326,6 +343,11 @@ impl Sqlite {
             writer_busy_micros: c.writer_busy_micros.load(Ordering::Relaxed),
             syncs: c.syncs.load(Ordering::Relaxed),
             sync_micros: c.sync_micros.load(Ordering::Relaxed),
+            queued_micros: c.queued_micros.load(Ordering::Relaxed),
+            batched_micros: c.batched_micros.load(Ordering::Relaxed),
+            sync_waited_micros: c.sync_waited_micros.load(Ordering::Relaxed),
+            synced_micros: c.synced_micros.load(Ordering::Relaxed),
+            answered_micros: c.answered_micros.load(Ordering::Relaxed),
         }
     }
 
@@ -339,13 +361,16 @@ impl Sqlite {
 
     async fn submit(&self, work: Work) -> Result<Box<dyn Any + Send>> {
         let (reply, answer) = oneshot::channel();
+        let asked = Instant::now();
         self.writes
-            .send((work, reply))
+            .send((work, reply, asked))
             .await
             .map_err(|_| Error::Backend("the database writer has stopped".into()))?;
-        answer
+        let answer = answer
             .await
-            .map_err(|_| Error::Backend("the database writer has stopped".into()))?
+            .map_err(|_| Error::Backend("the database writer has stopped".into()))?;
+        add_micros(&self.counters.answered_micros, asked.elapsed(), 1);
+        answer
     }
 
     /// Runs a read on the calling thread. Reads are small (a page of at most 200 rows, one
@@ -404,6 +429,11 @@ fn guarded(run: impl FnOnce() -> Result<Box<dyn Any + Send>>) -> Result<Box<dyn 
     })
 }
 
+/// Adds `times` times `spent` to a counter of microseconds.
+fn add_micros(counter: &AtomicU64, spent: std::time::Duration, times: usize) {
+    counter.fetch_add(spent.as_micros() as u64 * times as u64, Ordering::Relaxed);
+}
+
 fn wal_path(db: &Path) -> std::path::PathBuf {
     let mut p = db.as_os_str().to_owned();
     p.push("-wal");
@@ -412,6 +442,7 @@ fn wal_path(db: &Path) -> std::path::PathBuf {
 
 /// One committed batch, waiting for its log to reach the disk.
 struct Committed {
+    at: Instant,
     answers: Vec<(Reply, Result<Box<dyn Any + Send>>)>,
     events: Vec<Event>,
 }
@@ -435,12 +466,16 @@ fn syncer_loop(
     while let Ok(first) = rx.recv() {
         pending.push(first);
         pending.extend(rx.try_iter());
-        let began = std::time::Instant::now();
+        let began = Instant::now();
         let synced = wal.sync_data();
+        let took = began.elapsed();
         counters.syncs.fetch_add(1, Ordering::Relaxed);
-        counters
-            .sync_micros
-            .fetch_add(began.elapsed().as_micros() as u64, Ordering::Relaxed);
+        add_micros(&counters.sync_micros, took, 1);
+        for batch in &pending {
+            let n = batch.answers.len();
+            add_micros(&counters.sync_waited_micros, began - batch.at, n);
+            add_micros(&counters.synced_micros, took, n);
+        }
         if let Err(e) = &synced {
             // A failed fsync may have dropped the dirty pages; retrying could "succeed"
             // without them. Answer the waiting requests with the error and stop taking
@@ -649,12 +684,12 @@ fn run_again(conn: &mut SqliteConn, done: &mut [Done]) -> Result<()> {
 
 fn writer_loop(
     mut conn: SqliteConn,
-    mut rx: mpsc::Receiver<(Work, Reply)>,
+    mut rx: mpsc::Receiver<Queued>,
     synced: std::sync::mpsc::Sender<Committed>,
     log: &Log,
     counters: &Counters,
 ) {
-    let mut batch: Vec<(Work, Reply)> = Vec::with_capacity(MAX_BATCH);
+    let mut batch: Vec<Queued> = Vec::with_capacity(MAX_BATCH);
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
         while batch.len() < MAX_BATCH {
@@ -663,19 +698,25 @@ fn writer_loop(
                 Err(_) => break,
             }
         }
-        let started = std::time::Instant::now();
+        let started = Instant::now();
         counters
             .writes
             .fetch_add(batch.len() as u64, Ordering::Relaxed);
+        for (_, _, asked) in &batch {
+            add_micros(&counters.queued_micros, started - *asked, 1);
+        }
         let began = statement(&conn.conn, "BEGIN IMMEDIATE");
         if let Err(e) = began {
             let msg = e.to_string();
-            for (_, reply) in batch.drain(..) {
+            for (_, reply, _) in batch.drain(..) {
                 let _ = reply.send(Err(Error::Backend(msg.clone())));
             }
             continue;
         }
-        let ran = run_batch(&mut conn, batch.drain(..));
+        let ran = run_batch(
+            &mut conn,
+            batch.drain(..).map(|(work, reply, _)| (work, reply)),
+        );
         let (replies, results): (Vec<Reply>, Vec<_>) = match ran {
             Ok(ran) => ran.into_iter().map(|d| (d.reply, d.result)).unzip(),
             Err((e, replies)) => {
@@ -690,9 +731,13 @@ fn writer_loop(
         };
         let commit = statement(&conn.conn, "COMMIT");
         counters.commits.fetch_add(1, Ordering::Relaxed);
-        counters
-            .writer_busy_micros
-            .fetch_add(started.elapsed().as_micros() as u64, Ordering::Relaxed);
+        let committed_at = Instant::now();
+        add_micros(&counters.writer_busy_micros, committed_at - started, 1);
+        add_micros(
+            &counters.batched_micros,
+            committed_at - started,
+            replies.len(),
+        );
         // What the log still holds (rewritten frame headers) must be in the file before
         // the sync. Should that write fail, the log may end before this commit on
         // recovery, and every later commit with it: the writer stops, as for a failed sync.
@@ -711,6 +756,7 @@ fn writer_loop(
         match commit {
             Ok(()) => {
                 let committed = Committed {
+                    at: committed_at,
                     answers: replies.into_iter().zip(results).collect(),
                     events: std::mem::take(&mut conn.emitted),
                 };

@@ -543,6 +543,22 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             syncs / secs,
             1000.0 * delta("seva_sqlite_sync_seconds_total") / syncs,
         );
+        // A create's time, on average, as the store saw it and as the client did: what
+        // the store does not account for is HTTP, the tasks' turns on the workers and the
+        // client itself.
+        let writes = delta("seva_sqlite_writes_total").max(1.0);
+        let per_write = |name: &str| 1e6 * delta(name) / writes;
+        let client =
+            1e6 * lat.iter().map(Duration::as_secs_f64).sum::<f64>() / lat.len().max(1) as f64;
+        println!(
+            "| a create's mean time (µs): the writer's queue + its batch + waiting for the sync + the sync; the store's call to answer; the client's | {:.0} + {:.0} + {:.0} + {:.0}; {:.0}; {:.0} |",
+            per_write("seva_sqlite_write_queued_seconds_total"),
+            per_write("seva_sqlite_write_batched_seconds_total"),
+            per_write("seva_sqlite_write_sync_waited_seconds_total"),
+            per_write("seva_sqlite_write_synced_seconds_total"),
+            per_write("seva_sqlite_write_answered_seconds_total"),
+            client,
+        );
     }
     // The search index runs behind the creates at a lower priority: how far behind.
     let behind_since = Instant::now();

@@ -709,13 +709,12 @@ fn the_command_line_manages_users_teams_and_tokens() {
         );
         assert_eq!(status, 201);
     }
-    let mut res = Seva::agent().get(&seva.url("/metrics")).call().unwrap();
-    let metrics = res.body_mut().read_to_string().unwrap();
-    let value = |name: &str| -> Option<f64> {
-        metrics
-            .lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+    let scrape = || {
+        let mut res = Seva::agent().get(&seva.url("/metrics")).call().unwrap();
+        res.body_mut().read_to_string().unwrap()
     };
+    let metrics = scrape();
+    let value = |name: &str| metric(&metrics, name);
     assert!(value("seva_http_requests_total").is_some_and(|v| v >= 1.0));
     assert!(value("seva_conversations_created_total").is_some_and(|v| v >= 3.0));
     // SQLite's write path: every write went through a commit, and the log was synced.
@@ -730,9 +729,36 @@ fn the_command_line_manages_users_teams_and_tokens() {
         );
         assert!(value("seva_sqlite_syncs_total").unwrap() >= 1.0);
         assert!(value("seva_sqlite_sync_seconds_total").unwrap() > 0.0);
+        // An idle desk commits nothing: the job worker polls its queue twice a second by
+        // a read, and claims (a write, and a sync of the log) only when a job is due.
+        let commits = || metric(&scrape(), "seva_sqlite_commits_total").unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let before = commits();
+        std::thread::sleep(std::time::Duration::from_millis(2_000));
+        assert_eq!(commits(), before, "an idle server committed");
+        // Where the writes' time went: the parts of each write's way through the writer and
+        // the sync come one after another, within its time from the call to the answer
+        // (read now that no write is under way).
+        let metrics = scrape();
+        let value = |name: &str| metric(&metrics, name).unwrap();
+        let parts: f64 = ["queued", "batched", "sync_waited", "synced"]
+            .iter()
+            .map(|p| value(&format!("seva_sqlite_write_{p}_seconds_total")))
+            .sum();
+        let answered = value("seva_sqlite_write_answered_seconds_total");
+        assert!(
+            value("seva_sqlite_write_synced_seconds_total") > 0.0 && answered >= parts,
+            "{metrics}"
+        );
     } else {
         assert!(!metrics.contains("seva_sqlite_"));
     }
+}
+
+/// A sample's value in a Prometheus text page.
+fn metric(page: &str, name: &str) -> Option<f64> {
+    page.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
 }
 
 #[test]

@@ -71,17 +71,17 @@ pub async fn enqueue(
     Ok(id)
 }
 
-/// Whether any job is due (queued and due, or running with its lease run out): a read,
-/// so that a worker polling an empty queue costs the writer nothing.
+/// Which jobs are due at `$1`: queued ones whose time has come, and running ones whose
+/// lease ran out (their worker died). The worker's read and its claim share it, so they
+/// cannot disagree about a job.
+const DUE: &str =
+    "(state = 'queued' AND run_at <= $1) OR (state = 'running' AND locked_until < $1)";
+
+/// Whether any job is due: a read, so that a worker polling an empty queue costs the
+/// writer nothing.
 pub async fn anything_due(conn: &mut dyn Conn, now: Timestamp) -> Result<bool> {
-    Ok(conn
-        .query_opt(
-            "SELECT 1 FROM jobs WHERE (state = 'queued' AND run_at <= $1) \
-             OR (state = 'running' AND locked_until < $1) LIMIT 1",
-            args![now.micros()],
-        )
-        .await?
-        .is_some())
+    let sql = format!("SELECT 1 FROM jobs WHERE {DUE} LIMIT 1");
+    Ok(conn.query_opt(&sql, args![now.micros()]).await?.is_some())
 }
 
 /// Claims up to `limit` due jobs for `lease_seconds`. A job whose worker died is claimed
@@ -98,16 +98,15 @@ pub async fn claim(
         Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
     };
     let sql = format!(
-        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $1, updated_at = $2 \
-         WHERE id IN (SELECT id FROM jobs WHERE (state = 'queued' AND run_at <= $2) \
-         OR (state = 'running' AND locked_until < $2) ORDER BY run_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
+        "UPDATE jobs SET state = 'running', attempts = attempts + 1, locked_until = $2, updated_at = $1 \
+         WHERE id IN (SELECT id FROM jobs WHERE {DUE} ORDER BY run_at LIMIT $3 {lock}) RETURNING {COLUMNS}"
     );
     let rows = conn
         .query(
             &sql,
             args![
-                now.plus_seconds(lease_seconds).micros(),
                 now.micros(),
+                now.plus_seconds(lease_seconds).micros(),
                 limit
             ],
         )

@@ -84,9 +84,12 @@ test("a visitor chats with an agent, waits honestly, and loses nothing on a cut 
   await write(two.chat, "Do you ship to Cebu?");
   await two.chat.getByText("You are number 2 in line.").waitFor();
   await two.page.screenshot({ path: join(shots, "chat-visitor-2-second.png") });
+  // The inbox shows the second chat too before the agent clicks: its row moves the first.
+  await agentPage.locator("tr", { hasText: "Do you ship to Cebu?" }).waitFor({ timeout: 10000 });
 
   // The agent takes the first chat and answers it.
   await row.getByRole("link").click();
+  await agentPage.waitForURL(/\/conversations\//);
   await agentPage.getByRole("button", { name: "Assign to me" }).click();
   // Typing both ways: the agent sees the customer typing, the visitor sees Mira writing.
   await one.chat.getByLabel("Write your message…").pressSequentially("It was");

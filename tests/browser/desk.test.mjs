@@ -69,6 +69,45 @@ test("an agent logs in, sees a conversation arrive live, opens it and replies", 
   await page.close();
 });
 
+test("a click begun while the inbox fetches an update opens the row it began on", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await logIn(page, base, email, password);
+  const first = await api("POST", "/api/v1/conversations", {
+    contact: { email: "eleni@example.com", name: "Eleni" },
+    subject: "Πού είναι η παραγγελία μου;",
+    text: "Δεν έχει φτάσει ακόμα.",
+  });
+  assert.equal(first.status, 201);
+  await page.goto(base + "/inbox?view=open");
+  await page.waitForTimeout(300); // let the live stream connect
+  const link = page.locator("tr", { hasText: "Πού είναι η παραγγελία μου;" }).getByRole("link");
+  // Mark the link itself: a list replaced by an update has a new one, without the mark.
+  await link.evaluate((a) => (a.__held = true));
+  // The update's fetch takes a second; the agent presses the button meanwhile.
+  let fetched;
+  const fetching = new Promise((resolve) => (fetched = resolve));
+  await page.route(/partial=1/, async (route) => {
+    fetched();
+    await new Promise((r) => setTimeout(r, 1000));
+    await route.continue();
+  });
+  const second = await api("POST", "/api/v1/conversations", {
+    contact: { email: "jose@example.com", name: "Jose" },
+    subject: "Salamat po sa tulong",
+    text: "Maraming salamat po.",
+  });
+  assert.equal(second.status, 201);
+  await fetching;
+  const box = await link.boundingBox();
+  await page.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.waitForTimeout(1500); // the fetch has answered by now
+  assert.equal(await link.evaluate((a) => a.__held === true), true, "the row under the pointer was not replaced");
+  await page.mouse.up();
+  await page.waitForURL(`${base}/conversations/${first.json.id}`);
+  await page.close();
+});
+
 test("the web form in Telugu renders and opens a conversation", async () => {
   const page = await browser.newPage({ viewport: { width: 420, height: 900 } });
   await page.goto(base + "/contact?lang=te");

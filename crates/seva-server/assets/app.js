@@ -30,14 +30,26 @@
   const conversationId = document.querySelector("[data-conversation]")?.dataset.conversation;
   let pending = null;
 
+  // A button held down in a region: a click on its way, which a replaced row would lose.
+  let pressed = null;
+  document.addEventListener("pointerdown", (e) => { pressed = e.target; }, true);
+  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { pressed = null; }, true);
+  function inUse(region) {
+    const focused = region.contains(document.activeElement) && document.activeElement !== document.body;
+    return focused || (pressed !== null && region.contains(pressed));
+  }
+
   async function reload(region) {
-    if (region.contains(document.activeElement) && document.activeElement !== document.body) return;
+    if (inUse(region)) return;
     const response = await fetch(region.dataset.live, { credentials: "same-origin" });
     if (!response.ok) return;
+    const html = await response.text();
+    // Asked again: the agent may have begun a click or a reply while the page was fetched.
+    if (inUse(region)) return;
     const before = new Set([...region.querySelectorAll("[data-href]")].map((r) => r.dataset.href));
     // Ticks for the bulk bar survive the update.
     const ticked = new Set([...region.querySelectorAll("input[name=ids]:checked")].map((i) => i.value));
-    region.innerHTML = await response.text();
+    region.innerHTML = html;
     region.querySelectorAll("input[name=ids]").forEach((i) => { i.checked = ticked.has(i.value); });
     region.querySelectorAll("[data-href]").forEach((row) => {
       if (!before.has(row.dataset.href)) row.classList.add("fresh");

@@ -105,6 +105,26 @@ test("a click begun while the inbox fetches an update opens the row it began on"
   assert.equal(await link.evaluate((a) => a.__held === true), true, "the row under the pointer was not replaced");
   await page.mouse.up();
   await page.waitForURL(`${base}/conversations/${first.json.id}`);
+
+  // A press that opens nothing (on the list's heading) puts the update off only until the
+  // button is let go.
+  await page.goto(base + "/inbox?view=open");
+  await page.waitForTimeout(300);
+  const third = await api("POST", "/api/v1/conversations", {
+    contact: { email: "ravi@example.com", name: "Ravi" },
+    subject: "రీఫండ్ ఇంకా రాలేదు",
+    text: "దయచేసి చూడండి.",
+  });
+  assert.equal(third.status, 201);
+  const heading = page.locator("#inbox-list thead th").last();
+  const at = await heading.boundingBox();
+  await page.mouse.move(at.x + at.width / 2, at.y + at.height / 2);
+  await page.mouse.down();
+  await page.waitForTimeout(1500);
+  const newRow = page.locator("tr", { hasText: "రీఫండ్ ఇంకా రాలేదు" });
+  assert.equal(await newRow.count(), 0, "the list waited while the button was down");
+  await page.mouse.up();
+  await newRow.waitFor({ timeout: 5000 });
   await page.close();
 });
 

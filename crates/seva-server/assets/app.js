@@ -31,12 +31,22 @@
   let pending = null;
 
   // A button held down in a region: a click on its way, which a replaced row would lose.
+  // An update put off for it is fetched again once the button is let go.
   let pressed = null;
+  let putOff = false;
   document.addEventListener("pointerdown", (e) => { pressed = e.target; }, true);
-  for (const end of ["pointerup", "pointercancel"]) document.addEventListener(end, () => { pressed = null; }, true);
+  for (const end of ["pointerup", "pointercancel"]) {
+    document.addEventListener(end, () => {
+      pressed = null;
+      if (putOff) {
+        putOff = false;
+        refresh();
+      }
+    }, true);
+  }
   function inUse(region) {
-    const focused = region.contains(document.activeElement) && document.activeElement !== document.body;
-    return focused || (pressed !== null && region.contains(pressed));
+    if (pressed !== null && region.contains(pressed)) return (putOff = true);
+    return region.contains(document.activeElement) && document.activeElement !== document.body;
   }
 
   async function reload(region) {

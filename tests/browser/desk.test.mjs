@@ -144,3 +144,35 @@ test("the web form in Telugu renders and opens a conversation", async () => {
   assert.ok(list.json.data.some((c) => c.subject === "వాపసు" && c.channel === "web_form"));
   await page.close();
 });
+
+test("an agent with nothing assigned is shown the conversations waiting unassigned", async () => {
+  // An agent of their own: nothing is or will be assigned to them here.
+  const arjun = "arjun@example.com";
+  seva.cli(["user", "add", arjun, "--name", "Arjun", "--role", "agent", "--password-stdin"], password);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+  await logIn(page, base, arjun, password);
+  const created = await api("POST", "/api/v1/conversations", {
+    contact: { email: "tala@example.ph", name: "Tala" },
+    subject: "Hindi pa dumarating ang order ko",
+    text: "Kailan po darating?",
+  });
+  assert.equal(created.status, 201);
+  // "Mine" is the first screen; it points to the waiting work instead of a blank page.
+  await page.goto(base + "/inbox");
+  const hint = page.locator("#inbox-list .empty", { hasText: "waiting for an owner" });
+  await hint.waitFor();
+  await hint.getByRole("link", { name: "See them in Unassigned" }).click();
+  await page.waitForURL(base + "/inbox?view=unassigned");
+  await page.locator("tr", { hasText: "Hindi pa dumarating ang order ko" }).waitFor();
+  // Once every conversation has an owner (Priya), "Mine" is plainly empty again.
+  const priya = (await api("GET", "/api/v1/me")).json.id;
+  const waiting = await api("GET", "/api/v1/conversations?owner=none&status=open,pending,on_hold&limit=200");
+  assert.ok(waiting.json.data.some((c) => c.id === created.json.id));
+  for (const c of waiting.json.data) {
+    assert.equal((await api("POST", `/api/v1/conversations/${c.id}/assign`, { owner_id: priya })).status, 200);
+  }
+  await page.goto(base + "/inbox");
+  await page.getByText("Nothing here").waitFor();
+  assert.equal(await page.getByText("waiting for an owner").count(), 0);
+  await page.close();
+});

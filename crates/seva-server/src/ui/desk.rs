@@ -89,6 +89,8 @@ struct InboxPage {
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
+    /// The list is an empty "mine" while conversations wait unassigned.
+    waiting: bool,
     csrf: String,
     /// Rows have a box to tick for the bulk bar.
     selectable: bool,
@@ -107,6 +109,8 @@ struct InboxList {
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
+    /// The list is an empty "mine" while conversations wait unassigned.
+    waiting: bool,
     csrf: String,
     selectable: bool,
 }
@@ -149,6 +153,13 @@ pub async fn inbox(
         .unwrap_or("mine");
     let me_id = agent.0.agent.id;
     let active = vec![Status::Open, Status::Pending, Status::OnHold];
+    // An empty "mine" says where the waiting work is, so that a new agent's first screen
+    // is not a blank page while customers wait in Unassigned.
+    let unassigned = Filter {
+        statuses: active.clone(),
+        owner: Some(None),
+        ..Filter::default()
+    };
     let filter = match view {
         "mine" => Filter {
             statuses: active,
@@ -160,11 +171,7 @@ pub async fn inbox(
             teams_any: Some(agent.0.agent.teams.clone()),
             ..Filter::default()
         },
-        "unassigned" => Filter {
-            statuses: active,
-            owner: Some(None),
-            ..Filter::default()
-        },
+        "unassigned" => unassigned.clone(),
         "open" => Filter {
             statuses: active,
             ..Filter::default()
@@ -177,7 +184,7 @@ pub async fn inbox(
         Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
         None => None,
     };
-    let (list, next, names, (followups, notices), saved, chosen) = state
+    let (list, next, names, (followups, notices, waiting), saved, chosen) = state
         .store
         .read(op!(c => {
             let saved = seva_store::views::list_for(c, me_id).await?;
@@ -189,11 +196,17 @@ pub async fn inbox(
                 Some(v) => v.filters.to_filter(me_id)?,
                 None => filter,
             };
+            let first_page = cursor.is_none();
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
+            let waiting = view == "mine"
+                && chosen.is_none()
+                && first_page
+                && list.is_empty()
+                && !conversations::list(c, &viewer, &unassigned, None, 1).await?.0.is_empty();
             let names = agent_names(c).await?;
             let followups = seva_store::transfers::tasks(c, Some(me_id), None, true).await?;
             let notices = seva_store::notifications::list_for(c, me_id, true).await?;
-            Ok((list, next, names, (followups, notices), saved, chosen))
+            Ok((list, next, names, (followups, notices, waiting), saved, chosen))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -207,6 +220,7 @@ pub async fn inbox(
             next,
             followups,
             notices,
+            waiting,
             csrf: agent.0.csrf().to_string(),
             selectable: true,
         }));
@@ -246,6 +260,7 @@ pub async fn inbox(
         next,
         followups,
         notices,
+        waiting,
         csrf: agent.0.csrf().to_string(),
         selectable: true,
         back,
@@ -830,6 +845,7 @@ struct ContactPage {
     /// Shown in the inbox only.
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
+    waiting: bool,
     csrf: String,
     selectable: bool,
 }
@@ -864,6 +880,7 @@ pub async fn contact(
         next: None,
         followups: Vec::new(),
         notices: Vec::new(),
+        waiting: false,
         csrf: agent.0.csrf().to_string(),
         selectable: false,
     }))

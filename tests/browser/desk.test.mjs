@@ -50,6 +50,10 @@ test("an agent logs in, sees a conversation arrive live, opens it and replies", 
   await row.getByRole("link").click();
   await page.waitForURL(`${base}/conversations/${created.json.id}`);
   await page.getByText("దయచేసి వెంటనే సహాయం చేయండి").waitFor();
+  // The side column says how to reach the customer, first.
+  const side = page.locator(".side");
+  await side.locator(".identities", { hasText: "Email: venkat@example.com" }).waitFor();
+  assert.equal(await side.locator("h2").first().textContent(), "Customer");
   await page.getByLabel("Your answer").fill("We are sending a tow truck now. / టో ట్రక్ వస్తోంది.");
   await page.getByRole("button", { name: "Send" }).click();
   await page.locator(".msg-outbound", { hasText: "టో ట్రక్ వస్తోంది" }).waitFor();

@@ -373,6 +373,7 @@ struct ConversationPage {
     tasks: Vec<TaskView>,
     macros: Vec<(seva_core::MacroId, String)>,
     fields: Vec<super::tools::FieldInput>,
+    customer: Vec<(String, String)>,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -406,6 +407,8 @@ struct ConversationSide {
     teams: Vec<(TeamId, String, bool)>,
     macros: Vec<(seva_core::MacroId, String)>,
     fields: Vec<super::tools::FieldInput>,
+    /// How to reach the customer: each identity's kind, in the agent's words, and value.
+    customer: Vec<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -484,7 +487,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs)) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, customer)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -499,7 +502,8 @@ pub async fn conversation(
                 .map(|m| (m.id, m.name))
                 .collect();
             let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
-            Ok((conv, list, events, names, teams, (work, macros, defs)))
+            let customer = contacts::get(c, conv.contact_id).await?.identities;
+            Ok((conv, list, events, names, teams, (work, macros, defs, customer)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -544,6 +548,10 @@ pub async fn conversation(
         .collect();
     let (statuses, priorities) = choices(t);
     let fields = super::tools::field_inputs(&defs, &c.custom_fields);
+    let customer = customer
+        .into_iter()
+        .map(|i| (t.word("identity", i.kind.as_str()), i.value))
+        .collect();
     let agents = names
         .iter()
         .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
@@ -561,6 +569,7 @@ pub async fn conversation(
                 teams,
                 macros,
                 fields,
+                customer,
             }));
         }
         Some(_) => {
@@ -600,6 +609,7 @@ pub async fn conversation(
         tasks,
         macros,
         fields,
+        customer,
     }))
 }
 

@@ -755,6 +755,89 @@ fn the_command_line_manages_users_teams_and_tokens() {
     }
 }
 
+#[test]
+fn admins_add_agents_and_team_members_through_the_api_and_no_one_else_may() {
+    let seva = Seva::start();
+    let (status, created) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "Kostas@Example.gr", "name": "Κώστας", "role": "agent", "language": "el"})),
+    );
+    assert_eq!(status, 201, "{created}");
+    let password = created["one_time_password"].as_str().unwrap();
+    assert_eq!(password.len(), 16);
+    let agent = &created["agent"];
+    assert_eq!(
+        (
+            agent["email"].as_str(),
+            agent["language"].as_str(),
+            agent["role"].as_str()
+        ),
+        (Some("kostas@example.gr"), Some("el"), Some("agent"))
+    );
+    // The same address again, a bad address, an unknown role: each refused, nothing added.
+    let (status, _) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "kostas@example.gr", "name": "Again", "role": "agent"})),
+    );
+    assert_eq!(status, 409);
+    let (status, problem) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "not an address", "name": "X", "role": "agent"})),
+    );
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("email")),
+        "{problem}"
+    );
+    let (status, _) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "x@example.com", "name": "X", "role": "owner"})),
+    );
+    assert_eq!(status, 422);
+    let (_, agents) = seva.api("GET", "/api/v1/agents", None);
+    assert_eq!(
+        agents.as_array().unwrap().len(),
+        2,
+        "the admin and Kostas: {agents}"
+    );
+
+    // Into a team and out again.
+    let (status, team) = seva.api("POST", "/api/v1/teams", Some(json!({"name": "Αποστολές"})));
+    assert_eq!(status, 201);
+    let members = format!("/api/v1/teams/{}/members", team["id"].as_str().unwrap());
+    let (status, team) = seva.api("POST", &members, Some(json!({"agent_id": agent["id"]})));
+    assert_eq!((status, &team["members"]), (200, &json!([agent["id"]])));
+    let (status, team) = seva.api(
+        "DELETE",
+        &format!("{members}/{}", agent["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!((status, &team["members"]), (200, &json!([])));
+
+    // An agent may do none of it.
+    let token = seva.user("gopal@example.com", "agent", "a long test password");
+    let (status, _) = seva.api_as(
+        &token,
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "mallory@example.com", "name": "M", "role": "admin"})),
+    );
+    assert_eq!(status, 403);
+    let (status, _) = seva.api_as(
+        &token,
+        "POST",
+        &members,
+        Some(json!({"agent_id": agent["id"]})),
+    );
+    assert_eq!(status, 403);
+    let (_, agents) = seva.api("GET", "/api/v1/agents", None);
+    assert!(!agents.to_string().contains("mallory"));
+}
+
 /// A sample's value in a Prometheus text page.
 fn metric(page: &str, name: &str) -> Option<f64> {
     page.lines()

@@ -154,19 +154,8 @@ pub async fn create_agent(
     ApiJson(body, _): ApiJson<NewAgentBody>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    let language = crate::i18n::Tr::new(body.language.as_deref().unwrap_or("en")).lang;
-    let password = crate::auth::new_password();
-    let pw = password.clone();
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
-        .await
-        .map_err(|_| Problem::internal())??;
-    let agent = state
-        .store
-        .write(op!(c => agents::create(c, NewAgent {
-            email: &body.email, name: &body.name, role: body.role, language,
-            password_hash: Some(hash), must_change_password: true,
-        }).await))
-        .await?;
+    let language = body.language.as_deref().unwrap_or("en");
+    let (agent, password) = add_agent(&state, &body.email, &body.name, body.role, language).await?;
     Ok(json(
         StatusCode::CREATED,
         &AgentCreated {
@@ -174,6 +163,33 @@ pub async fn create_agent(
             one_time_password: password,
         },
     ))
+}
+
+/// Creates an agent with a one-time password (they choose their own at first login), in
+/// one of the UI's languages (English for a code it does not know). Returns the agent
+/// and the password, which is not stored anywhere but as its hash.
+pub(crate) async fn add_agent(
+    state: &Shared,
+    email: &str,
+    name: &str,
+    role: Role,
+    language: &str,
+) -> Result<(Agent, String), Problem> {
+    let language = crate::i18n::Tr::new(language).lang;
+    let password = crate::auth::new_password();
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+        .await
+        .map_err(|_| Problem::internal())??;
+    let (email, name) = (email.to_string(), name.to_string());
+    let agent = state
+        .store
+        .write(op!(c => agents::create(c, NewAgent {
+            email: &email, name: &name, role, language,
+            password_hash: Some(hash), must_change_password: true,
+        }).await))
+        .await?;
+    Ok((agent, password))
 }
 
 /// The caller.

@@ -5,6 +5,7 @@
 mod desk;
 mod help;
 mod knowledge;
+mod people;
 mod public;
 mod service;
 mod session;
@@ -67,6 +68,14 @@ pub fn router() -> Router<Shared> {
         .route("/me/availability", post(settings::set_availability))
         .route("/me/routing", post(settings::set_routing))
         .route("/settings/inboxes", post(settings::create_inbox))
+        .route("/settings/people", get(people::page))
+        .route("/settings/people/agents", post(people::create_agent))
+        .route(
+            "/settings/people/agents/{id}/{action}",
+            post(people::set_disabled),
+        )
+        .route("/settings/people/teams", post(people::create_team))
+        .route("/settings/people/teams/{id}/{action}", post(people::member))
         .route("/settings/service", get(service::page))
         .route(
             "/settings/service/calendars",

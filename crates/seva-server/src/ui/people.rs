@@ -1,0 +1,263 @@
+//! The admins' people page: agents (add one with a one-time password, disable, enable)
+//! and teams (add one, add and remove members). The command line and the API do the same.
+
+use axum::Form;
+use axum::extract::{Path, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use seva_core::agent::Role;
+use seva_core::{AgentId, TeamId};
+use seva_store::{agents, op, teams};
+
+use super::settings::require_admin;
+use super::{Agent, Me, PageError, render};
+use crate::Shared;
+use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
+
+pub struct AgentLine {
+    pub id: AgentId,
+    pub name: String,
+    pub email: String,
+    pub role: String,
+    pub teams: String,
+    pub disabled: bool,
+    /// The admin looking at the page: they cannot disable themselves.
+    pub is_me: bool,
+}
+
+pub struct TeamLine {
+    pub id: TeamId,
+    pub name: String,
+    pub private: bool,
+    pub members: Vec<(AgentId, String)>,
+    /// Agents not in the team yet, for its "add" list.
+    pub others: Vec<(AgentId, String)>,
+}
+
+#[derive(askama::Template)]
+#[template(path = "people.html")]
+struct PeoplePage {
+    t: Tr,
+    me: Option<Me>,
+    languages: &'static [(&'static str, &'static str)],
+    csrf: String,
+    agents: Vec<AgentLine>,
+    teams: Vec<TeamLine>,
+    roles: Vec<(&'static str, String)>,
+    /// Just added: the agent's name and one-time password, shown this once.
+    created: Option<(String, String)>,
+}
+
+/// The page, with a newly added agent's one-time password when there is one.
+async fn people_page(
+    state: &Shared,
+    agent: &Agent,
+    created: Option<(String, String)>,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let (all, team_list) = state
+        .store
+        .read(op!(c => Ok((agents::list(c).await?, teams::list(c).await?))))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    let name_of = |id: AgentId| {
+        all.iter()
+            .find(|a| a.id == id)
+            .map(|a| a.name.clone())
+            .unwrap_or_default()
+    };
+    let team_name = |id: TeamId| {
+        team_list
+            .iter()
+            .find(|tm| tm.id == id)
+            .map(|tm| tm.name.clone())
+            .unwrap_or_default()
+    };
+    let agent_lines = all
+        .iter()
+        .map(|a| AgentLine {
+            id: a.id,
+            name: a.name.clone(),
+            email: a.email.clone(),
+            role: t.word("role", a.role.as_str()),
+            teams: a
+                .teams
+                .iter()
+                .map(|&id| team_name(id))
+                .collect::<Vec<_>>()
+                .join(", "),
+            disabled: a.disabled,
+            is_me: a.id == agent.0.agent.id,
+        })
+        .collect();
+    let team_lines = team_list
+        .iter()
+        .map(|tm| TeamLine {
+            id: tm.id,
+            name: tm.name.clone(),
+            private: tm.private,
+            members: tm.members.iter().map(|&id| (id, name_of(id))).collect(),
+            others: all
+                .iter()
+                .filter(|a| !a.disabled && !tm.members.contains(&a.id))
+                .map(|a| (a.id, a.name.clone()))
+                .collect(),
+        })
+        .collect();
+    Ok(render(&PeoplePage {
+        t,
+        me: Some(super::me(&agent.0)),
+        languages: LANGUAGES,
+        csrf: agent.0.csrf().to_string(),
+        agents: agent_lines,
+        teams: team_lines,
+        roles: Role::ALL
+            .iter()
+            .map(|r| (r.as_str(), t.word("role", r.as_str())))
+            .collect(),
+        created,
+    }))
+}
+
+pub async fn page(State(state): State<Shared>, agent: Agent) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    people_page(&state, &agent, None).await
+}
+
+#[derive(Deserialize)]
+pub struct NewAgentForm {
+    csrf: String,
+    name: String,
+    email: String,
+    role: String,
+    #[serde(default)]
+    language: String,
+}
+
+/// Adds an agent and shows their one-time password once, on the page the form answers
+/// with (not after a redirect, so that it is never in a URL or a second response).
+pub async fn create_agent(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<NewAgentForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let role: Role = form.role.parse().map_err(|_| {
+        PageError(
+            Problem::bad_request("role", "admin, supervisor or agent"),
+            t,
+        )
+    })?;
+    let (added, password) =
+        crate::api::teams::add_agent(&state, &form.email, &form.name, role, &form.language)
+            .await
+            .map_err(|p| PageError(p, t))?;
+    people_page(&state, &agent, Some((added.name, password))).await
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// Disables an agent (logged out everywhere, their API tokens revoked) or enables them
+/// again. An admin cannot disable themselves.
+pub async fn set_disabled(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path((id, action)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: AgentId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let disabled = match action.as_str() {
+        "disable" => true,
+        "enable" => false,
+        _ => return Err(PageError(Problem::not_found(), t)),
+    };
+    if disabled && id == agent.0.agent.id {
+        return Err(PageError(
+            Problem::bad_request("agent", t.s("people-not-yourself")),
+            t,
+        ));
+    }
+    state
+        .store
+        .write(op!(c => agents::set_disabled(c, id, disabled).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    state.tokens.clear();
+    Ok(Redirect::to("/settings/people").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewTeamForm {
+    csrf: String,
+    name: String,
+    #[serde(default)]
+    private: String,
+}
+
+pub async fn create_team(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<NewTeamForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let private = !form.private.is_empty();
+    state
+        .store
+        .write(op!(c => teams::create(c, &form.name, private).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to("/settings/people").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MemberForm {
+    csrf: String,
+    agent_id: String,
+}
+
+/// Adds an agent to a team (`add`) or takes them out (`remove`).
+pub async fn member(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path((team, action)): Path<(String, String)>,
+    Form(form): Form<MemberForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let team: TeamId = team
+        .parse()
+        .map_err(|_| PageError(Problem::not_found(), t))?;
+    let member: AgentId = form
+        .agent_id
+        .parse()
+        .map_err(|_| PageError(Problem::bad_request("agent_id", "no such agent"), t))?;
+    let add = match action.as_str() {
+        "add" => true,
+        "remove" => false,
+        _ => return Err(PageError(Problem::not_found(), t)),
+    };
+    state
+        .store
+        .write(op!(c => if add {
+            teams::add_member(c, team, member).await
+        } else {
+            teams::remove_member(c, team, member).await
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    // Cached token checks hold their agents' teams.
+    state.tokens.clear();
+    Ok(Redirect::to("/settings/people").into_response())
+}

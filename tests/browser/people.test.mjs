@@ -1,0 +1,134 @@
+// Browser test of Settings → People: an admin adds an agent and a team from the web
+// page, the new agent logs in with the one-time password shown once, and is disabled
+// again; an agent who is not an admin cannot open the page.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
+
+const password = "a long browser test password";
+let seva, base, browser;
+
+before(async () => {
+  seva = await startSeva();
+  base = seva.base;
+  seva.cli(["user", "add", "asha@example.com", "--name", "Asha", "--role", "admin", "--password-stdin"], password);
+  seva.cli(["user", "add", "gopal@example.com", "--name", "Gopal", "--role", "agent", "--password-stdin"], password);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  seva?.stop();
+});
+
+test("an admin adds an agent and a team in the browser; the agent logs in, then is disabled", async () => {
+  const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await logIn(admin, base, "asha@example.com", password);
+  await admin.goto(base + "/settings");
+  await admin.getByRole("link", { name: "Agents and teams" }).click();
+  await admin.waitForURL(base + "/settings/people");
+
+  // A new agent, in Greek: the one-time password is on the answer to the form.
+  const addAgent = admin.getByRole("form", { name: "Add an agent" });
+  await addAgent.getByLabel("Name").fill("Ελένη Κωστοπούλου");
+  await addAgent.getByLabel("Email").fill("eleni.k@example.gr");
+  await addAgent.getByLabel("Language").selectOption("el");
+  await addAgent.getByRole("button", { name: "Add" }).click();
+  const created = admin.locator("#created");
+  await created.waitFor();
+  assert.match(await created.textContent(), /Ελένη Κωστοπούλου/);
+  const oneTime = (await created.locator("code").textContent()).trim();
+  assert.equal(oneTime.length, 16);
+  await admin.locator("#agents tr", { hasText: "eleni.k@example.gr" }).waitFor();
+
+  // A private team, and the new agent in it.
+  const addTeam = admin.getByRole("form", { name: "Add a team" });
+  await addTeam.getByLabel("Name").fill("Τιμολόγηση");
+  await addTeam.getByLabel(/Private/).check();
+  await addTeam.getByRole("button", { name: "Add" }).click();
+  const team = admin.getByRole("region", { name: "Τιμολόγηση" });
+  await team.getByLabel("Add to this team").selectOption({ label: "Ελένη Κωστοπούλου" });
+  await team.getByRole("button", { name: "Add" }).click();
+  await admin.getByRole("region", { name: "Τιμολόγηση" }).locator(".members li", { hasText: "Ελένη Κωστοπούλου" }).waitFor();
+  await admin.screenshot({ path: join(shots, "people.png"), fullPage: true });
+
+  // What the API sees: the agent, in the team, with Greek as their language.
+  const token = seva.cli(["token", "create", "--user", "asha@example.com"]);
+  const api = apiAs(base, token);
+  const agents = (await api("GET", "/api/v1/agents")).json;
+  const eleni = agents.find((a) => a.email === "eleni.k@example.gr");
+  assert.equal(eleni.role, "agent");
+  assert.equal(eleni.language, "el");
+  const teams = (await api("GET", "/api/v1/teams")).json;
+  const billing = teams.find((t) => t.name === "Τιμολόγηση");
+  assert.equal(billing.private, true);
+  assert.deepEqual(billing.members, [eleni.id]);
+  assert.deepEqual(eleni.teams, [billing.id]);
+
+  // She logs in with the one-time password and is asked for her own, in Greek.
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+  const her = await context.newPage();
+  await her.goto(base + "/login");
+  await her.locator("input[name=email]").fill("eleni.k@example.gr");
+  await her.locator("input[name=password]").fill(oneTime);
+  await her.locator("form[action='/login'] button[type=submit]").click();
+  await her.waitForURL(base + "/me/password");
+  const fields = her.locator("form[action='/me/password'] input[type=password]");
+  await fields.nth(0).fill("her own long password");
+  await fields.nth(1).fill("her own long password");
+  await her.locator("form[action='/me/password'] button[type=submit]").click();
+  await her.waitForURL(base + "/inbox");
+  await her.getByText("Εισερχόμενα").first().waitFor();
+
+  // Disabled: her session ends at once, and she cannot log in again.
+  await admin.getByRole("button", { name: "Disable Ελένη Κωστοπούλου" }).click();
+  await admin.locator("#agents tr.disabled", { hasText: "eleni.k@example.gr" }).waitFor();
+  assert.equal(await admin.getByRole("button", { name: "Disable Asha" }).count(), 0, "an admin cannot disable themselves");
+  await her.goto(base + "/inbox");
+  await her.waitForURL(/\/login/);
+  await her.locator("input[name=email]").fill("eleni.k@example.gr");
+  await her.locator("input[name=password]").fill("her own long password");
+  await her.locator("form[action='/login'] button[type=submit]").click();
+  await her.waitForURL(/\/login/);
+  const after = (await api("GET", "/api/v1/agents")).json.find((a) => a.email === "eleni.k@example.gr");
+  assert.equal(after.disabled, true);
+
+  // Enabled again, she logs in with her own password.
+  await admin.getByRole("button", { name: "Enable Ελένη Κωστοπούλου" }).click();
+  await admin.getByRole("button", { name: "Disable Ελένη Κωστοπούλου" }).waitFor();
+  await her.goto(base + "/login");
+  await her.locator("input[name=email]").fill("eleni.k@example.gr");
+  await her.locator("input[name=password]").fill("her own long password");
+  await her.locator("form[action='/login'] button[type=submit]").click();
+  await her.waitForURL(base + "/inbox");
+  await context.close();
+
+  // Taken out of the team again.
+  await admin.getByRole("region", { name: "Τιμολόγηση" }).getByRole("button", { name: "Remove Ελένη Κωστοπούλου from this team" }).click();
+  await admin.getByRole("region", { name: "Τιμολόγηση" }).getByLabel("Add to this team").waitFor();
+  const billingAfter = (await api("GET", "/api/v1/teams")).json.find((t) => t.name === "Τιμολόγηση");
+  assert.deepEqual(billingAfter.members, []);
+  await admin.close();
+});
+
+test("an agent who is not an admin cannot open or use the people page", async () => {
+  const page = await browser.newPage();
+  await logIn(page, base, "gopal@example.com", password);
+  const shown = await page.goto(base + "/settings/people");
+  assert.equal(shown.status(), 403);
+  // Not even with the page's own CSRF token: the form is refused and nothing is added.
+  const csrf = await page.evaluate(async () => {
+    const html = await (await fetch("/settings")).text();
+    return html.match(/name="csrf" value="([^"]+)"/)[1];
+  });
+  const status = await page.evaluate(async (csrf) => {
+    const body = new URLSearchParams({ csrf, name: "Mallory", email: "mallory@example.com", role: "admin" });
+    return (await fetch("/settings/people/agents", { method: "POST", body })).status;
+  }, csrf);
+  assert.equal(status, 403);
+  const token = seva.cli(["token", "create", "--user", "asha@example.com"]);
+  const agents = (await apiAs(base, token)("GET", "/api/v1/agents")).json;
+  assert.equal(agents.some((a) => a.email === "mallory@example.com"), false);
+  await page.close();
+});

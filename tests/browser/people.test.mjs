@@ -1,6 +1,7 @@
 // Browser test of Settings → People: an admin adds an agent and a team from the web
-// page, the new agent logs in with the one-time password shown once, and is disabled
-// again; an agent who is not an admin cannot open the page.
+// page, the new agent logs in with the one-time password shown once, is disabled and
+// enabled, and gets a new one-time password; an agent who is not an admin cannot open
+// the page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -35,7 +36,7 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await addAgent.getByLabel("Email").fill("eleni.k@example.gr");
   await addAgent.getByLabel("Language").selectOption("el");
   await addAgent.getByRole("button", { name: "Add" }).click();
-  const created = admin.locator("#created");
+  const created = admin.locator("#issued");
   await created.waitFor();
   assert.match(await created.textContent(), /Ελένη Κωστοπούλου/);
   const oneTime = (await created.locator("code").textContent()).trim();
@@ -102,6 +103,26 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await her.locator("input[name=password]").fill("her own long password");
   await her.locator("form[action='/login'] button[type=submit]").click();
   await her.waitForURL(base + "/inbox");
+
+  // She forgot her password: the admin gives her a new one-time password, which ends her
+  // session; her old password no longer works, the new one asks her to choose again.
+  await her.goto(base + "/inbox");
+  await admin.getByRole("button", { name: "New one-time password for Ελένη Κωστοπούλου" }).click();
+  const issued = admin.locator("#issued");
+  await issued.waitFor();
+  assert.match(await issued.textContent(), /sessions have ended/);
+  const again = (await issued.locator("code").textContent()).trim();
+  assert.notEqual(again, oneTime);
+  await her.goto(base + "/inbox");
+  await her.waitForURL(/\/login/);
+  await her.locator("input[name=email]").fill("eleni.k@example.gr");
+  await her.locator("input[name=password]").fill("her own long password");
+  await her.locator("form[action='/login'] button[type=submit]").click();
+  await her.waitForURL(/\/login/);
+  await her.locator("input[name=email]").fill("eleni.k@example.gr");
+  await her.locator("input[name=password]").fill(again);
+  await her.locator("form[action='/login'] button[type=submit]").click();
+  await her.waitForURL(base + "/me/password");
   await context.close();
 
   // Taken out of the team again.

@@ -457,4 +457,6 @@ people-add-member = Προσθήκη στην ομάδα
 people-remove = Αφαίρεση
 people-remove-one = Αφαίρεση: { $name }
 people-add-team = Προσθήκη ομάδας
-people-not-yourself = Δεν μπορείτε να απενεργοποιήσετε τον εαυτό σας· μπορεί άλλος διαχειριστής.
+people-reset = { $name } συνδέεται πλέον με αυτόν τον κωδικό μίας χρήσης, που φαίνεται μόνο τώρα· οι συνεδρίες του έληξαν:
+people-reset-button = Νέος κωδικός
+people-reset-one = Νέος κωδικός μίας χρήσης: { $name }

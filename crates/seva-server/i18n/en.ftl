@@ -457,4 +457,6 @@ people-add-member = Add to this team
 people-remove = Remove
 people-remove-one = Remove { $name } from this team
 people-add-team = Add a team
-people-not-yourself = You cannot disable yourself; another admin can.
+people-reset = { $name } now logs in with this one-time password, shown only now; their sessions have ended:
+people-reset-button = New password
+people-reset-one = New one-time password for { $name }

@@ -457,4 +457,6 @@ people-add-member = ఈ బృందంలో చేర్చండి
 people-remove = తీసివేయి
 people-remove-one = తీసివేయి: { $name }
 people-add-team = బృందాన్ని చేర్చండి
-people-not-yourself = మిమ్మల్ని మీరు నిలిపివేయలేరు; మరో అడ్మిన్ చేయగలరు.
+people-reset = { $name } ఇకపై ఈ ఒకసారి పాస్‌వర్డ్‌తో లాగిన్ అవుతారు; ఇది ఇప్పుడు మాత్రమే కనిపిస్తుంది. వారి సెషన్లు ముగిశాయి:
+people-reset-button = కొత్త పాస్‌వర్డ్
+people-reset-one = కొత్త ఒకసారి పాస్‌వర్డ్: { $name }

@@ -457,4 +457,6 @@ people-add-member = Idagdag sa team na ito
 people-remove = Alisin
 people-remove-one = Alisin si { $name } sa team na ito
 people-add-team = Magdagdag ng team
-people-not-yourself = Hindi mo maaaring i-disable ang sarili mo; magagawa ito ng ibang admin.
+people-reset = Magla-log in na si { $name } gamit ang password na ito na pang-isahang gamit, ipinapakita ngayon lang; natapos na ang kanilang mga session:
+people-reset-button = Bagong password
+people-reset-one = Bagong password na pang-isahang gamit para kay { $name }

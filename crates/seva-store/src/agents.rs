@@ -196,6 +196,33 @@ pub async fn set_password(conn: &mut dyn Conn, id: AgentId, password_hash: Strin
     Ok(())
 }
 
+/// Gives an agent a one-time password (they must choose their own at the next login) and
+/// ends their sessions: for an agent who forgot theirs, or whose password may be known.
+pub async fn reset_password(conn: &mut dyn Conn, id: AgentId, password_hash: String) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE agents SET password_hash = $1, must_change_password = 1 WHERE id = $2",
+            args![password_hash, id.to_string()],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    conn.execute(
+        "DELETE FROM sessions WHERE agent_id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "agent.password_reset",
+        None,
+        "system",
+        serde_json::json!({"agent_id": id}),
+    )
+    .await
+}
+
 pub async fn set_language(conn: &mut dyn Conn, id: AgentId, language: &str) -> Result<()> {
     conn.execute(
         "UPDATE agents SET language = $1 WHERE id = $2",

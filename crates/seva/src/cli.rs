@@ -130,6 +130,9 @@ pub enum UserCommand {
     List,
     /// Disable an agent: ends their sessions and revokes their tokens.
     Disable { email: String },
+    /// Give an agent a new one-time password (printed) and end their sessions: for one
+    /// who forgot theirs.
+    ResetPassword { email: String },
 }
 
 #[derive(Subcommand)]

@@ -325,19 +325,33 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             }
         }
         UserCommand::Disable { email } => {
-            let e = email.trim().to_lowercase();
-            let agent = store
-                .read(op!(c => agents::by_email(c, &e).await))
-                .await?
-                .with_context(|| format!("no agent with email {email}"))?;
-            let id = agent.id;
+            let id = agent_by_email(&store, &email).await?;
             store
                 .write(op!(c => agents::set_disabled(c, id, true).await))
                 .await?;
             eprintln!("disabled {email}: its sessions ended and its API tokens were revoked");
         }
+        UserCommand::ResetPassword { email } => {
+            let id = agent_by_email(&store, &email).await?;
+            let password = seva_server::auth::new_password();
+            let hash = hash(password.clone()).await?;
+            store
+                .write(op!(c => agents::reset_password(c, id, hash).await))
+                .await?;
+            eprintln!("{email}: sessions ended; one-time password (shown only now):");
+            println!("{password}");
+        }
     }
     Ok(())
+}
+
+async fn agent_by_email(store: &Store, email: &str) -> Result<seva_core::AgentId> {
+    let e = email.trim().to_lowercase();
+    let agent = store
+        .read(op!(c => agents::by_email(c, &e).await))
+        .await?
+        .with_context(|| format!("no agent with email {email}"))?;
+    Ok(agent.id)
 }
 
 async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {

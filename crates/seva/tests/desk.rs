@@ -693,6 +693,16 @@ fn the_command_line_manages_users_teams_and_tokens() {
     let token = seva.cli(&["token", "create", "--user", "eleni@example.com"]);
     let (status, me) = seva.api_as(token.trim(), "GET", "/api/v1/me", None);
     assert_eq!((status, me["name"].as_str()), (200, Some("Ελένη")));
+    let first = out.trim();
+    let again = seva.cli(&["user", "reset-password", "Eleni@Example.com"]);
+    assert_eq!(
+        again.trim().len(),
+        16,
+        "a new one-time password, alone on stdout"
+    );
+    assert_ne!(again.trim(), first);
+    let (status, _) = seva.api_as(token.trim(), "GET", "/api/v1/me", None);
+    assert_eq!(status, 200, "a new password leaves API tokens alone");
     let (status, spec) = seva.api("GET", "/api/openapi.json", None);
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");
@@ -818,8 +828,43 @@ fn admins_add_agents_and_team_members_through_the_api_and_no_one_else_may() {
     );
     assert_eq!((status, &team["members"]), (200, &json!([])));
 
+    // A new one-time password, then disabled (their token stops at once) and enabled.
+    let id = agent["id"].as_str().unwrap();
+    let kostas = seva.cli(&["token", "create", "--user", "kostas@example.gr"]);
+    let kostas = kostas.trim();
+    let (status, issued) = seva.api("POST", &format!("/api/v1/agents/{id}/password"), None);
+    assert_eq!(status, 200, "{issued}");
+    let again = issued["one_time_password"].as_str().unwrap();
+    assert!(again.len() == 16 && again != password);
+    let disabled = format!("/api/v1/agents/{id}/disabled");
+    let (status, changed) = seva.api("POST", &disabled, Some(json!({"disabled": true})));
+    assert_eq!((status, &changed["disabled"]), (200, &json!(true)));
+    assert_eq!(seva.api_as(kostas, "GET", "/api/v1/me", None).0, 401);
+    let (status, changed) = seva.api("POST", &disabled, Some(json!({"disabled": false})));
+    assert_eq!((status, &changed["disabled"]), (200, &json!(false)));
+    let (_, me) = seva.api("GET", "/api/v1/me", None);
+    let own = format!("/api/v1/agents/{}/disabled", me["id"].as_str().unwrap());
+    let (status, problem) = seva.api("POST", &own, Some(json!({"disabled": true})));
+    assert_eq!(
+        (status, problem["field"].as_str()),
+        (422, Some("disabled")),
+        "{problem}"
+    );
+    let unknown = "/api/v1/agents/01900000-0000-7000-8000-000000000000/disabled";
+    let (status, problem) = seva.api("POST", unknown, Some(json!({"disabled": true})));
+    assert_eq!(status, 404, "{problem}");
+
     // An agent may do none of it.
     let token = seva.user("gopal@example.com", "agent", "a long test password");
+    let (status, _) = seva.api_as(&token, "POST", &disabled, Some(json!({"disabled": true})));
+    assert_eq!(status, 403);
+    let (status, _) = seva.api_as(
+        &token,
+        "POST",
+        &format!("/api/v1/agents/{id}/password"),
+        None,
+    );
+    assert_eq!(status, 403);
     let (status, _) = seva.api_as(
         &token,
         "POST",

@@ -57,7 +57,7 @@ pub fn router() -> Router<Shared> {
         conversations::tags, conversations::followers, conversations::fields, conversations::events,
         contacts::list, contacts::get_one, contacts::update, contacts::merge, contacts::organizations, contacts::create_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
-        teams::agents, teams::create_agent, teams::me, teams::tags,
+        teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::me, teams::tags,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
         routing::team, routing::set_team, routing::agent, routing::set_agent,
         sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,

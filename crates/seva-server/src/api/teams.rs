@@ -27,6 +27,8 @@ pub fn router() -> Router<Shared> {
             delete(remove_member),
         )
         .route("/api/v1/agents", get(agents).post(create_agent))
+        .route("/api/v1/agents/{id}/disabled", post(disable_agent))
+        .route("/api/v1/agents/{id}/password", post(reset_password))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tags", get(tags))
 }
@@ -176,11 +178,7 @@ pub(crate) async fn add_agent(
     language: &str,
 ) -> Result<(Agent, String), Problem> {
     let language = crate::i18n::Tr::new(language).lang;
-    let password = crate::auth::new_password();
-    let pw = password.clone();
-    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
-        .await
-        .map_err(|_| Problem::internal())??;
+    let (password, hash) = one_time_password().await?;
     let (email, name) = (email.to_string(), name.to_string());
     let agent = state
         .store
@@ -190,6 +188,107 @@ pub(crate) async fn add_agent(
         }).await))
         .await?;
     Ok((agent, password))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisabledBody {
+    pub disabled: bool,
+}
+
+/// Disable an agent (their sessions end and their API tokens are revoked at once) or
+/// enable them again (admins; not themselves).
+#[utoipa::path(post, path = "/api/v1/agents/{id}/disabled", request_body = DisabledBody, tag = "agents",
+    responses((status = 200, body = Agent), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn disable_agent(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<DisabledBody>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: AgentId = parse_id("id", &id)?;
+    let agent = set_agent_disabled(&state, caller.agent.id, id, body.disabled).await?;
+    Ok(json(StatusCode::OK, &agent))
+}
+
+/// Disables or enables an agent on behalf of the admin `by`, who may not disable
+/// themselves (nor lock the desk's last admin out that way).
+pub(crate) async fn set_agent_disabled(
+    state: &Shared,
+    by: AgentId,
+    id: AgentId,
+    disabled: bool,
+) -> Result<Agent, Problem> {
+    if disabled && id == by {
+        return Err(Problem::bad_request(
+            "disabled",
+            "you cannot disable yourself; another admin can",
+        ));
+    }
+    let agent = state
+        .store
+        .write(op!(c => {
+            agents::set_disabled(c, id, disabled).await?;
+            agents::get(c, id).await
+        }))
+        .await?;
+    // Cached token checks must not outlive the agent's tokens.
+    state.tokens.clear();
+    Ok(agent)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct PasswordIssued {
+    /// Shown once: the agent logs in with it and is asked to choose their own.
+    pub one_time_password: String,
+}
+
+/// Give an agent a new one-time password, for one who forgot theirs (admins). Their
+/// sessions end; their API tokens stay.
+#[utoipa::path(post, path = "/api/v1/agents/{id}/password", tag = "agents",
+    responses((status = 200, body = PasswordIssued), (status = 404, body = Problem)))]
+pub async fn reset_password(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: AgentId = parse_id("id", &id)?;
+    let (_, password) = issue_password(&state, id).await?;
+    Ok(json(
+        StatusCode::OK,
+        &PasswordIssued {
+            one_time_password: password,
+        },
+    ))
+}
+
+/// A new one-time password for an agent, stored as its hash; their sessions end. Returns
+/// the agent and the password.
+pub(crate) async fn issue_password(
+    state: &Shared,
+    id: AgentId,
+) -> Result<(Agent, String), Problem> {
+    let (password, hash) = one_time_password().await?;
+    let agent = state
+        .store
+        .write(op!(c => {
+            agents::reset_password(c, id, hash).await?;
+            agents::get(c, id).await
+        }))
+        .await?;
+    Ok((agent, password))
+}
+
+/// A new one-time password and its argon2 hash (hashed off the async workers).
+async fn one_time_password() -> Result<(String, String), Problem> {
+    let password = crate::auth::new_password();
+    let pw = password.clone();
+    let hash = tokio::task::spawn_blocking(move || crate::auth::hash_password(&pw))
+        .await
+        .map_err(|_| Problem::internal())??;
+    Ok((password, hash))
 }
 
 /// The caller.

@@ -72,7 +72,7 @@ pub fn router() -> Router<Shared> {
         .route("/settings/people/agents", post(people::create_agent))
         .route(
             "/settings/people/agents/{id}/{action}",
-            post(people::set_disabled),
+            post(people::agent_action),
         )
         .route("/settings/people/teams", post(people::create_team))
         .route("/settings/people/teams/{id}/{action}", post(people::member))

@@ -1,5 +1,6 @@
-//! The admins' people page: agents (add one with a one-time password, disable, enable)
-//! and teams (add one, add and remove members). The command line and the API do the same.
+//! The admins' people page: agents (add one with a one-time password, give one a new
+//! one-time password, disable, enable) and teams (add one, add and remove members). The
+//! command line and the API do the same.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -45,15 +46,22 @@ struct PeoplePage {
     agents: Vec<AgentLine>,
     teams: Vec<TeamLine>,
     roles: Vec<(&'static str, String)>,
-    /// Just added: the agent's name and one-time password, shown this once.
-    created: Option<(String, String)>,
+    /// Just issued: what happened (the words' key), the agent's name and their one-time
+    /// password, shown this once.
+    issued: Option<Issued>,
 }
 
-/// The page, with a newly added agent's one-time password when there is one.
+pub struct Issued {
+    pub what: &'static str,
+    pub name: String,
+    pub password: String,
+}
+
+/// The page, with a one-time password just issued when there is one.
 async fn people_page(
     state: &Shared,
     agent: &Agent,
-    created: Option<(String, String)>,
+    issued: Option<Issued>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let (all, team_list) = state
@@ -116,7 +124,7 @@ async fn people_page(
             .iter()
             .map(|r| (r.as_str(), t.word("role", r.as_str())))
             .collect(),
-        created,
+        issued,
     }))
 }
 
@@ -155,7 +163,12 @@ pub async fn create_agent(
         crate::api::teams::add_agent(&state, &form.email, &form.name, role, &form.language)
             .await
             .map_err(|p| PageError(p, t))?;
-    people_page(&state, &agent, Some((added.name, password))).await
+    let issued = Issued {
+        what: "people-created",
+        name: added.name,
+        password,
+    };
+    people_page(&state, &agent, Some(issued)).await
 }
 
 #[derive(Deserialize)]
@@ -163,9 +176,10 @@ pub struct CsrfForm {
     csrf: String,
 }
 
-/// Disables an agent (logged out everywhere, their API tokens revoked) or enables them
-/// again. An admin cannot disable themselves.
-pub async fn set_disabled(
+/// Disables an agent (logged out everywhere, their API tokens revoked), enables them
+/// again, or gives them a new one-time password (their sessions end; the page the form
+/// answers with shows it once). An admin cannot disable themselves.
+pub async fn agent_action(
     State(state): State<Shared>,
     agent: Agent,
     Path((id, action)): Path<(String, String)>,
@@ -178,21 +192,26 @@ pub async fn set_disabled(
     let disabled = match action.as_str() {
         "disable" => true,
         "enable" => false,
+        "password" => return new_password(&state, &agent, id).await,
         _ => return Err(PageError(Problem::not_found(), t)),
     };
-    if disabled && id == agent.0.agent.id {
-        return Err(PageError(
-            Problem::bad_request("agent", t.s("people-not-yourself")),
-            t,
-        ));
-    }
-    state
-        .store
-        .write(op!(c => agents::set_disabled(c, id, disabled).await))
+    crate::api::teams::set_agent_disabled(&state, agent.0.agent.id, id, disabled)
         .await
-        .map_err(|e| PageError(e.into(), t))?;
-    state.tokens.clear();
+        .map_err(|p| PageError(p, t))?;
     Ok(Redirect::to("/settings/people").into_response())
+}
+
+async fn new_password(state: &Shared, agent: &Agent, id: AgentId) -> Result<Response, PageError> {
+    let t = agent.tr();
+    let (changed, password) = crate::api::teams::issue_password(state, id)
+        .await
+        .map_err(|p| PageError(p, t))?;
+    let issued = Issued {
+        what: "people-reset",
+        name: changed.name,
+        password,
+    };
+    people_page(state, agent, Some(issued)).await
 }
 
 #[derive(Deserialize)]

@@ -180,3 +180,25 @@ test("an agent with nothing assigned is shown the conversations waiting unassign
   assert.equal(await page.getByText("waiting for an owner").count(), 0);
   await page.close();
 });
+
+test("on a phone's width the inbox and a conversation fit the screen", async () => {
+  const page = await browser.newPage({ viewport: { width: 400, height: 800 } });
+  await logIn(page, base, email, password);
+  const created = await api("POST", "/api/v1/conversations", {
+    contact: { email: "ramesh@example.in", name: "రమేష్ కుమార్" },
+    subject: "బిల్లులో తప్పు ఉంది, దయచేసి సరిచేయండి",
+    text: "నా బిల్లులో రెండుసార్లు ఛార్జ్ చేశారు.",
+  });
+  assert.equal(created.status, 201);
+  const overflow = () => page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  await page.goto(base + "/inbox?view=all");
+  await page.locator("tr", { hasText: "బిల్లులో తప్పు ఉంది" }).waitFor();
+  assert.equal(await overflow(), 0, "the inbox is no wider than the screen");
+  await page.getByRole("link", { name: "Settings" }).waitFor();
+  assert.ok(await page.getByRole("link", { name: "Settings" }).isVisible());
+  await page.screenshot({ path: join(shots, "inbox-phone.png"), fullPage: true });
+  await page.goto(`${base}/conversations/${created.json.id}`);
+  await page.getByText("నా బిల్లులో రెండుసార్లు").waitFor();
+  assert.equal(await overflow(), 0, "the conversation is no wider than the screen");
+  await page.close();
+});

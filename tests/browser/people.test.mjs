@@ -35,7 +35,11 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await addAgent.getByLabel("Name").fill("Ελένη Κωστοπούλου");
   await addAgent.getByLabel("Email").fill("eleni.k@example.gr");
   await addAgent.getByLabel("Language").selectOption("el");
-  await addAgent.getByRole("button", { name: "Add" }).click();
+  const [answer] = await Promise.all([
+    admin.waitForResponse((r) => r.url() === base + "/settings/people/agents" && r.request().method() === "POST"),
+    addAgent.getByRole("button", { name: "Add" }).click(),
+  ]);
+  assert.equal(answer.headers()["cache-control"], "no-store", "a page with a password is not cached");
   const created = admin.locator("#issued");
   await created.waitFor();
   assert.match(await created.textContent(), /Ελένη Κωστοπούλου/);

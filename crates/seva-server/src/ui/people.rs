@@ -4,6 +4,7 @@
 
 use axum::Form;
 use axum::extract::{Path, State};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::agent::Role;
@@ -113,7 +114,9 @@ async fn people_page(
                 .collect(),
         })
         .collect();
-    Ok(render(&PeoplePage {
+    // A page showing a password is kept by no cache, the browser's history included.
+    let no_store = issued.is_some();
+    let page = render(&PeoplePage {
         t,
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
@@ -125,7 +128,12 @@ async fn people_page(
             .map(|r| (r.as_str(), t.word("role", r.as_str())))
             .collect(),
         issued,
-    }))
+    });
+    Ok(if no_store {
+        ([(header::CACHE_CONTROL, "no-store")], page).into_response()
+    } else {
+        page
+    })
 }
 
 pub async fn page(State(state): State<Shared>, agent: Agent) -> Result<Response, PageError> {

@@ -18,6 +18,13 @@ before(async () => {
   browser = await launchBrowser();
 });
 
+// Fills in the login form on the page and sends it, wherever that leads.
+async function submitLogin(page, email, password) {
+  await page.locator("input[name=email]").fill(email);
+  await page.locator("input[name=password]").fill(password);
+  await page.locator("form[action='/login'] button[type=submit]").click();
+}
+
 after(async () => {
   await browser?.close();
   seva?.stop();
@@ -75,9 +82,7 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
   const her = await context.newPage();
   await her.goto(base + "/login");
-  await her.locator("input[name=email]").fill("eleni.k@example.gr");
-  await her.locator("input[name=password]").fill(oneTime);
-  await her.locator("form[action='/login'] button[type=submit]").click();
+  await submitLogin(her, "eleni.k@example.gr", oneTime);
   await her.waitForURL(base + "/me/password");
   const fields = her.locator("form[action='/me/password'] input[type=password]");
   await fields.nth(0).fill("her own long password");
@@ -92,9 +97,7 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   assert.equal(await admin.getByRole("button", { name: "Disable Asha" }).count(), 0, "an admin cannot disable themselves");
   await her.goto(base + "/inbox");
   await her.waitForURL(/\/login/);
-  await her.locator("input[name=email]").fill("eleni.k@example.gr");
-  await her.locator("input[name=password]").fill("her own long password");
-  await her.locator("form[action='/login'] button[type=submit]").click();
+  await submitLogin(her, "eleni.k@example.gr", "her own long password");
   await her.waitForURL(/\/login/);
   const after = (await api("GET", "/api/v1/agents")).json.find((a) => a.email === "eleni.k@example.gr");
   assert.equal(after.disabled, true);
@@ -103,9 +106,7 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await admin.getByRole("button", { name: "Enable Ελένη Κωστοπούλου" }).click();
   await admin.getByRole("button", { name: "Disable Ελένη Κωστοπούλου" }).waitFor();
   await her.goto(base + "/login");
-  await her.locator("input[name=email]").fill("eleni.k@example.gr");
-  await her.locator("input[name=password]").fill("her own long password");
-  await her.locator("form[action='/login'] button[type=submit]").click();
+  await submitLogin(her, "eleni.k@example.gr", "her own long password");
   await her.waitForURL(base + "/inbox");
 
   // She forgot her password: the admin gives her a new one-time password, which ends her
@@ -119,13 +120,9 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   assert.notEqual(again, oneTime);
   await her.goto(base + "/inbox");
   await her.waitForURL(/\/login/);
-  await her.locator("input[name=email]").fill("eleni.k@example.gr");
-  await her.locator("input[name=password]").fill("her own long password");
-  await her.locator("form[action='/login'] button[type=submit]").click();
+  await submitLogin(her, "eleni.k@example.gr", "her own long password");
   await her.waitForURL(/\/login/);
-  await her.locator("input[name=email]").fill("eleni.k@example.gr");
-  await her.locator("input[name=password]").fill(again);
-  await her.locator("form[action='/login'] button[type=submit]").click();
+  await submitLogin(her, "eleni.k@example.gr", again);
   await her.waitForURL(base + "/me/password");
   await context.close();
 

@@ -181,7 +181,7 @@ test("an agent with nothing assigned is shown the conversations waiting unassign
   await page.close();
 });
 
-test("on a phone's width the inbox and a conversation fit the screen", async () => {
+test("on a phone's width the inbox, a conversation and the other desk pages fit the screen", async () => {
   const page = await browser.newPage({ viewport: { width: 400, height: 800 } });
   await logIn(page, base, email, password);
   const created = await api("POST", "/api/v1/conversations", {
@@ -200,5 +200,12 @@ test("on a phone's width the inbox and a conversation fit the screen", async () 
   await page.goto(`${base}/conversations/${created.json.id}`);
   await page.getByText("నా బిల్లులో రెండుసార్లు").waitFor();
   assert.equal(await overflow(), 0, "the conversation is no wider than the screen");
+  await page.locator(".side").getByRole("link", { name: "రమేష్ కుమార్" }).click();
+  await page.locator("tr", { hasText: "బిల్లులో తప్పు ఉంది" }).waitFor();
+  assert.equal(await overflow(), 0, "the contact page is no wider than the screen");
+  for (const path of ["/contacts", "/kb"]) {
+    await page.goto(base + path);
+    assert.equal(await overflow(), 0, `${path} is no wider than the screen`);
+  }
   await page.close();
 });

@@ -64,6 +64,10 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await team.getByRole("button", { name: "Add" }).click();
   await admin.getByRole("region", { name: "Τιμολόγηση" }).locator(".members li", { hasText: "Ελένη Κωστοπούλου" }).waitFor();
   await admin.screenshot({ path: join(shots, "people.png"), fullPage: true });
+  // On a phone's width the page fits the screen (its tables scroll in their own box).
+  await admin.setViewportSize({ width: 400, height: 800 });
+  assert.equal(await admin.evaluate(() => document.documentElement.scrollWidth - window.innerWidth), 0);
+  await admin.setViewportSize({ width: 1280, height: 900 });
 
   // What the API sees: the agent, in the team, with Greek as their language.
   const token = seva.cli(["token", "create", "--user", "asha@example.com"]);

@@ -130,6 +130,8 @@ pub enum UserCommand {
     List,
     /// Disable an agent: ends their sessions and revokes their tokens.
     Disable { email: String },
+    /// Enable a disabled agent again (their old API tokens stay revoked).
+    Enable { email: String },
     /// Give an agent a new one-time password (printed) and end their sessions: for one
     /// who forgot theirs.
     ResetPassword { email: String },
@@ -148,6 +150,8 @@ pub enum TeamCommand {
     List,
     /// Put an agent in a team.
     AddMember { team: String, email: String },
+    /// Take an agent out of a team.
+    RemoveMember { team: String, email: String },
 }
 
 #[derive(Subcommand)]

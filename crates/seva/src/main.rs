@@ -331,6 +331,13 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                 .await?;
             eprintln!("disabled {email}: its sessions ended and its API tokens were revoked");
         }
+        UserCommand::Enable { email } => {
+            let id = agent_by_email(&store, &email).await?;
+            store
+                .write(op!(c => agents::set_disabled(c, id, false).await))
+                .await?;
+            eprintln!("enabled {email}");
+        }
         UserCommand::ResetPassword { email } => {
             let id = agent_by_email(&store, &email).await?;
             let password = seva_server::auth::new_password();
@@ -381,18 +388,31 @@ async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {
             }
         }
         TeamCommand::AddMember { team, email } => {
-            let e = email.trim().to_lowercase();
-            let name = team.clone();
-            store
-                .write(op!(c => {
-                    let t = teams::by_name(c, &name).await?.ok_or(seva_store::Error::invalid("team", "no such team"))?;
-                    let a = agents::by_email(c, &e).await?.ok_or(seva_store::Error::invalid("email", "no such agent"))?;
-                    teams::add_member(c, t.id, a.id).await
-                }))
-                .await?;
+            membership(&store, &team, &email, true).await?;
             eprintln!("{email} is now in {team}");
         }
+        TeamCommand::RemoveMember { team, email } => {
+            membership(&store, &team, &email, false).await?;
+            eprintln!("{email} is no longer in {team}");
+        }
     }
+    Ok(())
+}
+
+/// Puts an agent (by email) in a team (by name), or takes them out.
+async fn membership(store: &Store, team: &str, email: &str, add: bool) -> Result<()> {
+    let (name, e) = (team.to_string(), email.trim().to_lowercase());
+    store
+        .write(op!(c => {
+            let t = teams::by_name(c, &name).await?.ok_or(seva_store::Error::invalid("team", "no such team"))?;
+            let a = agents::by_email(c, &e).await?.ok_or(seva_store::Error::invalid("email", "no such agent"))?;
+            if add {
+                teams::add_member(c, t.id, a.id).await
+            } else {
+                teams::remove_member(c, t.id, a.id).await
+            }
+        }))
+        .await?;
     Ok(())
 }
 

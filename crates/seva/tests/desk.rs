@@ -703,6 +703,19 @@ fn the_command_line_manages_users_teams_and_tokens() {
     assert_ne!(again.trim(), first);
     let (status, _) = seva.api_as(token.trim(), "GET", "/api/v1/me", None);
     assert_eq!(status, 200, "a new password leaves API tokens alone");
+    seva.cli(&["user", "disable", "eleni@example.com"]);
+    assert!(seva.cli(&["user", "list"]).contains("disabled"));
+    // The server learns of a change by another process within a second (its token cache).
+    let refused = (0..30).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seva.api_as(token.trim(), "GET", "/api/v1/me", None).0 == 401
+    });
+    assert!(refused, "a disabled agent's token stops working");
+    seva.cli(&["user", "enable", "eleni@example.com"]);
+    assert!(!seva.cli(&["user", "list"]).contains("disabled"));
+    seva.cli(&["team", "remove-member", "Τιμολόγηση", "eleni@example.com"]);
+    let (_, teams) = seva.api("GET", "/api/v1/teams", None);
+    assert_eq!(teams[0]["members"], serde_json::json!([]));
     let (status, spec) = seva.api("GET", "/api/openapi.json", None);
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");

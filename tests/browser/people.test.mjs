@@ -33,6 +33,9 @@ after(async () => {
 test("an admin adds an agent and a team in the browser; the agent logs in, then is disabled", async () => {
   const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
   await logIn(admin, base, "asha@example.com", password);
+  // With no teams yet, the queues page says where teams are made.
+  await admin.goto(base + "/queues");
+  await admin.locator(".empty", { hasText: "No teams yet." }).getByRole("link", { name: "Agents and teams" }).waitFor();
   await admin.goto(base + "/settings");
   await admin.getByRole("link", { name: "Agents and teams" }).click();
   await admin.waitForURL(base + "/settings/people");

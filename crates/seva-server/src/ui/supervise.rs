@@ -32,6 +32,8 @@ struct QueuesPage {
     me: Option<Me>,
     languages: &'static [(&'static str, &'static str)],
     lines: Vec<QueueLine>,
+    /// With no teams yet, admins get a link to where teams are made.
+    is_admin: bool,
 }
 
 #[derive(askama::Template)]
@@ -39,6 +41,7 @@ struct QueuesPage {
 struct QueuesLive {
     t: Tr,
     lines: Vec<QueueLine>,
+    is_admin: bool,
 }
 
 fn require_supervisor(agent: &Agent) -> Result<(), PageError> {
@@ -86,14 +89,16 @@ pub async fn queues(
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    let is_admin = agent.0.agent.role.manages_users();
     if q.partial.is_some() {
-        return Ok(render(&QueuesLive { t, lines }));
+        return Ok(render(&QueuesLive { t, lines, is_admin }));
     }
     Ok(render(&QueuesPage {
         t,
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
         lines,
+        is_admin,
     }))
 }
 

@@ -121,12 +121,17 @@ pub async fn add_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Re
     .await
 }
 
+/// Takes an agent out of a team; `NotFound` (and nothing logged) when they were not in it.
 pub async fn remove_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Result<()> {
-    conn.execute(
-        "DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2",
-        args![team.to_string(), agent.to_string()],
-    )
-    .await?;
+    let removed = conn
+        .execute(
+            "DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2",
+            args![team.to_string(), agent.to_string()],
+        )
+        .await?;
+    if removed == 0 {
+        return Err(Error::NotFound);
+    }
     crate::events::append(
         conn,
         "team.member_removed",

@@ -840,6 +840,16 @@ fn admins_add_agents_and_team_members_through_the_api_and_no_one_else_may() {
         None,
     );
     assert_eq!((status, &team["members"]), (200, &json!([])));
+    // Taking out someone who is not in the team is refused, and logs nothing.
+    let (_, before) = seva.api("GET", "/api/v1/events?after=0&limit=500", None);
+    let (status, _) = seva.api(
+        "DELETE",
+        &format!("{members}/{}", agent["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(status, 404);
+    let (_, after) = seva.api("GET", "/api/v1/events?after=0&limit=500", None);
+    assert_eq!(before, after);
 
     // A new one-time password, then disabled (their token stops at once) and enabled.
     let id = agent["id"].as_str().unwrap();

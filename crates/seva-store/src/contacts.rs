@@ -91,9 +91,10 @@ pub async fn resolve(
     let name = name
         .and_then(seva_core::contact::clean_name)
         .unwrap_or_else(|| value.to_string());
+    let key = seva_core::text::fold(&name);
     conn.execute(
-        "INSERT INTO contacts (id, name, created_at, updated_at) VALUES ($1, $2, $3, $3)",
-        args![id.to_string(), name, now],
+        "INSERT INTO contacts (id, name, name_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
+        args![id.to_string(), name, key, now],
     )
     .await?;
     conn.execute(
@@ -113,7 +114,8 @@ pub async fn get(conn: &mut dyn Conn, id: ContactId) -> Result<Contact> {
     decode(conn, &row).await
 }
 
-/// Contacts by name or identity containing `query` (case-insensitive), newest first.
+/// Contacts by name or identity containing `query` (case-insensitive; names also without
+/// regard to accents), newest first.
 pub async fn list(conn: &mut dyn Conn, query: Option<&str>, limit: i64) -> Result<Vec<Contact>> {
     let rows = match query.map(str::trim).filter(|q| !q.is_empty()) {
         None => {
@@ -123,19 +125,23 @@ pub async fn list(conn: &mut dyn Conn, query: Option<&str>, limit: i64) -> Resul
             conn.query(&sql, args![limit]).await?
         }
         Some(q) => {
-            let pattern = format!(
-                "%{}%",
-                q.to_lowercase()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
+            let like = |text: String| {
+                format!(
+                    "%{}%",
+                    text.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                )
+            };
+            // Names are matched folded (any case, with or without accents); identities
+            // (addresses, numbers) lower-cased.
             let sql = format!(
-                "SELECT {COLUMNS} FROM contacts c WHERE merged_into IS NULL AND (lower(name) LIKE $1 ESCAPE '\\' \
-                 OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND lower(i.value) LIKE $1 ESCAPE '\\')) \
-                 ORDER BY created_at DESC LIMIT $2"
+                "SELECT {COLUMNS} FROM contacts c WHERE merged_into IS NULL AND (name_key LIKE $1 ESCAPE '\\' \
+                 OR EXISTS (SELECT 1 FROM contact_identities i WHERE i.contact_id = c.id AND lower(i.value) LIKE $2 ESCAPE '\\')) \
+                 ORDER BY created_at DESC LIMIT $3"
             );
-            conn.query(&sql, args![pattern, limit]).await?
+            let (name, identity) = (like(seva_core::text::fold(q)), like(q.to_lowercase()));
+            conn.query(&sql, args![name, identity, limit]).await?
         }
     };
     let mut out = Vec::with_capacity(rows.len());
@@ -186,9 +192,10 @@ pub async fn update(
     if let Some(name) = name {
         let name = seva_core::contact::clean_name(name)
             .ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;
+        let key = seva_core::text::fold(&name);
         conn.execute(
-            "UPDATE contacts SET name = $1, updated_at = $2 WHERE id = $3",
-            args![name, crate::now().micros(), id.to_string()],
+            "UPDATE contacts SET name = $1, name_key = $2, updated_at = $3 WHERE id = $4",
+            args![name, key, crate::now().micros(), id.to_string()],
         )
         .await?;
     }

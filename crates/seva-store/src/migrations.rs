@@ -22,6 +22,10 @@ const SQLITE: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/sqlite/0011_no_insert_trigger.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/sqlite/0012_contact_name_key.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -47,7 +51,15 @@ const POSTGRES: &[(i64, &str)] = &[
         11,
         include_str!("../migrations/postgres/0011_no_insert_trigger.sql"),
     ),
+    (
+        12,
+        include_str!("../migrations/postgres/0012_contact_name_key.sql"),
+    ),
 ];
+
+/// The migration that adds `contacts.name_key`, which SQL cannot fill: the runner folds
+/// every contact's name in Rust, in the migration's transaction.
+const NAME_KEY: i64 = 12;
 
 const LEDGER: &str = "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, applied_at BIGINT NOT NULL)";
 
@@ -63,6 +75,16 @@ pub fn run_sqlite(conn: &mut rusqlite::Connection) -> Result<()> {
         if done == 0 {
             tracing::info!(version, "applying migration");
             tx.execute_batch(sql)?;
+            if version == NAME_KEY {
+                let names: Vec<(String, String)> = tx
+                    .prepare("SELECT id, name FROM contacts")?
+                    .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                    .collect::<rusqlite::Result<_>>()?;
+                let mut set = tx.prepare("UPDATE contacts SET name_key = ?1 WHERE id = ?2")?;
+                for (id, name) in names {
+                    set.execute([seva_core::text::fold(&name), id])?;
+                }
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES (?1, ?2)",
                 [version, crate::now().micros()],
@@ -90,6 +112,16 @@ pub async fn run_postgres(client: &mut tokio_postgres::Client) -> Result<()> {
         if done == 0 {
             tracing::info!(version, "applying migration");
             tx.batch_execute(sql).await?;
+            if version == NAME_KEY {
+                let set = tx
+                    .prepare("UPDATE contacts SET name_key = $1 WHERE id = $2")
+                    .await?;
+                for row in tx.query("SELECT id, name FROM contacts", &[]).await? {
+                    let (id, name): (String, String) = (row.get(0), row.get(1));
+                    tx.execute(&set, &[&seva_core::text::fold(&name), &id])
+                        .await?;
+                }
+            }
             tx.execute(
                 "INSERT INTO schema_migrations (version, applied_at) VALUES ($1, $2)",
                 &[&version, &crate::now().micros()],

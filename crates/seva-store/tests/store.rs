@@ -869,3 +869,98 @@ async fn the_agent_load_routing_reads_always_equals_the_count_of_active_conversa
     expected.sort();
     assert_eq!(load, expected);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn contacts_are_found_by_name_in_any_case_and_without_accents_in_every_script() {
+    let mut t = store().await;
+    let people = [
+        ("eleni@example.gr", "Ελένη Παπαδοπούλου"),
+        ("odysseas@example.gr", "ΟΔΥΣΣΕΑΣ Σταύρου"),
+        ("ravi@example.in", "రవి కుమార్"),
+        ("ana@example.ph", "Ana María dela Cruz"),
+    ];
+    for (email, name) in people {
+        t.store
+            .write(op!(c => {
+                let mut a = arrival(email, "s", "hello");
+                a.name = Some(name);
+                conversations::ingest(c, a).await
+            }))
+            .await
+            .unwrap();
+    }
+    async fn names(s: &Store, q: &str) -> Vec<String> {
+        let q = q.to_string();
+        let mut found: Vec<String> = s
+            .read(op!(c => contacts::list(c, Some(&q), 10).await))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.name)
+            .collect();
+        found.sort();
+        found
+    }
+    let s = &t.store;
+    for (q, want) in [
+        // Lower case, no accents: SQL's lower() alone knows neither on SQLite.
+        ("ελενη", "Ελένη Παπαδοπούλου"),
+        ("ΠΑΠΑΔΟΠΟΥΛΟΥ", "Ελένη Παπαδοπούλου"),
+        // Final sigma and capitals meet the word as written.
+        ("Οδυσσέας", "ΟΔΥΣΣΕΑΣ Σταύρου"),
+        ("οδυσσεας σταυρου", "ΟΔΥΣΣΕΑΣ Σταύρου"),
+        // Telugu's vowel signs are part of the word, not accents.
+        ("కుమార్", "రవి కుమార్"),
+        ("maria", "Ana María dela Cruz"),
+        ("DELA CRUZ", "Ana María dela Cruz"),
+        // Identities still match, lower-cased.
+        ("RAVI@EXAMPLE", "రవి కుమార్"),
+    ] {
+        assert_eq!(names(s, q).await, vec![want.to_string()], "query {q:?}");
+    }
+    assert_eq!(names(s, ".gr").await.len(), 2);
+    // LIKE's own characters are matched as written.
+    assert!(names(s, "%").await.is_empty());
+    assert!(names(s, "_").await.is_empty());
+    assert!(names(s, "కుమారి").await.is_empty());
+
+    // A new name is found by its new key, and no longer by the old one.
+    let id = s
+        .read(op!(c => Ok(contacts::list(c, Some("ravi@example.in"), 1).await?[0].id)))
+        .await
+        .unwrap();
+    s.write(op!(c => contacts::update(c, id, Some("Ραβί Κουμάρ"), None, None, None, "agent:test").await))
+        .await
+        .unwrap();
+    assert_eq!(names(s, "ραβι").await, vec!["Ραβί Κουμάρ".to_string()]);
+    assert!(names(s, "కుమార్").await.is_empty());
+
+    // A database from before the key existed: the migration folds the names it holds.
+    s.write(op!(c => {
+        c.execute("ALTER TABLE contacts DROP COLUMN name_key", &[]).await?;
+        c.execute("DELETE FROM schema_migrations WHERE version = 12", &[]).await?;
+        Ok(())
+    }))
+    .await
+    .unwrap();
+    let reopened = match (&t._dir, &t.pg) {
+        (Some(dir), _) => Store::open_sqlite(&dir.0.join("seva.db")).await.unwrap(),
+        (None, Some((admin, name))) => Store::open_postgres(&replace_database(admin, name), 2)
+            .await
+            .unwrap(),
+        (None, None) => unreachable!("a test store is on SQLite or PostgreSQL"),
+    };
+    drop(std::mem::replace(&mut t.store, reopened));
+    assert_eq!(
+        names(&t.store, "ελενη").await,
+        vec!["Ελένη Παπαδοπούλου".to_string()]
+    );
+    assert_eq!(
+        names(&t.store, "οδυσσεας").await,
+        vec!["ΟΔΥΣΣΕΑΣ Σταύρου".to_string()]
+    );
+    assert_eq!(
+        names(&t.store, "ραβι").await,
+        vec!["Ραβί Κουμάρ".to_string()]
+    );
+}

@@ -1,8 +1,9 @@
 // Browser test of the agent's everyday tools, in Debian's chromium driven by
 // playwright-core: ticking conversations (by mouse and by keyboard) and changing them all
 // at once from the bulk bar, merging a duplicate by its number, splitting a message off
-// again, and the conversation page's keys (a takes it, n writes a note). Screenshots are
-// kept under target/screenshots/.
+// again, the conversation page's keys (a takes it, n writes a note), and saving a view of
+// the inbox from its filters, shared with a colleague. Screenshots are kept under
+// target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -15,6 +16,7 @@ before(async () => {
   seva = await startSeva();
   base = seva.base;
   seva.cli(["user", "add", "sofia@example.com", "--name", "Sofia", "--role", "supervisor", "--password-stdin"], password);
+  seva.cli(["user", "add", "gopal@example.com", "--name", "Gopal", "--role", "agent", "--password-stdin"], password);
   token = seva.cli(["token", "create", "--user", "sofia@example.com"]);
   browser = await launchBrowser();
 });
@@ -220,4 +222,68 @@ test("an admin sets up a calendar, an SLA policy and a custom field from the ser
   await logIn(agentPage, base, "sofia@example.com", password);
   const denied = await agentPage.goto(`${base}/settings/service`);
   assert.equal(denied.status(), 403);
+});
+
+test("a supervisor saves a view from the inbox and shares it; only she may delete it", async () => {
+  const urgent = await create("vip@example.net", "Πληρωμή απορρίφθηκε", "Η κάρτα μου απορρίφθηκε δύο φορές.");
+  assert.equal((await api("POST", `/api/v1/conversations/${urgent.id}/priority`, { priority: "urgent" })).status, 200);
+  assert.equal((await api("POST", `/api/v1/conversations/${urgent.id}/tags`, { add: ["vip"] })).status, 200);
+  const plain = await create("vip@example.net", "Another question", "Just asking.");
+  assert.equal((await api("POST", `/api/v1/conversations/${plain.id}/tags`, { add: ["vip"] })).status, 200);
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  await page.goto(`${base}/inbox`);
+  await page.getByRole("link", { name: "+ New view" }).click();
+  await page.waitForURL(`${base}/views/new`);
+  const form = page.getByRole("form", { name: "New view" });
+  // The active statuses come ticked.
+  assert.equal(await form.getByLabel("Waiting on customer").isChecked(), true);
+  assert.equal(await form.getByLabel("Solved").isChecked(), false);
+  await form.getByLabel("Urgent").check();
+  await form.getByLabel("With the tag").fill("vip");
+  // A name of spaces only is refused, naming the field; what was ticked stays ticked.
+  await form.getByLabel("Name", { exact: true }).fill("   ");
+  await form.getByRole("button", { name: "Save the view" }).click();
+  await page.locator("[role=alert]", { hasText: "name: 1 to 100 characters" }).waitFor();
+  assert.equal(await form.getByLabel("Urgent").isChecked(), true);
+  assert.equal(await form.getByLabel("With the tag").inputValue(), "vip");
+
+  await form.getByLabel("Name", { exact: true }).fill("Επείγοντα VIP");
+  await form.getByLabel("Shared with everyone").check();
+  await form.getByRole("button", { name: "Save the view" }).click();
+  await page.waitForURL(/\/inbox\?saved=/);
+  await page.getByRole("heading", { name: "Επείγοντα VIP" }).waitFor();
+  await page.locator(`tr[data-href="/conversations/${urgent.id}"]`).waitFor();
+  assert.equal(await page.locator(`tr[data-href="/conversations/${plain.id}"]`).count(), 0);
+  assert.equal(await page.locator("nav.views a[aria-current=page]").textContent(), "Επείγοντα VIP");
+  await page.screenshot({ path: join(shots, "saved-view.png"), fullPage: true });
+
+  // A colleague finds the shared view and what it lists, but may not delete it.
+  const gopal = await (await browser.newContext()).newPage();
+  await logIn(gopal, base, "gopal@example.com", password);
+  await gopal.goto(`${base}/inbox`);
+  await gopal.getByRole("link", { name: "Επείγοντα VIP" }).click();
+  await gopal.locator(`tr[data-href="/conversations/${urgent.id}"]`).waitFor();
+  assert.equal(await gopal.getByRole("button", { name: "Delete this view" }).count(), 0);
+  const viewId = new URL(gopal.url()).searchParams.get("saved");
+  const refused = await gopal.evaluate(async (id) => {
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    return (await fetch(`/views/${id}/delete`, { method: "POST", body: new URLSearchParams({ csrf }) })).status;
+  }, viewId);
+  assert.equal(refused, 404);
+  // An agent cannot share a view of their own.
+  const shared = await gopal.evaluate(async () => {
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    const body = new URLSearchParams({ csrf, name: "Mine for all", shared: "1" });
+    return (await fetch("/views", { method: "POST", body })).status;
+  });
+  assert.equal(shared, 403);
+
+  // Its author deletes it.
+  await page.getByRole("button", { name: "Delete this view" }).click();
+  await page.waitForURL(`${base}/inbox`);
+  assert.equal(await page.getByRole("link", { name: "Επείγοντα VIP" }).count(), 0);
+  const left = (await api("GET", "/api/v1/views")).json;
+  assert.equal(left.some((v) => v.name === "Επείγοντα VIP" || v.name === "Mine for all"), false);
 });

@@ -244,7 +244,13 @@
       return;
     }
     if (typing || e.altKey || e.ctrlKey || e.metaKey) return;
-    if (e.key === "j") select(selected + 1);
+    if (e.key === "/") {
+      const find = document.getElementById("top-search");
+      if (find) {
+        e.preventDefault();
+        find.focus();
+      }
+    } else if (e.key === "j") select(selected + 1);
     else if (e.key === "k") select(selected - 1);
     else if (e.key === "Enter" && selected >= 0) location.href = rows()[selected].dataset.href;
     else if (e.key === "x" && selected >= 0) {

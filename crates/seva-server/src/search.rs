@@ -2,19 +2,22 @@
 //! on start it catches up from there, and an index that is new (first start, a damaged or
 //! older index, `seva reindex`) is first filled from the store.
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
+use axum::http::StatusCode;
 use seva_core::{ArticleId, ConversationId, MessageId};
-use seva_search::{ArticleDoc, MessageDoc, SearchIndex};
+use seva_search::{ArticleDoc, Found, Kind, MessageDoc, SearchIndex};
+use seva_store::conversations::{self, Conversation, Viewer};
 use seva_store::knowledge::{self, Article};
 use seva_store::messages::{self, Searchable, SearchableOf};
 use seva_store::{Store, events, op};
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 
 use crate::Shared;
+use crate::problem::Problem;
 
 /// The writer's memory: enough to index a large batch without many small segments.
 const WRITER_HEAP: usize = 48 * 1024 * 1024;
@@ -447,4 +450,66 @@ async fn apply(
             .fetch_add(found.len() as u64, Ordering::Relaxed);
     }
     Ok(Some(last))
+}
+
+/// Messages matching `text` (`lang`: the language to prefer), best first, only of conversations `viewer` may see, at most
+/// `limit`; with those conversations, for whoever shows the hits. The index is asked for
+/// more than `limit`, since some hits fall away at the check.
+pub async fn visible_messages(
+    state: &Shared,
+    viewer: &Viewer,
+    text: &str,
+    lang: Option<&str>,
+    limit: usize,
+) -> Result<(Found, HashMap<ConversationId, Conversation>), Problem> {
+    let index = state.search.get().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search is not available on this node",
+        )
+    })?;
+    let query = seva_search::Query {
+        text,
+        kind: Kind::Message,
+        lang,
+        public_only: false,
+        published_only: false,
+        one_per_group: false,
+        limit: limit * 4,
+        now: seva_store::now().micros() / 1_000_000,
+    };
+    let mut found = index.search(&query).map_err(|e| {
+        tracing::warn!(error = %e, "search failed");
+        Problem::internal()
+    })?;
+    let ids: Vec<ConversationId> = found
+        .hits
+        .iter()
+        .filter_map(|h| h.conversation.as_deref()?.parse().ok())
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let viewer = viewer.clone();
+    let visible = state
+        .store
+        .read(op!(c => {
+            let mut ok = HashMap::new();
+            for id in &ids {
+                match conversations::get(c, *id).await {
+                    Ok(conv) if viewer.may_see(&conv) => { ok.insert(*id, conv); }
+                    Ok(_) | Err(seva_store::Error::NotFound) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            Ok(ok)
+        }))
+        .await?;
+    found.hits.retain(|h| {
+        h.conversation
+            .as_deref()
+            .and_then(|c| c.parse().ok())
+            .is_some_and(|c| visible.contains_key(&c))
+    });
+    found.hits.truncate(limit);
+    Ok((found, visible))
 }

@@ -148,6 +148,18 @@ pub async fn get_for(
     }
 }
 
+/// The conversation with this reference number (the `#123` agents and customers quote).
+pub async fn by_reference(conn: &mut dyn Conn, reference: i64) -> Result<Conversation> {
+    let row = conn
+        .query_opt(
+            "SELECT id FROM conversations WHERE seq = $1",
+            args![reference],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    get(conn, row.parse(0)?).await
+}
+
 pub async fn by_customer_key(conn: &mut dyn Conn, key_hash: &str) -> Result<Conversation> {
     let row = conn
         .query_opt(

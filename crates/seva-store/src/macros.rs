@@ -110,6 +110,32 @@ pub async fn create(
     actions: &serde_json::Value,
     actor: &str,
 ) -> Result<Macro> {
+    let name = check(conn, name, language, text, actions).await?;
+    let id = MacroId::new();
+    conn.execute(
+        "INSERT INTO macros (id, name, language, text, actions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            id.to_string(),
+            name,
+            language,
+            text,
+            actions.to_string(),
+            actor,
+            crate::now().micros()
+        ],
+    )
+    .await?;
+    get(conn, id).await
+}
+
+/// Checks a macro's parts; returns its name, trimmed.
+async fn check<'a>(
+    conn: &mut dyn Conn,
+    name: &'a str,
+    language: Option<&str>,
+    text: &str,
+    actions: &serde_json::Value,
+) -> Result<&'a str> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::invalid("name", "1 to 200 characters"));
@@ -136,20 +162,29 @@ pub async fn create(
         ));
     }
     crate::rules::check_referents(conn, &parsed).await?;
-    let id = MacroId::new();
-    conn.execute(
-        "INSERT INTO macros (id, name, language, text, actions, created_by, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        args![
-            id.to_string(),
-            name,
-            language,
-            text,
-            actions.to_string(),
-            actor,
-            crate::now().micros()
-        ],
-    )
-    .await?;
+    Ok(name)
+}
+
+/// Rewrites a macro: the same checks as [`create`].
+pub async fn update(
+    conn: &mut dyn Conn,
+    id: MacroId,
+    name: &str,
+    language: Option<&str>,
+    text: &str,
+    actions: &serde_json::Value,
+) -> Result<Macro> {
+    let name = check(conn, name, language, text, actions).await?;
+    if conn
+        .execute(
+            "UPDATE macros SET name = $1, language = $2, text = $3, actions = $4 WHERE id = $5",
+            args![name, language, text, actions.to_string(), id.to_string()],
+        )
+        .await?
+        == 0
+    {
+        return Err(Error::NotFound);
+    }
     get(conn, id).await
 }
 

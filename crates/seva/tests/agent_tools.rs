@@ -220,6 +220,45 @@ fn a_macro_fills_in_the_names_replies_and_acts_in_one_go() {
         "Tagalog macros first for a Tagalog conversation"
     );
 
+    // Rewritten whole; a bad rewrite changes nothing, and an unknown macro is not found.
+    let thanks = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == "Thanks")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (s, problem) = seva.api(
+        "PUT",
+        &format!("/api/v1/macros/{thanks}"),
+        Some(json!({"name": "Thanks", "text": "Hi {{customer.password}}"})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("text")), "{problem}");
+    let (s, problem) = seva.api(
+        "PUT",
+        &format!("/api/v1/macros/{}", seva_core::MacroId::new()),
+        Some(json!({"name": "Ghost", "text": "Boo"})),
+    );
+    assert_eq!(s, 404, "{problem}");
+    let (s, rewritten) = seva.api(
+        "PUT",
+        &format!("/api/v1/macros/{thanks}"),
+        Some(json!({"name": "Thanks, and solved", "language": "en", "text": "Thank you, {{customer.first_name}}.",
+            "actions": [{"type": "set_status", "value": "solved"}]})),
+    );
+    assert_eq!(s, 200, "{rewritten}");
+    let (_, list) = seva.api("GET", "/api/v1/macros", None);
+    let names: Vec<&str> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(names.contains(&"Thanks, and solved") && !names.contains(&"Thanks"), "{names:?}");
+    assert_eq!(rewritten["actions"], json!([{"type": "set_status", "value": "solved"}]));
+
     let id = create(
         &seva,
         json!({"contact": {"email": "jose@example.ph", "name": "Jose Rizal"}, "subject": "Refund",

@@ -393,65 +393,42 @@ pub async fn search(
 ) -> Result<Response, Problem> {
     check_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
-    let index = state.search.get().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "search is not available on this node",
-        )
-    })?;
-    let kind = match q.kind.as_deref().unwrap_or("articles") {
-        "articles" => seva_search::Kind::Article,
-        "messages" => seva_search::Kind::Message,
+    let found = match q.kind.as_deref().unwrap_or("articles") {
+        "articles" => {
+            let index = state.search.get().ok_or_else(|| {
+                Problem::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "search is not available on this node",
+                )
+            })?;
+            let query = seva_search::Query {
+                text: &q.q,
+                kind: seva_search::Kind::Article,
+                lang: q.lang.as_deref(),
+                public_only: false,
+                published_only: false,
+                one_per_group: false,
+                limit,
+                now: seva_store::now().micros() / 1_000_000,
+            };
+            index.search(&query).map_err(|e| {
+                tracing::warn!(error = %e, "search failed");
+                Problem::internal()
+            })?
+        }
+        "messages" => {
+            crate::search::visible_messages(
+                &state,
+                &caller.viewer(),
+                &q.q,
+                q.lang.as_deref(),
+                limit,
+            )
+            .await?
+            .0
+        }
         _ => return Err(Problem::bad_request("kind", "articles or messages")),
     };
-    let query = seva_search::Query {
-        text: &q.q,
-        kind,
-        lang: q.lang.as_deref(),
-        public_only: false,
-        published_only: false,
-        one_per_group: false,
-        // Messages are checked against what the caller may see after the search.
-        limit: if kind == seva_search::Kind::Message {
-            limit * 4
-        } else {
-            limit
-        },
-        now: seva_store::now().micros() / 1_000_000,
-    };
-    let mut found = index.search(&query).map_err(|e| {
-        tracing::warn!(error = %e, "search failed");
-        Problem::internal()
-    })?;
-    if kind == seva_search::Kind::Message {
-        let viewer = caller.viewer();
-        let ids: Vec<ConversationId> = found
-            .hits
-            .iter()
-            .filter_map(|h| h.conversation.as_deref()?.parse().ok())
-            .collect();
-        let visible = state
-            .store
-            .read(op!(c => {
-                let mut ok = std::collections::HashSet::new();
-                for id in &ids {
-                    match conversations::get(c, *id).await {
-                        Ok(conv) if viewer.may_see(&conv) => { ok.insert(*id); }
-                        Ok(_) | Err(seva_store::Error::NotFound) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                Ok(ok)
-            }))
-            .await?;
-        found.hits.retain(|h| {
-            h.conversation
-                .as_deref()
-                .and_then(|c| c.parse().ok())
-                .is_some_and(|c| visible.contains(&c))
-        });
-        found.hits.truncate(limit);
-    }
     Ok(json(StatusCode::OK, &found))
 }
 

@@ -66,7 +66,7 @@ pub fn router() -> Router<Shared> {
         work::my_notifications, work::read_notification, work::team_queue, work::queues,
         work::presence, work::announce,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
-        tools::create_macro, tools::list_macros, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge, tools::split,
+        tools::create_macro, tools::list_macros, tools::update_macro, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge, tools::split,
         tools::create_field, tools::list_fields, tools::delete_field,
         tools::create_view, tools::list_views, tools::delete_view, tools::view_conversations,
         events::feed, events::jobs, events::retry_job, events::attachment, events::original,

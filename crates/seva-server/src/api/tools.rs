@@ -24,7 +24,10 @@ use crate::problem::Problem;
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/macros", get(list_macros).post(create_macro))
-        .route("/api/v1/macros/{id}", axum::routing::delete(delete_macro))
+        .route(
+            "/api/v1/macros/{id}",
+            axum::routing::put(update_macro).delete(delete_macro),
+        )
         .route(
             "/api/v1/conversations/{id}/macros/{macro_id}",
             post(apply_macro),
@@ -77,6 +80,28 @@ pub async fn create_macro(
         .write(op!(c => macros::create(c, &body.name, body.language.as_deref(), &body.text, &body.actions, &actor).await))
         .await?;
     Ok(json(StatusCode::CREATED, &m))
+}
+
+/// Rewrite a macro (supervisors and admins): its whole new form, as when creating it.
+#[utoipa::path(put, path = "/api/v1/macros/{id}", tag = "macros", request_body = NewMacro,
+    responses((status = 200, body = Macro), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_macro(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<NewMacro>,
+) -> Result<Response, Problem> {
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins write macros",
+        ));
+    }
+    let id: MacroId = parse_id("id", &id)?;
+    let m = state
+        .store
+        .write(op!(c => macros::update(c, id, &body.name, body.language.as_deref(), &body.text, &body.actions).await))
+        .await?;
+    Ok(json(StatusCode::OK, &m))
 }
 
 #[derive(Deserialize, IntoParams)]

@@ -34,7 +34,7 @@ pub struct Row {
     pub waiting: Option<String>,
 }
 
-fn rows(t: Tr, list: Vec<Conversation>, names: &[(AgentId, String)]) -> Vec<Row> {
+pub(super) fn rows(t: Tr, list: Vec<Conversation>, names: &[(AgentId, String)]) -> Vec<Row> {
     let now = seva_store::now().micros();
     list.into_iter()
         .map(|c| Row {
@@ -83,6 +83,8 @@ struct InboxPage {
     view: &'static str,
     /// Saved views: id, name, whether it is the one shown.
     saved: Vec<(seva_core::ViewId, String, bool)>,
+    /// The saved view shown, when this agent may delete it (its author, or an admin).
+    deletable: Option<seva_core::ViewId>,
     live_url: String,
     heading: String,
     rows: Vec<Row>,
@@ -243,6 +245,10 @@ pub async fn inbox(
         Some(v) => v.name.clone(),
         None => t.s(&format!("view-{view}")),
     };
+    let deletable = chosen
+        .as_ref()
+        .filter(|v| v.agent_id == me_id || agent.0.agent.role == seva_core::agent::Role::Admin)
+        .map(|v| v.id);
     let saved = saved
         .into_iter()
         .map(|v| (v.id, v.name, chosen.as_ref().is_some_and(|c| c.id == v.id)))
@@ -254,6 +260,7 @@ pub async fn inbox(
         views,
         view,
         saved,
+        deletable,
         live_url,
         heading,
         rows,
@@ -269,7 +276,9 @@ pub async fn inbox(
     }))
 }
 
-async fn agent_names(c: &mut dyn seva_store::Conn) -> seva_store::Result<Vec<(AgentId, String)>> {
+pub(super) async fn agent_names(
+    c: &mut dyn seva_store::Conn,
+) -> seva_store::Result<Vec<(AgentId, String)>> {
     c.query("SELECT id, name FROM agents ORDER BY name", &[])
         .await?
         .iter()

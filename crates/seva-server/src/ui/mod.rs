@@ -5,13 +5,16 @@
 mod desk;
 mod help;
 mod knowledge;
+mod macros;
 mod people;
 mod public;
+mod search;
 mod service;
 mod session;
 mod settings;
 mod supervise;
 mod tools;
+mod views;
 mod work;
 
 use axum::Router;
@@ -56,6 +59,9 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/split", post(tools::split))
         .route("/conversations/{id}/fields", post(tools::fields))
         .route("/inbox/bulk", post(tools::bulk))
+        .route("/views", post(views::create))
+        .route("/views/new", get(views::new))
+        .route("/views/{id}/delete", post(views::delete))
         .route("/queues", get(supervise::queues))
         .route(
             "/rules",
@@ -63,11 +69,18 @@ pub fn router() -> Router<Shared> {
         )
         .route("/rules/{id}/delete", post(supervise::rules_delete))
         .route("/contacts", get(desk::contacts))
+        .route("/search", get(search::page))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
         .route("/me/availability", post(settings::set_availability))
         .route("/me/routing", post(settings::set_routing))
         .route("/settings/inboxes", post(settings::create_inbox))
+        .route("/settings/macros", get(macros::page).post(macros::create))
+        .route(
+            "/settings/macros/{id}",
+            get(macros::edit).post(macros::update),
+        )
+        .route("/settings/macros/{id}/delete", post(macros::delete))
         .route("/settings/people", get(people::page))
         .route("/settings/people/agents", post(people::create_agent))
         .route(

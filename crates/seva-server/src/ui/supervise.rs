@@ -44,7 +44,7 @@ struct QueuesLive {
     is_admin: bool,
 }
 
-fn require_supervisor(agent: &Agent) -> Result<(), PageError> {
+pub(super) fn require_supervisor(agent: &Agent) -> Result<(), PageError> {
     if agent.0.agent.role.sees_every_team() {
         Ok(())
     } else {

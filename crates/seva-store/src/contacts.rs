@@ -105,6 +105,22 @@ pub async fn resolve(
     Ok((id, true))
 }
 
+/// The contact an identity (an email address as [`seva_core::contact::Email::identity_key`]
+/// writes it, an E.164 number, …) belongs to.
+pub async fn by_identity(
+    conn: &mut dyn Conn,
+    kind: IdentityKind,
+    value: &str,
+) -> Result<ContactId> {
+    conn.query_opt(
+        "SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2",
+        args![kind.as_str(), value],
+    )
+    .await?
+    .ok_or(Error::NotFound)?
+    .parse(0)
+}
+
 pub async fn get(conn: &mut dyn Conn, id: ContactId) -> Result<Contact> {
     let sql = format!("SELECT {COLUMNS} FROM contacts WHERE id = $1");
     let row = conn

@@ -235,7 +235,11 @@ fn a_macro_fills_in_the_names_replies_and_acts_in_one_go() {
         &format!("/api/v1/macros/{thanks}"),
         Some(json!({"name": "Thanks", "text": "Hi {{customer.password}}"})),
     );
-    assert_eq!((s, problem["field"].as_str()), (422, Some("text")), "{problem}");
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("text")),
+        "{problem}"
+    );
     let (s, problem) = seva.api(
         "PUT",
         &format!("/api/v1/macros/{}", seva_core::MacroId::new()),
@@ -256,8 +260,14 @@ fn a_macro_fills_in_the_names_replies_and_acts_in_one_go() {
         .iter()
         .map(|m| m["name"].as_str().unwrap())
         .collect();
-    assert!(names.contains(&"Thanks, and solved") && !names.contains(&"Thanks"), "{names:?}");
-    assert_eq!(rewritten["actions"], json!([{"type": "set_status", "value": "solved"}]));
+    assert!(
+        names.contains(&"Thanks, and solved") && !names.contains(&"Thanks"),
+        "{names:?}"
+    );
+    assert_eq!(
+        rewritten["actions"],
+        json!([{"type": "set_status", "value": "solved"}])
+    );
 
     let id = create(
         &seva,

@@ -867,15 +867,39 @@ struct ContactPage {
     waiting: bool,
     csrf: String,
     selectable: bool,
+    /// Supervisors and admins merge contacts.
+    may_merge: bool,
+    saved: bool,
+    /// What the contact form said no to, if anything.
+    error: Option<String>,
+    /// The contact's language when the desk has no translation for it (the form keeps it).
+    unlisted_language: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ContactQuery {
+    saved: Option<String>,
 }
 
 pub async fn contact(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
+    Query(q): Query<ContactQuery>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    contact_page(&state, &agent, id, q.saved.is_some(), None).await
+}
+
+async fn contact_page(
+    state: &Shared,
+    agent: &Agent,
+    id: ContactId,
+    saved: bool,
+    error: Option<String>,
+) -> Result<Response, PageError> {
+    let t = agent.tr();
     let viewer = agent.0.viewer();
     let (contact, list, names) = state
         .store
@@ -889,7 +913,11 @@ pub async fn contact(
         .await
         .map_err(|e| PageError(e.into(), t))?;
     let rows = rows(t, list, &names);
-    Ok(render(&ContactPage {
+    let unlisted_language = contact
+        .language
+        .clone()
+        .filter(|l| !LANGUAGES.iter().any(|(code, _)| code == l));
+    let page = render(&ContactPage {
         t,
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
@@ -902,7 +930,134 @@ pub async fn contact(
         waiting: false,
         csrf: agent.0.csrf().to_string(),
         selectable: false,
-    }))
+        may_merge: agent.0.agent.role.sees_every_team(),
+        saved,
+        error: error.clone(),
+        unlisted_language,
+    });
+    Ok(if error.is_some() {
+        (axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
+    } else {
+        page
+    })
+}
+
+#[derive(Deserialize)]
+pub struct ContactForm {
+    csrf: String,
+    name: String,
+    /// A language tag, or empty for not known.
+    #[serde(default)]
+    language: String,
+}
+
+/// Renames a contact and sets the language they are answered in.
+pub async fn contact_update(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<ContactForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let language = form.language.trim().to_string();
+    if !language.is_empty() && !seva_core::text::is_language_tag(&language) {
+        let error = format!("language: {language:?} is not a language tag such as 'te' or 'el'");
+        return contact_page(&state, &agent, id, false, Some(error)).await;
+    }
+    let actor = agent.0.viewer().actor();
+    let name = form.name;
+    let done = state
+        .store
+        .write(op!(c => {
+            contacts::update(c, id, Some(&name), Some(language.as_str()).filter(|l| !l.is_empty()), None, None, &actor).await
+        }))
+        .await;
+    match done {
+        Ok(_) => Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response()),
+        Err(seva_store::Error::Invalid { field, message }) => {
+            contact_page(
+                &state,
+                &agent,
+                id,
+                false,
+                Some(format!("{field}: {message}")),
+            )
+            .await
+        }
+        Err(e) => Err(PageError(e.into(), t)),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct MergeForm {
+    csrf: String,
+    /// The email address or phone number of the contact that stays.
+    into: String,
+}
+
+/// Merges this contact into another, found by an email address or phone number: its
+/// identities and conversations move there, and the page of the one that stays opens.
+pub async fn contact_merge(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<MergeForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    if !agent.0.agent.role.sees_every_team() {
+        return Err(PageError(
+            Problem::forbidden("only supervisors and admins merge contacts"),
+            t,
+        ));
+    }
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let written = form.into.trim();
+    let identity = if written.contains('@') {
+        seva_core::contact::Email::parse(written)
+            .map(|e| (seva_core::contact::IdentityKind::Email, e.identity_key()))
+            .ok()
+    } else {
+        seva_core::contact::PhoneE164::parse(written)
+            .map(|p| {
+                (
+                    seva_core::contact::IdentityKind::Phone,
+                    p.as_str().to_string(),
+                )
+            })
+            .ok()
+    };
+    let Some((kind, value)) = identity else {
+        let error = format!("into: {}", t.s("contact-merge-unreadable"));
+        return contact_page(&state, &agent, id, false, Some(error)).await;
+    };
+    let actor = agent.0.viewer().actor();
+    let merged = state
+        .store
+        .write(op!(c => {
+            let into = contacts::by_identity(c, kind, &value).await.map_err(|e| match e {
+                seva_store::Error::NotFound => seva_store::Error::invalid("into", "no contact has this address or number"),
+                e => e,
+            })?;
+            contacts::merge(c, id, into, &actor).await
+        }))
+        .await;
+    match merged {
+        Ok(into) => Ok(Redirect::to(&format!("/contacts/{}?saved=1", into.id)).into_response()),
+        Err(seva_store::Error::Invalid { field, message }) => {
+            contact_page(
+                &state,
+                &agent,
+                id,
+                false,
+                Some(format!("{field}: {message}")),
+            )
+            .await
+        }
+        Err(e) => Err(PageError(e.into(), t)),
+    }
 }
 
 /// The original of an email (.eml), for an agent who may see its conversation.

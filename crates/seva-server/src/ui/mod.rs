@@ -107,7 +107,11 @@ pub fn router() -> Router<Shared> {
             get(settings::edit_inbox).post(settings::update_inbox),
         )
         .route("/messages/{id}/original", get(desk::original))
-        .route("/contacts/{id}", get(desk::contact))
+        .route(
+            "/contacts/{id}",
+            get(desk::contact).post(desk::contact_update),
+        )
+        .route("/contacts/{id}/merge", post(desk::contact_merge))
         .route("/live", get(crate::live::stream))
         .route("/contact", get(public::form).post(public::submit))
         .route("/kb", get(knowledge::list))

@@ -142,6 +142,15 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   assert.match(await page.locator("input[name=relay_password]").getAttribute("placeholder"), /stored/);
   await page.screenshot({ path: join(shots, "inbox-settings.png"), fullPage: true });
 
+  // A web form whose answers go out by email from that inbox.
+  await page.goto(base + "/settings/inboxes/new");
+  await page.getByLabel("Name", { exact: true }).fill("forms");
+  await page.getByLabel("Channel").selectOption("web_form");
+  await page.getByLabel("Answer by email from").selectOption("support");
+  await page.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(/\/settings\/inboxes\/[0-9a-f-]+\?saved=1$/);
+  assert.equal(await page.getByLabel("Answer by email from").inputValue(), "support");
+
   // The agent's signature, for mail.
   await page.goto(base + "/settings");
   await page.getByLabel("Email signature").fill("Asha\nSeva Υποστήριξη");

@@ -182,9 +182,10 @@ async fn record_failure(state: &Shared, id: JobId, message: Option<MessageId>, r
     }
 }
 
-/// Delivers an agent's reply through the channel the customer used. Web-form and API
-/// conversations are answered on the customer's own request page (and through the API),
-/// so publishing there is the delivery. Channels whose adapter is not part of this build
+/// Delivers an agent's reply through the channel the customer used. Web-form
+/// conversations are answered on the customer's own request page (and by email when the
+/// form's inbox answers by email); API conversations through the API, so publishing there
+/// is the delivery. Channels whose adapter is not part of this build
 /// fail loudly, and the failure shows on the message.
 async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
     let message = message_of(job).ok_or("the job names no message")?;
@@ -206,8 +207,18 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
                 .ok_or("the job names no conversation")?;
             crate::mail::chat::delivered(state, message, conversation).await
         }
-        // Kept for the customer's page.
-        Channel::WebForm | Channel::Api => state
+        // Kept for the customer's request page, and emailed when the form's inbox says so.
+        Channel::WebForm => {
+            let conversation = job
+                .payload
+                .get("conversation_id")
+                .and_then(|v| v.as_str())
+                .and_then(|s| s.parse().ok())
+                .ok_or("the job names no conversation")?;
+            crate::mail::web_form::answer(state, message, conversation).await
+        }
+        // Kept for the API's clients.
+        Channel::Api => state
             .store
             .write(op!(c => messages::set_delivery(c, message, Delivery::Delivered, None).await))
             .await

@@ -1124,3 +1124,131 @@ fn the_acknowledgement_suggests_articles_that_answer_the_question() {
         "one article per group, in Greek: {text}"
     );
 }
+
+/// The message delivery states of a conversation's answers, once none is still queued.
+fn answers_settled(seva: &Seva, conversation: &str) -> Vec<String> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let states: Vec<String> = messages(seva, conversation)
+            .into_iter()
+            .filter(|m| m["kind"] == "outbound")
+            .map(|m| m["delivery"].as_str().unwrap_or_default().to_string())
+            .collect();
+        if states.iter().all(|s| s != "queued") || Instant::now() > deadline {
+            return states;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[test]
+fn a_web_form_inbox_that_answers_by_email_mails_the_answer_and_the_reply_comes_back() {
+    use common::{reference_in, submit_form_to};
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    // Settings that could never work are refused, naming the field.
+    for (settings, field) in [
+        (json!({"email_inbox": "nowhere"}), "settings.email_inbox"),
+        (json!({"colour": "#ffffff"}), "settings.colour"),
+    ] {
+        let (s, problem) = seva.api(
+            "POST",
+            "/api/v1/inboxes",
+            Some(json!({"name": "bad-form", "channel": "web_form", "settings": settings})),
+        );
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    for (name, settings) in [
+        ("forms", json!({"email_inbox": "support"})),
+        ("quiet-form", json!({})),
+    ] {
+        let (s, inbox) = seva.api(
+            "POST",
+            "/api/v1/inboxes",
+            Some(json!({"name": name, "channel": "web_form", "settings": settings})),
+        );
+        assert_eq!(s, 201, "{inbox}");
+    }
+    let ask = |inbox: &str, email: &str, subject: &str| {
+        let (status, html) = submit_form_to(
+            &seva,
+            Some(inbox),
+            &[
+                ("name", "Ελένη Παπαδοπούλου"),
+                ("email", email),
+                ("subject", subject),
+                ("message", "Πότε θα επιστραφούν τα χρήματά μου;"),
+            ],
+            &[],
+        );
+        assert_eq!(status, 200, "{html}");
+        let reference = reference_in(&html).expect("a reference");
+        conversations(&seva)
+            .into_iter()
+            .find(|c| c["reference"] == reference)
+            .expect("the form's conversation")["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
+    };
+    let answer = |conversation: &str, text: &str| {
+        let (s, m) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            Some(json!({"kind": "reply", "text": text})),
+        );
+        assert_eq!(s, 201, "{m}");
+    };
+
+    let mailed = ask("forms", "Eleni@Example.gr", "Επιστροφή χρημάτων");
+    answer(&mailed, "Τα χρήματα επιστράφηκαν σήμερα.");
+    let sent = relay.wait_for(1);
+    assert_eq!(sent[0].to, ["eleni@example.gr"]);
+    let out = sent[0].parsed();
+    assert_eq!(out.from.email, SUPPORT);
+    assert!(
+        out.text.contains("Τα χρήματα επιστράφηκαν σήμερα."),
+        "{}",
+        out.text
+    );
+    assert!(
+        out.subject.contains("Επιστροφή χρημάτων"),
+        "{}",
+        out.subject
+    );
+    assert_eq!(answers_settled(&seva, &mailed), ["sent"]);
+
+    // The customer answers the mail: it lands in the same conversation.
+    let reply_to = out.reply_to.clone().expect("a reply address").email;
+    let (ok, transcript) = swaks(
+        &seva,
+        &reply_to,
+        &mail(
+            "Ελένη Παπαδοπούλου <eleni@example.gr>",
+            &format!("Re: {}", out.subject),
+            "",
+            "Ευχαριστώ, τα είδα.",
+        ),
+    );
+    assert!(ok, "{transcript}");
+    assert!(
+        messages(&seva, &mailed)
+            .iter()
+            .any(|m| m["kind"] == "inbound"
+                && m["channel"] == "email"
+                && m["text"].as_str().unwrap().contains("τα είδα")),
+        "the reply by email joins the form's conversation"
+    );
+
+    // A form whose inbox names no email inbox keeps its answers on the request page.
+    let kept = ask("quiet-form", "nikos@example.gr", "Ερώτηση");
+    answer(&kept, "Ναι, το έχουμε.");
+    assert_eq!(answers_settled(&seva, &kept), ["delivered"]);
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(relay.count(), 1, "nothing more was mailed");
+}

@@ -74,7 +74,8 @@ pub struct NewInbox {
     /// The address customers write to (email inboxes).
     pub address: Option<String>,
     /// Email settings (email inboxes: relay, IMAP, acknowledgements) or widget settings
-    /// (chat inboxes: allowed_origins, require_email, greeting, away_message, colour, bot, email_inbox, email_after_seconds).
+    /// (chat inboxes: allowed_origins, require_email, greeting, away_message, colour, bot, email_inbox, email_after_seconds;
+    /// web-form inboxes: email_inbox, the email inbox that sends their answers).
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
     /// Passwords and keys (write-only).
@@ -135,10 +136,11 @@ fn settings_json(
             crate::chat::check_settings(&checked)?;
             Ok(Some(checked))
         }
+        Channel::WebForm => parse_settings::<crate::mail::web_form::WebFormSettings>(v).map(Some),
         _ => Err(Problem::field(
             StatusCode::UNPROCESSABLE_ENTITY,
             "settings",
-            "only email and chat inboxes have settings",
+            "only email, chat and web-form inboxes have settings",
         )),
     }
 }

@@ -6,6 +6,7 @@ pub mod chat;
 pub mod imap;
 pub mod send;
 pub mod smtp;
+pub mod web_form;
 
 use std::collections::BTreeMap;
 

@@ -236,6 +236,8 @@ struct FormValues {
     /// The email inbox unread chat answers go from (empty: none), and after how long.
     chat_email_inbox: String,
     chat_email_after: String,
+    /// The email inbox a web form's answers go from (empty: the request page only).
+    form_email_inbox: String,
 }
 
 impl FormValues {
@@ -321,6 +323,10 @@ impl FormValues {
             chat_bot_words: chat.bot.handoff_words.join(", "),
             chat_email_inbox: chat.email_inbox.clone().unwrap_or_default(),
             chat_email_after: chat.email_after().as_secs().to_string(),
+            form_email_inbox: inbox
+                .filter(|i| i.channel == Channel::WebForm)
+                .and_then(|i| crate::mail::web_form::WebFormSettings::of(i).email_inbox)
+                .unwrap_or_default(),
             chat_embed: inbox
                 .filter(|i| i.channel == Channel::Chat)
                 .map(|i| {
@@ -489,6 +495,8 @@ pub struct InboxForm {
     chat_email_inbox: String,
     #[serde(default)]
     chat_email_after: String,
+    #[serde(default)]
+    form_email_inbox: String,
     #[serde(default)]
     dkim_selector: String,
     #[serde(default)]
@@ -699,6 +707,11 @@ async fn save(
         let chat = serde_json::to_value(form.chat_settings()).unwrap_or_default();
         crate::chat::check_settings(&chat).map_err(|p| PageError(p, t))?;
         Some(chat)
+    } else if channel == Channel::WebForm {
+        let form_settings = crate::mail::web_form::WebFormSettings {
+            email_inbox: filled(&form.form_email_inbox),
+        };
+        Some(serde_json::to_value(form_settings).unwrap_or_default())
     } else {
         None
     };

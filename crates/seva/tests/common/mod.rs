@@ -331,9 +331,23 @@ pub fn submit_form(
     fields: &[(&str, &str)],
     files: &[(&str, &str, &[u8])],
 ) -> (u16, String) {
+    submit_form_to(seva, None, fields, files)
+}
+
+/// [`submit_form`] on the web form of the inbox named `inbox` (the default form if none).
+pub fn submit_form_to(
+    seva: &Seva,
+    inbox: Option<&str>,
+    fields: &[(&str, &str)],
+    files: &[(&str, &str, &[u8])],
+) -> (u16, String) {
     let (content_type, body) = multipart(fields, files);
+    let path = match inbox {
+        Some(name) => format!("/contact?lang=en&inbox={name}"),
+        None => "/contact?lang=en".to_string(),
+    };
     let mut res = Seva::agent()
-        .post(&seva.url("/contact?lang=en"))
+        .post(&seva.url(&path))
         .header("Content-Type", &content_type)
         .send(&body[..])
         .unwrap();

@@ -452,6 +452,21 @@ async fn apply(
     Ok(Some(last))
 }
 
+/// Runs a query on this node's index, for the API and the desk: no index is 503, a
+/// failing one 500 (and a log line).
+pub fn search(state: &Shared, query: &seva_search::Query<'_>) -> Result<Found, Problem> {
+    let index = state.search.get().ok_or_else(|| {
+        Problem::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "search is not available on this node",
+        )
+    })?;
+    index.search(query).map_err(|e| {
+        tracing::warn!(error = %e, "search failed");
+        Problem::internal()
+    })
+}
+
 /// Messages matching `text` (`lang`: the language to prefer), best first, only of conversations `viewer` may see, at most
 /// `limit`; with those conversations, for whoever shows the hits. The index is asked for
 /// more than `limit`, since some hits fall away at the check.
@@ -462,12 +477,6 @@ pub async fn visible_messages(
     lang: Option<&str>,
     limit: usize,
 ) -> Result<(Found, HashMap<ConversationId, Conversation>), Problem> {
-    let index = state.search.get().ok_or_else(|| {
-        Problem::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "search is not available on this node",
-        )
-    })?;
     let query = seva_search::Query {
         text,
         kind: Kind::Message,
@@ -478,10 +487,7 @@ pub async fn visible_messages(
         limit: limit * 4,
         now: seva_store::now().micros() / 1_000_000,
     };
-    let mut found = index.search(&query).map_err(|e| {
-        tracing::warn!(error = %e, "search failed");
-        Problem::internal()
-    })?;
+    let mut found = search(state, &query)?;
     let ids: Vec<ConversationId> = found
         .hits
         .iter()

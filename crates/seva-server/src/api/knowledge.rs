@@ -395,12 +395,6 @@ pub async fn search(
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
     let found = match q.kind.as_deref().unwrap_or("articles") {
         "articles" => {
-            let index = state.search.get().ok_or_else(|| {
-                Problem::new(
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    "search is not available on this node",
-                )
-            })?;
             let query = seva_search::Query {
                 text: &q.q,
                 kind: seva_search::Kind::Article,
@@ -411,10 +405,7 @@ pub async fn search(
                 limit,
                 now: seva_store::now().micros() / 1_000_000,
             };
-            index.search(&query).map_err(|e| {
-                tracing::warn!(error = %e, "search failed");
-                Problem::internal()
-            })?
+            crate::search::search(&state, &query)?
         }
         "messages" => {
             crate::search::visible_messages(

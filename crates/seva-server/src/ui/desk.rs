@@ -917,7 +917,8 @@ async fn contact_page(
         .language
         .clone()
         .filter(|l| !LANGUAGES.iter().any(|(code, _)| code == l));
-    let page = render(&ContactPage {
+    let refused = error.is_some();
+    let page = ContactPage {
         t,
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
@@ -932,14 +933,10 @@ async fn contact_page(
         selectable: false,
         may_merge: agent.0.agent.role.sees_every_team(),
         saved,
-        error: error.clone(),
+        error,
         unlisted_language,
-    });
-    Ok(if error.is_some() {
-        (axum::http::StatusCode::UNPROCESSABLE_ENTITY, page).into_response()
-    } else {
-        page
-    })
+    };
+    Ok(super::render_form(&page, refused))
 }
 
 #[derive(Deserialize)]
@@ -976,17 +973,10 @@ pub async fn contact_update(
         .await;
     match done {
         Ok(_) => Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response()),
-        Err(seva_store::Error::Invalid { field, message }) => {
-            contact_page(
-                &state,
-                &agent,
-                id,
-                false,
-                Some(format!("{field}: {message}")),
-            )
-            .await
+        Err(e) => {
+            let error = super::refusal(e, t)?;
+            contact_page(&state, &agent, id, false, Some(error)).await
         }
-        Err(e) => Err(PageError(e.into(), t)),
     }
 }
 
@@ -1046,17 +1036,10 @@ pub async fn contact_merge(
         .await;
     match merged {
         Ok(into) => Ok(Redirect::to(&format!("/contacts/{}?saved=1", into.id)).into_response()),
-        Err(seva_store::Error::Invalid { field, message }) => {
-            contact_page(
-                &state,
-                &agent,
-                id,
-                false,
-                Some(format!("{field}: {message}")),
-            )
-            .await
+        Err(e) => {
+            let error = super::refusal(e, t)?;
+            contact_page(&state, &agent, id, false, Some(error)).await
         }
-        Err(e) => Err(PageError(e.into(), t)),
     }
 }
 

@@ -14,7 +14,7 @@ use seva_store::macros::{self, Macro};
 use seva_store::{op, teams};
 
 use super::supervise::require_supervisor;
-use super::{Agent, Me, PageError, render};
+use super::{Agent, Me, PageError, refusal, render_form};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -201,12 +201,8 @@ async fn macros_page(state: &Shared, agent: &Agent, shown: Shown) -> Result<Resp
                 .collect(),
         })
         .collect();
-    let status = if shown.error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    let page = render(&MacrosPage {
+    let refused = shown.error.is_some();
+    let page = MacrosPage {
         t,
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
@@ -234,8 +230,8 @@ async fn macros_page(state: &Shared, agent: &Agent, shown: Shown) -> Result<Resp
             .iter()
             .map(|tm| (tm.id.to_string(), tm.name.clone()))
             .collect(),
-    });
-    Ok((status, page).into_response())
+    };
+    Ok(render_form(&page, refused))
 }
 
 #[derive(Deserialize)]
@@ -324,17 +320,16 @@ async fn save(
         .await;
     match written {
         Ok(_) => Ok(Redirect::to("/settings/macros?saved=1").into_response()),
-        Err(seva_store::Error::Invalid { field, message }) => {
+        Err(e) => {
             let shown = Shown {
                 editing: id,
                 form,
                 kept,
-                error: Some(format!("{field}: {message}")),
+                error: Some(refusal(e, t)?),
                 saved: false,
             };
             macros_page(state, agent, shown).await
         }
-        Err(e) => Err(PageError(e.into(), t)),
     }
 }
 

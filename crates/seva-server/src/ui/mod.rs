@@ -270,6 +270,26 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A page that shows a form again: 422 when it says what was refused, so that the
+/// refusal is plain to scripts as well as to the person.
+pub fn render_form(page: &impl askama::Template, refused: bool) -> Response {
+    let html = render(page);
+    if refused {
+        (StatusCode::UNPROCESSABLE_ENTITY, html).into_response()
+    } else {
+        html
+    }
+}
+
+/// The words a form shows again when the store refused it (`field: why`); any other
+/// failure is the page's error.
+pub fn refusal(e: seva_store::Error, t: Tr) -> Result<String, PageError> {
+    match e {
+        seva_store::Error::Invalid { field, message } => Ok(format!("{field}: {message}")),
+        e => Err(PageError(e.into(), t)),
+    }
+}
+
 pub fn render(page: &impl askama::Template) -> Response {
     match page.render() {
         Ok(html) => Html(html).into_response(),

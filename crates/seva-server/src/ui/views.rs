@@ -11,7 +11,7 @@ use seva_core::conversation::{Priority, Status};
 use seva_store::views::{self, ViewFilters};
 use seva_store::{agents, inboxes, op, teams};
 
-use super::{Agent, Fields, Me, PageError, render};
+use super::{Agent, Fields, Me, PageError, refusal, render_form};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -114,12 +114,8 @@ async fn form_page(
         )
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    let status = if error.is_some() {
-        axum::http::StatusCode::UNPROCESSABLE_ENTITY
-    } else {
-        axum::http::StatusCode::OK
-    };
-    let page = render(&NewViewPage {
+    let refused = error.is_some();
+    let page = NewViewPage {
         t,
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
@@ -148,8 +144,8 @@ async fn form_page(
         may_share: agent.0.agent.role.sees_every_team(),
         draft,
         error,
-    });
-    Ok((status, page).into_response())
+    };
+    Ok(render_form(&page, refused))
 }
 
 /// The form, with the active statuses ticked: what most views start from.
@@ -193,10 +189,10 @@ pub async fn create(
     };
     match made {
         Ok(v) => Ok(Redirect::to(&format!("/inbox?saved={}", v.id)).into_response()),
-        Err(seva_store::Error::Invalid { field, message }) => {
-            form_page(&state, &agent, draft, Some(format!("{field}: {message}"))).await
+        Err(e) => {
+            let error = refusal(e, t)?;
+            form_page(&state, &agent, draft, Some(error)).await
         }
-        Err(e) => Err(PageError(e.into(), t)),
     }
 }
 

@@ -495,21 +495,14 @@ pub async fn visible_messages(
         .collect::<BTreeSet<_>>()
         .into_iter()
         .collect();
-    let viewer = viewer.clone();
-    let visible = state
+    let visible: HashMap<ConversationId, Conversation> = state
         .store
-        .read(op!(c => {
-            let mut ok = HashMap::new();
-            for id in &ids {
-                match conversations::get(c, *id).await {
-                    Ok(conv) if viewer.may_see(&conv) => { ok.insert(*id, conv); }
-                    Ok(_) | Err(seva_store::Error::NotFound) => {}
-                    Err(e) => return Err(e),
-                }
-            }
-            Ok(ok)
-        }))
-        .await?;
+        .read(op!(c => conversations::get_many(c, &ids).await))
+        .await?
+        .into_iter()
+        .filter(|conv| viewer.may_see(conv))
+        .map(|conv| (conv.id, conv))
+        .collect();
     found.hits.retain(|h| {
         h.conversation
             .as_deref()

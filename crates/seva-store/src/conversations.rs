@@ -133,6 +133,25 @@ pub async fn get(conn: &mut dyn Conn, id: ConversationId) -> Result<Conversation
     Ok(c)
 }
 
+/// The conversations with these ids that exist, in one read, without their tags and
+/// followers (for lists and checks that do not show them).
+pub async fn get_many(conn: &mut dyn Conn, ids: &[ConversationId]) -> Result<Vec<Conversation>> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
+    let sql = format!(
+        "SELECT {COLUMNS} {FROM} WHERE c.id IN ({})",
+        marks.join(", ")
+    );
+    let args: Vec<crate::db::Value> = ids.iter().map(|id| id.to_string().into()).collect();
+    conn.query(&sql, &args)
+        .await?
+        .into_iter()
+        .map(decode)
+        .collect()
+}
+
 /// A conversation on behalf of `viewer`: one they may not see is "not found", so that
 /// its existence does not leak.
 pub async fn get_for(

@@ -681,6 +681,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
             1e6 * list_cpu / lat.len() as f64
         );
     }
+    search_latency(&mut client, args.conversations).await?;
     if let Some(kib) = idle_rss {
         println!(
             "| resident memory of seva serve, idle after start | {:.1} MB |",
@@ -701,6 +702,49 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// What an agent types in the desk's search box, in each language of [`TEXTS`]: every
+/// one matches a quarter of the conversations.
+const SEARCHES: &[&str] = &["kettle arrived", "ఆర్డర్", "παραγγελία εβδομάδες", "linggo"];
+
+/// Message search as the desk's search box and the API run it (50 results of the
+/// conversations the agent may see, with snippets), once the index holds every
+/// conversation: one client, one query at a time.
+async fn search_latency(client: &mut Client, conversations: u64) -> Result<()> {
+    let since = Instant::now();
+    while *metrics(client)
+        .await?
+        .get("seva_search_behind_events")
+        .unwrap_or(&0.0)
+        > 0.0
+    {
+        if since.elapsed() > Duration::from_secs(300) {
+            bail!("the search index is still behind after 300 s");
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut lat = Vec::new();
+    for n in 0..400 {
+        let q = SEARCHES[n % SEARCHES.len()];
+        let path = format!(
+            "/api/v1/search?kind=messages&limit=50&q={}",
+            form_urlencoded::byte_serialize(q.as_bytes()).collect::<String>()
+        );
+        let t = Instant::now();
+        let (status, _) = client.send("GET", &path, None).await?;
+        if status != 200 {
+            bail!("search answered {status}");
+        }
+        lat.push(t.elapsed());
+    }
+    lat.sort();
+    println!(
+        "| message search (the desk's search box: 50 results with snippets, each conversation checked for the agent), one client, at {conversations} conversations: p50 / p99 | {} / {} |",
+        ms(percentile(&lat, 0.5)),
+        ms(percentile(&lat, 0.99))
+    );
     Ok(())
 }
 

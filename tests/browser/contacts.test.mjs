@@ -83,6 +83,9 @@ test("a contact is corrected and a duplicate merged from the contact page", asyn
   await page.getByRole("link", { name: "Νέα παραγγελία" }).waitFor();
   await page.getByRole("heading", { name: "Conversations (2)" }).waitFor();
   await page.screenshot({ path: join(shots, "contact-merged.png"), fullPage: true });
+  // The merged contact's old address leads to the one that stays.
+  await page.goto(`${base}/contacts/${old}`);
+  assert.equal(page.url(), `${base}/contacts/${stays}`);
 
   // An agent corrects names but does not merge: no form, and the form's address refuses.
   const other = await contactOf("dup@example.com", "Dup", "Duplicate");

@@ -134,6 +134,7 @@ form-missing = Please fill in your name, email, subject and message.
 form-too-long = The message is too long.
 thanks-title = Thank you, we have your message
 thanks-reference = Your reference is #{ $reference }.
+thanks-by-email = We will also send our answer to { $email }.
 thanks-follow = Keep this link to read our answer and write back:
 request-reply = Write back
 request-closed = This conversation is closed. Write to us again to open a new one.

@@ -134,6 +134,7 @@ form-missing = Pakipunan ang pangalan, email, paksa at mensahe.
 form-too-long = Masyadong mahaba ang mensahe.
 thanks-title = Salamat, natanggap namin ang mensahe mo
 thanks-reference = Ang reference mo ay #{ $reference }.
+thanks-by-email = Ipapadala rin namin ang aming sagot sa { $email }.
 thanks-follow = Itabi ang link na ito para mabasa ang sagot namin at makasagot:
 request-reply = Sumagot
 request-closed = Sarado na ang usapang ito. Sumulat muli para magbukas ng bago.

@@ -28,9 +28,11 @@ pub struct Contact {
     pub attributes: serde_json::Value,
     pub conversation_count: i64,
     pub created_at: Timestamp,
+    /// The contact this one was merged into; its identities and conversations are there.
+    pub merged_into: Option<ContactId>,
 }
 
-const COLUMNS: &str = "id, name, language, organization_id, attributes, created_at";
+const COLUMNS: &str = "id, name, language, organization_id, attributes, created_at, merged_into";
 
 async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
     let id: ContactId = row.parse(0)?;
@@ -62,6 +64,7 @@ async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
         organization_id: row.opt_parse(3)?,
         attributes: serde_json::from_str(&row.text(4)?).unwrap_or_default(),
         created_at: Timestamp(row.int(5)?),
+        merged_into: row.opt_parse(6)?,
         identities,
         conversation_count,
     })

@@ -666,6 +666,11 @@ async fn merging_contacts_moves_identities_and_history() {
         .unwrap();
     assert_eq!(merged.identities.len(), 2);
     assert_eq!(merged.conversation_count, 2);
+    let gone = s
+        .read(op!(c => contacts::get(c, from).await))
+        .await
+        .unwrap();
+    assert_eq!((gone.merged_into, merged.merged_into), (Some(into), None));
     // The old address now reaches the merged contact.
     let again = s
         .write(op!(c => conversations::ingest(c, arrival("old@example.com", "s", "third")).await))

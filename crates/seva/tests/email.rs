@@ -1187,6 +1187,15 @@ fn a_web_form_inbox_that_answers_by_email_mails_the_answer_and_the_reply_comes_b
             &[],
         );
         assert_eq!(status, 200, "{html}");
+        // The thank-you page says where the answer will come, when it comes by email too.
+        assert_eq!(
+            html.contains(&format!(
+                "We will also send our answer to {}.",
+                email.to_lowercase()
+            )),
+            inbox == "forms",
+            "{html}"
+        );
         let reference = reference_in(&html).expect("a reference");
         conversations(&seva)
             .into_iter()

@@ -912,6 +912,10 @@ async fn contact_page(
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    // A contact merged away lives on in the one it was merged into.
+    if let Some(into) = contact.merged_into {
+        return Ok(Redirect::to(&format!("/contacts/{into}")).into_response());
+    }
     let rows = rows(t, list, &names);
     let unlisted_language = contact
         .language

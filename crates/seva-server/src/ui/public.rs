@@ -121,6 +121,8 @@ struct ThanksPage {
     link_full: String,
     /// Articles that may already answer it: (title, address).
     suggested: Vec<(String, String)>,
+    /// The address answers are also mailed to, when the form's inbox answers by email.
+    by_email: Option<String>,
 }
 
 /// The web form's fields, read from its multipart body.
@@ -201,6 +203,7 @@ pub async fn submit(
             link: "/contact".into(),
             link_full: t.s("form-title"),
             suggested: Vec::new(),
+            by_email: None,
         };
         return render(&page);
     }
@@ -232,6 +235,9 @@ pub async fn submit(
                 Some(n) => Some(inboxes::by_name(c, n).await?.ok_or(seva_store::Error::invalid("inbox", "no such inbox"))?),
                 None => None,
             };
+            let by_email = inbox.as_ref().is_some_and(|i| {
+                crate::mail::web_form::WebFormSettings::of(i).email_inbox.is_some()
+            });
             conversations::ingest(c, Arrival {
             channel: Channel::WebForm,
             identity: (IdentityKind::Email, &identity),
@@ -248,11 +254,11 @@ pub async fn submit(
             recorded_by: None,
             email: Default::default(),
             bot: false,
-        }).await
+        }).await.map(|r| (r, by_email))
         }))
         .await;
     match received {
-        Ok(r) => {
+        Ok((r, by_email)) => {
             state
                 .metrics
                 .conversations_created
@@ -283,6 +289,7 @@ pub async fn submit(
                 link,
                 link_full,
                 suggested,
+                by_email: by_email.then_some(email.identity_key()),
             })
         }
         Err(e) => PageError(e.into(), t).into_response(),

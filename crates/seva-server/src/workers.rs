@@ -159,6 +159,14 @@ async fn run_one(state: &Shared, job: Job) {
     }
 }
 
+fn conversation_of(job: &Job) -> Result<seva_core::ConversationId, String> {
+    job.payload
+        .get("conversation_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| "the job names no conversation".to_string())
+}
+
 fn message_of(job: &Job) -> Option<MessageId> {
     job.payload
         .get("message_id")
@@ -198,24 +206,10 @@ async fn deliver(state: &Shared, job: &Job) -> Result<(), String> {
     match channel {
         Channel::Email => crate::mail::send::deliver(state, message).await,
         // Pushed to the visitor's chat session, and by email if it stays unread there.
-        Channel::Chat => {
-            let conversation = job
-                .payload
-                .get("conversation_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-                .ok_or("the job names no conversation")?;
-            crate::mail::chat::delivered(state, message, conversation).await
-        }
+        Channel::Chat => crate::mail::chat::delivered(state, message, conversation_of(job)?).await,
         // Kept for the customer's request page, and emailed when the form's inbox says so.
         Channel::WebForm => {
-            let conversation = job
-                .payload
-                .get("conversation_id")
-                .and_then(|v| v.as_str())
-                .and_then(|s| s.parse().ok())
-                .ok_or("the job names no conversation")?;
-            crate::mail::web_form::answer(state, message, conversation).await
+            crate::mail::web_form::answer(state, message, conversation_of(job)?).await
         }
         // Kept for the API's clients.
         Channel::Api => state

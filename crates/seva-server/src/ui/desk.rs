@@ -119,7 +119,7 @@ struct InboxList {
 
 /// Statuses and priorities with their words, for select boxes.
 #[allow(clippy::type_complexity)]
-fn choices(t: Tr) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
+pub(super) fn choices(t: Tr) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {
     let statuses = Status::ALL
         .iter()
         .map(|s| (s.as_str(), t.word("status", s.as_str())))

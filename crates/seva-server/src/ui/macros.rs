@@ -8,13 +8,12 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use seva_core::MacroId;
-use seva_core::conversation::{Priority, Status};
 use seva_core::rules::{Action, ActionKind, parse_actions};
 use seva_store::macros::{self, Macro};
 use seva_store::{op, teams};
 
 use super::supervise::require_supervisor;
-use super::{Agent, Me, PageError, refusal, render_form};
+use super::{Agent, CsrfForm, Me, PageError, refusal, render_form};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -202,6 +201,7 @@ async fn macros_page(state: &Shared, agent: &Agent, shown: Shown) -> Result<Resp
         })
         .collect();
     let refused = shown.error.is_some();
+    let (statuses, priorities) = super::desk::choices(t);
     let page = MacrosPage {
         t,
         me: Some(super::me(&agent.0)),
@@ -218,14 +218,8 @@ async fn macros_page(state: &Shared, agent: &Agent, shown: Shown) -> Result<Resp
         error: shown.error,
         saved: shown.saved,
         variables: macros::VARIABLES,
-        statuses: Status::ALL
-            .iter()
-            .map(|s| (s.as_str(), t.word("status", s.as_str())))
-            .collect(),
-        priorities: Priority::ALL
-            .iter()
-            .map(|p| (p.as_str(), t.word("priority", p.as_str())))
-            .collect(),
+        statuses,
+        priorities,
         teams: team_list
             .iter()
             .map(|tm| (tm.id.to_string(), tm.name.clone()))
@@ -349,11 +343,6 @@ pub async fn update(
 ) -> Result<Response, PageError> {
     let id = macro_id(&agent, &id)?;
     save(&state, &agent, Some(id), form).await
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 pub async fn delete(

@@ -235,6 +235,14 @@ pub fn form_post_allowed(state: &Shared, addr: std::net::SocketAddr) -> bool {
 }
 
 /// An error shown as a page in the reader's language.
+/// A form that carries nothing but its CSRF token (delete, disable, log out). A missing
+/// token reads as empty, so that it is refused as a wrong one is.
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    #[serde(default)]
+    pub csrf: String,
+}
+
 pub struct PageError(pub Problem, pub Tr);
 
 #[derive(askama::Template)]

@@ -12,7 +12,7 @@ use seva_core::{AgentId, TeamId};
 use seva_store::{agents, op, teams};
 
 use super::settings::require_admin;
-use super::{Agent, Me, PageError, render};
+use super::{Agent, CsrfForm, Me, PageError, render};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -177,11 +177,6 @@ pub async fn create_agent(
         password,
     };
     people_page(&state, &agent, Some(issued)).await
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
 }
 
 /// Disables an agent (logged out everywhere, their API tokens revoked), enables them

@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_store::{agents, op};
 
-use super::{Agent, Me, PageError, render};
+use super::{Agent, CsrfForm, Me, PageError, render};
 use crate::Shared;
 use crate::auth::{self, SESSION_COOKIE, SESSION_SECONDS, constant_time_eq, sha256_hex};
 use crate::i18n::{LANGUAGES, Tr};
@@ -191,12 +191,6 @@ pub async fn login(
         "/inbox"
     };
     ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn logout(

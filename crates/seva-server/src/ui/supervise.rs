@@ -10,7 +10,7 @@ use seva_core::RuleId;
 use seva_store::rules::{self, DryRunResult, StoredRule};
 use seva_store::{op, routing, teams};
 
-use super::{Agent, Me, PageError, render};
+use super::{Agent, CsrfForm, Me, PageError, render};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -232,12 +232,6 @@ pub async fn rules_submit(
         Ok(_) => Ok(Redirect::to("/rules").into_response()),
         Err(e) => rules_page(&state, &agent, draft, Some(describe(e)), None).await,
     }
-}
-
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    #[serde(default)]
-    csrf: String,
 }
 
 pub async fn rules_delete(

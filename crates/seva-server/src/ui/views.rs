@@ -115,19 +115,14 @@ async fn form_page(
         .await
         .map_err(|e| PageError(e.into(), t))?;
     let refused = error.is_some();
+    let (statuses, priorities) = super::desk::choices(t);
     let page = NewViewPage {
         t,
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
         csrf: agent.0.csrf().to_string(),
-        statuses: Status::ALL
-            .iter()
-            .map(|s| (s.as_str(), t.word("status", s.as_str())))
-            .collect(),
-        priorities: Priority::ALL
-            .iter()
-            .map(|p| (p.as_str(), t.word("priority", p.as_str())))
-            .collect(),
+        statuses,
+        priorities,
         agents: agent_list
             .iter()
             .filter(|a| !a.disabled)

@@ -1,4 +1,5 @@
-// Browser test of the email channel as an admin and an agent use it: the admin sets up an
+// Browser test of the email channel as an admin and an agent use it (and of the
+// "New conversation" form, where an agent writes a call down or writes to a customer first): the admin sets up an
 // email inbox in the settings pages; a mail with quoted history, a Cc and a file arrives
 // over SMTP; the agent reads it (history folded, file and original at hand) and answers
 // from the conversation page; the answer leaves through a local relay with the headers
@@ -7,11 +8,11 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer, connect } from "node:net";
 import { join } from "node:path";
-import { startSeva, launchBrowser, logIn, shots } from "./seva.mjs";
+import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
 
 const admin = "asha@example.com";
 const password = "a long browser test password";
-let seva, base, smtpPort, browser, relay, relayPort;
+let seva, base, smtpPort, browser, relay, relayPort, token;
 const relayed = [];
 
 // A local relay: enough ESMTP for Seva's client; keeps each message's data.
@@ -88,6 +89,8 @@ before(async () => {
   seva = await startSeva({ smtp: true });
   ({ base, smtpPort } = seva);
   seva.cli(["user", "add", admin, "--name", "Asha", "--role", "admin", "--password-stdin"], password);
+  seva.cli(["user", "add", "lakshmi@example.com", "--name", "Lakshmi", "--role", "agent", "--password-stdin"], password);
+  token = seva.cli(["token", "create", "--user", admin]);
   browser = await launchBrowser();
 });
 
@@ -225,5 +228,83 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   assert.match(text, /-- \r?\nAsha\r?\nSeva Υποστήριξη/, "the signature is in the mail");
   assert.match(mail, /filename="tracking\.txt"/, "the file is attached");
   await page.locator(".delivery-sent").waitFor({ timeout: 10000 });
+  await page.close();
+});
+
+test("an agent writes a call down and writes to a customer first, from New conversation", async () => {
+  const api = apiAs(base, token);
+  const inbox = await api("POST", "/api/v1/inboxes", {
+    name: "sales", channel: "email", address: "sales@seva.test",
+    settings: { relay: { host: "127.0.0.1", port: relayPort, security: "none", username: "seva" }, auto_acknowledge: false },
+    secrets: { relay_password: "relay secret" },
+  });
+  assert.equal(inbox.status, 201, JSON.stringify(inbox.json));
+  const count = async () => (await api("GET", "/api/v1/conversations?limit=200")).json.data.length;
+  const before = await count();
+  const mailed = relayed.length;
+
+  const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
+  await logIn(page, base, "lakshmi@example.com", password);
+  await page.getByRole("link", { name: "+ New conversation" }).click();
+  await page.waitForURL(base + "/conversations/new");
+  const form = page.getByRole("form", { name: "New conversation" });
+  const lakshmi = (await api("GET", "/api/v1/agents")).json.find((a) => a.email === "lakshmi@example.com").id;
+  assert.equal(await form.getByLabel("Owner").inputValue(), lakshmi, "the agent owns what they start");
+
+  // Writing first: an unreadable address, then no inbox to write from; each refused by
+  // name, with what was typed kept, and nothing written.
+  await form.getByLabel("I write to the customer first, by email").check();
+  await form.getByLabel("Customer's email address or phone number").fill("maria at example");
+  await form.getByLabel("Subject").fill("Ang inyong order");
+  await form.getByLabel("Message").fill("Magandang araw po, Maria! Darating ang inyong order bukas.");
+  await form.getByRole("button", { name: "Open the conversation" }).click();
+  await page.locator("[role=alert]", { hasText: "contact:" }).waitFor();
+  assert.equal(await form.getByLabel("Message").inputValue(), "Magandang araw po, Maria! Darating ang inyong order bukas.");
+  await form.getByLabel("Customer's email address or phone number").fill("Maria@Example.ph");
+  await form.getByLabel("Customer's name (for a new contact)").fill("Maria Santos");
+  await form.getByRole("button", { name: "Open the conversation" }).click();
+  await page.locator("[role=alert]", { hasText: "inbox_id: writing first needs an email inbox" }).waitFor();
+  assert.ok(await form.getByLabel("I write to the customer first, by email").isChecked());
+  assert.equal(await count(), before);
+
+  await form.getByLabel("Answer by email from").selectOption("sales");
+  await page.screenshot({ path: join(shots, "conversation-new.png"), fullPage: true });
+  await form.getByRole("button", { name: "Open the conversation" }).click();
+  await page.waitForURL(/\/conversations\/[0-9a-f-]+$/);
+  const letter = page.url().split("/").pop();
+  await page.getByText("Darating ang inyong order bukas.").waitFor();
+  await waitFor("the letter at the relay", () => relayed.length > mailed);
+  const mail = relayed[mailed];
+  assert.match(mail, /^To: .*maria@example\.ph/m);
+  assert.match(mail, /^From: .*sales@seva\.test/m);
+  assert.match(mail, /^Reply-To: .*sales\+\d+-[0-9a-f]{10}@seva\.test/m);
+  assert.match(plainText(mail), /Magandang araw po, Maria!/);
+  await page.locator(".delivery-sent").waitFor({ timeout: 10000 });
+  const c = (await api("GET", `/api/v1/conversations/${letter}`)).json;
+  assert.equal(c.channel, "email");
+  assert.equal(c.contact_name, "Maria Santos");
+  assert.equal(c.owner_id, lakshmi, "the writer owns it");
+
+  // From Maria's page, the form starts with her address.
+  await page.goto(`${base}/contacts/${c.contact_id}`);
+  await page.locator("main a.new-conversation").click();
+  assert.equal(await form.getByLabel("Customer's email address or phone number").inputValue(), "maria@example.ph");
+
+  // A call written down and settled on the phone: no mail, solved, and its page offers a
+  // note rather than a message that could not reach anyone.
+  await page.goto(base + "/conversations/new");
+  await form.getByLabel("Customer's email address or phone number").fill("+63 917 555 0101");
+  await form.getByLabel("Customer's name (for a new contact)").fill("Jose Rizal");
+  await form.getByLabel("Subject").fill("Tanong sa resibo");
+  await form.getByLabel("Message").fill("Tumawag si Jose: gusto niya ng kopya ng resibo. Ipinadala na.");
+  await form.getByLabel("Status").selectOption("solved");
+  await form.getByRole("button", { name: "Open the conversation" }).click();
+  await page.waitForURL(/\/conversations\/[0-9a-f-]+$/);
+  const call = (await api("GET", `/api/v1/conversations/${page.url().split("/").pop()}`)).json;
+  assert.deepEqual([call.channel, call.status, call.owner_id, call.contact_name], ["voice", "solved", lakshmi, "Jose Rizal"]);
+  await page.locator("#voice-hint").waitFor();
+  assert.ok(await page.getByLabel("Internal note").isChecked());
+  assert.equal(relayed.length, mailed + 1, "a call mails nothing");
+  assert.equal(await count(), before + 2);
   await page.close();
 });

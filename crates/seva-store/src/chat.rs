@@ -302,6 +302,7 @@ pub async fn post(
             customer_key_hash: None,
             priority: Priority::Normal,
             recorded_by: None,
+            owner: None,
             email: Default::default(),
             bot,
         },

@@ -207,6 +207,8 @@ pub struct Arrival<'a> {
     pub priority: Priority,
     /// Who made the store record it: the contact itself, or an agent/integrator via API.
     pub recorded_by: Option<AgentId>,
+    /// The agent a new conversation belongs to from the start (no routing then).
+    pub owner: Option<AgentId>,
     pub email: EmailArrival<'a>,
     /// The inbox's answering bot takes a new conversation before a person does.
     pub bot: bool,
@@ -222,6 +224,49 @@ pub struct EmailArrival<'a> {
     /// A solved conversation solved longer ago than this (microseconds) is not reopened by
     /// a reply: a new conversation starts.
     pub reopen_within: Option<i64>,
+}
+
+/// A new conversation's row, as the ingestion path and an agent's start write it.
+struct NewRow<'a> {
+    id: ConversationId,
+    subject: &'a str,
+    priority: Priority,
+    channel: Channel,
+    contact_id: ContactId,
+    inbox_id: Option<InboxId>,
+    team_id: Option<TeamId>,
+    preview: &'a str,
+    customer_key_hash: Option<&'a str>,
+    message_count: i64,
+    now: i64,
+    language: Option<&'static str>,
+}
+
+/// Writes a new open conversation and returns its reference number. It is written without
+/// an owner: routing or an agent sets one by an update, which the agent-load trigger
+/// counts (migration 0011).
+async fn insert_row(conn: &mut dyn Conn, r: &NewRow<'_>) -> Result<i64> {
+    conn.query_one(
+        "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
+         customer_key_hash, message_count, created_at, updated_at, language) \
+         VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, $10, $11, $11, $12) RETURNING seq",
+        args![
+            r.id.to_string(),
+            r.subject,
+            r.priority.as_str(),
+            r.channel.as_str(),
+            r.contact_id.to_string(),
+            r.inbox_id.map(|i| i.to_string()),
+            r.team_id.map(|t| t.to_string()),
+            r.preview,
+            r.customer_key_hash,
+            r.message_count,
+            r.now,
+            r.language
+        ],
+    )
+    .await?
+    .int(0)
 }
 
 /// The one ingestion path: resolves the contact, opens or continues the conversation,
@@ -294,29 +339,25 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             } else {
                 subject
             };
-            // Created without an owner: routing or an agent sets one by an update, which
-            // the agent-load trigger counts (migration 0011).
-            let row = conn
-                .query_one(
-                    "INSERT INTO conversations (id, subject, status, priority, channel, contact_id, inbox_id, team_id, preview, \
-                     customer_key_hash, message_count, created_at, updated_at, language) \
-                     VALUES ($1, $2, 'open', $3, $4, $5, $6, $7, $8, $9, 1, $10, $10, $11) RETURNING seq",
-                    args![
-                        id.to_string(),
-                        &subject,
-                        a.priority.as_str(),
-                        a.channel.as_str(),
-                        contact_id.to_string(),
-                        a.inbox_id.map(|i| i.to_string()),
-                        a.team_id.map(|t| t.to_string()),
-                        &preview,
-                        a.customer_key_hash,
-                        now,
-                        language
-                    ],
-                )
-                .await?;
-            (id, row.int(0)?, true, language, subject)
+            let reference = insert_row(
+                conn,
+                &NewRow {
+                    id,
+                    subject: &subject,
+                    priority: a.priority,
+                    channel: a.channel,
+                    contact_id,
+                    inbox_id: a.inbox_id,
+                    team_id: a.team_id,
+                    preview: &preview,
+                    customer_key_hash: a.customer_key_hash,
+                    message_count: 1,
+                    now,
+                    language,
+                },
+            )
+            .await?;
+            (id, reference, true, language, subject)
         }
     };
     let inserted = crate::messages::insert(
@@ -339,7 +380,12 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     if created {
         // Rules first: they may set the team, the owner or the priority, which decide
         // the queue and the SLA targets.
-        let (mut priority, mut team, mut owner) = (a.priority, a.team_id, None);
+        let (mut priority, mut team, mut owner) = (a.priority, a.team_id, a.owner);
+        if let Some(agent) = a.owner {
+            check_owner(conn, agent).await?;
+            let c = get(conn, id).await?;
+            set_owner(conn, &c, Some(agent), &actor).await?;
+        }
         if crate::rules::run_created(conn, id).await? {
             let c = get(conn, id).await?;
             (priority, team, owner) = (c.priority, c.team_id, c.owner_id);
@@ -387,6 +433,202 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         reference,
         duplicate: false,
         created,
+    })
+}
+
+/// A conversation an agent starts, from the desk or the API.
+pub struct Start<'a> {
+    pub identity: (IdentityKind, &'a str),
+    pub name: Option<&'a str>,
+    pub subject: &'a str,
+    pub text: &'a str,
+    pub files: &'a [StoredFile],
+    /// `Inbound`: the customer's request as the agent took it (on the phone, at the
+    /// counter, from an integration), recorded in the customer's name. `Outbound`: the
+    /// agent writes first.
+    pub first: MessageKind,
+    /// How the customer is answered: `Email` (from `inbox_id`, which must be an email
+    /// inbox), `Voice` for a call, `Api` for an integration. Writing first needs `Email`.
+    pub channel: Channel,
+    pub inbox_id: Option<InboxId>,
+    pub team_id: Option<TeamId>,
+    pub priority: Priority,
+    pub owner: Option<AgentId>,
+    /// Where it stands once written: solved, for a call that settled the matter.
+    pub status: Status,
+}
+
+/// Opens a conversation on an agent's word, in one transaction: the contact (found or
+/// made), the conversation, its first message, its owner, and its status.
+pub async fn start(conn: &mut dyn Conn, viewer: &Viewer, s: Start<'_>) -> Result<Received> {
+    if s.status == Status::Closed {
+        return Err(Error::invalid(
+            "status",
+            "a new conversation cannot start closed; solve it instead",
+        ));
+    }
+    if s.channel == Channel::Email {
+        let Some(inbox) = s.inbox_id else {
+            return Err(Error::invalid(
+                "inbox_id",
+                "choose the email inbox to answer from",
+            ));
+        };
+        let i = crate::inboxes::get(conn, inbox)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound => Error::invalid("inbox_id", "no such inbox"),
+                e => e,
+            })?;
+        if i.channel != Channel::Email {
+            return Err(Error::invalid("inbox_id", "not an email inbox"));
+        }
+    }
+    if let Some(team) = s.team_id {
+        crate::teams::get(conn, team).await.map_err(|e| match e {
+            Error::NotFound => Error::invalid("team_id", "no such team"),
+            e => e,
+        })?;
+    }
+    let received = match s.first {
+        MessageKind::Inbound => {
+            ingest(
+                conn,
+                Arrival {
+                    channel: s.channel,
+                    identity: s.identity,
+                    name: s.name,
+                    subject: s.subject,
+                    text: s.text,
+                    files: s.files,
+                    provider_id: None,
+                    continues: None,
+                    inbox_id: s.inbox_id,
+                    team_id: s.team_id,
+                    customer_key_hash: None,
+                    priority: s.priority,
+                    recorded_by: Some(viewer.agent_id),
+                    owner: s.owner,
+                    email: Default::default(),
+                    bot: false,
+                },
+            )
+            .await?
+        }
+        MessageKind::Outbound => write_first(conn, viewer, &s).await?,
+        _ => {
+            return Err(Error::invalid(
+                "direction",
+                "a conversation starts with the customer's words or the agent's",
+            ));
+        }
+    };
+    if s.status != Status::Open {
+        let c = get(conn, received.conversation_id).await?;
+        if c.status != s.status {
+            change_status(conn, &c, s.status, &viewer.actor()).await?;
+        }
+    }
+    Ok(received)
+}
+
+/// A conversation whose first message is the agent's, sent by email from its inbox.
+async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Result<Received> {
+    if s.channel != Channel::Email {
+        return Err(Error::invalid(
+            "inbox_id",
+            "writing first needs an email inbox to write from",
+        ));
+    }
+    if s.identity.0 != IdentityKind::Email {
+        return Err(Error::invalid(
+            "contact.email",
+            "writing first needs the customer's email address",
+        ));
+    }
+    if s.text.trim().is_empty() && s.files.is_empty() {
+        return Err(Error::invalid(
+            "text",
+            "a message needs some text or a file",
+        ));
+    }
+    let subject = seva_core::text::truncate_graphemes(
+        &seva_core::text::nfc(s.subject.trim()),
+        seva_core::conversation::MAX_SUBJECT_CHARS,
+    );
+    if subject.is_empty() {
+        return Err(Error::invalid("subject", "an email needs a subject"));
+    }
+    if let Some(agent) = s.owner {
+        check_owner(conn, agent).await?;
+    }
+    let (contact_id, _) =
+        crate::contacts::resolve(conn, s.identity.0, s.identity.1, s.name).await?;
+    let id = ConversationId::new();
+    let reference = insert_row(
+        conn,
+        &NewRow {
+            id,
+            subject: &subject,
+            priority: s.priority,
+            channel: Channel::Email,
+            contact_id,
+            inbox_id: s.inbox_id,
+            team_id: s.team_id,
+            preview: "",
+            customer_key_hash: None,
+            message_count: 0,
+            now: crate::now().micros(),
+            language: seva_core::text::guess_language(s.text),
+        },
+    )
+    .await?;
+    let actor = viewer.actor();
+    crate::events::append(
+        conn,
+        "conversation.created",
+        Some(id),
+        &actor,
+        serde_json::json!({
+            "reference": reference,
+            "kind": "outbound",
+            "channel": Channel::Email,
+            "contact_id": contact_id,
+        }),
+    )
+    .await?;
+    if s.owner.is_some() {
+        let c = get(conn, id).await?;
+        set_owner(conn, &c, s.owner, &actor).await?;
+    }
+    crate::rules::run_created(conn, id).await?;
+    let c = get(conn, id).await?;
+    crate::sla::start(conn, id, c.priority, c.channel, c.inbox_id).await?;
+    if !viewer.may_see(&c) {
+        return Err(Error::invalid(
+            "team_id",
+            "you could not see that team's conversation to write in it",
+        ));
+    }
+    // The reply queues the mail, stops the first-response clock, and makes the writer
+    // the owner when no one else is.
+    reply(
+        conn,
+        viewer,
+        id,
+        Reply {
+            text: s.text,
+            kind: MessageKind::Outbound,
+            files: s.files,
+            then: None,
+        },
+    )
+    .await?;
+    Ok(Received {
+        conversation_id: id,
+        reference,
+        duplicate: false,
+        created: true,
     })
 }
 
@@ -812,13 +1054,7 @@ pub async fn assign(
     let actor = viewer.actor();
     if let Some(owner) = to.owner {
         if let Some(agent) = owner {
-            let a = crate::agents::get(conn, agent).await.map_err(|e| match e {
-                Error::NotFound => Error::invalid("owner_id", "no such agent"),
-                e => e,
-            })?;
-            if a.disabled {
-                return Err(Error::invalid("owner_id", "that agent is disabled"));
-            }
+            check_owner(conn, agent).await?;
         }
         if owner != c.owner_id {
             set_owner(conn, &c, owner, &actor).await?;
@@ -834,6 +1070,18 @@ pub async fn assign(
         apply_team(conn, &c, team, &actor).await?;
     }
     get(conn, id).await
+}
+
+/// Refuses an owner who is not an agent, or one who is disabled.
+async fn check_owner(conn: &mut dyn Conn, agent: AgentId) -> Result<()> {
+    let a = crate::agents::get(conn, agent).await.map_err(|e| match e {
+        Error::NotFound => Error::invalid("owner_id", "no such agent"),
+        e => e,
+    })?;
+    if a.disabled {
+        return Err(Error::invalid("owner_id", "that agent is disabled"));
+    }
+    Ok(())
 }
 
 /// Moves the conversation to a team (if it changes), whoever asks.

@@ -130,6 +130,7 @@ fn arrival<'a>(email: &'a str, subject: &'a str, text: &'a str) -> Arrival<'a> {
         customer_key_hash: None,
         priority: Priority::Normal,
         recorded_by: None,
+        owner: None,
         email: Default::default(),
         bot: false,
     }

@@ -1261,3 +1261,177 @@ fn a_web_form_inbox_that_answers_by_email_mails_the_answer_and_the_reply_comes_b
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(relay.count(), 1, "nothing more was mailed");
 }
+
+#[test]
+fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversation() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let inbox = email_inbox(&seva, &relay, json!({}));
+    let (s, form) = seva.api(
+        "POST",
+        "/api/v1/inboxes",
+        Some(json!({"name": "forms", "channel": "web_form"})),
+    );
+    assert_eq!(s, 201, "{form}");
+    let letter = |extra: Value| {
+        let mut body = json!({
+            "contact": {"email": "Ravi@Example.in", "name": "రవి కుమార్"},
+            "subject": "మీ ఆర్డర్ గురించి",
+            "text": "నమస్కారం రవి గారు, మీ ఆర్డర్ రేపు చేరుతుంది.",
+            "direction": "outbound",
+            "inbox_id": inbox,
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        body
+    };
+    // Each refusal names its field, and writes nothing: no conversation, no contact.
+    for (extra, field) in [
+        (json!({"inbox_id": null}), "inbox_id"),
+        (json!({"inbox_id": form["id"]}), "inbox_id"),
+        (
+            json!({"inbox_id": "01900000-0000-7000-8000-000000000000"}),
+            "inbox_id",
+        ),
+        (
+            json!({"contact": {"phone": "+919876543210"}}),
+            "contact.email",
+        ),
+        (json!({"subject": "  "}), "subject"),
+        (json!({"status": "closed"}), "status"),
+        (
+            json!({"owner_id": "01900000-0000-7000-8000-000000000000"}),
+            "owner_id",
+        ),
+    ] {
+        let (s, problem) = seva.api("POST", "/api/v1/conversations", Some(letter(extra)));
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    assert!(conversations(&seva).is_empty());
+    let (_, contacts) = seva.api("GET", "/api/v1/contacts?q=ravi", None);
+    assert_eq!(contacts.as_array().map(Vec::len), Some(0), "{contacts}");
+    assert!(relay.mail.lock().unwrap().is_empty());
+
+    // The letter goes out from the inbox, and the conversation waits for the customer.
+    let (s, created) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(letter(json!({"status": "pending"}))),
+    );
+    assert_eq!(s, 201, "{created}");
+    assert_eq!(created["status"], "pending");
+    let id = created["id"].as_str().unwrap().to_string();
+    let sent = relay.wait_for(1);
+    assert_eq!(sent[0].to, ["ravi@example.in"]);
+    let out = sent[0].parsed();
+    assert_eq!(out.from.email, SUPPORT);
+    assert!(out.subject.contains("మీ ఆర్డర్ గురించి"), "{}", out.subject);
+    assert!(out.text.contains("మీ ఆర్డర్ రేపు చేరుతుంది"), "{}", out.text);
+    assert_eq!(answers_settled(&seva, &id), ["sent"]);
+    let c = only_conversation(&seva);
+    let admin = common::agent_id(&seva, common::ADMIN);
+    assert_eq!(
+        (
+            &c["channel"],
+            &c["status"],
+            &c["owner_id"],
+            &c["message_count"]
+        ),
+        (&json!("email"), &json!("pending"), &json!(admin), &json!(1)),
+        "{c}"
+    );
+    assert_eq!(c["contact_name"], "రవి కుమార్");
+    let (_, events) = seva.api("GET", &format!("/api/v1/conversations/{id}/events"), None);
+    let kinds: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "conversation.created",
+            "message.created",
+            "conversation.assigned",
+            "conversation.status_changed",
+            "message.delivery"
+        ],
+        "{events}"
+    );
+
+    // The customer answers the mail: it joins the conversation, which is open again.
+    let reply_to = out.reply_to.clone().expect("a reply address").email;
+    let (ok, transcript) = swaks(
+        &seva,
+        &reply_to,
+        &mail(
+            "Ravi Kumar <ravi@example.in>",
+            &format!("Re: {}", out.subject),
+            "",
+            "ధన్యవాదాలు, అందుకుంటాను.",
+        ),
+    );
+    assert!(ok, "{transcript}");
+    let after = only_conversation(&seva);
+    assert_eq!(
+        (&after["id"], &after["status"]),
+        (&json!(id), &json!("open"))
+    );
+    let texts: Vec<(String, String)> = messages(&seva, &id)
+        .iter()
+        .map(|m| {
+            (
+                m["kind"].as_str().unwrap().into(),
+                m["text"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(texts[0].0, "outbound");
+    assert_eq!(texts[1].0, "inbound");
+    assert!(texts[1].1.contains("ధన్యవాదాలు"), "{texts:?}");
+
+    // A request taken on the phone: the customer's words, an owner, and already solved.
+    let colleague = {
+        let (s, a) = seva.api(
+            "POST",
+            "/api/v1/agents",
+            Some(json!({"email": "maria@test.local", "name": "Maria", "role": "agent"})),
+        );
+        assert_eq!(s, 201, "{a}");
+        a["agent"]["id"].as_str().unwrap().to_string()
+    };
+    let (s, taken) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({
+            "contact": {"phone": "+63 917 123 4567", "name": "Juan dela Cruz"},
+            "subject": "Nawawalang resibo",
+            "text": "Tumawag si Juan: kailangan niya ng kopya ng resibo.",
+            "owner_id": colleague,
+            "status": "solved",
+        })),
+    );
+    assert_eq!(s, 201, "{taken}");
+    assert_eq!(taken["status"], "solved");
+    let (_, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{}", taken["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(
+        (&c["status"], &c["owner_id"], &c["channel"]),
+        (&json!("solved"), &json!(colleague), &json!("api")),
+        "{c}"
+    );
+    assert_eq!(
+        relay.mail.lock().unwrap().len(),
+        1,
+        "nothing mailed for a call"
+    );
+}

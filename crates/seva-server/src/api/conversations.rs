@@ -14,7 +14,7 @@ use seva_core::conversation::{Channel, MessageKind, Priority, Status};
 use seva_core::time::Timestamp;
 use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
 use seva_store::conversations::{
-    self, Arrival, Assignment, Conversation, Cursor, Filter, Reply, Viewer,
+    self, Assignment, Conversation, Cursor, Filter, Reply, Start, Viewer,
 };
 use seva_store::events::Event;
 use seva_store::messages::{self, Message};
@@ -69,7 +69,26 @@ pub struct NewConversation {
     pub text: String,
     pub priority: Option<Priority>,
     pub team_id: Option<TeamId>,
+    /// The inbox it belongs to; with `direction: outbound`, the email inbox it is written
+    /// and answered from.
     pub inbox_id: Option<InboxId>,
+    /// `inbound` (the default): `text` is the customer's, recorded in their name.
+    /// `outbound`: `text` is the caller's own first message to the customer, mailed from
+    /// the email inbox `inbox_id` to `contact.email`; the conversation is answered by
+    /// email from then on.
+    pub direction: Option<Direction>,
+    /// The agent it belongs to from the start (no routing then).
+    pub owner_id: Option<AgentId>,
+    /// Its status once written (default `open`): `solved` for a matter already settled.
+    pub status: Option<Status>,
+}
+
+/// Whose words open a conversation.
+#[derive(Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -156,16 +175,11 @@ pub async fn create(
             "a subject has at most 4 KiB",
         ));
     }
-    let agent = caller.agent.id;
+    let viewer = Arc::new(caller.viewer());
     let (body, identity) = (Arc::new(body), Arc::new(identity));
     let response = create_once_repeatable(&state, &caller, &headers, &raw, move |c| {
-        let (body, identity) = (body.clone(), identity.clone());
+        let (body, identity, viewer) = (body.clone(), identity.clone(), viewer.clone());
         Box::pin(async move {
-            if let Some(team) = body.team_id {
-                seva_store::teams::get(c, team)
-                    .await
-                    .map_err(|_| seva_store::Error::invalid("team_id", "no such team"))?;
-            }
             let mut name = body.contact.as_ref().and_then(|c| c.name.clone());
             if let Some(team) = body.requester_team_id {
                 let team = seva_store::teams::get(c, team)
@@ -174,24 +188,32 @@ pub async fn create(
                 seva_store::contacts::internal(c, &identity.1, &team.name).await?;
                 name = Some(team.name);
             }
-            let received = conversations::ingest(
+            let outbound = body.direction == Some(Direction::Outbound);
+            let status = body.status.unwrap_or(Status::Open);
+            let received = conversations::start(
                 c,
-                Arrival {
-                    channel: Channel::Api,
+                &viewer,
+                Start {
                     identity: (identity.0, &identity.1),
                     name: name.as_deref(),
                     subject: &body.subject,
                     text: &body.text,
                     files: &[],
-                    provider_id: None,
-                    continues: None,
+                    first: if outbound {
+                        MessageKind::Outbound
+                    } else {
+                        MessageKind::Inbound
+                    },
+                    channel: if outbound {
+                        Channel::Email
+                    } else {
+                        Channel::Api
+                    },
                     inbox_id: body.inbox_id,
                     team_id: body.team_id,
-                    customer_key_hash: None,
                     priority: body.priority.unwrap_or(Priority::Normal),
-                    recorded_by: Some(agent),
-                    email: Default::default(),
-                    bot: false,
+                    owner: body.owner_id,
+                    status,
                 },
             )
             .await?;
@@ -200,7 +222,7 @@ pub async fn create(
                 &Created {
                     id: received.conversation_id,
                     reference: received.reference,
-                    status: Status::Open,
+                    status,
                 },
             )
         })

@@ -337,6 +337,7 @@ pub async fn receive(
                 customer_key_hash: None,
                 priority: Priority::Normal,
                 recorded_by: None,
+                owner: None,
                 email: EmailArrival {
                     parts: EmailParts {
                         html: Some(&view.html),

@@ -4,6 +4,7 @@ use axum::Form;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use seva_core::contact::IdentityKind;
 use seva_core::conversation::{Delivery, MessageKind, Priority, Status};
 use seva_core::{AgentId, ContactId, ConversationId, TeamId};
 use seva_store::contacts::{self, Contact};
@@ -874,6 +875,8 @@ struct ContactPage {
     error: Option<String>,
     /// The contact's language when the desk has no translation for it (the form keeps it).
     unlisted_language: Option<String>,
+    /// "New conversation" with this contact filled in.
+    start_href: String,
 }
 
 #[derive(Deserialize)]
@@ -922,6 +925,16 @@ async fn contact_page(
         .clone()
         .filter(|l| !LANGUAGES.iter().any(|(code, _)| code == l));
     let refused = error.is_some();
+    // Their email address if they have one (the answer can go by email), else their phone.
+    let reach = [IdentityKind::Email, IdentityKind::Phone]
+        .iter()
+        .find_map(|k| contact.identities.iter().find(|i| i.kind == *k));
+    let mut start = form_urlencoded::Serializer::new(String::new());
+    if let Some(i) = reach {
+        start.append_pair("contact", &i.value);
+    }
+    start.append_pair("name", &contact.name);
+    let start_href = format!("/conversations/new?{}", start.finish());
     let page = ContactPage {
         t,
         me: Some(me(&agent.0)),
@@ -939,6 +952,7 @@ async fn contact_page(
         saved,
         error,
         unlisted_language,
+        start_href,
     };
     Ok(super::render_form(&page, refused))
 }

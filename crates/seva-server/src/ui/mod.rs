@@ -12,6 +12,7 @@ mod search;
 mod service;
 mod session;
 mod settings;
+mod start;
 mod supervise;
 mod tools;
 mod views;
@@ -40,6 +41,8 @@ pub fn router() -> Router<Shared> {
             get(session::password_page).post(session::set_password),
         )
         .route("/inbox", get(desk::inbox))
+        .route("/conversations", post(start::create))
+        .route("/conversations/new", get(start::new))
         .route("/conversations/{id}", get(desk::conversation))
         .route("/conversations/{id}/reply", post(desk::reply))
         .route("/conversations/{id}/assign", post(desk::assign))

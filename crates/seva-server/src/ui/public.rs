@@ -252,6 +252,7 @@ pub async fn submit(
             customer_key_hash: Some(&key_hash),
             priority: Priority::Normal,
             recorded_by: None,
+            owner: None,
             email: Default::default(),
             bot: false,
         }).await.map(|r| (r, by_email))
@@ -416,6 +417,7 @@ pub async fn reply(
                 customer_key_hash: None,
                 priority: conv.priority,
                 recorded_by: None,
+                owner: None,
                 email: Default::default(),
                 bot: false,
             })

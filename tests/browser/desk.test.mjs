@@ -209,3 +209,36 @@ test("on a phone's width the inbox, a conversation and the other desk pages fit 
   }
   await page.close();
 });
+
+test("times are shown in the agent's own time zone, in rows that arrive live too", async () => {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, timezoneId: "Asia/Kolkata", locale: "en-US" });
+  const page = await context.newPage();
+  await logIn(page, base, email, password);
+  await page.goto(base + "/inbox?view=all");
+  await page.waitForTimeout(300); // let the live stream connect
+  // India keeps UTC+5:30 all year: the time the server sends in UTC, moved by 330 minutes.
+  const inIndia = (iso) => new Date(Date.parse(iso) + 330 * 60000).toISOString().replace("T", " ").slice(0, 16);
+  async function shownInIndia(time) {
+    const iso = await time.getAttribute("datetime");
+    await page.waitForFunction((el) => el.dataset.local === "1", await time.elementHandle());
+    const text = await time.textContent();
+    assert.ok(text.startsWith(inIndia(iso)), `${text} should read ${inIndia(iso)} (from ${iso})`);
+    assert.match(text, /GMT\+5:30$/);
+    assert.match(await time.getAttribute("title"), /^\d{4}-\d\d-\d\d \d\d:\d\d UTC$/, "the UTC time stays as the tooltip");
+  }
+
+  const created = await api("POST", "/api/v1/conversations", {
+    contact: { email: "meena@example.com", name: "Meena" },
+    subject: "సమయ మండలం",
+    text: "నా ఆర్డర్ ఎప్పుడు వస్తుంది?",
+  });
+  assert.equal(created.status, 201, JSON.stringify(created.json));
+  const row = page.locator("tr", { hasText: "సమయ మండలం" });
+  await row.waitFor();
+  await shownInIndia(row.locator("time"));
+
+  await page.goto(`${base}/conversations/${created.json.id}`);
+  await shownInIndia(page.locator(".meta time").first());
+  await shownInIndia(page.locator(".activity time").first());
+  await context.close();
+});

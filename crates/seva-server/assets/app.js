@@ -12,6 +12,25 @@
     if (e.target.matches?.("select[data-autosubmit]")) e.target.form.submit();
   });
 
+  // Times come from the server in UTC ("2026-12-03 22:10 UTC"); each <time datetime> is
+  // shown again in the reader's own time zone, in the same shape, with its zone's name.
+  // The UTC original stays as its tooltip.
+  const clock = new Intl.DateTimeFormat(document.documentElement.lang || "en", {
+    year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit",
+    hourCycle: "h23", timeZoneName: "short",
+  });
+  function localTimes(root) {
+    root.querySelectorAll("time[datetime]").forEach((el) => {
+      const at = new Date(el.getAttribute("datetime"));
+      if (Number.isNaN(at.getTime()) || el.dataset.local) return;
+      const p = Object.fromEntries(clock.formatToParts(at).map((x) => [x.type, x.value]));
+      el.title = el.textContent;
+      el.textContent = `${p.year}-${p.month}-${p.day} ${p.hour}:${p.minute} ${p.timeZoneName}`;
+      el.dataset.local = "1";
+    });
+  }
+  localTimes(document);
+
   // A new inbox's form shows the fields of the channel chosen (all of them without this
   // script).
   const channelPick = document.querySelector("select[name=channel]");
@@ -60,6 +79,7 @@
     // Ticks for the bulk bar survive the update.
     const ticked = new Set([...region.querySelectorAll("input[name=ids]:checked")].map((i) => i.value));
     region.innerHTML = html;
+    localTimes(region);
     region.querySelectorAll("input[name=ids]").forEach((i) => { i.checked = ticked.has(i.value); });
     region.querySelectorAll("[data-href]").forEach((row) => {
       if (!before.has(row.dataset.href)) row.classList.add("fresh");

@@ -102,3 +102,80 @@ test("a contact is corrected and a duplicate merged from the contact page", asyn
   assert.equal(status, 403);
   assert.equal((await api("GET", `/api/v1/contacts/${stays}`)).json.conversation_count, 2);
 });
+
+test("a supervisor keeps organizations; their people and conversations are seen together", async () => {
+  const ioanna = await contactOf("ioanna@acme.gr", "Ιωάννα", "Τιμολόγιο Acme");
+  const petros = await contactOf("petros@example.com", "Petros", "Petros asks");
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  await page.goto(`${base}/contacts`);
+  await page.getByRole("link", { name: "Organizations" }).click();
+  await page.waitForURL(`${base}/organizations`);
+  const add = page.getByRole("form", { name: "Add the organization" });
+  // A domain that is not one is refused by name, with what was typed kept.
+  await add.getByLabel("Name").fill("Acme Ελλάς");
+  await add.getByLabel("Email domain").fill("not a domain");
+  await add.getByRole("button", { name: "Add the organization" }).click();
+  await page.locator("[role=alert]", { hasText: "domain: a domain name such as example.com" }).waitFor();
+  assert.equal(await add.getByLabel("Name").inputValue(), "Acme Ελλάς");
+  await add.getByLabel("Email domain").fill("Acme.gr");
+  await add.getByRole("button", { name: "Add the organization" }).click();
+  await page.waitForURL(/\/organizations\/[0-9a-f-]+$/);
+  const orgUrl = page.url();
+  // Ioanna, who writes from the domain, is already one of its people, with her conversation.
+  await page.locator("table[aria-labelledby=org-people]").getByRole("link", { name: "Ιωάννα" }).waitFor();
+  await page.getByRole("link", { name: "Τιμολόγιο Acme" }).waitFor();
+  await page.screenshot({ path: join(shots, "organization.png"), fullPage: true });
+  // Her conversation names her organization beside her.
+  await page.getByRole("link", { name: "Τιμολόγιο Acme" }).click();
+  assert.equal(await page.locator(".side a.organization, a.organization").first().textContent(), "Acme Ελλάς");
+
+  // The same domain twice is refused.
+  await page.goto(`${base}/organizations`);
+  await add.getByLabel("Name").fill("Acme again");
+  await add.getByLabel("Email domain").fill("acme.gr");
+  await add.getByRole("button", { name: "Add the organization" }).click();
+  await page.locator("[role=alert]", { hasText: "domain: an organization with that domain exists" }).waitFor();
+
+  // Petros is put into it from his page, which then names it.
+  await page.goto(`${base}/contacts/${petros}`);
+  await page.getByText("Edit the contact").click();
+  await page.getByRole("form", { name: "Edit the contact" }).getByLabel("Organization").selectOption({ label: "Acme Ελλάς" });
+  await page.getByRole("form", { name: "Edit the contact" }).getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${base}/contacts/${petros}?saved=1`);
+  await page.getByRole("link", { name: "Acme Ελλάς" }).click();
+  assert.equal(page.url(), orgUrl);
+  await page.getByRole("link", { name: "Petros asks" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/contacts/${ioanna}`)).json.organization_id, orgUrl.split("/").pop());
+
+  // Renamed by its page.
+  await page.getByText("Edit the organization").click();
+  const edit = page.getByRole("form", { name: "Edit the organization" });
+  await edit.getByLabel("Name").fill("Acme");
+  await edit.getByRole("button", { name: "Save" }).click();
+  await page.waitForURL(`${orgUrl}?saved=1`);
+  await page.getByRole("heading", { name: "Acme", exact: true }).waitFor();
+
+  // An agent sees it, but neither adds, edits nor deletes.
+  const agent = await (await browser.newContext()).newPage();
+  await logIn(agent, base, "gopal@example.com", password);
+  await agent.goto(orgUrl);
+  await agent.getByRole("link", { name: "Petros asks" }).waitFor();
+  assert.equal(await agent.getByText("Edit the organization").count(), 0);
+  await agent.goto(`${base}/organizations`);
+  assert.equal(await agent.getByRole("form", { name: "Add the organization" }).count(), 0);
+  const statuses = await agent.evaluate(async (url) => {
+    const csrf = document.querySelector("meta[name=csrf-token]").content;
+    const post = async (to, fields) => (await fetch(to, { method: "POST", body: new URLSearchParams({ csrf, ...fields }) })).status;
+    return [await post("/organizations", { name: "Mine" }), await post(url, { name: "Mine" }), await post(`${url}/delete`, {})];
+  }, orgUrl);
+  assert.deepEqual(statuses, [403, 403, 403]);
+
+  // Deleted: the list is empty again, and its people are still here.
+  await page.getByText("Edit the organization").click();
+  await page.getByRole("button", { name: "Delete the organization (its people stay)" }).click();
+  await page.waitForURL(`${base}/organizations`);
+  await page.getByText("No organizations yet.").waitFor();
+  assert.equal((await api("GET", `/api/v1/contacts/${petros}`)).json.organization_id, null);
+});

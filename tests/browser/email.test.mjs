@@ -245,7 +245,7 @@ test("an agent writes a call down and writes to a customer first, from New conve
 
   const page = await browser.newPage({ viewport: { width: 1280, height: 1000 } });
   await logIn(page, base, "lakshmi@example.com", password);
-  await page.getByRole("link", { name: "+ New conversation" }).click();
+  await page.locator("header").getByRole("link", { name: "New conversation" }).click();
   await page.waitForURL(base + "/conversations/new");
   const form = page.getByRole("form", { name: "New conversation" });
   const lakshmi = (await api("GET", "/api/v1/agents")).json.find((a) => a.email === "lakshmi@example.com").id;

@@ -95,9 +95,15 @@ pub async fn resolve(
         .and_then(seva_core::contact::clean_name)
         .unwrap_or_else(|| value.to_string());
     let key = seva_core::text::fold(&name);
+    // Someone who writes from an organization's domain joins it.
+    let domain = match kind {
+        IdentityKind::Email => value.rsplit_once('@').map(|(_, d)| d),
+        _ => None,
+    };
     conn.execute(
-        "INSERT INTO contacts (id, name, name_key, created_at, updated_at) VALUES ($1, $2, $3, $4, $4)",
-        args![id.to_string(), name, key, now],
+        "INSERT INTO contacts (id, name, name_key, created_at, updated_at, organization_id) \
+         VALUES ($1, $2, $3, $4, $4, (SELECT id FROM organizations WHERE domain = $5))",
+        args![id.to_string(), name, key, now, domain],
     )
     .await?;
     conn.execute(
@@ -131,6 +137,25 @@ pub async fn get(conn: &mut dyn Conn, id: ContactId) -> Result<Contact> {
         .await?
         .ok_or(Error::NotFound)?;
     decode(conn, &row).await
+}
+
+/// An organization's people, by name.
+pub async fn of_organization(
+    conn: &mut dyn Conn,
+    organization: OrganizationId,
+    limit: i64,
+) -> Result<Vec<Contact>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM contacts WHERE organization_id = $1 AND merged_into IS NULL ORDER BY name LIMIT $2"
+    );
+    let rows = conn
+        .query(&sql, args![organization.to_string(), limit])
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        out.push(decode(conn, row).await?);
+    }
+    Ok(out)
 }
 
 /// Contacts by name or identity containing `query` (case-insensitive; names also without

@@ -10,7 +10,7 @@ use seva_core::conversation::{
 };
 use seva_core::inbound::Received;
 use seva_core::time::Timestamp;
-use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
+use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, OrganizationId, TeamId};
 
 use crate::attachments::StoredFile;
 use crate::db::{Conn, Value};
@@ -1267,6 +1267,8 @@ pub struct Filter {
     pub tag: Option<String>,
     pub inbox: Option<InboxId>,
     pub contact: Option<ContactId>,
+    /// The conversations of this organization's people.
+    pub organization: Option<OrganizationId>,
     pub updated_since: Option<Timestamp>,
 }
 
@@ -1368,6 +1370,11 @@ pub async fn list(
     if let Some(contact) = filter.contact {
         let p = q.arg(contact.to_string());
         q.sql += &format!(" AND c.contact_id = {p}");
+    }
+    if let Some(org) = filter.organization {
+        let p = q.arg(org.to_string());
+        q.sql +=
+            &format!(" AND c.contact_id IN (SELECT id FROM contacts WHERE organization_id = {p})");
     }
     if let Some(since) = filter.updated_since {
         let p = q.arg(since.micros());

@@ -26,6 +26,10 @@ const SQLITE: &[(i64, &str)] = &[
         12,
         include_str!("../migrations/sqlite/0012_contact_name_key.sql"),
     ),
+    (
+        13,
+        include_str!("../migrations/sqlite/0013_organization_members.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -54,6 +58,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         12,
         include_str!("../migrations/postgres/0012_contact_name_key.sql"),
+    ),
+    (
+        13,
+        include_str!("../migrations/postgres/0013_organization_members.sql"),
     ),
 ];
 

@@ -32,42 +32,137 @@ fn decode(r: &crate::Row) -> Result<Organization> {
     })
 }
 
-pub async fn create(conn: &mut dyn Conn, name: &str, domain: Option<&str>) -> Result<Organization> {
-    let name = seva_core::contact::clean_name(name)
-        .ok_or_else(|| Error::invalid("name", "an organization needs a name"))?;
-    let domain = match domain.map(str::trim).filter(|d| !d.is_empty()) {
-        Some(d) => Some(
+/// A domain as stored (`example.com`, lower-cased), or the refusal naming the field.
+fn clean_domain(domain: Option<&str>) -> Result<Option<String>> {
+    match domain.map(str::trim).filter(|d| !d.is_empty()) {
+        Some(d) => Ok(Some(
             seva_core::contact::Email::parse(&format!("x@{d}"))
                 .map_err(|_| Error::invalid("domain", "a domain name such as example.com"))?
                 .as_str()[2..]
                 .to_string(),
-        ),
-        None => None,
-    };
+        )),
+        None => Ok(None),
+    }
+}
+
+/// Makes an organization. With a domain, the contacts who write from it and belong to no
+/// organization yet join it (as new ones will).
+pub async fn create(conn: &mut dyn Conn, name: &str, domain: Option<&str>) -> Result<Organization> {
+    let name = seva_core::contact::clean_name(name)
+        .ok_or_else(|| Error::invalid("name", "an organization needs a name"))?;
+    let domain = clean_domain(domain)?;
     let id = OrganizationId::new();
     let r = conn
         .execute(
             "INSERT INTO organizations (id, name, domain, created_at) VALUES ($1, $2, $3, $4)",
-            args![id.to_string(), &name, domain, crate::now().micros()],
+            args![
+                id.to_string(),
+                &name,
+                domain.as_deref(),
+                crate::now().micros()
+            ],
         )
         .await;
-    match r {
-        Err(e) if e.is_unique_violation() => {
-            return Err(Error::Conflict(
-                "an organization with that domain exists".into(),
-            ));
-        }
-        other => other?,
-    };
+    refuse_taken_domain(r)?;
+    let joined = gather(conn, id, domain.as_deref()).await?;
     crate::events::append(
         conn,
         "organization.created",
         None,
         "system",
-        serde_json::json!({"organization_id": id, "name": name}),
+        serde_json::json!({"organization_id": id, "name": name, "joined": joined}),
     )
     .await?;
     get(conn, id).await
+}
+
+/// Renames an organization or changes its domain (`Some(None)` removes it). Contacts of a
+/// new domain who belong to no organization join; those who joined by the old one stay.
+pub async fn update(
+    conn: &mut dyn Conn,
+    id: OrganizationId,
+    name: Option<&str>,
+    domain: Option<Option<&str>>,
+    actor: &str,
+) -> Result<Organization> {
+    get(conn, id).await?;
+    if let Some(name) = name {
+        let name = seva_core::contact::clean_name(name)
+            .ok_or_else(|| Error::invalid("name", "an organization needs a name"))?;
+        conn.execute(
+            "UPDATE organizations SET name = $1 WHERE id = $2",
+            args![name, id.to_string()],
+        )
+        .await?;
+    }
+    let mut joined = 0;
+    if let Some(domain) = domain {
+        let domain = clean_domain(domain)?;
+        let r = conn
+            .execute(
+                "UPDATE organizations SET domain = $1 WHERE id = $2",
+                args![domain.as_deref(), id.to_string()],
+            )
+            .await;
+        refuse_taken_domain(r)?;
+        joined = gather(conn, id, domain.as_deref()).await?;
+    }
+    crate::events::append(
+        conn,
+        "organization.updated",
+        None,
+        actor,
+        serde_json::json!({"organization_id": id, "joined": joined}),
+    )
+    .await?;
+    get(conn, id).await
+}
+
+/// Deletes an organization; its people stay, in no organization.
+pub async fn delete(conn: &mut dyn Conn, id: OrganizationId, actor: &str) -> Result<()> {
+    get(conn, id).await?;
+    conn.execute(
+        "UPDATE contacts SET organization_id = NULL, updated_at = $1 WHERE organization_id = $2",
+        args![crate::now().micros(), id.to_string()],
+    )
+    .await?;
+    conn.execute(
+        "DELETE FROM organizations WHERE id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "organization.deleted",
+        None,
+        actor,
+        serde_json::json!({"organization_id": id}),
+    )
+    .await
+}
+
+fn refuse_taken_domain(r: Result<u64>) -> Result<()> {
+    match r {
+        Err(e) if e.is_unique_violation() => Err(Error::Conflict(
+            "an organization with that domain exists".into(),
+        )),
+        other => other.map(|_| ()),
+    }
+}
+
+/// Puts the contacts with an address at `domain` who belong to no organization into `id`;
+/// returns how many joined.
+async fn gather(conn: &mut dyn Conn, id: OrganizationId, domain: Option<&str>) -> Result<u64> {
+    let Some(domain) = domain else {
+        return Ok(0);
+    };
+    conn.execute(
+        "UPDATE contacts SET organization_id = $1, updated_at = $2 \
+         WHERE organization_id IS NULL AND merged_into IS NULL AND id IN \
+         (SELECT contact_id FROM contact_identities WHERE kind = 'email' AND value LIKE $3)",
+        args![id.to_string(), crate::now().micros(), format!("%@{domain}")],
+    )
+    .await
 }
 
 pub async fn get(conn: &mut dyn Conn, id: OrganizationId) -> Result<Organization> {

@@ -1135,3 +1135,137 @@ fn the_live_stream_tells_an_agent_only_about_conversations_they_may_see() {
     let res = Seva::agent().get(&seva.url("/live")).call().unwrap();
     assert_eq!(res.status().as_u16(), 401);
 }
+
+#[test]
+fn organizations_gather_the_people_of_their_domain_and_show_all_their_conversations() {
+    let seva = Seva::start();
+    let open = |email: &str, subject: &str| {
+        let (s, c) = seva.api(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"contact": {"email": email}, "subject": subject, "text": "Καλημέρα"})),
+        );
+        assert_eq!(s, 201, "{c}");
+        let (_, c) = seva.api(
+            "GET",
+            &format!("/api/v1/conversations/{}", c["id"].as_str().unwrap()),
+            None,
+        );
+        (
+            c["id"].as_str().unwrap().to_string(),
+            c["contact_id"].as_str().unwrap().to_string(),
+        )
+    };
+    let organization_of = |contact: &str| {
+        let (_, c) = seva.api("GET", &format!("/api/v1/contacts/{contact}"), None);
+        c["organization_id"].clone()
+    };
+    let (eleni_c, eleni) = open("eleni@acme.gr", "Τιμολόγιο");
+    let (_, nikos) = open("nikos@beta.gr", "Παράδοση");
+
+    // Made with a domain (in any case): the contact already writing from it joins.
+    let (s, org) = seva.api(
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "Acme Ελλάς", "domain": "ACME.gr"})),
+    );
+    assert_eq!(s, 201, "{org}");
+    let org_id = org["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        (&org["domain"], &org["contacts"]),
+        (&json!("acme.gr"), &json!(1))
+    );
+    assert_eq!(organization_of(&eleni), json!(org_id));
+    assert_eq!(organization_of(&nikos), Value::Null);
+
+    // A new writer from the domain joins; one from a subdomain does not.
+    let (kostas_c, kostas) = open("Kostas@Acme.GR", "Εγγύηση");
+    let (_, sub) = open("maria@sub.acme.gr", "Ερώτηση");
+    assert_eq!(organization_of(&kostas), json!(org_id));
+    assert_eq!(organization_of(&sub), Value::Null);
+
+    // Its people's conversations, and no one else's.
+    let (s, page) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations?organization={org_id}"),
+        None,
+    );
+    assert_eq!(s, 200, "{page}");
+    let mut ids: Vec<&str> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    ids.sort();
+    let mut want = vec![eleni_c.as_str(), kostas_c.as_str()];
+    want.sort();
+    assert_eq!(ids, want);
+    let (s, problem) = seva.api("GET", "/api/v1/conversations?organization=acme", None);
+    assert_eq!((s, problem["field"].as_str()), (422, Some("organization")));
+
+    // Renamed with another domain: its writers join, those who came by the old one stay.
+    let (s, other) = seva.api(
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "Gamma", "domain": "gamma.gr"})),
+    );
+    assert_eq!(s, 201, "{other}");
+    let (s, problem) = seva.api(
+        "PATCH",
+        &format!("/api/v1/organizations/{org_id}"),
+        Some(json!({"domain": "gamma.gr"})),
+    );
+    assert_eq!(s, 409, "a domain belongs to one organization: {problem}");
+    let (s, org) = seva.api(
+        "PATCH",
+        &format!("/api/v1/organizations/{org_id}"),
+        Some(json!({"name": "Acme", "domain": "beta.gr"})),
+    );
+    assert_eq!(s, 200, "{org}");
+    assert_eq!(
+        (&org["name"], &org["domain"], &org["contacts"]),
+        (&json!("Acme"), &json!("beta.gr"), &json!(3))
+    );
+    let (s, problem) = seva.api(
+        "PATCH",
+        &format!("/api/v1/organizations/{org_id}"),
+        Some(json!({"domain": "not a domain"})),
+    );
+    assert_eq!((s, problem["field"].as_str()), (422, Some("domain")));
+
+    // Agents see organizations but do not manage them.
+    let agent = seva.user("agent@test.local", "agent", "a long agent password");
+    let (s, _) = seva.api_as(
+        &agent,
+        "GET",
+        &format!("/api/v1/organizations/{org_id}"),
+        None,
+    );
+    assert_eq!(s, 200);
+    for (method, body) in [("PATCH", Some(json!({"name": "Mine"}))), ("DELETE", None)] {
+        let (s, _) = seva.api_as(
+            &agent,
+            method,
+            &format!("/api/v1/organizations/{org_id}"),
+            body,
+        );
+        assert_eq!(s, 403, "{method}");
+    }
+    let (s, _) = seva.api_as(
+        &agent,
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "Mine"})),
+    );
+    assert_eq!(s, 403);
+
+    // Deleted: its people stay, in no organization.
+    let (s, _) = seva.api("DELETE", &format!("/api/v1/organizations/{org_id}"), None);
+    assert_eq!(s, 204);
+    let (s, _) = seva.api("GET", &format!("/api/v1/organizations/{org_id}"), None);
+    assert_eq!(s, 404);
+    for contact in [&eleni, &kostas, &nikos] {
+        assert_eq!(organization_of(contact), Value::Null);
+    }
+}

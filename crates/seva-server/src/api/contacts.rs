@@ -3,7 +3,7 @@
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
 use seva_core::{ContactId, OrganizationId};
@@ -25,6 +25,12 @@ pub fn router() -> Router<Shared> {
         .route(
             "/api/v1/organizations",
             get(organizations).post(create_organization),
+        )
+        .route(
+            "/api/v1/organizations/{id}",
+            get(organization)
+                .patch(update_organization)
+                .delete(delete_organization),
         )
 }
 
@@ -172,14 +178,87 @@ pub async fn create_organization(
     caller: Caller,
     ApiJson(body, _): ApiJson<NewOrganization>,
 ) -> Result<Response, Problem> {
-    if !caller.agent.role.sees_every_team() {
-        return Err(Problem::forbidden(
-            "only supervisors and admins create organizations",
-        ));
-    }
+    organizers_only(&caller)?;
     let org = state
         .store
         .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref()).await))
         .await?;
     Ok(json(StatusCode::CREATED, &org))
+}
+
+/// Organizations are made, changed and deleted by supervisors and admins.
+fn organizers_only(caller: &Caller) -> Result<(), Problem> {
+    if caller.agent.role.sees_every_team() {
+        Ok(())
+    } else {
+        Err(Problem::forbidden(
+            "only supervisors and admins manage organizations",
+        ))
+    }
+}
+
+/// One organization, with how many contacts it has.
+#[utoipa::path(get, path = "/api/v1/organizations/{id}", tag = "contacts",
+    responses((status = 200, body = Organization), (status = 404, body = Problem)))]
+pub async fn organization(
+    State(state): State<Shared>,
+    _caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: OrganizationId = parse_id("id", &id)?;
+    let org = state
+        .store
+        .read(op!(c => organizations::get(c, id).await))
+        .await?;
+    Ok(json(StatusCode::OK, &org))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrganizationUpdate {
+    pub name: Option<String>,
+    /// The email domain its people write from; `null` removes it. Contacts of a new domain
+    /// who belong to no organization join.
+    #[serde(default, deserialize_with = "super::present")]
+    pub domain: Option<Option<String>>,
+}
+
+/// Rename an organization or change its domain (supervisors and admins).
+#[utoipa::path(patch, path = "/api/v1/organizations/{id}", request_body = OrganizationUpdate, tag = "contacts",
+    responses((status = 200, body = Organization), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn update_organization(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<OrganizationUpdate>,
+) -> Result<Response, Problem> {
+    organizers_only(&caller)?;
+    let id: OrganizationId = parse_id("id", &id)?;
+    let actor = caller.viewer().actor();
+    let org = state
+        .store
+        .write(op!(c => {
+            let domain = body.domain.as_ref().map(|d| d.as_deref());
+            organizations::update(c, id, body.name.as_deref(), domain, &actor).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &org))
+}
+
+/// Delete an organization; its contacts stay, in no organization (supervisors and admins).
+#[utoipa::path(delete, path = "/api/v1/organizations/{id}", tag = "contacts",
+    responses((status = 204), (status = 404, body = Problem)))]
+pub async fn delete_organization(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    organizers_only(&caller)?;
+    let id: OrganizationId = parse_id("id", &id)?;
+    let actor = caller.viewer().actor();
+    state
+        .store
+        .write(op!(c => organizations::delete(c, id, &actor).await))
+        .await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -246,6 +246,8 @@ pub struct ListQuery {
     pub tag: Option<String>,
     pub inbox: Option<String>,
     pub contact: Option<String>,
+    /// An organization id: the conversations of its people.
+    pub organization: Option<String>,
     /// RFC 3339; only conversations changed since then.
     pub updated_since: Option<String>,
     /// The `next_cursor` of the previous page.
@@ -303,6 +305,12 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
                 .map_err(|_| Problem::bad_request("contact", "a contact id"))?,
         );
     }
+    if let Some(o) = q.organization.as_deref().filter(|s| !s.is_empty()) {
+        f.organization = Some(
+            o.parse()
+                .map_err(|_| Problem::bad_request("organization", "an organization id"))?,
+        );
+    }
     if let Some(t) = q.updated_since.as_deref().filter(|s| !s.is_empty()) {
         f.updated_since = Some(Timestamp::parse_rfc3339(t).ok_or_else(|| {
             Problem::bad_request(
@@ -328,7 +336,7 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
 /// List conversations, most recently updated first.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     params(("status" = Option<String>, Query), ("owner" = Option<String>, Query), ("team" = Option<String>, Query),
-        ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query),
+        ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query), ("organization" = Option<String>, Query),
         ("updated_since" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page), (status = 422, body = Problem)))]
 pub async fn list(

@@ -384,6 +384,7 @@ struct ConversationPage {
     macros: Vec<(seva_core::MacroId, String)>,
     fields: Vec<super::tools::FieldInput>,
     customer: Vec<(String, String)>,
+    organization: Option<seva_store::organizations::Organization>,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -419,6 +420,8 @@ struct ConversationSide {
     fields: Vec<super::tools::FieldInput>,
     /// How to reach the customer: each identity's kind, in the agent's words, and value.
     customer: Vec<(String, String)>,
+    /// The customer's organization, if they belong to one.
+    organization: Option<seva_store::organizations::Organization>,
 }
 
 #[derive(Deserialize)]
@@ -497,7 +500,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, customer)) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization))) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -512,7 +515,12 @@ pub async fn conversation(
                 .map(|m| (m.id, m.name))
                 .collect();
             let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
-            let customer = contacts::get(c, conv.contact_id).await?.identities;
+            let contact = contacts::get(c, conv.contact_id).await?;
+            let organization = match contact.organization_id {
+                Some(o) => Some(seva_store::organizations::get(c, o).await?),
+                None => None,
+            };
+            let customer = (contact.identities, organization);
             Ok((conv, list, events, names, teams, (work, macros, defs, customer)))
         }))
         .await
@@ -580,6 +588,7 @@ pub async fn conversation(
                 macros,
                 fields,
                 customer,
+                organization,
             }));
         }
         Some(_) => {
@@ -620,6 +629,7 @@ pub async fn conversation(
         macros,
         fields,
         customer,
+        organization,
     }))
 }
 
@@ -877,6 +887,9 @@ struct ContactPage {
     unlisted_language: Option<String>,
     /// "New conversation" with this contact filled in.
     start_href: String,
+    /// The organizations the contact may belong to, and the one it does.
+    organizations: Vec<seva_store::organizations::Organization>,
+    organization: Option<seva_store::organizations::Organization>,
 }
 
 #[derive(Deserialize)]
@@ -904,14 +917,15 @@ async fn contact_page(
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let viewer = agent.0.viewer();
-    let (contact, list, names) = state
+    let (contact, list, names, organizations) = state
         .store
         .read(op!(c => {
             let contact = contacts::get(c, id).await?;
             let filter = Filter { contact: Some(id), ..Filter::default() };
             let (list, _) = conversations::list(c, &viewer, &filter, None, 200).await?;
             let names = agent_names(c).await?;
-            Ok((contact, list, names))
+            let organizations = seva_store::organizations::list(c).await?;
+            Ok((contact, list, names, organizations))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -935,6 +949,10 @@ async fn contact_page(
     }
     start.append_pair("name", &contact.name);
     let start_href = format!("/conversations/new?{}", start.finish());
+    let organization = organizations
+        .iter()
+        .find(|o| Some(o.id) == contact.organization_id)
+        .cloned();
     let page = ContactPage {
         t,
         me: Some(me(&agent.0)),
@@ -953,6 +971,8 @@ async fn contact_page(
         error,
         unlisted_language,
         start_href,
+        organization,
+        organizations,
     };
     Ok(super::render_form(&page, refused))
 }
@@ -964,9 +984,11 @@ pub struct ContactForm {
     /// A language tag, or empty for not known.
     #[serde(default)]
     language: String,
+    /// An organization id, or empty for none; a form without the field leaves it.
+    organization: Option<String>,
 }
 
-/// Renames a contact and sets the language they are answered in.
+/// Renames a contact and sets the language they are answered in and their organization.
 pub async fn contact_update(
     State(state): State<Shared>,
     agent: Agent,
@@ -981,12 +1003,23 @@ pub async fn contact_update(
         let error = format!("language: {language:?} is not a language tag such as 'te' or 'el'");
         return contact_page(&state, &agent, id, false, Some(error)).await;
     }
+    let organization = match form.organization.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(o) => match o.parse() {
+            Ok(o) => Some(Some(o)),
+            Err(_) => {
+                let error = "organization_id: no such organization".to_string();
+                return contact_page(&state, &agent, id, false, Some(error)).await;
+            }
+        },
+    };
     let actor = agent.0.viewer().actor();
     let name = form.name;
     let done = state
         .store
         .write(op!(c => {
-            contacts::update(c, id, Some(&name), Some(language.as_str()).filter(|l| !l.is_empty()), None, None, &actor).await
+            contacts::update(c, id, Some(&name), Some(language.as_str()).filter(|l| !l.is_empty()), organization, None, &actor).await
         }))
         .await;
     match done {

@@ -6,6 +6,7 @@ mod desk;
 mod help;
 mod knowledge;
 mod macros;
+mod organizations;
 mod people;
 mod public;
 mod search;
@@ -72,6 +73,15 @@ pub fn router() -> Router<Shared> {
         )
         .route("/rules/{id}/delete", post(supervise::rules_delete))
         .route("/contacts", get(desk::contacts))
+        .route(
+            "/organizations",
+            get(organizations::list).post(organizations::create),
+        )
+        .route(
+            "/organizations/{id}",
+            get(organizations::page).post(organizations::update),
+        )
+        .route("/organizations/{id}/delete", post(organizations::delete))
         .route("/search", get(search::page))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))

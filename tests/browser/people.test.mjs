@@ -105,7 +105,8 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await her.goto(base + "/inbox");
   await her.waitForURL(/\/login/);
   await submitLogin(her, "eleni.k@example.gr", "her own long password");
-  await her.waitForURL(/\/login/);
+  // The refusal's page, loaded before anything else is typed (the URL stays /login).
+  await her.getByText("That email and password do not match an active account.").waitFor();
   const after = (await api("GET", "/api/v1/agents")).json.find((a) => a.email === "eleni.k@example.gr");
   assert.equal(after.disabled, true);
 
@@ -128,7 +129,7 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await her.goto(base + "/inbox");
   await her.waitForURL(/\/login/);
   await submitLogin(her, "eleni.k@example.gr", "her own long password");
-  await her.waitForURL(/\/login/);
+  await her.getByText("That email and password do not match an active account.").waitFor();
   await submitLogin(her, "eleni.k@example.gr", again);
   await her.waitForURL(base + "/me/password");
   await context.close();

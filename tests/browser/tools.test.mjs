@@ -287,3 +287,30 @@ test("a supervisor saves a view from the inbox and shares it; only she may delet
   const left = (await api("GET", "/api/v1/views")).json;
   assert.equal(left.some((v) => v.name === "Επείγοντα VIP" || v.name === "Mine for all"), false);
 });
+
+test("an agent follows a conversation: it is in Following, and a colleague's note tells her", async () => {
+  const c = await create("kiri@example.gr", "Δέμα στο τελωνείο", "Το δέμα μου κόλλησε στο τελωνείο.");
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "gopal@example.com", password);
+  await page.goto(`${base}/conversations/${c.id}`);
+  await page.getByRole("button", { name: "Follow", exact: true }).click();
+  await page.waitForURL(`${base}/conversations/${c.id}`);
+  await page.getByRole("button", { name: "Stop following" }).waitFor();
+  assert.equal(await page.locator("#followers .follower").textContent(), "Gopal");
+
+  await page.goto(`${base}/inbox?view=following`);
+  await page.getByRole("link", { name: "Δέμα στο τελωνείο" }).waitFor();
+  await page.waitForTimeout(300); // let the live stream connect
+  // Sofia writes a note: Gopal's inbox tells him, without a reload.
+  const note = await api("POST", `/api/v1/conversations/${c.id}/messages`, { kind: "note", text: "Πήρα τηλέφωνο στο τελωνείο." });
+  assert.equal(note.status, 201, JSON.stringify(note.json));
+  await page.locator(".notices li", { hasText: "Sofia: Πήρα τηλέφωνο στο τελωνείο." }).waitFor();
+  assert.match(await page.locator(".notices li .notice-kind").first().textContent(), /New in a conversation you follow/);
+
+  // Stopped: the view is empty again.
+  await page.goto(`${base}/conversations/${c.id}`);
+  await page.getByRole("button", { name: "Stop following" }).click();
+  await page.getByRole("button", { name: "Follow", exact: true }).waitFor();
+  await page.goto(`${base}/inbox?view=following`);
+  await page.getByText("Nothing here").waitFor();
+});

@@ -328,6 +328,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if c.first_response_at.is_some() {
                 crate::sla::on_customer_message(conn, c.id).await?;
             }
+            notify_followers(conn, &c, Writer::Customer, a.text).await?;
             (c.id, c.reference, false, None, c.subject)
         }
         _ => {
@@ -632,6 +633,58 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
     })
 }
 
+/// Who wrote a message its followers are told of.
+enum Writer {
+    Customer,
+    Agent(AgentId),
+}
+
+/// Tells the conversation's followers of a new message in it: each but its writer, who
+/// is not disabled and may still see the conversation.
+async fn notify_followers(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    writer: Writer,
+    text: &str,
+) -> Result<()> {
+    let author = match writer {
+        Writer::Agent(a) => Some(a),
+        Writer::Customer => None,
+    };
+    let told: Vec<AgentId> = c
+        .followers
+        .iter()
+        .copied()
+        .filter(|f| Some(*f) != author)
+        .collect();
+    if told.is_empty() {
+        return Ok(());
+    }
+    let who = match author {
+        Some(a) => crate::agents::get(conn, a).await?.name,
+        None => c.contact_name.clone(),
+    };
+    let line = format!(
+        "#{} {} — {who}: {}",
+        c.reference,
+        c.subject,
+        seva_core::text::preview(text, 140)
+    );
+    for id in told {
+        let agent = crate::agents::get(conn, id).await?;
+        let them = Viewer {
+            agent_id: id,
+            role: agent.role,
+            teams: agent.teams.clone(),
+        };
+        if agent.disabled || !them.may_see(c) {
+            continue;
+        }
+        crate::notifications::to_agent(conn, id, Some(c.id), "followed", &line).await?;
+    }
+    Ok(())
+}
+
 /// Tells the agents an internal note mentions (`@maria`, by the part of their email
 /// address before the @ or by their name without spaces, in any case) and makes them
 /// followers of the conversation. Someone mentioned who may not see it is not told.
@@ -838,6 +891,7 @@ pub async fn reply(
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
     }
+    notify_followers(conn, &c, Writer::Agent(viewer.agent_id), r.text).await?;
     if r.kind == MessageKind::Note {
         notify_mentions(conn, viewer, &c, r.text).await?;
     }
@@ -1269,6 +1323,8 @@ pub struct Filter {
     pub contact: Option<ContactId>,
     /// The conversations of this organization's people.
     pub organization: Option<OrganizationId>,
+    /// The conversations this agent follows.
+    pub followed_by: Option<AgentId>,
     pub updated_since: Option<Timestamp>,
 }
 
@@ -1375,6 +1431,12 @@ pub async fn list(
         let p = q.arg(org.to_string());
         q.sql +=
             &format!(" AND c.contact_id IN (SELECT id FROM contacts WHERE organization_id = {p})");
+    }
+    if let Some(agent) = filter.followed_by {
+        let p = q.arg(agent.to_string());
+        q.sql += &format!(
+            " AND c.id IN (SELECT conversation_id FROM conversation_followers WHERE agent_id = {p})"
+        );
     }
     if let Some(since) = filter.updated_since {
         let p = q.arg(since.micros());

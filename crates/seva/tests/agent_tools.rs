@@ -616,3 +616,131 @@ fn a_team_defines_its_custom_fields_and_values_are_checked_against_them() {
     );
     assert_eq!(list.as_array().unwrap().len(), 4);
 }
+
+#[test]
+fn followers_are_told_of_every_new_message_but_their_own_while_they_may_see_it() {
+    let seva = Seva::start();
+    let maria = seva.user("maria@example.com", "agent", "a long test password");
+    let nikos = seva.user("nikos@example.com", "agent", "a long test password");
+    let (maria_id, nikos_id) = (
+        agent_id(&seva, "maria@example.com"),
+        agent_id(&seva, "nikos@example.com"),
+    );
+    // The customer writes through the web form, so that they can write again on their page.
+    let (status, html) = submit_form(
+        &seva,
+        &[
+            ("name", "Ελένη"),
+            ("email", "eleni@example.gr"),
+            ("subject", "Επιστροφή"),
+            ("message", "Θέλω να επιστρέψω το δέμα."),
+        ],
+        &[],
+    );
+    assert_eq!(status, 200, "{html}");
+    let reference = reference_in(&html).unwrap();
+    let request_path = format!(
+        "/requests/{}",
+        attribute_after(&html, "href=\"/requests/")
+            .split('?')
+            .next()
+            .unwrap()
+    );
+    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
+    let id = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["reference"] == reference)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    for (token, agent) in [(&maria, &maria_id), (&nikos, &nikos_id)] {
+        let (s, body) = seva.api_as(
+            token,
+            "POST",
+            &format!("/api/v1/conversations/{id}/followers"),
+            Some(json!({"agent_id": agent, "follow": true})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+    let customer_writes = |text: &str| {
+        let res = Seva::agent()
+            .post(&seva.url(&format!("{request_path}/reply")))
+            .send_form([("message", text)])
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 303);
+    };
+    let followed = |token: &str| -> Vec<String> {
+        notifications(&seva, token)
+            .iter()
+            .filter(|n| n["kind"] == "followed")
+            .map(|n| n["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // The customer writes: both are told, with who wrote and what.
+    customer_writes("Το έστειλα σήμερα.");
+    for token in [&maria, &nikos] {
+        let told = followed(token);
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert!(told[0].contains("Ελένη: Το έστειλα σήμερα."), "{told:?}");
+        assert!(
+            told[0].starts_with(&format!("#{reference} Επιστροφή")),
+            "{told:?}"
+        );
+    }
+    // Maria writes a note: Nikos is told, Maria is not told of her own.
+    let (s, body) = seva.api_as(
+        &maria,
+        "POST",
+        &format!("/api/v1/conversations/{id}/messages"),
+        Some(json!({"kind": "note", "text": "Περιμένουμε το δέμα."})),
+    );
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(followed(&maria).len(), 1);
+    assert_eq!(followed(&nikos).len(), 2);
+    assert!(
+        followed(&nikos)[0].contains("maria: Περιμένουμε το δέμα."),
+        "{:?}",
+        followed(&nikos)
+    );
+
+    // Moved to a private team Nikos is not in: he is told nothing more, Maria (a member) is.
+    let legal = {
+        let (s, t) = seva.api(
+            "POST",
+            "/api/v1/teams",
+            Some(json!({"name": "Νομικό", "private": true})),
+        );
+        assert_eq!(s, 201, "{t}");
+        t["id"].as_str().unwrap().to_string()
+    };
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/teams/{legal}/members"),
+        Some(json!({"agent_id": maria_id})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/assign"),
+        Some(json!({"team_id": legal})),
+    );
+    assert_eq!(s, 200, "{body}");
+    customer_writes("Πότε θα πάρω τα χρήματα;");
+    assert_eq!(followed(&nikos).len(), 2, "{:?}", followed(&nikos));
+    assert_eq!(followed(&maria).len(), 2, "{:?}", followed(&maria));
+
+    // Maria stops following: nothing more for her.
+    let (s, body) = seva.api_as(
+        &maria,
+        "POST",
+        &format!("/api/v1/conversations/{id}/followers"),
+        Some(json!({"agent_id": maria_id, "follow": false})),
+    );
+    assert_eq!(s, 200, "{body}");
+    customer_writes("Ευχαριστώ.");
+    assert_eq!(followed(&maria).len(), 2);
+}

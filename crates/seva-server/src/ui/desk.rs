@@ -141,7 +141,7 @@ pub struct InboxQuery {
     partial: Option<String>,
 }
 
-const VIEWS: &[&str] = &["mine", "team", "unassigned", "open", "all"];
+const VIEWS: &[&str] = &["mine", "team", "unassigned", "following", "open", "all"];
 
 pub async fn inbox(
     State(state): State<Shared>,
@@ -175,6 +175,11 @@ pub async fn inbox(
             ..Filter::default()
         },
         "unassigned" => unassigned.clone(),
+        "following" => Filter {
+            statuses: active,
+            followed_by: Some(me_id),
+            ..Filter::default()
+        },
         "open" => Filter {
             statuses: active,
             ..Filter::default()
@@ -724,6 +729,35 @@ pub async fn assign(
     state
         .store
         .write(op!(c => conversations::assign(c, &viewer, id, Assignment { owner, team }).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct FollowForm {
+    #[serde(default)]
+    csrf: String,
+    /// "1" to follow, anything else to stop.
+    #[serde(default)]
+    follow: String,
+}
+
+/// The agent follows the conversation (told of every new message in it), or stops.
+pub async fn follow(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<FollowForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let viewer = agent.0.viewer();
+    let (me, on) = (agent.0.agent.id, form.follow == "1");
+    state
+        .store
+        .write(op!(c => conversations::set_following(c, &viewer, id, me, on).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))

@@ -88,7 +88,7 @@ fn identity(raw: &str) -> Result<(IdentityKind, String), seva_store::Error> {
 /// A field's word, or the store's refusal naming the field.
 fn word<T: std::str::FromStr>(field: &'static str, raw: &str) -> Result<T, seva_store::Error> {
     raw.parse()
-        .map_err(|_| seva_store::Error::invalid(field, format!("{raw:?} is not one")))
+        .map_err(|_| seva_store::Error::invalid(field, format!("{raw:?} is not a {field}")))
 }
 
 /// An optional id: empty is none.
@@ -264,7 +264,7 @@ fn read_draft(d: &Draft) -> Result<Read, seva_store::Error> {
         other => {
             return Err(seva_store::Error::invalid(
                 "direction",
-                format!("{other:?} is not one"),
+                format!("{other:?} is neither inbound nor outbound"),
             ));
         }
     };

@@ -90,6 +90,63 @@ pub async fn participants(
     .collect()
 }
 
+/// Puts people in copy of an email conversation, or takes them out, on an agent's word:
+/// those in copy receive every reply from then on, and may answer into it. Returns who is
+/// in copy now.
+pub async fn set_copy(
+    conn: &mut dyn Conn,
+    viewer: &crate::conversations::Viewer,
+    id: ConversationId,
+    add: &[String],
+    remove: &[String],
+) -> Result<Vec<(String, Option<String>)>> {
+    let c = crate::conversations::get_for(conn, viewer, id).await?;
+    if c.channel != Channel::Email {
+        return Err(crate::Error::invalid(
+            "add",
+            "only an email conversation has people in copy",
+        ));
+    }
+    let ours = match c.inbox_id {
+        Some(inbox) => crate::inboxes::get(conn, inbox).await?.address,
+        None => None,
+    };
+    let mut added = Vec::new();
+    for raw in add {
+        let address = seva_core::contact::Email::parse(raw)
+            .map_err(|e| crate::Error::invalid("add", format!("{raw:?}: {}", e.0)))?
+            .identity_key();
+        if ours
+            .as_deref()
+            .is_some_and(|o| o.eq_ignore_ascii_case(&address))
+        {
+            return Err(crate::Error::invalid(
+                "add",
+                "the inbox's own address cannot be in copy",
+            ));
+        }
+        added.push((address, None));
+    }
+    add_participants(conn, id, &added).await?;
+    for address in remove {
+        conn.execute(
+            "DELETE FROM conversation_participants WHERE conversation_id = $1 AND email = $2",
+            args![id.to_string(), address.trim().to_lowercase()],
+        )
+        .await?;
+    }
+    let added: Vec<&String> = added.iter().map(|(a, _)| a).collect();
+    crate::events::append(
+        conn,
+        "conversation.copy_changed",
+        Some(id),
+        &viewer.actor(),
+        serde_json::json!({"added": added, "removed": remove}),
+    )
+    .await?;
+    participants(conn, id).await
+}
+
 /// Gives an outbound email message its Message-ID at once, in the transaction that
 /// records it, so a reply to it threads even before it has been sent.
 pub async fn assign_message_id(

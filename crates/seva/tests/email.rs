@@ -1435,3 +1435,87 @@ fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversatio
         "nothing mailed for a call"
     );
 }
+
+#[test]
+fn people_put_in_copy_receive_every_reply_until_taken_out() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    let inbox = email_inbox(&seva, &relay, json!({}));
+    let (s, created) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({
+            "contact": {"email": "ravi@example.in"}, "subject": "Invoice 17",
+            "text": "Your invoice is attached.", "direction": "outbound", "inbox_id": inbox,
+        })),
+    );
+    assert_eq!(s, 201, "{created}");
+    let id = created["id"].as_str().unwrap().to_string();
+    relay.wait_for(1);
+    let copy = |body: Value| {
+        seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/copy"),
+            Some(body),
+        )
+    };
+    // An address that is not one, or the inbox's own, is refused, and nothing is added.
+    for add in [
+        json!(["priya@example.in", "not an address"]),
+        json!([SUPPORT]),
+    ] {
+        let (s, problem) = copy(json!({ "add": add }));
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some("add")),
+            "{problem}"
+        );
+    }
+    assert_eq!(copy(json!({})).1, json!([]));
+
+    let (s, people) = copy(json!({"add": ["Priya@Example.in"]}));
+    assert_eq!(
+        (s, people),
+        (200, json!([{"email": "priya@example.in", "name": null}]))
+    );
+    reply(&seva, &id, "Paid, thank you.");
+    let sent = relay.wait_for(2);
+    let mut to = sent[1].to.clone();
+    to.sort();
+    assert_eq!(to, ["priya@example.in", "ravi@example.in"]);
+    assert!(
+        sent[1]
+            .header("Cc")
+            .is_some_and(|cc| cc.contains("priya@example.in")),
+        "{:?}",
+        sent[1].header("Cc")
+    );
+
+    let (s, people) = copy(json!({"remove": ["priya@example.in"]}));
+    assert_eq!((s, people), (200, json!([])));
+    reply(&seva, &id, "One more thing.");
+    let sent = relay.wait_for(3);
+    assert_eq!(sent[2].to, ["ravi@example.in"]);
+    assert!(sent[2].header("Cc").is_none());
+
+    // A conversation that is not email has no one in copy.
+    let (s, other) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": "x@example.in"}, "subject": "API", "text": "hi"})),
+    );
+    assert_eq!(s, 201, "{other}");
+    let (s, problem) = seva.api(
+        "POST",
+        &format!(
+            "/api/v1/conversations/{}/copy",
+            other["id"].as_str().unwrap()
+        ),
+        Some(json!({"add": ["priya@example.in"]})),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("add")),
+        "{problem}"
+    );
+}

@@ -40,6 +40,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/snooze", post(snooze))
         .route("/api/v1/conversations/{id}/tags", post(tags))
         .route("/api/v1/conversations/{id}/followers", post(followers))
+        .route("/api/v1/conversations/{id}/copy", post(copy))
         .route("/api/v1/conversations/{id}/fields", post(fields))
         .route("/api/v1/conversations/{id}/events", get(events))
 }
@@ -632,6 +633,49 @@ pub async fn followers(
         })
     })
     .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CopyBody {
+    /// Email addresses to put in copy.
+    #[serde(default)]
+    pub add: Vec<String>,
+    /// Email addresses to take out of copy.
+    #[serde(default)]
+    pub remove: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InCopy {
+    pub email: String,
+    pub name: Option<String>,
+}
+
+/// Put people in copy of an email conversation, or take them out: they receive every
+/// reply from then on. Answers with who is in copy now.
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/copy", request_body = CopyBody, tag = "conversations",
+    responses((status = 200, body = Vec<InCopy>), (status = 422, body = Problem)))]
+pub async fn copy(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<CopyBody>,
+) -> Result<Response, Problem> {
+    let id: ConversationId = parse_id("id", &id)?;
+    if body.add.len() + body.remove.len() > 50 {
+        return Err(Problem::bad_request("add", "at most 50 addresses at once"));
+    }
+    let viewer = caller.viewer();
+    let people = state
+        .store
+        .write(op!(c => seva_store::email::set_copy(c, &viewer, id, &body.add, &body.remove).await))
+        .await?;
+    let people: Vec<InCopy> = people
+        .into_iter()
+        .map(|(email, name)| InCopy { email, name })
+        .collect();
+    Ok(json(StatusCode::OK, &people))
 }
 
 /// Set custom fields; a field set to `null` is removed.

@@ -390,6 +390,7 @@ struct ConversationPage {
     fields: Vec<super::tools::FieldInput>,
     customer: Vec<(String, String)>,
     organization: Option<seva_store::organizations::Organization>,
+    copy: Vec<(String, Option<String>)>,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -427,6 +428,8 @@ struct ConversationSide {
     customer: Vec<(String, String)>,
     /// The customer's organization, if they belong to one.
     organization: Option<seva_store::organizations::Organization>,
+    /// Who else receives the replies of an email conversation.
+    copy: Vec<(String, Option<String>)>,
 }
 
 #[derive(Deserialize)]
@@ -505,7 +508,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization))) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization, copy))) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -525,7 +528,8 @@ pub async fn conversation(
                 Some(o) => Some(seva_store::organizations::get(c, o).await?),
                 None => None,
             };
-            let customer = (contact.identities, organization);
+            let copy = seva_store::email::participants(c, id).await?;
+            let customer = (contact.identities, organization, copy);
             Ok((conv, list, events, names, teams, (work, macros, defs, customer)))
         }))
         .await
@@ -594,6 +598,7 @@ pub async fn conversation(
                 fields,
                 customer,
                 organization,
+                copy,
             }));
         }
         Some(_) => {
@@ -635,6 +640,7 @@ pub async fn conversation(
         fields,
         customer,
         organization,
+        copy,
     }))
 }
 
@@ -758,6 +764,49 @@ pub async fn follow(
     state
         .store
         .write(op!(c => conversations::set_following(c, &viewer, id, me, on).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct CopyForm {
+    #[serde(default)]
+    csrf: String,
+    /// Addresses to put in copy, separated by commas or spaces.
+    #[serde(default)]
+    add: String,
+    /// One address to take out.
+    #[serde(default)]
+    remove: String,
+}
+
+/// Puts people in copy of an email conversation, or takes one out.
+pub async fn copy(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<CopyForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let add: Vec<String> = form
+        .add
+        .split([',', ';', ' '])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .take(50)
+        .collect();
+    let remove: Vec<String> = Some(form.remove.trim().to_string())
+        .filter(|r| !r.is_empty())
+        .into_iter()
+        .collect();
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => seva_store::email::set_copy(c, &viewer, id, &add, &remove).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))

@@ -49,6 +49,7 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/assign", post(desk::assign))
         .route("/conversations/{id}/status", post(desk::status))
         .route("/conversations/{id}/follow", post(desk::follow))
+        .route("/conversations/{id}/copy", post(desk::copy))
         .route("/conversations/{id}/priority", post(desk::priority))
         .route("/conversations/{id}/tags", post(desk::tags))
         .route("/conversations/{id}/transfer", post(work::transfer))

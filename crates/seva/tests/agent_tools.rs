@@ -28,6 +28,47 @@ fn notifications(seva: &Seva, token: &str) -> Vec<Value> {
     list.as_array().unwrap().clone()
 }
 
+/// A conversation the customer opened through the web form, so that they can write again
+/// on their request page: its id, its reference and the page's path.
+fn by_form(
+    seva: &Seva,
+    name: &str,
+    email: &str,
+    subject: &str,
+    message: &str,
+) -> (String, i64, String) {
+    let (status, html) = submit_form(
+        seva,
+        &[
+            ("name", name),
+            ("email", email),
+            ("subject", subject),
+            ("message", message),
+        ],
+        &[],
+    );
+    assert_eq!(status, 200, "{html}");
+    let reference = reference_in(&html).unwrap();
+    let request_path = format!(
+        "/requests/{}",
+        attribute_after(&html, "href=\"/requests/")
+            .split('?')
+            .next()
+            .unwrap()
+    );
+    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
+    let id = list["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["reference"] == reference)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    (id, reference, request_path)
+}
+
 fn set_now(seva: &Seva, rfc3339: &str) {
     let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
     assert_eq!(s, 200, "{body}");
@@ -82,36 +123,7 @@ fn a_mention_in_a_note_notifies_the_colleague_and_makes_them_a_follower() {
 fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_escalated() {
     let seva = Seva::start_with("test_clock = true\n");
     set_now(&seva, "2026-12-01T08:00:00Z");
-    // The customer writes through the web form, so that they can write again on their page.
-    let (status, html) = submit_form(
-        &seva,
-        &[
-            ("name", "Ana"),
-            ("email", "ana@example.ph"),
-            ("subject", "Parcel"),
-            ("message", "Nasaan na po?"),
-        ],
-        &[],
-    );
-    assert_eq!(status, 200, "{html}");
-    let reference = reference_in(&html).unwrap();
-    let request_path = format!(
-        "/requests/{}",
-        attribute_after(&html, "href=\"/requests/")
-            .split('?')
-            .next()
-            .unwrap()
-    );
-    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
-    let id = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["reference"] == reference)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let (id, _, request_path) = by_form(&seva, "Ana", "ana@example.ph", "Parcel", "Nasaan na po?");
     let (s, body) = seva.api(
         "POST",
         &format!("/api/v1/conversations/{id}/snooze"),
@@ -626,36 +638,13 @@ fn followers_are_told_of_every_new_message_but_their_own_while_they_may_see_it()
         agent_id(&seva, "maria@example.com"),
         agent_id(&seva, "nikos@example.com"),
     );
-    // The customer writes through the web form, so that they can write again on their page.
-    let (status, html) = submit_form(
+    let (id, reference, request_path) = by_form(
         &seva,
-        &[
-            ("name", "Ελένη"),
-            ("email", "eleni@example.gr"),
-            ("subject", "Επιστροφή"),
-            ("message", "Θέλω να επιστρέψω το δέμα."),
-        ],
-        &[],
+        "Ελένη",
+        "eleni@example.gr",
+        "Επιστροφή",
+        "Θέλω να επιστρέψω το δέμα.",
     );
-    assert_eq!(status, 200, "{html}");
-    let reference = reference_in(&html).unwrap();
-    let request_path = format!(
-        "/requests/{}",
-        attribute_after(&html, "href=\"/requests/")
-            .split('?')
-            .next()
-            .unwrap()
-    );
-    let (_, list) = seva.api("GET", "/api/v1/conversations", None);
-    let id = list["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["reference"] == reference)
-        .unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
     for (token, agent) in [(&maria, &maria_id), (&nikos, &nikos_id)] {
         let (s, body) = seva.api_as(
             token,

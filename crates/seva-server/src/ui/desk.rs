@@ -118,6 +118,38 @@ struct InboxList {
     selectable: bool,
 }
 
+/// What a form offers to pick from: the enabled agents and the teams as (id, name), and
+/// the inboxes (each form takes the ones it can use).
+pub(super) struct Pickable {
+    pub agents: Vec<(String, String)>,
+    pub teams: Vec<(String, String)>,
+    pub inboxes: Vec<seva_store::inboxes::Inbox>,
+}
+
+pub(super) async fn pickable(state: &Shared, t: Tr) -> Result<Pickable, PageError> {
+    let (agents, teams, inboxes) = state
+        .store
+        .read(op!(c => Ok((
+            seva_store::agents::list(c).await?,
+            teams::list(c).await?,
+            seva_store::inboxes::list(c).await?,
+        ))))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Pickable {
+        agents: agents
+            .into_iter()
+            .filter(|a| !a.disabled)
+            .map(|a| (a.id.to_string(), a.name))
+            .collect(),
+        teams: teams
+            .into_iter()
+            .map(|tm| (tm.id.to_string(), tm.name))
+            .collect(),
+        inboxes,
+    })
+}
+
 /// Statuses and priorities with their words, for select boxes.
 #[allow(clippy::type_complexity)]
 pub(super) fn choices(t: Tr) -> (Vec<(&'static str, String)>, Vec<(&'static str, String)>) {

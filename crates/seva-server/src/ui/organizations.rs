@@ -56,6 +56,15 @@ struct OrganizationPage {
     selectable: bool,
 }
 
+/// Why the store refused a form: a field's refusal, or the domain another organization
+/// has (the only conflict here).
+fn refused(e: seva_store::Error, t: Tr) -> Result<String, PageError> {
+    match e {
+        seva_store::Error::Conflict(why) => Ok(format!("domain: {why}")),
+        e => refusal(e, t),
+    }
+}
+
 fn may_manage(agent: &Agent) -> bool {
     agent.0.agent.role.sees_every_team()
 }
@@ -130,10 +139,7 @@ pub async fn create(
     match made {
         Ok(org) => Ok(Redirect::to(&format!("/organizations/{}", org.id)).into_response()),
         Err(e) => {
-            let error = match e {
-                seva_store::Error::Conflict(why) => format!("domain: {why}"),
-                e => refusal(e, t)?,
-            };
+            let error = refused(e, t)?;
             list_page(&state, &agent, form.name, form.domain, Some(error)).await
         }
     }
@@ -225,10 +231,7 @@ pub async fn update(
     match done {
         Ok(_) => Ok(Redirect::to(&format!("/organizations/{id}?saved=1")).into_response()),
         Err(e) => {
-            let error = match e {
-                seva_store::Error::Conflict(why) => format!("domain: {why}"),
-                e => refusal(e, t)?,
-            };
+            let error = refused(e, t)?;
             organization_page(&state, &agent, id, false, Some(error)).await
         }
     }

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use seva_core::contact::{Email, IdentityKind, PhoneE164};
 use seva_core::conversation::{Channel, MessageKind, Priority, Status};
 use seva_store::conversations::{self, Start};
-use seva_store::{agents, inboxes, op, teams};
+use seva_store::op;
 
 use super::{Agent, Me, PageError, Posted, refusal, render_form};
 use crate::Shared;
@@ -109,13 +109,7 @@ async fn form_page(
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let (agent_list, team_list, inbox_list) = state
-        .store
-        .read(
-            op!(c => Ok((agents::list(c).await?, teams::list(c).await?, inboxes::list(c).await?))),
-        )
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
+    let pick = super::desk::pickable(state, t).await?;
     let (statuses, priorities) = super::desk::choices(t);
     let refused = error.is_some();
     let page = NewConversationPage {
@@ -128,19 +122,13 @@ async fn form_page(
             .into_iter()
             .filter(|(s, _)| *s != Status::Closed.as_str() && *s != Status::OnHold.as_str())
             .collect(),
-        agents: agent_list
-            .iter()
-            .filter(|a| !a.disabled)
-            .map(|a| (a.id.to_string(), a.name.clone()))
-            .collect(),
-        teams: team_list
-            .iter()
-            .map(|tm| (tm.id.to_string(), tm.name.clone()))
-            .collect(),
-        inboxes: inbox_list
-            .iter()
+        agents: pick.agents,
+        teams: pick.teams,
+        inboxes: pick
+            .inboxes
+            .into_iter()
             .filter(|i| i.channel == Channel::Email)
-            .map(|i| (i.id.to_string(), i.name.clone()))
+            .map(|i| (i.id.to_string(), i.name))
             .collect(),
         draft,
         error,

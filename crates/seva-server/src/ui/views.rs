@@ -8,8 +8,8 @@ use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use seva_core::ViewId;
 use seva_core::conversation::{Priority, Status};
+use seva_store::op;
 use seva_store::views::{self, ViewFilters};
-use seva_store::{agents, inboxes, op, teams};
 
 use super::{Agent, Fields, Me, PageError, refusal, render_form};
 use crate::Shared;
@@ -107,13 +107,7 @@ async fn form_page(
     error: Option<String>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let (agent_list, team_list, inbox_list) = state
-        .store
-        .read(
-            op!(c => Ok((agents::list(c).await?, teams::list(c).await?, inboxes::list(c).await?))),
-        )
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
+    let pick = super::desk::pickable(state, t).await?;
     let refused = error.is_some();
     let (statuses, priorities) = super::desk::choices(t);
     let page = NewViewPage {
@@ -123,18 +117,12 @@ async fn form_page(
         csrf: agent.0.csrf().to_string(),
         statuses,
         priorities,
-        agents: agent_list
-            .iter()
-            .filter(|a| !a.disabled)
-            .map(|a| (a.id.to_string(), a.name.clone()))
-            .collect(),
-        teams: team_list
-            .iter()
-            .map(|tm| (tm.id.to_string(), tm.name.clone()))
-            .collect(),
-        inboxes: inbox_list
-            .iter()
-            .map(|i| (i.id.to_string(), i.name.clone()))
+        agents: pick.agents,
+        teams: pick.teams,
+        inboxes: pick
+            .inboxes
+            .into_iter()
+            .map(|i| (i.id.to_string(), i.name))
             .collect(),
         may_share: agent.0.agent.role.sees_every_team(),
         draft,

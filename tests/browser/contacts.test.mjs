@@ -179,3 +179,27 @@ test("a supervisor keeps organizations; their people and conversations are seen 
   await page.getByText("No organizations yet.").waitFor();
   assert.equal((await api("GET", `/api/v1/contacts/${petros}`)).json.organization_id, null);
 });
+
+test("an agent gives a contact a new number and takes it away again", async () => {
+  const thanos = await contactOf("thanos@example.gr", "Θάνος", "Νέος αριθμός");
+  await contactOf("other@example.gr", "Other", "Someone else");
+  const page = await (await browser.newContext()).newPage();
+  await logIn(page, base, "gopal@example.com", password);
+  await page.goto(`${base}/contacts/${thanos}`);
+  const add = page.getByRole("form", { name: "Another email address or phone number" });
+  // Another contact's address is refused: merging is the way.
+  await add.getByLabel("Another email address or phone number").fill("Other@example.gr");
+  await add.getByRole("button", { name: "Add" }).click();
+  await page.locator("[role=alert]", { hasText: "merge the two instead" }).waitFor();
+  await add.getByLabel("Another email address or phone number").fill("+30 697 111 2233");
+  await add.getByRole("button", { name: "Add" }).click();
+  await page.waitForURL(`${base}/contacts/${thanos}?saved=1`);
+  await page.getByText("+306971112233").waitFor();
+  assert.deepEqual((await api("GET", `/api/v1/contacts/${thanos}`)).json.identities.map((i) => i.value), ["thanos@example.gr", "+306971112233"]);
+
+  await page.getByRole("button", { name: "Take away +306971112233" }).click();
+  await page.waitForURL(`${base}/contacts/${thanos}?saved=1`);
+  assert.equal(await page.getByText("+306971112233").count(), 0);
+  // The one way left to reach him cannot be taken away.
+  assert.equal(await page.getByRole("button", { name: /^Take away/ }).count(), 0);
+});

@@ -21,6 +21,17 @@ word_enum!(
     }
 );
 
+/// What someone typed to name a customer: an email address if it has an @, a phone
+/// number otherwise; as the identity it is stored under.
+pub fn typed_identity(raw: &str) -> Result<(IdentityKind, String), InvalidValue> {
+    let raw = raw.trim();
+    if raw.contains('@') {
+        Email::parse(raw).map(|e| (IdentityKind::Email, e.identity_key()))
+    } else {
+        PhoneE164::parse(raw).map(|p| (IdentityKind::Phone, p.as_str().to_string()))
+    }
+}
+
 /// An email address, trimmed, with the domain lower-cased (the local part is kept as given:
 /// RFC 5321 §2.4 lets a server treat it case-sensitively).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
@@ -139,6 +150,20 @@ pub fn clean_name(raw: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_is_typed_is_an_address_with_an_at_and_a_number_without() {
+        assert_eq!(
+            typed_identity(" Ravi@Example.IN "),
+            Ok((IdentityKind::Email, "ravi@example.in".into()))
+        );
+        assert_eq!(
+            typed_identity("+63 917 123 4567"),
+            Ok((IdentityKind::Phone, "+639171234567".into()))
+        );
+        assert!(typed_identity("ravi at example").is_err());
+        assert!(typed_identity("@example.in").is_err());
+    }
 
     #[test]
     fn email_domains_are_lower_cased_and_garbage_refused() {

@@ -277,6 +277,108 @@ pub async fn update(
     get(conn, id).await
 }
 
+/// Gives a contact another way to reach them: an email address (as
+/// [`seva_core::contact::Email::identity_key`] writes it) or an E.164 number. One that
+/// belongs to another contact is refused (merge the two instead); one the contact has
+/// already changes nothing. A contact in no organization joins the one whose domain a new
+/// address is at.
+pub async fn add_identity(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    kind: IdentityKind,
+    value: &str,
+    actor: &str,
+) -> Result<Contact> {
+    let contact = get(conn, id).await?;
+    if contact.merged_into.is_some() {
+        return Err(Error::invalid(
+            "contact",
+            "this contact was merged into another",
+        ));
+    }
+    match by_identity(conn, kind, value).await {
+        Ok(owner) if owner == id => return Ok(contact),
+        Ok(_) => {
+            return Err(Error::Conflict(
+                "another contact has this address or number: merge the two instead".into(),
+            ));
+        }
+        Err(Error::NotFound) => {}
+        Err(e) => return Err(e),
+    }
+    let now = crate::now().micros();
+    conn.execute(
+        "INSERT INTO contact_identities (kind, value, contact_id, created_at) VALUES ($1, $2, $3, $4)",
+        args![kind.as_str(), value, id.to_string(), now],
+    )
+    .await?;
+    if kind == IdentityKind::Email
+        && contact.organization_id.is_none()
+        && let Some((_, domain)) = value.rsplit_once('@')
+    {
+        conn.execute(
+            "UPDATE contacts SET organization_id = (SELECT id FROM organizations WHERE domain = $1), \
+             updated_at = $2 WHERE id = $3",
+            args![domain, now, id.to_string()],
+        )
+        .await?;
+    }
+    crate::events::append(
+        conn,
+        "contact.updated",
+        None,
+        actor,
+        serde_json::json!({"contact_id": id, "identity_added": {"kind": kind, "value": value}}),
+    )
+    .await?;
+    get(conn, id).await
+}
+
+/// Takes an email address or a phone number from a contact, who keeps at least one way to
+/// be reached. (Chat and messaging identities stay: their channels find the contact by them.)
+pub async fn remove_identity(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    kind: IdentityKind,
+    value: &str,
+    actor: &str,
+) -> Result<Contact> {
+    let contact = get(conn, id).await?;
+    if !matches!(kind, IdentityKind::Email | IdentityKind::Phone) {
+        return Err(Error::invalid(
+            "kind",
+            "only an email address or a phone number can be taken away",
+        ));
+    }
+    if !contact
+        .identities
+        .iter()
+        .any(|i| i.kind == kind && i.value == value)
+    {
+        return Err(Error::invalid("value", "the contact has no such identity"));
+    }
+    if contact.identities.len() == 1 {
+        return Err(Error::invalid(
+            "value",
+            "a contact keeps at least one way to be reached",
+        ));
+    }
+    conn.execute(
+        "DELETE FROM contact_identities WHERE kind = $1 AND value = $2 AND contact_id = $3",
+        args![kind.as_str(), value, id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "contact.updated",
+        None,
+        actor,
+        serde_json::json!({"contact_id": id, "identity_removed": {"kind": kind, "value": value}}),
+    )
+    .await?;
+    get(conn, id).await
+}
+
 /// The contact that stands for a team asking for help (an internal customer), created if
 /// new, with the tier `internal`.
 pub async fn internal(conn: &mut dyn Conn, team_id: &str, team_name: &str) -> Result<ContactId> {

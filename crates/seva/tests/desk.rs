@@ -1269,3 +1269,101 @@ fn organizations_gather_the_people_of_their_domain_and_show_all_their_conversati
         assert_eq!(organization_of(contact), Value::Null);
     }
 }
+
+#[test]
+fn a_contact_gains_and_loses_addresses_and_numbers_and_is_found_by_each() {
+    let seva = Seva::start();
+    let open = |contact: Value| {
+        let (s, c) = seva.api(
+            "POST",
+            "/api/v1/conversations",
+            Some(json!({"contact": contact, "subject": "Ερώτηση", "text": "Γεια σας"})),
+        );
+        assert_eq!(s, 201, "{c}");
+        let (_, c) = seva.api(
+            "GET",
+            &format!("/api/v1/conversations/{}", c["id"].as_str().unwrap()),
+            None,
+        );
+        c["contact_id"].as_str().unwrap().to_string()
+    };
+    let eleni = open(json!({"email": "eleni@example.gr", "name": "Ελένη"}));
+    let nikos = open(json!({"phone": "+30 697 000 0001"}));
+    let (s, org) = seva.api(
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "Acme", "domain": "acme.gr"})),
+    );
+    assert_eq!(s, 201, "{org}");
+    let add = |contact: &str, body: Value| {
+        seva.api(
+            "POST",
+            &format!("/api/v1/contacts/{contact}/identities"),
+            Some(body),
+        )
+    };
+    let remove = |contact: &str, body: Value| {
+        seva.api(
+            "POST",
+            &format!("/api/v1/contacts/{contact}/identities/remove"),
+            Some(body),
+        )
+    };
+    let values = |c: &Value| -> Vec<String> {
+        c["identities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| i["value"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    let (s, c) = add(
+        &eleni,
+        json!({"kind": "phone", "value": "+30 210 123 4567"}),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(values(&c), ["eleni@example.gr", "+302101234567"]);
+    // Her work address, at the organization's domain: she joins it.
+    let (s, c) = add(&eleni, json!({"kind": "email", "value": "Eleni.P@ACME.gr"}));
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["organization_id"], org["id"]);
+    // Another contact's number is refused: merging is the way.
+    let (s, problem) = add(&eleni, json!({"kind": "phone", "value": "+306970000001"}));
+    assert_eq!(s, 409, "{problem}");
+    for (body, field) in [
+        (json!({"kind": "telegram", "value": "123"}), "kind"),
+        (json!({"kind": "email", "value": "no at sign"}), "value"),
+        (json!({"kind": "phone", "value": "12"}), "value"),
+    ] {
+        let (s, problem) = add(&eleni, body);
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+
+    // A customer who calls from the new number is the same contact.
+    assert_eq!(open(json!({"phone": "+302101234567"})), eleni);
+
+    let (s, c) = remove(
+        &eleni,
+        json!({"kind": "phone", "value": "+30 210 123 4567"}),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(values(&c), ["eleni.p@acme.gr", "eleni@example.gr"]);
+    let (s, problem) = remove(&eleni, json!({"kind": "phone", "value": "+302101234567"}));
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("value")),
+        "{problem}"
+    );
+    // Nikos has one number only, which he keeps.
+    let (s, problem) = remove(&nikos, json!({"kind": "phone", "value": "+306970000001"}));
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("value")),
+        "{problem}"
+    );
+}

@@ -6,6 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use serde::Deserialize;
+use seva_core::contact::{Email, IdentityKind, PhoneE164};
 use seva_core::{ContactId, OrganizationId};
 use seva_store::contacts::{self, Contact};
 use seva_store::op;
@@ -22,6 +23,11 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/contacts", get(list))
         .route("/api/v1/contacts/{id}", get(get_one).patch(update))
         .route("/api/v1/contacts/{id}/merge", post(merge))
+        .route("/api/v1/contacts/{id}/identities", post(add_identity))
+        .route(
+            "/api/v1/contacts/{id}/identities/remove",
+            post(remove_identity),
+        )
         .route(
             "/api/v1/organizations",
             get(organizations).post(create_organization),
@@ -184,6 +190,72 @@ pub async fn create_organization(
         .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref()).await))
         .await?;
     Ok(json(StatusCode::CREATED, &org))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityBody {
+    /// `email` or `phone`.
+    pub kind: IdentityKind,
+    /// The address or the number (`+30 210 …` is fine; it is stored in E.164).
+    pub value: String,
+}
+
+impl IdentityBody {
+    /// The identity as stored, or the refusal naming the field.
+    fn stored(&self) -> Result<(IdentityKind, String), Problem> {
+        match self.kind {
+            IdentityKind::Email => Email::parse(&self.value)
+                .map(|e| (IdentityKind::Email, e.identity_key()))
+                .map_err(|e| Problem::bad_request("value", e.0)),
+            IdentityKind::Phone => PhoneE164::parse(&self.value)
+                .map(|p| (IdentityKind::Phone, p.as_str().to_string()))
+                .map_err(|e| Problem::bad_request("value", e.0)),
+            _ => Err(Problem::bad_request(
+                "kind",
+                "an email address or a phone number",
+            )),
+        }
+    }
+}
+
+/// Give a contact another email address or phone number. One that belongs to another
+/// contact is refused (409): merge the two instead.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/identities", request_body = IdentityBody, tag = "contacts",
+    responses((status = 200, body = Contact), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn add_identity(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<IdentityBody>,
+) -> Result<Response, Problem> {
+    let id: ContactId = parse_id("id", &id)?;
+    let (kind, value) = body.stored()?;
+    let actor = caller.viewer().actor();
+    let contact = state
+        .store
+        .write(op!(c => contacts::add_identity(c, id, kind, &value, &actor).await))
+        .await?;
+    Ok(json(StatusCode::OK, &contact))
+}
+
+/// Take an email address or phone number from a contact, who keeps at least one.
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/identities/remove", request_body = IdentityBody, tag = "contacts",
+    responses((status = 200, body = Contact), (status = 422, body = Problem)))]
+pub async fn remove_identity(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<IdentityBody>,
+) -> Result<Response, Problem> {
+    let id: ContactId = parse_id("id", &id)?;
+    let (kind, value) = body.stored()?;
+    let actor = caller.viewer().actor();
+    let contact = state
+        .store
+        .write(op!(c => contacts::remove_identity(c, id, kind, &value, &actor).await))
+        .await?;
+    Ok(json(StatusCode::OK, &contact))
 }
 
 /// Organizations are made, changed and deleted by supervisors and admins.

@@ -1147,6 +1147,84 @@ pub async fn contact_update(
 }
 
 #[derive(Deserialize)]
+pub struct IdentityForm {
+    #[serde(default)]
+    csrf: String,
+    /// An email address or a phone number, as typed.
+    #[serde(default)]
+    value: String,
+    /// With `value` as stored, to take it away: `email` or `phone`.
+    #[serde(default)]
+    kind: String,
+}
+
+/// Gives the contact another email address or phone number.
+pub async fn identity_add(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<IdentityForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let (kind, value) = match seva_core::contact::typed_identity(&form.value) {
+        Ok(identity) => identity,
+        Err(_) => {
+            let error = format!("value: {}", t.s("contact-merge-unreadable"));
+            return contact_page(&state, &agent, id, false, Some(error)).await;
+        }
+    };
+    let actor = agent.0.viewer().actor();
+    let done = state
+        .store
+        .write(op!(c => contacts::add_identity(c, id, kind, &value, &actor).await))
+        .await;
+    identity_changed(&state, &agent, id, done).await
+}
+
+/// Takes an email address or phone number from the contact.
+pub async fn identity_remove(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<IdentityForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let Ok(kind) = form.kind.parse::<IdentityKind>() else {
+        return Err(PageError(Problem::bad_request("kind", "email or phone"), t));
+    };
+    let actor = agent.0.viewer().actor();
+    let value = form.value;
+    let done = state
+        .store
+        .write(op!(c => contacts::remove_identity(c, id, kind, &value, &actor).await))
+        .await;
+    identity_changed(&state, &agent, id, done).await
+}
+
+/// The contact's page after a change to its identities: saved, or the refusal shown.
+async fn identity_changed(
+    state: &Shared,
+    agent: &Agent,
+    id: ContactId,
+    done: seva_store::Result<Contact>,
+) -> Result<Response, PageError> {
+    match done {
+        Ok(_) => Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response()),
+        Err(seva_store::Error::Conflict(why)) => {
+            contact_page(state, agent, id, false, Some(format!("value: {why}"))).await
+        }
+        Err(e) => {
+            let error = super::refusal(e, agent.tr())?;
+            contact_page(state, agent, id, false, Some(error)).await
+        }
+    }
+}
+
+#[derive(Deserialize)]
 pub struct MergeForm {
     csrf: String,
     /// The email address or phone number of the contact that stays.
@@ -1170,22 +1248,7 @@ pub async fn contact_merge(
         ));
     }
     let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
-    let written = form.into.trim();
-    let identity = if written.contains('@') {
-        seva_core::contact::Email::parse(written)
-            .map(|e| (seva_core::contact::IdentityKind::Email, e.identity_key()))
-            .ok()
-    } else {
-        seva_core::contact::PhoneE164::parse(written)
-            .map(|p| {
-                (
-                    seva_core::contact::IdentityKind::Phone,
-                    p.as_str().to_string(),
-                )
-            })
-            .ok()
-    };
-    let Some((kind, value)) = identity else {
+    let Ok((kind, value)) = seva_core::contact::typed_identity(&form.into) else {
         let error = format!("into: {}", t.s("contact-merge-unreadable"));
         return contact_page(&state, &agent, id, false, Some(error)).await;
     };

@@ -127,6 +127,11 @@ pub fn router() -> Router<Shared> {
             get(desk::contact).post(desk::contact_update),
         )
         .route("/contacts/{id}/merge", post(desk::contact_merge))
+        .route("/contacts/{id}/identities", post(desk::identity_add))
+        .route(
+            "/contacts/{id}/identities/remove",
+            post(desk::identity_remove),
+        )
         .route("/live", get(crate::live::stream))
         .route("/contact", get(public::form).post(public::submit))
         .route("/kb", get(knowledge::list))

@@ -6,7 +6,7 @@
 use axum::extract::{Multipart, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
-use seva_core::contact::{Email, IdentityKind, PhoneE164};
+use seva_core::contact::{IdentityKind, typed_identity};
 use seva_core::conversation::{Channel, MessageKind, Priority, Status};
 use seva_store::conversations::{self, Start};
 use seva_store::op;
@@ -65,8 +65,7 @@ impl Draft {
     }
 }
 
-/// The contact a typed address or number means: an email address if it has an @, a phone
-/// number otherwise.
+/// The contact a typed address or number means.
 fn identity(raw: &str) -> Result<(IdentityKind, String), seva_store::Error> {
     if raw.is_empty() {
         return Err(seva_store::Error::invalid(
@@ -74,15 +73,7 @@ fn identity(raw: &str) -> Result<(IdentityKind, String), seva_store::Error> {
             "give the customer's email address or phone number",
         ));
     }
-    if raw.contains('@') {
-        Email::parse(raw)
-            .map(|e| (IdentityKind::Email, e.identity_key()))
-            .map_err(|e| seva_store::Error::invalid("contact", e.0))
-    } else {
-        PhoneE164::parse(raw)
-            .map(|p| (IdentityKind::Phone, p.as_str().to_string()))
-            .map_err(|e| seva_store::Error::invalid("contact", e.0))
-    }
+    typed_identity(raw).map_err(|e| seva_store::Error::invalid("contact", e.0))
 }
 
 /// A field's word, or the store's refusal naming the field.

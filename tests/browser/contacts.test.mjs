@@ -202,4 +202,20 @@ test("an agent gives a contact a new number and takes it away again", async () =
   assert.equal(await page.getByText("+306971112233").count(), 0);
   // The one way left to reach him cannot be taken away.
   assert.equal(await page.getByRole("button", { name: /^Take away/ }).count(), 0);
+
+  // A contact added by hand, before she writes; the same address twice is refused.
+  await page.goto(`${base}/contacts`);
+  const added = page.getByRole("form", { name: "Add a contact" });
+  await added.getByLabel("Name").fill("Μαρία Γεωργίου");
+  await added.getByLabel("Email address or phone number").fill("Maria.G@example.gr");
+  await added.getByRole("button", { name: "Add a contact" }).click();
+  await page.waitForURL(/\/contacts\/[0-9a-f-]+$/);
+  await page.getByRole("heading", { name: "Μαρία Γεωργίου" }).waitFor();
+  await page.getByText("maria.g@example.gr").waitFor();
+  await page.goto(`${base}/contacts`);
+  await added.getByLabel("Name").fill("Maria again");
+  await added.getByLabel("Email address or phone number").fill("maria.g@example.gr");
+  await added.getByRole("button", { name: "Add a contact" }).click();
+  await page.locator("[role=alert]", { hasText: "reach: a contact with this address or number exists" }).waitFor();
+  assert.equal(await added.getByLabel("Name").inputValue(), "Maria again");
 });

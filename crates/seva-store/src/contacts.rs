@@ -277,6 +277,47 @@ pub async fn update(
     get(conn, id).await
 }
 
+/// Adds a contact by hand, before they ever write: a name, one way to reach them and,
+/// if given, an organization (else the one whose domain their address is at). An
+/// address or number another contact has is refused.
+pub async fn create(
+    conn: &mut dyn Conn,
+    name: &str,
+    identity: (IdentityKind, &str),
+    organization: Option<OrganizationId>,
+    actor: &str,
+) -> Result<Contact> {
+    let name = seva_core::contact::clean_name(name)
+        .ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;
+    if let Some(o) = organization {
+        crate::organizations::get(conn, o)
+            .await
+            .map_err(|_| Error::invalid("organization_id", "no such organization"))?;
+    }
+    let (id, created) = resolve(conn, identity.0, identity.1, Some(&name)).await?;
+    if !created {
+        return Err(Error::Conflict(
+            "a contact with this address or number exists".into(),
+        ));
+    }
+    if let Some(o) = organization {
+        conn.execute(
+            "UPDATE contacts SET organization_id = $1 WHERE id = $2",
+            args![o.to_string(), id.to_string()],
+        )
+        .await?;
+    }
+    crate::events::append(
+        conn,
+        "contact.created",
+        None,
+        actor,
+        serde_json::json!({"contact_id": id}),
+    )
+    .await?;
+    get(conn, id).await
+}
+
 /// Gives a contact another way to reach them: an email address (as
 /// [`seva_core::contact::Email::identity_key`] writes it) or an E.164 number. One that
 /// belongs to another contact is refused (merge the two instead); one the contact has

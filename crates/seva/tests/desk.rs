@@ -1367,3 +1367,68 @@ fn a_contact_gains_and_loses_addresses_and_numbers_and_is_found_by_each() {
         "{problem}"
     );
 }
+
+#[test]
+fn contacts_are_added_by_hand_before_they_write_and_never_twice() {
+    let seva = Seva::start();
+    let (s, org) = seva.api(
+        "POST",
+        "/api/v1/organizations",
+        Some(json!({"name": "Acme PH", "domain": "acme.ph"})),
+    );
+    assert_eq!(s, 201, "{org}");
+    let (s, juan) = seva.api(
+        "POST",
+        "/api/v1/contacts",
+        Some(
+            json!({"name": "Juan dela Cruz", "email": "Juan@Acme.PH", "phone": "+63 917 000 1111"}),
+        ),
+    );
+    assert_eq!(s, 201, "{juan}");
+    assert_eq!(juan["organization_id"], org["id"], "joined by the domain");
+    assert_eq!(juan["identities"].as_array().map(Vec::len), Some(2));
+    let count = || {
+        let (_, list) = seva.api("GET", "/api/v1/contacts?limit=200", None);
+        list.as_array().unwrap().len()
+    };
+    assert_eq!(count(), 1);
+    // The same address again, or a new address with his number: refused, nothing written.
+    for body in [
+        json!({"name": "Juan again", "email": "juan@acme.ph"}),
+        json!({"name": "Someone", "email": "someone@example.ph", "phone": "+639170001111"}),
+    ] {
+        let (s, problem) = seva.api("POST", "/api/v1/contacts", Some(body));
+        assert_eq!(s, 409, "{problem}");
+    }
+    for (body, field) in [
+        (json!({"name": "No way to reach"}), "email"),
+        (json!({"name": "Bad phone", "phone": "12"}), "phone"),
+        (json!({"name": "  ", "email": "blank@example.ph"}), "name"),
+        (
+            json!({"name": "X", "email": "x@example.ph", "organization_id": "01900000-0000-7000-8000-000000000000"}),
+            "organization_id",
+        ),
+    ] {
+        let (s, problem) = seva.api("POST", "/api/v1/contacts", Some(body));
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some(field)),
+            "{problem}"
+        );
+    }
+    assert_eq!(count(), 1);
+    // When he writes, it is to him that the conversation belongs.
+    let (s, c) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"phone": "+639170001111"}, "subject": "Resibo", "text": "Kailangan ko ng resibo"})),
+    );
+    assert_eq!(s, 201, "{c}");
+    let (_, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{}", c["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(c["contact_id"], juan["id"]);
+    assert_eq!(c["contact_name"], "Juan dela Cruz");
+}

@@ -20,7 +20,7 @@ use crate::problem::Problem;
 
 pub fn router() -> Router<Shared> {
     Router::new()
-        .route("/api/v1/contacts", get(list))
+        .route("/api/v1/contacts", get(list).post(create))
         .route("/api/v1/contacts/{id}", get(get_one).patch(update))
         .route("/api/v1/contacts/{id}/merge", post(merge))
         .route("/api/v1/contacts/{id}/identities", post(add_identity))
@@ -190,6 +190,67 @@ pub async fn create_organization(
         .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref()).await))
         .await?;
     Ok(json(StatusCode::CREATED, &org))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewContact {
+    pub name: String,
+    /// `email` or `phone` is required; with both, the phone is added as a second identity.
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub organization_id: Option<OrganizationId>,
+}
+
+/// Add a contact before they ever write. An address or number another contact has is
+/// refused (409).
+#[utoipa::path(post, path = "/api/v1/contacts", request_body = NewContact, tag = "contacts",
+    responses((status = 201, body = Contact), (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn create(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NewContact>,
+) -> Result<Response, Problem> {
+    let email = match body.email.as_deref() {
+        Some(e) => Some(
+            Email::parse(e)
+                .map_err(|e| Problem::bad_request("email", e.0))?
+                .identity_key(),
+        ),
+        None => None,
+    };
+    let phone = match body.phone.as_deref() {
+        Some(p) => Some(
+            PhoneE164::parse(p)
+                .map_err(|e| Problem::bad_request("phone", e.0))?
+                .as_str()
+                .to_string(),
+        ),
+        None => None,
+    };
+    let first = match (&email, &phone) {
+        (Some(e), _) => (IdentityKind::Email, e.clone()),
+        (None, Some(p)) => (IdentityKind::Phone, p.clone()),
+        (None, None) => {
+            return Err(Problem::bad_request(
+                "email",
+                "give the contact's email or phone",
+            ));
+        }
+    };
+    let second = phone.filter(|_| email.is_some());
+    let actor = caller.viewer().actor();
+    let contact = state
+        .store
+        .write(op!(c => {
+            let made = contacts::create(c, &body.name, (first.0, &first.1), body.organization_id, &actor).await?;
+            match second {
+                Some(p) => contacts::add_identity(c, made.id, IdentityKind::Phone, &p, &actor).await,
+                None => Ok(made),
+            }
+        }))
+        .await?;
+    Ok(json(StatusCode::CREATED, &contact))
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -948,6 +948,11 @@ struct ContactsPage {
     languages: &'static [(&'static str, &'static str)],
     q: String,
     contacts: Vec<Contact>,
+    csrf: String,
+    organizations: Vec<seva_store::organizations::Organization>,
+    /// The new-contact form as sent, shown again with its refusal.
+    draft: NewContactForm,
+    error: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -955,26 +960,98 @@ pub struct ContactsQuery {
     q: Option<String>,
 }
 
-pub async fn contacts(
-    State(state): State<Shared>,
-    agent: Agent,
-    Query(query): Query<ContactsQuery>,
+async fn contacts_page(
+    state: &Shared,
+    agent: &Agent,
+    q: String,
+    draft: NewContactForm,
+    error: Option<String>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let q = query.q.unwrap_or_default();
     let search = q.clone();
-    let list = state
+    let (list, organizations) = state
         .store
-        .read(op!(c => contacts::list(c, Some(&search), 100).await))
+        .read(op!(c => Ok((
+            contacts::list(c, Some(&search), 100).await?,
+            seva_store::organizations::list(c).await?,
+        ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    Ok(render(&ContactsPage {
+    let refused = error.is_some();
+    let page = ContactsPage {
         t,
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
         q,
         contacts: list,
-    }))
+        csrf: agent.0.csrf().to_string(),
+        organizations,
+        draft,
+        error,
+    };
+    Ok(super::render_form(&page, refused))
+}
+
+pub async fn contacts(
+    State(state): State<Shared>,
+    agent: Agent,
+    Query(query): Query<ContactsQuery>,
+) -> Result<Response, PageError> {
+    let q = query.q.unwrap_or_default();
+    contacts_page(&state, &agent, q, NewContactForm::default(), None).await
+}
+
+#[derive(Deserialize, Default)]
+pub struct NewContactForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    name: String,
+    /// An email address or a phone number, as typed.
+    #[serde(default)]
+    reach: String,
+    #[serde(default)]
+    organization: String,
+}
+
+/// Adds a contact by hand and opens their page.
+pub async fn contact_create(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<NewContactForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let identity = seva_core::contact::typed_identity(&form.reach)
+        .map_err(|_| seva_store::Error::invalid("reach", t.s("contact-merge-unreadable")));
+    let organization = match form.organization.trim() {
+        "" => Ok(None),
+        o => o
+            .parse()
+            .map(Some)
+            .map_err(|_| seva_store::Error::invalid("organization_id", "no such organization")),
+    };
+    let actor = agent.0.viewer().actor();
+    let made = match (identity, organization) {
+        (Ok((kind, value)), Ok(org)) => {
+            let name = form.name.clone();
+            state
+                .store
+                .write(op!(c => contacts::create(c, &name, (kind, &value), org, &actor).await))
+                .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    match made {
+        Ok(c) => Ok(Redirect::to(&format!("/contacts/{}", c.id)).into_response()),
+        Err(e) => {
+            let error = match e {
+                seva_store::Error::Conflict(why) => format!("reach: {why}"),
+                e => super::refusal(e, t)?,
+            };
+            contacts_page(&state, &agent, String::new(), form, Some(error)).await
+        }
+    }
 }
 
 #[derive(askama::Template)]

@@ -74,7 +74,7 @@ pub fn router() -> Router<Shared> {
             get(supervise::rules_list).post(supervise::rules_submit),
         )
         .route("/rules/{id}/delete", post(supervise::rules_delete))
-        .route("/contacts", get(desk::contacts))
+        .route("/contacts", get(desk::contacts).post(desk::contact_create))
         .route(
             "/organizations",
             get(organizations::list).post(organizations::create),

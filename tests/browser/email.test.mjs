@@ -295,6 +295,8 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await inCopy.getByLabel("Put in copy").fill("Juan@Example.ph");
   await inCopy.getByRole("button", { name: "Add" }).click();
   await inCopy.getByText("juan@example.ph").waitFor();
+  // The reply box says where the reply goes.
+  assert.equal(await page.locator("#mailed-to").textContent(), "A reply is mailed to maria@example.ph. In copy: juan@example.ph");
   await page.getByLabel("Your answer").fill("Kasama na si Juan.");
   await page.getByRole("button", { name: "Send" }).click();
   await waitFor("the reply at the relay", () => relayed.length > mailed + 1);
@@ -309,8 +311,10 @@ test("an agent writes a call down and writes to a customer first, from New conve
   assert.equal(await form.getByLabel("Customer's email address or phone number").inputValue(), "maria@example.ph");
 
   // A call written down and settled on the phone: no mail, solved, and its page offers a
-  // note rather than a message that could not reach anyone.
-  await page.goto(base + "/conversations/new");
+  // note rather than a message that could not reach anyone. The c key opens the form.
+  await page.goto(base + "/inbox");
+  await page.keyboard.press("c");
+  await page.waitForURL(base + "/conversations/new");
   await form.getByLabel("Customer's email address or phone number").fill("+63 917 555 0101");
   await form.getByLabel("Customer's name (for a new contact)").fill("Jose Rizal");
   await form.getByLabel("Subject").fill("Tanong sa resibo");

@@ -287,6 +287,8 @@
       document.querySelector("form[action$='/assign'] input[name=owner][type=hidden]")?.form.requestSubmit();
     } else if (e.key === "u" && conversationId) {
       location.href = "/inbox";
+    } else if (e.key === "c" && document.querySelector("a.new-conversation")) {
+      location.href = "/conversations/new";
     }
   });
   document.addEventListener("click", (e) => {

@@ -227,6 +227,41 @@ pub async fn contact_address(conn: &mut dyn Conn, contact: ContactId) -> Result<
     .transpose()
 }
 
+/// Where a reply in this conversation is mailed: the address the customer last wrote to
+/// it from, when it is one of theirs (a customer with a home and a work address is
+/// answered where they wrote from), else their first address.
+pub async fn reply_address(conn: &mut dyn Conn, c: &Conversation) -> Result<Option<String>> {
+    match last_written_from(conn, c).await? {
+        Some(a) => Ok(Some(a)),
+        None => contact_address(conn, c.contact_id).await,
+    }
+}
+
+async fn last_written_from(conn: &mut dyn Conn, c: &Conversation) -> Result<Option<String>> {
+    let Some(row) = conn
+        .query_opt(
+            "SELECT email FROM messages WHERE conversation_id = $1 AND kind = 'inbound' \
+             AND channel = 'email' AND email IS NOT NULL ORDER BY seq DESC LIMIT 1",
+            args![c.id.to_string()],
+        )
+        .await?
+    else {
+        return Ok(None);
+    };
+    let headers: serde_json::Value = serde_json::from_str(row.str(0)?).unwrap_or_default();
+    let Some(from) = headers["from"]["email"].as_str().map(str::to_lowercase) else {
+        return Ok(None);
+    };
+    let theirs = conn
+        .query_opt(
+            "SELECT 1 FROM contact_identities WHERE contact_id = $1 AND kind = 'email' AND value = $2",
+            args![c.contact_id.to_string(), from.as_str()],
+        )
+        .await?
+        .is_some();
+    Ok(theirs.then_some(from))
+}
+
 /// Automatic mail sent to this contact since `since` (microseconds): the per-contact limit
 /// on acknowledgements reads it.
 pub async fn automatic_sent_since(
@@ -351,7 +386,7 @@ pub async fn outgoing(conn: &mut dyn Conn, message: MessageId) -> Result<Outgoin
         Some(i) => Some(crate::inboxes::get(conn, i).await?),
         None => None,
     };
-    let to = contact_address(conn, conversation.contact_id)
+    let to = reply_address(conn, &conversation)
         .await?
         .map(|a| (a, conversation.contact_name.clone()));
     let cc = participants(conn, conversation.id).await?;

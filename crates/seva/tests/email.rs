@@ -1519,3 +1519,49 @@ fn people_put_in_copy_receive_every_reply_until_taken_out() {
         "{problem}"
     );
 }
+
+#[test]
+fn a_customer_with_two_addresses_is_answered_where_they_wrote_from() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    send(
+        &seva,
+        &mail("Ravi <ravi@example.in>", "Home order", "", "From home."),
+    );
+    let home = only_conversation(&seva);
+    let contact = home["contact_id"].as_str().unwrap().to_string();
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/contacts/{contact}/identities"),
+        Some(json!({"kind": "email", "value": "Ravi.Work@Example.in"})),
+    );
+    assert_eq!(s, 200, "{c}");
+    // He writes again from work: the same contact, a new conversation, answered at work.
+    send(
+        &seva,
+        &mail(
+            "Ravi <Ravi.Work@example.in>",
+            "Work order",
+            "",
+            "From the office.",
+        ),
+    );
+    let work = conversations(&seva)
+        .into_iter()
+        .find(|c| c["subject"] == "Work order")
+        .expect("the work conversation");
+    assert_eq!(work["contact_id"], json!(contact));
+    reply(&seva, work["id"].as_str().unwrap(), "Answered at work.");
+    reply(&seva, home["id"].as_str().unwrap(), "Answered at home.");
+    let sent = relay.wait_for(2);
+    let to_of = |text: &str| {
+        sent.iter()
+            .find(|m| m.parsed().text.contains(text))
+            .expect("the answer was sent")
+            .to
+            .clone()
+    };
+    assert_eq!(to_of("Answered at work."), ["ravi.work@example.in"]);
+    assert_eq!(to_of("Answered at home."), ["ravi@example.in"]);
+}

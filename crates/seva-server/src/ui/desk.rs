@@ -423,6 +423,8 @@ struct ConversationPage {
     customer: Vec<(String, String)>,
     organization: Option<seva_store::organizations::Organization>,
     copy: Vec<(String, Option<String>)>,
+    /// Where a reply goes by email (email conversations).
+    mailed_to: Option<String>,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -540,7 +542,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization, copy))) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization, copy, mailed_to))) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -561,7 +563,11 @@ pub async fn conversation(
                 None => None,
             };
             let copy = seva_store::email::participants(c, id).await?;
-            let customer = (contact.identities, organization, copy);
+            let mailed_to = match conv.channel {
+                seva_core::conversation::Channel::Email => seva_store::email::reply_address(c, &conv).await?,
+                _ => None,
+            };
+            let customer = (contact.identities, organization, copy, mailed_to);
             Ok((conv, list, events, names, teams, (work, macros, defs, customer)))
         }))
         .await
@@ -673,6 +679,7 @@ pub async fn conversation(
         customer,
         organization,
         copy,
+        mailed_to,
     }))
 }
 

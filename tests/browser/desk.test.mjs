@@ -203,7 +203,7 @@ test("on a phone's width the inbox, a conversation and the other desk pages fit 
   await page.locator(".side").getByRole("link", { name: "రమేష్ కుమార్" }).click();
   await page.locator("tr", { hasText: "బిల్లులో తప్పు ఉంది" }).waitFor();
   assert.equal(await overflow(), 0, "the contact page is no wider than the screen");
-  for (const path of ["/contacts", "/kb"]) {
+  for (const path of ["/contacts", "/kb", "/conversations/new", "/organizations", "/search?q=%E0%B0%AC%E0%B0%BF%E0%B0%B2%E0%B1%8D%E0%B0%B2%E0%B1%81"]) {
     await page.goto(base + path);
     assert.equal(await overflow(), 0, `${path} is no wider than the screen`);
   }

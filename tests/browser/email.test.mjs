@@ -320,6 +320,22 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await form.getByLabel("Subject").fill("Tanong sa resibo");
   await form.getByLabel("Message").fill("Tumawag si Jose: gusto niya ng kopya ng resibo. Ipinadala na.");
   await form.getByLabel("Status").selectOption("solved");
+  // Sent twice in a row (a double click), the form goes once: the page holds the second.
+  const sent = await page.evaluate(() => {
+    const f = document.querySelector("form[action='/conversations']");
+    let n = 0;
+    const count = (e) => {
+      if (!e.defaultPrevented) n += 1;
+      e.preventDefault();
+    };
+    window.addEventListener("submit", count);
+    f.requestSubmit();
+    f.requestSubmit();
+    window.removeEventListener("submit", count);
+    delete f.dataset.sending;
+    return n;
+  });
+  assert.equal(sent, 1, "the form is sent once");
   await form.getByRole("button", { name: "Open the conversation" }).click();
   await page.waitForURL(/\/conversations\/[0-9a-f-]+$/);
   const call = (await api("GET", `/api/v1/conversations/${page.url().split("/").pop()}`)).json;

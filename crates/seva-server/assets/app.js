@@ -31,6 +31,22 @@
   }
   localTimes(document);
 
+  // A form is sent once: a second click while its answer loads (a double click) would
+  // send the reply, or open the conversation, twice. A form the page sent itself (the
+  // chat's reply box) is not marked; one shown again from the history is sendable again.
+  document.addEventListener("submit", (e) => {
+    const form = e.target;
+    if (e.defaultPrevented || form.method.toLowerCase() !== "post") return;
+    if (form.dataset.sending) {
+      e.preventDefault();
+      return;
+    }
+    form.dataset.sending = "1";
+  });
+  window.addEventListener("pageshow", () => {
+    document.querySelectorAll("form[data-sending]").forEach((f) => delete f.dataset.sending);
+  });
+
   // A new inbox's form shows the fields of the channel chosen (all of them without this
   // script).
   const channelPick = document.querySelector("select[name=channel]");

@@ -521,8 +521,20 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         ])
         .unwrap();
     assert_eq!(res.status().as_u16(), 403);
-    // A real login.
+    // A real login, from a login page loaded before another one (a second tab, or a
+    // page's background fetch sent to the login page): the second keeps the first's token.
     let (cookie, csrf) = common::login_page(&seva, &agent);
+    let mut again = agent
+        .get(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .call()
+        .unwrap();
+    assert_eq!(common::set_cookie(&again), cookie);
+    let html = again.body_mut().read_to_string().unwrap();
+    assert_eq!(
+        common::attribute_after(&html, "name=\"csrf\" value=\""),
+        csrf
+    );
     let res = agent
         .post(&seva.url("/login"))
         .header("Cookie", &cookie)

@@ -39,14 +39,21 @@ fn tr_from(headers: &HeaderMap) -> Tr {
     )
 }
 
+/// Shows the login form. Its token is the one the browser already holds, when it holds
+/// one: a second login page loaded meanwhile (another tab, a page's own background fetch
+/// sent to the login page once its session ended) must not make the first one's form
+/// stale.
 fn login_form(
     state: &Shared,
-    t: Tr,
+    headers: &HeaderMap,
     email: String,
     error: Option<String>,
     status: axum::http::StatusCode,
 ) -> Response {
-    let csrf = auth::new_secret();
+    let t = tr_from(headers);
+    let csrf = auth::cookie(headers, LOGIN_COOKIE)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(auth::new_secret);
     let page = LoginPage {
         t,
         me: None,
@@ -73,7 +80,7 @@ fn secure(state: &Shared) -> &'static str {
 pub async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
     login_form(
         &state,
-        tr_from(&headers),
+        &headers,
         String::new(),
         None,
         axum::http::StatusCode::OK,
@@ -163,7 +170,7 @@ pub async fn login(
         }
         return login_form(
             &state,
-            t,
+            &headers,
             email,
             Some(t.s("login-failed")),
             axum::http::StatusCode::UNAUTHORIZED,

@@ -328,7 +328,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if c.first_response_at.is_some() {
                 crate::sla::on_customer_message(conn, c.id).await?;
             }
-            notify_followers(conn, &c, Writer::Customer, a.text).await?;
+            notify_followers(conn, &c, None, a.text).await?;
             (c.id, c.reference, false, None, c.subject)
         }
         _ => {
@@ -486,10 +486,7 @@ pub async fn start(conn: &mut dyn Conn, viewer: &Viewer, s: Start<'_>) -> Result
         }
     }
     if let Some(team) = s.team_id {
-        crate::teams::get(conn, team).await.map_err(|e| match e {
-            Error::NotFound => Error::invalid("team_id", "no such team"),
-            e => e,
-        })?;
+        check_team(conn, team).await?;
     }
     let received = match s.first {
         MessageKind::Inbound => {
@@ -633,24 +630,15 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
     })
 }
 
-/// Who wrote a message its followers are told of.
-enum Writer {
-    Customer,
-    Agent(AgentId),
-}
-
-/// Tells the conversation's followers of a new message in it: each but its writer, who
-/// is not disabled and may still see the conversation.
+/// Tells the conversation's followers of a new message in it, written by the agent
+/// `author` (or, with `None`, by the customer): each follower but its author who is not
+/// disabled and may still see the conversation.
 async fn notify_followers(
     conn: &mut dyn Conn,
     c: &Conversation,
-    writer: Writer,
+    author: Option<AgentId>,
     text: &str,
 ) -> Result<()> {
-    let author = match writer {
-        Writer::Agent(a) => Some(a),
-        Writer::Customer => None,
-    };
     let told: Vec<AgentId> = c
         .followers
         .iter()
@@ -891,7 +879,7 @@ pub async fn reply(
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
     }
-    notify_followers(conn, &c, Writer::Agent(viewer.agent_id), r.text).await?;
+    notify_followers(conn, &c, Some(viewer.agent_id), r.text).await?;
     if r.kind == MessageKind::Note {
         notify_mentions(conn, viewer, &c, r.text).await?;
     }
@@ -1116,10 +1104,7 @@ pub async fn assign(
     }
     if let Some(team) = to.team {
         if let Some(t) = team {
-            crate::teams::get(conn, t).await.map_err(|e| match e {
-                Error::NotFound => Error::invalid("team_id", "no such team"),
-                e => e,
-            })?;
+            check_team(conn, t).await?;
         }
         apply_team(conn, &c, team, &actor).await?;
     }
@@ -1135,6 +1120,15 @@ async fn check_owner(conn: &mut dyn Conn, agent: AgentId) -> Result<()> {
     if a.disabled {
         return Err(Error::invalid("owner_id", "that agent is disabled"));
     }
+    Ok(())
+}
+
+/// Refuses a team that does not exist, naming the field.
+async fn check_team(conn: &mut dyn Conn, team: TeamId) -> Result<()> {
+    crate::teams::get(conn, team).await.map_err(|e| match e {
+        Error::NotFound => Error::invalid("team_id", "no such team"),
+        e => e,
+    })?;
     Ok(())
 }
 

@@ -252,9 +252,7 @@ pub async fn update(
     }
     if let Some(org) = organization {
         if let Some(o) = org {
-            crate::organizations::get(conn, o)
-                .await
-                .map_err(|_| Error::invalid("organization_id", "no such organization"))?;
+            check_organization(conn, o).await?;
         }
         conn.execute(
             "UPDATE contacts SET organization_id = $1, updated_at = $2 WHERE id = $3",
@@ -277,6 +275,14 @@ pub async fn update(
     get(conn, id).await
 }
 
+/// Refuses an organization that does not exist, naming the field.
+async fn check_organization(conn: &mut dyn Conn, organization: OrganizationId) -> Result<()> {
+    crate::organizations::get(conn, organization)
+        .await
+        .map_err(|_| Error::invalid("organization_id", "no such organization"))?;
+    Ok(())
+}
+
 /// Adds a contact by hand, before they ever write: a name, one way to reach them and,
 /// if given, an organization (else the one whose domain their address is at). An
 /// address or number another contact has is refused.
@@ -290,9 +296,7 @@ pub async fn create(
     let name = seva_core::contact::clean_name(name)
         .ok_or_else(|| Error::invalid("name", "a name cannot be empty"))?;
     if let Some(o) = organization {
-        crate::organizations::get(conn, o)
-            .await
-            .map_err(|_| Error::invalid("organization_id", "no such organization"))?;
+        check_organization(conn, o).await?;
     }
     let (id, created) = resolve(conn, identity.0, identity.1, Some(&name)).await?;
     if !created {

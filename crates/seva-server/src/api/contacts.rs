@@ -211,23 +211,16 @@ pub async fn create(
     caller: Caller,
     ApiJson(body, _): ApiJson<NewContact>,
 ) -> Result<Response, Problem> {
-    let email = match body.email.as_deref() {
-        Some(e) => Some(
-            Email::parse(e)
-                .map_err(|e| Problem::bad_request("email", e.0))?
-                .identity_key(),
-        ),
-        None => None,
-    };
-    let phone = match body.phone.as_deref() {
-        Some(p) => Some(
-            PhoneE164::parse(p)
-                .map_err(|e| Problem::bad_request("phone", e.0))?
-                .as_str()
-                .to_string(),
-        ),
-        None => None,
-    };
+    let email = body
+        .email
+        .as_deref()
+        .map(|e| email_key("email", e))
+        .transpose()?;
+    let phone = body
+        .phone
+        .as_deref()
+        .map(|p| phone_key("phone", p))
+        .transpose()?;
     let first = match (&email, &phone) {
         (Some(e), _) => (IdentityKind::Email, e.clone()),
         (None, Some(p)) => (IdentityKind::Phone, p.clone()),
@@ -262,16 +255,26 @@ pub struct IdentityBody {
     pub value: String,
 }
 
+/// An email address as its identity is stored, or the refusal naming `field`.
+pub(crate) fn email_key(field: &'static str, raw: &str) -> Result<String, Problem> {
+    Email::parse(raw)
+        .map(|e| e.identity_key())
+        .map_err(|e| Problem::bad_request(field, e.0))
+}
+
+/// A phone number as its identity is stored (E.164), or the refusal naming `field`.
+pub(crate) fn phone_key(field: &'static str, raw: &str) -> Result<String, Problem> {
+    PhoneE164::parse(raw)
+        .map(|p| p.as_str().to_string())
+        .map_err(|e| Problem::bad_request(field, e.0))
+}
+
 impl IdentityBody {
     /// The identity as stored, or the refusal naming the field.
     fn stored(&self) -> Result<(IdentityKind, String), Problem> {
         match self.kind {
-            IdentityKind::Email => Email::parse(&self.value)
-                .map(|e| (IdentityKind::Email, e.identity_key()))
-                .map_err(|e| Problem::bad_request("value", e.0)),
-            IdentityKind::Phone => PhoneE164::parse(&self.value)
-                .map(|p| (IdentityKind::Phone, p.as_str().to_string()))
-                .map_err(|e| Problem::bad_request("value", e.0)),
+            IdentityKind::Email => Ok((IdentityKind::Email, email_key("value", &self.value)?)),
+            IdentityKind::Phone => Ok((IdentityKind::Phone, phone_key("value", &self.value)?)),
             _ => Err(Problem::bad_request(
                 "kind",
                 "an email address or a phone number",

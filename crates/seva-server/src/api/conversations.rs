@@ -9,7 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde::{Deserialize, Serialize};
-use seva_core::contact::{Email, IdentityKind, PhoneE164};
+use seva_core::contact::IdentityKind;
 use seva_core::conversation::{Channel, MessageKind, Priority, Status};
 use seva_core::time::Timestamp;
 use seva_core::{AgentId, ContactId, ConversationId, InboxId, MessageId, TeamId};
@@ -145,16 +145,11 @@ pub async fn create(
         }
         (Some(e), _, None) => (
             IdentityKind::Email,
-            Email::parse(e)
-                .map_err(|e| Problem::bad_request("contact.email", e.0))?
-                .identity_key(),
+            super::contacts::email_key("contact.email", e)?,
         ),
         (None, Some(p), None) => (
             IdentityKind::Phone,
-            PhoneE164::parse(p)
-                .map_err(|e| Problem::bad_request("contact.phone", e.0))?
-                .as_str()
-                .to_string(),
+            super::contacts::phone_key("contact.phone", p)?,
         ),
         (None, None, None) => {
             return Err(Problem::bad_request(

@@ -269,6 +269,7 @@ test("an agent writes a call down and writes to a customer first, from New conve
   assert.equal(await count(), before);
 
   await form.getByLabel("Answer by email from").selectOption("sales");
+  await form.getByLabel("Put in copy").fill("Ana@Example.ph");
   await page.screenshot({ path: join(shots, "conversation-new.png"), fullPage: true });
   await form.getByRole("button", { name: "Open the conversation" }).click();
   await page.waitForURL(/\/conversations\/[0-9a-f-]+$/);
@@ -279,6 +280,7 @@ test("an agent writes a call down and writes to a customer first, from New conve
   assert.match(mail, /^To: .*maria@example\.ph/m);
   assert.match(mail, /^From: .*sales@seva\.test/m);
   assert.match(mail, /^Reply-To: .*sales\+\d+-[0-9a-f]{10}@seva\.test/m);
+  assert.match(mail, /^Cc: .*ana@example\.ph/m, "in copy from the start");
   assert.match(plainText(mail), /Magandang araw po, Maria!/);
   await page.locator(".delivery-sent").waitFor({ timeout: 10000 });
   const c = (await api("GET", `/api/v1/conversations/${letter}`)).json;
@@ -296,13 +298,14 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await inCopy.getByRole("button", { name: "Add" }).click();
   await inCopy.getByText("juan@example.ph").waitFor();
   // The reply box says where the reply goes.
-  assert.equal(await page.locator("#mailed-to").textContent(), "A reply is mailed to maria@example.ph. In copy: juan@example.ph");
+  assert.equal(await page.locator("#mailed-to").textContent(), "A reply is mailed to maria@example.ph. In copy: ana@example.ph, juan@example.ph");
   await page.getByLabel("Your answer").fill("Kasama na si Juan.");
   await page.getByRole("button", { name: "Send" }).click();
   await waitFor("the reply at the relay", () => relayed.length > mailed + 1);
   assert.match(relayed[mailed + 1], /^Cc: .*juan@example\.ph/m);
   await inCopy.getByRole("button", { name: "Take juan@example.ph out of copy" }).click();
-  await inCopy.getByText("No one else receives the replies.").waitFor();
+  await page.locator("#mailed-to", { hasText: "In copy: ana@example.ph" }).waitFor();
+  assert.equal(await inCopy.getByText("juan@example.ph").count(), 0);
   const mailedBefore = relayed.length;
 
   // From Maria's page, the form starts with her address.

@@ -457,6 +457,9 @@ pub struct Start<'a> {
     pub owner: Option<AgentId>,
     /// Where it stands once written: solved, for a call that settled the matter.
     pub status: Status,
+    /// Email addresses put in copy from the start (email conversations): they receive the
+    /// first message when the agent writes first, and every reply.
+    pub copy: &'a [String],
 }
 
 /// Opens a conversation on an agent's word, in one transaction: the contact (found or
@@ -487,6 +490,12 @@ pub async fn start(conn: &mut dyn Conn, viewer: &Viewer, s: Start<'_>) -> Result
     }
     if let Some(team) = s.team_id {
         check_team(conn, team).await?;
+    }
+    if !s.copy.is_empty() && s.channel != Channel::Email {
+        return Err(Error::invalid(
+            "copy",
+            "only an email conversation has people in copy",
+        ));
     }
     let received = match s.first {
         MessageKind::Inbound => {
@@ -521,6 +530,15 @@ pub async fn start(conn: &mut dyn Conn, viewer: &Viewer, s: Start<'_>) -> Result
             ));
         }
     };
+    if !s.copy.is_empty() {
+        // The first message's mail is made after the commit, with whoever is in copy then.
+        crate::email::set_copy(conn, viewer, received.conversation_id, s.copy, &[])
+            .await
+            .map_err(|e| match e {
+                Error::Invalid { message, .. } => Error::invalid("copy", message),
+                e => e,
+            })?;
+    }
     if s.status != Status::Open {
         let c = get(conn, received.conversation_id).await?;
         if c.status != s.status {

@@ -1299,6 +1299,7 @@ fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversatio
             "contact.email",
         ),
         (json!({"subject": "  "}), "subject"),
+        (json!({"copy": ["priya at example"]}), "copy"),
         (json!({"status": "closed"}), "status"),
         (
             json!({"owner_id": "01900000-0000-7000-8000-000000000000"}),
@@ -1321,13 +1322,23 @@ fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversatio
     let (s, created) = seva.api(
         "POST",
         "/api/v1/conversations",
-        Some(letter(json!({"status": "pending"}))),
+        Some(letter(
+            json!({"status": "pending", "copy": ["Priya@Example.in"]}),
+        )),
     );
     assert_eq!(s, 201, "{created}");
     assert_eq!(created["status"], "pending");
     let id = created["id"].as_str().unwrap().to_string();
     let sent = relay.wait_for(1);
-    assert_eq!(sent[0].to, ["ravi@example.in"]);
+    // Her colleague, in copy from the start, receives the first message too.
+    let mut to = sent[0].to.clone();
+    to.sort();
+    assert_eq!(to, ["priya@example.in", "ravi@example.in"]);
+    assert!(
+        sent[0]
+            .header("Cc")
+            .is_some_and(|cc| cc.contains("priya@example.in"))
+    );
     let out = sent[0].parsed();
     assert_eq!(out.from.email, SUPPORT);
     assert!(out.subject.contains("మీ ఆర్డర్ గురించి"), "{}", out.subject);
@@ -1359,6 +1370,7 @@ fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversatio
             "conversation.created",
             "message.created",
             "conversation.assigned",
+            "conversation.copy_changed",
             "conversation.status_changed",
             "message.delivery"
         ],
@@ -1406,6 +1418,20 @@ fn an_agent_writes_first_by_email_and_the_customers_answer_joins_the_conversatio
         assert_eq!(s, 201, "{a}");
         a["agent"]["id"].as_str().unwrap().to_string()
     };
+    // Nobody is in copy of a conversation that is not email.
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({
+            "contact": {"email": "juan@example.ph"}, "subject": "S", "text": "T",
+            "copy": ["maria@example.ph"],
+        })),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("copy")),
+        "{problem}"
+    );
     let (s, taken) = seva.api(
         "POST",
         "/api/v1/conversations",

@@ -82,6 +82,10 @@ pub struct NewConversation {
     pub owner_id: Option<AgentId>,
     /// Its status once written (default `open`): `solved` for a matter already settled.
     pub status: Option<Status>,
+    /// Email addresses in copy from the start (with `direction: outbound`, or an email
+    /// conversation): they receive the first message and every reply.
+    #[serde(default)]
+    pub copy: Vec<String>,
 }
 
 /// Whose words open a conversation.
@@ -210,6 +214,7 @@ pub async fn create(
                     priority: body.priority.unwrap_or(Priority::Normal),
                     owner: body.owner_id,
                     status,
+                    copy: &body.copy,
                 },
             )
             .await?;

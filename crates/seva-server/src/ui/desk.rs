@@ -830,14 +830,7 @@ pub async fn copy(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let add: Vec<String> = form
-        .add
-        .split([',', ';', ' '])
-        .map(str::trim)
-        .filter(|a| !a.is_empty())
-        .map(str::to_string)
-        .take(50)
-        .collect();
+    let add = super::addresses(&form.add);
     let remove: Vec<String> = Some(form.remove.trim().to_string())
         .filter(|r| !r.is_empty())
         .into_iter()

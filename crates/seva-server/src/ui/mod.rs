@@ -426,6 +426,17 @@ pub async fn store_uploads(
     .map_err(std::io::Error::other)?
 }
 
+/// The email addresses typed into one field, separated by commas, semicolons or spaces
+/// (50 at most; each is checked where it is used).
+pub fn addresses(raw: &str) -> Vec<String> {
+    raw.split([',', ';', ' '])
+        .map(str::trim)
+        .filter(|a| !a.is_empty())
+        .map(str::to_string)
+        .take(50)
+        .collect()
+}
+
 /// A form body read by hand, for forms that send a field more than once (ticked boxes).
 pub struct Fields(Vec<(String, String)>);
 

@@ -46,6 +46,8 @@ struct Draft {
     priority: String,
     owner: String,
     status: String,
+    /// Addresses in copy, separated by commas or spaces.
+    copy: String,
 }
 
 impl Draft {
@@ -61,6 +63,7 @@ impl Draft {
             priority: p.take("priority"),
             owner: p.take("owner"),
             status: p.take("status"),
+            copy: p.take("copy"),
         }
     }
 }
@@ -154,6 +157,7 @@ pub async fn new(
         priority: Priority::Normal.as_str().to_string(),
         owner: agent.0.agent.id.to_string(),
         status: Status::Open.as_str().to_string(),
+        copy: String::new(),
     };
     form_page(&state, &agent, draft, None).await
 }
@@ -204,6 +208,7 @@ pub async fn create(
                         priority: d.priority,
                         owner: d.owner,
                         status: d.status,
+                        copy: &d.copy,
                     }).await
                 }))
                 .await
@@ -234,6 +239,7 @@ struct Read {
     priority: Priority,
     owner: Option<seva_core::AgentId>,
     status: Status,
+    copy: Vec<String>,
 }
 
 fn read_draft(d: &Draft) -> Result<Read, seva_store::Error> {
@@ -255,5 +261,6 @@ fn read_draft(d: &Draft) -> Result<Read, seva_store::Error> {
         priority: word("priority", &d.priority)?,
         owner: optional("owner", &d.owner)?,
         status: word("status", &d.status)?,
+        copy: super::addresses(&d.copy),
     })
 }

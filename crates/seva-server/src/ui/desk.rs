@@ -542,7 +542,7 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, (customer, organization, copy, mailed_to))) = state
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, party)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -557,18 +557,8 @@ pub async fn conversation(
                 .map(|m| (m.id, m.name))
                 .collect();
             let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
-            let contact = contacts::get(c, conv.contact_id).await?;
-            let organization = match contact.organization_id {
-                Some(o) => Some(seva_store::organizations::get(c, o).await?),
-                None => None,
-            };
-            let copy = seva_store::email::participants(c, id).await?;
-            let mailed_to = match conv.channel {
-                seva_core::conversation::Channel::Email => seva_store::email::reply_address(c, &conv).await?,
-                _ => None,
-            };
-            let customer = (contact.identities, organization, copy, mailed_to);
-            Ok((conv, list, events, names, teams, (work, macros, defs, customer)))
+            let party = party_of(c, &conv).await?;
+            Ok((conv, list, events, names, teams, (work, macros, defs, party)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -613,7 +603,13 @@ pub async fn conversation(
         .collect();
     let (statuses, priorities) = choices(t);
     let fields = super::tools::field_inputs(&defs, &c.custom_fields);
-    let customer = customer
+    let Party {
+        identities,
+        organization,
+        copy,
+        mailed_to,
+    } = party;
+    let customer = identities
         .into_iter()
         .map(|i| (t.word("identity", i.kind.as_str()), i.value))
         .collect();
@@ -681,6 +677,36 @@ pub async fn conversation(
         copy,
         mailed_to,
     }))
+}
+
+/// Who a conversation is with, for its page: how to reach them, their organization, who
+/// else is in copy, and where a reply is mailed (email conversations).
+struct Party {
+    identities: Vec<seva_store::contacts::Identity>,
+    organization: Option<seva_store::organizations::Organization>,
+    copy: Vec<(String, Option<String>)>,
+    mailed_to: Option<String>,
+}
+
+async fn party_of(c: &mut dyn seva_store::Conn, conv: &Conversation) -> seva_store::Result<Party> {
+    let contact = contacts::get(c, conv.contact_id).await?;
+    let organization = match contact.organization_id {
+        Some(o) => Some(seva_store::organizations::get(c, o).await?),
+        None => None,
+    };
+    let (copy, mailed_to) = match conv.channel {
+        seva_core::conversation::Channel::Email => (
+            seva_store::email::participants(c, conv.id).await?,
+            seva_store::email::reply_address(c, conv).await?,
+        ),
+        _ => (Vec::new(), None),
+    };
+    Ok(Party {
+        identities: contact.identities,
+        organization,
+        copy,
+        mailed_to,
+    })
 }
 
 pub(super) fn back_to(id: ConversationId) -> Response {

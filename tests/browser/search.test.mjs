@@ -115,6 +115,14 @@ test("one box finds conversations, notes, contacts and articles, and respects pr
   const contact = page.locator("table[aria-labelledby=found-contacts]").getByRole("link", { name: "Ελένη Παπαδοπούλου" });
   await contact.waitFor();
 
+  // An organization, by its name typed without accents or by its domain.
+  const made = await api("POST", "/api/v1/organizations", { name: "Οδική Βοήθεια ΑΕ", domain: "odiki.gr" });
+  assert.equal(made.status, 201, JSON.stringify(made.json));
+  for (const q of ["οδικη βοηθεια", "odiki.gr"]) {
+    await search(page, q);
+    await page.locator(".found-organizations").getByRole("link", { name: "Οδική Βοήθεια ΑΕ" }).waitFor();
+  }
+
   // An internal article is found beside the conversations.
   const articleLink = () => page.locator(".found-articles a", { hasText: "damaged parcel" });
   await search(page, "damaged parcel refund", { expect: articleLink });

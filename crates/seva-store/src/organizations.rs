@@ -175,6 +175,25 @@ pub async fn get(conn: &mut dyn Conn, id: OrganizationId) -> Result<Organization
     )
 }
 
+/// Organizations whose name (in any case, with or without accents) or domain holds
+/// `query`, by name. Organizations are few: they are matched here rather than in SQL,
+/// whose `lower()` knows only ASCII on SQLite.
+pub async fn search(conn: &mut dyn Conn, query: &str, limit: usize) -> Result<Vec<Organization>> {
+    let q = seva_core::text::fold(query.trim());
+    if q.is_empty() {
+        return Ok(Vec::new());
+    }
+    Ok(list(conn)
+        .await?
+        .into_iter()
+        .filter(|o| {
+            seva_core::text::fold(&o.name).contains(&q)
+                || o.domain.as_deref().is_some_and(|d| d.contains(&q))
+        })
+        .take(limit)
+        .collect())
+}
+
 pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Organization>> {
     let sql = format!("{SELECT} ORDER BY o.name");
     conn.query(&sql, &[]).await?.iter().map(decode).collect()

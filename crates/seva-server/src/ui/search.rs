@@ -22,6 +22,7 @@ use crate::knowledge::{Audience, MAX_QUERY_CHARS};
 /// How many of each kind the page shows.
 const CONVERSATIONS: usize = 25;
 const CONTACTS: i64 = 10;
+const ORGANIZATIONS: usize = 5;
 const ARTICLES: usize = 5;
 
 #[derive(Deserialize)]
@@ -51,12 +52,16 @@ struct SearchPage {
     no_index: bool,
     conversations: Vec<FoundConversation>,
     contacts: Vec<Contact>,
+    organizations: Vec<seva_store::organizations::Organization>,
     articles: Vec<Hit>,
 }
 
 impl SearchPage {
     fn found_nothing(&self) -> bool {
-        self.conversations.is_empty() && self.contacts.is_empty() && self.articles.is_empty()
+        self.conversations.is_empty()
+            && self.contacts.is_empty()
+            && self.organizations.is_empty()
+            && self.articles.is_empty()
     }
 }
 
@@ -86,6 +91,7 @@ pub async fn page(
         no_index: state.search.get().is_none(),
         conversations: Vec::new(),
         contacts: Vec::new(),
+        organizations: Vec::new(),
         articles: Vec::new(),
     };
     if q.is_empty() {
@@ -120,9 +126,13 @@ pub async fn page(
         (found.hits, visible)
     };
     let pattern = q.clone();
-    let (people, names) = state
+    let (people, organizations, names) = state
         .store
-        .read(op!(c => Ok((contacts::list(c, Some(&pattern), CONTACTS).await?, agent_names(c).await?))))
+        .read(op!(c => Ok((
+            contacts::list(c, Some(&pattern), CONTACTS).await?,
+            seva_store::organizations::search(c, &pattern, ORGANIZATIONS).await?,
+            agent_names(c).await?,
+        ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     // One line per conversation, at its best passage (the hits come best first).
@@ -154,6 +164,7 @@ pub async fn page(
         })
         .collect();
     page.contacts = people;
+    page.organizations = organizations;
     page.articles =
         crate::knowledge::articles(&state, &q, Some(t.lang), Audience::Agents, ARTICLES)
             .map(|f| f.hits)

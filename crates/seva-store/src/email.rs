@@ -90,6 +90,9 @@ pub async fn participants(
     .collect()
 }
 
+/// The most addresses one change to who is in copy may name.
+pub const MAX_COPY_CHANGES: usize = 50;
+
 /// Puts people in copy of an email conversation, or takes them out, on an agent's word:
 /// those in copy receive every reply from then on, and may answer into it. Returns who is
 /// in copy now.
@@ -100,6 +103,12 @@ pub async fn set_copy(
     add: &[String],
     remove: &[String],
 ) -> Result<Vec<(String, Option<String>)>> {
+    if add.len() + remove.len() > MAX_COPY_CHANGES {
+        return Err(crate::Error::invalid(
+            "add",
+            format!("at most {MAX_COPY_CHANGES} addresses at once"),
+        ));
+    }
     let c = crate::conversations::get_for(conn, viewer, id).await?;
     if c.channel != Channel::Email {
         return Err(crate::Error::invalid(

@@ -1485,10 +1485,13 @@ fn people_put_in_copy_receive_every_reply_until_taken_out() {
             Some(body),
         )
     };
-    // An address that is not one, or the inbox's own, is refused, and nothing is added.
+    // An address that is not one, the inbox's own, or more than 50 at once: refused, and
+    // nothing is added.
+    let many: Vec<String> = (0..51).map(|i| format!("p{i}@example.in")).collect();
     for add in [
         json!(["priya@example.in", "not an address"]),
         json!([SUPPORT]),
+        json!(many),
     ] {
         let (s, problem) = copy(json!({ "add": add }));
         assert_eq!(

@@ -663,9 +663,6 @@ pub async fn copy(
     ApiJson(body, _): ApiJson<CopyBody>,
 ) -> Result<Response, Problem> {
     let id: ConversationId = parse_id("id", &id)?;
-    if body.add.len() + body.remove.len() > 50 {
-        return Err(Problem::bad_request("add", "at most 50 addresses at once"));
-    }
     let viewer = caller.viewer();
     let people = state
         .store

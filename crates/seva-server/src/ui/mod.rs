@@ -427,13 +427,12 @@ pub async fn store_uploads(
 }
 
 /// The email addresses typed into one field, separated by commas, semicolons or spaces
-/// (50 at most; each is checked where it is used).
+/// (each, and how many, is checked where they are used).
 pub fn addresses(raw: &str) -> Vec<String> {
     raw.split([',', ';', ' '])
         .map(str::trim)
         .filter(|a| !a.is_empty())
         .map(str::to_string)
-        .take(50)
         .collect()
 }
 

@@ -139,8 +139,10 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   await page.locator("select[name=relay_security]").selectOption("none");
   await page.locator("input[name=relay_username]").fill("seva");
   await page.locator("input[name=relay_password]").fill("relay secret");
+  await page.getByLabel("Also mail agents, from this inbox, the notifications they leave unread").check();
   await page.getByRole("button", { name: "Save" }).click();
   await page.waitForURL(/\/settings\/inboxes\/[0-9a-f-]+\?saved=1$/);
+  assert.ok(await page.getByLabel("Also mail agents, from this inbox, the notifications they leave unread").isChecked());
   assert.equal(await page.locator("input[name=relay_password]").inputValue(), "", "a stored password is never shown");
   assert.match(await page.locator("input[name=relay_password]").getAttribute("placeholder"), /stored/);
   await page.screenshot({ path: join(shots, "inbox-settings.png"), fullPage: true });
@@ -154,8 +156,10 @@ test("an admin sets up an email inbox; an agent reads a mail and answers it in t
   await page.waitForURL(/\/settings\/inboxes\/[0-9a-f-]+\?saved=1$/);
   assert.equal(await page.getByLabel("Answer by email from").inputValue(), "support");
 
-  // The agent's signature, for mail.
+  // The agent's signature, for mail; notifications can now go by mail too.
   await page.goto(base + "/settings");
+  assert.ok(await page.getByLabel("Email me the notifications I leave unread for 2 minutes").isChecked());
+  assert.equal(await page.getByText("No email inbox sends notifications yet").count(), 0);
   await page.getByLabel("Email signature").fill("Asha\nSeva Υποστήριξη");
   await page.locator("form[action='/me/signature']").getByRole("button", { name: "Save" }).click();
   await page.getByText("Saved.").waitFor();

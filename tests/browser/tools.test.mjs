@@ -314,3 +314,40 @@ test("an agent follows a conversation: it is in Following, and a colleague's not
   await page.goto(`${base}/inbox?view=following`);
   await page.getByText("Nothing here").waitFor();
 });
+
+test("a colleague gives an agent a conversation: the notice comes live, opening it reads it, and mail is the agent's choice", async () => {
+  const c = await create("ravi@example.in", "రీఫండ్ రాలేదు", "నా రీఫండ్ ఇంకా రాలేదు.");
+  const gopal = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(gopal, base, "gopal@example.com", password);
+  await gopal.waitForTimeout(300); // let the live stream connect
+  // Sofia gives it to Gopal from the conversation page.
+  const sofia = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(sofia, base, "sofia@example.com", password);
+  await sofia.goto(`${base}/conversations/${c.id}`);
+  await sofia.getByLabel("Owner").selectOption({ label: "Gopal" });
+  await sofia.waitForURL(`${base}/conversations/${c.id}`);
+  // Gopal's inbox tells him, without a reload, who gave it.
+  const notice = gopal.locator(".notices li", { hasText: `#${c.reference} రీఫండ్ రాలేదు — Sofia` });
+  await notice.waitFor();
+  assert.equal(await notice.locator(".notice-kind").textContent(), "Assigned to you");
+  await gopal.screenshot({ path: join(shots, "notice-assigned.png"), fullPage: true });
+  // Opening the conversation reads it: back in the inbox the notice is gone.
+  await notice.getByRole("link").click();
+  await gopal.waitForURL(`${base}/conversations/${c.id}`);
+  await gopal.goto(`${base}/inbox`);
+  await gopal.getByRole("link", { name: "రీఫండ్ రాలేదు" }).waitFor();
+  assert.equal(await gopal.locator(".notices li", { hasText: "రీఫండ్ రాలేదు" }).count(), 0);
+
+  // Mail of unread notifications is on by default; Gopal turns it off, and the page
+  // says that no inbox sends such mail yet.
+  await gopal.goto(`${base}/settings`);
+  const mail = gopal.getByLabel("Email me the notifications I leave unread for 2 minutes");
+  assert.ok(await mail.isChecked());
+  await gopal.getByText("No email inbox sends notifications yet").waitFor();
+  await mail.uncheck();
+  await gopal.locator("#notify-email").getByRole("button", { name: "Save" }).click();
+  await gopal.waitForURL(`${base}/settings?saved=1`);
+  assert.ok(!(await gopal.getByLabel("Email me the notifications I leave unread for 2 minutes").isChecked()));
+  const gopalToken = seva.cli(["token", "create", "--user", "gopal@example.com"]);
+  assert.equal((await apiAs(base, gopalToken)("GET", "/api/v1/me/notifications")).json.email, false);
+});

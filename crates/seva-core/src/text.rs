@@ -164,10 +164,23 @@ pub fn is_mark(c: char) -> bool {
     is_combining_mark(c)
 }
 
+/// Escapes text for HTML (an element's text or a quoted attribute's value).
+pub fn escape_html(text: &str) -> String {
+    let mut html = String::with_capacity(text.len() + 16);
+    push_escaped(&mut html, text, false);
+    html
+}
+
 /// Escapes text for HTML and keeps its line breaks.
 pub fn text_to_html(text: &str) -> String {
     let mut html = String::with_capacity(text.len() + 16);
     html.push_str("<p>");
+    push_escaped(&mut html, text, true);
+    html.push_str("</p>");
+    html
+}
+
+fn push_escaped(html: &mut String, text: &str, breaks: bool) {
     for c in text.chars() {
         match c {
             '<' => html.push_str("&lt;"),
@@ -175,13 +188,11 @@ pub fn text_to_html(text: &str) -> String {
             '&' => html.push_str("&amp;"),
             '"' => html.push_str("&quot;"),
             '\'' => html.push_str("&#39;"),
-            '\n' => html.push_str("<br>"),
-            '\r' => {}
+            '\n' if breaks => html.push_str("<br>"),
+            '\r' if breaks => {}
             c => html.push(c),
         }
     }
-    html.push_str("</p>");
-    html
 }
 
 /// NFC, the form text is stored in, so that the same word typed on two keyboards (a

@@ -29,10 +29,20 @@ pub struct Outgoing {
     pub text: String,
     pub html: String,
     pub files: Vec<File>,
-    /// An automatic message (acknowledgement): marked so auto-responders stay quiet.
-    pub automatic: bool,
+    /// An automatic message, marked so that auto-responders stay quiet; `None` for one
+    /// a person wrote.
+    pub automatic: Option<Automatic>,
     /// The language of the text, e.g. `el`.
     pub language: Option<String>,
+}
+
+/// What kind of automatic message a mail is (RFC 3834's `Auto-Submitted`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Automatic {
+    /// An answer to a message, such as an acknowledgement.
+    Reply,
+    /// Sent on its own account, such as a notification to an agent.
+    Generated,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -108,11 +118,15 @@ pub fn compose(o: &Outgoing) -> Result<Message, ComposeError> {
             .join(" ");
         b = b.references(joined);
     }
-    if o.automatic {
+    if let Some(kind) = o.automatic {
+        let (submitted, precedence) = match kind {
+            Automatic::Reply => ("auto-replied", "auto_reply"),
+            Automatic::Generated => ("auto-generated", "bulk"),
+        };
         b = b
-            .raw_header(raw("Auto-Submitted", "auto-replied"))
+            .raw_header(raw("Auto-Submitted", submitted))
             .raw_header(raw("X-Auto-Response-Suppress", "All"))
-            .raw_header(raw("Precedence", "auto_reply"));
+            .raw_header(raw("Precedence", precedence));
     }
     if let Some(lang) = &o.language {
         b = b.raw_header(raw("Content-Language", lang.clone()));
@@ -165,7 +179,7 @@ mod tests {
                 content_type: "application/pdf".into(),
                 bytes: b"%PDF-1.4\n".to_vec(),
             }],
-            automatic: true,
+            automatic: Some(Automatic::Reply),
             language: Some("te".into()),
         };
         let m = compose(&o).unwrap();

@@ -589,13 +589,13 @@ impl SearchIndex {
             };
             let s = title_snippets.snippet(&hit.title);
             hit.title_html = if s.is_empty() {
-                escape(&hit.title)
+                seva_core::text::escape_html(&hit.title)
             } else {
                 s.to_html()
             };
             let s = body_snippets.snippet(&body);
             hit.snippet_html = if s.is_empty() {
-                escape(&seva_core::text::truncate_graphemes(&body, 160))
+                seva_core::text::escape_html(&seva_core::text::truncate_graphemes(&body, 160))
             } else {
                 s.to_html()
             };
@@ -613,13 +613,6 @@ fn exact(field: Field, value: &str) -> Box<dyn TQuery> {
         Term::from_field_text(field, value),
         IndexRecordOption::Basic,
     ))
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 /// Whether the document at `address` holds `term` in `field`, read from the index.

@@ -222,6 +222,7 @@ inbox-auto-ack = Άμεση βεβαίωση λήψης σε νέες συνομ
 inbox-ack-text = Βεβαίωση λήψης
 inbox-ack-default = Το κείμενο της Seva· το {"{"}reference{"}"} είναι ο αριθμός
 inbox-reopen-days = Ημέρες που μια απάντηση ξανανοίγει λυμένη συνομιλία
+inbox-notify-agents = Στέλνει επίσης στους πράκτορες, από αυτό το γραμματοκιβώτιο, τις ειδοποιήσεις που αφήνουν αδιάβαστες
 inbox-relay = Εξερχόμενη αλληλογραφία (SMTP)
 inbox-host = Διακομιστής
 inbox-port = Θύρα
@@ -326,6 +327,13 @@ notice-mention = Σας ανέφερε
 notice-followed = Νέο σε συνομιλία που παρακολουθείτε
 notice-snooze = Τέλος αναβολής
 notice-unassigned = Περιμένει υπεύθυνο
+notice-assigned = Σας ανατέθηκε
+notice-article-flagged = Αναφέρθηκε πρόβλημα σε άρθρο σας
+notify-mail-subject = { $count } ειδοποιήσεις σας περιμένουν στο Seva
+notify-mail-footer = Το λαμβάνετε επειδή έμεινε αδιάβαστο στο Seva. Απενεργοποιήστε αυτά τα email στις ρυθμίσεις σας: { $url }
+notify-email-title = Ειδοποιήσεις με email
+notify-email-label = Να μου στέλνονται με email οι ειδοποιήσεις που μένουν αδιάβαστες { $minutes } λεπτά
+notify-email-no-sender = Κανένα γραμματοκιβώτιο δεν στέλνει ακόμη ειδοποιήσεις: ένας διαχειριστής το ορίζει στις ρυθμίσεις του.
 
 # Bulk bar, merge and split
 bulk-title = Αλλαγή των επιλεγμένων συνομιλιών

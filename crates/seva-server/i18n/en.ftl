@@ -222,6 +222,7 @@ inbox-auto-ack = Acknowledge new conversations at once
 inbox-ack-text = Acknowledgement
 inbox-ack-default = Seva's own text; {"{"}reference{"}"} is the number
 inbox-reopen-days = Days a reply reopens a solved conversation
+inbox-notify-agents = Also mail agents, from this inbox, the notifications they leave unread
 inbox-relay = Outgoing mail (SMTP relay)
 inbox-host = Server
 inbox-port = Port
@@ -326,6 +327,13 @@ notice-mention = Mentioned you
 notice-followed = New in a conversation you follow
 notice-snooze = Snooze ended
 notice-unassigned = Waiting for an owner
+notice-assigned = Assigned to you
+notice-article-flagged = Your article was flagged
+notify-mail-subject = { $count } notifications waiting in Seva
+notify-mail-footer = You get this because it stayed unread in Seva. Turn these emails off in your settings: { $url }
+notify-email-title = Notifications by email
+notify-email-label = Email me the notifications I leave unread for { $minutes } minutes
+notify-email-no-sender = No email inbox sends notifications yet: an admin chooses one in its settings.
 
 # Bulk bar, merge and split
 bulk-title = Change the ticked conversations

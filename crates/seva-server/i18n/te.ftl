@@ -222,6 +222,7 @@ inbox-auto-ack = కొత్త సంభాషణలకు వెంటనే 
 inbox-ack-text = అందినట్లు తెలిపే సందేశం
 inbox-ack-default = Seva సొంత వచనం; {"{"}reference{"}"} సంఖ్య
 inbox-reopen-days = పరిష్కరించిన సంభాషణను జవాబు మళ్ళీ తెరిచే రోజులు
+inbox-notify-agents = ఏజెంట్లు చదవని నోటిఫికేషన్లను ఈ ఇన్‌బాక్స్ నుండి వారికి ఈమెయిల్ చేయండి
 inbox-relay = పంపే మెయిల్ (SMTP)
 inbox-host = సర్వర్
 inbox-port = పోర్ట్
@@ -326,6 +327,13 @@ notice-mention = మిమ్మల్ని ప్రస్తావించ�
 notice-followed = మీరు అనుసరిస్తున్న సంభాషణలో కొత్తది
 notice-snooze = వాయిదా ముగిసింది
 notice-unassigned = యజమాని కోసం వేచి ఉంది
+notice-assigned = మీకు అప్పగించారు
+notice-article-flagged = మీ వ్యాసంలో సమస్యను నివేదించారు
+notify-mail-subject = Sevaలో { $count } నోటిఫికేషన్లు వేచి ఉన్నాయి
+notify-mail-footer = Sevaలో ఇది చదవకుండా ఉండిపోయినందున మీకు వచ్చింది. ఈ ఈమెయిళ్ళను మీ సెట్టింగ్‌లలో ఆపవచ్చు: { $url }
+notify-email-title = ఈమెయిల్ ద్వారా నోటిఫికేషన్లు
+notify-email-label = { $minutes } నిమిషాలు చదవకుండా ఉన్న నోటిఫికేషన్లను నాకు ఈమెయిల్ చేయండి
+notify-email-no-sender = ఇంకా ఏ ఈమెయిల్ ఇన్‌బాక్స్ నోటిఫికేషన్లు పంపడం లేదు: ఒక అడ్మిన్ దాని సెట్టింగ్‌లలో ఎంచుకుంటారు.
 
 # Bulk bar, merge and split
 bulk-title = ఎంచుకున్న సంభాషణలను మార్చండి

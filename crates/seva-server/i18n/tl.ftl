@@ -222,6 +222,7 @@ inbox-auto-ack = Agad kumpirmahin ang mga bagong usapan
 inbox-ack-text = Kumpirmasyon
 inbox-ack-default = Sariling teksto ng Seva; ang {"{"}reference{"}"} ay ang numero
 inbox-reopen-days = Mga araw na muling binubuksan ng sagot ang nalutas na usapan
+inbox-notify-agents = Ipadala rin mula sa inbox na ito sa mga ahente ang mga abisong hindi pa nila nababasa
 inbox-relay = Papalabas na sulat (SMTP)
 inbox-host = Server
 inbox-port = Port
@@ -326,6 +327,13 @@ notice-mention = Binanggit ka
 notice-followed = Bago sa usapang sinusubaybayan mo
 notice-snooze = Tapos na ang pagpapaliban
 notice-unassigned = Naghihintay ng may-ari
+notice-assigned = Itinalaga sa iyo
+notice-article-flagged = May iniulat sa artikulo mo
+notify-mail-subject = { $count } abiso ang naghihintay sa Seva
+notify-mail-footer = Natanggap mo ito dahil hindi pa ito nababasa sa Seva. Patayin ang mga email na ito sa iyong settings: { $url }
+notify-email-title = Mga abiso sa email
+notify-email-label = I-email sa akin ang mga abisong hindi ko nabasa sa loob ng { $minutes } minuto
+notify-email-no-sender = Wala pang email inbox na nagpapadala ng mga abiso: pumipili ang admin sa settings nito.
 
 # Bulk bar, merge and split
 bulk-title = Baguhin ang mga napiling usapan

@@ -34,6 +34,9 @@ pub struct Config {
     pub smtp_tls: Option<(PathBuf, PathBuf)>,
     /// How often the IMAP supervisor looks for added or changed IMAP accounts.
     pub imap_rescan_seconds: u64,
+    /// How long a notification may stay unread in the desk before it is mailed to its
+    /// agent (from the email inbox that sends notifications; default 120).
+    pub notify_email_after_seconds: u64,
     /// Lets an admin move this server's clock through the API (for tests of timers only).
     pub test_clock: bool,
     /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
@@ -60,6 +63,7 @@ impl Config {
             smtp_tls: None,
             secret_key: None,
             imap_rescan_seconds: 30,
+            notify_email_after_seconds: 120,
             test_clock: false,
         }
     }

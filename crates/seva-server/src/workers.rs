@@ -102,7 +102,8 @@ macro_rules! when_due {
 }
 
 /// The timers: SLA warnings and breaches, snoozed conversations waking up,
-/// conversations that waited unowned too long, and teams opening for the day.
+/// conversations that waited unowned too long, teams opening for the day, and
+/// notifications left unread long enough to be mailed.
 async fn sweep_timers(state: &Shared) {
     let now = seva_store::now();
     when_due!(
@@ -129,6 +130,7 @@ async fn sweep_timers(state: &Shared) {
         op!(c => seva_store::routing::opening_due(c, now).await),
         op!(c => seva_store::routing::hand_out_at_opening(c, now).await)
     );
+    crate::mail::notify::sweep(state).await;
 }
 
 async fn run_one(state: &Shared, job: Job) {
@@ -138,6 +140,7 @@ async fn run_one(state: &Shared, job: Job) {
         seva_store::webhooks::DELIVER_WEBHOOK => crate::webhooks::deliver(state, &job).await,
         seva_store::bot::ANSWER => crate::bot::answer(state, &job).await,
         crate::mail::chat::EMAIL_UNREAD => crate::mail::chat::email_unread(state, &job).await,
+        seva_store::notifications::EMAIL => crate::mail::notify::email(state, &job).await,
         other => Err(format!("no worker knows jobs of kind {other:?}")),
     };
     match outcome {

@@ -341,3 +341,23 @@ pub async fn set_signature(conn: &mut dyn Conn, id: AgentId, signature: &str) ->
     .await?;
     Ok(())
 }
+
+/// Whether the agent is sent, by email, the notifications they leave unread for a few
+/// minutes.
+pub async fn email_notifications(conn: &mut dyn Conn, id: AgentId) -> Result<bool> {
+    conn.query_one(
+        "SELECT email_notifications FROM agents WHERE id = $1",
+        args![id.to_string()],
+    )
+    .await?
+    .bool(0)
+}
+
+pub async fn set_email_notifications(conn: &mut dyn Conn, id: AgentId, on: bool) -> Result<()> {
+    conn.execute(
+        "UPDATE agents SET email_notifications = $1 WHERE id = $2",
+        args![on, id.to_string()],
+    )
+    .await?;
+    Ok(())
+}

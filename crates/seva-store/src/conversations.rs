@@ -931,7 +931,42 @@ pub(crate) async fn set_owner(
         actor,
         serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id}),
     )
-    .await
+    .await?;
+    match owner {
+        Some(agent) if actor != format!("agent:{agent}") => {
+            tell_new_owner(conn, c, agent, actor).await
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Tells an agent that someone else (another agent, or a rule) gave them the
+/// conversation. Routing's own hand-outs (`routing::route`) are the agent's usual
+/// stream, shown in their queue, and tell nothing.
+async fn tell_new_owner(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    agent: AgentId,
+    actor: &str,
+) -> Result<()> {
+    let by = if let Some(id) = actor.strip_prefix("agent:") {
+        conn.query_opt("SELECT name FROM agents WHERE id = $1", args![id])
+            .await?
+            .map(|r| r.text(0))
+            .transpose()?
+    } else if let Some(id) = actor.strip_prefix("rule:") {
+        conn.query_opt("SELECT name FROM rules WHERE id = $1", args![id])
+            .await?
+            .map(|r| r.text(0))
+            .transpose()?
+    } else {
+        None
+    };
+    let line = match by {
+        Some(by) => format!("#{} {} — {by}", c.reference, c.subject),
+        None => format!("#{} {}", c.reference, c.subject),
+    };
+    crate::notifications::to_agent(conn, agent, Some(c.id), "assigned", &line).await
 }
 
 pub(crate) async fn change_status(

@@ -30,6 +30,10 @@ const SQLITE: &[(i64, &str)] = &[
         13,
         include_str!("../migrations/sqlite/0013_organization_members.sql"),
     ),
+    (
+        14,
+        include_str!("../migrations/sqlite/0014_notification_mail.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -62,6 +66,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         13,
         include_str!("../migrations/postgres/0013_organization_members.sql"),
+    ),
+    (
+        14,
+        include_str!("../migrations/postgres/0014_notification_mail.sql"),
     ),
 ];
 

@@ -187,6 +187,7 @@ struct FileConfig {
     smtp_tls_key: Option<PathBuf>,
     secret_key: Option<String>,
     imap_rescan_seconds: Option<u64>,
+    notify_email_after_seconds: Option<u64>,
     test_clock: Option<bool>,
 }
 
@@ -248,6 +249,9 @@ impl Cli {
         config.test_clock = file.test_clock.unwrap_or(false);
         if let Some(s) = file.imap_rescan_seconds {
             config.imap_rescan_seconds = s.max(1);
+        }
+        if let Some(s) = file.notify_email_after_seconds {
+            config.notify_email_after_seconds = s;
         }
         if let Some(mb) = file.smtp_max_mb {
             config.smtp_max_bytes = mb * 1024 * 1024;

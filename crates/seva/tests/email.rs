@@ -1594,3 +1594,165 @@ fn a_customer_with_two_addresses_is_answered_where_they_wrote_from() {
     assert_eq!(to_of("Answered at work."), ["ravi.work@example.in"]);
     assert_eq!(to_of("Answered at home."), ["ravi@example.in"]);
 }
+
+#[test]
+fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
+    let seva = Seva::start_with("test_clock = true\nnotify_email_after_seconds = 120\n");
+    let relay = Relay::start();
+    let set_now = |rfc3339: &str| {
+        let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
+        assert_eq!(s, 200, "{body}");
+    };
+    set_now("2026-12-04T09:00:00Z");
+    let maria = seva.user("maria@example.com", "agent", "a long test password");
+    let nikos = seva.user("nikos@example.com", "agent", "a long test password");
+    let eleni = seva.user("eleni@example.com", "agent", "a long test password");
+    let id_of = |email: &str| common::agent_id(&seva, email);
+    let create = |subject: &str| {
+        let (s, c) = seva.api(
+            "POST",
+            "/api/v1/conversations",
+            Some(
+                json!({"contact": {"email": "c@example.com"}, "subject": subject, "text": "Help"}),
+            ),
+        );
+        assert_eq!(s, 201, "{c}");
+        (
+            c["id"].as_str().unwrap().to_string(),
+            c["reference"].as_i64().unwrap(),
+        )
+    };
+    let assign = |id: &str, to: &str| {
+        let (s, body) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/assign"),
+            Some(json!({"owner_id": id_of(to)})),
+        );
+        assert_eq!(s, 200, "{body}");
+    };
+    let notifications = |token: &str| {
+        let (s, list) = seva.api_as(token, "GET", "/api/v1/notifications?unread=true", None);
+        assert_eq!(s, 200, "{list}");
+        list.as_array().unwrap().clone()
+    };
+
+    // Before any inbox sends notifications, an agent is told so.
+    let (s, settings) = seva.api_as(&maria, "GET", "/api/v1/me/notifications", None);
+    assert_eq!(s, 200, "{settings}");
+    assert_eq!(settings["email"], true);
+    assert_eq!(settings["email_sender"], false);
+    assert_eq!(settings["email_after_seconds"], 120);
+    email_inbox(&seva, &relay, json!({"notify_agents": true}));
+    let (_, settings) = seva.api_as(&maria, "GET", "/api/v1/me/notifications", None);
+    assert_eq!(settings["email_sender"], true);
+
+    // Given a conversation by someone else: Maria is told; taking one herself tells nobody.
+    let (refund, refund_ref) = create("Refund for order 7");
+    assign(&refund, "maria@example.com");
+    let told = notifications(&maria);
+    assert_eq!(told.len(), 1, "{told:?}");
+    assert_eq!(told[0]["kind"], "assigned");
+    assert_eq!(told[0]["conversation_id"], refund.as_str());
+    assert!(
+        told[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with(&format!("#{refund_ref} Refund for order 7")),
+        "{told:?}"
+    );
+    let (own, _) = create("Mine");
+    let (s, _) = seva.api_as(
+        &maria,
+        "POST",
+        &format!("/api/v1/conversations/{own}/assign"),
+        Some(json!({"owner_id": id_of("maria@example.com")})),
+    );
+    assert_eq!(s, 200);
+    assert_eq!(notifications(&maria).len(), 1);
+    // A mention adds a second notification for Maria, and one for Nikos.
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{refund}/messages"),
+        Some(json!({"kind": "note", "text": "@maria @nikos the card was charged twice"})),
+    );
+    assert_eq!(s, 201, "{body}");
+    assert_eq!(notifications(&maria).len(), 2);
+    // Nikos turns the mail off; a wrong body is refused and changes nothing.
+    let (s, problem) = seva.api_as(
+        &nikos,
+        "PUT",
+        "/api/v1/me/notifications",
+        Some(json!({"email": "no"})),
+    );
+    assert_eq!(s, 422, "{problem}");
+    let (s, settings) = seva.api_as(
+        &nikos,
+        "PUT",
+        "/api/v1/me/notifications",
+        Some(json!({"email": false})),
+    );
+    assert_eq!(s, 200, "{settings}");
+    assert_eq!(settings["email"], false);
+    // Eleni reads hers in time.
+    let (other, _) = create("Delivery late");
+    assign(&other, "eleni@example.com");
+    let hers = notifications(&eleni);
+    assert_eq!(hers.len(), 1, "{hers:?}");
+    let (s, _) = seva.api_as(
+        &eleni,
+        "POST",
+        &format!(
+            "/api/v1/notifications/{}/read",
+            hers[0]["id"].as_str().unwrap()
+        ),
+        None,
+    );
+    assert_eq!(s, 204);
+
+    // A minute on, nothing is mailed yet.
+    set_now("2026-12-04T09:01:00Z");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(relay.count(), 0);
+    // Three minutes on, Maria gets one mail with both, in order, each with its link.
+    set_now("2026-12-04T09:03:00Z");
+    let got = relay.wait_for(1);
+    let m = &got[0];
+    assert_eq!(m.to, vec!["maria@example.com".to_string()]);
+    let parsed = m.parsed();
+    assert_eq!(parsed.subject, "2 notifications waiting in Seva");
+    assert_eq!(
+        m.header("Auto-Submitted").as_deref(),
+        Some("auto-generated")
+    );
+    assert!(m.header("From").unwrap().contains(common::mail::SUPPORT));
+    let text = parsed.text.clone();
+    let assigned_at = text.find("Assigned to you: #").expect(&text);
+    let mentioned_at = text.find("Mentioned you: #").expect(&text);
+    assert!(assigned_at < mentioned_at, "{text}");
+    assert!(
+        text.contains(&seva.url(&format!("/conversations/{refund}"))),
+        "{text}"
+    );
+    assert!(text.contains(&seva.url("/settings")), "{text}");
+    // Nothing more: Nikos takes no mail, Eleni read hers, and Maria's are not sent twice.
+    set_now("2026-12-04T09:10:00Z");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(relay.count(), 1, "{:?}", relay.mail.lock().unwrap());
+
+    // One notification alone is mailed under its own words.
+    let (late, late_ref) = create("Ο λογαριασμός μου");
+    assign(&late, "maria@example.com");
+    set_now("2026-12-04T09:13:00Z");
+    let got = relay.wait_for(2);
+    assert_eq!(
+        got[1].parsed().subject,
+        format!("Assigned to you: #{late_ref} Ο λογαριασμός μου — Admin")
+    );
+    // Maria's notification list is what the desk shows: the mailed ones stay unread there.
+    assert_eq!(notifications(&maria).len(), 3);
+    let jobs = seva.api("GET", "/api/v1/jobs?state=dead", None).1;
+    assert!(
+        jobs.to_string().find("notifications.email").is_none(),
+        "{jobs}"
+    );
+}

@@ -64,7 +64,7 @@ pub fn router() -> Router<Shared> {
         sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
         rules::list, rules::get_one, rules::create, rules::update, rules::delete, rules::dry_run,
         work::transfer, work::transfer_done, work::transfers_of, work::tasks, work::task_done,
-        work::my_notifications, work::read_notification, work::team_queue, work::queues,
+        work::my_notifications, work::read_notification, work::notification_settings, work::set_notification_settings, work::team_queue, work::queues,
         work::presence, work::announce,
         webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
         tools::create_macro, tools::list_macros, tools::update_macro, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge, tools::split,

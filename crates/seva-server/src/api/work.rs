@@ -34,6 +34,10 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/tasks/{id}/done", post(task_done))
         .route("/api/v1/notifications", get(my_notifications))
         .route("/api/v1/notifications/{id}/read", post(read_notification))
+        .route(
+            "/api/v1/me/notifications",
+            get(notification_settings).put(set_notification_settings),
+        )
         .route("/api/v1/teams/{id}/queue", get(team_queue))
         .route("/api/v1/queues", get(queues))
         .route(
@@ -249,6 +253,69 @@ pub async fn read_notification(
         .write(op!(c => notifications::mark_read(c, agent, id).await))
         .await?;
     Ok(json(StatusCode::NO_CONTENT, &()))
+}
+
+/// How the caller is told of notifications beyond the desk.
+#[derive(Serialize, ToSchema)]
+pub struct NotificationSettings {
+    /// Whether notifications left unread are mailed to the caller.
+    pub email: bool,
+    /// How long a notification stays unread before it is mailed.
+    pub email_after_seconds: u64,
+    /// Whether an email inbox sends such mail at all (an admin sets `notify_agents` on one).
+    pub email_sender: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NotificationSettingsBody {
+    pub email: bool,
+}
+
+async fn read_notification_settings(
+    state: &Shared,
+    agent: seva_core::AgentId,
+) -> Result<NotificationSettings, Problem> {
+    let (email, inboxes) = state
+        .store
+        .read(op!(c => Ok((
+            seva_store::agents::email_notifications(c, agent).await?,
+            seva_store::inboxes::list(c).await?,
+        ))))
+        .await?;
+    Ok(NotificationSettings {
+        email,
+        email_after_seconds: state.config.notify_email_after_seconds,
+        email_sender: inboxes.iter().any(crate::mail::notify::sends),
+    })
+}
+
+#[utoipa::path(get, path = "/api/v1/me/notifications", tag = "work",
+    responses((status = 200, body = NotificationSettings)))]
+pub async fn notification_settings(
+    State(state): State<Shared>,
+    caller: Caller,
+) -> Result<Response, Problem> {
+    let settings = read_notification_settings(&state, caller.agent.id).await?;
+    Ok(json(StatusCode::OK, &settings))
+}
+
+/// Turns the mailing of the caller's unread notifications on or off.
+#[utoipa::path(put, path = "/api/v1/me/notifications", tag = "work",
+    request_body = NotificationSettingsBody,
+    responses((status = 200, body = NotificationSettings), (status = 422, body = Problem)))]
+pub async fn set_notification_settings(
+    State(state): State<Shared>,
+    caller: Caller,
+    ApiJson(body, _): ApiJson<NotificationSettingsBody>,
+) -> Result<Response, Problem> {
+    let agent = caller.agent.id;
+    state
+        .store
+        .write(op!(c => seva_store::agents::set_email_notifications(c, agent, body.email).await))
+        .await?;
+    let settings = read_notification_settings(&state, agent).await?;
+    Ok(json(StatusCode::OK, &settings))
 }
 
 /// A team's queue: its unowned active conversations, most urgent and longest waiting

@@ -4,6 +4,7 @@
 
 pub mod chat;
 pub mod imap;
+pub mod notify;
 pub mod send;
 pub mod smtp;
 pub mod web_form;
@@ -98,6 +99,9 @@ pub struct EmailSettings {
     /// replies start a new one (default 14).
     pub reopen_days: Option<u32>,
     pub dkim: Option<Dkim>,
+    /// This inbox also mails agents the notifications they leave unread (one inbox is
+    /// enough: the first by name that says so is used).
+    pub notify_agents: bool,
 }
 
 impl EmailSettings {

@@ -13,7 +13,7 @@ use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
 use seva_core::MessageId;
 use seva_core::conversation::{Delivery, MessageKind};
-use seva_mail::compose::{File, Outgoing, compose};
+use seva_mail::compose::{Automatic, File, Outgoing, compose};
 use seva_mail::{Mailbox, thread};
 use seva_store::email;
 use seva_store::inboxes::Inbox;
@@ -59,11 +59,6 @@ pub(crate) async fn send(
         .clone()
         .ok_or_else(|| format!("the inbox {} has no email address", inbox.name))?;
     let settings = EmailSettings::of(inbox);
-    let secrets = InboxSecrets::of(state, inbox);
-    let relay = settings
-        .relay
-        .clone()
-        .ok_or_else(|| format!("the inbox {} has no SMTP relay configured", inbox.name))?;
     let (to, to_name) = out.to.clone().ok_or("the customer has no email address")?;
     let c = &out.conversation;
     let m = &out.message;
@@ -134,10 +129,22 @@ pub(crate) async fn send(
         text,
         html: format!("<!doctype html><html><body>{html}</body></html>"),
         files,
-        automatic: m.kind == MessageKind::System,
+        automatic: (m.kind == MessageKind::System).then_some(Automatic::Reply),
         language: out.language.clone(),
     };
-    let mut built = compose(&mail).map_err(|e| e.to_string())?;
+    transmit(state, inbox, &mail).await
+}
+
+/// Composes `mail`, signs it with the inbox's DKIM key if it has one, and hands it to
+/// the inbox's SMTP relay.
+pub(crate) async fn transmit(state: &Shared, inbox: &Inbox, mail: &Outgoing) -> Result<(), String> {
+    let settings = EmailSettings::of(inbox);
+    let secrets = InboxSecrets::of(state, inbox);
+    let relay = settings
+        .relay
+        .clone()
+        .ok_or_else(|| format!("the inbox {} has no SMTP relay configured", inbox.name))?;
+    let mut built = compose(mail).map_err(|e| e.to_string())?;
     if let (Some(d), Some(pem)) = (&settings.dkim, &secrets.dkim_private_key) {
         let key = DkimSigningKey::new(pem, DkimSigningAlgorithm::Rsa)
             .map_err(|e| format!("the DKIM key cannot be read: {e}"))?;

@@ -542,7 +542,8 @@ pub async fn conversation(
     let t = agent.tr();
     let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
-    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, party)) = state
+    let me_id = viewer.agent_id;
+    let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, party, told)) = state
         .store
         .read(op!(c => {
             let conv = conversations::get_for(c, &viewer, id).await?;
@@ -558,10 +559,20 @@ pub async fn conversation(
                 .collect();
             let defs = seva_store::fields::list(c, Some(conv.team_id)).await?;
             let party = party_of(c, &conv).await?;
-            Ok((conv, list, events, names, teams, (work, macros, defs, party)))
+            let told = seva_store::notifications::any_unread_about(c, me_id, id).await?;
+            Ok((conv, list, events, names, teams, (work, macros, defs, party, told)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    // Opening the conversation reads what the agent was told about it (so it is not
+    // mailed to them later); a read first, so that most page views write nothing.
+    if told {
+        state
+            .store
+            .write(op!(c => seva_store::notifications::mark_read_about(c, me_id, id).await))
+            .await
+            .map_err(|e| PageError(e.into(), t))?;
+    }
     let owner_name = c
         .owner_id
         .and_then(|o| names.iter().find(|(a, _)| *a == o).map(|(_, n)| n.clone()))

@@ -453,7 +453,7 @@ pub async fn sitemap(State(state): State<Shared>) -> Response {
         let loc = format!("{base}/help/{}/{}", a.lang, encode_path(&a.slug));
         xml.push_str(&format!(
             "<url><loc>{}</loc><lastmod>{}</lastmod>",
-            escape(&loc),
+            seva_core::text::escape_html(&loc),
             date(a.updated_at)
         ));
         for t in all.iter().filter(|t| t.group_id == a.group_id) {
@@ -461,7 +461,7 @@ pub async fn sitemap(State(state): State<Shared>) -> Response {
             xml.push_str(&format!(
                 "<xhtml:link rel=\"alternate\" hreflang=\"{}\" href=\"{}\"/>",
                 t.lang,
-                escape(&href)
+                seva_core::text::escape_html(&href)
             ));
         }
         xml.push_str("</url>\n");
@@ -472,13 +472,6 @@ pub async fn sitemap(State(state): State<Shared>) -> Response {
         xml,
     )
         .into_response()
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
 }
 
 fn date(t: seva_core::time::Timestamp) -> String {

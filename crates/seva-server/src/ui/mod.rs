@@ -87,6 +87,7 @@ pub fn router() -> Router<Shared> {
         .route("/search", get(search::page))
         .route("/settings", get(settings::page))
         .route("/me/signature", post(settings::save_signature))
+        .route("/me/notifications", post(settings::set_notifications))
         .route("/me/availability", post(settings::set_availability))
         .route("/me/routing", post(settings::set_routing))
         .route("/settings/inboxes", post(settings::create_inbox))

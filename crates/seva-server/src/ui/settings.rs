@@ -34,6 +34,11 @@ struct SettingsPage {
     languages_spoken: String,
     skills: String,
     chat_limit: String,
+    /// Whether the agent is mailed the notifications they leave unread, after how many
+    /// minutes, and whether an inbox sends such mail at all.
+    email_notifications: bool,
+    notify_minutes: u64,
+    notify_sender: bool,
 }
 
 #[derive(Deserialize)]
@@ -48,15 +53,17 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let (signature, inboxes, routing) = state
+    let (signature, inboxes, routing, email_notifications) = state
         .store
         .read(op!(c => Ok((
             agents::signature(c, id).await?,
             inboxes::list(c).await?,
             seva_store::routing::agent(c, id).await?,
+            agents::email_notifications(c, id).await?,
         ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    let notify_sender = inboxes.iter().any(crate::mail::notify::sends);
     Ok(render(&SettingsPage {
         t,
         me: Some(super::me(&agent.0)),
@@ -74,7 +81,34 @@ pub async fn page(
             .get(&Channel::Chat)
             .map(|n| n.to_string())
             .unwrap_or_default(),
+        email_notifications,
+        notify_minutes: state.config.notify_email_after_seconds.div_ceil(60).max(1),
+        notify_sender,
     }))
+}
+
+#[derive(Deserialize)]
+pub struct NotificationsForm {
+    csrf: String,
+    #[serde(default)]
+    email: Option<String>,
+}
+
+/// Whether the agent is mailed the notifications they leave unread.
+pub async fn set_notifications(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<NotificationsForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let id = agent.0.agent.id;
+    let on = form.email.is_some();
+    state
+        .store
+        .write(op!(c => agents::set_email_notifications(c, id, on).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    Ok(Redirect::to("/settings?saved=1").into_response())
 }
 
 #[derive(Deserialize)]
@@ -203,6 +237,7 @@ struct FormValues {
     address: String,
     from_name: String,
     auto_acknowledge: bool,
+    notify_agents: bool,
     /// (language code, language name, text)
     acks: Vec<(&'static str, &'static str, String)>,
     reopen_days: String,
@@ -260,6 +295,7 @@ impl FormValues {
             address: inbox.and_then(|i| i.address.clone()).unwrap_or_default(),
             from_name: s.from_name.clone().unwrap_or_default(),
             auto_acknowledge: s.auto_acknowledge,
+            notify_agents: s.notify_agents,
             acks: LANGUAGES
                 .iter()
                 .map(|(code, name)| {
@@ -455,6 +491,8 @@ pub struct InboxForm {
     #[serde(default)]
     auto_acknowledge: Option<String>,
     #[serde(default)]
+    notify_agents: Option<String>,
+    #[serde(default)]
     ack_en: String,
     #[serde(default)]
     ack_te: String,
@@ -637,6 +675,7 @@ impl InboxForm {
             acknowledgement,
             reopen_days,
             dkim,
+            notify_agents: self.notify_agents.is_some(),
         })
     }
 

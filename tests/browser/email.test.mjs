@@ -347,9 +347,32 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await page.waitForURL(/\/conversations\/[0-9a-f-]+$/);
   const call = (await api("GET", `/api/v1/conversations/${page.url().split("/").pop()}`)).json;
   assert.deepEqual([call.channel, call.status, call.owner_id, call.contact_name], ["voice", "solved", lakshmi, "Jose Rizal"]);
-  await page.locator("#voice-hint").waitFor();
+  await page.locator("#voice-hint", { hasText: "they have no email address" }).waitFor();
   assert.ok(await page.getByLabel("Internal note").isChecked());
   assert.equal(relayed.length, mailedBefore, "a call mails nothing");
   assert.equal(await count(), before + 2);
+  // A reply cannot reach Jose while he has no email address: refused, nothing written.
+  await page.getByLabel("Reply to the customer").check();
+  await page.locator("#reply-text").fill("Ipinadala namin ang kopya.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByText("a phone conversation's reply is mailed, and the customer has no email address").waitFor();
+  const callId = call.id;
+  assert.equal((await api("GET", `/api/v1/conversations/${callId}/messages`)).json.length, 1);
+  // With his address on his page, the reply is mailed and the conversation goes on by email.
+  const added = await api("POST", `/api/v1/contacts/${call.contact_id}/identities`, { kind: "email", value: "jose@example.ph" });
+  assert.equal(added.status, 200, JSON.stringify(added.json));
+  await page.goto(`${base}/conversations/${callId}`);
+  await page.locator("#voice-mailed", { hasText: "a reply is mailed to jose@example.ph" }).waitFor();
+  await page.getByLabel("Reply to the customer").check();
+  await page.locator("#reply-text").fill("Ipinadala namin ang kopya ng resibo.");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(`${base}/conversations/${callId}`);
+  await waitFor("the phone conversation's reply at the relay", () => relayed.length > mailedBefore);
+  const toJose = relayed[relayed.length - 1];
+  assert.match(toJose, /^To: .*jose@example\.ph/m);
+  assert.match(plainText(toJose), /Ipinadala namin ang kopya ng resibo\./);
+  const moved = (await api("GET", `/api/v1/conversations/${callId}`)).json;
+  assert.equal(moved.channel, "email");
+  await page.locator("#mailed-to", { hasText: "jose@example.ph" }).waitFor();
   await page.close();
 });

@@ -818,13 +818,17 @@ pub async fn reply(
     if r.text.trim().is_empty() && r.files.is_empty() {
         return Err(Error::invalid("text", "a reply needs some text or a file"));
     }
-    let c = get_for(conn, viewer, id).await?;
+    let mut c = get_for(conn, viewer, id).await?;
     if c.status == Status::Closed && r.kind == MessageKind::Outbound {
         return Err(Error::Conflict(
             "the conversation is closed; open a new one to write to the customer".into(),
         ));
     }
     let outbound = r.kind == MessageKind::Outbound;
+    if outbound && c.channel == Channel::Voice {
+        crate::email::move_phone_to_email(conn, &c, &viewer.actor()).await?;
+        c = get(conn, id).await?;
+    }
     let inserted = crate::messages::insert(
         conn,
         NewMessage {

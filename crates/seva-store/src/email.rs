@@ -7,8 +7,9 @@ use seva_core::{ContactId, ConversationId, InboxId, MessageId};
 
 use crate::conversations::Conversation;
 use crate::db::Conn;
+use crate::inboxes::Inbox;
 use crate::messages::{EmailParts, NewMessage};
-use crate::{Result, args};
+use crate::{Error, Result, args};
 
 /// The conversation that holds any of these Message-IDs, trying them in order.
 pub async fn conversation_of(
@@ -234,6 +235,75 @@ pub async fn contact_address(conn: &mut dyn Conn, contact: ContactId) -> Result<
     .await?
     .map(|r| r.text(0))
     .transpose()
+}
+
+/// The email inbox that mails a phone conversation's replies: its team's email inbox,
+/// else the first email inbox by name (only inboxes with an address count).
+pub async fn inbox_for_phone(conn: &mut dyn Conn, c: &Conversation) -> Result<Option<Inbox>> {
+    let mut email: Vec<Inbox> = crate::inboxes::list(conn)
+        .await?
+        .into_iter()
+        .filter(|i| i.channel == Channel::Email && i.address.is_some())
+        .collect();
+    let ours = email
+        .iter()
+        .position(|i| c.team_id.is_some() && i.team_id == c.team_id);
+    Ok(match ours {
+        Some(at) => Some(email.swap_remove(at)),
+        None => email.into_iter().next(),
+    })
+}
+
+/// Where a phone conversation's reply would be mailed, and from which inbox: `None`
+/// when the customer has no email address or no email inbox can send.
+pub async fn phone_reply_route(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+) -> Result<Option<(String, Inbox)>> {
+    let Some(to) = contact_address(conn, c.contact_id).await? else {
+        return Ok(None);
+    };
+    Ok(inbox_for_phone(conn, c).await?.map(|i| (to, i)))
+}
+
+/// A reply on a phone conversation is mailed, as a help desk does with a call's ticket:
+/// the conversation moves to the email channel and the inbox that sends it, so that the
+/// customer's answer threads back into it. Refused, naming `kind`, when the customer has
+/// no email address or no email inbox is set up: a note is what is left.
+pub(crate) async fn move_phone_to_email(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    actor: &str,
+) -> Result<()> {
+    if contact_address(conn, c.contact_id).await?.is_none() {
+        return Err(Error::invalid(
+            "kind",
+            "a phone conversation's reply is mailed, and the customer has no email address: add one on their page, or write a note",
+        ));
+    }
+    let Some(inbox) = inbox_for_phone(conn, c).await? else {
+        return Err(Error::invalid(
+            "kind",
+            "a phone conversation's reply is mailed, and no email inbox is set up: write a note",
+        ));
+    };
+    conn.execute(
+        "UPDATE conversations SET channel = $1, inbox_id = $2 WHERE id = $3",
+        args![
+            Channel::Email.as_str(),
+            inbox.id.to_string(),
+            c.id.to_string()
+        ],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "conversation.channel_changed",
+        Some(c.id),
+        actor,
+        serde_json::json!({"from": c.channel, "to": Channel::Email, "inbox_id": inbox.id}),
+    )
+    .await
 }
 
 /// Where a reply in this conversation is mailed: the address the customer last wrote to

@@ -5,7 +5,7 @@ use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::contact::IdentityKind;
-use seva_core::conversation::{Delivery, MessageKind, Priority, Status};
+use seva_core::conversation::{Channel, Delivery, MessageKind, Priority, Status};
 use seva_core::{AgentId, ContactId, ConversationId, TeamId};
 use seva_store::contacts::{self, Contact};
 use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply};
@@ -425,6 +425,8 @@ struct ConversationPage {
     copy: Vec<(String, Option<String>)>,
     /// Where a reply goes by email (email conversations).
     mailed_to: Option<String>,
+    /// Where a phone conversation's reply is mailed, and from which inbox.
+    phone_mail: Option<(String, String)>,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -619,6 +621,7 @@ pub async fn conversation(
         organization,
         copy,
         mailed_to,
+        phone_mail,
     } = party;
     let customer = identities
         .into_iter()
@@ -687,6 +690,7 @@ pub async fn conversation(
         organization,
         copy,
         mailed_to,
+        phone_mail,
     }))
 }
 
@@ -697,6 +701,8 @@ struct Party {
     organization: Option<seva_store::organizations::Organization>,
     copy: Vec<(String, Option<String>)>,
     mailed_to: Option<String>,
+    /// A phone conversation's reply: the address it is mailed to and the inbox's name.
+    phone_mail: Option<(String, String)>,
 }
 
 async fn party_of(c: &mut dyn seva_store::Conn, conv: &Conversation) -> seva_store::Result<Party> {
@@ -706,17 +712,24 @@ async fn party_of(c: &mut dyn seva_store::Conn, conv: &Conversation) -> seva_sto
         None => None,
     };
     let (copy, mailed_to) = match conv.channel {
-        seva_core::conversation::Channel::Email => (
+        Channel::Email => (
             seva_store::email::participants(c, conv.id).await?,
             seva_store::email::reply_address(c, conv).await?,
         ),
         _ => (Vec::new(), None),
+    };
+    let phone_mail = match conv.channel {
+        Channel::Voice => seva_store::email::phone_reply_route(c, conv)
+            .await?
+            .map(|(to, inbox)| (to, inbox.name)),
+        _ => None,
     };
     Ok(Party {
         identities: contact.identities,
         organization,
         copy,
         mailed_to,
+        phone_mail,
     })
 }
 

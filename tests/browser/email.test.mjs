@@ -376,3 +376,31 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await page.locator("#mailed-to", { hasText: "jose@example.ph" }).waitFor();
   await page.close();
 });
+
+test("an agent who forgot her password asks for a link, and chooses a new one from the mail", async () => {
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await page.goto(base + "/login");
+  await page.getByRole("link", { name: "Forgot your password?" }).click();
+  await page.waitForURL(base + "/login/forgot");
+  const before = relayed.length;
+  await page.getByLabel("Email").fill("lakshmi@example.com");
+  await page.getByRole("button", { name: "Mail me a link" }).click();
+  await page.getByRole("status").filter({ hasText: "If lakshmi@example.com is an agent’s address, a link is on its way." }).waitFor();
+  await waitFor("the link at the relay", () => relayed.length > before);
+  const mail = relayed[relayed.length - 1];
+  assert.match(mail, /^To: .*lakshmi@example\.com/m);
+  assert.match(mail, /^Auto-Submitted: auto-generated/m);
+  const link = plainText(mail).match(/https?:\/\/\S+\/login\/reset\?token=[0-9a-f]{64}/)[0];
+  await page.goto(link);
+  await page.getByLabel("New password").fill("lakshmi's new password");
+  await page.getByLabel("The same again").fill("lakshmi's new password");
+  await page.screenshot({ path: join(shots, "password-reset.png"), fullPage: true });
+  await page.getByRole("button", { name: "Save password" }).click();
+  await page.waitForURL(base + "/login?reset=1");
+  await page.getByText("Your new password is set: log in with it.").waitFor();
+  await logIn(page, base, "lakshmi@example.com", "lakshmi's new password");
+  // The link worked once.
+  await page.goto(link);
+  await page.getByRole("alert").filter({ hasText: "This link is used or expired." }).waitFor();
+  await page.close();
+});

@@ -361,3 +361,56 @@ pub async fn set_email_notifications(conn: &mut dyn Conn, id: AgentId, on: bool)
     .await?;
     Ok(())
 }
+
+/// Keeps a password-reset link's token (as its SHA-256) for the agent, until `expires`.
+pub async fn create_reset(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    token_hash: &str,
+    expires: Timestamp,
+) -> Result<()> {
+    conn.execute(
+        "INSERT INTO password_resets (token_hash, agent_id, created_at, expires_at) VALUES ($1, $2, $3, $4)",
+        args![token_hash, id.to_string(), crate::now().micros(), expires.micros()],
+    )
+    .await?;
+    Ok(())
+}
+
+/// The agent a reset link is for, while it is unused, unexpired and its agent enabled.
+pub async fn reset_agent(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<AgentId>> {
+    conn.query_opt(
+        "SELECT r.agent_id FROM password_resets r JOIN agents a ON a.id = r.agent_id \
+         WHERE r.token_hash = $1 AND r.used_at IS NULL AND r.expires_at > $2 AND a.disabled = 0",
+        args![token_hash, crate::now().micros()],
+    )
+    .await?
+    .map(|r| r.parse(0))
+    .transpose()
+}
+
+/// Uses a reset link: the agent's new password, every other link of theirs spent, and
+/// their sessions ended (whoever knew the old password is logged out). A link that is
+/// used, expired or unknown is refused as `token`, and nothing changes.
+pub async fn reset_with_link(
+    conn: &mut dyn Conn,
+    token_hash: &str,
+    password_hash: String,
+) -> Result<AgentId> {
+    let id = reset_agent(conn, token_hash)
+        .await?
+        .ok_or_else(|| Error::invalid("token", "this link is used or expired"))?;
+    let now = crate::now().micros();
+    conn.execute(
+        "UPDATE password_resets SET used_at = $1 WHERE agent_id = $2 AND used_at IS NULL",
+        args![now, id.to_string()],
+    )
+    .await?;
+    set_password(conn, id, password_hash).await?;
+    conn.execute(
+        "DELETE FROM sessions WHERE agent_id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    Ok(id)
+}

@@ -34,6 +34,10 @@ const SQLITE: &[(i64, &str)] = &[
         14,
         include_str!("../migrations/sqlite/0014_notification_mail.sql"),
     ),
+    (
+        15,
+        include_str!("../migrations/sqlite/0015_password_resets.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -70,6 +74,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         14,
         include_str!("../migrations/postgres/0014_notification_mail.sql"),
+    ),
+    (
+        15,
+        include_str!("../migrations/postgres/0015_password_resets.sql"),
     ),
 ];
 

@@ -1756,3 +1756,199 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
         "{jobs}"
     );
 }
+
+#[test]
+fn an_agent_who_forgot_their_password_chooses_a_new_one_through_a_mailed_link() {
+    let seva = Seva::start_with("test_clock = true\n");
+    let relay = Relay::start();
+    seva.user("maria@example.com", "agent", "the old password 1");
+    let http = Seva::agent();
+    let read = |res: ureq::http::Response<ureq::Body>| {
+        let status = res.status().as_u16();
+        let location = res
+            .headers()
+            .get("location")
+            .map(|l| l.to_str().unwrap().to_string());
+        let mut res = res;
+        (
+            status,
+            location,
+            res.body_mut().read_to_string().unwrap_or_default(),
+        )
+    };
+    let get = |path: &str| read(http.get(&seva.url(path)).call().unwrap());
+    let (cookie, csrf) = common::login_page(&seva, &http);
+    let post = |path: &str, fields: &[(&str, &str)]| {
+        read(
+            http.post(&seva.url(path))
+                .header("Cookie", &cookie)
+                .send_form(fields.iter().copied())
+                .unwrap(),
+        )
+    };
+    let log_in = |password: &str| {
+        let (status, _, _) = post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("email", "maria@example.com"),
+                ("password", password),
+            ],
+        );
+        status
+    };
+    // Before any inbox can mail, the page says to ask an admin.
+    let (status, _, html) = get("/login/forgot");
+    assert_eq!(status, 200);
+    assert!(html.contains("Seva cannot mail links yet"), "{html}");
+    email_inbox(&seva, &relay, json!({"notify_agents": true}));
+    let (_, _, html) = get("/login/forgot");
+    assert!(html.contains("name=\"email\""), "{html}");
+    // A session Maria has open now ends with the reset.
+    let session = {
+        let res = http
+            .post(&seva.url("/login"))
+            .header("Cookie", &cookie)
+            .send_form([
+                ("csrf", csrf.as_str()),
+                ("email", "maria@example.com"),
+                ("password", "the old password 1"),
+            ])
+            .unwrap();
+        common::set_cookie(&res)
+    };
+
+    // Without the form's token: refused. An unknown address gets the same answer as hers,
+    // and no mail.
+    assert_eq!(
+        post("/login/forgot", &[("email", "maria@example.com")]).0,
+        403
+    );
+    let (status, _, html) = post(
+        "/login/forgot",
+        &[("csrf", &csrf), ("email", "nobody@example.com")],
+    );
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("If nobody@example.com is an agent’s address, a link is on its way"),
+        "{html}"
+    );
+    let (status, _, html) = post(
+        "/login/forgot",
+        &[("csrf", &csrf), ("email", " Maria@Example.com ")],
+    );
+    assert_eq!(status, 200);
+    assert!(html.contains("If maria@example.com is an agent’s address"));
+    let got = relay.wait_for(1);
+    assert_eq!(got.len(), 1, "nothing for an unknown address");
+    assert_eq!(got[0].to, vec!["maria@example.com".to_string()]);
+    let text = got[0].parsed().text;
+    let link = text
+        .split_whitespace()
+        .find(|w| w.contains("/login/reset?token="))
+        .expect(&text)
+        .to_string();
+    let path = link.strip_prefix(&seva.url("")).expect(&link).to_string();
+    assert!(!seva.server_log().contains(link.rsplit('=').next().unwrap()));
+
+    // A wrong token, then the real one.
+    let (status, _, html) = get("/login/reset?token=0123");
+    assert_eq!(status, 410);
+    assert!(html.contains("This link is used or expired"));
+    let (status, _, html) = get(&path);
+    assert_eq!(status, 200);
+    let token = common::attribute_after(&html, "name=\"token\" value=\"");
+    for (password, again, error) in [
+        ("short one", "short one", "at least 10 characters"),
+        (
+            "the new password 2",
+            "the new password 3",
+            "The two passwords differ",
+        ),
+    ] {
+        let (status, _, html) = post(
+            "/login/reset",
+            &[
+                ("csrf", &csrf),
+                ("token", &token),
+                ("password", password),
+                ("again", again),
+            ],
+        );
+        assert_eq!(status, 422);
+        assert!(html.contains(error), "{html}");
+    }
+    assert_eq!(log_in("the old password 1"), 303, "nothing changed yet");
+    let (status, location, _) = post(
+        "/login/reset",
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("password", "the new password 2"),
+            ("again", "the new password 2"),
+        ],
+    );
+    assert_eq!((status, location.as_deref()), (303, Some("/login?reset=1")));
+    let (_, _, html) = get("/login?reset=1");
+    assert!(html.contains("Your new password is set"));
+    assert_eq!(log_in("the old password 1"), 401);
+    assert_eq!(log_in("the new password 2"), 303);
+    let res = http
+        .get(&seva.url("/inbox"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    assert_eq!(
+        res.headers()["location"].to_str().unwrap(),
+        "/login",
+        "the session from before the reset ended"
+    );
+    // Once only.
+    assert_eq!(get(&path).0, 410);
+    let (status, _, _) = post(
+        "/login/reset",
+        &[
+            ("csrf", &csrf),
+            ("token", &token),
+            ("password", "the third password"),
+            ("again", "the third password"),
+        ],
+    );
+    assert_eq!(status, 410);
+    assert_eq!(log_in("the new password 2"), 303);
+
+    // A link works for an hour.
+    post(
+        "/login/forgot",
+        &[("csrf", &csrf), ("email", "maria@example.com")],
+    );
+    let got = relay.wait_for(2);
+    let text = got[1].parsed().text;
+    let later = text
+        .split_whitespace()
+        .find(|w| w.contains("/login/reset?token="))
+        .unwrap()
+        .strip_prefix(&seva.url(""))
+        .unwrap()
+        .to_string();
+    let (s, body) = seva.api(
+        "POST",
+        "/api/v1/test/clock",
+        Some(json!({"now": "2099-01-01T00:00:00Z"})),
+    );
+    assert_eq!(s, 200, "{body}");
+    assert_eq!(get(&later).0, 410);
+
+    // Asking again and again is stopped, for the address as for the IP.
+    let mut statuses = Vec::new();
+    for _ in 0..12 {
+        statuses.push(
+            post(
+                "/login/forgot",
+                &[("csrf", &csrf), ("email", "maria@example.com")],
+            )
+            .0,
+        );
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}

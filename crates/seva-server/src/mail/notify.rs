@@ -31,7 +31,7 @@ pub fn sends(inbox: &Inbox) -> bool {
 }
 
 /// The inbox that mails agents their notifications: the first by name that [`sends`].
-async fn sender(state: &Shared) -> Result<Option<Inbox>, String> {
+pub async fn sender(state: &Shared) -> Result<Option<Inbox>, String> {
     let all = state
         .store
         .read(op!(c => inboxes::list(c).await))
@@ -105,7 +105,6 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
     let inbox = sender(state)
         .await?
         .ok_or("no email inbox sends agents' notifications (notify_agents)")?;
-    let address = inbox.address.clone().unwrap_or_default();
     let t = Tr::new(&who.language);
     let base = state.config.public_url.trim_end_matches('/');
     let mut text = String::new();
@@ -145,11 +144,36 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
         [one] => format!("{}: {}", t.word("notice", &one.kind), one.text),
         many => t.a("notify-mail-subject", "count", many.len()),
     };
+    mail_agent(
+        state,
+        &inbox,
+        &who,
+        &subject,
+        text,
+        html,
+        &job.id.to_string(),
+    )
+    .await
+}
+
+/// Mails an agent a text of Seva's own (a notification, a password-reset link) from the
+/// inbox that [`sends`] such mail, in the agent's language; `key` makes its Message-ID
+/// unique.
+pub async fn mail_agent(
+    state: &Shared,
+    inbox: &Inbox,
+    who: &agents::Agent,
+    subject: &str,
+    text: String,
+    html: String,
+    key: &str,
+) -> Result<(), String> {
+    let address = inbox.address.clone().unwrap_or_default();
     let mail = Outgoing {
         from: Mailbox {
             email: address.clone(),
             name: Some(
-                EmailSettings::of(&inbox)
+                EmailSettings::of(inbox)
                     .from_name
                     .unwrap_or_else(|| inbox.name.clone()),
             ),
@@ -160,10 +184,9 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
             name: Some(who.name.clone()),
         }],
         cc: Vec::new(),
-        subject: seva_core::text::preview(&subject, 200),
+        subject: seva_core::text::preview(subject, 200),
         message_id: format!(
-            "seva.notify.{}@{}",
-            job.id,
+            "seva.agent.{key}@{}",
             seva_mail::thread::domain_of(&address)
         ),
         in_reply_to: None,
@@ -172,7 +195,7 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
         html: format!("<!doctype html><html><body>{html}</body></html>"),
         files: Vec::new(),
         automatic: Some(Automatic::Generated),
-        language: Some(t.lang.to_string()),
+        language: Some(Tr::new(&who.language).lang.to_string()),
     };
-    super::send::transmit(state, &inbox, &mail).await
+    super::send::transmit(state, inbox, &mail).await
 }

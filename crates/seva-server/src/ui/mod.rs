@@ -9,6 +9,7 @@ mod macros;
 mod organizations;
 mod people;
 mod public;
+mod reset;
 mod search;
 mod service;
 mod session;
@@ -35,6 +36,8 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(session::login_page).post(session::login))
+        .route("/login/forgot", get(reset::forgot).post(reset::ask))
+        .route("/login/reset", get(reset::page).post(reset::reset))
         .route("/logout", post(session::logout))
         .route("/me/language", post(session::set_language))
         .route(

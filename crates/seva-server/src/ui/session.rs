@@ -28,9 +28,11 @@ struct LoginPage {
     csrf: String,
     email: String,
     error: Option<String>,
+    /// Said above the form, e.g. that a new password is set.
+    notice: Option<String>,
 }
 
-fn tr_from(headers: &HeaderMap) -> Tr {
+pub(super) fn tr_from(headers: &HeaderMap) -> Tr {
     Tr::negotiate(
         headers
             .get(header::ACCEPT_LANGUAGE)
@@ -47,29 +49,43 @@ fn login_form(
     state: &Shared,
     headers: &HeaderMap,
     email: String,
-    error: Option<String>,
+    (error, notice): (Option<String>, Option<String>),
     status: axum::http::StatusCode,
 ) -> Response {
     let t = tr_from(headers);
-    let csrf = auth::cookie(headers, LOGIN_COOKIE)
-        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
-        .unwrap_or_else(auth::new_secret);
+    let (csrf, cookie) = login_token(state, headers);
     let page = LoginPage {
         t,
         me: None,
         languages: LANGUAGES,
-        csrf: csrf.clone(),
+        csrf,
         email,
         error,
+        notice,
     };
+    (status, [(header::SET_COOKIE, cookie)], render(&page)).into_response()
+}
+
+/// The token of the pages under `/login` (logging in, a forgotten password): the one the
+/// browser holds, or a new one; with the cookie that carries it.
+pub(super) fn login_token(state: &Shared, headers: &HeaderMap) -> (String, String) {
+    let csrf = auth::cookie(headers, LOGIN_COOKIE)
+        .filter(|c| c.len() == 64 && c.bytes().all(|b| b.is_ascii_hexdigit()))
+        .unwrap_or_else(auth::new_secret);
     let cookie = format!(
         "{LOGIN_COOKIE}={csrf}; Path=/login; HttpOnly; SameSite=Strict{}",
         secure(state)
     );
-    (status, [(header::SET_COOKIE, cookie)], render(&page)).into_response()
+    (csrf, cookie)
 }
 
-fn secure(state: &Shared) -> &'static str {
+/// Whether a form under `/login` came with the browser's own token.
+pub(super) fn login_token_ok(headers: &HeaderMap, form_csrf: &str) -> bool {
+    let cookie = auth::cookie(headers, LOGIN_COOKIE).unwrap_or_default();
+    !cookie.is_empty() && constant_time_eq(cookie.as_bytes(), form_csrf.as_bytes())
+}
+
+pub(super) fn secure(state: &Shared) -> &'static str {
     if state.config.secure_cookies {
         "; Secure"
     } else {
@@ -77,12 +93,22 @@ fn secure(state: &Shared) -> &'static str {
     }
 }
 
-pub async fn login_page(State(state): State<Shared>, headers: HeaderMap) -> Response {
+#[derive(Deserialize)]
+pub struct LoginQuery {
+    reset: Option<String>,
+}
+
+pub async fn login_page(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+) -> Response {
+    let notice = q.reset.map(|_| tr_from(&headers).s("login-reset-done"));
     login_form(
         &state,
         &headers,
         String::new(),
-        None,
+        (None, notice),
         axum::http::StatusCode::OK,
     )
 }
@@ -104,8 +130,7 @@ pub async fn login(
     Form(form): Form<LoginForm>,
 ) -> Response {
     let t = tr_from(&headers);
-    let cookie = auth::cookie(&headers, LOGIN_COOKIE).unwrap_or_default();
-    if cookie.is_empty() || !constant_time_eq(cookie.as_bytes(), form.csrf.as_bytes()) {
+    if !login_token_ok(&headers, &form.csrf) {
         return PageError(
             Problem::forbidden("the login form expired; please try again"),
             t,
@@ -172,7 +197,7 @@ pub async fn login(
             &state,
             &headers,
             email,
-            Some(t.s("login-failed")),
+            (Some(t.s("login-failed")), None),
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };

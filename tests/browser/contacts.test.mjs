@@ -219,3 +219,41 @@ test("an agent gives a contact a new number and takes it away again", async () =
   await page.locator("[role=alert]", { hasText: "reach: a contact with this address or number exists" }).waitFor();
   assert.equal(await added.getByLabel("Name").inputValue(), "Maria again");
 });
+
+test("an agent marks a conversation as spam from its page, and lets the sender back from the contact page", async () => {
+  const r = await api("POST", "/api/v1/conversations", { contact: { email: "prize@lottery.example", name: "Win Big" }, subject: "Κερδίσατε!", text: "Πατήστε εδώ" });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const id = r.json.id;
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "gopal@example.com", password);
+  await page.goto(`${base}/conversations/${id}`);
+  await page.getByRole("button", { name: "Spam: block the sender" }).click();
+  await page.waitForURL(`${base}/conversations/${id}`);
+  await page.locator("#blocked", { hasText: "The sender is blocked" }).waitFor();
+  const c = (await api("GET", `/api/v1/conversations/${id}`)).json;
+  assert.equal(c.status, "solved");
+  assert.deepEqual(c.tags, ["spam"]);
+  // Another message from them, through the web form, is kept but filed as spam: out of
+  // the open inbox, solved and tagged.
+  const form = await (await browser.newContext()).newPage();
+  await form.goto(`${base}/contact`);
+  await form.locator("input[name=name]").fill("Win Big");
+  await form.locator("input[name=email]").fill("prize@lottery.example");
+  await form.locator("input[name=subject]").fill("Τελευταία ευκαιρία");
+  await form.locator("textarea[name=message]").fill("Πατήστε!");
+  await form.locator("form button[type=submit]").click();
+  await form.waitForURL(/\/contact/);
+  await form.close();
+  await page.goto(`${base}/inbox?view=open`);
+  assert.equal(await page.getByRole("link", { name: "Τελευταία ευκαιρία" }).count(), 0);
+  const list = (await api("GET", "/api/v1/conversations?tag=spam")).json.data;
+  assert.deepEqual(list.map((x) => [x.subject, x.status]).sort(), [["Κερδίσατε!", "solved"], ["Τελευταία ευκαιρία", "solved"]]);
+  // From the contact page, they may write again.
+  await page.goto(`${base}/contacts/${c.contact_id}`);
+  await page.getByText("Blocked: what this contact sends is kept, but filed as spam").waitFor();
+  await page.getByRole("button", { name: "Let them write again" }).click();
+  await page.waitForURL(`${base}/contacts/${c.contact_id}?saved=1`);
+  await page.getByRole("button", { name: "Block: file what they send as spam" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/contacts/${c.contact_id}`)).json.blocked_at, null);
+  await page.close();
+});

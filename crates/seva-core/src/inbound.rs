@@ -12,4 +12,7 @@ pub struct Received {
     /// Whether this message opened a new conversation.
     #[serde(skip)]
     pub created: bool,
+    /// Whether it came from a blocked contact (filed as spam: no acknowledgement).
+    #[serde(skip)]
+    pub blocked: bool,
 }

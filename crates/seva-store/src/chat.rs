@@ -50,10 +50,11 @@ pub async fn new_visitor(
         .map(|e| Email::parse(e).map_err(|_| Error::invalid("email", "not an email address")))
         .transpose()?
         .map(|e| e.identity_key());
-    let (contact, _) = match &email {
+    let contact = match &email {
         Some(e) => crate::contacts::resolve(conn, IdentityKind::Email, e, name).await?,
         None => crate::contacts::resolve(conn, IdentityKind::ChatVisitor, &id, name).await?,
-    };
+    }
+    .id;
     conn.execute(
         "INSERT INTO chat_visitors (id, inbox_id, contact_id, name, email, token_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7)",

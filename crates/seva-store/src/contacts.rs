@@ -30,9 +30,12 @@ pub struct Contact {
     pub created_at: Timestamp,
     /// The contact this one was merged into; its identities and conversations are there.
     pub merged_into: Option<ContactId>,
+    /// When an agent marked the contact a spammer: what they send is filed as spam.
+    pub blocked_at: Option<Timestamp>,
 }
 
-const COLUMNS: &str = "id, name, language, organization_id, attributes, created_at, merged_into";
+const COLUMNS: &str =
+    "id, name, language, organization_id, attributes, created_at, merged_into, blocked_at";
 
 async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
     let id: ContactId = row.parse(0)?;
@@ -65,28 +68,33 @@ async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Contact> {
         attributes: serde_json::from_str(&row.text(4)?).unwrap_or_default(),
         created_at: Timestamp(row.int(5)?),
         merged_into: row.opt_parse(6)?,
+        blocked_at: row.opt_int(7)?.map(Timestamp),
         identities,
         conversation_count,
     })
 }
 
-/// The contact known by this identity, created if it is new. Returns the contact id and
-/// whether it was created. The identity value must already be normalised by its type
+/// The contact known by this identity, created if it is new. The identity value must already be normalised by its type
 /// (`Email::identity_key`, `PhoneE164`).
 pub async fn resolve(
     conn: &mut dyn Conn,
     kind: IdentityKind,
     value: &str,
     name: Option<&str>,
-) -> Result<(ContactId, bool)> {
+) -> Result<Resolved> {
     if let Some(row) = conn
         .query_opt(
-            "SELECT contact_id FROM contact_identities WHERE kind = $1 AND value = $2",
+            "SELECT i.contact_id, c.blocked_at FROM contact_identities i JOIN contacts c ON c.id = i.contact_id \
+             WHERE i.kind = $1 AND i.value = $2",
             args![kind.as_str(), value],
         )
         .await?
     {
-        return Ok((row.parse(0)?, false));
+        return Ok(Resolved {
+            id: row.parse(0)?,
+            created: false,
+            blocked: row.opt_int(1)?.is_some(),
+        });
     }
     let id = ContactId::new();
     let now = crate::now().micros();
@@ -111,7 +119,54 @@ pub async fn resolve(
         args![kind.as_str(), value, id.to_string(), now],
     )
     .await?;
-    Ok((id, true))
+    Ok(Resolved {
+        id,
+        created: true,
+        blocked: false,
+    })
+}
+
+/// The contact an identity belongs to, as [`resolve`] found or made it.
+pub struct Resolved {
+    pub id: ContactId,
+    pub created: bool,
+    /// Marked a spammer: what they send is filed as spam.
+    pub blocked: bool,
+}
+
+/// Blocks a contact (what they send from now on is filed as spam) or lets them write
+/// again; recorded in the event log.
+pub async fn set_blocked(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    blocked: bool,
+    actor: &str,
+) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE contacts SET blocked_at = $1, updated_at = $2 WHERE id = $3",
+            args![
+                blocked.then(|| crate::now().micros()),
+                crate::now().micros(),
+                id.to_string()
+            ],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    crate::events::append(
+        conn,
+        if blocked {
+            "contact.blocked"
+        } else {
+            "contact.unblocked"
+        },
+        None,
+        actor,
+        serde_json::json!({"contact_id": id}),
+    )
+    .await
 }
 
 /// The contact an identity (an email address as [`seva_core::contact::Email::identity_key`]
@@ -298,7 +353,7 @@ pub async fn create(
     if let Some(o) = organization {
         check_organization(conn, o).await?;
     }
-    let (id, created) = resolve(conn, identity.0, identity.1, Some(&name)).await?;
+    let Resolved { id, created, .. } = resolve(conn, identity.0, identity.1, Some(&name)).await?;
     if !created {
         return Err(Error::Conflict(
             "a contact with this address or number exists".into(),
@@ -427,7 +482,8 @@ pub async fn remove_identity(
 /// The contact that stands for a team asking for help (an internal customer), created if
 /// new, with the tier `internal`.
 pub async fn internal(conn: &mut dyn Conn, team_id: &str, team_name: &str) -> Result<ContactId> {
-    let (id, created) = resolve(conn, IdentityKind::Team, team_id, Some(team_name)).await?;
+    let Resolved { id, created, .. } =
+        resolve(conn, IdentityKind::Team, team_id, Some(team_name)).await?;
     if created {
         conn.execute(
             "UPDATE contacts SET attributes = $1 WHERE id = $2",

@@ -282,7 +282,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             )
             .await?
     {
-        return Ok(Received { conversation_id: row.parse(0)?, reference: row.int(1)?, duplicate: true, created: false });
+        return Ok(Received { conversation_id: row.parse(0)?, reference: row.int(1)?, duplicate: true, created: false, blocked: false });
     }
     let subject = seva_core::text::truncate_graphemes(
         &seva_core::text::nfc(a.subject.trim()),
@@ -295,8 +295,8 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             "a message needs some text or a file",
         ));
     }
-    let (contact_id, _) =
-        crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
+    let found = crate::contacts::resolve(conn, a.identity.0, a.identity.1, a.name).await?;
+    let (contact_id, blocked) = (found.id, found.blocked);
     let now = crate::now().micros();
     let preview = seva_core::text::preview(a.text, 140);
     let actor = match a.recorded_by {
@@ -314,6 +314,16 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         _ => true,
     };
     let (id, reference, created, language, subject) = match continued {
+        // A blocked contact's message is kept in its conversation, which stays as it is:
+        // nobody is told, nothing reopens.
+        Some(c) if blocked && c.status != Status::Closed => {
+            conn.execute(
+                "UPDATE conversations SET message_count = message_count + 1, updated_at = $1 WHERE id = $2",
+                args![now, c.id.to_string()],
+            )
+            .await?;
+            (c.id, c.reference, false, None, c.subject)
+        }
         Some(c) if reopens(&c) => {
             let status = c.status.after_customer_message();
             conn.execute(
@@ -378,7 +388,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
     .await?;
     let message_id = inserted.id;
     crate::email::add_participants(conn, id, a.email.participants).await?;
-    if created {
+    if created && !blocked {
         // Rules first: they may set the team, the owner or the priority, which decide
         // the queue and the SLA targets.
         let (mut priority, mut team, mut owner) = (a.priority, a.team_id, a.owner);
@@ -426,7 +436,14 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         a.channel,
         Channel::Chat | Channel::Sms | Channel::Whatsapp | Channel::Telegram
     );
-    if (created && a.bot) || (!created && conversational) {
+    if blocked {
+        if created {
+            // Kept, but filed as spam: solved at once, nobody told, no clock running.
+            apply_tags(conn, id, &[SPAM.to_string()], &[], "system:spam").await?;
+            let c = get(conn, id).await?;
+            change_status(conn, &c, Status::Solved, "system:spam").await?;
+        }
+    } else if (created && a.bot) || (!created && conversational) {
         crate::bot::heard(conn, id, message_id).await?;
     }
     Ok(Received {
@@ -434,7 +451,45 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
         reference,
         duplicate: false,
         created,
+        blocked,
     })
+}
+
+/// The tag of conversations filed as spam.
+pub const SPAM: &str = "spam";
+
+/// Marks a conversation as spam: its contact is blocked (what they send from now on is
+/// filed as spam), and it is tagged `spam` and solved, in one write.
+pub async fn mark_spam(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let actor = viewer.actor();
+    crate::contacts::set_blocked(conn, c.contact_id, true, &actor).await?;
+    apply_tags(conn, id, &[SPAM.to_string()], &[], &actor).await?;
+    if c.status.is_active() {
+        change_status(conn, &c, Status::Solved, &actor).await?;
+    }
+    get(conn, id).await
+}
+
+/// Undoes [`mark_spam`]: the contact may write again, and the conversation loses its
+/// tag and opens again.
+pub async fn not_spam(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let actor = viewer.actor();
+    crate::contacts::set_blocked(conn, c.contact_id, false, &actor).await?;
+    apply_tags(conn, id, &[], &[SPAM.to_string()], &actor).await?;
+    if c.status == Status::Solved {
+        change_status(conn, &c, Status::Open, &actor).await?;
+    }
+    get(conn, id).await
 }
 
 /// A conversation an agent starts, from the desk or the API.
@@ -578,8 +633,9 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
     if let Some(agent) = s.owner {
         check_owner(conn, agent).await?;
     }
-    let (contact_id, _) =
-        crate::contacts::resolve(conn, s.identity.0, s.identity.1, s.name).await?;
+    let contact_id = crate::contacts::resolve(conn, s.identity.0, s.identity.1, s.name)
+        .await?
+        .id;
     let id = ConversationId::new();
     let reference = insert_row(
         conn,
@@ -645,6 +701,7 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
         reference,
         duplicate: false,
         created: true,
+        blocked: false,
     })
 }
 

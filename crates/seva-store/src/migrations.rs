@@ -38,6 +38,10 @@ const SQLITE: &[(i64, &str)] = &[
         15,
         include_str!("../migrations/sqlite/0015_password_resets.sql"),
     ),
+    (
+        16,
+        include_str!("../migrations/sqlite/0016_blocked_contacts.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -78,6 +82,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         15,
         include_str!("../migrations/postgres/0015_password_resets.sql"),
+    ),
+    (
+        16,
+        include_str!("../migrations/postgres/0016_blocked_contacts.sql"),
     ),
 ];
 

@@ -1952,3 +1952,114 @@ fn an_agent_who_forgot_their_password_chooses_a_new_one_through_a_mailed_link() 
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[test]
+fn a_sender_marked_as_spam_is_kept_but_filed_away_until_let_back() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({"auto_acknowledge": true}));
+    let by_subject = |subject: &str| {
+        conversations(&seva)
+            .into_iter()
+            .find(|c| c["subject"] == subject)
+            .unwrap_or_else(|| panic!("no conversation {subject}"))
+    };
+    send(
+        &seva,
+        &mail(
+            "Win Big <prize@lottery.example>",
+            "You won",
+            "",
+            "Claim now",
+        ),
+    );
+    let first = by_subject("You won");
+    let id = first["id"].as_str().unwrap().to_string();
+    relay.wait_for(1); // the acknowledgement
+    // A wrong body changes nothing.
+    let (s, problem) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/spam"),
+        Some(json!({"spam": "yes"})),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("spam")),
+        "{problem}"
+    );
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/spam"),
+        Some(json!({"spam": true})),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["status"], "solved");
+    assert_eq!(c["tags"], json!(["spam"]));
+    let contact = c["contact_id"].as_str().unwrap().to_string();
+    let (_, who) = seva.api("GET", &format!("/api/v1/contacts/{contact}"), None);
+    assert!(who["blocked_at"].is_string(), "{who}");
+
+    // What the blocked sender sends is kept (250), but filed as spam: solved, tagged,
+    // unacknowledged, and out of the open views.
+    send(
+        &seva,
+        &mail("prize@lottery.example", "Last chance", "", "Claim now!!"),
+    );
+    let second = by_subject("Last chance");
+    assert_eq!(second["status"], "solved");
+    assert_eq!(second["tags"], json!(["spam"]));
+    let sid = second["id"].as_str().unwrap();
+    assert_eq!(messages(&seva, sid).len(), 1);
+    let (_, open) = seva.api("GET", "/api/v1/conversations?status=open", None);
+    assert!(
+        open["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["id"] != sid),
+        "{open}"
+    );
+    std::thread::sleep(Duration::from_millis(1000));
+    assert_eq!(relay.count(), 1, "no acknowledgement to a blocked sender");
+
+    // Not spam after all: the sender may write again, the first opens again.
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/spam"),
+        Some(json!({"spam": false})),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!((&c["status"], &c["tags"]), (&json!("open"), &json!([])));
+    send(
+        &seva,
+        &mail(
+            "prize@lottery.example",
+            "A real question",
+            "",
+            "Sorry, my son wrote those",
+        ),
+    );
+    assert_eq!(by_subject("A real question")["status"], "open");
+    relay.wait_for(2);
+
+    // Blocking from the contact, and what the log keeps.
+    let (s, who) = seva.api(
+        "PATCH",
+        &format!("/api/v1/contacts/{contact}"),
+        Some(json!({"blocked": true})),
+    );
+    assert_eq!(s, 200, "{who}");
+    assert!(who["blocked_at"].is_string(), "{who}");
+    let (_, feed) = seva.api("GET", "/api/v1/events?after=0&limit=1000", None);
+    let kinds: Vec<&str> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["kind"].as_str())
+        .filter(|k| k.starts_with("contact."))
+        .collect();
+    assert_eq!(
+        kinds,
+        ["contact.blocked", "contact.unblocked", "contact.blocked"]
+    );
+}

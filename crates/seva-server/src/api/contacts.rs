@@ -95,9 +95,12 @@ pub struct ContactUpdate {
     /// `{"tier": "vip"}`, which rules can read as `contact.tier`.
     #[schema(value_type = Option<Object>)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
+    /// `true` marks the contact a spammer: what they send from now on is kept but filed
+    /// as spam (solved, tagged `spam`, no acknowledgement); `false` lets them write again.
+    pub blocked: Option<bool>,
 }
 
-/// Change a contact's name, language, organization or attributes.
+/// Change a contact's name, language, organization or attributes, or block them.
 #[utoipa::path(patch, path = "/api/v1/contacts/{id}", request_body = ContactUpdate, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
 pub async fn update(
@@ -120,7 +123,16 @@ pub async fn update(
     let actor = format!("agent:{}", caller.agent.id);
     let contact = state
         .store
-        .write(op!(c => contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), body.organization_id, body.attributes.as_ref(), &actor).await))
+        .write(op!(c => {
+            let other = body.name.is_some() || body.language.is_some() || body.organization_id.is_some() || body.attributes.is_some();
+            if other || body.blocked.is_none() {
+                contacts::update(c, id, body.name.as_deref(), body.language.as_deref(), body.organization_id, body.attributes.as_ref(), &actor).await?;
+            }
+            if let Some(blocked) = body.blocked {
+                contacts::set_blocked(c, id, blocked, &actor).await?;
+            }
+            contacts::get(c, id).await
+        }))
         .await?;
     Ok(json(StatusCode::OK, &contact))
 }

@@ -41,6 +41,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/tags", post(tags))
         .route("/api/v1/conversations/{id}/followers", post(followers))
         .route("/api/v1/conversations/{id}/copy", post(copy))
+        .route("/api/v1/conversations/{id}/spam", post(spam))
         .route("/api/v1/conversations/{id}/fields", post(fields))
         .route("/api/v1/conversations/{id}/events", get(events))
 }
@@ -630,6 +631,35 @@ pub async fn followers(
     change(&state, &caller, &id, move |c, v, id| {
         Box::pin(async move {
             conversations::set_following(c, &v, id, body.agent_id, body.follow).await
+        })
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SpamBody {
+    pub spam: bool,
+}
+
+/// Mark a conversation as spam (`true`: its contact is blocked, so what they send from
+/// now on is filed as spam, and it is tagged `spam` and solved), or undo that (`false`:
+/// the contact may write again, the tag goes and a solved conversation opens again).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/spam", request_body = SpamBody, tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn spam(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<SpamBody>,
+) -> Result<Response, Problem> {
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move {
+            if body.spam {
+                conversations::mark_spam(c, &v, id).await
+            } else {
+                conversations::not_spam(c, &v, id).await
+            }
         })
     })
     .await

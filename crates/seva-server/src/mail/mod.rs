@@ -355,7 +355,7 @@ pub async fn receive(
                 },
                 bot: false,
             }).await?;
-            if acknowledge && received.created {
+            if acknowledge && received.created && !received.blocked {
                 let conv = conversations::get(c, received.conversation_id).await?;
                 let hour_ago = seva_store::now().micros() - 3_600_000_000;
                 if email::automatic_sent_since(c, conv.contact_id, hour_ago).await? < ACKS_PER_HOUR {

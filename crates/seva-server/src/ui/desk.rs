@@ -427,6 +427,8 @@ struct ConversationPage {
     mailed_to: Option<String>,
     /// Where a phone conversation's reply is mailed, and from which inbox.
     phone_mail: Option<(String, String)>,
+    /// Whether the customer is blocked (what they send is filed as spam).
+    blocked: bool,
     suggested: Vec<super::knowledge::Suggestion>,
 }
 
@@ -466,6 +468,8 @@ struct ConversationSide {
     organization: Option<seva_store::organizations::Organization>,
     /// Who else receives the replies of an email conversation.
     copy: Vec<(String, Option<String>)>,
+    /// Whether the customer is blocked (what they send is filed as spam).
+    blocked: bool,
 }
 
 #[derive(Deserialize)]
@@ -622,6 +626,7 @@ pub async fn conversation(
         copy,
         mailed_to,
         phone_mail,
+        blocked,
     } = party;
     let customer = identities
         .into_iter()
@@ -647,6 +652,7 @@ pub async fn conversation(
                 customer,
                 organization,
                 copy,
+                blocked,
             }));
         }
         Some(_) => {
@@ -691,6 +697,7 @@ pub async fn conversation(
         copy,
         mailed_to,
         phone_mail,
+        blocked,
     }))
 }
 
@@ -703,6 +710,7 @@ struct Party {
     mailed_to: Option<String>,
     /// A phone conversation's reply: the address it is mailed to and the inbox's name.
     phone_mail: Option<(String, String)>,
+    blocked: bool,
 }
 
 async fn party_of(c: &mut dyn seva_store::Conn, conv: &Conversation) -> seva_store::Result<Party> {
@@ -730,6 +738,7 @@ async fn party_of(c: &mut dyn seva_store::Conn, conv: &Conversation) -> seva_sto
         copy,
         mailed_to,
         phone_mail,
+        blocked: contact.blocked_at.is_some(),
     })
 }
 
@@ -853,6 +862,39 @@ pub async fn follow(
     state
         .store
         .write(op!(c => conversations::set_following(c, &viewer, id, me, on).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct SpamForm {
+    #[serde(default)]
+    csrf: String,
+    /// "1" marks it spam (and blocks the sender), anything else undoes that.
+    #[serde(default)]
+    spam: String,
+}
+
+/// Marks the conversation as spam, blocking its sender, or undoes that.
+pub async fn spam(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<SpamForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let viewer = agent.0.viewer();
+    let spam = form.spam == "1";
+    state
+        .store
+        .write(op!(c => if spam {
+            conversations::mark_spam(c, &viewer, id).await
+        } else {
+            conversations::not_spam(c, &viewer, id).await
+        }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))
@@ -1397,6 +1439,33 @@ pub async fn contact_merge(
             contact_page(&state, &agent, id, false, Some(error)).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct BlockForm {
+    csrf: String,
+    /// "1" blocks the contact, anything else lets them write again.
+    #[serde(default)]
+    blocked: String,
+}
+
+/// Blocks a contact (what they send is filed as spam) or lets them write again.
+pub async fn contact_block(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<BlockForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    let (actor, blocked) = (agent.0.viewer().actor(), form.blocked == "1");
+    state
+        .store
+        .write(op!(c => contacts::set_blocked(c, id, blocked, &actor).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response())
 }
 
 /// The original of an email (.eml), for an agent who may see its conversation.

@@ -52,6 +52,7 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/assign", post(desk::assign))
         .route("/conversations/{id}/status", post(desk::status))
         .route("/conversations/{id}/follow", post(desk::follow))
+        .route("/conversations/{id}/spam", post(desk::spam))
         .route("/conversations/{id}/copy", post(desk::copy))
         .route("/conversations/{id}/priority", post(desk::priority))
         .route("/conversations/{id}/tags", post(desk::tags))
@@ -131,6 +132,7 @@ pub fn router() -> Router<Shared> {
             get(desk::contact).post(desk::contact_update),
         )
         .route("/contacts/{id}/merge", post(desk::contact_merge))
+        .route("/contacts/{id}/block", post(desk::contact_block))
         .route("/contacts/{id}/identities", post(desk::identity_add))
         .route(
             "/contacts/{id}/identities/remove",

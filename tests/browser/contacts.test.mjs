@@ -227,7 +227,7 @@ test("an agent marks a conversation as spam from its page, and lets the sender b
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
   await logIn(page, base, "gopal@example.com", password);
   await page.goto(`${base}/conversations/${id}`);
-  await page.getByRole("button", { name: "Spam: block the sender" }).click();
+  await page.getByRole("button", { name: "Spam: block this contact" }).click();
   await page.waitForURL(`${base}/conversations/${id}`);
   await page.locator("#blocked", { hasText: "The sender is blocked" }).waitFor();
   const c = (await api("GET", `/api/v1/conversations/${id}`)).json;

@@ -351,3 +351,40 @@ test("a colleague gives an agent a conversation: the notice comes live, opening 
   const gopalToken = seva.cli(["token", "create", "--user", "gopal@example.com"]);
   assert.equal((await apiAs(base, gopalToken)("GET", "/api/v1/me/notifications")).json.email, false);
 });
+
+test("a reply being written is kept in the browser until it is sent, even through a refused send", async () => {
+  const open = await create("draft@example.com", "Πού είναι η παραγγελία;", "Δεν ήρθε ακόμα.");
+  const closed = await create("draft@example.com", "Παλιό αίτημα", "Ευχαριστώ.");
+  for (const to of ["solved", "closed"]) {
+    const r = await api("POST", `/api/v1/conversations/${closed.id}/status`, { status: to });
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+  }
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "gopal@example.com", password);
+
+  // Written, left for the inbox, found again.
+  await page.goto(`${base}/conversations/${open.id}`);
+  await page.locator("#reply-text").fill("Η παραγγελία σας φεύγει σήμερα.");
+  await page.goto(`${base}/inbox`);
+  await page.goto(`${base}/conversations/${open.id}`);
+  assert.equal(await page.locator("#reply-text").inputValue(), "Η παραγγελία σας φεύγει σήμερα.");
+  // Sent: the box is empty, and stays so.
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(`${base}/conversations/${open.id}`);
+  await page.getByText("Η παραγγελία σας φεύγει σήμερα.").first().waitFor();
+  assert.equal(await page.locator("#reply-text").inputValue(), "");
+  await page.reload();
+  assert.equal(await page.locator("#reply-text").inputValue(), "");
+
+  // Refused (the conversation is closed): the words wait for the agent on its page.
+  await page.goto(`${base}/conversations/${closed.id}`);
+  await page.locator("#reply-text").fill("Μπορούμε να βοηθήσουμε ακόμα;");
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.getByText("the conversation is closed").waitFor();
+  await page.goto(`${base}/conversations/${closed.id}`);
+  assert.equal(await page.locator("#reply-text").inputValue(), "Μπορούμε να βοηθήσουμε ακόμα;");
+  // Logging out forgets drafts.
+  await page.getByRole("button", { name: "Log out" }).click();
+  await page.waitForURL(`${base}/login`);
+  assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("seva-draft:")).length), 0);
+});

@@ -169,6 +169,34 @@
     window.addEventListener("pagehide", () => announce("left"));
   }
 
+  // Drafts: what an agent types in a conversation's reply box is kept in this browser
+  // until it is sent, so that a refused send, a closed tab or a look at another page does
+  // not lose it. The server answers a sent reply with the page and `?sent=1`; logging out
+  // forgets every draft.
+  const drafts = {
+    key: "seva-draft:" + conversationId,
+    get() { try { return localStorage.getItem(this.key); } catch { return null; } },
+    set(text) { try { text.trim() ? localStorage.setItem(this.key, text) : localStorage.removeItem(this.key); } catch { /* full or off */ } },
+    clear() { this.set(""); },
+  };
+  const draftBox = document.getElementById("reply-text");
+  if (draftBox && conversationId) {
+    const url = new URL(location.href);
+    if (url.searchParams.has("sent")) {
+      drafts.clear();
+      url.searchParams.delete("sent");
+      history.replaceState(null, "", url.pathname + url.search + url.hash);
+    } else if (!draftBox.value && drafts.get()) {
+      draftBox.value = drafts.get();
+    }
+    draftBox.addEventListener("input", () => drafts.set(draftBox.value));
+  }
+  document.querySelector("form[action='/logout']")?.addEventListener("submit", () => {
+    try {
+      for (const k of Object.keys(localStorage)) if (k.startsWith("seva-draft:")) localStorage.removeItem(k);
+    } catch { /* nothing kept */ }
+  });
+
   // A chat's answers go over the chat protocol (docs/chat.md), as the visitor's lines do:
   // acknowledged once committed, stored once per client id however often they are sent,
   // and the visitor's new lines and typing come the same way. A reply with files, a
@@ -213,6 +241,7 @@
       waiting.set(id, text);
       chat.send(JSON.stringify({ type: "message", client_id: id, text }));
       form.reset();
+      drafts.clear();
     });
     let typedAt = 0; // the visitor is told at most every 3 s
     document.getElementById("reply-text")?.addEventListener("input", () => {

@@ -793,7 +793,8 @@ pub async fn reply(
         .metrics
         .messages_created
         .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-    Ok(back_to(id))
+    // `sent` tells the page's script that the draft kept in the browser went out.
+    Ok(Redirect::to(&format!("/conversations/{id}?sent=1")).into_response())
 }
 
 #[derive(Deserialize)]

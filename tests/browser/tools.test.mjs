@@ -388,3 +388,18 @@ test("a reply being written is kept in the browser until it is sent, even throug
   await page.waitForURL(`${base}/login`);
   assert.equal(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("seva-draft:")).length), 0);
 });
+
+test("an agent renames a conversation from its page", async () => {
+  const c = await create("rename@example.com", "help", "Το δέμα μου δεν ήρθε.");
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "gopal@example.com", password);
+  await page.goto(`${base}/conversations/${c.id}`);
+  const form = page.locator("form.subject");
+  await form.getByLabel("Subject").fill("Δέμα 4471 δεν ήρθε");
+  await form.getByRole("button", { name: "Rename" }).click();
+  await page.waitForURL(`${base}/conversations/${c.id}`);
+  await page.locator("h1", { hasText: "Δέμα 4471 δεν ήρθε" }).waitFor();
+  await page.locator("details.activity summary").click();
+  await page.locator("details.activity li", { hasText: "Gopal: «help» → «Δέμα 4471 δεν ήρθε»" }).waitFor();
+  assert.equal((await api("GET", `/api/v1/conversations/${c.id}`)).json.subject, "Δέμα 4471 δεν ήρθε");
+});

@@ -341,6 +341,7 @@ notice-followed = New in a conversation you follow
 notice-snooze = Snooze ended
 notice-unassigned = Waiting for an owner
 spam-mark = Spam: block this contact
+rename = Rename
 spam-not = Not spam: unblock this contact
 spam-blocked = The sender is blocked: what they send is kept, but filed as spam.
 contact-blocked = Blocked: what this contact sends is kept, but filed as spam (solved, tagged spam, no acknowledgement).

@@ -341,6 +341,7 @@ notice-followed = Bago sa usapang sinusubaybayan mo
 notice-snooze = Tapos na ang pagpapaliban
 notice-unassigned = Naghihintay ng may-ari
 spam-mark = Spam: i-block ang nagpadala
+rename = Palitan ang pamagat
 spam-not = Hindi spam: puwede ulit sumulat ang nagpadala
 spam-blocked = Naka-block ang nagpadala: itinatago ang ipinapadala niya, pero bilang spam.
 contact-blocked = Naka-block: itinatago ang ipinapadala ng contact na ito, pero bilang spam (nalutas, may tag na spam, walang pagkilala).

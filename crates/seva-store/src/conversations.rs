@@ -623,13 +623,7 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
             "a message needs some text or a file",
         ));
     }
-    let subject = seva_core::text::truncate_graphemes(
-        &seva_core::text::nfc(s.subject.trim()),
-        seva_core::conversation::MAX_SUBJECT_CHARS,
-    );
-    if subject.is_empty() {
-        return Err(Error::invalid("subject", "an email needs a subject"));
-    }
+    let subject = typed_subject(s.subject)?;
     if let Some(agent) = s.owner {
         check_owner(conn, agent).await?;
     }
@@ -1165,6 +1159,51 @@ pub async fn set_priority(
 ) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     apply_priority(conn, &c, to, &viewer.actor()).await?;
+    get(conn, id).await
+}
+
+/// A subject an agent typed, as stored: trimmed, in NFC, cut to
+/// `MAX_SUBJECT_CHARS` characters. Refused (naming `subject`) when empty, or longer than
+/// 4 KiB as typed. (A customer's subject is never refused: mail must be stored.)
+fn typed_subject(raw: &str) -> Result<String> {
+    if raw.len() > 4096 {
+        return Err(Error::invalid("subject", "a subject has at most 4 KiB"));
+    }
+    let subject = seva_core::text::truncate_graphemes(
+        &seva_core::text::nfc(raw.trim()),
+        seva_core::conversation::MAX_SUBJECT_CHARS,
+    );
+    if subject.is_empty() {
+        return Err(Error::invalid("subject", "a conversation needs a subject"));
+    }
+    Ok(subject)
+}
+
+/// Renames a conversation. The search index re-reads its messages under the new subject
+/// (event `conversation.subject`).
+pub async fn set_subject(
+    conn: &mut dyn Conn,
+    viewer: &Viewer,
+    id: ConversationId,
+    subject: &str,
+) -> Result<Conversation> {
+    let c = get_for(conn, viewer, id).await?;
+    let subject = typed_subject(subject)?;
+    if subject != c.subject {
+        conn.execute(
+            "UPDATE conversations SET subject = $1, updated_at = $2 WHERE id = $3",
+            args![&subject, crate::now().micros(), id.to_string()],
+        )
+        .await?;
+        crate::events::append(
+            conn,
+            "conversation.subject",
+            Some(id),
+            &viewer.actor(),
+            serde_json::json!({"from": c.subject, "to": subject}),
+        )
+        .await?;
+    }
     get(conn, id).await
 }
 

@@ -733,3 +733,54 @@ fn followers_are_told_of_every_new_message_but_their_own_while_they_may_see_it()
     customer_writes("Ευχαριστώ.");
     assert_eq!(followed(&maria).len(), 2);
 }
+
+#[test]
+fn a_conversation_is_renamed_and_found_by_its_new_subject() {
+    let seva = Seva::start();
+    let id = create(
+        &seva,
+        json!({"contact": {"email": "r@example.gr"}, "subject": "Help", "text": "Το δέμα δεν ήρθε"}),
+    );
+    let rename = |subject: Value| {
+        seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/subject"),
+            Some(json!({ "subject": subject })),
+        )
+    };
+    // Refusals name the field and change nothing.
+    for bad in [json!("   "), json!("x".repeat(5000)), json!(7)] {
+        let (s, problem) = rename(bad);
+        assert_eq!(
+            (s, problem["field"].as_str()),
+            (422, Some("subject")),
+            "{problem}"
+        );
+    }
+    assert_eq!(get(&seva, &id)["subject"], "Help");
+    let (s, _) = seva.api(
+        "POST",
+        "/api/v1/conversations/0190a5e0-0000-7000-8000-000000000000/subject",
+        Some(json!({"subject": "x"})),
+    );
+    assert_eq!(s, 404);
+    // Renamed (trimmed, in NFC): the page, the log and the search index follow.
+    let (s, c) = rename(json!("  Δέμα 4471 χάθηκε στο Σπάτα  "));
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(c["subject"], "Δέμα 4471 χάθηκε στο Σπάτα");
+    let (_, events) = seva.api("GET", &format!("/api/v1/conversations/{id}/events"), None);
+    let renamed = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "conversation.subject")
+        .expect("a conversation.subject event");
+    assert_eq!(
+        (&renamed["data"]["from"], &renamed["data"]["to"]),
+        (&json!("Help"), &json!("Δέμα 4471 χάθηκε στο Σπάτα"))
+    );
+    let hits = search_until(&seva, "/api/v1/search?kind=messages&q=Σπάτα", |h| {
+        h.iter().any(|h| h["conversation"] == id.as_str())
+    });
+    assert!(!hits.is_empty());
+}

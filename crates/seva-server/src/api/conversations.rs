@@ -42,6 +42,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/followers", post(followers))
         .route("/api/v1/conversations/{id}/copy", post(copy))
         .route("/api/v1/conversations/{id}/spam", post(spam))
+        .route("/api/v1/conversations/{id}/subject", post(subject))
         .route("/api/v1/conversations/{id}/fields", post(fields))
         .route("/api/v1/conversations/{id}/events", get(events))
 }
@@ -170,12 +171,6 @@ pub async fn create(
         ));
     }
     check_text("text", &body.text)?;
-    if body.subject.len() > 4096 {
-        return Err(Problem::bad_request(
-            "subject",
-            "a subject has at most 4 KiB",
-        ));
-    }
     let viewer = Arc::new(caller.viewer());
     let (body, identity) = (Arc::new(body), Arc::new(identity));
     let response = create_once_repeatable(&state, &caller, &headers, &raw, move |c| {
@@ -632,6 +627,27 @@ pub async fn followers(
         Box::pin(async move {
             conversations::set_following(c, &v, id, body.agent_id, body.follow).await
         })
+    })
+    .await
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubjectBody {
+    pub subject: String,
+}
+
+/// Rename a conversation (at most 4 KiB as sent; stored cut to 250 characters).
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/subject", request_body = SubjectBody, tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn subject(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body, _): ApiJson<SubjectBody>,
+) -> Result<Response, Problem> {
+    change(&state, &caller, &id, move |c, v, id| {
+        Box::pin(async move { conversations::set_subject(c, &v, id, &body.subject).await })
     })
     .await
 }

@@ -534,6 +534,15 @@ fn describe(
             word("from", "priority"),
             word("to", "priority")
         ),
+        "conversation.subject" => {
+            let text = |key: &str| e.data.get(key).and_then(|v| v.as_str()).unwrap_or_default();
+            format!("{actor}: «{}» → «{}»", text("from"), text("to"))
+        }
+        "conversation.channel_changed" => format!(
+            "{actor}: {} → {}",
+            word("from", "channel"),
+            word("to", "channel")
+        ),
         "message.delivery" => format!("{}: {}", t.s("delivery"), word("delivery", "delivery")),
         other => format!("{actor}: {other}"),
     }
@@ -863,6 +872,33 @@ pub async fn follow(
     state
         .store
         .write(op!(c => conversations::set_following(c, &viewer, id, me, on).await))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(back_to(id))
+}
+
+#[derive(Deserialize)]
+pub struct SubjectForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    subject: String,
+}
+
+/// Renames the conversation.
+pub async fn subject(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<SubjectForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id = parse_conversation(t, &id)?;
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(op!(c => conversations::set_subject(c, &viewer, id, &form.subject).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))

@@ -53,6 +53,7 @@ pub fn router() -> Router<Shared> {
         .route("/conversations/{id}/status", post(desk::status))
         .route("/conversations/{id}/follow", post(desk::follow))
         .route("/conversations/{id}/spam", post(desk::spam))
+        .route("/conversations/{id}/subject", post(desk::subject))
         .route("/conversations/{id}/copy", post(desk::copy))
         .route("/conversations/{id}/priority", post(desk::priority))
         .route("/conversations/{id}/tags", post(desk::tags))

@@ -175,12 +175,6 @@ pub async fn create(
     agent.check_csrf(&posted.take("csrf"))?;
     let draft = Draft::from_posted(&mut posted);
     crate::api::conversations::check_text("text", &draft.text).map_err(|p| PageError(p, t))?;
-    if draft.subject.len() > 4096 {
-        return Err(PageError(
-            Problem::bad_request("subject", "a subject has at most 4 KiB"),
-            t,
-        ));
-    }
     let files = super::store_uploads(&state, posted.files)
         .await
         .map_err(|_| PageError(Problem::internal(), t))?;

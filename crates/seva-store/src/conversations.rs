@@ -338,7 +338,7 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
             if c.first_response_at.is_some() {
                 crate::sla::on_customer_message(conn, c.id).await?;
             }
-            notify_followers(conn, &c, None, a.text).await?;
+            notify_followers_of_message(conn, &c, None, a.text).await?;
             (c.id, c.reference, false, None, c.subject)
         }
         _ => {
@@ -700,21 +700,14 @@ async fn write_first(conn: &mut dyn Conn, viewer: &Viewer, s: &Start<'_>) -> Res
 }
 
 /// Tells the conversation's followers of a new message in it, written by the agent
-/// `author` (or, with `None`, by the customer): each follower but its author who is not
-/// disabled and may still see the conversation.
-async fn notify_followers(
+/// `author` (or, with `None`, by the customer).
+async fn notify_followers_of_message(
     conn: &mut dyn Conn,
     c: &Conversation,
     author: Option<AgentId>,
     text: &str,
 ) -> Result<()> {
-    let told: Vec<AgentId> = c
-        .followers
-        .iter()
-        .copied()
-        .filter(|f| Some(*f) != author)
-        .collect();
-    if told.is_empty() {
+    if c.followers.iter().all(|f| Some(*f) == author) {
         return Ok(());
     }
     let who = match author {
@@ -727,7 +720,19 @@ async fn notify_followers(
         c.subject,
         seva_core::text::preview(text, 140)
     );
-    for id in told {
+    notify_followers(conn, c, author, "followed", &line).await
+}
+
+/// Tells each follower of `c` but `skip` (who made the change) who is not disabled and
+/// may still see the conversation.
+async fn notify_followers(
+    conn: &mut dyn Conn,
+    c: &Conversation,
+    skip: Option<AgentId>,
+    kind: &str,
+    line: &str,
+) -> Result<()> {
+    for id in c.followers.iter().copied().filter(|f| Some(*f) != skip) {
         let agent = crate::agents::get(conn, id).await?;
         let them = Viewer {
             agent_id: id,
@@ -737,9 +742,34 @@ async fn notify_followers(
         if agent.disabled || !them.may_see(c) {
             continue;
         }
-        crate::notifications::to_agent(conn, id, Some(c.id), "followed", &line).await?;
+        crate::notifications::to_agent(conn, id, Some(c.id), kind, line).await?;
     }
     Ok(())
+}
+
+/// A notification's line about a change to `c`: its number and subject, and who made
+/// the change when that is a person or a rule.
+async fn headline(conn: &mut dyn Conn, c: &Conversation, actor: &str) -> Result<String> {
+    Ok(match actor_name(conn, actor).await? {
+        Some(by) => format!("#{} {} — {by}", c.reference, c.subject),
+        None => format!("#{} {}", c.reference, c.subject),
+    })
+}
+
+/// Who an event's actor is, for a person to read: an agent's or a rule's name (`None`
+/// for Seva itself, or a customer).
+async fn actor_name(conn: &mut dyn Conn, actor: &str) -> Result<Option<String>> {
+    let (sql, id) = if let Some(id) = actor.strip_prefix("agent:") {
+        ("SELECT name FROM agents WHERE id = $1", id)
+    } else if let Some(id) = actor.strip_prefix("rule:") {
+        ("SELECT name FROM rules WHERE id = $1", id)
+    } else {
+        return Ok(None);
+    };
+    conn.query_opt(sql, args![id])
+        .await?
+        .map(|r| r.text(0))
+        .transpose()
 }
 
 /// Tells the agents an internal note mentions (`@maria`, by the part of their email
@@ -952,7 +982,7 @@ pub async fn reply(
     if outbound && c.owner_id.is_none() {
         set_owner(conn, &c, Some(viewer.agent_id), &actor).await?;
     }
-    notify_followers(conn, &c, Some(viewer.agent_id), r.text).await?;
+    notify_followers_of_message(conn, &c, Some(viewer.agent_id), r.text).await?;
     if r.kind == MessageKind::Note {
         notify_mentions(conn, viewer, &c, r.text).await?;
     }
@@ -1004,23 +1034,7 @@ async fn tell_new_owner(
     agent: AgentId,
     actor: &str,
 ) -> Result<()> {
-    let by = if let Some(id) = actor.strip_prefix("agent:") {
-        conn.query_opt("SELECT name FROM agents WHERE id = $1", args![id])
-            .await?
-            .map(|r| r.text(0))
-            .transpose()?
-    } else if let Some(id) = actor.strip_prefix("rule:") {
-        conn.query_opt("SELECT name FROM rules WHERE id = $1", args![id])
-            .await?
-            .map(|r| r.text(0))
-            .transpose()?
-    } else {
-        None
-    };
-    let line = match by {
-        Some(by) => format!("#{} {} — {by}", c.reference, c.subject),
-        None => format!("#{} {}", c.reference, c.subject),
-    };
+    let line = headline(conn, c, actor).await?;
     crate::notifications::to_agent(conn, agent, Some(c.id), "assigned", &line).await
 }
 
@@ -1047,6 +1061,18 @@ pub(crate) async fn change_status(
     )
     .await?;
     crate::sla::on_status(conn, c.id, to).await?;
+    let told = match (c.status, to) {
+        (_, Status::Solved) => Some("followed_solved"),
+        (Status::Solved, to) if to.is_active() => Some("followed_reopened"),
+        _ => None,
+    };
+    if let Some(kind) = told
+        && !c.followers.is_empty()
+    {
+        let line = headline(conn, c, actor).await?;
+        let by_agent = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
+        notify_followers(conn, c, by_agent, kind, &line).await?;
+    }
     // Its owner has room again: the team's queue moves, most urgent first.
     if c.status.is_active()
         && !to.is_active()

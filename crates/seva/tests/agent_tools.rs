@@ -630,7 +630,7 @@ fn a_team_defines_its_custom_fields_and_values_are_checked_against_them() {
 }
 
 #[test]
-fn followers_are_told_of_every_new_message_but_their_own_while_they_may_see_it() {
+fn followers_are_told_of_every_new_message_and_solving_but_their_own_while_they_may_see_it() {
     let seva = Seva::start();
     let maria = seva.user("maria@example.com", "agent", "a long test password");
     let nikos = seva.user("nikos@example.com", "agent", "a long test password");
@@ -695,6 +695,28 @@ fn followers_are_told_of_every_new_message_but_their_own_while_they_may_see_it()
         "{:?}",
         followed(&nikos)
     );
+
+    // Maria solves it, then opens it again: Nikos is told of both, Maria of neither.
+    for (to, kind) in [("solved", "followed_solved"), ("open", "followed_reopened")] {
+        let (s, body) = seva.api_as(
+            &maria,
+            "POST",
+            &format!("/api/v1/conversations/{id}/status"),
+            Some(json!({ "status": to })),
+        );
+        assert_eq!(s, 200, "{body}");
+        let told: Vec<Value> = notifications(&seva, &nikos)
+            .into_iter()
+            .filter(|n| n["kind"] == kind)
+            .collect();
+        assert_eq!(told.len(), 1, "{told:?}");
+        assert_eq!(told[0]["text"], format!("#{reference} Επιστροφή — maria"));
+        assert!(
+            notifications(&seva, &maria)
+                .iter()
+                .all(|n| n["kind"] != kind)
+        );
+    }
 
     // Moved to a private team Nikos is not in: he is told nothing more, Maria (a member) is.
     let legal = {

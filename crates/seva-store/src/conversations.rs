@@ -459,35 +459,27 @@ pub async fn ingest(conn: &mut dyn Conn, a: Arrival<'_>) -> Result<Received> {
 pub const SPAM: &str = "spam";
 
 /// Marks a conversation as spam: its contact is blocked (what they send from now on is
-/// filed as spam), and it is tagged `spam` and solved, in one write.
-pub async fn mark_spam(
+/// filed as spam), and it is tagged `spam` and solved, in one write. With `spam` false,
+/// undoes that: the contact may write again, the tag goes, and a solved conversation
+/// opens again.
+pub async fn set_spam(
     conn: &mut dyn Conn,
     viewer: &Viewer,
     id: ConversationId,
+    spam: bool,
 ) -> Result<Conversation> {
     let c = get_for(conn, viewer, id).await?;
     let actor = viewer.actor();
-    crate::contacts::set_blocked(conn, c.contact_id, true, &actor).await?;
-    apply_tags(conn, id, &[SPAM.to_string()], &[], &actor).await?;
-    if c.status.is_active() {
-        change_status(conn, &c, Status::Solved, &actor).await?;
-    }
-    get(conn, id).await
-}
-
-/// Undoes [`mark_spam`]: the contact may write again, and the conversation loses its
-/// tag and opens again.
-pub async fn not_spam(
-    conn: &mut dyn Conn,
-    viewer: &Viewer,
-    id: ConversationId,
-) -> Result<Conversation> {
-    let c = get_for(conn, viewer, id).await?;
-    let actor = viewer.actor();
-    crate::contacts::set_blocked(conn, c.contact_id, false, &actor).await?;
-    apply_tags(conn, id, &[], &[SPAM.to_string()], &actor).await?;
-    if c.status == Status::Solved {
-        change_status(conn, &c, Status::Open, &actor).await?;
+    crate::contacts::set_blocked(conn, c.contact_id, spam, &actor).await?;
+    let tag = [SPAM.to_string()];
+    let (add, remove, to): (&[String], &[String], _) = if spam {
+        (&tag, &[], c.status.is_active().then_some(Status::Solved))
+    } else {
+        (&[], &tag, (c.status == Status::Solved).then_some(Status::Open))
+    };
+    apply_tags(conn, id, add, remove, &actor).await?;
+    if let Some(to) = to {
+        change_status(conn, &c, to, &actor).await?;
     }
     get(conn, id).await
 }

@@ -670,13 +670,7 @@ pub async fn spam(
     ApiJson(body, _): ApiJson<SpamBody>,
 ) -> Result<Response, Problem> {
     change(&state, &caller, &id, move |c, v, id| {
-        Box::pin(async move {
-            if body.spam {
-                conversations::mark_spam(c, &v, id).await
-            } else {
-                conversations::not_spam(c, &v, id).await
-            }
-        })
+        Box::pin(async move { conversations::set_spam(c, &v, id, body.spam).await })
     })
     .await
 }

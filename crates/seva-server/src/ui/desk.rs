@@ -927,11 +927,7 @@ pub async fn spam(
     let spam = form.spam == "1";
     state
         .store
-        .write(op!(c => if spam {
-            conversations::mark_spam(c, &viewer, id).await
-        } else {
-            conversations::not_spam(c, &viewer, id).await
-        }))
+        .write(op!(c => conversations::set_spam(c, &viewer, id, spam).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(back_to(id))

@@ -475,7 +475,11 @@ pub async fn set_spam(
     let (add, remove, to): (&[String], &[String], _) = if spam {
         (&tag, &[], c.status.is_active().then_some(Status::Solved))
     } else {
-        (&[], &tag, (c.status == Status::Solved).then_some(Status::Open))
+        (
+            &[],
+            &tag,
+            (c.status == Status::Solved).then_some(Status::Open),
+        )
     };
     apply_tags(conn, id, add, remove, &actor).await?;
     if let Some(to) = to {

@@ -248,6 +248,11 @@ test("an agent marks a conversation as spam from its page, and lets the sender b
   assert.equal(await page.getByRole("link", { name: "Τελευταία ευκαιρία" }).count(), 0);
   const list = (await api("GET", "/api/v1/conversations?tag=spam")).json.data;
   assert.deepEqual(list.map((x) => [x.subject, x.status]).sort(), [["Κερδίσατε!", "solved"], ["Τελευταία ευκαιρία", "solved"]]);
+  // The inbox's Spam view lists them, to look through for a customer blocked by mistake.
+  await page.getByRole("link", { name: "Spam", exact: true }).click();
+  await page.waitForURL(`${base}/inbox?view=spam`);
+  await page.getByRole("link", { name: "Τελευταία ευκαιρία" }).waitFor();
+  await page.getByRole("link", { name: "Κερδίσατε!" }).waitFor();
   // From the contact page, they may write again.
   await page.goto(`${base}/contacts/${c.contact_id}`);
   await page.getByText("Blocked: what this contact sends is kept, but filed as spam").waitFor();

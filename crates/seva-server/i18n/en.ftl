@@ -44,6 +44,7 @@ view-unassigned = Unassigned
 view-following = Following
 view-open = All open
 view-all = Everything
+view-spam = Spam
 view-new = New view
 view-new-intro = A view lists the conversations that match its filters. Save the filters you use every day under a name, and find them under Saved views in the inbox.
 view-none-ticked = Tick none to take every status, or every priority.

@@ -44,6 +44,7 @@ view-unassigned = Walang may-hawak
 view-following = Sinusubaybayan
 view-open = Lahat ng bukas
 view-all = Lahat
+view-spam = Spam
 view-new = Bagong view
 view-new-intro = Ipinapakita ng isang view ang mga usapang tugma sa mga filter nito. I-save sa isang pangalan ang mga filter na ginagamit mo araw-araw, at makikita mo ang mga ito sa Mga naka-save na view sa inbox.
 view-none-ticked = Kapag walang pinili, kasama ang lahat ng status, o lahat ng priyoridad.

@@ -173,7 +173,15 @@ pub struct InboxQuery {
     partial: Option<String>,
 }
 
-const VIEWS: &[&str] = &["mine", "team", "unassigned", "following", "open", "all"];
+const VIEWS: &[&str] = &[
+    "mine",
+    "team",
+    "unassigned",
+    "following",
+    "open",
+    "all",
+    "spam",
+];
 
 pub async fn inbox(
     State(state): State<Shared>,
@@ -214,6 +222,11 @@ pub async fn inbox(
         },
         "open" => Filter {
             statuses: active,
+            ..Filter::default()
+        },
+        // What was filed as spam, to look through for a customer blocked by mistake.
+        "spam" => Filter {
+            tag: Some(conversations::SPAM.to_string()),
             ..Filter::default()
         },
         _ => Filter::default(),

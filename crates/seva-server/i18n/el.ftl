@@ -341,6 +341,7 @@ notice-mention = Σας ανέφερε
 notice-followed = Νέο σε συνομιλία που παρακολουθείτε
 notice-followed-solved = Λύθηκε συνομιλία που παρακολουθείτε
 notice-followed-reopened = Ξανάνοιξε συνομιλία που παρακολουθείτε
+notice-followed-owner = Νέος υπεύθυνος σε συνομιλία που παρακολουθείτε
 notice-snooze = Τέλος αναβολής
 notice-unassigned = Περιμένει υπεύθυνο
 spam-mark = Ανεπιθύμητο: αποκλεισμός αποστολέα

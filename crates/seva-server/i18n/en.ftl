@@ -341,6 +341,7 @@ notice-mention = Mentioned you
 notice-followed = New in a conversation you follow
 notice-followed-solved = Solved, in a conversation you follow
 notice-followed-reopened = Reopened, in a conversation you follow
+notice-followed-owner = New owner, in a conversation you follow
 notice-snooze = Snooze ended
 notice-unassigned = Waiting for an owner
 spam-mark = Spam: block this contact

@@ -341,6 +341,7 @@ notice-mention = మిమ్మల్ని ప్రస్తావించ�
 notice-followed = మీరు అనుసరిస్తున్న సంభాషణలో కొత్తది
 notice-followed-solved = మీరు అనుసరిస్తున్న సంభాషణ పరిష్కరించబడింది
 notice-followed-reopened = మీరు అనుసరిస్తున్న సంభాషణ మళ్ళీ తెరవబడింది
+notice-followed-owner = మీరు అనుసరిస్తున్న సంభాషణకు కొత్త యజమాని
 notice-snooze = వాయిదా ముగిసింది
 notice-unassigned = యజమాని కోసం వేచి ఉంది
 spam-mark = స్పామ్: పంపినవారిని నిరోధించండి

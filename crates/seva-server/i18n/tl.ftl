@@ -341,6 +341,7 @@ notice-mention = Binanggit ka
 notice-followed = Bago sa usapang sinusubaybayan mo
 notice-followed-solved = Nalutas ang usapang sinusubaybayan mo
 notice-followed-reopened = Muling nabuksan ang usapang sinusubaybayan mo
+notice-followed-owner = Bagong may-ari ng usapang sinusubaybayan mo
 notice-snooze = Tapos na ang pagpapaliban
 notice-unassigned = Naghihintay ng may-ari
 spam-mark = Spam: i-block ang nagpadala

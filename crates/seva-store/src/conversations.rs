@@ -716,19 +716,19 @@ async fn notify_followers_of_message(
         c.subject,
         seva_core::text::preview(text, 140)
     );
-    notify_followers(conn, c, author, "followed", &line).await
+    notify_followers(conn, c, author.as_slice(), "followed", &line).await
 }
 
-/// Tells each follower of `c` but `skip` (who made the change) who is not disabled and
-/// may still see the conversation.
+/// Tells each follower of `c` but those in `skip` (who made the change, or were told
+/// otherwise) who is not disabled and may still see the conversation.
 async fn notify_followers(
     conn: &mut dyn Conn,
     c: &Conversation,
-    skip: Option<AgentId>,
+    skip: &[AgentId],
     kind: &str,
     line: &str,
 ) -> Result<()> {
-    for id in c.followers.iter().copied().filter(|f| Some(*f) != skip) {
+    for id in c.followers.iter().copied().filter(|f| !skip.contains(f)) {
         let agent = crate::agents::get(conn, id).await?;
         let them = Viewer {
             agent_id: id,
@@ -1013,12 +1013,20 @@ pub(crate) async fn set_owner(
         serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id}),
     )
     .await?;
-    match owner {
-        Some(agent) if actor != format!("agent:{agent}") => {
-            tell_new_owner(conn, c, agent, actor).await
-        }
-        _ => Ok(()),
+    let by_agent: Option<AgentId> = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
+    let Some(agent) = owner else {
+        return Ok(());
+    };
+    if by_agent != Some(agent) {
+        tell_new_owner(conn, c, agent, actor).await?;
     }
+    if !c.followers.is_empty() {
+        let name = crate::agents::get(conn, agent).await?.name;
+        let line = format!("{} → {name}", headline(conn, c, actor).await?);
+        let skip: Vec<AgentId> = by_agent.into_iter().chain([agent]).collect();
+        notify_followers(conn, c, &skip, "followed_owner", &line).await?;
+    }
+    Ok(())
 }
 
 /// Tells an agent that someone else (another agent, or a rule) gave them the
@@ -1066,8 +1074,8 @@ pub(crate) async fn change_status(
         && !c.followers.is_empty()
     {
         let line = headline(conn, c, actor).await?;
-        let by_agent = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
-        notify_followers(conn, c, by_agent, kind, &line).await?;
+        let by_agent: Option<AgentId> = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
+        notify_followers(conn, c, by_agent.as_slice(), kind, &line).await?;
     }
     // Its owner has room again: the team's queue moves, most urgent first.
     if c.status.is_active()

@@ -630,7 +630,7 @@ fn a_team_defines_its_custom_fields_and_values_are_checked_against_them() {
 }
 
 #[test]
-fn followers_are_told_of_every_new_message_and_solving_but_their_own_while_they_may_see_it() {
+fn followers_are_told_of_new_messages_owners_and_solving_but_their_own_while_they_may_see_it() {
     let seva = Seva::start();
     let maria = seva.user("maria@example.com", "agent", "a long test password");
     let nikos = seva.user("nikos@example.com", "agent", "a long test password");
@@ -717,6 +717,28 @@ fn followers_are_told_of_every_new_message_and_solving_but_their_own_while_they_
                 .all(|n| n["kind"] != kind)
         );
     }
+
+    // Given to Maria by an admin: Nikos is told who has it now; Maria is told it is hers,
+    // once.
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/assign"),
+        Some(json!({ "owner_id": maria_id })),
+    );
+    assert_eq!(s, 200, "{body}");
+    let kinds = |token: &str, kind: &str| -> Vec<String> {
+        notifications(&seva, token)
+            .iter()
+            .filter(|n| n["kind"] == kind)
+            .map(|n| n["text"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        kinds(&nikos, "followed_owner"),
+        [format!("#{reference} Επιστροφή — Admin → maria")]
+    );
+    assert!(kinds(&maria, "followed_owner").is_empty());
+    assert_eq!(kinds(&maria, "assigned").len(), 1);
 
     // Moved to a private team Nikos is not in: he is told nothing more, Maria (a member) is.
     let legal = {

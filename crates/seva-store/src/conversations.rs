@@ -752,6 +752,11 @@ async fn headline(conn: &mut dyn Conn, c: &Conversation, actor: &str) -> Result<
     })
 }
 
+/// The agent an event's actor names (`agent:<id>`), if it names one.
+fn agent_of(actor: &str) -> Option<AgentId> {
+    actor.strip_prefix("agent:")?.parse().ok()
+}
+
 /// Who an event's actor is, for a person to read: an agent's or a rule's name (`None`
 /// for Seva itself, or a customer).
 async fn actor_name(conn: &mut dyn Conn, actor: &str) -> Result<Option<String>> {
@@ -1013,7 +1018,7 @@ pub(crate) async fn set_owner(
         serde_json::json!({"owner_id": owner, "previous_owner_id": c.owner_id}),
     )
     .await?;
-    let by_agent: Option<AgentId> = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
+    let by_agent = agent_of(actor);
     let Some(agent) = owner else {
         return Ok(());
     };
@@ -1074,7 +1079,7 @@ pub(crate) async fn change_status(
         && !c.followers.is_empty()
     {
         let line = headline(conn, c, actor).await?;
-        let by_agent: Option<AgentId> = actor.strip_prefix("agent:").and_then(|a| a.parse().ok());
+        let by_agent = agent_of(actor);
         notify_followers(conn, c, by_agent.as_slice(), kind, &line).await?;
     }
     // Its owner has room again: the team's queue moves, most urgent first.

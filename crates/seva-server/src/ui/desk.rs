@@ -8,7 +8,7 @@ use seva_core::contact::IdentityKind;
 use seva_core::conversation::{Channel, Delivery, MessageKind, Priority, Status};
 use seva_core::{AgentId, ContactId, ConversationId, TeamId};
 use seva_store::contacts::{self, Contact};
-use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply};
+use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply, Viewer};
 use seva_store::{messages, op, teams};
 
 use super::work::{TaskView, TransferView};
@@ -772,6 +772,33 @@ fn parse_conversation(t: Tr, id: &str) -> Result<ConversationId, PageError> {
     id.parse().map_err(|_| PageError(Problem::not_found(), t))
 }
 
+/// Makes one change to a conversation from its page, in the writer, and goes back to the
+/// page: `f` is the store's call, given the agent as viewer and the conversation's id.
+async fn change<T, F>(
+    state: &Shared,
+    agent: &Agent,
+    id: ConversationId,
+    f: F,
+) -> Result<Response, PageError>
+where
+    T: Send + 'static,
+    F: for<'c> FnOnce(
+            &'c mut dyn seva_store::Conn,
+            Viewer,
+            ConversationId,
+        ) -> seva_store::BoxFuture<'c, seva_store::Result<T>>
+        + Send
+        + 'static,
+{
+    let viewer = agent.0.viewer();
+    state
+        .store
+        .write(move |conn: &mut dyn seva_store::Conn| f(conn, viewer, id))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    Ok(back_to(id))
+}
+
 /// An agent's reply or note from the conversation page, with any files.
 pub async fn reply(
     State(state): State<Shared>,
@@ -852,13 +879,10 @@ pub async fn assign(
             })?))
         }
     };
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::assign(c, &viewer, id, Assignment { owner, team }).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::assign(c, &v, id, Assignment { owner, team }).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -880,14 +904,11 @@ pub async fn follow(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let viewer = agent.0.viewer();
     let (me, on) = (agent.0.agent.id, form.follow == "1");
-    state
-        .store
-        .write(op!(c => conversations::set_following(c, &viewer, id, me, on).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_following(c, &v, id, me, on).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -908,13 +929,10 @@ pub async fn subject(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::set_subject(c, &viewer, id, &form.subject).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_subject(c, &v, id, &form.subject).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -936,14 +954,11 @@ pub async fn spam(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = parse_conversation(t, &id)?;
-    let viewer = agent.0.viewer();
     let spam = form.spam == "1";
-    state
-        .store
-        .write(op!(c => conversations::set_spam(c, &viewer, id, spam).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_spam(c, &v, id, spam).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -973,13 +988,10 @@ pub async fn copy(
         .filter(|r| !r.is_empty())
         .into_iter()
         .collect();
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => seva_store::email::set_copy(c, &viewer, id, &add, &remove).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { seva_store::email::set_copy(c, &v, id, &add, &remove).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1005,13 +1017,10 @@ pub async fn status(
         .map_err(|e: seva_core::conversation::UnknownWord| {
             PageError(Problem::bad_request("status", e.to_string()), t)
         })?;
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::set_status(c, &viewer, id, to).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_status(c, &v, id, to).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1037,13 +1046,10 @@ pub async fn priority(
             .map_err(|e: seva_core::conversation::UnknownWord| {
                 PageError(Problem::bad_request("priority", e.to_string()), t)
             })?;
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::set_priority(c, &viewer, id, to).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_priority(c, &v, id, to).await })
+    })
+    .await
 }
 
 #[derive(Deserialize)]
@@ -1069,13 +1075,10 @@ pub async fn tags(
         .filter(|s| !s.is_empty())
         .map(str::to_string)
         .collect();
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::set_tags(c, &viewer, id, &add, &[]).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    Ok(back_to(id))
+    change(&state, &agent, id, move |c, v, id| {
+        Box::pin(async move { conversations::set_tags(c, &v, id, &add, &[]).await })
+    })
+    .await
 }
 
 #[derive(askama::Template)]

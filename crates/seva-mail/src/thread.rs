@@ -126,6 +126,59 @@ pub fn read_address(address: &str) -> PlusAddress {
     }
 }
 
+/// How the Message-IDs of Seva's mail to agents begin. An agent's reply names one in its
+/// In-Reply-To or References, which tells it from a customer's mail.
+const AGENT_MAIL: &str = "seva.agent.";
+
+/// The proof, in a mail to one agent about one conversation, that a reply to it comes
+/// from that mail: without the server's secret it cannot be made for another agent or
+/// conversation, and only that agent was sent it.
+pub fn agent_reply_token(secret: &[u8], agent_id: &str, conversation_id: &str) -> String {
+    let mut h = Sha256::new();
+    h.update(secret);
+    h.update(b":agent-reply:");
+    h.update(agent_id.as_bytes());
+    h.update(b":");
+    h.update(conversation_id.as_bytes());
+    h.finalize()[..10]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The Message-ID of a mail to an agent: `key` makes it unique; `about` (the
+/// conversation's reference and [`agent_reply_token`]) lets a reply to it become a note
+/// in that conversation.
+pub fn agent_mail_id(key: &str, about: Option<(i64, &str)>, from: &str) -> String {
+    let domain = domain_of(from);
+    match about {
+        Some((reference, token)) => format!("{AGENT_MAIL}{key}.{reference}.{token}@{domain}"),
+        None => format!("{AGENT_MAIL}{key}@{domain}"),
+    }
+}
+
+/// A Message-ID of Seva's mail to an agent, read back: the conversation it was about and
+/// its token, if it was about one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgentMail {
+    pub about: Option<(i64, String)>,
+}
+
+/// Reads a Message-ID (with or without its angle brackets) as one of [`agent_mail_id`]'s.
+pub fn read_agent_mail_id(id: &str) -> Option<AgentMail> {
+    let id = id.trim().trim_start_matches('<').trim_end_matches('>');
+    let (local, _) = id.split_once('@')?;
+    let rest = local.strip_prefix(AGENT_MAIL)?;
+    let mut parts = rest.split('.');
+    let (_key, reference, token) = (parts.next()?, parts.next(), parts.next());
+    let about = match (reference, token, parts.next()) {
+        (Some(r), Some(t), None) => Some((r.parse().ok()?, t.to_ascii_lowercase())),
+        (None, None, None) => None,
+        _ => return None,
+    };
+    Some(AgentMail { about })
+}
+
 /// The domain of an address, for our Message-IDs.
 pub fn domain_of(address: &str) -> &str {
     address
@@ -163,5 +216,29 @@ mod tests {
         assert_eq!(read.base, "support@example.com");
         assert_eq!(read.reference, Some((1042, token)));
         assert_eq!(read_address("support@example.com").reference, None);
+    }
+
+    #[test]
+    fn agent_mail_ids_round_trip() {
+        let token = agent_reply_token(b"secret", "agent-1", "conv-1");
+        assert_eq!(token.len(), 20);
+        assert_ne!(token, agent_reply_token(b"secret", "agent-2", "conv-1"));
+        assert_ne!(token, agent_reply_token(b"secret", "agent-1", "conv-2"));
+        let id = agent_mail_id("0190-job", Some((42, &token)), "support@example.com");
+        assert_eq!(id, format!("seva.agent.0190-job.42.{token}@example.com"));
+        assert_eq!(
+            read_agent_mail_id(&format!("<{id}>")),
+            Some(AgentMail {
+                about: Some((42, token))
+            })
+        );
+        let digest = agent_mail_id("0190-job", None, "support@example.com");
+        assert_eq!(
+            read_agent_mail_id(&digest),
+            Some(AgentMail { about: None })
+        );
+        assert_eq!(read_agent_mail_id("seva.0190@example.com"), None);
+        assert_eq!(read_agent_mail_id("seva.agent.k.x.t@example.com"), None);
+        assert_eq!(read_agent_mail_id("seva.agent.k.1.t.u@example.com"), None);
     }
 }

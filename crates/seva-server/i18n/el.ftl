@@ -355,6 +355,7 @@ notice-assigned = Σας ανατέθηκε
 notice-article-flagged = Αναφέρθηκε πρόβλημα σε άρθρο σας
 notify-mail-subject = { $count } ειδοποιήσεις σας περιμένουν στο Seva
 notify-mail-footer = Το λαμβάνετε επειδή έμεινε αδιάβαστο στο Seva. Απενεργοποιήστε αυτά τα email στις ρυθμίσεις σας: { $url }
+notify-mail-answer = Απαντήστε σε αυτό το email για να προσθέσετε εσωτερική σημείωση στο #{ $reference }. Ο πελάτης δεν τη βλέπει.
 notify-email-title = Ειδοποιήσεις με email
 notify-email-label = Να μου στέλνονται με email οι ειδοποιήσεις που μένουν αδιάβαστες { $minutes } λεπτά
 notify-email-no-sender = Κανένα γραμματοκιβώτιο δεν στέλνει ακόμη ειδοποιήσεις: ένας διαχειριστής το ορίζει στις ρυθμίσεις του.

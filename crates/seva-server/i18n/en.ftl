@@ -355,6 +355,7 @@ notice-assigned = Assigned to you
 notice-article-flagged = Your article was flagged
 notify-mail-subject = { $count } notifications waiting in Seva
 notify-mail-footer = You get this because it stayed unread in Seva. Turn these emails off in your settings: { $url }
+notify-mail-answer = Reply to this email to add an internal note to #{ $reference }. The customer does not see it.
 notify-email-title = Notifications by email
 notify-email-label = Email me the notifications I leave unread for { $minutes } minutes
 notify-email-no-sender = No email inbox sends notifications yet: an admin chooses one in its settings.

@@ -355,6 +355,7 @@ notice-assigned = Itinalaga sa iyo
 notice-article-flagged = May iniulat sa artikulo mo
 notify-mail-subject = { $count } abiso ang naghihintay sa Seva
 notify-mail-footer = Natanggap mo ito dahil hindi pa ito nababasa sa Seva. Patayin ang mga email na ito sa iyong settings: { $url }
+notify-mail-answer = Sagutin ang email na ito para magdagdag ng internal na tala sa #{ $reference }. Hindi ito makikita ng customer.
 notify-email-title = Mga abiso sa email
 notify-email-label = I-email sa akin ang mga abisong hindi ko nabasa sa loob ng { $minutes } minuto
 notify-email-no-sender = Wala pang email inbox na nagpapadala ng mga abiso: pumipili ang admin sa settings nito.

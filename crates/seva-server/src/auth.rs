@@ -116,11 +116,7 @@ pub struct Caller {
 
 impl Caller {
     pub fn viewer(&self) -> Viewer {
-        Viewer {
-            agent_id: self.agent.id,
-            role: self.agent.role,
-            teams: self.agent.teams.clone(),
-        }
+        self.agent.viewer()
     }
 
     pub fn require_admin(&self) -> Result<(), Problem> {

@@ -27,6 +27,17 @@ pub struct Agent {
     pub created_at: Timestamp,
 }
 
+impl Agent {
+    /// The agent as the conversation store checks what they may see.
+    pub fn viewer(&self) -> crate::conversations::Viewer {
+        crate::conversations::Viewer {
+            agent_id: self.id,
+            role: self.role,
+            teams: self.teams.clone(),
+        }
+    }
+}
+
 pub struct NewAgent<'a> {
     pub email: &'a str,
     pub name: &'a str,

@@ -730,11 +730,7 @@ async fn notify_followers(
 ) -> Result<()> {
     for id in c.followers.iter().copied().filter(|f| !skip.contains(f)) {
         let agent = crate::agents::get(conn, id).await?;
-        let them = Viewer {
-            agent_id: id,
-            role: agent.role,
-            teams: agent.teams.clone(),
-        };
+        let them = agent.viewer();
         if agent.disabled || !them.may_see(c) {
             continue;
         }
@@ -810,11 +806,7 @@ async fn notify_mentions(
             continue;
         }
         let agent = crate::agents::get(conn, id).await?;
-        let them = Viewer {
-            agent_id: id,
-            role: agent.role,
-            teams: agent.teams.clone(),
-        };
+        let them = agent.viewer();
         if !them.may_see(c) {
             continue;
         }

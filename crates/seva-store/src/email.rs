@@ -196,10 +196,54 @@ pub async fn set_message_id(
     Ok(id)
 }
 
-/// Every Message-ID in the conversation, oldest first: the References of our next mail.
+/// Records what an agent wrote by email, in answer to Seva's mail to them about a
+/// conversation, as their internal note. The mail's `message_id` makes a second delivery
+/// of it a no-op; returns whether it had been stored before.
+pub async fn agent_note(
+    conn: &mut dyn Conn,
+    viewer: &crate::conversations::Viewer,
+    id: ConversationId,
+    text: &str,
+    files: &[crate::attachments::StoredFile],
+    message_id: &str,
+) -> Result<bool> {
+    let c = crate::conversations::get_for(conn, viewer, id).await?;
+    if conn
+        .query_opt(
+            "SELECT 1 FROM messages WHERE channel = $1 AND provider_id = $2",
+            args![c.channel.as_str(), message_id],
+        )
+        .await?
+        .is_some()
+    {
+        return Ok(true);
+    }
+    let note = crate::conversations::reply(
+        conn,
+        viewer,
+        id,
+        crate::conversations::Reply {
+            text,
+            kind: MessageKind::Note,
+            files,
+            then: None,
+        },
+    )
+    .await?;
+    conn.execute(
+        "UPDATE messages SET provider_id = $1 WHERE id = $2",
+        args![message_id, note.to_string()],
+    )
+    .await?;
+    Ok(false)
+}
+
+/// Every Message-ID in the conversation, oldest first, but for agents' notes written by
+/// email: the References of our next mail.
 pub async fn thread_ids(conn: &mut dyn Conn, id: ConversationId) -> Result<Vec<String>> {
     conn.query(
-        "SELECT provider_id FROM messages WHERE conversation_id = $1 AND channel = 'email' AND provider_id IS NOT NULL ORDER BY seq",
+        "SELECT provider_id FROM messages WHERE conversation_id = $1 AND channel = 'email' AND provider_id IS NOT NULL \
+         AND kind <> 'note' ORDER BY seq",
         args![id.to_string()],
     )
     .await?

@@ -1758,6 +1758,140 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
 }
 
 #[test]
+fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
+    let seva = Seva::start_with("test_clock = true\nnotify_email_after_seconds = 120\n");
+    let relay = Relay::start();
+    let set_now = |rfc3339: &str| {
+        let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
+        assert_eq!(s, 200, "{body}");
+    };
+    set_now("2026-12-04T09:00:00Z");
+    seva.user("maria@example.com", "agent", "a long test password");
+    seva.user("nikos@example.com", "agent", "a long test password");
+    email_inbox(&seva, &relay, json!({"notify_agents": true}));
+    send(
+        &seva,
+        &mail(
+            "Ana <ana@example.com>",
+            "Πού είναι το δέμα μου;",
+            "Message-ID: <ana-1@example.com>\r\n",
+            "Where is my parcel?",
+        ),
+    );
+    let conversation = only_conversation(&seva);
+    let id = conversation["id"].as_str().unwrap().to_string();
+    let reference = conversation["reference"].as_i64().unwrap();
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{id}/assign"),
+        Some(json!({"owner_id": common::agent_id(&seva, "maria@example.com")})),
+    );
+    assert_eq!(s, 200, "{body}");
+    set_now("2026-12-04T09:03:00Z");
+    let notice = relay.wait_for(1).remove(0);
+    assert_eq!(notice.to, vec!["maria@example.com".to_string()]);
+    let text = notice.parsed().text;
+    assert!(
+        text.contains(&format!(
+            "Reply to this email to add an internal note to #{reference}."
+        )),
+        "{text}"
+    );
+    let notice_id = notice.header("Message-ID").unwrap();
+    let answer = |from: &str, message_id: &str, in_reply_to: &str| {
+        mail(
+            from,
+            "Re: Assigned to you",
+            &format!(
+                "Message-ID: <{message_id}>\r\nIn-Reply-To: {in_reply_to}\r\nReferences: {in_reply_to}\r\n"
+            ),
+            "Θα πάρω τηλέφωνο τον κούριερ αύριο.\r\n\r\nOn Fri, Seva Support wrote:\r\n> Assigned to you",
+        )
+    };
+    let notes = || {
+        messages(&seva, &id)
+            .into_iter()
+            .filter(|m| m["kind"] == "note")
+            .collect::<Vec<_>>()
+    };
+
+    // Maria answers from her mail: her words, without the quote, become her note.
+    let hers = answer("Maria <Maria@Example.com>", "maria-1@example.com", &notice_id);
+    let transcript = send(&seva, &hers);
+    assert!(
+        transcript.contains(&format!("stored as #{reference}")),
+        "{transcript}"
+    );
+    let found = notes();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["text"], "Θα πάρω τηλέφωνο τον κούριερ αύριο.");
+    assert_eq!(
+        found[0]["author_agent_id"].as_str(),
+        Some(common::agent_id(&seva, "maria@example.com").as_str())
+    );
+    // The same mail delivered again is stored once.
+    let transcript = send(&seva, &hers);
+    assert!(transcript.contains("already stored"), "{transcript}");
+    assert_eq!(notes().len(), 1);
+    // Nothing reached the customer, no conversation was opened, nothing was reopened.
+    let all = conversations(&seva);
+    assert_eq!(all.len(), 1, "{all:?}");
+    assert_eq!(all[0]["status"], conversation["status"]);
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(relay.count(), 1, "{:?}", relay.mail.lock().unwrap());
+
+    // The same answer from anyone else's address is refused, and so is a forged token.
+    let refused = |raw: &str, why: &str| {
+        let (ok, t) = swaks(&seva, SUPPORT, raw);
+        assert!(!ok && t.contains("554 5.6.0") && t.contains(why), "{t}");
+    };
+    refused(
+        &answer("Nikos <nikos@example.com>", "nikos-1@example.com", &notice_id),
+        "not from that agent",
+    );
+    refused(
+        &answer("Ana <ana@example.com>", "ana-2@example.com", &notice_id),
+        "not from that agent",
+    );
+    let (local, domain) = notice_id
+        .trim_matches(|c| c == '<' || c == '>')
+        .split_once('@')
+        .unwrap();
+    let (start, token) = local.rsplit_once('.').unwrap();
+    let forged = format!("<{start}.{}@{domain}>", token.replace('a', "b").replace('0', "1"));
+    assert_ne!(forged, notice_id);
+    refused(
+        &answer("Maria <maria@example.com>", "maria-2@example.com", &forged),
+        "not from that agent",
+    );
+    // A mail about several notifications names no conversation.
+    let digest = format!("<seva.agent.0190-digest@{domain}>");
+    refused(
+        &answer("Maria <maria@example.com>", "maria-3@example.com", &digest),
+        "no single conversation",
+    );
+    // A disabled agent's answer is refused too.
+    seva.cli(&["user", "disable", "maria@example.com"]);
+    refused(
+        &answer("Maria <maria@example.com>", "maria-4@example.com", &notice_id),
+        "not from that agent",
+    );
+    assert_eq!(notes().len(), 1);
+    assert_eq!(conversations(&seva).len(), 1);
+    let maria = common::agent_id(&seva, "maria@example.com");
+    let (_, events) = seva.api("GET", &format!("/api/v1/conversations/{id}/events"), None);
+    let by_maria: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["actor"] == format!("agent:{maria}"))
+        .collect();
+    assert_eq!(by_maria.len(), 1, "{events}");
+    assert_eq!(by_maria[0]["kind"], "message.created");
+    assert_eq!(by_maria[0]["data"]["kind"], "note");
+}
+
+#[test]
 fn an_agent_who_forgot_their_password_chooses_a_new_one_through_a_mailed_link() {
     let seva = Seva::start_with("test_clock = true\n");
     let relay = Relay::start();

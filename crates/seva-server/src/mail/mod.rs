@@ -242,6 +242,18 @@ pub async fn receive(
         }
     }
 
+    // Threading keys, strongest first.
+    let mut thread_ids = parsed.in_reply_to.clone();
+    thread_ids.extend(parsed.references.iter().rev().cloned());
+    // An answer to Seva's own mail to an agent is that agent's note, or nothing.
+    let agent_mail = thread_ids
+        .iter()
+        .find_map(|id| thread::read_agent_mail_id(id));
+    let note_by = match agent_mail {
+        Some(mail) => Some(agent_answering(state, &parsed.from.email, mail).await?),
+        None => None,
+    };
+
     let files_dir = state.config.attachments_dir();
     // A small original goes into the database with its message (one commit); a large one
     // is a file, on disk before the commit that points at it.
@@ -263,9 +275,22 @@ pub async fn receive(
         .message_id
         .clone()
         .unwrap_or_else(|| format!("sha256.{source_sha256}@seva.invalid"));
-    // Threading keys, strongest first.
-    let mut thread_ids = parsed.in_reply_to.clone();
-    thread_ids.extend(parsed.references.iter().rev().cloned());
+    if let Some((viewer, c)) = note_by {
+        let duplicate = state
+            .store
+            .write(op!(db => email::agent_note(db, &viewer, c.id, &view.text, &files, &provider_id).await))
+            .await
+            .map_err(|e| match e {
+                seva_store::Error::Invalid { .. } => ReceiveError::Rejected(e.to_string()),
+                other => ReceiveError::Temporary(other.to_string()),
+            })?;
+        tracing::info!(reference = c.reference, duplicate, "an agent's note arrived by email");
+        return Ok(Outcome::Stored {
+            reference: c.reference,
+            duplicate,
+            created: false,
+        });
+    }
     let reply_keys: Vec<(i64, String)> = recipients
         .iter()
         .chain(parsed.to.iter().map(|m| &m.email))
@@ -381,6 +406,51 @@ pub async fn receive(
         duplicate: received.duplicate,
         created: received.created,
     })
+}
+
+/// Who answers Seva's mail to an agent, and in which conversation: the mail must have
+/// been about one conversation, and come from the active agent it was sent to, who may
+/// still see that conversation. Anything else is refused, so that nobody else's words
+/// are filed under an agent's name, and nothing lands in a conversation of its own.
+async fn agent_answering(
+    state: &Shared,
+    from: &str,
+    mail: thread::AgentMail,
+) -> Result<(conversations::Viewer, conversations::Conversation), ReceiveError> {
+    let Some((reference, token)) = mail.about else {
+        return Err(ReceiveError::Rejected(
+            "this answers Seva's mail to an agent about no single conversation; nothing was added: write in the desk".into(),
+        ));
+    };
+    let address = from.to_string();
+    let found = state
+        .store
+        .read(op!(c => {
+            let agent = seva_store::agents::by_email(c, &address).await?;
+            let conversation = email::by_reference(c, reference).await?;
+            Ok((agent, conversation))
+        }))
+        .await
+        .map_err(|e| ReceiveError::Temporary(e.to_string()))?;
+    let secret = state.key.derive(notify::AGENT_REPLY);
+    match found {
+        (Some(agent), Some(c))
+            if !agent.disabled
+                && thread::agent_reply_token(&secret, &agent.id.to_string(), &c.id.to_string())
+                    == token =>
+        {
+            let viewer = agent.viewer();
+            if !viewer.may_see(&c) {
+                return Err(ReceiveError::Rejected(format!(
+                    "{from} may no longer see #{reference}; nothing was added"
+                )));
+            }
+            Ok((viewer, c))
+        }
+        _ => Err(ReceiveError::Rejected(
+            "this answers Seva's mail to an agent, but not from that agent; nothing was added".into(),
+        )),
+    }
 }
 
 /// How an email is shown: the new words as text and safe HTML, the rest folded.

@@ -14,7 +14,7 @@ use seva_core::{AgentId, NotificationId};
 use seva_mail::Mailbox;
 use seva_mail::compose::{Automatic, Outgoing};
 use seva_store::inboxes::{self, Inbox};
-use seva_store::{agents, jobs, notifications, op};
+use seva_store::{agents, conversations, jobs, notifications, op};
 
 use super::EmailSettings;
 use crate::Shared;
@@ -105,6 +105,23 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
     let inbox = sender(state)
         .await?
         .ok_or("no email inbox sends agents' notifications (notify_agents)")?;
+    // A mail about one conversation can be answered: the reply becomes the agent's note.
+    let about = match unread.first().and_then(|n| n.conversation_id) {
+        Some(id) if unread.iter().all(|n| n.conversation_id == Some(id)) => {
+            let c = state
+                .store
+                .read(op!(c => conversations::get(c, id).await))
+                .await
+                .map_err(|e| e.to_string())?;
+            let token = seva_mail::thread::agent_reply_token(
+                &state.key.derive(AGENT_REPLY),
+                &agent.to_string(),
+                &id.to_string(),
+            );
+            Some((c.reference, token))
+        }
+        _ => None,
+    };
     let t = Tr::new(&who.language);
     let base = state.config.public_url.trim_end_matches('/');
     let mut text = String::new();
@@ -134,6 +151,14 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
         html.push_str("</li>");
     }
     html.push_str("</ul>");
+    if let Some((reference, _)) = &about {
+        let answer = t.a("notify-mail-answer", "reference", *reference);
+        text.push_str(&format!("{answer}\n\n"));
+        html.push_str(&format!(
+            "<p>{}</p>",
+            seva_core::text::escape_html(&answer)
+        ));
+    }
     let footer = t.a("notify-mail-footer", "url", format!("{base}/settings"));
     text.push_str(&format!("-- \n{footer}\n"));
     html.push_str(&format!(
@@ -152,13 +177,18 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
         text,
         html,
         &job.id.to_string(),
+        about.as_ref().map(|(r, t)| (*r, t.as_str())),
     )
     .await
 }
 
+/// What the tokens of [`seva_mail::thread::agent_reply_token`] are made from.
+pub const AGENT_REPLY: &str = "agent-reply";
+
 /// Mails an agent a text of Seva's own (a notification, a password-reset link) from the
 /// inbox that [`sends`] such mail, in the agent's language; `key` makes its Message-ID
-/// unique.
+/// unique, and `about` (a conversation's reference and the agent's reply token for it)
+/// lets the agent answer it with a note.
 pub async fn mail_agent(
     state: &Shared,
     inbox: &Inbox,
@@ -167,6 +197,7 @@ pub async fn mail_agent(
     text: String,
     html: String,
     key: &str,
+    about: Option<(i64, &str)>,
 ) -> Result<(), String> {
     let address = inbox.address.clone().unwrap_or_default();
     let mail = Outgoing {
@@ -185,10 +216,7 @@ pub async fn mail_agent(
         }],
         cc: Vec::new(),
         subject: seva_core::text::preview(subject, 200),
-        message_id: format!(
-            "seva.agent.{key}@{}",
-            seva_mail::thread::domain_of(&address)
-        ),
+        message_id: seva_mail::thread::agent_mail_id(key, about, &address),
         in_reply_to: None,
         references: Vec::new(),
         text,

@@ -355,7 +355,9 @@ test("an agent writes a call down and writes to a customer first, from New conve
   await page.getByLabel("Reply to the customer").check();
   await page.locator("#reply-text").fill("Ipinadala namin ang kopya.");
   await page.getByRole("button", { name: "Send" }).click();
-  await page.getByText("a phone conversation's reply is mailed, and the customer has no email address").waitFor();
+  await page.locator("#reply-refused", { hasText: "a phone conversation's reply is mailed, and the customer has no email address" }).waitFor();
+  assert.ok(await page.getByLabel("Reply to the customer").isChecked());
+  assert.equal(await page.locator("#reply-text").inputValue(), "Ipinadala namin ang kopya.");
   const callId = call.id;
   assert.equal((await api("GET", `/api/v1/conversations/${callId}/messages`)).json.length, 1);
   // With his address on his page, the reply is mailed and the conversation goes on by email.

@@ -376,13 +376,31 @@ test("a reply being written is kept in the browser until it is sent, even throug
   await page.reload();
   assert.equal(await page.locator("#reply-text").inputValue(), "");
 
-  // Refused (the conversation is closed): the words wait for the agent on its page.
+  // Refused (the conversation is closed): said on the conversation's own page, above the
+  // reply box, which still holds the words; a reload does not post them again.
   await page.goto(`${base}/conversations/${closed.id}`);
   await page.locator("#reply-text").fill("Μπορούμε να βοηθήσουμε ακόμα;");
   await page.getByRole("button", { name: "Send" }).click();
-  await page.getByText("the conversation is closed").waitFor();
-  await page.goto(`${base}/conversations/${closed.id}`);
+  const refused = page.locator("#reply-refused");
+  await refused.waitFor();
+  assert.match(await refused.innerText(), /Nothing was added: the conversation is closed/);
   assert.equal(await page.locator("#reply-text").inputValue(), "Μπορούμε να βοηθήσουμε ακόμα;");
+  await page.waitForURL(`${base}/conversations/${closed.id}`);
+  await page.reload();
+  assert.equal(await page.locator("#reply-refused").count(), 0);
+  assert.equal(await page.locator("#reply-text").inputValue(), "Μπορούμε να βοηθήσουμε ακόμα;");
+  // The same words as an internal note are taken.
+  await page.getByLabel("Internal note").check();
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.waitForURL(`${base}/conversations/${closed.id}`);
+  await page.locator(".msg-note").getByText("Μπορούμε να βοηθήσουμε ακόμα;").waitFor();
+  assert.equal(await page.locator("#reply-text").inputValue(), "");
+  // A refused note stays a note: its choice is kept with the words.
+  await page.locator("#reply-text").fill("   ");
+  await page.getByLabel("Internal note").check();
+  await page.getByRole("button", { name: "Send" }).click();
+  await page.locator("#reply-refused").waitFor();
+  assert.ok(await page.getByLabel("Internal note").isChecked());
   // Logging out forgets drafts.
   await page.getByRole("button", { name: "Log out" }).click();
   await page.waitForURL(`${base}/login`);

@@ -186,6 +186,10 @@
       drafts.clear();
       url.searchParams.delete("sent");
       history.replaceState(null, "", url.pathname + url.search + url.hash);
+    } else if (document.getElementById("reply-refused")) {
+      // A refused reply comes back on the page its form posted to; a reload of that
+      // would post it again.
+      history.replaceState(null, "", "/conversations/" + conversationId);
     } else if (!draftBox.value && drafts.get()) {
       draftBox.value = drafts.get();
     }

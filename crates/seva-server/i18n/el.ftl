@@ -93,6 +93,7 @@ copy-remove = Αφαίρεση του { $email } από την κοινοποί�
 contact-organization = Οργανισμός
 contact-no-organization = Κανένας
 reply-label = Η απάντησή σας
+reply-refused = Δεν προστέθηκε τίποτα:
 reply-kind = Ποιος τη βλέπει
 reply-to-customer = Απάντηση στον πελάτη
 internal-note = Εσωτερική σημείωση

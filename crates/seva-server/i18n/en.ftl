@@ -93,6 +93,7 @@ copy-remove = Take { $email } out of copy
 contact-organization = Organization
 contact-no-organization = None
 reply-label = Your answer
+reply-refused = Nothing was added:
 reply-kind = Who sees it
 reply-to-customer = Reply to the customer
 internal-note = Internal note

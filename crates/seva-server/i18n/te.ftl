@@ -93,6 +93,7 @@ copy-remove = { $email }ను కాపీ నుండి తీసివే�
 contact-organization = సంస్థ
 contact-no-organization = ఏదీ లేదు
 reply-label = మీ జవాబు
+reply-refused = ఏదీ చేర్చబడలేదు:
 reply-kind = ఎవరు చూస్తారు
 reply-to-customer = వినియోగదారుకు జవాబు
 internal-note = అంతర్గత గమనిక

@@ -93,6 +93,7 @@ copy-remove = Alisin si { $email } sa kopya
 contact-organization = Organisasyon
 contact-no-organization = Wala
 reply-label = Ang sagot mo
+reply-refused = Walang naidagdag:
 reply-kind = Sino ang makakakita
 reply-to-customer = Sagot sa customer
 internal-note = Panloob na tala

@@ -1,6 +1,7 @@
 //! The agent's desk: inbox views, the conversation page and its actions, contacts.
 
 use axum::Form;
+use axum::http::StatusCode;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -443,6 +444,9 @@ struct ConversationPage {
     /// Whether the customer is blocked (what they send is filed as spam).
     blocked: bool,
     suggested: Vec<super::knowledge::Suggestion>,
+    refused: Option<Refused>,
+    /// Whether the reply box starts as an internal note.
+    note_first: bool,
 }
 
 #[derive(askama::Template)]
@@ -567,8 +571,29 @@ pub async fn conversation(
     Path(id): Path<String>,
     Query(q): Query<PartialQuery>,
 ) -> Result<Response, PageError> {
+    let id = parse_conversation(agent.tr(), &id)?;
+    show(&state, &agent, id, q.partial.as_deref(), None).await
+}
+
+/// A reply the store refused, shown on the conversation page above the reply box, with
+/// what the agent wrote still in it.
+struct Refused {
+    title: String,
+    detail: String,
+    text: String,
+    note: bool,
+}
+
+/// The conversation page, or one of its parts (`partial`: the side column, or the
+/// timeline), with a refused reply when there is one.
+async fn show(
+    state: &Shared,
+    agent: &Agent,
+    id: ConversationId,
+    partial: Option<&str>,
+    refused: Option<Refused>,
+) -> Result<Response, PageError> {
     let t = agent.tr();
-    let id: ConversationId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
     let viewer = agent.0.viewer();
     let me_id = viewer.agent_id;
     let (c, list, events, names, team_names, ((transfer, tasks), macros, defs, party, told)) = state
@@ -658,7 +683,7 @@ pub async fn conversation(
         .iter()
         .map(|(a, n)| (*a, n.clone(), Some(*a) == c.owner_id))
         .collect();
-    match q.partial.as_deref() {
+    match partial {
         Some("side") => {
             return Ok(render(&ConversationSide {
                 t,
@@ -693,9 +718,18 @@ pub async fn conversation(
         }
         None => {}
     }
-    let suggested = super::knowledge::suggestions(&state, &question, c.language.as_deref()).await;
-    Ok(render(&ConversationPage {
+    let suggested = super::knowledge::suggestions(state, &question, c.language.as_deref()).await;
+    let note_first = refused
+        .as_ref()
+        .map_or(c.channel == Channel::Voice, |r| r.note);
+    let status = match &refused {
+        Some(_) => StatusCode::UNPROCESSABLE_ENTITY,
+        None => StatusCode::OK,
+    };
+    let page = render(&ConversationPage {
         suggested,
+        refused,
+        note_first,
         t,
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
@@ -720,7 +754,8 @@ pub async fn conversation(
         mailed_to,
         phone_mail,
         blocked,
-    }))
+    });
+    Ok((status, page).into_response())
 }
 
 /// Who a conversation is with, for its page: how to reach them, their organization, who
@@ -813,7 +848,6 @@ pub async fn reply(
     agent.check_csrf(&form.take("csrf"))?;
     let id = parse_conversation(t, &id)?;
     let text = form.take("text");
-    crate::api::conversations::check_text("text", &text).map_err(|p| PageError(p, t))?;
     let kind = if form.take("kind") == "note" {
         MessageKind::Note
     } else {
@@ -829,15 +863,39 @@ pub async fn reply(
                 .map_err(|e| PageError(Problem::bad_request("status", e.to_string()), t))?,
         )
     };
-    let files = super::store_uploads(&state, form.files)
-        .await
-        .map_err(|_| PageError(Problem::internal(), t))?;
-    let viewer = agent.0.viewer();
-    state
-        .store
-        .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &text, kind, files: &files, then }).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
+    let written = match crate::api::conversations::check_text("text", &text) {
+        Err(problem) => Err(problem),
+        Ok(()) => {
+            let files = super::store_uploads(&state, form.files)
+                .await
+                .map_err(|_| PageError(Problem::internal(), t))?;
+            let viewer = agent.0.viewer();
+            let text = text.clone();
+            state
+                .store
+                .write(op!(c => conversations::reply(c, &viewer, id, Reply { text: &text, kind, files: &files, then }).await))
+                .await
+                .map_err(Problem::from)
+        }
+    };
+    if let Err(problem) = written {
+        // What the agent can mend (an empty or overlong text, a closed conversation, a
+        // phone reply with nowhere to go) is said on the conversation's own page, with
+        // the words still in the box; anything else is an error page.
+        if !matches!(
+            problem.status,
+            StatusCode::UNPROCESSABLE_ENTITY | StatusCode::CONFLICT | StatusCode::BAD_REQUEST
+        ) {
+            return Err(PageError(problem, t));
+        }
+        let refused = Refused {
+            title: t.s("reply-refused"),
+            detail: problem.detail,
+            text,
+            note: kind == MessageKind::Note,
+        };
+        return show(&state, &agent, id, None, Some(refused)).await;
+    }
     state
         .metrics
         .messages_created

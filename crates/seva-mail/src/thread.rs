@@ -233,10 +233,7 @@ mod tests {
             })
         );
         let digest = agent_mail_id("0190-job", None, "support@example.com");
-        assert_eq!(
-            read_agent_mail_id(&digest),
-            Some(AgentMail { about: None })
-        );
+        assert_eq!(read_agent_mail_id(&digest), Some(AgentMail { about: None }));
         assert_eq!(read_agent_mail_id("seva.0190@example.com"), None);
         assert_eq!(read_agent_mail_id("seva.agent.k.x.t@example.com"), None);
         assert_eq!(read_agent_mail_id("seva.agent.k.1.t.u@example.com"), None);

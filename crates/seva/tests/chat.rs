@@ -940,3 +940,68 @@ fn an_agent_answers_over_the_same_protocol_once_per_client_id_and_hears_the_visi
     send(&mut agent, json!({"type": "ping"}));
     until(&mut agent, "pong");
 }
+
+#[test]
+fn a_visitor_marked_as_spam_is_still_acknowledged_but_their_next_chat_is_filed_away() {
+    let seva = Seva::start();
+    let inbox = chat_inbox(&seva, "website-chat", None);
+    let mut ws = connect(&seva, &inbox);
+    hello(&mut ws, None, 0);
+    let first = say(&mut ws, "s-1", "Cheap watches here");
+    let conversation = first["conversation_id"].as_str().unwrap().to_string();
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/spam"),
+        Some(json!({"spam": true})),
+    );
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        (&c["status"], &c["tags"]),
+        (&json!("solved"), &json!(["spam"]))
+    );
+    let contact = c["contact_id"].as_str().unwrap().to_string();
+    until(&mut ws, "ended");
+
+    // What they write next is stored and acknowledged, and filed as spam at once.
+    let again = say(&mut ws, "s-2", "Τελευταία ευκαιρία");
+    let second = again["conversation_id"].as_str().unwrap().to_string();
+    assert_ne!(second, conversation);
+    let (s, c) = seva.api("GET", &format!("/api/v1/conversations/{second}"), None);
+    assert_eq!(s, 200, "{c}");
+    assert_eq!(
+        (&c["status"], &c["tags"], &c["contact_id"], &c["owner_id"]),
+        (
+            &json!("solved"),
+            &json!(["spam"]),
+            &json!(contact),
+            &Value::Null
+        )
+    );
+    let lines = messages_of(&seva, &second);
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    assert_eq!(lines[0]["text"], "Τελευταία ευκαιρία");
+    let (_, open) = seva.api("GET", "/api/v1/conversations?status=open", None);
+    assert_eq!(open["data"].as_array().unwrap().len(), 0, "{open}");
+    // Sent again (a reconnect resends what was not acknowledged): stored once.
+    let repeated = say(&mut ws, "s-2", "Τελευταία ευκαιρία");
+    assert_eq!(repeated["seq"], again["seq"]);
+    assert_eq!(messages_of(&seva, &second).len(), 1);
+
+    // Let back: their next chat is an open conversation like anyone's.
+    let (s, who) = seva.api(
+        "PATCH",
+        &format!("/api/v1/contacts/{contact}"),
+        Some(json!({"blocked": false})),
+    );
+    assert_eq!(s, 200, "{who}");
+    assert!(who["blocked_at"].is_null(), "{who}");
+    let third = say(&mut ws, "s-3", "A real question about my order");
+    let third = third["conversation_id"].as_str().unwrap().to_string();
+    assert_ne!(third, second);
+    let (_, c) = seva.api("GET", &format!("/api/v1/conversations/{third}"), None);
+    assert_eq!(
+        (&c["status"], &c["tags"]),
+        (&json!("open"), &json!([])),
+        "{c}"
+    );
+}

@@ -1816,7 +1816,11 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
     };
 
     // Maria answers from her mail: her words, without the quote, become her note.
-    let hers = answer("Maria <Maria@Example.com>", "maria-1@example.com", &notice_id);
+    let hers = answer(
+        "Maria <Maria@Example.com>",
+        "maria-1@example.com",
+        &notice_id,
+    );
     let transcript = send(&seva, &hers);
     assert!(
         transcript.contains(&format!("stored as #{reference}")),
@@ -1846,7 +1850,11 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
         assert!(!ok && t.contains("554 5.6.0") && t.contains(why), "{t}");
     };
     refused(
-        &answer("Nikos <nikos@example.com>", "nikos-1@example.com", &notice_id),
+        &answer(
+            "Nikos <nikos@example.com>",
+            "nikos-1@example.com",
+            &notice_id,
+        ),
         "not from that agent",
     );
     refused(
@@ -1858,7 +1866,10 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
         .split_once('@')
         .unwrap();
     let (start, token) = local.rsplit_once('.').unwrap();
-    let forged = format!("<{start}.{}@{domain}>", token.replace('a', "b").replace('0', "1"));
+    let forged = format!(
+        "<{start}.{}@{domain}>",
+        token.replace('a', "b").replace('0', "1")
+    );
     assert_ne!(forged, notice_id);
     refused(
         &answer("Maria <maria@example.com>", "maria-2@example.com", &forged),
@@ -1873,7 +1884,11 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
     // A disabled agent's answer is refused too.
     seva.cli(&["user", "disable", "maria@example.com"]);
     refused(
-        &answer("Maria <maria@example.com>", "maria-4@example.com", &notice_id),
+        &answer(
+            "Maria <maria@example.com>",
+            "maria-4@example.com",
+            &notice_id,
+        ),
         "not from that agent",
     );
     assert_eq!(notes().len(), 1);

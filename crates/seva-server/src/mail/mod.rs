@@ -284,7 +284,11 @@ pub async fn receive(
                 seva_store::Error::Invalid { .. } => ReceiveError::Rejected(e.to_string()),
                 other => ReceiveError::Temporary(other.to_string()),
             })?;
-        tracing::info!(reference = c.reference, duplicate, "an agent's note arrived by email");
+        tracing::info!(
+            reference = c.reference,
+            duplicate,
+            "an agent's note arrived by email"
+        );
         return Ok(Outcome::Stored {
             reference: c.reference,
             duplicate,
@@ -448,7 +452,8 @@ async fn agent_answering(
             Ok((viewer, c))
         }
         _ => Err(ReceiveError::Rejected(
-            "this answers Seva's mail to an agent, but not from that agent; nothing was added".into(),
+            "this answers Seva's mail to an agent, but not from that agent; nothing was added"
+                .into(),
         )),
     }
 }

@@ -154,10 +154,7 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
     if let Some((reference, _)) = &about {
         let answer = t.a("notify-mail-answer", "reference", *reference);
         text.push_str(&format!("{answer}\n\n"));
-        html.push_str(&format!(
-            "<p>{}</p>",
-            seva_core::text::escape_html(&answer)
-        ));
+        html.push_str(&format!("<p>{}</p>", seva_core::text::escape_html(&answer)));
     }
     let footer = t.a("notify-mail-footer", "url", format!("{base}/settings"));
     text.push_str(&format!("-- \n{footer}\n"));

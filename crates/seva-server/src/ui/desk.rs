@@ -1,8 +1,8 @@
 //! The agent's desk: inbox views, the conversation page and its actions, contacts.
 
 use axum::Form;
-use axum::http::StatusCode;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::contact::IdentityKind;

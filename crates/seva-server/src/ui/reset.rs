@@ -177,7 +177,8 @@ async fn mail_link(state: Shared, email: String) {
     );
     let subject = them.s("reset-mail-subject");
     if let Err(e) =
-        crate::mail::notify::mail_agent(&state, &inbox, &agent, &subject, text, html, &key, None).await
+        crate::mail::notify::mail_agent(&state, &inbox, &agent, &subject, text, html, &key, None)
+            .await
     {
         tracing::warn!(agent = %id, error = %e, "could not mail a password-reset link");
     }

@@ -288,6 +288,49 @@ test("a supervisor saves a view from the inbox and shares it; only she may delet
   assert.equal(left.some((v) => v.name === "Επείγοντα VIP" || v.name === "Mine for all"), false);
 });
 
+test("an agent orders the inbox, the order holds through live updates, and a saved view keeps its own", async () => {
+  const a = await create("order-a@example.com", "Ordre A", "Πρώτο.");
+  const b = await create("order-b@example.com", "Ordre B", "Δεύτερο.");
+  const c = await create("order-c@example.com", "Ordre C", "Τρίτο.");
+  assert.equal((await api("POST", `/api/v1/conversations/${b.id}/priority`, { priority: "urgent" })).status, 200);
+  assert.equal((await api("POST", `/api/v1/conversations/${c.id}/priority`, { priority: "low" })).status, 200);
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  const places = async (...ids) => {
+    const rows = await page.locator("#inbox-list tr[data-href]").evaluateAll((trs) => trs.map((tr) => tr.dataset.href));
+    return ids.map((id) => rows.indexOf(`/conversations/${id}`));
+  };
+  const inOrder = (at) => at.every((p, i) => p >= 0 && (i === 0 || at[i - 1] < p));
+
+  await page.goto(`${base}/inbox?view=open`);
+  // Latest activity first, by default: C (changed last), then B, then A.
+  assert.equal(await page.getByLabel("Order").inputValue(), "updated");
+  assert.ok(inOrder(await places(c.id, b.id, a.id)), String(await places(c.id, b.id, a.id)));
+  await page.getByLabel("Order").selectOption("oldest");
+  await page.waitForURL(`${base}/inbox?view=open&sort=oldest`);
+  assert.ok(inOrder(await places(a.id, b.id, c.id)), String(await places(a.id, b.id, c.id)));
+  await page.getByLabel("Order").selectOption("priority");
+  await page.waitForURL(`${base}/inbox?view=open&sort=priority`);
+  assert.ok(inOrder(await places(b.id, a.id, c.id)), String(await places(b.id, a.id, c.id)));
+  // A new urgent conversation arrives live, in its place: before B, the older urgent one.
+  const d = await create("order-d@example.com", "Ordre D", "Τέταρτο.");
+  assert.equal((await api("POST", `/api/v1/conversations/${d.id}/priority`, { priority: "urgent" })).status, 200);
+  await page.locator(`#inbox-list tr[data-href="/conversations/${d.id}"]`).waitFor();
+  assert.ok(inOrder(await places(d.id, b.id, a.id, c.id)), String(await places(d.id, b.id, a.id, c.id)));
+  assert.equal(await page.getByLabel("Order").inputValue(), "priority");
+
+  // A saved view with its own order.
+  await page.getByRole("link", { name: "+ New view" }).click();
+  const form = page.getByRole("form", { name: "New view" });
+  await form.getByLabel("Name", { exact: true }).fill("Παλαιότερα πρώτα");
+  await form.getByLabel("Order").selectOption("oldest");
+  await form.getByRole("button", { name: "Save the view" }).click();
+  await page.waitForURL(/\/inbox\?saved=/);
+  assert.equal(await page.getByLabel("Order").inputValue(), "oldest");
+  assert.ok(inOrder(await places(a.id, b.id, c.id, d.id)), String(await places(a.id, b.id, c.id, d.id)));
+  await page.screenshot({ path: join(shots, "inbox-sorted.png"), fullPage: true });
+});
+
 test("an agent follows a conversation: it is in Following, and a colleague's note tells her", async () => {
   const c = await create("kiri@example.gr", "Δέμα στο τελωνείο", "Το δέμα μου κόλλησε στο τελωνείο.");
   const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();

@@ -112,6 +112,25 @@ word_enum!(
     }
 );
 
+word_enum!(
+    /// The order of a list of conversations: latest activity first (the default), newest
+    /// or oldest first (who has waited longest), or most urgent first.
+    Sort {
+        Updated = "updated",
+        Newest = "newest",
+        Oldest = "oldest",
+        Priority = "priority",
+    }
+);
+
+// Written out: `word_enum!` owns the enum's derives.
+#[allow(clippy::derivable_impls)]
+impl Default for Sort {
+    fn default() -> Self {
+        Sort::Updated
+    }
+}
+
 impl Status {
     /// Whether an agent may move a conversation from `self` to `to`.
     ///

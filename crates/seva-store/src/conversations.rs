@@ -6,7 +6,7 @@ use serde::Serialize;
 use seva_core::agent::{ConversationScope, Role, may_see};
 use seva_core::contact::IdentityKind;
 use seva_core::conversation::{
-    Channel, Delivery, MessageKind, Priority, Status, check_transition, normalise_tag,
+    Channel, Delivery, MessageKind, Priority, Sort, Status, check_transition, normalise_tag,
 };
 use seva_core::inbound::Received;
 use seva_core::time::Timestamp;
@@ -1500,9 +1500,11 @@ pub struct Filter {
     /// The conversations this agent follows.
     pub followed_by: Option<AgentId>,
     pub updated_since: Option<Timestamp>,
+    pub sort: Sort,
 }
 
-/// A page position: after the conversation updated at `.0` with seq `.1`.
+/// A page position: after the conversation whose sort key (see [`sort_key`]) is `.0`,
+/// with seq `.1`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor(pub i64, pub i64);
 
@@ -1529,8 +1531,23 @@ impl Query {
     }
 }
 
-/// Conversations newest-updated first, as `viewer` may see them. Returns the page and the
-/// cursor of the next one.
+/// The priority order's key: the priority's rank above the last update, so that one
+/// number orders by both (timestamps stay below 2^52 µs until the year 2112).
+const PRIORITY_KEY: &str = "((CASE c.priority WHEN 'urgent' THEN 3 WHEN 'high' THEN 2 \
+    WHEN 'normal' THEN 1 ELSE 0 END) * 4503599627370496 + c.updated_at)";
+
+/// A conversation's key in `sort`, as the list's SQL orders by it: the page cursor's
+/// first part.
+fn sort_key(sort: Sort, c: &Conversation) -> i64 {
+    match sort {
+        Sort::Updated => c.updated_at.micros(),
+        Sort::Newest | Sort::Oldest => c.reference,
+        Sort::Priority => (3 - i64::from(c.priority.rank())) * (1 << 52) + c.updated_at.micros(),
+    }
+}
+
+/// Conversations in `filter.sort`'s order (latest activity first by default), as `viewer`
+/// may see them. Returns the page and the cursor of the next one.
 pub async fn list(
     conn: &mut dyn Conn,
     viewer: &Viewer,
@@ -1623,19 +1640,31 @@ pub async fn list(
              OR c.team_id IN (SELECT team_id FROM team_members WHERE agent_id = {me}))"
         );
     }
-    if let Some(Cursor(updated, seq)) = after {
-        let (u, s) = (q.arg(updated), q.arg(seq));
-        q.sql += &format!(" AND (c.updated_at < {u} OR (c.updated_at = {u} AND c.seq < {s}))");
+    // The usual order (latest activity) reads the indexes above in their own order;
+    // the others sort what the filters leave.
+    let (key, before, order) = match filter.sort {
+        Sort::Updated => ("c.updated_at", "<", "c.updated_at DESC, c.seq DESC".into()),
+        Sort::Newest => ("c.seq", "<", "c.seq DESC".into()),
+        Sort::Oldest => ("c.seq", ">", "c.seq ASC".into()),
+        Sort::Priority => (
+            PRIORITY_KEY,
+            "<",
+            format!("{PRIORITY_KEY} DESC, c.seq DESC"),
+        ),
+    };
+    if let Some(Cursor(at, seq)) = after {
+        let (k, s) = (q.arg(at), q.arg(seq));
+        q.sql += &format!(" AND ({key} {before} {k} OR ({key} = {k} AND c.seq {before} {s}))");
     }
     let limit = limit.clamp(1, 200);
     let l = q.arg(limit + 1);
-    q.sql += &format!(" ORDER BY c.updated_at DESC, c.seq DESC LIMIT {l}");
+    q.sql += &format!(" ORDER BY {order} LIMIT {l}");
     let rows = conn.query(&q.sql, &q.args).await?;
     let mut page = rows.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
     let next = if page.len() as i64 > limit {
         page.truncate(limit as usize);
         page.last()
-            .map(|c| Cursor(c.updated_at.micros(), c.reference))
+            .map(|c| Cursor(sort_key(filter.sort, c), c.reference))
     } else {
         None
     };

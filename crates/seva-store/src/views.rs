@@ -2,7 +2,7 @@
 //! everyone ("Urgent in Billing", "VIP waiting on us").
 
 use serde::{Deserialize, Serialize};
-use seva_core::conversation::{Priority, Status};
+use seva_core::conversation::{Priority, Sort, Status};
 use seva_core::time::Timestamp;
 use seva_core::{AgentId, InboxId, TeamId, ViewId};
 
@@ -22,6 +22,8 @@ pub struct ViewFilters {
     pub team: Option<String>,
     pub tag: Option<String>,
     pub inbox_id: Option<InboxId>,
+    /// The view's order (latest activity first when absent).
+    pub sort: Option<Sort>,
 }
 
 impl ViewFilters {
@@ -51,6 +53,7 @@ impl ViewFilters {
             team,
             tag: self.tag.clone(),
             inbox: self.inbox_id,
+            sort: self.sort.unwrap_or_default(),
             ..Filter::default()
         })
     }

@@ -251,6 +251,88 @@ fn the_api_creates_lists_filters_and_pages_conversations() {
 }
 
 #[test]
+fn conversations_are_listed_in_the_order_asked_for_page_by_page() {
+    let seva = Seva::start();
+    // Created in this order; then the first is written to again, so it has the latest
+    // activity.
+    let mut ids = Vec::new();
+    for (i, priority) in ["normal", "urgent", "low", "high", "urgent"]
+        .iter()
+        .enumerate()
+    {
+        let body = json!({"contact": {"email": format!("s{i}@example.com")}, "subject": format!("Σειρά {i}"),
+                          "text": "Καλημέρα", "priority": priority});
+        let (status, created) = seva.api("POST", "/api/v1/conversations", Some(body));
+        assert_eq!(status, 201, "{created}");
+        ids.push(created["id"].as_str().unwrap().to_string());
+    }
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{}/messages", ids[0]),
+        Some(json!({"kind": "note", "text": "still on it"})),
+    );
+    assert_eq!(s, 201, "{body}");
+    // Every order, read one conversation per page: the cursor pages on in its order.
+    let read_all = |sort: &str| {
+        let mut got = Vec::new();
+        let mut cursor = String::new();
+        loop {
+            let (s, page) = seva.api(
+                "GET",
+                &format!("/api/v1/conversations?sort={sort}&limit=2&cursor={cursor}"),
+                None,
+            );
+            assert_eq!(s, 200, "{page}");
+            for c in page["data"].as_array().unwrap() {
+                got.push(ids.iter().position(|id| c["id"] == id.as_str()).unwrap());
+            }
+            match page["next_cursor"].as_str() {
+                Some(next) => cursor = next.to_string(),
+                None => return got,
+            }
+        }
+    };
+    assert_eq!(read_all("updated"), [0, 4, 3, 2, 1]);
+    assert_eq!(read_all(""), [0, 4, 3, 2, 1]);
+    assert_eq!(read_all("newest"), [4, 3, 2, 1, 0]);
+    assert_eq!(read_all("oldest"), [0, 1, 2, 3, 4]);
+    // Most urgent first; within a priority, the latest activity.
+    assert_eq!(read_all("priority"), [4, 1, 3, 0, 2]);
+    let (s, problem) = seva.api("GET", "/api/v1/conversations?sort=urgent", None);
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("sort")),
+        "{problem}"
+    );
+    // A saved view keeps its order.
+    let (s, v) = seva.api(
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Oldest open", "filters": {"statuses": ["open"], "sort": "oldest"}})),
+    );
+    assert_eq!(s, 201, "{v}");
+    let (s, page) = seva.api(
+        "GET",
+        &format!("/api/v1/views/{}/conversations", v["id"].as_str().unwrap()),
+        None,
+    );
+    assert_eq!(s, 200, "{page}");
+    let order: Vec<usize> = page["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| ids.iter().position(|id| c["id"] == id.as_str()).unwrap())
+        .collect();
+    assert_eq!(order, [0, 1, 2, 3, 4]);
+    let (s, problem) = seva.api(
+        "POST",
+        "/api/v1/views",
+        Some(json!({"name": "Odd", "filters": {"sort": "sideways"}})),
+    );
+    assert_eq!(s, 422, "{problem}");
+}
+
+#[test]
 fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
     let seva = Seva::start();
     let body =

@@ -247,6 +247,10 @@ pub struct ListQuery {
     pub organization: Option<String>,
     /// RFC 3339; only conversations changed since then.
     pub updated_since: Option<String>,
+    /// The order: `updated` (latest activity first, the default), `newest`, `oldest`
+    /// (who has waited longest) or `priority` (most urgent first, then latest activity).
+    /// A cursor pages on in the order it was given out in.
+    pub sort: Option<String>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
     /// 1 to 200, default 50.
@@ -316,6 +320,13 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
             )
         })?);
     }
+    if let Some(sort) = q.sort.as_deref().filter(|s| !s.is_empty()) {
+        f.sort = sort
+            .parse()
+            .map_err(|e: seva_core::conversation::UnknownWord| {
+                Problem::bad_request("sort", e.to_string())
+            })?;
+    }
     let cursor = match q.cursor.as_deref().filter(|s| !s.is_empty()) {
         Some(c) => Some(
             Cursor::decode(c)
@@ -330,11 +341,12 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
     Ok((f, cursor, limit))
 }
 
-/// List conversations, most recently updated first.
+/// List conversations, most recently updated first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
     params(("status" = Option<String>, Query), ("owner" = Option<String>, Query), ("team" = Option<String>, Query),
         ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query), ("organization" = Option<String>, Query),
-        ("updated_since" = Option<String>, Query), ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+        ("updated_since" = Option<String>, Query), ("sort" = Option<String>, Query, description = "updated (default), newest, oldest or priority"),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, body = Page), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<Shared>,

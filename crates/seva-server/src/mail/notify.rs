@@ -170,13 +170,22 @@ pub async fn email(state: &Shared, job: &jobs::Job) -> Result<(), String> {
         state,
         &inbox,
         &who,
-        &subject,
-        text,
-        html,
+        Letter {
+            subject,
+            text,
+            html,
+        },
         &job.id.to_string(),
         about.as_ref().map(|(r, t)| (*r, t.as_str())),
     )
     .await
+}
+
+/// A mail's words: its subject, and its body as text and as HTML (the inside of `<body>`).
+pub struct Letter {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
 }
 
 /// What the tokens of [`seva_mail::thread::agent_reply_token`] are made from.
@@ -190,9 +199,7 @@ pub async fn mail_agent(
     state: &Shared,
     inbox: &Inbox,
     who: &agents::Agent,
-    subject: &str,
-    text: String,
-    html: String,
+    letter: Letter,
     key: &str,
     about: Option<(i64, &str)>,
 ) -> Result<(), String> {
@@ -212,12 +219,12 @@ pub async fn mail_agent(
             name: Some(who.name.clone()),
         }],
         cc: Vec::new(),
-        subject: seva_core::text::preview(subject, 200),
+        subject: seva_core::text::preview(&letter.subject, 200),
         message_id: seva_mail::thread::agent_mail_id(key, about, &address),
         in_reply_to: None,
         references: Vec::new(),
-        text,
-        html: format!("<!doctype html><html><body>{html}</body></html>"),
+        text: letter.text,
+        html: format!("<!doctype html><html><body>{}</body></html>", letter.html),
         files: Vec::new(),
         automatic: Some(Automatic::Generated),
         language: Some(Tr::new(&who.language).lang.to_string()),

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::contact::IdentityKind;
-use seva_core::conversation::{Channel, Delivery, MessageKind, Priority, Status};
+use seva_core::conversation::{Channel, Delivery, MessageKind, Priority, Sort, Status};
 use seva_core::{AgentId, ContactId, ConversationId, TeamId};
 use seva_store::contacts::{self, Contact};
 use seva_store::conversations::{self, Assignment, Conversation, Cursor, Filter, Reply, Viewer};
@@ -82,7 +82,10 @@ struct InboxPage {
     me: Option<Me>,
     languages: &'static [(&'static str, &'static str)],
     views: Vec<View>,
-    view: &'static str,
+    /// Sorting choices: (word, label, chosen).
+    sorts: Vec<(&'static str, String, bool)>,
+    /// The view shown (a built-in one or a saved one), for the sort form.
+    view_param: (&'static str, String),
     /// Saved views: id, name, whether it is the one shown.
     saved: Vec<(seva_core::ViewId, String, bool)>,
     /// The saved view shown, when this agent may delete it (its author, or an admin).
@@ -108,8 +111,8 @@ struct InboxPage {
 #[template(path = "inbox_list.html")]
 struct InboxList {
     t: Tr,
-    view: &'static str,
     rows: Vec<Row>,
+    /// The next page's address.
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
@@ -170,6 +173,8 @@ pub struct InboxQuery {
     view: Option<String>,
     /// A saved view's id.
     saved: Option<String>,
+    /// The order (`updated`, `newest`, `oldest`, `priority`); a saved view's own by default.
+    sort: Option<String>,
     cursor: Option<String>,
     partial: Option<String>,
 }
@@ -233,6 +238,15 @@ pub async fn inbox(
         _ => Filter::default(),
     };
     let cursor = q.cursor.as_deref().and_then(Cursor::decode);
+    let sort: Option<Sort> = match q.sort.as_deref().filter(|s| !s.is_empty()) {
+        Some(s) => Some(
+            s.parse()
+                .map_err(|e: seva_core::conversation::UnknownWord| {
+                    PageError(Problem::bad_request("sort", e.to_string()), t)
+                })?,
+        ),
+        None => None,
+    };
     let viewer = agent.0.viewer();
     let saved_id: Option<seva_core::ViewId> = match q.saved.as_deref() {
         Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
@@ -246,10 +260,14 @@ pub async fn inbox(
                 Some(id) => Some(seva_store::views::get_for(c, me_id, id).await?),
                 None => None,
             };
-            let filter = match &chosen {
+            let mut filter = match &chosen {
                 Some(v) => v.filters.to_filter(me_id)?,
                 None => filter,
             };
+            if let Some(sort) = sort {
+                filter.sort = sort;
+            }
+            let sort = filter.sort;
             let first_page = cursor.is_none();
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
             let waiting = view == "mine"
@@ -260,16 +278,27 @@ pub async fn inbox(
             let names = agent_names(c).await?;
             let followups = seva_store::transfers::tasks(c, Some(me_id), None, true).await?;
             let notices = seva_store::notifications::list_for(c, me_id, true).await?;
-            Ok((list, next, names, (followups, notices, waiting), saved, chosen))
+            Ok((list, next, names, (followups, notices, waiting), saved, (chosen, sort)))
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    let (chosen, sort) = chosen;
     let rows = rows(t, list, &names);
-    let next = next.map(Cursor::encode);
+    // This list's address (its view and order), for its next page, the live updates and
+    // the way back from a bulk change.
+    let view_param = match &chosen {
+        Some(v) => ("saved", v.id.to_string()),
+        None => ("view", view.to_string()),
+    };
+    let (key, value) = &view_param;
+    let back = match q.sort.as_deref().filter(|s| !s.is_empty()) {
+        Some(_) => format!("/inbox?{key}={value}&sort={}", sort.as_str()),
+        None => format!("/inbox?{key}={value}"),
+    };
+    let next = next.map(|n| format!("{back}&cursor={}", n.encode()));
     if q.partial.is_some() {
         return Ok(render(&InboxList {
             t,
-            view,
             rows,
             next,
             followups,
@@ -287,11 +316,11 @@ pub async fn inbox(
             current: key == view && q.saved.is_none(),
         })
         .collect();
-    let back = match &chosen {
-        Some(v) => format!("/inbox?saved={}", v.id),
-        None => format!("/inbox?view={view}"),
-    };
     let live_url = format!("{back}&partial=1");
+    let sorts = Sort::ALL
+        .iter()
+        .map(|s| (s.as_str(), t.word("sort", s.as_str()), *s == sort))
+        .collect();
     let (statuses, priorities) = choices(t);
     let heading = match &chosen {
         Some(v) => v.name.clone(),
@@ -310,7 +339,8 @@ pub async fn inbox(
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
         views,
-        view,
+        sorts,
+        view_param,
         saved,
         deletable,
         live_url,
@@ -1260,7 +1290,6 @@ struct ContactPage {
     me: Option<Me>,
     languages: &'static [(&'static str, &'static str)],
     contact: Contact,
-    view: &'static str,
     rows: Vec<Row>,
     next: Option<String>,
     /// Shown in the inbox only.
@@ -1349,7 +1378,6 @@ async fn contact_page(
         me: Some(me(&agent.0)),
         languages: LANGUAGES,
         contact,
-        view: "all",
         rows,
         next: None,
         followups: Vec::new(),

@@ -48,7 +48,6 @@ struct OrganizationPage {
     contacts_label: &'static str,
     // What the conversation list (inbox_list.html) reads.
     rows: Vec<Row>,
-    view: &'static str,
     next: Option<String>,
     followups: Vec<seva_store::transfers::Task>,
     notices: Vec<seva_store::notifications::Notification>,
@@ -184,7 +183,6 @@ async fn organization_page(
         contacts: people,
         contacts_label: "org-people",
         rows: rows(t, list, &names),
-        view: "all",
         next: None,
         followups: Vec::new(),
         notices: Vec::new(),

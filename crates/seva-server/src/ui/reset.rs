@@ -175,10 +175,13 @@ async fn mail_link(state: Shared, email: String) {
         seva_core::text::escape_html(&words),
         shown = seva_core::text::escape_html(&link)
     );
-    let subject = them.s("reset-mail-subject");
+    let letter = crate::mail::notify::Letter {
+        subject: them.s("reset-mail-subject"),
+        text,
+        html,
+    };
     if let Err(e) =
-        crate::mail::notify::mail_agent(&state, &inbox, &agent, &subject, text, html, &key, None)
-            .await
+        crate::mail::notify::mail_agent(&state, &inbox, &agent, letter, &key, None).await
     {
         tracing::warn!(agent = %id, error = %e, "could not mail a password-reset link");
     }

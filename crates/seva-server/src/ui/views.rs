@@ -7,7 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use seva_core::ViewId;
-use seva_core::conversation::{Priority, Status};
+use seva_core::conversation::{Priority, Sort, Status};
 use seva_store::op;
 use seva_store::views::{self, ViewFilters};
 
@@ -28,6 +28,7 @@ struct NewViewPage {
     agents: Vec<(String, String)>,
     teams: Vec<(String, String)>,
     inboxes: Vec<(String, String)>,
+    sorts: Vec<(&'static str, String)>,
     may_share: bool,
     /// What was sent, when it is shown again with an error.
     draft: Draft,
@@ -44,6 +45,7 @@ struct Draft {
     team: String,
     tag: String,
     inbox: String,
+    sort: String,
     shared: bool,
 }
 
@@ -57,6 +59,7 @@ impl Draft {
             team: f.one("team").unwrap_or_default().to_string(),
             tag: f.one("tag").unwrap_or_default().to_string(),
             inbox: f.one("inbox").unwrap_or_default().to_string(),
+            sort: f.one("sort").unwrap_or_default().to_string(),
             shared: f.one("shared").is_some(),
         }
     }
@@ -88,6 +91,12 @@ impl Draft {
                     .map_err(|_| seva_store::Error::invalid("inbox", "not an inbox"))?,
             ),
         };
+        let sort = match self.sort.as_str() {
+            "" => None,
+            s => Some(s.parse::<Sort>().map_err(|_| {
+                seva_store::Error::invalid("sort", format!("{s:?} is not an order"))
+            })?),
+        };
         let some = |s: &str| Some(s.to_string()).filter(|s| !s.is_empty());
         Ok(ViewFilters {
             statuses,
@@ -96,6 +105,7 @@ impl Draft {
             team: some(&self.team),
             tag: some(self.tag.trim()),
             inbox_id,
+            sort,
         })
     }
 }
@@ -123,6 +133,10 @@ async fn form_page(
             .inboxes
             .into_iter()
             .map(|i| (i.id.to_string(), i.name))
+            .collect(),
+        sorts: Sort::ALL
+            .iter()
+            .map(|s| (s.as_str(), t.word("sort", s.as_str())))
             .collect(),
         may_share: agent.0.agent.role.sees_every_team(),
         draft,

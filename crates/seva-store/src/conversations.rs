@@ -1555,19 +1555,26 @@ pub async fn list(
     after: Option<Cursor>,
     limit: i64,
 ) -> Result<(Vec<Conversation>, Option<Cursor>)> {
+    // The conditions first; the statement around them depends on the order.
     let mut q = Query {
-        sql: format!("SELECT {COLUMNS} {FROM} WHERE 1 = 1"),
+        sql: String::new(),
         args: Vec::new(),
     };
     // The usual views ask for all active or all finished statuses: those use the `active`
-    // flag, whose indexes return rows already in update order.
+    // flag, whose indexes return rows already in update order. In creation order, the
+    // table itself is in that order: `+ 0` keeps SQLite from reading the whole flag's
+    // index range and sorting it, so that it walks the table and stops at the page's end.
     let wanted = |set: &[Status]| {
         filter.statuses.len() == set.len() && set.iter().all(|s| filter.statuses.contains(s))
     };
+    let flag = match filter.sort {
+        Sort::Newest | Sort::Oldest => "c.active + 0",
+        Sort::Updated | Sort::Priority => "c.active",
+    };
     if wanted(&[Status::Open, Status::Pending, Status::OnHold]) {
-        q.sql += " AND c.active = 1";
+        q.sql += &format!(" AND {flag} = 1");
     } else if wanted(&[Status::Solved, Status::Closed]) {
-        q.sql += " AND c.active = 0";
+        q.sql += &format!(" AND {flag} = 0");
     } else if !filter.statuses.is_empty() {
         let list: Vec<String> = filter.statuses.iter().map(|s| q.arg(s.as_str())).collect();
         q.sql += &format!(" AND c.status IN ({})", list.join(", "));
@@ -1658,8 +1665,22 @@ pub async fn list(
     }
     let limit = limit.clamp(1, 200);
     let l = q.arg(limit + 1);
-    q.sql += &format!(" ORDER BY {order} LIMIT {l}");
-    let rows = conn.query(&q.sql, &q.args).await?;
+    let sql = match filter.sort {
+        // The indexes give the page in order: only its rows are joined.
+        Sort::Updated => format!(
+            "SELECT {COLUMNS} {FROM} WHERE 1 = 1{} ORDER BY {order} LIMIT {l}",
+            q.sql
+        ),
+        // The others sort what the conditions leave: the page is chosen from the
+        // conversations alone, and only its rows are joined to their contacts.
+        _ => format!(
+            "SELECT {COLUMNS} {FROM} WHERE c.seq IN (SELECT c.seq FROM conversations c \
+             LEFT JOIN teams t ON t.id = c.team_id WHERE 1 = 1{} ORDER BY {order} LIMIT {l}) \
+             ORDER BY {order}",
+            q.sql
+        ),
+    };
+    let rows = conn.query(&sql, &q.args).await?;
     let mut page = rows.into_iter().map(decode).collect::<Result<Vec<_>>>()?;
     let next = if page.len() as i64 > limit {
         page.truncate(limit as usize);

@@ -37,6 +37,9 @@ pub struct Config {
     /// How long a notification may stay unread in the desk before it is mailed to its
     /// agent (from the email inbox that sends notifications; default 120).
     pub notify_email_after_seconds: u64,
+    /// Days a conversation stays solved before it is closed (default 14, as long as an
+    /// email reply may reopen it); 0 never closes one.
+    pub close_solved_after_days: u64,
     /// Lets an admin move this server's clock through the API (for tests of timers only).
     pub test_clock: bool,
     /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
@@ -64,6 +67,7 @@ impl Config {
             secret_key: None,
             imap_rescan_seconds: 30,
             notify_email_after_seconds: 120,
+            close_solved_after_days: 14,
             test_clock: false,
         }
     }

@@ -130,6 +130,16 @@ async fn sweep_timers(state: &Shared) {
         op!(c => seva_store::routing::opening_due(c, now).await),
         op!(c => seva_store::routing::hand_out_at_opening(c, now).await)
     );
+    if let Some(days) = std::num::NonZeroU64::new(state.config.close_solved_after_days) {
+        let span = i64::try_from(days.get().saturating_mul(86_400_000_000)).unwrap_or(i64::MAX);
+        let cutoff = seva_core::time::Timestamp(now.micros().saturating_sub(span));
+        when_due!(
+            state,
+            "closing conversations solved long ago",
+            op!(c => seva_store::conversations::anything_to_close(c, cutoff).await),
+            op!(c => seva_store::conversations::close_solved(c, cutoff, 500).await)
+        );
+    }
     crate::mail::notify::sweep(state).await;
 }
 

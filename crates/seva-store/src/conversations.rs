@@ -1178,6 +1178,35 @@ pub async fn wake_due(conn: &mut dyn Conn, now: Timestamp, limit: i64) -> Result
     Ok(rows.len())
 }
 
+/// Whether a conversation has stayed solved since before `cutoff`.
+pub async fn anything_to_close(conn: &mut dyn Conn, cutoff: Timestamp) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM conversations WHERE status = 'solved' AND solved_at < $1 LIMIT 1",
+            args![cutoff.micros()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Closes up to `limit` conversations that have stayed solved since before `cutoff`,
+/// oldest first. What their customer writes afterwards starts a new conversation; a
+/// closed one is no longer reopened, so reports on finished work stay as they were.
+pub async fn close_solved(conn: &mut dyn Conn, cutoff: Timestamp, limit: i64) -> Result<usize> {
+    let rows = conn
+        .query(
+            "SELECT id FROM conversations WHERE status = 'solved' AND solved_at < $1 \
+             ORDER BY solved_at LIMIT $2",
+            args![cutoff.micros(), limit],
+        )
+        .await?;
+    for r in &rows {
+        let c = get(conn, r.parse(0)?).await?;
+        change_status(conn, &c, Status::Closed, "system:close").await?;
+    }
+    Ok(rows.len())
+}
+
 pub async fn set_priority(
     conn: &mut dyn Conn,
     viewer: &Viewer,

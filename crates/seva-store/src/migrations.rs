@@ -42,6 +42,10 @@ const SQLITE: &[(i64, &str)] = &[
         16,
         include_str!("../migrations/sqlite/0016_blocked_contacts.sql"),
     ),
+    (
+        17,
+        include_str!("../migrations/sqlite/0017_close_solved.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -86,6 +90,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         16,
         include_str!("../migrations/postgres/0016_blocked_contacts.sql"),
+    ),
+    (
+        17,
+        include_str!("../migrations/postgres/0017_close_solved.sql"),
     ),
 ];
 

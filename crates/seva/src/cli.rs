@@ -188,6 +188,7 @@ struct FileConfig {
     secret_key: Option<String>,
     imap_rescan_seconds: Option<u64>,
     notify_email_after_seconds: Option<u64>,
+    close_solved_after_days: Option<u64>,
     test_clock: Option<bool>,
 }
 
@@ -252,6 +253,9 @@ impl Cli {
         }
         if let Some(s) = file.notify_email_after_seconds {
             config.notify_email_after_seconds = s;
+        }
+        if let Some(days) = file.close_solved_after_days {
+            config.close_solved_after_days = days;
         }
         if let Some(mb) = file.smtp_max_mb {
             config.smtp_max_bytes = mb * 1024 * 1024;

@@ -195,6 +195,122 @@ fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_es
 }
 
 #[test]
+fn a_conversation_left_solved_is_closed_after_the_days_set_and_the_customer_then_starts_anew() {
+    let seva = Seva::start_with("test_clock = true\nclose_solved_after_days = 4\n");
+    let status = |id: &str, to: &str| {
+        let (s, c) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/status"),
+            Some(json!({"status": to})),
+        );
+        assert_eq!(s, 200, "{c}");
+    };
+    set_now(&seva, "2026-12-01T09:00:00Z");
+    let (old, _, page) = by_form(
+        &seva,
+        "Λένα",
+        "lena@example.com",
+        "Τιμολόγιο",
+        "Δεν ήρθε το τιμολόγιο.",
+    );
+    let recent = create(
+        &seva,
+        json!({"contact": {"email": "ravi@example.com"}, "subject": "ఆర్డర్", "text": "ఎక్కడ ఉంది?"}),
+    );
+    let reopened = create(
+        &seva,
+        json!({"contact": {"email": "jose@example.ph"}, "subject": "Resibo", "text": "Nasaan ang resibo?"}),
+    );
+    status(&old, "solved");
+    status(&reopened, "solved");
+    set_now(&seva, "2026-12-02T09:00:00Z");
+    status(&reopened, "open");
+    set_now(&seva, "2026-12-03T09:00:00Z");
+    status(&recent, "solved");
+
+    // A minute short of four days, nothing is closed.
+    set_now(&seva, "2026-12-05T08:59:00Z");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(get(&seva, &old)["status"], "solved");
+    // Four days after it was solved, it is closed, by the system; the others are not.
+    set_now(&seva, "2026-12-05T09:01:00Z");
+    wait_for("the old conversation to close", || {
+        get(&seva, &old)["status"] == "closed"
+    });
+    assert_eq!(get(&seva, &recent)["status"], "solved");
+    assert_eq!(get(&seva, &reopened)["status"], "open");
+    let (_, events) = seva.api("GET", &format!("/api/v1/conversations/{old}/events"), None);
+    let last = events.as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (&last["kind"], &last["actor"], &last["data"]["to"]),
+        (
+            &json!("conversation.status_changed"),
+            &json!("system:close"),
+            &json!("closed")
+        ),
+        "{events}"
+    );
+    // The customer's page no longer takes an answer, and the desk's reply is refused; a
+    // note is still taken.
+    let mut res = Seva::agent().get(&seva.url(&page)).call().unwrap();
+    assert_eq!(res.status().as_u16(), 200);
+    let html = res.body_mut().read_to_string().unwrap();
+    assert!(html.contains("Δεν ήρθε το τιμολόγιο."), "{html}");
+    assert!(!html.contains(&format!("{page}/reply")), "{html}");
+    // Sent from a page shown before it closed, the words start a new request, under the
+    // same subject, with a page of its own.
+    let res = Seva::agent()
+        .post(&seva.url(&format!("{page}/reply")))
+        .send_form([("message", "Ακόμα τίποτα;")])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let follow_up_page = res.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        follow_up_page.starts_with("/requests/") && follow_up_page != page,
+        "{follow_up_page}"
+    );
+    let mut res = Seva::agent()
+        .get(&seva.url(&follow_up_page))
+        .call()
+        .unwrap();
+    let html = res.body_mut().read_to_string().unwrap();
+    assert!(
+        html.contains("Ακόμα τίποτα;") && html.contains("Τιμολόγιο"),
+        "{html}"
+    );
+    assert!(html.contains(&format!("{follow_up_page}/reply")), "{html}");
+    assert_eq!(get(&seva, &old)["status"], "closed");
+    assert_eq!(get(&seva, &old)["message_count"], 1);
+    let (s, problem) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{old}/messages"),
+        Some(json!({"kind": "reply", "text": "Σας το στείλαμε."})),
+    );
+    assert_eq!(s, 409, "{problem}");
+    let (s, note) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{old}/messages"),
+        Some(json!({"kind": "note", "text": "Closed by the clock."})),
+    );
+    assert_eq!(s, 201, "{note}");
+    // Writing again by the form opens a new conversation too.
+    let (again, _, _) = by_form(
+        &seva,
+        "Λένα",
+        "lena@example.com",
+        "Τιμολόγιο ξανά",
+        "Ακόμα τίποτα.",
+    );
+    assert_ne!(again, old);
+    assert_eq!(get(&seva, &again)["status"], "open");
+    set_now(&seva, "2026-12-07T09:01:00Z");
+    wait_for("the recent conversation to close", || {
+        get(&seva, &recent)["status"] == "closed"
+    });
+    assert_eq!(get(&seva, &reopened)["status"], "open");
+}
+
+#[test]
 fn a_macro_fills_in_the_names_replies_and_acts_in_one_go() {
     let seva = Seva::start();
     let (s, m) = seva.api(

@@ -539,12 +539,18 @@ fn describe(
             .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
             .unwrap_or_else(|| t.s("nobody"))
     };
-    let actor = e
-        .actor
-        .strip_prefix("agent:")
-        .and_then(|s| s.parse::<AgentId>().ok())
-        .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
-        .unwrap_or_else(|| t.s("customer"));
+    // Who did it: an agent by name, the customer, a rule, or Seva itself (its clocks,
+    // routing, the bot, what it files as spam).
+    let actor = match e.actor.split_once(':') {
+        Some(("agent", id)) => id
+            .parse::<AgentId>()
+            .ok()
+            .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
+            .unwrap_or_else(|| t.s("nobody")),
+        Some(("contact", _)) => t.s("customer"),
+        Some(("rule", _)) => t.s("actor-rule"),
+        _ => t.s("actor-seva"),
+    };
     let word = |key: &str, prefix: &str| {
         e.data
             .get(key)

@@ -397,24 +397,29 @@ pub async fn reply(
         )
         .into_response();
     }
+    // Written on a page shown before the request was closed: the words start a new
+    // request, under the same subject, with a page of its own to follow it on.
+    let follow_up = new_secret();
+    let follow_up_hash = sha256_hex(follow_up.as_bytes());
     let r = state
         .store
         .write(op!(c => {
             let conv = conversations::by_customer_key(c, &hash).await?;
             let contact = seva_store::contacts::get(c, conv.contact_id).await?;
             let identity = contact.identities.iter().find(|i| i.kind == IdentityKind::Email).map(|i| i.value.clone()).unwrap_or_default();
+            let closed = conv.status == Status::Closed;
             conversations::ingest(c, Arrival {
                 channel: Channel::WebForm,
                 identity: (IdentityKind::Email, &identity),
                 name: None,
-                subject: "",
+                subject: if closed { &conv.subject } else { "" },
                 text: &form.message,
                 files: &[],
                 provider_id: None,
-                continues: Some(conv.id),
+                continues: (!closed).then_some(conv.id),
                 inbox_id: conv.inbox_id,
                 team_id: conv.team_id,
-                customer_key_hash: None,
+                customer_key_hash: closed.then_some(follow_up_hash.as_str()),
                 priority: conv.priority,
                 recorded_by: None,
                 owner: None,
@@ -422,10 +427,12 @@ pub async fn reply(
                 bot: false,
             })
             .await
+            .map(|_| closed)
         }))
         .await;
     match r {
-        Ok(_) => Redirect::to(&format!("/requests/{key}")).into_response(),
+        Ok(false) => Redirect::to(&format!("/requests/{key}")).into_response(),
+        Ok(true) => Redirect::to(&format!("/requests/{follow_up}")).into_response(),
         Err(e) => PageError(e.into(), t).into_response(),
     }
 }

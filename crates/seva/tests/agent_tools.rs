@@ -69,11 +69,6 @@ fn by_form(
     (id, reference, request_path)
 }
 
-fn set_now(seva: &Seva, rfc3339: &str) {
-    let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
-    assert_eq!(s, 200, "{body}");
-}
-
 fn wait_for(what: &str, mut check: impl FnMut() -> bool) {
     let until = Instant::now() + Duration::from_secs(15);
     while !check() {
@@ -122,7 +117,7 @@ fn a_mention_in_a_note_notifies_the_colleague_and_makes_them_a_follower() {
 #[test]
 fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_escalated() {
     let seva = Seva::start_with("test_clock = true\n");
-    set_now(&seva, "2026-12-01T08:00:00Z");
+    seva.set_now("2026-12-01T08:00:00Z");
     let (id, _, request_path) = by_form(&seva, "Ana", "ana@example.ph", "Parcel", "Nasaan na po?");
     let (s, body) = seva.api(
         "POST",
@@ -138,7 +133,7 @@ fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_es
     assert_eq!(s, 200, "{c}");
     assert_eq!(c["status"], "pending");
     assert_eq!(c["snoozed_until"], "2026-12-02T08:00:00Z");
-    set_now(&seva, "2026-12-02T08:01:00Z");
+    seva.set_now("2026-12-02T08:01:00Z");
     wait_for("the snooze to end", || get(&seva, &id)["status"] == "open");
     assert!(get(&seva, &id)["snoozed_until"].is_null());
 
@@ -171,21 +166,21 @@ fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_es
         &seva,
         json!({"contact": {"email": "w@example.com"}, "subject": "Waiting", "text": "Hello?", "team_id": queue}),
     );
-    set_now(&seva, "2026-12-02T08:25:00Z");
+    seva.set_now("2026-12-02T08:25:00Z");
     std::thread::sleep(Duration::from_millis(1200));
     assert!(
         notifications(&seva, &boss)
             .iter()
             .all(|n| n["kind"] != "unassigned")
     );
-    set_now(&seva, "2026-12-02T08:40:00Z");
+    seva.set_now("2026-12-02T08:40:00Z");
     wait_for("the escalation", || {
         notifications(&seva, &boss)
             .iter()
             .any(|n| n["kind"] == "unassigned" && n["conversation_id"] == waiting.as_str())
     });
     // Once only.
-    set_now(&seva, "2026-12-02T09:40:00Z");
+    seva.set_now("2026-12-02T09:40:00Z");
     std::thread::sleep(Duration::from_millis(1200));
     let escalations = notifications(&seva, &boss)
         .iter()
@@ -205,7 +200,7 @@ fn a_conversation_left_solved_is_closed_after_the_days_set_and_the_customer_then
         );
         assert_eq!(s, 200, "{c}");
     };
-    set_now(&seva, "2026-12-01T09:00:00Z");
+    seva.set_now("2026-12-01T09:00:00Z");
     let (old, _, page) = by_form(
         &seva,
         "Λένα",
@@ -223,17 +218,17 @@ fn a_conversation_left_solved_is_closed_after_the_days_set_and_the_customer_then
     );
     status(&old, "solved");
     status(&reopened, "solved");
-    set_now(&seva, "2026-12-02T09:00:00Z");
+    seva.set_now("2026-12-02T09:00:00Z");
     status(&reopened, "open");
-    set_now(&seva, "2026-12-03T09:00:00Z");
+    seva.set_now("2026-12-03T09:00:00Z");
     status(&recent, "solved");
 
     // A minute short of four days, nothing is closed.
-    set_now(&seva, "2026-12-05T08:59:00Z");
+    seva.set_now("2026-12-05T08:59:00Z");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(get(&seva, &old)["status"], "solved");
     // Four days after it was solved, it is closed, by the system; the others are not.
-    set_now(&seva, "2026-12-05T09:01:00Z");
+    seva.set_now("2026-12-05T09:01:00Z");
     wait_for("the old conversation to close", || {
         get(&seva, &old)["status"] == "closed"
     });
@@ -303,7 +298,7 @@ fn a_conversation_left_solved_is_closed_after_the_days_set_and_the_customer_then
     );
     assert_ne!(again, old);
     assert_eq!(get(&seva, &again)["status"], "open");
-    set_now(&seva, "2026-12-07T09:01:00Z");
+    seva.set_now("2026-12-07T09:01:00Z");
     wait_for("the recent conversation to close", || {
         get(&seva, &recent)["status"] == "closed"
     });

@@ -1599,11 +1599,7 @@ fn a_customer_with_two_addresses_is_answered_where_they_wrote_from() {
 fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
     let seva = Seva::start_with("test_clock = true\nnotify_email_after_seconds = 120\n");
     let relay = Relay::start();
-    let set_now = |rfc3339: &str| {
-        let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
-        assert_eq!(s, 200, "{body}");
-    };
-    set_now("2026-12-04T09:00:00Z");
+    seva.set_now("2026-12-04T09:00:00Z");
     let maria = seva.user("maria@example.com", "agent", "a long test password");
     let nikos = seva.user("nikos@example.com", "agent", "a long test password");
     let eleni = seva.user("eleni@example.com", "agent", "a long test password");
@@ -1710,11 +1706,11 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
     assert_eq!(s, 204);
 
     // A minute on, nothing is mailed yet.
-    set_now("2026-12-04T09:01:00Z");
+    seva.set_now("2026-12-04T09:01:00Z");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(relay.count(), 0);
     // Three minutes on, Maria gets one mail with both, in order, each with its link.
-    set_now("2026-12-04T09:03:00Z");
+    seva.set_now("2026-12-04T09:03:00Z");
     let got = relay.wait_for(1);
     let m = &got[0];
     assert_eq!(m.to, vec!["maria@example.com".to_string()]);
@@ -1735,14 +1731,14 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
     );
     assert!(text.contains(&seva.url("/settings")), "{text}");
     // Nothing more: Nikos takes no mail, Eleni read hers, and Maria's are not sent twice.
-    set_now("2026-12-04T09:10:00Z");
+    seva.set_now("2026-12-04T09:10:00Z");
     std::thread::sleep(Duration::from_millis(1500));
     assert_eq!(relay.count(), 1, "{:?}", relay.mail.lock().unwrap());
 
     // One notification alone is mailed under its own words.
     let (late, late_ref) = create("Ο λογαριασμός μου");
     assign(&late, "maria@example.com");
-    set_now("2026-12-04T09:13:00Z");
+    seva.set_now("2026-12-04T09:13:00Z");
     let got = relay.wait_for(2);
     assert_eq!(
         got[1].parsed().subject,
@@ -1761,11 +1757,7 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
 fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
     let seva = Seva::start_with("test_clock = true\nnotify_email_after_seconds = 120\n");
     let relay = Relay::start();
-    let set_now = |rfc3339: &str| {
-        let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
-        assert_eq!(s, 200, "{body}");
-    };
-    set_now("2026-12-04T09:00:00Z");
+    seva.set_now("2026-12-04T09:00:00Z");
     seva.user("maria@example.com", "agent", "a long test password");
     seva.user("nikos@example.com", "agent", "a long test password");
     email_inbox(&seva, &relay, json!({"notify_agents": true}));
@@ -1787,7 +1779,7 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
         Some(json!({"owner_id": common::agent_id(&seva, "maria@example.com")})),
     );
     assert_eq!(s, 200, "{body}");
-    set_now("2026-12-04T09:03:00Z");
+    seva.set_now("2026-12-04T09:03:00Z");
     let notice = relay.wait_for(1).remove(0);
     assert_eq!(notice.to, vec!["maria@example.com".to_string()]);
     let text = notice.parsed().text;

@@ -11,11 +11,6 @@ use common::mail::{SUPPORT, mail, send};
 use common::{Seva, agent_id, team};
 use serde_json::{Value, json};
 
-fn set_now(seva: &Seva, rfc3339: &str) {
-    let (s, body) = seva.api("POST", "/api/v1/test/clock", Some(json!({"now": rfc3339})));
-    assert_eq!(s, 200, "{body}");
-}
-
 fn clocks(seva: &Seva, id: &str) -> Vec<Value> {
     let (s, body) = seva.api("GET", &format!("/api/v1/conversations/{id}/sla"), None);
     assert_eq!(s, 200, "{body}");
@@ -87,7 +82,7 @@ fn deadlines_count_business_hours_and_the_sweep_warns_then_breaches() {
     );
     assert_eq!(s, 201, "{body}");
     // Friday 27 November, 17:55 in Athens (UTC+2).
-    set_now(&seva, "2026-11-27T15:55:00Z");
+    seva.set_now("2026-11-27T15:55:00Z");
     let id = create(&seva, "urgent");
     let list = clocks(&seva, &id);
     // 5 minutes on Friday; Monday is a holiday; 55 minutes on Tuesday.
@@ -106,7 +101,7 @@ fn deadlines_count_business_hours_and_the_sweep_warns_then_breaches() {
     assert!(clocks(&seva, &other).is_empty());
 
     // Nothing fires over the weekend and the holiday.
-    set_now(&seva, "2026-11-30T20:00:00Z");
+    seva.set_now("2026-11-30T20:00:00Z");
     std::thread::sleep(Duration::from_millis(1200));
     assert!(
         !events_of(&seva, &id)
@@ -114,11 +109,11 @@ fn deadlines_count_business_hours_and_the_sweep_warns_then_breaches() {
             .any(|k| k.starts_with("sla.warning"))
     );
     // Tuesday 09:30 in Athens: the warning, not yet the breach.
-    set_now(&seva, "2026-12-01T07:30:00Z");
+    seva.set_now("2026-12-01T07:30:00Z");
     wait_for_event(&seva, &id, "sla.warning");
     assert!(!events_of(&seva, &id).iter().any(|k| k == "sla.breached"));
     // 10:00: breached, and the record stays on the clock.
-    set_now(&seva, "2026-12-01T08:00:00Z");
+    seva.set_now("2026-12-01T08:00:00Z");
     wait_for_event(&seva, &id, "sla.breached");
     let list = clocks(&seva, &id);
     assert!(clock(&list, "first_response")["breached_at"].is_string());
@@ -135,9 +130,9 @@ fn a_first_reply_stops_its_clock_and_waiting_on_the_customer_pauses_resolution()
         Some(json!({"name": "Everyone", "first_response_minutes": 30, "resolution_minutes": 600})),
     );
     assert_eq!(s, 201, "{body}");
-    set_now(&seva, "2026-11-24T10:00:00Z");
+    seva.set_now("2026-11-24T10:00:00Z");
     let id = create(&seva, "normal");
-    set_now(&seva, "2026-11-24T10:20:00Z");
+    seva.set_now("2026-11-24T10:20:00Z");
     let (s, body) = seva.api(
         "POST",
         &format!("/api/v1/conversations/{id}/messages"),
@@ -154,7 +149,7 @@ fn a_first_reply_stops_its_clock_and_waiting_on_the_customer_pauses_resolution()
         "2026-11-24T10:20:00Z"
     );
     // A day later the customer answers: the clock resumes with its 580 minutes left.
-    set_now(&seva, "2026-11-25T10:20:00Z");
+    seva.set_now("2026-11-25T10:20:00Z");
     let (s, body) = seva.api(
         "POST",
         &format!("/api/v1/conversations/{id}/status"),
@@ -165,7 +160,7 @@ fn a_first_reply_stops_its_clock_and_waiting_on_the_customer_pauses_resolution()
     assert!(clock(&list, "resolution")["paused_at"].is_null());
     assert_eq!(clock(&list, "resolution")["due_at"], "2026-11-25T20:00:00Z");
     // Long after the first-response deadline, the met target never breaches.
-    set_now(&seva, "2026-11-25T12:00:00Z");
+    seva.set_now("2026-11-25T12:00:00Z");
     std::thread::sleep(Duration::from_millis(1200));
     assert!(clock(&clocks(&seva, &id), "first_response")["breached_at"].is_null());
     // Solving stops the resolution clock.
@@ -273,7 +268,7 @@ fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_br
     assert_eq!(s, 201, "{body}");
 
     // Friday 27 November 2026, 17:55 in Athens.
-    set_now(&seva, "2026-11-27T15:55:00Z");
+    seva.set_now("2026-11-27T15:55:00Z");
     send(
         &seva,
         &mail(
@@ -304,7 +299,7 @@ fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_br
     assert_eq!(clock(&list, "resolution")["due_at"], "2026-12-01T14:55:00Z");
 
     // Ravi answers on Tuesday at 09:10; the customer writes back at 09:40.
-    set_now(&seva, "2026-12-01T07:10:00Z");
+    seva.set_now("2026-12-01T07:10:00Z");
     let ravi_token = seva
         .cli(&["token", "create", "--user", "ravi@example.com"])
         .trim()
@@ -318,7 +313,7 @@ fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_br
     assert_eq!(s, 201, "{body}");
     let list = clocks(&seva, &id);
     assert!(clock(&list, "first_response")["stopped_at"].is_string());
-    set_now(&seva, "2026-12-01T07:40:00Z");
+    seva.set_now("2026-12-01T07:40:00Z");
     let reference = c["reference"].as_i64().unwrap();
     send(
         &seva,
@@ -338,7 +333,7 @@ fn a_telugu_email_on_friday_evening_reaches_ravi_with_tuesday_deadlines_and_a_br
     assert!(clock(&list, "next_response")["stopped_at"].is_null());
 
     // Nobody answers: at 11:41 the next response breaches and the rule escalates.
-    set_now(&seva, "2026-12-01T09:41:00Z");
+    seva.set_now("2026-12-01T09:41:00Z");
     wait_for_event(&seva, &id, "rule.applied");
     let (_, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
     assert_eq!(c["priority"], "urgent");
@@ -376,7 +371,7 @@ fn a_priority_change_retargets_the_running_clocks() {
         );
         assert_eq!(s, 201, "{body}");
     }
-    set_now(&seva, "2026-12-01T08:00:00Z");
+    seva.set_now("2026-12-01T08:00:00Z");
     let id = create(&seva, "normal");
     assert!(clocks(&seva, &id).is_empty(), "no policy for normal");
     let set = |priority: &str| {
@@ -387,14 +382,14 @@ fn a_priority_change_retargets_the_running_clocks() {
         );
         assert_eq!(s, 200, "{body}");
     };
-    set_now(&seva, "2026-12-01T08:30:00Z");
+    seva.set_now("2026-12-01T08:30:00Z");
     set("high");
     // No clock before: it starts now, under the high policy.
     assert_eq!(
         clock(&clocks(&seva, &id), "first_response")["due_at"],
         "2026-12-01T12:30:00Z"
     );
-    set_now(&seva, "2026-12-01T08:45:00Z");
+    seva.set_now("2026-12-01T08:45:00Z");
     set("urgent");
     // The clock keeps its start (08:30) and takes the urgent target: 09:30.
     let list = clocks(&seva, &id);
@@ -465,15 +460,15 @@ fn a_team_with_working_hours_keeps_the_weekend_in_its_queue_and_hands_it_out_at_
         c["owner_id"].clone()
     };
     // Saturday 28 November 2026, 11:00 in Athens.
-    set_now(&seva, "2026-11-28T09:00:00Z");
+    seva.set_now("2026-11-28T09:00:00Z");
     let saturday = arrive(1);
     assert!(owner(&saturday).is_null(), "closed on Saturday");
     // Monday 30 November is a holiday.
-    set_now(&seva, "2026-11-30T08:00:00Z");
+    seva.set_now("2026-11-30T08:00:00Z");
     let holiday = arrive(2);
     assert!(owner(&holiday).is_null(), "closed on the holiday");
     // Tuesday 1 December, 09:01 in Athens: both are handed out, one to each agent.
-    set_now(&seva, "2026-12-01T07:01:00Z");
+    seva.set_now("2026-12-01T07:01:00Z");
     let until = Instant::now() + Duration::from_secs(15);
     while owner(&saturday).is_null() || owner(&holiday).is_null() {
         assert!(

@@ -281,7 +281,10 @@ pub async fn receive(
             .write(op!(db => email::agent_note(db, &viewer, c.id, &view.text, &files, &provider_id).await))
             .await
             .map_err(|e| match e {
-                seva_store::Error::Invalid { .. } => ReceiveError::Rejected(e.to_string()),
+                // Taken away from the agent, or empty, meanwhile: trying again will not help.
+                seva_store::Error::Invalid { .. }
+                | seva_store::Error::NotFound
+                | seva_store::Error::Conflict(_) => ReceiveError::Rejected(e.to_string()),
                 other => ReceiveError::Temporary(other.to_string()),
             })?;
         tracing::info!(

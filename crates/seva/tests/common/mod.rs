@@ -258,6 +258,16 @@ impl Seva {
         read(res)
     }
 
+    /// Moves the server's clock (a server started with `test_clock = true`).
+    pub fn set_now(&self, rfc3339: &str) {
+        let (s, body) = self.api(
+            "POST",
+            "/api/v1/test/clock",
+            Some(serde_json::json!({"now": rfc3339})),
+        );
+        assert_eq!(s, 200, "{body}");
+    }
+
     /// A user with a known password and a token, for tests that act as someone else.
     pub fn user(&self, email: &str, role: &str, password: &str) -> String {
         self.cli_with_stdin(

@@ -329,6 +329,26 @@ test("an agent orders the inbox, the order holds through live updates, and a sav
   assert.equal(await page.getByLabel("Order").inputValue(), "oldest");
   assert.ok(inOrder(await places(a.id, b.id, c.id, d.id)), String(await places(a.id, b.id, c.id, d.id)));
   await page.screenshot({ path: join(shots, "inbox-sorted.png"), fullPage: true });
+
+  // The same list as a spreadsheet: in its order, with a heading row, in UTF-8 with the
+  // byte order mark spreadsheet programs need.
+  const href = await page.locator("#export").getAttribute("href");
+  assert.match(href, /^\/inbox\/export\.csv\?saved=/);
+  const csv = await page.evaluate(async (h) => {
+    const r = await fetch(h);
+    const bytes = new Uint8Array(await r.clone().arrayBuffer());
+    return { type: r.headers.get("content-type"), disposition: r.headers.get("content-disposition"),
+             bom: Array.from(bytes.slice(0, 3)), text: new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes) };
+  }, href);
+  assert.equal(csv.type, "text/csv; charset=utf-8");
+  assert.equal(csv.disposition, 'attachment; filename="seva-view.csv"');
+  assert.deepEqual(csv.bom, [0xef, 0xbb, 0xbf]);
+  const lines = csv.text.slice(1).trimEnd().split("\r\n");
+  assert.equal(lines[0], "#,Subject,Customer,Status,Priority,Owner,Updated,Tags");
+  const subjects = lines.slice(1).map((l) => l.split(",")[1]);
+  const at = ["Ordre A", "Ordre B", "Ordre C", "Ordre D"].map((s) => subjects.indexOf(s));
+  assert.ok(inOrder(at), `${at} in ${subjects}`);
+  assert.ok(lines.some((l) => l.startsWith(`${b.reference},Ordre B,order-b@example.com,Open,Urgent,`)), csv.text);
 });
 
 test("an agent follows a conversation: it is in Following, and a colleague's note tells her", async () => {

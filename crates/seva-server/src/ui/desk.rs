@@ -86,6 +86,8 @@ struct InboxPage {
     sorts: Vec<(&'static str, String, bool)>,
     /// The view shown (a built-in one or a saved one), for the sort form.
     view_param: (&'static str, String),
+    /// The same list as a spreadsheet.
+    export: String,
     /// Saved views: id, name, whether it is the one shown.
     saved: Vec<(seva_core::ViewId, String, bool)>,
     /// The saved view shown, when this agent may delete it (its author, or an admin).
@@ -170,13 +172,13 @@ pub(super) fn choices(t: Tr) -> (Vec<(&'static str, String)>, Vec<(&'static str,
 
 #[derive(Deserialize)]
 pub struct InboxQuery {
-    view: Option<String>,
+    pub(super) view: Option<String>,
     /// A saved view's id.
-    saved: Option<String>,
+    pub(super) saved: Option<String>,
     /// The order (`updated`, `newest`, `oldest`, `priority`); a saved view's own by default.
-    sort: Option<String>,
-    cursor: Option<String>,
-    partial: Option<String>,
+    pub(super) sort: Option<String>,
+    pub(super) cursor: Option<String>,
+    pub(super) partial: Option<String>,
 }
 
 const VIEWS: &[&str] = &[
@@ -189,84 +191,123 @@ const VIEWS: &[&str] = &[
     "spam",
 ];
 
+/// What an inbox address asks for: a built-in view (its filter) or a saved one, in an
+/// order.
+pub(super) struct Asked {
+    pub view: &'static str,
+    filter: Filter,
+    saved: Option<seva_core::ViewId>,
+    sort: Option<Sort>,
+}
+
+impl Asked {
+    pub fn of(q: &InboxQuery, agent: &Agent) -> Result<Asked, PageError> {
+        let t = agent.tr();
+        let view = VIEWS
+            .iter()
+            .copied()
+            .find(|v| Some(*v) == q.view.as_deref())
+            .unwrap_or("mine");
+        let me_id = agent.0.agent.id;
+        let active = vec![Status::Open, Status::Pending, Status::OnHold];
+        let filter = match view {
+            "mine" => Filter {
+                statuses: active,
+                owner: Some(Some(me_id)),
+                ..Filter::default()
+            },
+            "team" => Filter {
+                statuses: active,
+                teams_any: Some(agent.0.agent.teams.clone()),
+                ..Filter::default()
+            },
+            "unassigned" => Filter {
+                statuses: active,
+                owner: Some(None),
+                ..Filter::default()
+            },
+            "following" => Filter {
+                statuses: active,
+                followed_by: Some(me_id),
+                ..Filter::default()
+            },
+            "open" => Filter {
+                statuses: active,
+                ..Filter::default()
+            },
+            // What was filed as spam, to look through for a customer blocked by mistake.
+            "spam" => Filter {
+                tag: Some(conversations::SPAM.to_string()),
+                ..Filter::default()
+            },
+            _ => Filter::default(),
+        };
+        let sort = match q.sort.as_deref().filter(|s| !s.is_empty()) {
+            Some(s) => Some(
+                s.parse()
+                    .map_err(|e: seva_core::conversation::UnknownWord| {
+                        PageError(Problem::bad_request("sort", e.to_string()), t)
+                    })?,
+            ),
+            None => None,
+        };
+        let saved = match q.saved.as_deref() {
+            Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
+            None => None,
+        };
+        Ok(Asked {
+            view,
+            filter,
+            saved,
+            sort,
+        })
+    }
+
+    /// The filter to list with (a saved view's, if one was asked for, which `me` must
+    /// be allowed to see), in the order asked for, and that saved view.
+    pub async fn filter(
+        self,
+        c: &mut dyn seva_store::Conn,
+        me: AgentId,
+    ) -> seva_store::Result<(Filter, Option<seva_store::views::View>)> {
+        let chosen = match self.saved {
+            Some(id) => Some(seva_store::views::get_for(c, me, id).await?),
+            None => None,
+        };
+        let mut filter = match &chosen {
+            Some(v) => v.filters.to_filter(me)?,
+            None => self.filter,
+        };
+        if let Some(sort) = self.sort {
+            filter.sort = sort;
+        }
+        Ok((filter, chosen))
+    }
+}
+
 pub async fn inbox(
     State(state): State<Shared>,
     agent: Agent,
     Query(q): Query<InboxQuery>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let view = VIEWS
-        .iter()
-        .copied()
-        .find(|v| Some(*v) == q.view.as_deref())
-        .unwrap_or("mine");
+    let asked = Asked::of(&q, &agent)?;
+    let view = asked.view;
     let me_id = agent.0.agent.id;
-    let active = vec![Status::Open, Status::Pending, Status::OnHold];
     // An empty "mine" says where the waiting work is, so that a new agent's first screen
     // is not a blank page while customers wait in Unassigned.
     let unassigned = Filter {
-        statuses: active.clone(),
+        statuses: vec![Status::Open, Status::Pending, Status::OnHold],
         owner: Some(None),
         ..Filter::default()
     };
-    let filter = match view {
-        "mine" => Filter {
-            statuses: active,
-            owner: Some(Some(me_id)),
-            ..Filter::default()
-        },
-        "team" => Filter {
-            statuses: active,
-            teams_any: Some(agent.0.agent.teams.clone()),
-            ..Filter::default()
-        },
-        "unassigned" => unassigned.clone(),
-        "following" => Filter {
-            statuses: active,
-            followed_by: Some(me_id),
-            ..Filter::default()
-        },
-        "open" => Filter {
-            statuses: active,
-            ..Filter::default()
-        },
-        // What was filed as spam, to look through for a customer blocked by mistake.
-        "spam" => Filter {
-            tag: Some(conversations::SPAM.to_string()),
-            ..Filter::default()
-        },
-        _ => Filter::default(),
-    };
     let cursor = q.cursor.as_deref().and_then(Cursor::decode);
-    let sort: Option<Sort> = match q.sort.as_deref().filter(|s| !s.is_empty()) {
-        Some(s) => Some(
-            s.parse()
-                .map_err(|e: seva_core::conversation::UnknownWord| {
-                    PageError(Problem::bad_request("sort", e.to_string()), t)
-                })?,
-        ),
-        None => None,
-    };
     let viewer = agent.0.viewer();
-    let saved_id: Option<seva_core::ViewId> = match q.saved.as_deref() {
-        Some(s) => Some(s.parse().map_err(|_| PageError(Problem::not_found(), t))?),
-        None => None,
-    };
     let (list, next, names, (followups, notices, waiting), saved, chosen) = state
         .store
         .read(op!(c => {
             let saved = seva_store::views::list_for(c, me_id).await?;
-            let chosen = match saved_id {
-                Some(id) => Some(seva_store::views::get_for(c, me_id, id).await?),
-                None => None,
-            };
-            let mut filter = match &chosen {
-                Some(v) => v.filters.to_filter(me_id)?,
-                None => filter,
-            };
-            if let Some(sort) = sort {
-                filter.sort = sort;
-            }
+            let (filter, chosen) = asked.filter(c, me_id).await?;
             let sort = filter.sort;
             let first_page = cursor.is_none();
             let (list, next) = conversations::list(c, &viewer, &filter, cursor, 50).await?;
@@ -341,6 +382,7 @@ pub async fn inbox(
         views,
         sorts,
         view_param,
+        export: back.replacen("/inbox?", "/inbox/export.csv?", 1),
         saved,
         deletable,
         live_url,

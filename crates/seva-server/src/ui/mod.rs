@@ -3,6 +3,7 @@
 //! request page customers use. Every word on them comes from the translation files.
 
 mod desk;
+mod export;
 mod help;
 mod knowledge;
 mod macros;
@@ -45,6 +46,7 @@ pub fn router() -> Router<Shared> {
             get(session::password_page).post(session::set_password),
         )
         .route("/inbox", get(desk::inbox))
+        .route("/inbox/export.csv", get(export::csv))
         .route("/conversations", post(start::create))
         .route("/conversations/new", get(start::new))
         .route("/conversations/{id}", get(desk::conversation))

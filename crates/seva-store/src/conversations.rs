@@ -1676,8 +1676,8 @@ pub async fn list(
              OR c.team_id IN (SELECT team_id FROM team_members WHERE agent_id = {me}))"
         );
     }
-    // The usual order (latest activity) reads the indexes above in their own order;
-    // the others sort what the filters leave.
+    // The usual order (latest activity) reads the indexes above in their own order,
+    // creation order walks the table, and the urgent order sorts what the filters leave.
     let (key, before, order) = match filter.sort {
         Sort::Updated => ("c.updated_at", "<", "c.updated_at DESC, c.seq DESC".into()),
         Sort::Newest => ("c.seq", "<", "c.seq DESC".into()),

@@ -1858,10 +1858,9 @@ fn an_agent_answers_a_notification_mail_with_a_note_and_nobody_else_can() {
         .split_once('@')
         .unwrap();
     let (start, token) = local.rsplit_once('.').unwrap();
-    let forged = format!(
-        "<{start}.{}@{domain}>",
-        token.replace('a', "b").replace('0', "1")
-    );
+    // Its first hex digit changed, whatever it was.
+    let other = if token.starts_with('0') { '1' } else { '0' };
+    let forged = format!("<{start}.{other}{}@{domain}>", &token[1..]);
     assert_ne!(forged, notice_id);
     refused(
         &answer("Maria <maria@example.com>", "maria-2@example.com", &forged),

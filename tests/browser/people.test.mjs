@@ -1,7 +1,7 @@
 // Browser test of Settings → People: an admin adds an agent and a team from the web
 // page, the new agent logs in with the one-time password shown once, is disabled and
-// enabled, and gets a new one-time password; an agent who is not an admin cannot open
-// the page.
+// enabled, and gets a new one-time password; an admin makes an API token, sees it once
+// and revokes it; an agent who is not an admin cannot open the page.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -139,6 +139,58 @@ test("an admin adds an agent and a team in the browser; the agent logs in, then 
   await admin.getByRole("region", { name: "Τιμολόγηση" }).getByLabel("Add to this team").waitFor();
   const billingAfter = (await api("GET", "/api/v1/teams")).json.find((t) => t.name === "Τιμολόγηση");
   assert.deepEqual(billingAfter.members, []);
+  await admin.close();
+});
+
+test("an admin makes an API token in the browser, sees it once, and revokes it", async () => {
+  const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await logIn(admin, base, "asha@example.com", password);
+  await admin.goto(base + "/settings/people");
+  const make = admin.getByRole("form", { name: "Make an API token" });
+  await make.getByLabel("Name").fill("తెలుగు CRM");
+  await make.getByLabel("Acts as").selectOption({ label: "Gopal" });
+  const [answer] = await Promise.all([
+    admin.waitForResponse((r) => r.url() === base + "/settings/people/tokens" && r.request().method() === "POST"),
+    make.getByRole("button", { name: "Make" }).click(),
+  ]);
+  assert.equal(answer.headers()["cache-control"], "no-store", "a page with a token is not cached");
+  const issued = admin.locator("#issued");
+  await issued.waitFor();
+  assert.match(await issued.textContent(), /తెలుగు CRM/);
+  const secret = (await issued.locator("code").textContent()).trim();
+  const row = admin.locator("#tokens tr", { hasText: "తెలుగు CRM" });
+  assert.match(await row.textContent(), /Gopal/);
+  assert.match(await row.textContent(), /never/);
+
+  // The token works as Gopal; once used, the page says so, and the secret is on no page
+  // loaded since.
+  const me = await apiAs(base, secret)("GET", "/api/v1/me");
+  assert.equal(me.status, 200);
+  assert.equal(me.json.email, "gopal@example.com");
+  let used = false;
+  for (let i = 0; i < 50 && !used; i++) {
+    await admin.goto(base + "/settings/people");
+    used = !/never/.test(await admin.locator("#tokens tr", { hasText: "తెలుగు CRM" }).textContent());
+    if (!used) await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(used, "the last use is shown");
+  assert.equal((await admin.content()).includes(secret), false);
+
+  // Revoked: it stops at once, and stays listed as revoked.
+  await admin.getByRole("button", { name: "Revoke the token తెలుగు CRM" }).click();
+  await admin.locator("#tokens tr.disabled", { hasText: "తెలుగు CRM" }).waitFor();
+  assert.match(await admin.locator("#tokens tr", { hasText: "తెలుగు CRM" }).textContent(), /revoked/);
+  assert.equal(await admin.getByRole("button", { name: "Revoke the token తెలుగు CRM" }).count(), 0);
+  assert.equal((await apiAs(base, secret)("GET", "/api/v1/me")).status, 401);
+
+  // An empty name is refused with the reason, and makes nothing.
+  const before = await admin.locator("#tokens tbody tr").count();
+  await make.getByLabel("Name").evaluate((el) => el.removeAttribute("required"));
+  await make.getByLabel("Name").fill("   ");
+  await make.getByRole("button", { name: "Make" }).click();
+  await admin.getByText(/1 to 100 characters/).waitFor();
+  await admin.goto(base + "/settings/people");
+  assert.equal(await admin.locator("#tokens tbody tr").count(), before);
   await admin.close();
 });
 

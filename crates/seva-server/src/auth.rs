@@ -156,10 +156,11 @@ pub async fn authenticate(
                     .store
                     .read(seva_store::op!(c => seva_store::agents::by_token(c, &key).await))
                     .await?;
-                if let Some(agent) = &found {
+                found.map(|(agent, last_used)| {
+                    note_use(state, &hash, last_used);
                     state.tokens.put(hash, agent.clone());
-                }
-                found
+                    agent
+                })
             }
         };
         return match agent {
@@ -182,6 +183,25 @@ pub async fn authenticate(
         agent: s.agent,
         via: Via::Session { csrf: s.csrf },
     }))
+}
+
+/// Writes down that a token is in use when what is written is older than
+/// [`agents::TOKEN_USE_EVERY`](seva_store::agents::TOKEN_USE_EVERY). The request does not
+/// wait for it: it is bookkeeping, and a lost note is made again at the next use.
+fn note_use(state: &AppState, hash: &str, last_used: Option<seva_core::time::Timestamp>) {
+    let every = seva_store::agents::TOKEN_USE_EVERY;
+    if last_used.is_some_and(|at| at > seva_store::now().plus_seconds(-every)) {
+        return;
+    }
+    let (store, hash) = (state.store.clone(), hash.to_string());
+    tokio::spawn(async move {
+        let noted = store
+            .write(seva_store::op!(c => seva_store::agents::token_used(c, &hash).await))
+            .await;
+        if let Err(e) = noted {
+            tracing::debug!(error = %e, "a token's last use was not written");
+        }
+    });
 }
 
 /// For the API: a session caller changing anything must send its CSRF token in the

@@ -292,12 +292,73 @@ pub async fn end_session(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
 
 // --- API tokens -----------------------------------------------------------------------
 
+/// An API token as admins see it: its name and whose it is, never the secret nor its hash.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Token {
+    pub id: TokenId,
+    /// What it is for ("CRM sync"), as the admin who made it named it.
+    pub name: String,
+    /// The agent it acts as.
+    pub agent_id: AgentId,
+    pub agent_name: String,
+    pub created_at: Timestamp,
+    /// When it was last used, to within [`TOKEN_USE_EVERY`]; none if never.
+    pub last_used_at: Option<Timestamp>,
+    /// Revoked tokens are kept, and listed, so that what a token did stays explained.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// The longest token name.
+pub const TOKEN_NAME_MAX: usize = 100;
+
+/// A token's last use is written at most this often: a script calling many times a second
+/// costs one small write a minute, not one per call.
+pub const TOKEN_USE_EVERY: i64 = 60;
+
+const TOKEN_COLUMNS: &str =
+    "t.id, t.name, t.agent_id, a.name, t.created_at, t.last_used_at, t.revoked_at";
+
+fn decode_token(r: &crate::Row) -> Result<Token> {
+    Ok(Token {
+        id: r.parse(0)?,
+        name: r.text(1)?,
+        agent_id: r.parse(2)?,
+        agent_name: r.text(3)?,
+        created_at: Timestamp(r.int(4)?),
+        last_used_at: r.opt_int(5)?.map(Timestamp),
+        revoked_at: r.opt_int(6)?.map(Timestamp),
+    })
+}
+
+/// Makes a token for `agent`, stored as `token_hash`; `actor` made it (`agent:<id>`, or
+/// `system` from the command line). The name is trimmed; it must not be empty or longer
+/// than [`TOKEN_NAME_MAX`] characters, and the agent must be active.
 pub async fn create_token(
     conn: &mut dyn Conn,
     agent: AgentId,
     name: &str,
     token_hash: &str,
-) -> Result<TokenId> {
+    actor: &str,
+) -> Result<Token> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > TOKEN_NAME_MAX {
+        return Err(Error::invalid(
+            "name",
+            format!("a token's name has 1 to {TOKEN_NAME_MAX} characters"),
+        ));
+    }
+    let holder = match get(conn, agent).await {
+        Ok(holder) => holder,
+        Err(Error::NotFound) => return Err(Error::invalid("agent_id", "no such agent")),
+        Err(e) => return Err(e),
+    };
+    if holder.disabled {
+        return Err(Error::invalid(
+            "agent_id",
+            "the agent is disabled; enable them first",
+        ));
+    }
     let id = TokenId::new();
     conn.execute(
         "INSERT INTO api_tokens (id, agent_id, token_hash, name, created_at) VALUES ($1, $2, $3, $4, $5)",
@@ -308,24 +369,89 @@ pub async fn create_token(
         conn,
         "token.created",
         None,
-        "system",
-        serde_json::json!({"token_id": id, "agent_id": agent}),
+        actor,
+        serde_json::json!({"token_id": id, "agent_id": agent, "name": name}),
     )
     .await?;
-    Ok(id)
+    get_token(conn, id).await
 }
 
-pub async fn by_token(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Agent>> {
+pub async fn get_token(conn: &mut dyn Conn, id: TokenId) -> Result<Token> {
     let sql = format!(
-        "SELECT {} FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN agents a ON a.id = t.agent_id WHERE t.id = $1"
+    );
+    let row = conn
+        .query_opt(&sql, args![id.to_string()])
+        .await?
+        .ok_or(Error::NotFound)?;
+    decode_token(&row)
+}
+
+/// Every token, working ones first, newest first within each.
+pub async fn list_tokens(conn: &mut dyn Conn) -> Result<Vec<Token>> {
+    let sql = format!(
+        "SELECT {TOKEN_COLUMNS} FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
+         ORDER BY (t.revoked_at IS NULL) DESC, t.created_at DESC, t.id DESC"
+    );
+    let rows = conn.query(&sql, &[]).await?;
+    rows.iter().map(decode_token).collect()
+}
+
+/// Revokes a token (`actor` as for [`create_token`]): it stops working at once. Revoking a
+/// revoked token changes nothing.
+pub async fn revoke_token(conn: &mut dyn Conn, id: TokenId, actor: &str) -> Result<Token> {
+    let token = get_token(conn, id).await?;
+    if token.revoked_at.is_some() {
+        return Ok(token);
+    }
+    conn.execute(
+        "UPDATE api_tokens SET revoked_at = $1 WHERE id = $2",
+        args![crate::now().micros(), id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "token.revoked",
+        None,
+        actor,
+        serde_json::json!({"token_id": id, "agent_id": token.agent_id}),
+    )
+    .await?;
+    get_token(conn, id).await
+}
+
+/// The agent a working token acts as, with when the token was last used (see
+/// [`token_used`]).
+pub async fn by_token(
+    conn: &mut dyn Conn,
+    token_hash: &str,
+) -> Result<Option<(Agent, Option<Timestamp>)>> {
+    let sql = format!(
+        "SELECT {}, t.last_used_at FROM api_tokens t JOIN agents a ON a.id = t.agent_id \
          WHERE t.token_hash = $1 AND t.revoked_at IS NULL AND a.disabled = 0",
         columns(conn)
     );
-    conn.query_opt(&sql, args![token_hash])
-        .await?
-        .as_ref()
-        .map(decode)
-        .transpose()
+    let Some(row) = conn.query_opt(&sql, args![token_hash]).await? else {
+        return Ok(None);
+    };
+    Ok(Some((decode(&row)?, row.opt_int(10)?.map(Timestamp))))
+}
+
+/// Notes that a token was used now, unless that was noted less than [`TOKEN_USE_EVERY`]
+/// seconds ago. Bookkeeping, not a change of the desk: no event.
+pub async fn token_used(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
+    let now = crate::now();
+    conn.execute(
+        "UPDATE api_tokens SET last_used_at = $1 \
+         WHERE token_hash = $2 AND (last_used_at IS NULL OR last_used_at < $3)",
+        args![
+            now.micros(),
+            token_hash,
+            now.plus_seconds(-TOKEN_USE_EVERY).micros()
+        ],
+    )
+    .await?;
+    Ok(())
 }
 
 /// The text added under an agent's emailed replies.

@@ -46,6 +46,10 @@ const SQLITE: &[(i64, &str)] = &[
         17,
         include_str!("../migrations/sqlite/0017_close_solved.sql"),
     ),
+    (
+        18,
+        include_str!("../migrations/sqlite/0018_token_last_used.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -94,6 +98,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         17,
         include_str!("../migrations/postgres/0017_close_solved.sql"),
+    ),
+    (
+        18,
+        include_str!("../migrations/postgres/0018_token_last_used.sql"),
     ),
 ];
 

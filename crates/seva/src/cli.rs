@@ -160,9 +160,14 @@ pub enum TokenCommand {
     Create {
         #[arg(long)]
         user: String,
+        /// What the token is for, as the token list and the People page show it.
         #[arg(long, default_value = "cli")]
         name: String,
     },
+    /// List every token: its id, name, agent, and when it was made, last used or revoked.
+    List,
+    /// Revoke a token by its id (from `token list`): it stops working at once.
+    Revoke { id: String },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

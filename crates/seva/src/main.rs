@@ -51,26 +51,7 @@ async fn run(cli: Cli) -> Result<()> {
         }
         Command::User(cmd) => user(&config, cmd).await,
         Command::Team(cmd) => team(&config, cmd).await,
-        Command::Token(TokenCommand::Create { user, name }) => {
-            let store = seva_server::open_store(&config).await?;
-            let email = user.trim().to_lowercase();
-            let agent = store
-                .read(op!(c => agents::by_email(c, &email).await))
-                .await?
-                .with_context(|| format!("no agent with email {user}"))?;
-            if agent.disabled {
-                bail!("{user} is disabled");
-            }
-            let token = seva_server::auth::new_secret();
-            let hash = seva_server::auth::sha256_hex(token.as_bytes());
-            let id = agent.id;
-            store
-                .write(op!(c => agents::create_token(c, id, &name, &hash).await))
-                .await?;
-            // Alone on standard output, so scripts can capture it.
-            println!("{token}");
-            Ok(())
-        }
+        Command::Token(cmd) => token(&config, cmd).await,
         Command::Backup { dest } => backup(&config, &dest).await,
         Command::Mail(MailCommand::Deliver { inbox, recipient }) => {
             std::process::exit(deliver(config, &inbox, recipient).await)
@@ -359,6 +340,69 @@ async fn agent_by_email(store: &Store, email: &str) -> Result<seva_core::AgentId
         .await?
         .with_context(|| format!("no agent with email {email}"))?;
     Ok(agent.id)
+}
+
+async fn token(config: &Config, cmd: TokenCommand) -> Result<()> {
+    let store = seva_server::open_store(config).await?;
+    match cmd {
+        TokenCommand::Create { user, name } => {
+            let email = user.trim().to_lowercase();
+            let agent = store
+                .read(op!(c => agents::by_email(c, &email).await))
+                .await?
+                .with_context(|| format!("no agent with email {user}"))?;
+            if agent.disabled {
+                bail!("{user} is disabled");
+            }
+            let token = seva_server::auth::new_secret();
+            let hash = seva_server::auth::sha256_hex(token.as_bytes());
+            let id = agent.id;
+            store
+                .write(op!(c => agents::create_token(c, id, &name, &hash, "system").await))
+                .await?;
+            // Alone on standard output, so scripts can capture it.
+            println!("{token}");
+        }
+        TokenCommand::List => {
+            let list = store.read(op!(c => agents::list_tokens(c).await)).await?;
+            println!(
+                "{:<36}  {:<20}  {:<20}  {:<20}  NAME",
+                "ID", "AGENT", "MADE", "LAST USED"
+            );
+            let day = |t: Option<seva_core::time::Timestamp>| {
+                t.map(|t| t.rfc3339()[..16].replace('T', " "))
+                    .unwrap_or_else(|| "never".into())
+            };
+            for t in list {
+                let name = match t.revoked_at {
+                    Some(at) => format!("{} (revoked {})", t.name, day(Some(at))),
+                    None => t.name,
+                };
+                println!(
+                    "{:<36}  {:<20}  {:<20}  {:<20}  {name}",
+                    t.id,
+                    t.agent_name,
+                    day(Some(t.created_at)),
+                    day(t.last_used_at)
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            let id: seva_core::TokenId = id
+                .trim()
+                .parse()
+                .map_err(|_| anyhow::anyhow!("{id:?} is not a token id (see `seva token list`)"))?;
+            let token = store
+                .write(op!(c => agents::revoke_token(c, id, "system").await))
+                .await
+                .map_err(|e| match e {
+                    seva_store::Error::NotFound => anyhow::anyhow!("no token with id {id}"),
+                    e => e.into(),
+                })?;
+            eprintln!("revoked {} ({}'s)", token.name, token.agent_name);
+        }
+    }
+    Ok(())
 }
 
 async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {

@@ -1526,3 +1526,207 @@ fn contacts_are_added_by_hand_before_they_write_and_never_twice() {
     assert_eq!(c["contact_id"], juan["id"]);
     assert_eq!(c["contact_name"], "Juan dela Cruz");
 }
+
+#[test]
+fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
+    let seva = Seva::start();
+    let (_, kostas) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "kostas@example.gr", "name": "Κώστας", "role": "agent"})),
+    );
+    let kostas_id = kostas["agent"]["id"].as_str().unwrap().to_string();
+    let events = |seva: &Seva| seva.api("GET", "/api/v1/events?after=0&limit=500", None).1;
+
+    // Made, with its name trimmed; the secret is in this answer and nowhere else.
+    let (status, made) = seva.api(
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"agent_id": kostas_id, "name": "  συγχρονισμός CRM  "})),
+    );
+    assert_eq!(status, 201, "{made}");
+    let secret = made["secret"].as_str().unwrap().to_string();
+    assert!(secret.len() >= 40, "{made}");
+    assert_eq!(made["name"], "συγχρονισμός CRM");
+    assert_eq!(made["agent_name"], "Κώστας");
+    assert_eq!(made["last_used_at"], Value::Null);
+    let id = made["id"].as_str().unwrap().to_string();
+
+    // It acts as Kostas; the list says when it was last used, and never holds the secret
+    // or its hash.
+    let (status, me) = seva.api_as(&secret, "GET", "/api/v1/me", None);
+    assert_eq!(
+        (status, me["email"].as_str()),
+        (200, Some("kostas@example.gr"))
+    );
+    let hash: String = {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(secret.as_bytes());
+        digest.iter().map(|b| format!("{b:02x}")).collect()
+    };
+    let mut listed = Value::Null;
+    for _ in 0..50 {
+        let (status, list) = seva.api("GET", "/api/v1/tokens", None);
+        assert_eq!(status, 200);
+        listed = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        let text = list.to_string();
+        assert!(!text.contains(&secret) && !text.contains(&hash));
+        if listed["last_used_at"].is_string() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(listed["last_used_at"].is_string(), "{listed}");
+    assert_eq!(listed["revoked_at"], Value::Null);
+
+    // A retry with the same Idempotency-Key makes no second token, and cannot show the
+    // first one's secret again: it says which token the key made.
+    let post = |key: &str| {
+        let res = Seva::agent()
+            .post(&seva.url("/api/v1/tokens"))
+            .header("Authorization", format!("Bearer {}", seva.token))
+            .header("Idempotency-Key", key)
+            .send_json(json!({"agent_id": kostas_id, "name": "nightly export"}))
+            .unwrap();
+        let kind = res.headers()["content-type"].to_str().unwrap().to_string();
+        let (status, body) = read(res);
+        (status, kind, body)
+    };
+    let (status, _, first) = post("export-1");
+    assert_eq!(status, 201, "{first}");
+    let (status, kind, again) = post("export-1");
+    assert_eq!((status, kind.as_str()), (409, "application/problem+json"));
+    assert_eq!(again["field"], "Idempotency-Key");
+    assert!(
+        again["detail"]
+            .as_str()
+            .unwrap()
+            .contains(first["id"].as_str().unwrap())
+    );
+    assert!(
+        !again
+            .to_string()
+            .contains(first["secret"].as_str().unwrap())
+    );
+    let count = |seva: &Seva| {
+        seva.api("GET", "/api/v1/tokens", None)
+            .1
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let tokens = count(&seva);
+
+    // Bad input names its field and makes nothing.
+    let before = events(&seva);
+    let (_, off) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "off@example.com", "name": "Off", "role": "agent"})),
+    );
+    let off_id = off["agent"]["id"].as_str().unwrap();
+    seva.api(
+        "POST",
+        &format!("/api/v1/agents/{off_id}/disabled"),
+        Some(json!({"disabled": true})),
+    );
+    let before = {
+        let after_setup = events(&seva);
+        assert_ne!(before, after_setup);
+        after_setup
+    };
+    let long = "ల".repeat(101);
+    for (body, field) in [
+        (json!({"agent_id": kostas_id, "name": "  "}), "name"),
+        (json!({"agent_id": kostas_id, "name": long}), "name"),
+        (
+            json!({"agent_id": "01900000-0000-7000-8000-000000000000", "name": "x"}),
+            "agent_id",
+        ),
+        (json!({"agent_id": "kostas", "name": "x"}), "agent_id"),
+        (json!({"agent_id": off_id, "name": "x"}), "agent_id"),
+        (json!({"name": "x"}), "agent_id"),
+    ] {
+        let (status, problem) = seva.api("POST", "/api/v1/tokens", Some(body.clone()));
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some(field)),
+            "{body}: {problem}"
+        );
+    }
+    assert_eq!(count(&seva), tokens);
+    assert_eq!(events(&seva), before);
+
+    // Only admins see or touch tokens: Kostas's own token may do none of it.
+    assert_eq!(seva.api_as(&secret, "GET", "/api/v1/tokens", None).0, 403);
+    let mine = json!({"agent_id": kostas_id, "name": "mine"});
+    assert_eq!(
+        seva.api_as(&secret, "POST", "/api/v1/tokens", Some(mine)).0,
+        403
+    );
+    let revoke = format!("/api/v1/tokens/{id}/revoke");
+    assert_eq!(seva.api_as(&secret, "POST", &revoke, None).0, 403);
+
+    // Revoked: it stops at once, stays listed, and revoking it again changes nothing.
+    let (status, revoked) = seva.api("POST", &revoke, None);
+    assert_eq!(
+        (status, revoked["revoked_at"].is_string()),
+        (200, true),
+        "{revoked}"
+    );
+    assert_eq!(seva.api_as(&secret, "GET", "/api/v1/me", None).0, 401);
+    let (status, again) = seva.api("POST", &revoke, None);
+    assert_eq!(
+        (status, &again["revoked_at"]),
+        (200, &revoked["revoked_at"])
+    );
+    let unknown = "/api/v1/tokens/01900000-0000-7000-8000-000000000000/revoke";
+    assert_eq!(seva.api("POST", unknown, None).0, 404);
+    let feed = events(&seva);
+    let kinds: Vec<_> = feed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["data"]["token_id"] == id.as_str())
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["token.created", "token.revoked"]);
+
+    // The command line lists tokens and revokes them too.
+    let cli_token = seva.cli(&[
+        "token",
+        "create",
+        "--user",
+        "kostas@example.gr",
+        "--name",
+        "backup job",
+    ]);
+    let cli_token = cli_token.trim();
+    assert_eq!(seva.api_as(cli_token, "GET", "/api/v1/me", None).0, 200);
+    let listing = seva.cli(&["token", "list"]);
+    let line = listing.lines().find(|l| l.contains("backup job")).unwrap();
+    assert!(line.contains("Κώστας"), "{listing}");
+    assert!(
+        listing
+            .lines()
+            .any(|l| l.contains("συγχρονισμός CRM (revoked")),
+        "{listing}"
+    );
+    let cli_id = line.split_whitespace().next().unwrap();
+    seva.cli(&["token", "revoke", cli_id]);
+    // Another process revoked it: this server forgets its cached check within a second.
+    let stopped = (0..40).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        seva.api_as(cli_token, "GET", "/api/v1/me", None).0 == 401
+    });
+    assert!(
+        stopped,
+        "a token revoked from the command line stops working"
+    );
+}

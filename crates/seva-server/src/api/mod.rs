@@ -10,6 +10,7 @@ pub mod routing;
 pub mod rules;
 pub mod sla;
 pub mod teams;
+pub mod tokens;
 pub mod tools;
 pub mod webhooks;
 pub mod work;
@@ -37,6 +38,7 @@ pub fn router() -> Router<Shared> {
         .merge(conversations::router())
         .merge(contacts::router())
         .merge(teams::router())
+        .merge(tokens::router())
         .merge(inboxes::router())
         .merge(sla::router())
         .merge(routing::router())
@@ -59,6 +61,7 @@ pub fn router() -> Router<Shared> {
         contacts::organization, contacts::update_organization, contacts::delete_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
         teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::me, teams::tags,
+        tokens::list, tokens::create, tokens::revoke,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
         routing::team, routing::set_team, routing::agent, routing::set_agent,
         sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
@@ -285,9 +288,14 @@ where
 
 fn answer(stored: Stored) -> Response {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
+    let kind = if status.is_success() {
+        "application/json"
+    } else {
+        "application/problem+json"
+    };
     (
         status,
-        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        [(axum::http::header::CONTENT_TYPE, kind)],
         stored.body,
     )
         .into_response()

@@ -110,6 +110,11 @@ pub fn router() -> Router<Shared> {
             "/settings/people/agents/{id}/{action}",
             post(people::agent_action),
         )
+        .route("/settings/people/tokens", post(people::create_token))
+        .route(
+            "/settings/people/tokens/{id}/revoke",
+            post(people::revoke_token),
+        )
         .route("/settings/people/teams", post(people::create_team))
         .route("/settings/people/teams/{id}/{action}", post(people::member))
         .route("/settings/service", get(service::page))

@@ -1,6 +1,6 @@
 //! The admins' people page: agents (add one with a one-time password, give one a new
-//! one-time password, disable, enable) and teams (add one, add and remove members). The
-//! command line and the API do the same.
+//! one-time password, disable, enable), teams (add one, add and remove members) and API
+//! tokens (make one, shown once; revoke one). The command line and the API do the same.
 
 use axum::Form;
 use axum::extract::{Path, State};
@@ -8,11 +8,11 @@ use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::agent::Role;
-use seva_core::{AgentId, TeamId};
+use seva_core::{AgentId, TeamId, TokenId};
 use seva_store::{agents, op, teams};
 
 use super::settings::require_admin;
-use super::{Agent, CsrfForm, Me, PageError, render};
+use super::{Agent, CsrfForm, Me, PageError, render, short_time};
 use crate::Shared;
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
@@ -26,6 +26,16 @@ pub struct AgentLine {
     pub disabled: bool,
     /// The admin looking at the page: they cannot disable themselves.
     pub is_me: bool,
+}
+
+pub struct TokenLine {
+    pub id: TokenId,
+    pub name: String,
+    pub agent: String,
+    pub created: String,
+    /// A time, or none if never used.
+    pub last_used: Option<String>,
+    pub revoked: Option<String>,
 }
 
 pub struct TeamLine {
@@ -46,6 +56,9 @@ struct PeoplePage {
     csrf: String,
     agents: Vec<AgentLine>,
     teams: Vec<TeamLine>,
+    tokens: Vec<TokenLine>,
+    /// Active agents, for the new token's "acts as" list.
+    holders: Vec<(AgentId, String)>,
     roles: Vec<(&'static str, String)>,
     /// Just issued: what happened (the words' key), the agent's name and their one-time
     /// password, shown this once.
@@ -65,9 +78,13 @@ async fn people_page(
     issued: Option<Issued>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
-    let (all, team_list) = state
+    let (all, team_list, tokens) = state
         .store
-        .read(op!(c => Ok((agents::list(c).await?, teams::list(c).await?))))
+        .read(op!(c => Ok((
+            agents::list(c).await?,
+            teams::list(c).await?,
+            agents::list_tokens(c).await?,
+        ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     let name_of = |id: AgentId| {
@@ -114,6 +131,22 @@ async fn people_page(
                 .collect(),
         })
         .collect();
+    let tokens = tokens
+        .into_iter()
+        .map(|k| TokenLine {
+            id: k.id,
+            name: k.name,
+            agent: k.agent_name,
+            created: short_time(k.created_at),
+            last_used: k.last_used_at.map(short_time),
+            revoked: k.revoked_at.map(short_time),
+        })
+        .collect();
+    let holders = all
+        .iter()
+        .filter(|a| !a.disabled)
+        .map(|a| (a.id, a.name.clone()))
+        .collect();
     // A page showing a password is kept by no cache, the browser's history included.
     let no_store = issued.is_some();
     let page = render(&PeoplePage {
@@ -123,6 +156,8 @@ async fn people_page(
         csrf: agent.0.csrf().to_string(),
         agents: agent_lines,
         teams: team_lines,
+        tokens,
+        holders,
         roles: Role::ALL
             .iter()
             .map(|r| (r.as_str(), t.word("role", r.as_str())))
@@ -282,4 +317,55 @@ pub async fn member(
     // Cached token checks hold their agents' teams.
     state.tokens.clear();
     Ok(Redirect::to("/settings/people").into_response())
+}
+
+#[derive(Deserialize)]
+pub struct NewTokenForm {
+    csrf: String,
+    name: String,
+    agent_id: String,
+}
+
+/// Makes an API token and shows its secret once, on the page the form answers with.
+pub async fn create_token(
+    State(state): State<Shared>,
+    agent: Agent,
+    Form(form): Form<NewTokenForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let holder: AgentId = form
+        .agent_id
+        .parse()
+        .map_err(|_| PageError(Problem::bad_request("agent_id", "no such agent"), t))?;
+    let issued = crate::api::tokens::issue(&state, &agent.0, holder, &form.name, None)
+        .await
+        .map_err(|p| PageError(p, t))?;
+    let crate::api::tokens::Issued::New(made) = issued else {
+        return Err(PageError(Problem::internal(), t));
+    };
+    let issued = Issued {
+        what: "tokens-issued",
+        name: made.token.name,
+        password: made.secret,
+    };
+    people_page(&state, &agent, Some(issued)).await
+}
+
+/// Revokes an API token: it stops working at once.
+pub async fn revoke_token(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    require_admin(&agent)?;
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: TokenId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    crate::api::tokens::revoke_token(&state, &agent.0, id)
+        .await
+        .map_err(|p| PageError(p, t))?;
+    Ok(Redirect::to("/settings/people#tokens-h").into_response())
 }

@@ -607,3 +607,33 @@ tokens-name-example = e.g. CRM sync
 tokens-make = Make
 tokens-hint = Seva keeps only a token's fingerprint: copy the token when it is shown, since nobody can see it again. A revoked token stops working at once, as do all of an agent's tokens when the agent is disabled.
 tokens-issued = Token “{ $name }” made. Copy it now; it is shown only this once:
+account-title = Your account
+account-change-password = Change your password
+password-change-title = Change your password
+password-change-intro = Type your current password, then a new one of at least 10 characters. Your other browsers are logged out.
+password-current = Current password
+password-current-wrong = That is not your current password.
+two-step-title = Two-step verification
+two-step-is-on = Two-step verification is on: after your password, Seva asks for a code from your phone.
+two-step-is-off = Two-step verification is off: your password alone logs you in.
+two-step-intro = With it on, someone who learns your password still cannot log in without your phone. You need an authenticator app, any that shows six-digit time-based codes (TOTP).
+two-step-set-up = Set it up
+two-step-scan = Scan this code with your authenticator app, then type the six-digit code it shows.
+two-step-or-type = Or type this key into the app:
+two-step-code = Code
+two-step-turn-on = Turn on
+two-step-now-on = Two-step verification is on.
+two-step-codes-intro = If you lose your phone, log in with one of these recovery codes instead of a code from the app. Each works once. Keep them somewhere safe now: they are shown only this once.
+two-step-done = Done: back to the settings
+two-step-codes-left = { $count ->
+    [one] One recovery code left.
+   *[other] { $count } recovery codes left.
+}
+two-step-turn-off = Turn off two-step verification
+two-step-code-or-recovery = A code from your app, or a recovery code
+two-step-wrong = That code is not right, or was used already.
+login-code-intro = Type the six-digit code from your authenticator app, or one of your recovery codes.
+login-code-back = Log in as someone else
+people-two-step = two-step on
+people-two-step-off = Turn off two-step
+people-two-step-off-one = Turn off two-step verification for { $name }

@@ -607,3 +607,33 @@ tokens-name-example = hal. CRM sync
 tokens-make = Gumawa
 tokens-hint = Ang tatak lang ng token ang itinatago ng Seva: kopyahin ang token kapag ipinakita, dahil wala nang makakakita nito ulit. Agad na hindi na gagana ang binawing token, gayundin ang lahat ng token ng agent na na-disable.
 tokens-issued = Nagawa ang token na “{ $name }”. Kopyahin na ngayon; ngayon lang ito ipapakita:
+account-title = Ang account mo
+account-change-password = Palitan ang password
+password-change-title = Palitan ang password
+password-change-intro = I-type ang kasalukuyan mong password, saka ang bago na may hindi bababa sa 10 character. Mala-log out ang iba mong browser.
+password-current = Kasalukuyang password
+password-current-wrong = Hindi iyan ang kasalukuyan mong password.
+two-step-title = Two-step verification
+two-step-is-on = Naka-on ang two-step verification: pagkatapos ng password, hihingi ang Seva ng code mula sa telepono mo.
+two-step-is-off = Naka-off ang two-step verification: sapat na ang password mo para mag-log in.
+two-step-intro = Kapag naka-on, hindi makakapag-log in nang wala ang telepono mo ang sinumang makaalam ng password mo. Kailangan mo ng authenticator app na nagpapakita ng anim na digit na code batay sa oras (TOTP).
+two-step-set-up = I-set up
+two-step-scan = I-scan ang code na ito gamit ang authenticator app mo, saka i-type ang anim na digit na code na ipinapakita nito.
+two-step-or-type = O i-type ang key na ito sa app:
+two-step-code = Code
+two-step-turn-on = I-on
+two-step-now-on = Naka-on na ang two-step verification.
+two-step-codes-intro = Kapag nawala ang telepono mo, mag-log in gamit ang isa sa mga recovery code na ito sa halip na code mula sa app. Isang beses lang gagana ang bawat isa. Itago ang mga ito sa ligtas na lugar ngayon: ngayon lang ito ipapakita.
+two-step-done = Tapos na: bumalik sa settings
+two-step-codes-left = { $count ->
+    [one] Isang recovery code na lang ang natitira.
+   *[other] { $count } recovery code ang natitira.
+}
+two-step-turn-off = I-off ang two-step verification
+two-step-code-or-recovery = Code mula sa app mo, o recovery code
+two-step-wrong = Mali ang code na iyan, o nagamit na.
+login-code-intro = I-type ang anim na digit na code mula sa authenticator app mo, o isa sa mga recovery code mo.
+login-code-back = Mag-log in bilang iba
+people-two-step = naka-on ang two-step
+people-two-step-off = I-off ang two-step
+people-two-step-off-one = I-off ang two-step verification ni { $name }

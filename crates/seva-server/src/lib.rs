@@ -16,6 +16,7 @@ pub mod presence;
 pub mod problem;
 pub mod search;
 pub mod secrets;
+pub mod two_step;
 pub mod ui;
 pub mod webhooks;
 pub mod workers;

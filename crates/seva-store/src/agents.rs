@@ -20,6 +20,8 @@ pub struct Agent {
     pub language: String,
     pub disabled: bool,
     pub teams: Vec<TeamId>,
+    /// Whether they log in with a code from an authenticator app after the password.
+    pub two_step: bool,
     #[serde(skip)]
     pub password_hash: Option<String>,
     #[serde(skip)]
@@ -47,17 +49,17 @@ pub struct NewAgent<'a> {
     pub must_change_password: bool,
 }
 
-/// The agent's columns and, last, their team ids joined by commas: one query per agent,
-/// because every authenticated request reads one.
+/// The agent's columns, their team ids joined by commas, and whether two-step verification
+/// is on: one query per agent, because every authenticated request reads one.
 fn columns(conn: &dyn Conn) -> &'static str {
     match conn.dialect() {
         crate::Dialect::Sqlite => {
             "a.id, a.email, a.name, a.role, a.language, a.disabled, a.password_hash, a.must_change_password, a.created_at, \
-             (SELECT group_concat(team_id, ',') FROM team_members WHERE agent_id = a.id)"
+             (SELECT group_concat(team_id, ',') FROM team_members WHERE agent_id = a.id), a.two_step"
         }
         crate::Dialect::Postgres => {
             "a.id, a.email, a.name, a.role, a.language, a.disabled, a.password_hash, a.must_change_password, a.created_at, \
-             (SELECT string_agg(team_id, ',' ORDER BY team_id) FROM team_members WHERE agent_id = a.id)"
+             (SELECT string_agg(team_id, ',' ORDER BY team_id) FROM team_members WHERE agent_id = a.id), a.two_step"
         }
     }
 }
@@ -86,6 +88,7 @@ fn decode(row: &crate::Row) -> Result<Agent> {
         must_change_password: row.bool(7)?,
         created_at: Timestamp(row.int(8)?),
         teams,
+        two_step: row.bool(10)?,
     })
 }
 
@@ -290,6 +293,168 @@ pub async fn end_session(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
     Ok(())
 }
 
+// --- two-step verification ------------------------------------------------------------
+
+/// An agent's authenticator key (sealed by the caller), whether it is on, and the last time
+/// step whose code was accepted.
+pub struct TwoStep {
+    pub sealed_key: Option<String>,
+    pub on: bool,
+    pub last_step: Option<i64>,
+    /// Recovery codes not used yet.
+    pub codes_left: i64,
+}
+
+pub async fn two_step(conn: &mut dyn Conn, id: AgentId) -> Result<TwoStep> {
+    let row = conn
+        .query_opt(
+            "SELECT totp_key, two_step, totp_last_step, \
+             (SELECT count(*) FROM recovery_codes WHERE agent_id = a.id AND used_at IS NULL) \
+             FROM agents a WHERE id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .ok_or(Error::NotFound)?;
+    Ok(TwoStep {
+        sealed_key: row.opt_text(0)?,
+        on: row.bool(1)?,
+        last_step: row.opt_int(2)?,
+        codes_left: row.int(3)?,
+    })
+}
+
+/// Keeps a new key while the agent sets their app up; it is not asked for until
+/// [`turn_on_two_step`]. Refused while two-step verification is on.
+pub async fn offer_two_step(conn: &mut dyn Conn, id: AgentId, sealed_key: &str) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE agents SET totp_key = $1, totp_last_step = NULL WHERE id = $2 AND two_step = 0",
+            args![sealed_key, id.to_string()],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::Conflict(
+            "two-step verification is on already".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Turns two-step verification on with the key offered, once the agent's app gave a right
+/// code (for `step`), and keeps the hashes of their new recovery codes.
+pub async fn turn_on_two_step(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    step: i64,
+    code_hashes: &[String],
+) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE agents SET two_step = 1, totp_last_step = $1 \
+             WHERE id = $2 AND two_step = 0 AND totp_key IS NOT NULL",
+            args![step, id.to_string()],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::Conflict(
+            "two-step verification is on already".into(),
+        ));
+    }
+    new_recovery_codes(conn, id, code_hashes).await?;
+    crate::events::append(
+        conn,
+        "agent.two_step_on",
+        None,
+        &format!("agent:{id}"),
+        serde_json::json!({"agent_id": id}),
+    )
+    .await
+}
+
+/// Replaces an agent's recovery codes.
+pub async fn new_recovery_codes(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    code_hashes: &[String],
+) -> Result<()> {
+    conn.execute(
+        "DELETE FROM recovery_codes WHERE agent_id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    for hash in code_hashes {
+        conn.execute(
+            "INSERT INTO recovery_codes (agent_id, code_hash) VALUES ($1, $2)",
+            args![id.to_string(), hash],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Takes the code of `step` as used: false when that step or a later one was used already,
+/// so that a code is good once.
+pub async fn use_step(conn: &mut dyn Conn, id: AgentId, step: i64) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE agents SET totp_last_step = $1 \
+             WHERE id = $2 AND two_step = 1 AND (totp_last_step IS NULL OR totp_last_step < $1)",
+            args![step, id.to_string()],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Takes a recovery code as used: false when it is not one of the agent's unused codes.
+pub async fn use_recovery_code(conn: &mut dyn Conn, id: AgentId, code_hash: &str) -> Result<bool> {
+    let n = conn
+        .execute(
+            "UPDATE recovery_codes SET used_at = $1 \
+             WHERE agent_id = $2 AND code_hash = $3 AND used_at IS NULL",
+            args![crate::now().micros(), id.to_string(), code_hash],
+        )
+        .await?;
+    Ok(n == 1)
+}
+
+/// Turns two-step verification off: the key and the recovery codes are forgotten. `actor`
+/// is the agent themselves or the admin who did it for them (a lost phone).
+pub async fn turn_off_two_step(conn: &mut dyn Conn, id: AgentId, actor: &str) -> Result<()> {
+    let n = conn
+        .execute(
+            "UPDATE agents SET two_step = 0, totp_key = NULL, totp_last_step = NULL WHERE id = $1",
+            args![id.to_string()],
+        )
+        .await?;
+    if n == 0 {
+        return Err(Error::NotFound);
+    }
+    conn.execute(
+        "DELETE FROM recovery_codes WHERE agent_id = $1",
+        args![id.to_string()],
+    )
+    .await?;
+    crate::events::append(
+        conn,
+        "agent.two_step_off",
+        None,
+        actor,
+        serde_json::json!({"agent_id": id}),
+    )
+    .await
+}
+
+/// Ends every session of an agent but the one whose token hash is given (after they
+/// changed their password, the other browsers must log in again).
+pub async fn end_other_sessions(conn: &mut dyn Conn, id: AgentId, keep_hash: &str) -> Result<()> {
+    conn.execute(
+        "DELETE FROM sessions WHERE agent_id = $1 AND token_hash <> $2",
+        args![id.to_string(), keep_hash],
+    )
+    .await?;
+    Ok(())
+}
+
 // --- API tokens -----------------------------------------------------------------------
 
 /// An API token as admins see it: its name and whose it is, never the secret nor its hash.
@@ -434,7 +599,7 @@ pub async fn by_token(
     let Some(row) = conn.query_opt(&sql, args![token_hash]).await? else {
         return Ok(None);
     };
-    Ok(Some((decode(&row)?, row.opt_int(10)?.map(Timestamp))))
+    Ok(Some((decode(&row)?, row.opt_int(11)?.map(Timestamp))))
 }
 
 /// Notes that a token was used now, unless that was noted less than [`TOKEN_USE_EVERY`]

@@ -50,6 +50,7 @@ const SQLITE: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/sqlite/0018_token_last_used.sql"),
     ),
+    (19, include_str!("../migrations/sqlite/0019_two_step.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -103,6 +104,7 @@ const POSTGRES: &[(i64, &str)] = &[
         18,
         include_str!("../migrations/postgres/0018_token_last_used.sql"),
     ),
+    (19, include_str!("../migrations/postgres/0019_two_step.sql")),
 ];
 
 /// The migration that adds `contacts.name_key`, which SQL cannot fill: the runner folds

@@ -135,6 +135,9 @@ pub enum UserCommand {
     /// Give an agent a new one-time password (printed) and end their sessions: for one
     /// who forgot theirs.
     ResetPassword { email: String },
+    /// Turn an agent's two-step verification off (a lost phone, no recovery codes left):
+    /// their password alone logs them in until they turn it on again.
+    TwoStepOff { email: String },
 }
 
 #[derive(Subcommand)]

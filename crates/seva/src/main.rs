@@ -329,6 +329,13 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             eprintln!("{email}: sessions ended; one-time password (shown only now):");
             println!("{password}");
         }
+        UserCommand::TwoStepOff { email } => {
+            let id = agent_by_email(&store, &email).await?;
+            store
+                .write(op!(c => agents::turn_off_two_step(c, id, "system").await))
+                .await?;
+            eprintln!("{email}: two-step verification is off; their password alone logs them in");
+        }
     }
     Ok(())
 }

@@ -60,7 +60,7 @@ pub fn router() -> Router<Shared> {
         contacts::list, contacts::create, contacts::get_one, contacts::update, contacts::merge, contacts::add_identity, contacts::remove_identity, contacts::organizations, contacts::create_organization,
         contacts::organization, contacts::update_organization, contacts::delete_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
-        teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::me, teams::tags,
+        teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::turn_off_two_step, teams::me, teams::tags,
         tokens::list, tokens::create, tokens::revoke,
         inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
         routing::team, routing::set_team, routing::agent, routing::set_agent,

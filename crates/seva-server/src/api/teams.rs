@@ -29,6 +29,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/agents", get(agents).post(create_agent))
         .route("/api/v1/agents/{id}/disabled", post(disable_agent))
         .route("/api/v1/agents/{id}/password", post(reset_password))
+        .route("/api/v1/agents/{id}/two-step", delete(turn_off_two_step))
         .route("/api/v1/me", get(me))
         .route("/api/v1/tags", get(tags))
 }
@@ -314,4 +315,43 @@ pub async fn tags(State(state): State<Shared>, _caller: Caller) -> Result<Respon
         }))
         .await?;
     Ok(json(StatusCode::OK, &list))
+}
+
+/// Turn an agent's two-step verification off, for one who lost their phone (admins; not
+/// their own: an admin turns theirs off with a code, in the browser). They log in with
+/// their password alone until they turn it on again.
+#[utoipa::path(delete, path = "/api/v1/agents/{id}/two-step", tag = "agents",
+    responses((status = 200, body = Agent), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn turn_off_two_step(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: AgentId = parse_id("id", &id)?;
+    let agent = two_step_off(&state, &caller, id).await?;
+    Ok(json(StatusCode::OK, &agent))
+}
+
+pub(crate) async fn two_step_off(
+    state: &Shared,
+    caller: &Caller,
+    id: AgentId,
+) -> Result<Agent, Problem> {
+    caller.require_admin()?;
+    if caller.agent.id == id {
+        return Err(Problem::bad_request(
+            "id",
+            "turn your own two-step verification off with a code, under Settings",
+        ));
+    }
+    let actor = format!("agent:{}", caller.agent.id);
+    let agent = state
+        .store
+        .write(op!(c => {
+            agents::turn_off_two_step(c, id, &actor).await?;
+            agents::get(c, id).await
+        }))
+        .await?;
+    state.tokens.clear();
+    Ok(agent)
 }

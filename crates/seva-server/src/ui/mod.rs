@@ -2,6 +2,7 @@
 //! usable without JavaScript, kept live by a small script), and the public web form and
 //! request page customers use. Every word on them comes from the translation files.
 
+mod account;
 mod desk;
 mod export;
 mod help;
@@ -37,6 +38,14 @@ pub fn router() -> Router<Shared> {
     Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(session::login_page).post(session::login))
+        .route(
+            "/login/code",
+            get(account::code_page).post(account::check_code),
+        )
+        .route("/me/two-step", get(account::page))
+        .route("/me/two-step/start", post(account::start))
+        .route("/me/two-step/on", post(account::turn_on))
+        .route("/me/two-step/off", post(account::turn_off))
         .route("/login/forgot", get(reset::forgot).post(reset::ask))
         .route("/login/reset", get(reset::page).post(reset::reset))
         .route("/logout", post(session::logout))

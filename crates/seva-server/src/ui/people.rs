@@ -24,6 +24,7 @@ pub struct AgentLine {
     pub role: String,
     pub teams: String,
     pub disabled: bool,
+    pub two_step: bool,
     /// The admin looking at the page: they cannot disable themselves.
     pub is_me: bool,
 }
@@ -114,6 +115,7 @@ async fn people_page(
                 .collect::<Vec<_>>()
                 .join(", "),
             disabled: a.disabled,
+            two_step: a.two_step,
             is_me: a.id == agent.0.agent.id,
         })
         .collect();
@@ -215,8 +217,8 @@ pub async fn create_agent(
 }
 
 /// Disables an agent (logged out everywhere, their API tokens revoked), enables them
-/// again, or gives them a new one-time password (their sessions end; the page the form
-/// answers with shows it once). An admin cannot disable themselves.
+/// again, gives them a new one-time password (their sessions end; the page the form
+/// answers with shows it once), or turns their two-step verification off (a lost phone). An admin cannot disable themselves.
 pub async fn agent_action(
     State(state): State<Shared>,
     agent: Agent,
@@ -231,6 +233,12 @@ pub async fn agent_action(
         "disable" => true,
         "enable" => false,
         "password" => return new_password(&state, &agent, id).await,
+        "two-step-off" => {
+            crate::api::teams::two_step_off(&state, &agent.0, id)
+                .await
+                .map_err(|p| PageError(p, t))?;
+            return Ok(Redirect::to("/settings/people").into_response());
+        }
         _ => return Err(PageError(Problem::not_found(), t)),
     };
     crate::api::teams::set_agent_disabled(&state, agent.0.agent.id, id, disabled)

@@ -138,25 +138,9 @@ pub async fn login(
         .into_response();
     }
     let email = form.email.trim().to_lowercase();
-    let ip_key = format!("ip:{}", addr.ip());
-    let account_key = format!("account:{email}");
-    let now = seva_store::now().micros();
-    let limited = {
-        let mut failures = state
-            .login_failures
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        failures.is_limited(&ip_key, now) || failures.is_limited(&account_key, now)
-    };
-    if limited {
-        return PageError(
-            Problem::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                t.s("login-too-many"),
-            ),
-            t,
-        )
-        .into_response();
+    let keys = failure_keys(addr, &email);
+    if let Err(limited) = not_limited(&state, &keys, t) {
+        return limited.into_response();
     }
     let lookup = email.clone();
     let agent = match state
@@ -183,16 +167,7 @@ pub async fn login(
     .await
     .unwrap_or(false);
     let Some(agent) = agent.filter(|_| ok) else {
-        state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
-        tracing::info!(ip = %addr.ip(), "failed login");
-        {
-            let mut failures = state
-                .login_failures
-                .lock()
-                .unwrap_or_else(|e| e.into_inner());
-            failures.hit(ip_key, now);
-            failures.hit(account_key, now);
-        }
+        failed(&state, addr, keys);
         return login_form(
             &state,
             &headers,
@@ -201,6 +176,16 @@ pub async fn login(
             axum::http::StatusCode::UNAUTHORIZED,
         );
     };
+    if agent.two_step {
+        // The password was right; the code from the agent's app comes next.
+        return super::account::ask_for_code(&state, agent.id);
+    }
+    start_session(&state, &agent, t).await
+}
+
+/// Logs the browser in as `agent`: a new session, its cookie, and on to the inbox (or to
+/// choosing a password, when theirs was for one use).
+pub(super) async fn start_session(state: &Shared, agent: &agents::Agent, t: Tr) -> Response {
     let token = auth::new_secret();
     let csrf = auth::new_secret();
     let hash = sha256_hex(token.as_bytes());
@@ -215,7 +200,7 @@ pub async fn login(
     }
     let cookie = format!(
         "{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={SESSION_SECONDS}{}",
-        secure(&state)
+        secure(state)
     );
     let next = if agent.must_change_password {
         "/me/password"
@@ -223,6 +208,45 @@ pub async fn login(
         "/inbox"
     };
     ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
+}
+
+/// What failed logins are counted under: the address they came from and the account.
+pub(super) fn failure_keys(addr: std::net::SocketAddr, email: &str) -> [String; 2] {
+    [format!("ip:{}", addr.ip()), format!("account:{email}")]
+}
+
+/// Refuses (429) when either key has had too many failures lately: wrong passwords, wrong
+/// codes and wrong current passwords all count, so none of them can be guessed at speed.
+pub(super) fn not_limited(state: &Shared, keys: &[String; 2], t: Tr) -> Result<(), PageError> {
+    let now = seva_store::now().micros();
+    let mut failures = state
+        .login_failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if keys.iter().any(|k| failures.is_limited(k, now)) {
+        return Err(PageError(
+            Problem::new(
+                axum::http::StatusCode::TOO_MANY_REQUESTS,
+                t.s("login-too-many"),
+            ),
+            t,
+        ));
+    }
+    Ok(())
+}
+
+/// Counts a failed attempt under both keys.
+pub(super) fn failed(state: &Shared, addr: std::net::SocketAddr, keys: [String; 2]) {
+    state.metrics.logins_failed.fetch_add(1, Ordering::Relaxed);
+    tracing::info!(ip = %addr.ip(), "failed login");
+    let now = seva_store::now().micros();
+    let mut failures = state
+        .login_failures
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    for key in keys {
+        failures.hit(key, now);
+    }
 }
 
 pub async fn logout(
@@ -285,17 +309,29 @@ struct PasswordPage {
     languages: &'static [(&'static str, &'static str)],
     csrf: String,
     error: Option<String>,
+    /// A password chosen before is changed only by who knows it; a one-time one was just
+    /// typed to log in.
+    ask_current: bool,
 }
 
-pub async fn password_page(agent: Agent) -> Response {
-    let t = agent.tr();
-    render(&PasswordPage {
-        t,
+fn password_form(agent: &Agent, error: Option<String>) -> Response {
+    let page = PasswordPage {
+        t: agent.tr(),
         me: Some(super::me(&agent.0)),
         languages: LANGUAGES,
         csrf: agent.0.csrf().to_string(),
-        error: None,
-    })
+        ask_current: !agent.0.agent.must_change_password,
+        error,
+    };
+    if page.error.is_some() {
+        (axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response()
+    } else {
+        render(&page)
+    }
+}
+
+pub async fn password_page(agent: Agent) -> Response {
+    password_form(&agent, None)
 }
 
 #[derive(Deserialize)]
@@ -303,14 +339,20 @@ pub struct PasswordForm {
     #[serde(default)]
     csrf: String,
     #[serde(default)]
+    current: String,
+    #[serde(default)]
     password: String,
     #[serde(default)]
     again: String,
 }
 
+/// Sets the agent's password: after a one-time one, or a change (which needs the current
+/// password, counted as a login attempt when wrong). Their other sessions end.
 pub async fn set_password(
     State(state): State<Shared>,
+    ConnectInfo(addr): ConnectInfo<std::net::SocketAddr>,
     agent: Agent,
+    headers: HeaderMap,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
@@ -323,14 +365,21 @@ pub async fn set_password(
         None
     };
     if let Some(error) = problem {
-        let page = PasswordPage {
-            t,
-            me: Some(super::me(&agent.0)),
-            languages: LANGUAGES,
-            csrf: agent.0.csrf().to_string(),
-            error: Some(error),
-        };
-        return Ok((axum::http::StatusCode::UNPROCESSABLE_ENTITY, render(&page)).into_response());
+        return Ok(password_form(&agent, Some(error)));
+    }
+    if !agent.0.agent.must_change_password {
+        let keys = failure_keys(addr, &agent.0.agent.email);
+        not_limited(&state, &keys, t)?;
+        let (current, hash) = (form.current, agent.0.agent.password_hash.clone());
+        let right = tokio::task::spawn_blocking(move || {
+            hash.is_some_and(|h| auth::verify_password(&current, &h))
+        })
+        .await
+        .unwrap_or(false);
+        if !right {
+            failed(&state, addr, keys);
+            return Ok(password_form(&agent, Some(t.s("password-current-wrong"))));
+        }
     }
     let password = form.password;
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
@@ -338,10 +387,21 @@ pub async fn set_password(
         .map_err(|_| PageError(Problem::internal(), t))?
         .map_err(|p| PageError(p, t))?;
     let id = agent.0.agent.id;
+    let keep = auth::cookie(&headers, SESSION_COOKIE)
+        .map(|token| sha256_hex(token.as_bytes()))
+        .unwrap_or_default();
     state
         .store
-        .write(op!(c => agents::set_password(c, id, hash).await))
+        .write(op!(c => {
+            agents::set_password(c, id, hash).await?;
+            agents::end_other_sessions(c, id, &keep).await
+        }))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    Ok(Redirect::to("/inbox").into_response())
+    Ok(Redirect::to(if agent.0.agent.must_change_password {
+        "/inbox"
+    } else {
+        "/settings?saved=1"
+    })
+    .into_response())
 }

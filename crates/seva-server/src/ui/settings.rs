@@ -39,6 +39,8 @@ struct SettingsPage {
     email_notifications: bool,
     notify_minutes: u64,
     notify_sender: bool,
+    /// Whether they log in with a code after the password.
+    two_step: bool,
 }
 
 #[derive(Deserialize)]
@@ -84,6 +86,7 @@ pub async fn page(
         email_notifications,
         notify_minutes: state.config.notify_email_after_seconds.div_ceil(60).max(1),
         notify_sender,
+        two_step: agent.0.agent.two_step,
     }))
 }
 

@@ -407,12 +407,23 @@ test("a colleague gives an agent a conversation: the notice comes live, opening 
   const mail = gopal.getByLabel("Email me the notifications I leave unread for 2 minutes");
   assert.ok(await mail.isChecked());
   await gopal.getByText("No email inbox sends notifications yet").waitFor();
+  // What the mail is about: every kind to begin with; he keeps mentions and transfers.
+  const kinds = gopal.getByRole("group", { name: "Mail me about" });
+  assert.equal(await kinds.getByRole("checkbox", { checked: true }).count(), 6);
   await mail.uncheck();
+  await kinds.getByLabel("conversations given to me").uncheck();
+  await kinds.getByLabel("activity on conversations I follow").uncheck();
+  await kinds.getByLabel(/alerts: nobody took/).uncheck();
+  await kinds.getByLabel("flags on my articles").uncheck();
   await gopal.locator("#notify-email").getByRole("button", { name: "Save" }).click();
   await gopal.waitForURL(`${base}/settings?saved=1`);
   assert.ok(!(await gopal.getByLabel("Email me the notifications I leave unread for 2 minutes").isChecked()));
+  assert.ok(await gopal.getByLabel("mentions of me").isChecked());
+  assert.ok(!(await gopal.getByLabel("conversations given to me").isChecked()));
   const gopalToken = seva.cli(["token", "create", "--user", "gopal@example.com"]);
-  assert.equal((await apiAs(base, gopalToken)("GET", "/api/v1/me/notifications")).json.email, false);
+  const settings = (await apiAs(base, gopalToken)("GET", "/api/v1/me/notifications")).json;
+  assert.equal(settings.email, false);
+  assert.deepEqual(settings.email_kinds, ["mentions", "transfers"]);
 });
 
 test("a reply being written is kept in the browser until it is sent, even through a refused send", async () => {

@@ -293,6 +293,50 @@ pub async fn end_session(conn: &mut dyn Conn, token_hash: &str) -> Result<()> {
     Ok(())
 }
 
+/// The groups of notifications ([`crate::notifications::EMAIL_GROUPS`]) the agent is
+/// mailed about, while their mail is on.
+pub async fn email_groups(conn: &mut dyn Conn, id: AgentId) -> Result<Vec<&'static str>> {
+    let muted = conn
+        .query_one(
+            "SELECT email_muted FROM agents WHERE id = $1",
+            args![id.to_string()],
+        )
+        .await?
+        .text(0)?;
+    Ok(crate::notifications::EMAIL_GROUPS
+        .iter()
+        .copied()
+        .filter(|g| !muted.split(',').any(|m| m == *g))
+        .collect())
+}
+
+/// Sets the groups the agent is mailed about; a group Seva does not know is refused.
+pub async fn set_email_groups(conn: &mut dyn Conn, id: AgentId, groups: &[String]) -> Result<()> {
+    if let Some(unknown) = groups
+        .iter()
+        .find(|g| !crate::notifications::EMAIL_GROUPS.contains(&g.as_str()))
+    {
+        return Err(Error::invalid(
+            "email_kinds",
+            format!(
+                "{unknown:?} is not one of {}",
+                crate::notifications::EMAIL_GROUPS.join(", ")
+            ),
+        ));
+    }
+    let muted: Vec<&str> = crate::notifications::EMAIL_GROUPS
+        .iter()
+        .copied()
+        .filter(|g| !groups.iter().any(|x| x == g))
+        .collect();
+    conn.execute(
+        "UPDATE agents SET email_muted = $1 WHERE id = $2",
+        args![muted.join(","), id.to_string()],
+    )
+    .await?;
+    Ok(())
+}
+
 // --- two-step verification ------------------------------------------------------------
 
 /// An agent's authenticator key (sealed by the caller), whether it is on, and the last time

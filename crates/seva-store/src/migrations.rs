@@ -51,6 +51,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0018_token_last_used.sql"),
     ),
     (19, include_str!("../migrations/sqlite/0019_two_step.sql")),
+    (
+        20,
+        include_str!("../migrations/sqlite/0020_email_muted.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -105,6 +109,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0018_token_last_used.sql"),
     ),
     (19, include_str!("../migrations/postgres/0019_two_step.sql")),
+    (
+        20,
+        include_str!("../migrations/postgres/0020_email_muted.sql"),
+    ),
 ];
 
 /// The migration that adds `contacts.name_key`, which SQL cannot fill: the runner folds

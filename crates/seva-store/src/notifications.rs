@@ -165,6 +165,31 @@ pub async fn any_unread_about(
         .is_some())
 }
 
+/// What agents choose to be mailed about, each a group of notification kinds: mentions of
+/// them, conversations given to them, activity on conversations they follow, transfers and
+/// follow-ups, alerts (nobody took a conversation, a snooze ran out, a rule said so), and
+/// the knowledge base (an article of theirs flagged).
+pub const EMAIL_GROUPS: &[&str] = &[
+    "mentions",
+    "assignments",
+    "followed",
+    "transfers",
+    "alerts",
+    "knowledge",
+];
+
+/// The group of [`EMAIL_GROUPS`] a notification's kind belongs to.
+pub fn group_of(kind: &str) -> &'static str {
+    match kind {
+        "mention" => "mentions",
+        "assigned" => "assignments",
+        k if k.starts_with("followed") => "followed",
+        "transfer" | "follow_up" => "transfers",
+        "article_flagged" => "knowledge",
+        _ => "alerts",
+    }
+}
+
 /// The job that mails one agent the notifications they left unread (payload: `agent_id`,
 /// `notification_ids`).
 pub const EMAIL: &str = "notifications.email";
@@ -186,12 +211,13 @@ pub async fn anything_to_email(conn: &mut dyn Conn, cutoff: Timestamp) -> Result
 
 /// Hands the notifications made before `cutoff` and still unread to the email sender: one
 /// job per agent, listing theirs (up to `limit` notifications in all, oldest first). Those
-/// of an agent who takes no email or is disabled, and those older than a day, are passed
-/// over. Returns how many mails were queued.
+/// of an agent who takes no email, or none of that group, or is disabled, and those older
+/// than a day, are passed over. Returns how many mails were queued.
 pub async fn queue_emails(conn: &mut dyn Conn, cutoff: Timestamp, limit: i64) -> Result<usize> {
     let rows = conn
         .query(
-            "SELECT n.id, n.agent_id, n.created_at, a.email_notifications, a.disabled FROM notifications n \
+            "SELECT n.id, n.agent_id, n.created_at, a.email_notifications, a.disabled, n.kind, a.email_muted \
+             FROM notifications n \
              JOIN agents a ON a.id = n.agent_id \
              WHERE n.email_handled_at IS NULL AND n.created_at <= $1 ORDER BY n.created_at LIMIT $2",
             args![cutoff.micros(), limit],
@@ -207,7 +233,9 @@ pub async fn queue_emails(conn: &mut dyn Conn, cutoff: Timestamp, limit: i64) ->
         )
         .await?;
         let fresh = r.int(2)? >= cutoff.micros() - EMAIL_WINDOW_MICROS;
-        if fresh && r.bool(3)? && !r.bool(4)? {
+        let group = group_of(r.str(5)?);
+        let muted = r.str(6)?.split(',').any(|g| g == group);
+        if fresh && r.bool(3)? && !r.bool(4)? && !muted {
             mails.entry(agent).or_default().push(id);
         }
     }

@@ -1746,6 +1746,59 @@ fn agents_are_mailed_the_notifications_they_leave_unread_and_nothing_twice() {
     );
     // Maria's notification list is what the desk shows: the mailed ones stay unread there.
     assert_eq!(notifications(&maria).len(), 3);
+
+    // Maria is no longer mailed about conversations given to her; mentions still come. A
+    // kind Seva does not know is refused, and changes nothing.
+    let all = json!([
+        "mentions",
+        "assignments",
+        "followed",
+        "transfers",
+        "alerts",
+        "knowledge"
+    ]);
+    let (s, settings) = seva.api_as(&maria, "GET", "/api/v1/me/notifications", None);
+    assert_eq!((s, &settings["email_kinds"]), (200, &all));
+    let (s, problem) = seva.api_as(
+        &maria,
+        "PUT",
+        "/api/v1/me/notifications",
+        Some(json!({"email": true, "email_kinds": ["mentions", "gossip"]})),
+    );
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("email_kinds")),
+        "{problem}"
+    );
+    let (_, settings) = seva.api_as(&maria, "GET", "/api/v1/me/notifications", None);
+    assert_eq!(settings["email_kinds"], all);
+    let fewer = json!(["mentions", "followed", "transfers", "alerts", "knowledge"]);
+    let (s, settings) = seva.api_as(
+        &maria,
+        "PUT",
+        "/api/v1/me/notifications",
+        Some(json!({"email": true, "email_kinds": fewer})),
+    );
+    assert_eq!((s, &settings["email_kinds"]), (200, &fewer), "{settings}");
+    let (quiet, quiet_ref) = create("Quiet one");
+    assign(&quiet, "maria@example.com");
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{quiet}/messages"),
+        Some(json!({"kind": "note", "text": "@maria please look"})),
+    );
+    assert_eq!(s, 201);
+    assert_eq!(notifications(&maria).len(), 5, "both are in the desk");
+    seva.set_now("2026-12-04T09:17:00Z");
+    let got = relay.wait_for(3);
+    let subject = got[2].parsed().subject;
+    assert!(
+        subject.starts_with(&format!("Mentioned you: #{quiet_ref} Quiet one")),
+        "{subject}"
+    );
+    seva.set_now("2026-12-04T09:25:00Z");
+    std::thread::sleep(Duration::from_millis(1500));
+    assert_eq!(relay.count(), 3, "the assignment is not mailed");
     let jobs = seva.api("GET", "/api/v1/jobs?state=dead", None).1;
     assert!(
         jobs.to_string().find("notifications.email").is_none(),

@@ -264,22 +264,30 @@ pub struct NotificationSettings {
     pub email_after_seconds: u64,
     /// Whether an email inbox sends such mail at all (an admin sets `notify_agents` on one).
     pub email_sender: bool,
+    /// What the mail is about: any of `mentions`, `assignments`, `followed` (activity on
+    /// conversations the caller follows), `transfers`, `alerts` (nobody took a
+    /// conversation, a snooze ran out, a rule said so) and `knowledge` (an article flagged).
+    pub email_kinds: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NotificationSettingsBody {
     pub email: bool,
+    /// What to be mailed about (see `NotificationSettings`); unchanged when left out.
+    #[serde(default)]
+    pub email_kinds: Option<Vec<String>>,
 }
 
 async fn read_notification_settings(
     state: &Shared,
     agent: seva_core::AgentId,
 ) -> Result<NotificationSettings, Problem> {
-    let (email, inboxes) = state
+    let (email, kinds, inboxes) = state
         .store
         .read(op!(c => Ok((
             seva_store::agents::email_notifications(c, agent).await?,
+            seva_store::agents::email_groups(c, agent).await?,
             seva_store::inboxes::list(c).await?,
         ))))
         .await?;
@@ -287,6 +295,7 @@ async fn read_notification_settings(
         email,
         email_after_seconds: state.config.notify_email_after_seconds,
         email_sender: inboxes.iter().any(crate::mail::notify::sends),
+        email_kinds: kinds.into_iter().map(String::from).collect(),
     })
 }
 
@@ -300,7 +309,8 @@ pub async fn notification_settings(
     Ok(json(StatusCode::OK, &settings))
 }
 
-/// Turns the mailing of the caller's unread notifications on or off.
+/// Turns the mailing of the caller's unread notifications on or off, and chooses what it
+/// is about.
 #[utoipa::path(put, path = "/api/v1/me/notifications", tag = "work",
     request_body = NotificationSettingsBody,
     responses((status = 200, body = NotificationSettings), (status = 422, body = Problem)))]
@@ -312,7 +322,12 @@ pub async fn set_notification_settings(
     let agent = caller.agent.id;
     state
         .store
-        .write(op!(c => seva_store::agents::set_email_notifications(c, agent, body.email).await))
+        .write(op!(c => {
+            if let Some(kinds) = &body.email_kinds {
+                seva_store::agents::set_email_groups(c, agent, kinds).await?;
+            }
+            seva_store::agents::set_email_notifications(c, agent, body.email).await
+        }))
         .await?;
     let settings = read_notification_settings(&state, agent).await?;
     Ok(json(StatusCode::OK, &settings))

@@ -39,6 +39,8 @@ struct SettingsPage {
     email_notifications: bool,
     notify_minutes: u64,
     notify_sender: bool,
+    /// What the mail may be about: each group's key, its words, and whether it is mailed.
+    email_groups: Vec<(&'static str, String, bool)>,
     /// Whether they log in with a code after the password.
     two_step: bool,
 }
@@ -55,13 +57,14 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let (signature, inboxes, routing, email_notifications) = state
+    let (signature, inboxes, routing, email_notifications, mailed) = state
         .store
         .read(op!(c => Ok((
             agents::signature(c, id).await?,
             inboxes::list(c).await?,
             seva_store::routing::agent(c, id).await?,
             agents::email_notifications(c, id).await?,
+            agents::email_groups(c, id).await?,
         ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -86,29 +89,32 @@ pub async fn page(
         email_notifications,
         notify_minutes: state.config.notify_email_after_seconds.div_ceil(60).max(1),
         notify_sender,
+        email_groups: seva_store::notifications::EMAIL_GROUPS
+            .iter()
+            .map(|g| (*g, t.word("notify-group", g), mailed.contains(g)))
+            .collect(),
         two_step: agent.0.agent.two_step,
     }))
 }
 
-#[derive(Deserialize)]
-pub struct NotificationsForm {
-    csrf: String,
-    #[serde(default)]
-    email: Option<String>,
-}
-
-/// Whether the agent is mailed the notifications they leave unread.
+/// Turns the mail of unread notifications on or off, and chooses what it is about (the
+/// ticked `kind` boxes).
 pub async fn set_notifications(
     State(state): State<Shared>,
     agent: Agent,
-    Form(form): Form<NotificationsForm>,
+    body: axum::body::Bytes,
 ) -> Result<Response, PageError> {
-    agent.check_csrf(&form.csrf)?;
+    let fields = super::Fields::parse(&body);
+    agent.check_csrf(fields.one("csrf").unwrap_or(""))?;
     let id = agent.0.agent.id;
-    let on = form.email.is_some();
+    let on = fields.one("email").is_some();
+    let groups: Vec<String> = fields.all("kind").map(str::to_string).collect();
     state
         .store
-        .write(op!(c => agents::set_email_notifications(c, id, on).await))
+        .write(op!(c => {
+            agents::set_email_groups(c, id, &groups).await?;
+            agents::set_email_notifications(c, id, on).await
+        }))
         .await
         .map_err(|e| PageError(e.into(), agent.tr()))?;
     Ok(Redirect::to("/settings?saved=1").into_response())

@@ -194,6 +194,41 @@ test("an admin makes an API token in the browser, sees it once, and revokes it",
   await admin.close();
 });
 
+test("an admin reads the audit log: who changed the desk, filtered by area and by who", async () => {
+  const admin = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  await logIn(admin, base, "asha@example.com", password);
+  await admin.goto(base + "/settings");
+  await admin.getByRole("link", { name: "Open the audit log" }).click();
+  await admin.waitForURL(base + "/settings/audit");
+  const rows = admin.locator("#audit tbody tr");
+  // Newest first: the token revoked in the test before, by Asha.
+  assert.match(await rows.first().textContent(), /token\.revoked/);
+  assert.match(await rows.first().textContent(), /Asha/);
+  assert.ok(await admin.locator("#audit tbody tr", { hasText: "team.created" }).count() >= 1);
+  assert.ok(await admin.locator("#audit tbody tr", { hasText: "agent: Ελένη Κωστοπούλου" }).count() >= 1, "ids are shown as names");
+  await admin.screenshot({ path: join(shots, "audit.png"), fullPage: true });
+
+  const filter = admin.getByRole("form", { name: "Filter the audit log" });
+  await filter.getByLabel("Area").selectOption("team");
+  await filter.getByRole("button", { name: "Show" }).click();
+  await admin.waitForURL(/area=team/);
+  for (const text of await rows.allTextContents()) assert.match(text, /team\./);
+  await filter.getByLabel("Area").selectOption("");
+  await filter.getByLabel("Who").selectOption({ label: "Seva" });
+  await filter.getByRole("button", { name: "Show" }).click();
+  await admin.waitForURL(/actor=system/);
+  // What the command line did (the tokens the tests made) is Seva's, not Asha's.
+  assert.ok((await rows.count()) >= 1);
+  for (const who of await rows.locator("td:nth-child(2)").allTextContents()) assert.equal(who, "Seva");
+  await admin.close();
+
+  // Not for an agent.
+  const agent = await browser.newPage();
+  await logIn(agent, base, "gopal@example.com", password);
+  assert.equal((await agent.goto(base + "/settings/audit")).status(), 403);
+  await agent.close();
+});
+
 test("an agent who is not an admin cannot open or use the people page", async () => {
   const page = await browser.newPage();
   await logIn(page, base, "gopal@example.com", password);

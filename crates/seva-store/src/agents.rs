@@ -92,7 +92,8 @@ fn decode(row: &crate::Row) -> Result<Agent> {
     })
 }
 
-pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
+/// `actor` made them: `agent:<id>`, or `system` from the command line and the first run.
+pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>, actor: &str) -> Result<Agent> {
     let email = seva_core::contact::Email::parse(new.email)
         .map_err(|e| Error::invalid("email", e.0))?
         .identity_key();
@@ -118,7 +119,7 @@ pub async fn create(conn: &mut dyn Conn, new: NewAgent<'_>) -> Result<Agent> {
         conn,
         "agent.created",
         None,
-        "system",
+        actor,
         serde_json::json!({"agent_id": id, "role": new.role}),
     )
     .await?;
@@ -164,7 +165,12 @@ pub async fn count(conn: &mut dyn Conn) -> Result<i64> {
         .int(0)
 }
 
-pub async fn set_disabled(conn: &mut dyn Conn, id: AgentId, disabled: bool) -> Result<()> {
+pub async fn set_disabled(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    disabled: bool,
+    actor: &str,
+) -> Result<()> {
     let n = conn
         .execute(
             "UPDATE agents SET disabled = $1 WHERE id = $2",
@@ -195,7 +201,7 @@ pub async fn set_disabled(conn: &mut dyn Conn, id: AgentId, disabled: bool) -> R
             "agent.enabled"
         },
         None,
-        "system",
+        actor,
         serde_json::json!({"agent_id": id}),
     )
     .await
@@ -212,7 +218,12 @@ pub async fn set_password(conn: &mut dyn Conn, id: AgentId, password_hash: Strin
 
 /// Gives an agent a one-time password (they must choose their own at the next login) and
 /// ends their sessions: for an agent who forgot theirs, or whose password may be known.
-pub async fn reset_password(conn: &mut dyn Conn, id: AgentId, password_hash: String) -> Result<()> {
+pub async fn reset_password(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    password_hash: String,
+    actor: &str,
+) -> Result<()> {
     let n = conn
         .execute(
             "UPDATE agents SET password_hash = $1, must_change_password = 1 WHERE id = $2",
@@ -231,7 +242,7 @@ pub async fn reset_password(conn: &mut dyn Conn, id: AgentId, password_hash: Str
         conn,
         "agent.password_reset",
         None,
-        "system",
+        actor,
         serde_json::json!({"agent_id": id}),
     )
     .await

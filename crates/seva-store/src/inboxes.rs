@@ -58,6 +58,7 @@ pub async fn create(
     name: &str,
     channel: Channel,
     fields: InboxFields<'_>,
+    actor: &str,
 ) -> Result<Inbox> {
     let name = name.trim().to_lowercase();
     if name.is_empty()
@@ -94,7 +95,7 @@ pub async fn create(
         conn,
         "inbox.created",
         None,
-        "system",
+        actor,
         serde_json::json!({"inbox_id": id, "name": name}),
     )
     .await?;
@@ -102,14 +103,19 @@ pub async fn create(
 }
 
 /// Changes an inbox's team, address, settings or secrets.
-pub async fn update(conn: &mut dyn Conn, id: InboxId, fields: InboxFields<'_>) -> Result<Inbox> {
+pub async fn update(
+    conn: &mut dyn Conn,
+    id: InboxId,
+    fields: InboxFields<'_>,
+    actor: &str,
+) -> Result<Inbox> {
     get(conn, id).await?;
     apply(conn, id, &fields).await?;
     crate::events::append(
         conn,
         "inbox.updated",
         None,
-        "system",
+        actor,
         serde_json::json!({"inbox_id": id}),
     )
     .await?;

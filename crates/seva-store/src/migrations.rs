@@ -55,6 +55,7 @@ const SQLITE: &[(i64, &str)] = &[
         20,
         include_str!("../migrations/sqlite/0020_email_muted.sql"),
     ),
+    (21, include_str!("../migrations/sqlite/0021_audit_log.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -112,6 +113,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         20,
         include_str!("../migrations/postgres/0020_email_muted.sql"),
+    ),
+    (
+        21,
+        include_str!("../migrations/postgres/0021_audit_log.sql"),
     ),
 ];
 

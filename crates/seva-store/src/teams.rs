@@ -38,7 +38,7 @@ async fn decode(conn: &mut dyn Conn, row: &crate::Row) -> Result<Team> {
     })
 }
 
-pub async fn create(conn: &mut dyn Conn, name: &str, private: bool) -> Result<Team> {
+pub async fn create(conn: &mut dyn Conn, name: &str, private: bool, actor: &str) -> Result<Team> {
     let name = seva_core::contact::clean_name(name)
         .ok_or_else(|| Error::invalid("name", "a team needs a name"))?;
     let id = TeamId::new();
@@ -58,7 +58,7 @@ pub async fn create(conn: &mut dyn Conn, name: &str, private: bool) -> Result<Te
         conn,
         "team.created",
         None,
-        "system",
+        actor,
         serde_json::json!({"team_id": id, "name": name}),
     )
     .await?;
@@ -103,7 +103,12 @@ pub async fn list(conn: &mut dyn Conn) -> Result<Vec<Team>> {
     Ok(out)
 }
 
-pub async fn add_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Result<()> {
+pub async fn add_member(
+    conn: &mut dyn Conn,
+    team: TeamId,
+    agent: AgentId,
+    actor: &str,
+) -> Result<()> {
     get(conn, team).await?;
     crate::agents::get(conn, agent).await?;
     conn.execute(
@@ -115,14 +120,19 @@ pub async fn add_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Re
         conn,
         "team.member_added",
         None,
-        "system",
+        actor,
         serde_json::json!({"team_id": team, "agent_id": agent}),
     )
     .await
 }
 
 /// Takes an agent out of a team; `NotFound` (and nothing logged) when they were not in it.
-pub async fn remove_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) -> Result<()> {
+pub async fn remove_member(
+    conn: &mut dyn Conn,
+    team: TeamId,
+    agent: AgentId,
+    actor: &str,
+) -> Result<()> {
     let removed = conn
         .execute(
             "DELETE FROM team_members WHERE team_id = $1 AND agent_id = $2",
@@ -136,7 +146,7 @@ pub async fn remove_member(conn: &mut dyn Conn, team: TeamId, agent: AgentId) ->
         conn,
         "team.member_removed",
         None,
-        "system",
+        actor,
         serde_json::json!({"team_id": team, "agent_id": agent}),
     )
     .await

@@ -105,7 +105,7 @@ async fn agent(s: &Store, email: &str, role: Role) -> Viewer {
     let a = s
         .write(op!(c => agents::create(c, agents::NewAgent {
             email: &email, name: "Test Agent", role, language: "en", password_hash: None, must_change_password: false,
-        }).await))
+        }, "system").await))
         .await
         .unwrap();
     Viewer {
@@ -408,11 +408,11 @@ async fn an_agent_does_not_see_another_teams_private_queue() {
     let t = store().await;
     let s = &t.store;
     let hr = s
-        .write(op!(c => teams::create(c, "HR", true).await))
+        .write(op!(c => teams::create(c, "HR", true, "system").await))
         .await
         .unwrap();
     let support = s
-        .write(op!(c => teams::create(c, "Support", false).await))
+        .write(op!(c => teams::create(c, "Support", false, "system").await))
         .await
         .unwrap();
     let boss = agent(s, "boss@example.com", Role::Supervisor).await;
@@ -448,7 +448,7 @@ async fn an_agent_does_not_see_another_teams_private_queue() {
     assert_eq!(list.len(), 2);
     // Once in the team, Maria sees it.
     let maria_id = maria.agent_id;
-    s.write(op!(c => teams::add_member(c, hr.id, maria_id).await))
+    s.write(op!(c => teams::add_member(c, hr.id, maria_id, "system").await))
         .await
         .unwrap();
     let m = Viewer {
@@ -736,15 +736,15 @@ async fn duplicate_agents_and_teams_are_conflicts() {
     let s = &t.store;
     agent(s, "same@example.com", Role::Agent).await;
     let e = s
-        .write(op!(c => agents::create(c, agents::NewAgent { email: "SAME@example.com", name: "x", role: Role::Agent, language: "en", password_hash: None, must_change_password: false }).await))
+        .write(op!(c => agents::create(c, agents::NewAgent { email: "SAME@example.com", name: "x", role: Role::Agent, language: "en", password_hash: None, must_change_password: false }, "system").await))
         .await
         .unwrap_err();
     assert!(matches!(e, Error::Conflict(_)), "{e}");
-    s.write(op!(c => teams::create(c, "Billing", false).await))
+    s.write(op!(c => teams::create(c, "Billing", false, "system").await))
         .await
         .unwrap();
     assert!(matches!(
-        s.write(op!(c => teams::create(c, "Billing", false).await))
+        s.write(op!(c => teams::create(c, "Billing", false, "system").await))
             .await,
         Err(Error::Conflict(_))
     ));

@@ -232,7 +232,7 @@ async fn first_run_admin(store: &Store) -> Result<Option<(String, String)>> {
         .write(op!(c => agents::create(c, agents::NewAgent {
             email: &e, name: "Admin", role: Role::Admin, language: "en",
             password_hash: Some(hash), must_change_password: true,
-        }).await))
+        }, "system").await))
         .await?;
     Ok(Some((email, password)))
 }
@@ -289,7 +289,7 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
                 .write(op!(c => agents::create(c, agents::NewAgent {
                     email: &email, name: &name, role, language: lang,
                     password_hash: Some(hash), must_change_password: shown,
-                }).await))
+                }, "system").await))
                 .await?;
             eprintln!("created {} ({}) as {}", agent.email, agent.name, agent.role);
             if shown {
@@ -308,14 +308,14 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         UserCommand::Disable { email } => {
             let id = agent_by_email(&store, &email).await?;
             store
-                .write(op!(c => agents::set_disabled(c, id, true).await))
+                .write(op!(c => agents::set_disabled(c, id, true, "system").await))
                 .await?;
             eprintln!("disabled {email}: its sessions ended and its API tokens were revoked");
         }
         UserCommand::Enable { email } => {
             let id = agent_by_email(&store, &email).await?;
             store
-                .write(op!(c => agents::set_disabled(c, id, false).await))
+                .write(op!(c => agents::set_disabled(c, id, false, "system").await))
                 .await?;
             eprintln!("enabled {email}");
         }
@@ -324,7 +324,7 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
             let password = seva_server::auth::new_password();
             let hash = hash(password.clone()).await?;
             store
-                .write(op!(c => agents::reset_password(c, id, hash).await))
+                .write(op!(c => agents::reset_password(c, id, hash, "system").await))
                 .await?;
             eprintln!("{email}: sessions ended; one-time password (shown only now):");
             println!("{password}");
@@ -417,7 +417,7 @@ async fn team(config: &Config, cmd: TeamCommand) -> Result<()> {
     match cmd {
         TeamCommand::Add { name, private } => {
             let team = store
-                .write(op!(c => teams::create(c, &name, private).await))
+                .write(op!(c => teams::create(c, &name, private, "system").await))
                 .await?;
             eprintln!(
                 "created team {}{}",
@@ -458,9 +458,9 @@ async fn membership(store: &Store, team: &str, email: &str, add: bool) -> Result
             let t = teams::by_name(c, &name).await?.ok_or(seva_store::Error::invalid("team", "no such team"))?;
             let a = agents::by_email(c, &e).await?.ok_or(seva_store::Error::invalid("email", "no such agent"))?;
             if add {
-                teams::add_member(c, t.id, a.id).await
+                teams::add_member(c, t.id, a.id, "system").await
             } else {
-                teams::remove_member(c, t.id, a.id).await
+                teams::remove_member(c, t.id, a.id, "system").await
             }
         }))
         .await?;

@@ -1730,3 +1730,110 @@ fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
         "a token revoked from the command line stops working"
     );
 }
+
+#[test]
+fn the_audit_log_lists_changes_to_the_desk_newest_first_for_admins_only() {
+    let seva = Seva::start();
+    let (s, _) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(
+            json!({"contact": {"email": "audit@example.com"}, "subject": "Not here", "text": "x"}),
+        ),
+    );
+    assert_eq!(s, 201);
+    let (s, _) = seva.api("POST", "/api/v1/teams", Some(json!({"name": "Λογιστήριο"})));
+    assert_eq!(s, 201);
+    let (_, made) = seva.api(
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "audit.agent@example.com", "name": "Αλεξάνδρα", "role": "agent"})),
+    );
+    let agent_id = made["agent"]["id"].as_str().unwrap().to_string();
+    let (_, token) = seva.api(
+        "POST",
+        "/api/v1/tokens",
+        Some(json!({"agent_id": agent_id, "name": "export"})),
+    );
+    let revoke = format!("/api/v1/tokens/{}/revoke", token["id"].as_str().unwrap());
+    assert_eq!(seva.api("POST", &revoke, None).0, 200);
+    let kinds = |page: &Value| -> Vec<String> {
+        page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["kind"].as_str().unwrap().to_string())
+            .collect()
+    };
+
+    // Newest first, a page at a time; conversations, messages and new contacts are not in it.
+    let (s, first) = seva.api("GET", "/api/v1/audit?limit=2", None);
+    assert_eq!(s, 200, "{first}");
+    assert_eq!(kinds(&first), ["token.revoked", "token.created"]);
+    let before = first["next_before"].as_i64().unwrap();
+    let (_, second) = seva.api(
+        "GET",
+        &format!("/api/v1/audit?limit=200&before={before}"),
+        None,
+    );
+    let older = kinds(&second);
+    assert_eq!(&older[..2], ["agent.created", "team.created"], "{older:?}");
+    assert_eq!(second["next_before"], Value::Null);
+    assert!(
+        older.iter().all(|k| !k.starts_with("conversation.")
+            && !k.starts_with("message.")
+            && k != "contact.created"),
+        "{older:?}"
+    );
+    let (_, me) = seva.api("GET", "/api/v1/me", None);
+    let admin = format!("agent:{}", me["id"].as_str().unwrap());
+
+    // One area; one doer; refusals that name their field.
+    let (_, tokens) = seva.api("GET", "/api/v1/audit?area=token", None);
+    assert!(
+        kinds(&tokens).iter().all(|k| k.starts_with("token.")),
+        "{tokens}"
+    );
+    assert_eq!(
+        kinds(&tokens).len(),
+        3,
+        "two by the API, one by the command line: {tokens}"
+    );
+    let (_, by_admin) = seva.api("GET", &format!("/api/v1/audit?actor={admin}"), None);
+    assert!(
+        by_admin["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| e["actor"] == admin.as_str()),
+        "{by_admin}"
+    );
+    assert_eq!(
+        kinds(&by_admin),
+        [
+            "token.revoked",
+            "token.created",
+            "agent.created",
+            "team.created"
+        ],
+        "what the admin did through the API is theirs, not Seva's"
+    );
+    let (_, by_system) = seva.api("GET", "/api/v1/audit?actor=system&area=token", None);
+    assert_eq!(
+        kinds(&by_system),
+        ["token.created"],
+        "the command line's: {by_system}"
+    );
+    let (s, problem) = seva.api("GET", "/api/v1/audit?area=gossip", None);
+    assert_eq!((s, problem["field"].as_str()), (422, Some("area")));
+    let (s, problem) = seva.api("GET", "/api/v1/audit?limit=0", None);
+    assert_eq!((s, problem["field"].as_str()), (422, Some("limit")));
+
+    let agent = seva.user("plain@example.com", "agent", "a long test password");
+    assert_eq!(seva.api_as(&agent, "GET", "/api/v1/audit", None).0, 403);
+    let supervisor = seva.user("lead@example.com", "supervisor", "a long test password");
+    assert_eq!(
+        seva.api_as(&supervisor, "GET", "/api/v1/audit", None).0,
+        403
+    );
+}

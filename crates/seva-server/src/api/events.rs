@@ -1,5 +1,6 @@
-//! `/api/v1/events` (the feed integrators follow), `/api/v1/jobs` (the queue, for admins)
-//! and `/api/v1/attachments/{id}` (file downloads, with the conversation's access check).
+//! `/api/v1/events` (the feed integrators follow), `/api/v1/audit` (changes to the desk
+//! itself, for admins), `/api/v1/jobs` (the queue, for admins) and
+//! `/api/v1/attachments/{id}` (file downloads, with the conversation's access check).
 
 use axum::Router;
 use axum::extract::{Path, Query, State};
@@ -21,6 +22,7 @@ use crate::problem::Problem;
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/events", get(feed))
+        .route("/api/v1/audit", get(audit))
         .route("/api/v1/jobs", get(jobs))
         .route("/api/v1/messages/{id}/original", get(original))
         .route("/api/v1/jobs/{id}/retry", post(retry_job))
@@ -78,6 +80,61 @@ pub async fn feed(
         }))
         .await?;
     Ok(json(StatusCode::OK, &Feed { data, next_after }))
+}
+
+#[derive(Deserialize, Default)]
+pub struct AuditQuery {
+    pub before: Option<i64>,
+    pub area: Option<String>,
+    /// `agent:<id>`, or `system` for Seva itself and the command line.
+    pub actor: Option<String>,
+    pub limit: Option<i64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AuditPage {
+    pub data: Vec<Event>,
+    /// Pass as `before` for the page of older changes; none when this page is the last.
+    pub next_before: Option<i64>,
+}
+
+/// The audit log, newest first (admins): changes to the desk itself, that is every event
+/// about no conversation but a new contact's. `area` keeps one kind of thing (`agent`,
+/// `token`, `team`, `inbox`, `rule`, `webhook`, `organization`, `contact`), `actor` one
+/// doer.
+#[utoipa::path(get, path = "/api/v1/audit", tag = "events",
+    params(("before" = Option<i64>, Query), ("area" = Option<String>, Query),
+        ("actor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
+pub async fn audit(
+    State(state): State<Shared>,
+    caller: Caller,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let Query(q) =
+        query.map_err(|_| Problem::bad_request("before", "before and limit are whole numbers"))?;
+    let page = audit_page(&state, q).await?;
+    Ok(json(StatusCode::OK, &page))
+}
+
+/// A page of the audit log, for the API and the admins' page.
+pub(crate) async fn audit_page(state: &Shared, q: AuditQuery) -> Result<AuditPage, Problem> {
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(Problem::bad_request("limit", "between 1 and 200"));
+    }
+    let area = q.area.filter(|a| !a.is_empty());
+    let actor = q.actor.filter(|a| !a.is_empty());
+    let data = state
+        .store
+        .read(op!(c => events::audit(c, q.before, area.as_deref(), actor.as_deref(), limit + 1).await))
+        .await?;
+    let mut data = data;
+    let more = data.len() as i64 > limit;
+    data.truncate(limit as usize);
+    let next_before = more.then(|| data.last().map(|e| e.seq)).flatten();
+    Ok(AuditPage { data, next_before })
 }
 
 #[derive(Deserialize)]

@@ -162,6 +162,7 @@ pub async fn create(
         .clone()
         .map(|s| InboxSecrets::sealed_update(&state, None, s));
     let key = state.key.clone();
+    let actor = format!("agent:{}", caller.agent.id);
     create_once(
         &state,
         &caller,
@@ -173,7 +174,7 @@ pub async fn create(
                 address: body.address.as_deref().map(Some),
                 settings: settings.as_ref(),
                 secrets: secrets.as_deref(),
-            }).await?;
+            }, &actor).await?;
             let secrets_set = inbox.secrets.as_deref().and_then(|s| key.open(s).ok())
                 .and_then(|s| serde_json::from_str::<InboxSecrets>(&s).ok())
                 .unwrap_or_default()
@@ -205,6 +206,7 @@ pub async fn update(
         .secrets
         .clone()
         .map(|changes| InboxSecrets::sealed_update(&state, Some(&current), changes));
+    let actor = format!("agent:{}", caller.agent.id);
     let inbox = state
         .store
         .write(op!(c => inboxes::update(c, id, InboxFields {
@@ -212,7 +214,7 @@ pub async fn update(
             address: body.address.as_ref().map(|a| a.as_deref()),
             settings: settings.as_ref(),
             secrets: secrets.as_deref(),
-        }).await))
+        }, &actor).await))
         .await?;
     Ok(json(StatusCode::OK, &view(&state, inbox)))
 }

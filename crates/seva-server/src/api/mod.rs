@@ -73,7 +73,7 @@ pub fn router() -> Router<Shared> {
         tools::create_macro, tools::list_macros, tools::update_macro, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge, tools::split,
         tools::create_field, tools::list_fields, tools::delete_field,
         tools::create_view, tools::list_views, tools::delete_view, tools::view_conversations,
-        events::feed, events::jobs, events::retry_job, events::attachment, events::original,
+        events::feed, events::audit, events::jobs, events::retry_job, events::attachment, events::original,
         knowledge::list, knowledge::create, knowledge::get_one, knowledge::update, knowledge::delete,
         knowledge::translations, knowledge::revisions, knowledge::diff, knowledge::restore,
         knowledge::flag, knowledge::flags, knowledge::helpfulness, knowledge::coverage,

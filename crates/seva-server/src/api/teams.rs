@@ -60,13 +60,14 @@ pub async fn create(
     ApiJson(body, raw): ApiJson<NewTeam>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
+    let actor = format!("agent:{}", caller.agent.id);
     create_once(
         &state,
         &caller,
         &headers,
         &raw,
         op!(c => {
-            let team = teams::create(c, &body.name, body.private).await?;
+            let team = teams::create(c, &body.name, body.private, &actor).await?;
             stored(StatusCode::CREATED, &team)
         }),
     )
@@ -90,10 +91,11 @@ pub async fn add_member(
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
+    let actor = format!("agent:{}", caller.agent.id);
     let team = state
         .store
         .write(op!(c => {
-            teams::add_member(c, id, body.agent_id).await?;
+            teams::add_member(c, id, body.agent_id, &actor).await?;
             teams::get(c, id).await
         }))
         .await?;
@@ -113,10 +115,11 @@ pub async fn remove_member(
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
     let agent: AgentId = parse_id("agent_id", &agent)?;
+    let actor = format!("agent:{}", caller.agent.id);
     let team = state
         .store
         .write(op!(c => {
-            teams::remove_member(c, id, agent).await?;
+            teams::remove_member(c, id, agent, &actor).await?;
             teams::get(c, id).await
         }))
         .await?;
@@ -158,7 +161,15 @@ pub async fn create_agent(
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     let language = body.language.as_deref().unwrap_or("en");
-    let (agent, password) = add_agent(&state, &body.email, &body.name, body.role, language).await?;
+    let (agent, password) = add_agent(
+        &state,
+        caller.agent.id,
+        &body.email,
+        &body.name,
+        body.role,
+        language,
+    )
+    .await?;
     Ok(json(
         StatusCode::CREATED,
         &AgentCreated {
@@ -170,9 +181,10 @@ pub async fn create_agent(
 
 /// Creates an agent with a one-time password (they choose their own at first login), in
 /// one of the UI's languages (English for a code it does not know). Returns the agent
-/// and the password, which is not stored anywhere but as its hash.
+/// and the password, which is not stored anywhere but as its hash. `by` is the admin.
 pub(crate) async fn add_agent(
     state: &Shared,
+    by: AgentId,
     email: &str,
     name: &str,
     role: Role,
@@ -181,12 +193,13 @@ pub(crate) async fn add_agent(
     let language = crate::i18n::Tr::new(language).lang;
     let (password, hash) = one_time_password().await?;
     let (email, name) = (email.to_string(), name.to_string());
+    let actor = format!("agent:{by}");
     let agent = state
         .store
         .write(op!(c => agents::create(c, NewAgent {
             email: &email, name: &name, role, language,
             password_hash: Some(hash), must_change_password: true,
-        }).await))
+        }, &actor).await))
         .await?;
     Ok((agent, password))
 }
@@ -227,10 +240,11 @@ pub(crate) async fn set_agent_disabled(
             "you cannot disable yourself; another admin can",
         ));
     }
+    let actor = format!("agent:{by}");
     let agent = state
         .store
         .write(op!(c => {
-            agents::set_disabled(c, id, disabled).await?;
+            agents::set_disabled(c, id, disabled, &actor).await?;
             agents::get(c, id).await
         }))
         .await?;
@@ -256,7 +270,7 @@ pub async fn reset_password(
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: AgentId = parse_id("id", &id)?;
-    let (_, password) = issue_password(&state, id).await?;
+    let (_, password) = issue_password(&state, caller.agent.id, id).await?;
     Ok(json(
         StatusCode::OK,
         &PasswordIssued {
@@ -266,16 +280,18 @@ pub async fn reset_password(
 }
 
 /// A new one-time password for an agent, stored as its hash; their sessions end. Returns
-/// the agent and the password.
+/// the agent and the password. `by` is the admin.
 pub(crate) async fn issue_password(
     state: &Shared,
+    by: AgentId,
     id: AgentId,
 ) -> Result<(Agent, String), Problem> {
     let (password, hash) = one_time_password().await?;
+    let actor = format!("agent:{by}");
     let agent = state
         .store
         .write(op!(c => {
-            agents::reset_password(c, id, hash).await?;
+            agents::reset_password(c, id, hash, &actor).await?;
             agents::get(c, id).await
         }))
         .await?;

@@ -567,6 +567,21 @@ pub struct PartialQuery {
 }
 
 /// One line of the activity list for an event, in the agent's language.
+/// Who did it: an agent by name, the customer, a rule, or Seva itself (its clocks,
+/// routing, the bot, what it files as spam, the command line).
+pub(super) fn actor_name(t: Tr, actor: &str, names: &[(AgentId, String)]) -> String {
+    match actor.split_once(':') {
+        Some(("agent", id)) => id
+            .parse::<AgentId>()
+            .ok()
+            .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
+            .unwrap_or_else(|| t.s("nobody")),
+        Some(("contact", _)) => t.s("customer"),
+        Some(("rule", _)) => t.s("actor-rule"),
+        _ => t.s("actor-seva"),
+    }
+}
+
 fn describe(
     t: Tr,
     e: &seva_store::Event,
@@ -581,18 +596,7 @@ fn describe(
             .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
             .unwrap_or_else(|| t.s("nobody"))
     };
-    // Who did it: an agent by name, the customer, a rule, or Seva itself (its clocks,
-    // routing, the bot, what it files as spam).
-    let actor = match e.actor.split_once(':') {
-        Some(("agent", id)) => id
-            .parse::<AgentId>()
-            .ok()
-            .and_then(|id| names.iter().find(|(a, _)| *a == id).map(|(_, n)| n.clone()))
-            .unwrap_or_else(|| t.s("nobody")),
-        Some(("contact", _)) => t.s("customer"),
-        Some(("rule", _)) => t.s("actor-rule"),
-        _ => t.s("actor-seva"),
-    };
+    let actor = actor_name(t, &e.actor, names);
     let word = |key: &str, prefix: &str| {
         e.data
             .get(key)

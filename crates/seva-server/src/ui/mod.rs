@@ -3,6 +3,7 @@
 //! request page customers use. Every word on them comes from the translation files.
 
 mod account;
+mod audit;
 mod desk;
 mod export;
 mod help;
@@ -113,6 +114,7 @@ pub fn router() -> Router<Shared> {
             get(macros::edit).post(macros::update),
         )
         .route("/settings/macros/{id}/delete", post(macros::delete))
+        .route("/settings/audit", get(audit::page))
         .route("/settings/people", get(people::page))
         .route("/settings/people/agents", post(people::create_agent))
         .route(

@@ -204,10 +204,16 @@ pub async fn create_agent(
             t,
         )
     })?;
-    let (added, password) =
-        crate::api::teams::add_agent(&state, &form.email, &form.name, role, &form.language)
-            .await
-            .map_err(|p| PageError(p, t))?;
+    let (added, password) = crate::api::teams::add_agent(
+        &state,
+        agent.0.agent.id,
+        &form.email,
+        &form.name,
+        role,
+        &form.language,
+    )
+    .await
+    .map_err(|p| PageError(p, t))?;
     let issued = Issued {
         what: "people-created",
         name: added.name,
@@ -249,7 +255,7 @@ pub async fn agent_action(
 
 async fn new_password(state: &Shared, agent: &Agent, id: AgentId) -> Result<Response, PageError> {
     let t = agent.tr();
-    let (changed, password) = crate::api::teams::issue_password(state, id)
+    let (changed, password) = crate::api::teams::issue_password(state, agent.0.agent.id, id)
         .await
         .map_err(|p| PageError(p, t))?;
     let issued = Issued {
@@ -277,9 +283,10 @@ pub async fn create_team(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let private = !form.private.is_empty();
+    let actor = format!("agent:{}", agent.0.agent.id);
     state
         .store
-        .write(op!(c => teams::create(c, &form.name, private).await))
+        .write(op!(c => teams::create(c, &form.name, private, &actor).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(Redirect::to("/settings/people").into_response())
@@ -313,12 +320,13 @@ pub async fn member(
         "remove" => false,
         _ => return Err(PageError(Problem::not_found(), t)),
     };
+    let actor = format!("agent:{}", agent.0.agent.id);
     state
         .store
         .write(op!(c => if add {
-            teams::add_member(c, team, member).await
+            teams::add_member(c, team, member, &actor).await
         } else {
-            teams::remove_member(c, team, member).await
+            teams::remove_member(c, team, member, &actor).await
         }))
         .await
         .map_err(|e| PageError(e.into(), t))?;

@@ -774,6 +774,7 @@ async fn save(
     };
     let address = filled(&form.address);
     let name = form.name.clone();
+    let actor = format!("agent:{}", agent.0.agent.id);
     let saved = state
         .store
         .write(op!(c => {
@@ -784,8 +785,8 @@ async fn save(
                 secrets: secrets.as_deref(),
             };
             match id {
-                Some(id) => inboxes::update(c, id, fields).await,
-                None => inboxes::create(c, &name, channel, fields).await,
+                Some(id) => inboxes::update(c, id, fields, &actor).await,
+                None => inboxes::create(c, &name, channel, fields, &actor).await,
             }
         }))
         .await

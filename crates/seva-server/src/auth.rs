@@ -119,6 +119,11 @@ impl Caller {
         self.agent.viewer()
     }
 
+    /// How the event log names what this caller does: `agent:<id>`.
+    pub fn actor(&self) -> String {
+        format!("agent:{}", self.agent.id)
+    }
+
     pub fn require_admin(&self) -> Result<(), Problem> {
         if self.agent.role.manages_users() {
             Ok(())

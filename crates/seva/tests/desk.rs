@@ -1536,7 +1536,9 @@ fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
         Some(json!({"email": "kostas@example.gr", "name": "Κώστας", "role": "agent"})),
     );
     let kostas_id = kostas["agent"]["id"].as_str().unwrap().to_string();
-    let events = |seva: &Seva| seva.api("GET", "/api/v1/events?after=0&limit=500", None).1;
+    // The audit log, not the event feed: on PostgreSQL the feed holds back events while
+    // older transactions may still commit, and these checks need the latest.
+    let events = |seva: &Seva| seva.api("GET", "/api/v1/audit?limit=200", None).1;
 
     // Made, with its name trimmed; the secret is in this answer and nowhere else.
     let (status, made) = seva.api(
@@ -1624,7 +1626,6 @@ fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
     let tokens = count(&seva);
 
     // Bad input names its field and makes nothing.
-    let before = events(&seva);
     let (_, off) = seva.api(
         "POST",
         "/api/v1/agents",
@@ -1636,11 +1637,7 @@ fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
         &format!("/api/v1/agents/{off_id}/disabled"),
         Some(json!({"disabled": true})),
     );
-    let before = {
-        let after_setup = events(&seva);
-        assert_ne!(before, after_setup);
-        after_setup
-    };
+    let before = events(&seva);
     let long = "ల".repeat(101);
     for (body, field) in [
         (json!({"agent_id": kostas_id, "name": "  "}), "name"),
@@ -1696,7 +1693,7 @@ fn admins_make_list_and_revoke_api_tokens_and_a_secret_is_shown_only_once() {
         .filter(|e| e["data"]["token_id"] == id.as_str())
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds, ["token.created", "token.revoked"]);
+    assert_eq!(kinds, ["token.revoked", "token.created"], "newest first");
 
     // The command line lists tokens and revokes them too.
     let cli_token = seva.cli(&[

@@ -120,7 +120,7 @@ pub async fn update(
             "a language tag such as 'te' or 'el-GR'",
         ));
     }
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let contact = state
         .store
         .write(op!(c => {
@@ -159,7 +159,7 @@ pub async fn merge(
             "only supervisors and admins merge contacts",
         ));
     }
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let contact = state
         .store
         .write(op!(c => contacts::merge(c, id, body.into, &actor).await))

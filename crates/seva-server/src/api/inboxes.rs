@@ -162,7 +162,7 @@ pub async fn create(
         .clone()
         .map(|s| InboxSecrets::sealed_update(&state, None, s));
     let key = state.key.clone();
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     create_once(
         &state,
         &caller,
@@ -206,7 +206,7 @@ pub async fn update(
         .secrets
         .clone()
         .map(|changes| InboxSecrets::sealed_update(&state, Some(&current), changes));
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let inbox = state
         .store
         .write(op!(c => inboxes::update(c, id, InboxFields {

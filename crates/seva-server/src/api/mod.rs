@@ -260,7 +260,7 @@ fn idempotency_key(
     // The key belongs to the caller; the body's hash tells a retry from a reuse.
     Ok(Some((
         k.to_string(),
-        format!("agent:{}", caller.agent.id),
+        caller.actor(),
         crate::auth::sha256_hex(body),
     )))
 }

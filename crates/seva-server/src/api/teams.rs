@@ -60,7 +60,7 @@ pub async fn create(
     ApiJson(body, raw): ApiJson<NewTeam>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     create_once(
         &state,
         &caller,
@@ -91,7 +91,7 @@ pub async fn add_member(
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let team = state
         .store
         .write(op!(c => {
@@ -115,7 +115,7 @@ pub async fn remove_member(
     caller.require_admin()?;
     let id: TeamId = parse_id("id", &id)?;
     let agent: AgentId = parse_id("agent_id", &agent)?;
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let team = state
         .store
         .write(op!(c => {
@@ -360,7 +360,7 @@ pub(crate) async fn two_step_off(
             "turn your own two-step verification off with a code, under Settings",
         ));
     }
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let agent = state
         .store
         .write(op!(c => {

@@ -93,7 +93,7 @@ pub(crate) async fn issue(
 ) -> Result<Issued, Problem> {
     let secret = crate::auth::new_secret();
     let hash = crate::auth::sha256_hex(secret.as_bytes());
-    let (name, actor) = (name.to_string(), format!("agent:{}", caller.agent.id));
+    let (name, actor) = (name.to_string(), caller.actor());
     let made = state
         .store
         .write(op!(c => {
@@ -145,7 +145,7 @@ pub(crate) async fn revoke_token(
     caller: &Caller,
     id: TokenId,
 ) -> Result<Token, Problem> {
-    let actor = format!("agent:{}", caller.agent.id);
+    let actor = caller.actor();
     let token = state
         .store
         .write(op!(c => agents::revoke_token(c, id, &actor).await))

@@ -166,19 +166,29 @@ async fn take_code(state: &Shared, id: AgentId, code: &str) -> Result<bool, Prob
 /// The time step a code from the app stands for, when it is right for the agent's key (on,
 /// or offered while they set it up).
 async fn right_step(state: &Shared, id: AgentId, code: &str) -> Result<Option<i64>, Problem> {
+    let (_, key) = key_of(state, id).await?;
+    Ok(key.and_then(|key| two_step::check(&key, code, step_now())))
+}
+
+/// Whether two-step verification is on for the agent, and their app's key (on, or offered
+/// while they set it up), opened.
+async fn key_of(state: &Shared, id: AgentId) -> Result<(bool, Option<String>), Problem> {
     let found = state
         .store
         .read(op!(c => agents::two_step(c, id).await))
         .await?;
-    let Some(sealed) = found.sealed_key else {
-        return Ok(None);
+    let key = match found.sealed_key {
+        Some(sealed) => Some(state.key.open(&sealed).map_err(|e| {
+            tracing::error!(error = %e, "an authenticator key could not be opened");
+            Problem::internal()
+        })?),
+        None => None,
     };
-    let key = state.key.open(&sealed).map_err(|e| {
-        tracing::error!(error = %e, "an authenticator key could not be opened");
-        Problem::internal()
-    })?;
-    let now = two_step::step_of(seva_store::now().micros() / 1_000_000);
-    Ok(two_step::check(&key, code, now))
+    Ok((found.on, key))
+}
+
+fn step_now() -> i64 {
+    two_step::step_of(seva_store::now().micros() / 1_000_000)
 }
 
 // --- the agent's own page ---------------------------------------------------------------
@@ -294,20 +304,11 @@ pub async fn turn_on(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let found = state
-        .store
-        .read(op!(c => agents::two_step(c, id).await))
-        .await
-        .map_err(|e| PageError(e.into(), t))?;
-    let Some(sealed) = found.sealed_key.filter(|_| !found.on) else {
+    let (on, key) = key_of(&state, id).await.map_err(|p| PageError(p, t))?;
+    let Some(key) = key.filter(|_| !on) else {
         return Ok(Redirect::to("/me/two-step").into_response());
     };
-    let key = state
-        .key
-        .open(&sealed)
-        .map_err(|_| PageError(Problem::internal(), t))?;
-    let now = two_step::step_of(seva_store::now().micros() / 1_000_000);
-    let Some(step) = two_step::check(&key, &form.code, now) else {
+    let Some(step) = two_step::check(&key, &form.code, step_now()) else {
         let shown = setup(&agent, key);
         return Ok(two_step_page(&agent, shown, Some(t.s("two-step-wrong"))));
     };

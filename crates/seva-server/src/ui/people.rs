@@ -283,7 +283,7 @@ pub async fn create_team(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let private = !form.private.is_empty();
-    let actor = format!("agent:{}", agent.0.agent.id);
+    let actor = agent.0.actor();
     state
         .store
         .write(op!(c => teams::create(c, &form.name, private, &actor).await))
@@ -320,7 +320,7 @@ pub async fn member(
         "remove" => false,
         _ => return Err(PageError(Problem::not_found(), t)),
     };
-    let actor = format!("agent:{}", agent.0.agent.id);
+    let actor = agent.0.actor();
     state
         .store
         .write(op!(c => if add {

@@ -774,7 +774,7 @@ async fn save(
     };
     let address = filled(&form.address);
     let name = form.name.clone();
-    let actor = format!("agent:{}", agent.0.agent.id);
+    let actor = agent.0.actor();
     let saved = state
         .store
         .write(op!(c => {

@@ -1,7 +1,8 @@
 // Browser test of an agent's own account: they turn two-step verification on with an
 // authenticator app's code (computed here as an app would), see their recovery codes
 // once, log in with a code after the password, turn it off with a recovery code (or an
-// admin does, for a lost phone), and change their password with the current one.
+// admin does, for a lost phone), log out their other browsers, and change their password
+// with the current one.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
@@ -94,6 +95,26 @@ test("an agent turns on two-step verification, logs in with a code, and turns it
   const third = await browser.newPage();
   await logIn(third, base, "ravi@example.com", password);
   await third.close();
+  await page.close();
+});
+
+test("an agent sees where they are logged in and logs out everywhere else", async () => {
+  const elsewhere = await browser.newContext();
+  const other = await elsewhere.newPage();
+  await logIn(other, base, "ravi@example.com", password);
+  const page = await browser.newPage();
+  await logIn(page, base, "ravi@example.com", password);
+  await page.goto(base + "/settings");
+  const sessions = page.locator("#sessions li");
+  assert.ok((await sessions.count()) >= 2);
+  assert.equal(await page.locator("#sessions li", { hasText: "this browser" }).count(), 1);
+  assert.match(await sessions.first().textContent(), /Chrome · Linux · 127\.0\.0\.1/);
+  await page.getByRole("button", { name: "Log out everywhere else" }).click();
+  await page.waitForURL(/\/settings\?saved=1/);
+  assert.equal(await sessions.count(), 1);
+  await other.goto(base + "/inbox");
+  await other.waitForURL(/\/login$/);
+  await elsewhere.close();
   await page.close();
 });
 

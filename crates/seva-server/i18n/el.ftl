@@ -658,3 +658,7 @@ audit-when = Πότε
 audit-what = Τι
 audit-details = Λεπτομέρειες
 audit-older = Παλαιότερες αλλαγές
+sessions-title = Πού είστε συνδεδεμένοι
+sessions-since = από { $when }
+sessions-this = αυτός ο περιηγητής
+sessions-end-others = Αποσύνδεση από παντού αλλού

@@ -658,3 +658,7 @@ audit-when = When
 audit-what = What
 audit-details = Details
 audit-older = Older changes
+sessions-title = Where you are logged in
+sessions-since = since { $when }
+sessions-this = this browser
+sessions-end-others = Log out everywhere else

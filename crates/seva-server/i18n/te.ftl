@@ -658,3 +658,7 @@ audit-when = ఎప్పుడు
 audit-what = ఏమిటి
 audit-details = వివరాలు
 audit-older = పాత మార్పులు
+sessions-title = మీరు ఎక్కడ లాగిన్ అయి ఉన్నారు
+sessions-since = { $when } నుండి
+sessions-this = ఈ బ్రౌజర్
+sessions-end-others = మిగతా అన్ని చోట్ల నుండి లాగ్ అవుట్ అవ్వండి

@@ -658,3 +658,7 @@ audit-when = Kailan
 audit-what = Ano
 audit-details = Detalye
 audit-older = Mas lumang pagbabago
+sessions-title = Kung saan ka naka-log in
+sessions-since = mula { $when }
+sessions-this = ang browser na ito
+sessions-end-others = Mag-log out sa lahat ng iba pa

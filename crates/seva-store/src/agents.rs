@@ -264,19 +264,72 @@ pub struct Session {
     pub csrf: String,
 }
 
+/// Where a login came from: the browser's own description of itself (cut to 200
+/// characters) and the address it connected from.
+pub struct Device<'a> {
+    pub user_agent: &'a str,
+    pub ip: &'a str,
+}
+
 pub async fn create_session(
     conn: &mut dyn Conn,
     agent: AgentId,
     token_hash: &str,
     csrf: &str,
     expires_at: Timestamp,
+    device: Device<'_>,
 ) -> Result<()> {
+    let user_agent: String = device.user_agent.chars().take(200).collect();
     conn.execute(
-        "INSERT INTO sessions (token_hash, agent_id, csrf, created_at, expires_at) VALUES ($1, $2, $3, $4, $5)",
-        args![token_hash, agent.to_string(), csrf, crate::now().micros(), expires_at.micros()],
+        "INSERT INTO sessions (token_hash, agent_id, csrf, created_at, expires_at, user_agent, ip) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        args![
+            token_hash,
+            agent.to_string(),
+            csrf,
+            crate::now().micros(),
+            expires_at.micros(),
+            user_agent,
+            device.ip
+        ],
     )
     .await?;
     Ok(())
+}
+
+/// One of an agent's logins, as they see it under Settings.
+pub struct SessionLine {
+    pub created_at: Timestamp,
+    pub user_agent: String,
+    pub ip: String,
+    /// The one the agent is looking from.
+    pub current: bool,
+}
+
+/// An agent's logins that have not expired, newest first; `current_hash` marks the one
+/// they are using.
+pub async fn sessions_of(
+    conn: &mut dyn Conn,
+    id: AgentId,
+    current_hash: &str,
+) -> Result<Vec<SessionLine>> {
+    let rows = conn
+        .query(
+            "SELECT created_at, user_agent, ip, token_hash FROM sessions \
+             WHERE agent_id = $1 AND expires_at > $2 ORDER BY created_at DESC",
+            args![id.to_string(), crate::now().micros()],
+        )
+        .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(SessionLine {
+                created_at: Timestamp(r.int(0)?),
+                user_agent: r.text(1)?,
+                ip: r.text(2)?,
+                current: r.str(3)? == current_hash,
+            })
+        })
+        .collect()
 }
 
 pub async fn session(conn: &mut dyn Conn, token_hash: &str) -> Result<Option<Session>> {

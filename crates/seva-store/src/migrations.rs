@@ -56,6 +56,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0020_email_muted.sql"),
     ),
     (21, include_str!("../migrations/sqlite/0021_audit_log.sql")),
+    (
+        22,
+        include_str!("../migrations/sqlite/0022_session_devices.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -117,6 +121,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         21,
         include_str!("../migrations/postgres/0021_audit_log.sql"),
+    ),
+    (
+        22,
+        include_str!("../migrations/postgres/0022_session_devices.sql"),
     ),
 ];
 

@@ -1,7 +1,7 @@
 //! An agent's own account, through the real server's pages as a browser uses them: two-step
 //! verification (turned on with an authenticator app's code, asked for at every login,
-//! each code good once, recovery codes, turned off by an admin for a lost phone) and a
-//! password change that needs the current password.
+//! each code good once, recovery codes, turned off by an admin for a lost phone), a
+//! password change that needs the current password, and the list of where one is logged in.
 
 mod common;
 
@@ -70,6 +70,11 @@ impl Jar {
 
 /// Sends the login form; returns the answer's status and where it leads.
 fn log_in(seva: &Seva, jar: &mut Jar, password: &str) -> (u16, String) {
+    log_in_from(seva, jar, password, "ureq")
+}
+
+/// [`log_in`] from a browser that names itself `user_agent`.
+fn log_in_from(seva: &Seva, jar: &mut Jar, password: &str, user_agent: &str) -> (u16, String) {
     let agent = Seva::agent();
     let (cookie, csrf) = login_page(seva, &agent);
     jar.0.retain(|c| !c.starts_with("seva_login="));
@@ -77,6 +82,7 @@ fn log_in(seva: &Seva, jar: &mut Jar, password: &str) -> (u16, String) {
     let res = agent
         .post(&seva.url("/login"))
         .header("Cookie", jar.header())
+        .header("User-Agent", user_agent)
         .send_form([
             ("csrf", csrf.as_str()),
             ("email", "ravi@example.com"),
@@ -414,4 +420,65 @@ fn a_password_is_changed_only_with_the_current_one_and_other_sessions_end() {
         ],
     );
     assert_eq!(status, 429);
+}
+
+#[test]
+fn an_agent_sees_where_they_are_logged_in_and_logs_out_everywhere_else() {
+    let seva = Seva::start();
+    seva.user("ravi@example.com", "agent", PASSWORD);
+    let (mut laptop, mut phone) = (Jar::default(), Jar::default());
+    let firefox = "Mozilla/5.0 (X11; Linux x86_64; rv:140.0) Gecko/20100101 Firefox/140.0";
+    let android = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36";
+    log_in_from(&seva, &mut laptop, PASSWORD, firefox);
+    log_in_from(&seva, &mut phone, PASSWORD, android);
+    let (_, html, csrf) = page(&seva, &laptop, "/settings");
+    let list = html
+        .split("id=\"sessions\"")
+        .nth(1)
+        .unwrap()
+        .split("</ul>")
+        .next()
+        .unwrap();
+    let lines: Vec<&str> = list.split("<li>").skip(1).collect();
+    assert_eq!(lines.len(), 2, "{list}");
+    let mine = lines
+        .iter()
+        .find(|l| l.contains("Firefox · Linux"))
+        .expect(list);
+    assert!(
+        mine.contains("this browser") && mine.contains("127.0.0.1"),
+        "{mine}"
+    );
+    let other = lines
+        .iter()
+        .find(|l| l.contains("Chrome · Android"))
+        .expect(list);
+    assert!(!other.contains("this browser"), "{other}");
+
+    let (status, _, _) = post(&seva, &laptop, "/me/sessions/others", &[("csrf", &csrf)]);
+    assert_eq!(status, 303);
+    assert_eq!(
+        page(&seva, &phone, "/inbox").0,
+        303,
+        "the phone is logged out"
+    );
+    let (status, html, _) = page(&seva, &laptop, "/settings");
+    assert_eq!(status, 200, "this browser stays");
+    let list = html
+        .split("id=\"sessions\"")
+        .nth(1)
+        .unwrap()
+        .split("</ul>")
+        .next()
+        .unwrap();
+    assert_eq!(list.matches("<li>").count(), 1, "{list}");
+    assert!(
+        !html.contains("/me/sessions/others"),
+        "nothing else to log out of"
+    );
+    // Without the page's token the form does nothing.
+    log_in_from(&seva, &mut phone, PASSWORD, android);
+    let (status, _, _) = post(&seva, &laptop, "/me/sessions/others", &[("csrf", "forged")]);
+    assert_eq!(status, 403);
+    assert_eq!(page(&seva, &phone, "/inbox").0, 200);
 }

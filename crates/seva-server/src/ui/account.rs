@@ -136,7 +136,7 @@ pub async fn check_code(
         failed(&state, addr, keys);
         return Ok(code_form(&headers, &state, Some(t.s("two-step-wrong"))));
     }
-    let mut answer = super::session::start_session(&state, &agent, t).await;
+    let mut answer = super::session::start_session(&state, &agent, t, &headers, addr).await;
     let gone = format!("{STEP_COOKIE}=; Path=/login; HttpOnly; SameSite=Strict; Max-Age=0");
     if let Ok(v) = HeaderValue::from_str(&gone) {
         answer.headers_mut().append(header::SET_COOKIE, v);

@@ -43,6 +43,7 @@ pub fn router() -> Router<Shared> {
             "/login/code",
             get(account::code_page).post(account::check_code),
         )
+        .route("/me/sessions/others", post(session::end_other_sessions))
         .route("/me/two-step", get(account::page))
         .route("/me/two-step/start", post(account::start))
         .route("/me/two-step/on", post(account::turn_on))

@@ -180,20 +180,35 @@ pub async fn login(
         // The password was right; the code from the agent's app comes next.
         return super::account::ask_for_code(&state, agent.id);
     }
-    start_session(&state, &agent, t).await
+    start_session(&state, &agent, t, &headers, addr).await
 }
 
-/// Logs the browser in as `agent`: a new session, its cookie, and on to the inbox (or to
-/// choosing a password, when theirs was for one use).
-pub(super) async fn start_session(state: &Shared, agent: &agents::Agent, t: Tr) -> Response {
+/// Logs the browser in as `agent`: a new session (with where it came from), its cookie,
+/// and on to the inbox (or to choosing a password, when theirs was for one use).
+pub(super) async fn start_session(
+    state: &Shared,
+    agent: &agents::Agent,
+    t: Tr,
+    headers: &HeaderMap,
+    addr: std::net::SocketAddr,
+) -> Response {
     let token = auth::new_secret();
     let csrf = auth::new_secret();
     let hash = sha256_hex(token.as_bytes());
     let expires = seva_store::now().plus_seconds(SESSION_SECONDS);
     let id = agent.id;
+    let user_agent = headers
+        .get(header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let ip = addr.ip().to_string();
     if let Err(e) = state
         .store
-        .write(op!(c => agents::create_session(c, id, &hash, &csrf, expires).await))
+        .write(op!(c => {
+            let device = agents::Device { user_agent: &user_agent, ip: &ip };
+            agents::create_session(c, id, &hash, &csrf, expires, device).await
+        }))
         .await
     {
         return PageError(e.into(), t).into_response();
@@ -404,4 +419,24 @@ pub async fn set_password(
         "/settings?saved=1"
     })
     .into_response())
+}
+
+/// Logs the agent out of every browser but this one.
+pub async fn end_other_sessions(
+    State(state): State<Shared>,
+    agent: Agent,
+    headers: HeaderMap,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let id = agent.0.agent.id;
+    let keep = auth::cookie(&headers, SESSION_COOKIE)
+        .map(|token| sha256_hex(token.as_bytes()))
+        .unwrap_or_default();
+    state
+        .store
+        .write(op!(c => agents::end_other_sessions(c, id, &keep).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
+    Ok(Redirect::to("/settings?saved=1#account-h").into_response())
 }

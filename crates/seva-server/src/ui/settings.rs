@@ -43,6 +43,9 @@ struct SettingsPage {
     email_groups: Vec<(&'static str, String, bool)>,
     /// Whether they log in with a code after the password.
     two_step: bool,
+    /// Where they are logged in: since when, the browser, the address, whether it is this
+    /// one.
+    sessions: Vec<(String, String, String, bool)>,
 }
 
 #[derive(Deserialize)]
@@ -53,11 +56,15 @@ pub struct SavedQuery {
 pub async fn page(
     State(state): State<Shared>,
     agent: Agent,
+    headers: axum::http::HeaderMap,
     axum::extract::Query(q): axum::extract::Query<SavedQuery>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let (signature, inboxes, routing, email_notifications, mailed) = state
+    let current = crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE)
+        .map(|token| crate::auth::sha256_hex(token.as_bytes()))
+        .unwrap_or_default();
+    let (signature, inboxes, routing, email_notifications, mailed, sessions) = state
         .store
         .read(op!(c => Ok((
             agents::signature(c, id).await?,
@@ -65,6 +72,7 @@ pub async fn page(
             seva_store::routing::agent(c, id).await?,
             agents::email_notifications(c, id).await?,
             agents::email_groups(c, id).await?,
+            agents::sessions_of(c, id, &current).await?,
         ))))
         .await
         .map_err(|e| PageError(e.into(), t))?;
@@ -94,7 +102,50 @@ pub async fn page(
             .map(|g| (*g, t.word("notify-group", g), mailed.contains(g)))
             .collect(),
         two_step: agent.0.agent.two_step,
+        sessions: sessions
+            .into_iter()
+            .map(|s| {
+                let device = device_name(&s.user_agent);
+                (super::short_time(s.created_at), device, s.ip, s.current)
+            })
+            .collect(),
     }))
+}
+
+/// A browser's description of itself, shortened to the browser and the system it runs on
+/// ("Firefox · Windows"); what it does not name is left out.
+pub(super) fn device_name(user_agent: &str) -> String {
+    let has = |word: &str| user_agent.contains(word);
+    let browser = if has("Firefox/") {
+        "Firefox"
+    } else if has("Edg/") {
+        "Edge"
+    } else if has("Chrome/") || has("Chromium/") {
+        "Chrome"
+    } else if has("Safari/") {
+        "Safari"
+    } else {
+        ""
+    };
+    let system = if has("Android") {
+        "Android"
+    } else if has("iPhone") || has("iPad") {
+        "iOS"
+    } else if has("Windows") {
+        "Windows"
+    } else if has("Mac OS X") {
+        "macOS"
+    } else if has("Linux") || has("X11") {
+        "Linux"
+    } else {
+        ""
+    };
+    match (browser, system) {
+        ("", "") => user_agent.chars().take(40).collect(),
+        (b, "") => b.to_string(),
+        ("", s) => s.to_string(),
+        (b, s) => format!("{b} · {s}"),
+    }
 }
 
 /// Turns the mail of unread notifications on or off, and chooses what it is about (the
@@ -792,4 +843,32 @@ async fn save(
         .await
         .map_err(fail)?;
     Ok(Redirect::to(&format!("/settings/inboxes/{}?saved=1", saved.id)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::device_name;
+
+    #[test]
+    fn a_browser_is_named_by_its_name_and_system() {
+        let cases = [
+            (
+                "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0.0.0 Safari/537.36 Edg/131.0.0.0",
+                "Edge · Windows",
+            ),
+            (
+                "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
+                "Safari · macOS",
+            ),
+            (
+                "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Mobile/15E148 Safari/604.1",
+                "Safari · iOS",
+            ),
+            ("curl/8.5.0", "curl/8.5.0"),
+            ("", ""),
+        ];
+        for (ua, name) in cases {
+            assert_eq!(device_name(ua), name, "{ua}");
+        }
+    }
 }

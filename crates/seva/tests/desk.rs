@@ -814,6 +814,15 @@ fn the_command_line_manages_users_teams_and_tokens() {
     assert_eq!(status, 200);
     assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/api/v1/conversations"]["post"].is_object());
+    for path in [
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}/revoke",
+        "/api/v1/audit",
+        "/api/v1/agents/{id}/two-step",
+    ] {
+        assert!(spec["paths"][path].is_object(), "{path} is described");
+    }
+    assert!(spec["components"]["schemas"]["TokenIssued"].is_object());
     let (status, _) = seva.api("GET", "/healthz", None);
     assert_eq!(status, 200);
     let (status, _) = seva.api("GET", "/readyz", None);

@@ -662,3 +662,4 @@ sessions-title = Where you are logged in
 sessions-since = since { $when }
 sessions-this = this browser
 sessions-end-others = Log out everywhere else
+two-step-required = This desk requires two-step verification of you: set it up to go on. Only an admin can turn it off for you, if you lose your phone.

@@ -662,3 +662,4 @@ sessions-title = Kung saan ka naka-log in
 sessions-since = mula { $when }
 sessions-this = ang browser na ito
 sessions-end-others = Mag-log out sa lahat ng iba pa
+two-step-required = Hinihingi ng desk na ito ang two-step verification mo: i-set up ito para makapagpatuloy. Admin lang ang makakapag-off nito para sa iyo kapag nawala ang telepono mo.

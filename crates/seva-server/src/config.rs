@@ -40,6 +40,9 @@ pub struct Config {
     /// Days a conversation stays solved before it is closed (default 14, as long as an
     /// email reply may reopen it); 0 never closes one.
     pub close_solved_after_days: u64,
+    /// Who must log in with two-step verification: nobody (each agent chooses), admins, or
+    /// everyone. An agent it applies to who has not set it up is sent to set it up first.
+    pub require_two_step: TwoStepRule,
     /// Lets an admin move this server's clock through the API (for tests of timers only).
     pub test_clock: bool,
     /// The server key as 64 hex characters, when not in `secret.key` in the data folder.
@@ -68,6 +71,7 @@ impl Config {
             imap_rescan_seconds: 30,
             notify_email_after_seconds: 120,
             close_solved_after_days: 14,
+            require_two_step: TwoStepRule::Nobody,
             test_clock: false,
         }
     }
@@ -78,5 +82,39 @@ impl Config {
 
     pub fn attachments_dir(&self) -> PathBuf {
         self.data_dir.join("attachments")
+    }
+}
+
+/// Whom two-step verification is required of (`require_two_step` in the config file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TwoStepRule {
+    Nobody,
+    Admins,
+    Everyone,
+}
+
+impl TwoStepRule {
+    /// Whether an agent of this role must have it on.
+    pub fn applies_to(self, role: seva_core::agent::Role) -> bool {
+        match self {
+            TwoStepRule::Nobody => false,
+            TwoStepRule::Admins => role == seva_core::agent::Role::Admin,
+            TwoStepRule::Everyone => true,
+        }
+    }
+}
+
+impl std::str::FromStr for TwoStepRule {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim() {
+            "nobody" | "none" | "" => Ok(TwoStepRule::Nobody),
+            "admins" => Ok(TwoStepRule::Admins),
+            "everyone" => Ok(TwoStepRule::Everyone),
+            other => Err(format!(
+                "require_two_step: {other:?} is not nobody, admins or everyone"
+            )),
+        }
     }
 }

@@ -197,6 +197,7 @@ struct FileConfig {
     imap_rescan_seconds: Option<u64>,
     notify_email_after_seconds: Option<u64>,
     close_solved_after_days: Option<u64>,
+    require_two_step: Option<String>,
     test_clock: Option<bool>,
 }
 
@@ -264,6 +265,9 @@ impl Cli {
         }
         if let Some(days) = file.close_solved_after_days {
             config.close_solved_after_days = days;
+        }
+        if let Some(rule) = file.require_two_step {
+            config.require_two_step = rule.parse().map_err(anyhow::Error::msg)?;
         }
         if let Some(mb) = file.smtp_max_mb {
             config.smtp_max_bytes = mb * 1024 * 1024;

@@ -482,3 +482,76 @@ fn an_agent_sees_where_they_are_logged_in_and_logs_out_everywhere_else() {
     assert_eq!(status, 403);
     assert_eq!(page(&seva, &phone, "/inbox").0, 200);
 }
+
+#[test]
+fn a_desk_that_requires_two_step_verification_of_admins_sends_them_to_set_it_up_first() {
+    let seva = Seva::start_with("require_two_step = \"admins\"\n");
+    seva.user("ravi@example.com", "admin", PASSWORD);
+    seva.user("gopal@example.com", "agent", PASSWORD);
+    // An agent is not concerned.
+    let agent = Seva::agent();
+    let (cookie, csrf) = login_page(&seva, &agent);
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "gopal@example.com"),
+            ("password", PASSWORD),
+        ])
+        .unwrap();
+    let gopal = Jar(vec![common::set_cookie(&res)]);
+    assert_eq!(page(&seva, &gopal, "/inbox").0, 200);
+
+    // An admin without it is sent to set it up, from every page but that one and logging
+    // out; the API (tokens) is not concerned.
+    let mut ravi = Jar::default();
+    assert_eq!(log_in(&seva, &mut ravi, PASSWORD), (303, "/inbox".into()));
+    for path in ["/inbox", "/settings", "/settings/people"] {
+        let res = Seva::agent()
+            .get(&seva.url(path))
+            .header("Cookie", ravi.header())
+            .call()
+            .unwrap();
+        assert_eq!(location(&res), "/me/two-step", "{path}");
+    }
+    let (status, html, csrf) = page(&seva, &ravi, "/me/two-step");
+    assert_eq!(status, 200);
+    assert!(
+        html.contains("requires two-step verification of you"),
+        "{html}"
+    );
+    let token = seva.cli(&["token", "create", "--user", "ravi@example.com"]);
+    assert_eq!(seva.api_as(token.trim(), "GET", "/api/v1/me", None).0, 200);
+
+    // Set up, the desk opens; it cannot be turned off while required.
+    let (_, _, setup) = post(&seva, &ravi, "/me/two-step/start", &[("csrf", &csrf)]);
+    let key: String = setup
+        .split("id=\"two-step-key\">")
+        .nth(1)
+        .unwrap()
+        .split('<')
+        .next()
+        .unwrap()
+        .replace(' ', "");
+    let code = totp(&key, now());
+    let (status, _, _) = post(
+        &seva,
+        &ravi,
+        "/me/two-step/on",
+        &[("csrf", &csrf), ("code", &code)],
+    );
+    assert_eq!(status, 200);
+    assert_eq!(page(&seva, &ravi, "/inbox").0, 200);
+    let next = totp(&key, now() + 30);
+    let (status, _, body) = post(
+        &seva,
+        &ravi,
+        "/me/two-step/off",
+        &[("csrf", &csrf), ("code", &next)],
+    );
+    assert_eq!(status, 422);
+    assert!(body.contains("requires two-step verification"), "{body}");
+    let (_, me) = seva.api_as(token.trim(), "GET", "/api/v1/me", None);
+    assert_eq!(me["two_step"], true, "still on");
+}

@@ -216,9 +216,11 @@ struct TwoStepPage {
     csrf: String,
     shown: Shown,
     error: Option<String>,
+    /// The desk requires it of this agent: it cannot be turned off.
+    required: bool,
 }
 
-fn two_step_page(agent: &Agent, shown: Shown, error: Option<String>) -> Response {
+fn two_step_page(state: &Shared, agent: &Agent, shown: Shown, error: Option<String>) -> Response {
     // A page with a key or recovery codes is kept by no cache.
     let secret = matches!(shown, Shown::Setup { .. } | Shown::Codes(_));
     let status = if error.is_some() {
@@ -233,6 +235,7 @@ fn two_step_page(agent: &Agent, shown: Shown, error: Option<String>) -> Response
         csrf: agent.0.csrf().to_string(),
         shown,
         error,
+        required: state.config.require_two_step.applies_to(agent.0.agent.role),
     });
     if secret {
         (status, [(header::CACHE_CONTROL, "no-store")], page).into_response()
@@ -259,7 +262,7 @@ async fn current(state: &Shared, agent: &Agent) -> Result<Shown, PageError> {
 
 pub async fn page(State(state): State<Shared>, agent: Agent) -> Result<Response, PageError> {
     let shown = current(&state, &agent).await?;
-    Ok(two_step_page(&agent, shown, None))
+    Ok(two_step_page(&state, &agent, shown, None))
 }
 
 fn setup(agent: &Agent, key: String) -> Shown {
@@ -285,7 +288,7 @@ pub async fn start(
         .write(op!(c => agents::offer_two_step(c, id, &sealed).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    Ok(two_step_page(&agent, setup(&agent, key), None))
+    Ok(two_step_page(&state, &agent, setup(&agent, key), None))
 }
 
 #[derive(Deserialize)]
@@ -310,7 +313,12 @@ pub async fn turn_on(
     };
     let Some(step) = two_step::check(&key, &form.code, step_now()) else {
         let shown = setup(&agent, key);
-        return Ok(two_step_page(&agent, shown, Some(t.s("two-step-wrong"))));
+        return Ok(two_step_page(
+            &state,
+            &agent,
+            shown,
+            Some(t.s("two-step-wrong")),
+        ));
     };
     let codes = two_step::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| two_step::recovery_hash(c)).collect();
@@ -319,7 +327,7 @@ pub async fn turn_on(
         .write(op!(c => agents::turn_on_two_step(c, id, step, &hashes).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
-    Ok(two_step_page(&agent, Shown::Codes(codes), None))
+    Ok(two_step_page(&state, &agent, Shown::Codes(codes), None))
 }
 
 /// Turns two-step verification off, with a code from the app or a recovery code (counted as
@@ -333,6 +341,15 @@ pub async fn turn_off(
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
     let id = agent.0.agent.id;
+    if state.config.require_two_step.applies_to(agent.0.agent.role) {
+        let shown = current(&state, &agent).await?;
+        return Ok(two_step_page(
+            &state,
+            &agent,
+            shown,
+            Some(t.s("two-step-required")),
+        ));
+    }
     let keys = failure_keys(addr, &agent.0.agent.email);
     not_limited(&state, &keys, t)?;
     if !take_code(&state, id, &form.code)
@@ -341,7 +358,12 @@ pub async fn turn_off(
     {
         failed(&state, addr, keys);
         let shown = current(&state, &agent).await?;
-        return Ok(two_step_page(&agent, shown, Some(t.s("two-step-wrong"))));
+        return Ok(two_step_page(
+            &state,
+            &agent,
+            shown,
+            Some(t.s("two-step-wrong")),
+        ));
     }
     let actor = format!("agent:{id}");
     state

@@ -243,6 +243,17 @@ impl FromRequestParts<Shared> for Agent {
             {
                 Err(Redirect::to("/me/password").into_response())
             }
+            // Where the desk requires two-step verification, it is set up before anything
+            // else is done.
+            Ok(Some(caller))
+                if !caller.agent.two_step
+                    && matches!(caller.via, crate::auth::Via::Session { .. })
+                    && state.config.require_two_step.applies_to(caller.agent.role)
+                    && !parts.uri.path().starts_with("/me/two-step")
+                    && parts.uri.path() != "/logout" =>
+            {
+                Err(Redirect::to("/me/two-step").into_response())
+            }
             Ok(Some(caller)) if matches!(caller.via, crate::auth::Via::Session { .. }) => {
                 Ok(Agent(caller))
             }

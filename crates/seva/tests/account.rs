@@ -554,4 +554,40 @@ fn a_desk_that_requires_two_step_verification_of_admins_sends_them_to_set_it_up_
     assert!(body.contains("requires two-step verification"), "{body}");
     let (_, me) = seva.api_as(token.trim(), "GET", "/api/v1/me", None);
     assert_eq!(me["two_step"], true, "still on");
+
+    // A new admin with a one-time password chooses their own first, then sets it up.
+    let (_, made) = seva.api_as(
+        token.trim(),
+        "POST",
+        "/api/v1/agents",
+        Some(json!({"email": "nina@example.com", "name": "Nina", "role": "admin"})),
+    );
+    let once = made["one_time_password"].as_str().unwrap().to_string();
+    let agent = Seva::agent();
+    let (cookie, csrf) = login_page(&seva, &agent);
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "nina@example.com"),
+            ("password", once.as_str()),
+        ])
+        .unwrap();
+    assert_eq!(location(&res), "/me/password");
+    let nina = Jar(vec![common::set_cookie(&res)]);
+    let (status, _, csrf) = page(&seva, &nina, "/me/password");
+    assert_eq!(status, 200, "no loop between the two");
+    let new = [
+        ("csrf", csrf.as_str()),
+        ("password", "nina's own password"),
+        ("again", "nina's own password"),
+    ];
+    assert_eq!(post(&seva, &nina, "/me/password", &new).0, 303);
+    let res = Seva::agent()
+        .get(&seva.url("/inbox"))
+        .header("Cookie", nina.header())
+        .call()
+        .unwrap();
+    assert_eq!(location(&res), "/me/two-step");
 }

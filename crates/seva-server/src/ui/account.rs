@@ -1,7 +1,8 @@
 //! Two-step verification in the browser: an agent turns it on (a key for their
 //! authenticator app, shown as a QR code, confirmed by a first code, then ten recovery
 //! codes shown once) or off; the login asks for a code after the password; an admin turns
-//! it off for an agent who lost their phone.
+//! it off for an agent who lost their phone. Where the desk requires it (`require_two_step`),
+//! the pages send an agent who has not set it up here first (`super::Agent`).
 
 use axum::Form;
 use axum::extract::{ConnectInfo, State};

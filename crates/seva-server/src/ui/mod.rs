@@ -244,9 +244,10 @@ impl FromRequestParts<Shared> for Agent {
                 Err(Redirect::to("/me/password").into_response())
             }
             // Where the desk requires two-step verification, it is set up before anything
-            // else is done.
+            // else is done (after a one-time password is changed).
             Ok(Some(caller))
                 if !caller.agent.two_step
+                    && !caller.agent.must_change_password
                     && matches!(caller.via, crate::auth::Via::Session { .. })
                     && state.config.require_two_step.applies_to(caller.agent.role)
                     && !parts.uri.path().starts_with("/me/two-step")

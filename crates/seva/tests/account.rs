@@ -38,6 +38,15 @@ fn totp(key: &str, unix: i64) -> String {
     format!("{v:06}")
 }
 
+/// The authenticator key a setup page shows, without its spaces.
+fn key_in(html: &str) -> String {
+    let after = html
+        .split("id=\"two-step-key\">")
+        .nth(1)
+        .expect("a setup page");
+    after.split('<').next().unwrap().replace(' ', "")
+}
+
 fn now() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -177,14 +186,7 @@ fn two_step_verification_asks_for_a_code_after_the_password_and_each_code_works_
     let (status, cache, html2) = post(&seva, &jar, "/me/two-step/start", &[("csrf", &csrf)]);
     assert_eq!((status, cache.as_str()), (200, "no-store"), "{html}");
     assert!(html2.contains("<svg"));
-    let key: String = html2
-        .split("id=\"two-step-key\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .replace(' ', "");
+    let key = key_in(&html2);
     assert_eq!(key.len(), 32);
     // Nothing is asked for until the app has given a right code.
     let mut other = Jar::default();
@@ -526,14 +528,7 @@ fn a_desk_that_requires_two_step_verification_of_admins_sends_them_to_set_it_up_
 
     // Set up, the desk opens; it cannot be turned off while required.
     let (_, _, setup) = post(&seva, &ravi, "/me/two-step/start", &[("csrf", &csrf)]);
-    let key: String = setup
-        .split("id=\"two-step-key\">")
-        .nth(1)
-        .unwrap()
-        .split('<')
-        .next()
-        .unwrap()
-        .replace(' ', "");
+    let key = key_in(&setup);
     let code = totp(&key, now());
     let (status, _, _) = post(
         &seva,

@@ -225,6 +225,13 @@ pub(super) async fn start_session(
     ([(header::SET_COOKIE, cookie)], Redirect::to(next)).into_response()
 }
 
+/// The hash of the browser's session token, as sessions are stored (empty without one).
+pub(super) fn session_hash(headers: &HeaderMap) -> String {
+    auth::cookie(headers, SESSION_COOKIE)
+        .map(|token| sha256_hex(token.as_bytes()))
+        .unwrap_or_default()
+}
+
 /// What failed logins are counted under: the address they came from and the account.
 pub(super) fn failure_keys(addr: std::net::SocketAddr, email: &str) -> [String; 2] {
     [format!("ip:{}", addr.ip()), format!("account:{email}")]
@@ -402,9 +409,7 @@ pub async fn set_password(
         .map_err(|_| PageError(Problem::internal(), t))?
         .map_err(|p| PageError(p, t))?;
     let id = agent.0.agent.id;
-    let keep = auth::cookie(&headers, SESSION_COOKIE)
-        .map(|token| sha256_hex(token.as_bytes()))
-        .unwrap_or_default();
+    let keep = session_hash(&headers);
     state
         .store
         .write(op!(c => {
@@ -430,9 +435,7 @@ pub async fn end_other_sessions(
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let id = agent.0.agent.id;
-    let keep = auth::cookie(&headers, SESSION_COOKIE)
-        .map(|token| sha256_hex(token.as_bytes()))
-        .unwrap_or_default();
+    let keep = session_hash(&headers);
     state
         .store
         .write(op!(c => agents::end_other_sessions(c, id, &keep).await))

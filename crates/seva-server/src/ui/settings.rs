@@ -61,9 +61,7 @@ pub async fn page(
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;
-    let current = crate::auth::cookie(&headers, crate::auth::SESSION_COOKIE)
-        .map(|token| crate::auth::sha256_hex(token.as_bytes()))
-        .unwrap_or_default();
+    let current = super::session::session_hash(&headers);
     let (signature, inboxes, routing, email_notifications, mailed, sessions) = state
         .store
         .read(op!(c => Ok((

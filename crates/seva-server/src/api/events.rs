@@ -126,11 +126,10 @@ pub(crate) async fn audit_page(state: &Shared, q: AuditQuery) -> Result<AuditPag
     }
     let area = q.area.filter(|a| !a.is_empty());
     let actor = q.actor.filter(|a| !a.is_empty());
-    let data = state
+    let mut data = state
         .store
         .read(op!(c => events::audit(c, q.before, area.as_deref(), actor.as_deref(), limit + 1).await))
         .await?;
-    let mut data = data;
     let more = data.len() as i64 > limit;
     data.truncate(limit as usize);
     let next_before = more.then(|| data.last().map(|e| e.seq)).flatten();

@@ -118,8 +118,7 @@ pub(crate) async fn issue(
             Ok(Ok(token))
         }))
         .await?;
-    // Cached token checks must not outlive a change of tokens.
-    state.tokens.clear();
+    // No cached check can be of a token just made: the cache is left as it is.
     Ok(match made {
         Ok(token) => Issued::New(TokenIssued { token, secret }),
         Err(replay) => Issued::Again(replay),

@@ -12,7 +12,7 @@ pub mod language;
 use std::collections::HashSet;
 use std::path::Path;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
 
 use tantivy::collector::TopDocs;
 use tantivy::directory::MmapDirectory;
@@ -208,6 +208,9 @@ pub struct SearchIndex {
     fresh: bool,
     /// The checkpoint of the commit searches see ([`NO_CHECKPOINT`] before the first).
     visible: AtomicI64,
+    /// Set by [`SearchIndex::erase`]: the next commit also rewrites the segments that hold
+    /// deleted documents.
+    purge_due: AtomicBool,
 }
 
 const NO_CHECKPOINT: i64 = i64::MIN;
@@ -250,6 +253,7 @@ impl SearchIndex {
             f,
             fresh,
             visible: AtomicI64::new(committed.unwrap_or(NO_CHECKPOINT)),
+            purge_due: AtomicBool::new(false),
         })
     }
 
@@ -371,6 +375,42 @@ impl SearchIndex {
     pub fn delete(&self, id: &str) {
         self.writer()
             .delete_term(Term::from_field_text(self.f.id, id));
+    }
+
+    /// Deletes a document whose text must not outlive it (a customer's erasure): a deleted
+    /// document's words stay in its segment's files until a merge rewrites them, so the
+    /// next [`Self::purge_if_due`] rewrites every segment holding deleted documents.
+    pub fn erase(&self, id: &str) {
+        self.delete(id);
+        self.purge_due.store(true, Ordering::Relaxed);
+    }
+
+    /// After a commit that followed [`Self::erase`]: rewrites the committed segments that
+    /// hold deleted documents, without them, and tantivy removes the old segments' files.
+    /// Should that fail (a segment already being merged), the next call tries again.
+    pub fn purge_if_due(&self) -> Result<()> {
+        if !self.purge_due.swap(false, Ordering::Relaxed) {
+            return Ok(());
+        }
+        let purged = self.purge();
+        if purged.is_err() {
+            self.purge_due.store(true, Ordering::Relaxed);
+        }
+        purged
+    }
+
+    fn purge(&self) -> Result<()> {
+        let segments: Vec<_> = self
+            .index
+            .searchable_segment_metas()?
+            .iter()
+            .filter(|m| m.has_deletes())
+            .map(|m| m.id())
+            .collect();
+        if !segments.is_empty() {
+            self.writer().merge(&segments).wait()?;
+        }
+        Ok(())
     }
 
     /// Forgets every document (before a rebuild).

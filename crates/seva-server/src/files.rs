@@ -37,7 +37,44 @@ pub fn store(
         content_type: clean_content_type(content_type),
         size: bytes.len() as i64,
         sha256: sha,
+        path,
     })
+}
+
+/// Removes the files an erasure freed (the job [`seva_store::privacy::SWEEP_FILES`]) that
+/// no attachment or message uses any more. Each check and removal runs on the database's
+/// writer, between two commits, so that it cannot slip between the check an attachment's
+/// insert makes that its file is on disk and that insert's commit.
+pub async fn sweep(state: &crate::Shared, job: &seva_store::jobs::Job) -> Result<(), String> {
+    let hashes: Vec<String> = job
+        .payload
+        .get("sha256")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .ok_or("the job names no files")?;
+    let dir = state.config.attachments_dir();
+    for sha in hashes {
+        // Only a name this server could have made: the hash is a path's parts.
+        if sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return Err(format!("{sha:?} is not a file's SHA-256"));
+        }
+        let path = path_for(&dir, &sha);
+        state
+            .store
+            .write(seva_store::op!(c => {
+                if seva_store::attachments::file_used(c, &sha).await? {
+                    return Ok(());
+                }
+                match std::fs::remove_file(&path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(seva_store::Error::Backend(format!("cannot remove {}: {e}", path.display())))
+                    }
+                    _ => Ok(()),
+                }
+            }))
+            .await
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
 }
 
 /// A name safe to show and to offer for download: no folders, no control characters.

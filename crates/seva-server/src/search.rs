@@ -154,6 +154,8 @@ struct Work {
     /// Messages that may be in it already, to be replaced.
     moved: BTreeSet<MessageId>,
     conversations: BTreeSet<ConversationId>,
+    /// Messages of an erased customer, to be deleted after everything else is put.
+    erased: Vec<String>,
 }
 
 impl Work {
@@ -181,6 +183,15 @@ impl Work {
                         self.messages.insert(m);
                     }
                 }
+            }
+            "contact.erased" => {
+                let ids = e.data.get("messages").and_then(|v| v.as_array());
+                self.erased.extend(
+                    ids.into_iter()
+                        .flatten()
+                        .filter_map(|v| v.as_str())
+                        .map(str::to_string),
+                );
             }
             "conversation.merged" | "conversation.split" | "conversation.subject" => {
                 self.conversations.extend(e.conversation_id);
@@ -256,6 +267,9 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
                     index
                         .commit(applied.unwrap_or(cursor))
                         .map_err(|e| e.to_string())?;
+                    if let Err(e) = index.purge_if_due() {
+                        tracing::warn!(error = %e, "search index: erased messages stay in its files until the next commit");
+                    }
                 }
                 Ok((applied, commit))
             });
@@ -448,6 +462,9 @@ async fn apply(
         metrics
             .search_messages_from_store
             .fetch_add(found.len() as u64, Ordering::Relaxed);
+    }
+    for id in &work.erased {
+        index.erase(id);
     }
     Ok(Some(last))
 }

@@ -151,6 +151,7 @@ async fn run_one(state: &Shared, job: Job) {
         seva_store::bot::ANSWER => crate::bot::answer(state, &job).await,
         crate::mail::chat::EMAIL_UNREAD => crate::mail::chat::email_unread(state, &job).await,
         seva_store::notifications::EMAIL => crate::mail::notify::email(state, &job).await,
+        seva_store::privacy::SWEEP_FILES => crate::files::sweep(state, &job).await,
         other => Err(format!("no worker knows jobs of kind {other:?}")),
     };
     match outcome {

@@ -15,13 +15,25 @@ pub struct StoredFile {
     pub content_type: String,
     pub size: i64,
     pub sha256: String,
+    /// Where the bytes are.
+    pub path: std::path::PathBuf,
 }
 
+/// Links a stored file to a message. The file must still be on disk: an erasure's sweep
+/// ([`crate::privacy::SWEEP_FILES`]) removes a file no attachment uses, on the writer, so
+/// the same bytes stored again just before it are found missing here and the request is
+/// refused (and sent again by its sender) rather than pointing at nothing.
 pub async fn insert(
     conn: &mut dyn Conn,
     message: MessageId,
     file: &StoredFile,
 ) -> Result<AttachmentId> {
+    if !file.path.exists() {
+        return Err(Error::Backend(format!(
+            "the file {:?} was removed while it was being stored; send it again",
+            file.filename
+        )));
+    }
     let id = AttachmentId::new();
     conn.execute(
         "INSERT INTO attachments (id, message_id, filename, content_type, size, sha256, created_at) \
@@ -101,4 +113,17 @@ pub async fn get(
         .await?
         .ok_or(Error::NotFound)?;
     Ok((r.parse(0)?, decode(&r, 1)?, Timestamp(r.int(6)?)))
+}
+
+/// Whether any attachment, or any message as its original email, uses the file with
+/// these bytes.
+pub async fn file_used(conn: &mut dyn Conn, sha256: &str) -> Result<bool> {
+    let row = conn
+        .query_one(
+            "SELECT CASE WHEN EXISTS (SELECT 1 FROM attachments WHERE sha256 = $1) \
+             OR EXISTS (SELECT 1 FROM messages WHERE source_sha256 = $1) THEN 1 ELSE 0 END",
+            args![sha256],
+        )
+        .await?;
+    row.bool(0)
 }

@@ -27,6 +27,7 @@ pub mod notifications;
 pub mod organizations;
 pub mod page_cache;
 mod postgres;
+pub mod privacy;
 pub mod routing;
 pub mod rules;
 pub mod sla;

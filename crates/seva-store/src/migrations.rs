@@ -60,6 +60,7 @@ const SQLITE: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/sqlite/0022_session_devices.sql"),
     ),
+    (23, include_str!("../migrations/sqlite/0023_erasure.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -126,6 +127,7 @@ const POSTGRES: &[(i64, &str)] = &[
         22,
         include_str!("../migrations/postgres/0022_session_devices.sql"),
     ),
+    (23, include_str!("../migrations/postgres/0023_erasure.sql")),
 ];
 
 /// The migration that adds `contacts.name_key`, which SQL cannot fill: the runner folds

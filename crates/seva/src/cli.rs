@@ -63,6 +63,9 @@ pub enum Command {
     /// Manage API tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// A customer's data, for their privacy requests (a copy, or its erasure).
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// Copy the SQLite database and attachments, consistently, while Seva runs.
     Backup {
         /// A new, empty folder for the copy.
@@ -171,6 +174,22 @@ pub enum TokenCommand {
     List,
     /// Revoke a token by its id (from `token list`): it stops working at once.
     Revoke { id: String },
+}
+
+#[derive(Subcommand)]
+pub enum ContactCommand {
+    /// Print everything the desk holds about a contact as JSON (their details, every
+    /// conversation with its messages, what they wrote elsewhere). CONTACT is their id or
+    /// email address.
+    Export { contact: String },
+    /// Erase a contact and everything the desk holds about them, for good. CONTACT is
+    /// their id or email address.
+    Erase {
+        contact: String,
+        /// Confirms that the erasure cannot be undone (required).
+        #[arg(long)]
+        yes: bool,
+    },
 }
 
 fn parse_role(s: &str) -> Result<Role, String> {

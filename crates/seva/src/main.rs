@@ -18,7 +18,9 @@ use seva_core::agent::Role;
 use seva_server::{AppState, Config};
 use seva_store::{Store, agents, op, teams};
 
-use cli::{Cli, Command, KbCommand, MailCommand, TeamCommand, TokenCommand, UserCommand};
+use cli::{
+    Cli, Command, ContactCommand, KbCommand, MailCommand, TeamCommand, TokenCommand, UserCommand,
+};
 
 #[tokio::main]
 async fn main() {
@@ -52,6 +54,7 @@ async fn run(cli: Cli) -> Result<()> {
         Command::User(cmd) => user(&config, cmd).await,
         Command::Team(cmd) => team(&config, cmd).await,
         Command::Token(cmd) => token(&config, cmd).await,
+        Command::Contact(cmd) => contact(&config, cmd).await,
         Command::Backup { dest } => backup(&config, &dest).await,
         Command::Mail(MailCommand::Deliver { inbox, recipient }) => {
             std::process::exit(deliver(config, &inbox, recipient).await)
@@ -338,6 +341,53 @@ async fn user(config: &Config, cmd: UserCommand) -> Result<()> {
         }
     }
     Ok(())
+}
+
+async fn contact(config: &Config, cmd: ContactCommand) -> Result<()> {
+    let store = seva_server::open_store(config).await?;
+    let (ContactCommand::Export { contact } | ContactCommand::Erase { contact, .. }) = &cmd;
+    let id = contact_by_id_or_email(&store, contact).await?;
+    match cmd {
+        ContactCommand::Export { .. } => {
+            let export = store
+                .read(op!(c => seva_store::privacy::export(c, id).await))
+                .await?;
+            println!("{}", serde_json::to_string_pretty(&export)?);
+        }
+        ContactCommand::Erase { yes, .. } => {
+            if !yes {
+                bail!("an erasure cannot be undone: add --yes to confirm it");
+            }
+            let e = store
+                .write(op!(c => seva_store::privacy::erase(c, id, "system").await))
+                .await?;
+            eprintln!(
+                "erased {} contact(s), {} conversation(s), {} message(s) and {} file(s); \
+                 {} message(s) they wrote in other customers' conversations emptied",
+                e.contacts, e.conversations, e.messages, e.attachments, e.emptied_messages
+            );
+        }
+    }
+    Ok(())
+}
+
+/// A contact named by its id or one of its email addresses.
+async fn contact_by_id_or_email(store: &Store, raw: &str) -> Result<seva_core::ContactId> {
+    if let Ok(id) = raw.trim().parse() {
+        return Ok(id);
+    }
+    let key = seva_core::contact::Email::parse(raw)
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "{raw:?} is neither a contact id nor an email address: {}",
+                e.0
+            )
+        })?
+        .identity_key();
+    store
+        .read(op!(c => seva_store::contacts::by_identity(c, seva_core::contact::IdentityKind::Email, &key).await))
+        .await
+        .with_context(|| format!("no contact with email {raw}"))
 }
 
 async fn agent_by_email(store: &Store, email: &str) -> Result<seva_core::AgentId> {

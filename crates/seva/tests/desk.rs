@@ -819,10 +819,14 @@ fn the_command_line_manages_users_teams_and_tokens() {
         "/api/v1/tokens/{id}/revoke",
         "/api/v1/audit",
         "/api/v1/agents/{id}/two-step",
+        "/api/v1/contacts/{id}/export",
     ] {
         assert!(spec["paths"][path].is_object(), "{path} is described");
     }
-    assert!(spec["components"]["schemas"]["TokenIssued"].is_object());
+    assert!(spec["paths"]["/api/v1/contacts/{id}"]["delete"].is_object());
+    for schema in ["TokenIssued", "Export", "Erased"] {
+        assert!(spec["components"]["schemas"][schema].is_object(), "{schema}");
+    }
     let (status, _) = seva.api("GET", "/healthz", None);
     assert_eq!(status, 200);
     let (status, _) = seva.api("GET", "/readyz", None);

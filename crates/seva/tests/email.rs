@@ -2266,3 +2266,299 @@ fn a_sender_marked_as_spam_is_kept_but_filed_away_until_let_back() {
         ["contact.blocked", "contact.unblocked", "contact.blocked"]
     );
 }
+
+/// A raw email from `from` with a text and files (name, bytes), threaded after `reply_to`.
+fn mail_with_files(
+    from: &str,
+    cc: &str,
+    id: &str,
+    reply_to: Option<&str>,
+    text: &str,
+    files: &[(&str, &[u8])],
+) -> String {
+    let threading = reply_to
+        .map(|r| format!("In-Reply-To: <{r}>\r\nReferences: <{r}>\r\n"))
+        .unwrap_or_default();
+    let mut raw = format!(
+        "From: {from}\r\nTo: {SUPPORT}\r\nCc: {cc}\r\nSubject: Ang printer\r\nMessage-ID: <{id}>\r\n{threading}\
+         MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"sep\"\r\n\r\n\
+         --sep\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: 8bit\r\n\r\n{text}\r\n",
+        SUPPORT = common::mail::SUPPORT
+    );
+    for (name, bytes) in files {
+        raw.push_str(&format!(
+            "--sep\r\nContent-Type: application/octet-stream\r\nContent-Disposition: attachment; filename=\"{name}\"\r\n\
+             Content-Transfer-Encoding: base64\r\n\r\n{}\r\n",
+            data_encoding::BASE64.encode(bytes)
+        ));
+    }
+    raw.push_str("--sep--\r\n");
+    raw
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+#[test]
+fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() {
+    let seva = Seva::start();
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    let logo: &[u8] = b"the company logo, in both customers' signatures";
+    let payslip: &[u8] = b"Boss's payslip: only his";
+    let file_path = |bytes: &[u8]| {
+        let sha = sha256_hex(bytes);
+        seva.dir
+            .join("data")
+            .join("attachments")
+            .join(&sha[..2])
+            .join(&sha[2..])
+    };
+    // Maria writes with her manager in copy, and he answers in her thread.
+    send(
+        &seva,
+        &mail_with_files(
+            "Maria <maria@example.ph>",
+            "Boss <boss@example.ph>",
+            "m1@example.ph",
+            None,
+            "Sira ang printer.",
+            &[("logo.png", logo)],
+        ),
+    );
+    send(
+        &seva,
+        &mail_with_files(
+            "Boss <boss@example.ph>",
+            "Maria <maria@example.ph>",
+            "m2@example.ph",
+            Some("m1@example.ph"),
+            "Pakiayos agad.",
+            &[],
+        ),
+    );
+    let maria_conversation = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    // His own request, with his payslip and the same logo, answered and noted by an agent.
+    send(
+        &seva,
+        &mail_with_files(
+            "Boss <boss@example.ph>",
+            "Jun <jun@example.ph>",
+            "b1@example.ph",
+            None,
+            "Mali ang sahod ko: kulangsahod.",
+            &[("payslip.pdf", payslip), ("logo.png", logo)],
+        ),
+    );
+    let list = conversations(&seva);
+    assert_eq!(list.len(), 2, "{list:#?}");
+    let boss_conversation = list
+        .iter()
+        .find(|c| c["id"] != maria_conversation.as_str())
+        .unwrap();
+    let boss_conversation = boss_conversation["id"].as_str().unwrap().to_string();
+    let boss = contact_of(&seva, &boss_conversation);
+    reply(&seva, &boss_conversation, "Titingnan namin ang sahod mo.");
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{boss_conversation}/messages"),
+        Some(json!({"text": "Ipasa sa payroll.", "kind": "note"})),
+    );
+    assert_eq!(s, 201);
+    let (s, _) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{boss_conversation}/tags"),
+        Some(json!({"add": ["payroll"]})),
+    );
+    assert_eq!(s, 200);
+    common::search_until(
+        &seva,
+        "/api/v1/search?q=kulangsahod&kind=messages",
+        |hits| hits.len() == 1,
+    );
+    assert!(file_path(payslip).exists() && file_path(logo).exists());
+
+    // Agents and supervisors may do neither.
+    let agent = seva.user("ravi@seva.test", "agent", "a long enough password 1");
+    let supervisor = seva.user("lena@seva.test", "supervisor", "a long enough password 2");
+    for token in [&agent, &supervisor] {
+        let (s, body) = seva.api_as(
+            token,
+            "GET",
+            &format!("/api/v1/contacts/{boss}/export"),
+            None,
+        );
+        assert_eq!(s, 403, "{body}");
+        let (s, body) = seva.api_as(token, "DELETE", &format!("/api/v1/contacts/{boss}"), None);
+        assert_eq!(s, 403, "{body}");
+    }
+
+    // The copy: his details, his conversation with every message (the note marked), his
+    // files described, and what he wrote in Maria's conversation.
+    let (s, export) = seva.api("GET", &format!("/api/v1/contacts/{boss}/export"), None);
+    assert_eq!(s, 200, "{export}");
+    assert_eq!(export["contact"]["name"], "Boss");
+    assert_eq!(
+        export["contact"]["identities"][0]["value"],
+        "boss@example.ph"
+    );
+    let conversations_out = export["conversations"].as_array().unwrap();
+    assert_eq!(conversations_out.len(), 1, "{export:#}");
+    let kinds: Vec<&str> = conversations_out[0]["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, vec!["inbound", "outbound", "note"], "{export:#}");
+    let first = &conversations_out[0]["messages"][0];
+    assert_eq!(first["from"], "customer");
+    let mut files: Vec<&str> = first["attachments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["filename"].as_str().unwrap())
+        .collect();
+    files.sort();
+    assert_eq!(files, vec!["logo.png", "payslip.pdf"]);
+    assert_eq!(export["written_elsewhere"][0]["text"], "Pakiayos agad.");
+    assert_eq!(
+        export["written_elsewhere"][0]["conversation_id"],
+        maria_conversation.as_str()
+    );
+    // An id that is none names the field.
+    let (s, body) = seva.api("GET", "/api/v1/contacts/nonsense/export", None);
+    assert_eq!((s, body["field"].as_str()), (404, Some("id")), "{body}");
+
+    // On SQLite, once the checkpoint has copied his words into the database file, the
+    // erasure overwrites them there (not only unlinks them from its b-trees).
+    let database = seva.dir.join("data").join("seva.db");
+    let database_holds = |needle: &[u8]| {
+        let bytes = std::fs::read(&database).unwrap();
+        bytes.windows(needle.len()).any(|w| w == needle)
+    };
+    if !seva.on_postgres() {
+        wait_until("his words to reach the database file", || {
+            database_holds(b"kulangsahod")
+        });
+    }
+
+    // The erasure.
+    let (s, erased) = seva.api("DELETE", &format!("/api/v1/contacts/{boss}"), None);
+    assert_eq!(s, 200, "{erased}");
+    assert_eq!(erased["contacts"], 1);
+    assert_eq!(erased["conversations"], 1);
+    assert_eq!(erased["messages"], 3);
+    assert_eq!(erased["emptied_messages"], 1);
+    assert_eq!(erased["attachments"], 2);
+    let (s, _) = seva.api("DELETE", &format!("/api/v1/contacts/{boss}"), None);
+    assert_eq!(s, 404, "erased once, then there is nothing to erase");
+    let (s, _) = seva.api("GET", &format!("/api/v1/contacts/{boss}"), None);
+    assert_eq!(s, 404);
+    let (s, _) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{boss_conversation}"),
+        None,
+    );
+    assert_eq!(s, 404);
+    // Maria's conversation keeps its shape: his message is there, empty, and he is no
+    // longer in copy.
+    let ms = messages(&seva, &maria_conversation);
+    assert_eq!(ms.len(), 2, "{ms:#?}");
+    assert_eq!(ms[1]["text"], "");
+    assert_eq!(ms[1]["author_contact_id"], Value::Null);
+    assert_eq!(ms[1]["email"], Value::Null);
+    let (s, copy) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{maria_conversation}/copy"),
+        Some(json!({})),
+    );
+    assert_eq!(s, 200, "{copy}");
+    assert!(!copy.to_string().contains("boss@example.ph"), "{copy}");
+    // His payslip leaves the disk; the logo stays, Maria's message has it too.
+    wait_until("the payslip's file to be removed", || {
+        !file_path(payslip).exists()
+    });
+    assert!(file_path(logo).exists());
+    if !seva.on_postgres() {
+        wait_until("his words to leave the database file", || {
+            !database_holds(b"kulangsahod") && !database_holds(b"Pakiayos")
+        });
+    }
+    // The search index forgets him.
+    common::search_until(
+        &seva,
+        "/api/v1/search?q=kulangsahod&kind=messages",
+        |hits| hits.is_empty(),
+    );
+    // Nothing the API can read still names him: not the event feed, not the audit log,
+    // not Maria's conversation. The audit log says who erased a contact, and how much.
+    let (s, audit) = seva.api("GET", "/api/v1/audit?area=contact", None);
+    assert_eq!(s, 200);
+    let entry = audit["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "contact.erased")
+        .cloned()
+        .unwrap_or_else(|| panic!("{audit:#}"));
+    assert_eq!(
+        entry["actor"],
+        format!("agent:{}", common::agent_id(&seva, common::ADMIN))
+    );
+    assert_eq!(
+        entry["data"]["conversations"][0],
+        boss_conversation.as_str()
+    );
+    let (_, feed) = seva.api("GET", "/api/v1/events?after=0&limit=1000", None);
+    let (_, maria_events) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{maria_conversation}/events"),
+        None,
+    );
+    let (_, contacts) = seva.api("GET", "/api/v1/contacts?q=boss", None);
+    for text in [
+        feed.to_string(),
+        audit.to_string(),
+        maria_events.to_string(),
+        contacts.to_string(),
+        serde_json::to_string(&ms).unwrap(),
+    ] {
+        for him in ["boss@example.ph", "Boss", "kulangsahod", "Pakiayos"] {
+            assert!(!text.contains(him), "{him} is still in {text}");
+        }
+    }
+
+    // Maria, by the command line: no erasure without --yes; then the logo goes too.
+    assert_ne!(
+        seva.cli_exit(&["contact", "erase", "maria@example.ph"], b""),
+        0
+    );
+    let copy: Value =
+        serde_json::from_str(&seva.cli(&["contact", "export", "maria@example.ph"])).unwrap();
+    assert_eq!(
+        copy["conversations"][0]["messages"][0]["text"],
+        "Sira ang printer."
+    );
+    seva.cli(&["contact", "erase", "maria@example.ph", "--yes"]);
+    wait_until("the logo's file to be removed", || {
+        !file_path(logo).exists()
+    });
+    assert!(conversations(&seva).is_empty());
+}
+
+/// The contact a conversation is with.
+fn contact_of(seva: &Seva, conversation: &str) -> String {
+    let (s, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}"),
+        None,
+    );
+    assert_eq!(s, 200, "{c}");
+    c["contact_id"].as_str().unwrap().to_string()
+}

@@ -11,6 +11,7 @@ use seva_core::{ContactId, OrganizationId};
 use seva_store::contacts::{self, Contact};
 use seva_store::op;
 use seva_store::organizations::{self, Organization};
+use seva_store::privacy::{self, Erased, Export};
 use utoipa::ToSchema;
 
 use super::{ApiJson, json, parse_id};
@@ -21,7 +22,11 @@ use crate::problem::Problem;
 pub fn router() -> Router<Shared> {
     Router::new()
         .route("/api/v1/contacts", get(list).post(create))
-        .route("/api/v1/contacts/{id}", get(get_one).patch(update))
+        .route(
+            "/api/v1/contacts/{id}",
+            get(get_one).patch(update).delete(erase),
+        )
+        .route("/api/v1/contacts/{id}/export", get(export))
         .route("/api/v1/contacts/{id}/merge", post(merge))
         .route("/api/v1/contacts/{id}/identities", post(add_identity))
         .route(
@@ -165,6 +170,54 @@ pub async fn merge(
         .write(op!(c => contacts::merge(c, id, body.into, &actor).await))
         .await?;
     Ok(json(StatusCode::OK, &contact))
+}
+
+/// Everything the desk holds about a contact, for their request to see it (admins): their
+/// details, the contacts merged into them, every conversation they are the customer of
+/// with all its messages (internal notes marked `note`), and what they wrote in other
+/// customers' conversations. Files are described, not included.
+#[utoipa::path(get, path = "/api/v1/contacts/{id}/export", tag = "contacts",
+    responses((status = 200, body = Export), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn export(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: ContactId = parse_id("id", &id)?;
+    let export = state
+        .store
+        .read(op!(c => privacy::export(c, id).await))
+        .await?;
+    let mut response = json(StatusCode::OK, &export);
+    if let Ok(v) = format!("attachment; filename=\"contact-{id}.json\"").parse() {
+        response
+            .headers_mut()
+            .insert(axum::http::header::CONTENT_DISPOSITION, v);
+    }
+    Ok(response)
+}
+
+/// Erase a contact and everything the desk holds about them, at their request (admins):
+/// the contacts merged into them, their conversations with every message, file and note,
+/// and their history in the event log; what they wrote in other customers' conversations
+/// is emptied. It cannot be undone. The audit log keeps one `contact.erased` entry with
+/// the counts, and the event feed gives integrators the ids that went.
+#[utoipa::path(delete, path = "/api/v1/contacts/{id}", tag = "contacts",
+    responses((status = 200, body = Erased), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)))]
+pub async fn erase(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    caller.require_admin()?;
+    let id: ContactId = parse_id("id", &id)?;
+    let actor = caller.actor();
+    let erased = state
+        .store
+        .write(op!(c => privacy::erase(c, id, &actor).await))
+        .await?;
+    Ok(json(StatusCode::OK, &erased))
 }
 
 /// All organizations, with how many contacts each has.

@@ -57,7 +57,7 @@ pub fn router() -> Router<Shared> {
         conversations::create, conversations::list, conversations::get_one, conversations::messages,
         conversations::post_message, conversations::assign, conversations::status, conversations::priority, conversations::snooze,
         conversations::tags, conversations::followers, conversations::spam, conversations::subject, conversations::copy, conversations::fields, conversations::events,
-        contacts::list, contacts::create, contacts::get_one, contacts::update, contacts::merge, contacts::add_identity, contacts::remove_identity, contacts::organizations, contacts::create_organization,
+        contacts::list, contacts::create, contacts::get_one, contacts::update, contacts::merge, contacts::add_identity, contacts::remove_identity, contacts::export, contacts::erase, contacts::organizations, contacts::create_organization,
         contacts::organization, contacts::update_organization, contacts::delete_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,
         teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::turn_off_two_step, teams::me, teams::tags,

@@ -119,6 +119,8 @@ fn details(
         .map(|(key, value)| {
             let text = match value {
                 serde_json::Value::String(s) => s.clone(),
+                // A long list of ids (an erasure's) is told by its length.
+                serde_json::Value::Array(items) if items.len() > 3 => items.len().to_string(),
                 other => other.to_string(),
             };
             let named = if key.ends_with("agent_id") || key == "owner_id" {

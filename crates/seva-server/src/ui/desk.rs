@@ -1234,11 +1234,15 @@ struct ContactsPage {
     /// The new-contact form as sent, shown again with its refusal.
     draft: NewContactForm,
     error: Option<String>,
+    /// After an erasure: how many conversations went with the contact.
+    erased: Option<usize>,
 }
 
 #[derive(Deserialize)]
 pub struct ContactsQuery {
     q: Option<String>,
+    /// After an erasure: how many conversations went with the contact.
+    erased: Option<usize>,
 }
 
 async fn contacts_page(
@@ -1247,6 +1251,7 @@ async fn contacts_page(
     q: String,
     draft: NewContactForm,
     error: Option<String>,
+    erased: Option<usize>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let search = q.clone();
@@ -1269,6 +1274,7 @@ async fn contacts_page(
         organizations,
         draft,
         error,
+        erased,
     };
     Ok(super::render_form(&page, refused))
 }
@@ -1279,7 +1285,15 @@ pub async fn contacts(
     Query(query): Query<ContactsQuery>,
 ) -> Result<Response, PageError> {
     let q = query.q.unwrap_or_default();
-    contacts_page(&state, &agent, q, NewContactForm::default(), None).await
+    contacts_page(
+        &state,
+        &agent,
+        q,
+        NewContactForm::default(),
+        None,
+        query.erased,
+    )
+    .await
 }
 
 #[derive(Deserialize, Default)]
@@ -1330,7 +1344,7 @@ pub async fn contact_create(
                 seva_store::Error::Conflict(why) => format!("reach: {why}"),
                 e => super::refusal(e, t)?,
             };
-            contacts_page(&state, &agent, String::new(), form, Some(error)).await
+            contacts_page(&state, &agent, String::new(), form, Some(error), None).await
         }
     }
 }
@@ -1352,6 +1366,8 @@ struct ContactPage {
     selectable: bool,
     /// Supervisors and admins merge contacts.
     may_merge: bool,
+    /// Admins export and erase a contact's data.
+    may_erase: bool,
     saved: bool,
     /// What the contact form said no to, if anything.
     error: Option<String>,
@@ -1438,6 +1454,7 @@ async fn contact_page(
         csrf: agent.0.csrf().to_string(),
         selectable: false,
         may_merge: agent.0.agent.role.sees_every_team(),
+        may_erase: agent.0.agent.role.manages_users(),
         saved,
         error,
         unlisted_language,
@@ -1653,6 +1670,49 @@ pub async fn contact_block(
         .await
         .map_err(|e| PageError(e.into(), t))?;
     Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct EraseForm {
+    csrf: String,
+    /// The box "this cannot be undone", ticked.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Erases a contact and everything the desk holds about them (admins), once the admin
+/// has ticked that it cannot be undone; back to the contacts, saying how much went.
+pub async fn contact_erase(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<EraseForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: ContactId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    if !agent.0.agent.role.manages_users() {
+        return Err(PageError(
+            Problem::forbidden("only an admin may erase a contact"),
+            t,
+        ));
+    }
+    if form.confirm != "1" {
+        let error = t.s("contact-erase-unconfirmed");
+        return contact_page(&state, &agent, id, false, Some(error)).await;
+    }
+    let actor = agent.0.viewer().actor();
+    let erased = state
+        .store
+        .write(op!(c => seva_store::privacy::erase(c, id, &actor).await))
+        .await;
+    match erased {
+        Ok(e) => Ok(Redirect::to(&format!("/contacts?erased={}", e.conversations)).into_response()),
+        Err(e) => {
+            let error = super::refusal(e, t)?;
+            contact_page(&state, &agent, id, false, Some(error)).await
+        }
+    }
 }
 
 /// The original of an email (.eml), for an agent who may see its conversation.

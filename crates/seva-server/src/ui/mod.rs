@@ -153,6 +153,7 @@ pub fn router() -> Router<Shared> {
         )
         .route("/contacts/{id}/merge", post(desk::contact_merge))
         .route("/contacts/{id}/block", post(desk::contact_block))
+        .route("/contacts/{id}/erase", post(desk::contact_erase))
         .route("/contacts/{id}/identities", post(desk::identity_add))
         .route(
             "/contacts/{id}/identities/remove",

@@ -1,0 +1,618 @@
+//! A customer's rights over their data: a copy of everything the desk holds about them
+//! ([`export`]), and its erasure ([`erase`]), as data-protection law (GDPR articles 15
+//! and 17) lets them ask.
+//!
+//! Erasure takes the contact, the contacts merged into it before, their identities and
+//! every conversation they are the customer of, with all that hangs off those (messages,
+//! files, raw emails, notes, tags, clocks, notifications, transfers, the events of their
+//! history, pending jobs), in one transaction. What they wrote in someone else's
+//! conversation (in copy of an email) stays as an empty message, so that the other
+//! customer's history keeps its shape; their address leaves that conversation's copy list.
+//! One event, `contact.erased`, says it happened, by whom, and which ids went (ids only,
+//! so that integrators and the search index can follow), never what they held.
+
+use serde::Serialize;
+use seva_core::contact::IdentityKind;
+use seva_core::time::Timestamp;
+use seva_core::{ContactId, ConversationId, MessageId};
+
+use crate::contacts::{self, Contact};
+use crate::db::{Conn, Dialect, Value};
+use crate::{Error, Result, args};
+
+/// The job that removes attachment files no message uses any more, once the erasure that
+/// freed them is committed (files are not part of the database's transaction).
+pub const SWEEP_FILES: &str = "files.sweep";
+
+/// What an erasure took.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Erased {
+    pub contact_id: ContactId,
+    /// The contact and those merged into it before.
+    pub contacts: usize,
+    pub conversations: usize,
+    /// Messages deleted with their conversations.
+    pub messages: usize,
+    /// Messages they wrote in other customers' conversations, now empty.
+    pub emptied_messages: usize,
+    /// Attachments (files) deleted; a file is removed from disk once no message uses it.
+    pub attachments: usize,
+}
+
+/// The contact `id` stands for and those merged into it (and into those), first the
+/// contact itself. One merged into another is refused: its data lives in the other.
+async fn family(conn: &mut dyn Conn, id: ContactId) -> Result<(Contact, Vec<String>)> {
+    let contact = contacts::get(conn, id).await?;
+    if contact.merged_into.is_some() {
+        return Err(Error::invalid(
+            "contact",
+            "this contact was merged into another: erase that one",
+        ));
+    }
+    let mut all = vec![id.to_string()];
+    let mut frontier = all.clone();
+    while !frontier.is_empty() {
+        let (sql, args) = with_list(
+            "SELECT id FROM contacts WHERE merged_into IN ",
+            "",
+            &frontier,
+        );
+        frontier = conn
+            .query(&sql, &args)
+            .await?
+            .iter()
+            .map(|r| r.text(0))
+            .collect::<Result<Vec<_>>>()?;
+        frontier.retain(|c| !all.contains(c));
+        all.extend(frontier.iter().cloned());
+    }
+    Ok((contact, all))
+}
+
+/// `head (…ids…) tail`, with the ids bound after `before` other arguments.
+fn with_list_after(head: &str, tail: &str, ids: &[String], before: usize) -> (String, Vec<Value>) {
+    let marks: Vec<String> = (1..=ids.len())
+        .map(|n| format!("${}", n + before))
+        .collect();
+    let sql = format!("{head}({}){tail}", marks.join(", "));
+    (sql, ids.iter().map(|s| Value::from(s.clone())).collect())
+}
+
+fn with_list(head: &str, tail: &str, ids: &[String]) -> (String, Vec<Value>) {
+    with_list_after(head, tail, ids, 0)
+}
+
+/// Runs `head (…ids…) tail` for the ids in chunks (a statement binds a bounded number of
+/// values), adding up the rows changed.
+async fn execute_chunked(
+    conn: &mut dyn Conn,
+    head: &str,
+    tail: &str,
+    ids: &[String],
+) -> Result<u64> {
+    let mut changed = 0;
+    for chunk in ids.chunks(200) {
+        let (sql, args) = with_list(head, tail, chunk);
+        changed += conn.execute(&sql, &args).await?;
+    }
+    Ok(changed)
+}
+
+async fn texts(conn: &mut dyn Conn, sql: &str, args: &[Value]) -> Result<Vec<String>> {
+    conn.query(sql, args)
+        .await?
+        .iter()
+        .map(|r| r.text(0))
+        .collect()
+}
+
+/// Deletes the rows of `table` whose text column `column` mentions any of `ids`, among
+/// those `filter` keeps: for JSON documents that name what they are about by id.
+async fn delete_mentioning(
+    conn: &mut dyn Conn,
+    table: &str,
+    column: &str,
+    filter: &str,
+    ids: &[String],
+) -> Result<()> {
+    for chunk in ids.chunks(100) {
+        let likes: Vec<String> = (1..=chunk.len())
+            .map(|n| format!("{column} LIKE ${n}"))
+            .collect();
+        let sql = format!(
+            "DELETE FROM {table} WHERE {filter} AND ({})",
+            likes.join(" OR ")
+        );
+        let args: Vec<Value> = chunk
+            .iter()
+            .map(|id| Value::from(format!("%{id}%")))
+            .collect();
+        conn.execute(&sql, &args).await?;
+    }
+    Ok(())
+}
+
+/// Takes the addresses out of the copy lists of other customers' conversations, and out
+/// of the headers kept with those conversations' emails (their to and cc). The originals
+/// of those emails are the other customers' records and stay whole.
+async fn forget_addresses(conn: &mut dyn Conn, addresses: &[String]) -> Result<()> {
+    if addresses.is_empty() {
+        return Ok(());
+    }
+    let (sql, args) = with_list(
+        "SELECT DISTINCT conversation_id FROM conversation_participants WHERE email IN ",
+        "",
+        addresses,
+    );
+    let copied = texts(conn, &sql, &args).await?;
+    for chunk in copied.chunks(200) {
+        let (sql, args) = with_list(
+            "SELECT id, email FROM messages WHERE email IS NOT NULL AND conversation_id IN ",
+            "",
+            chunk,
+        );
+        for r in conn.query(&sql, &args).await? {
+            let Ok(mut headers) = serde_json::from_str::<serde_json::Value>(r.str(1)?) else {
+                continue;
+            };
+            if without_addresses(&mut headers, addresses) {
+                conn.execute(
+                    "UPDATE messages SET email = $1 WHERE id = $2",
+                    args![crate::json_text(&headers)?, r.text(0)?],
+                )
+                .await?;
+            }
+        }
+    }
+    execute_chunked(
+        conn,
+        "DELETE FROM conversation_participants WHERE email IN ",
+        "",
+        addresses,
+    )
+    .await?;
+    Ok(())
+}
+
+/// Drops `addresses` from an email's `to` and `cc` lists (each entry an address, or an
+/// object with an `email`); whether anything was dropped.
+fn without_addresses(headers: &mut serde_json::Value, addresses: &[String]) -> bool {
+    let named = |v: &serde_json::Value| {
+        let address = v
+            .as_str()
+            .or_else(|| v.get("email").and_then(|e| e.as_str()));
+        address.is_some_and(|a| addresses.iter().any(|x| x.eq_ignore_ascii_case(a)))
+    };
+    let mut dropped = false;
+    for key in ["to", "cc"] {
+        if let Some(list) = headers.get_mut(key).and_then(|l| l.as_array_mut()) {
+            let before = list.len();
+            list.retain(|v| !named(v));
+            dropped |= list.len() != before;
+        }
+    }
+    dropped
+}
+
+/// Erases the contact `id` and everything the desk holds about them (see the module's
+/// comment), in the caller's transaction. On SQLite the deleted rows' bytes are
+/// overwritten with zeros in the database file (`secure_delete`), where they would
+/// otherwise stay in free space until reused; on PostgreSQL they stay in the table's dead
+/// rows until its next vacuum.
+pub async fn erase(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<Erased> {
+    let sqlite = conn.dialect() == Dialect::Sqlite;
+    if sqlite {
+        conn.query("PRAGMA secure_delete = ON", &[]).await?;
+    }
+    let erased = erase_rows(conn, id, actor).await;
+    if sqlite {
+        conn.query("PRAGMA secure_delete = OFF", &[]).await?;
+    }
+    erased
+}
+
+async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<Erased> {
+    let (_, people) = family(conn, id).await?;
+    let (in_people, people_args) = with_list("", "", &people);
+    let theirs = format!("SELECT id FROM conversations WHERE contact_id IN {in_people}");
+    let conversations = texts(conn, &theirs, &people_args).await?;
+    let messages = texts(
+        conn,
+        &format!("SELECT id FROM messages WHERE conversation_id IN ({theirs})"),
+        &people_args,
+    )
+    .await?;
+    let written_elsewhere = |column: &str| {
+        format!(
+            "SELECT DISTINCT m.{column} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
+        )
+    };
+    let elsewhere = texts(conn, &written_elsewhere("id"), &people_args).await?;
+    let others = texts(conn, &written_elsewhere("conversation_id"), &people_args).await?;
+    let all_messages: Vec<String> = messages.iter().chain(&elsewhere).cloned().collect();
+    let mut files = Vec::new();
+    let mut sources = Vec::new();
+    let mut attachments = 0;
+    for chunk in all_messages.chunks(200) {
+        let (sql, args) = with_list(
+            "SELECT sha256 FROM attachments WHERE message_id IN ",
+            "",
+            chunk,
+        );
+        let hashes = texts(conn, &sql, &args).await?;
+        attachments += hashes.len();
+        files.extend(hashes);
+        let (sql, args) = with_list(
+            "SELECT source_sha256 FROM messages WHERE source_sha256 IS NOT NULL AND id IN ",
+            "",
+            chunk,
+        );
+        sources.extend(texts(conn, &sql, &args).await?);
+    }
+    sources.sort();
+    sources.dedup();
+    // A large original email is a file too (a small one is a row of `message_sources`).
+    files.extend(sources.iter().cloned());
+    files.sort();
+    files.dedup();
+    let addresses = texts(
+        conn,
+        &format!(
+            "SELECT value FROM contact_identities WHERE kind = '{}' AND contact_id IN {in_people}",
+            IdentityKind::Email.as_str()
+        ),
+        &people_args,
+    )
+    .await?;
+
+    // Their conversations, and what hangs off them. An owner's load is counted by a
+    // trigger on updates, so the owner goes first.
+    conn.execute(
+        &format!("UPDATE conversations SET owner_id = NULL WHERE owner_id IS NOT NULL AND contact_id IN {in_people}"),
+        &people_args,
+    )
+    .await?;
+    execute_chunked(
+        conn,
+        "DELETE FROM attachments WHERE message_id IN ",
+        "",
+        &all_messages,
+    )
+    .await?;
+    conn.execute(
+        &format!(
+            "UPDATE messages SET text = '', html = '', folded = '', email = NULL, \
+             source_sha256 = NULL, provider_id = NULL, author_contact_id = NULL \
+             WHERE author_contact_id IN {in_people}"
+        ),
+        &people_args,
+    )
+    .await?;
+    // Their words were the last some of those conversations showed in the inbox.
+    for other in &others {
+        let last = conn
+            .query(
+                "SELECT text FROM messages WHERE conversation_id = $1 AND kind IN ('inbound', 'outbound') \
+                 AND text <> '' ORDER BY seq DESC LIMIT 1",
+                args![other],
+            )
+            .await?;
+        let preview = match last.first() {
+            Some(r) => seva_core::text::preview(r.str(0)?, 140),
+            None => String::new(),
+        };
+        conn.execute(
+            "UPDATE conversations SET preview = $1 WHERE id = $2",
+            args![preview, other],
+        )
+        .await?;
+    }
+    for table in [
+        "messages",
+        "conversation_tags",
+        "conversation_followers",
+        "conversation_participants",
+        "sla_clocks",
+        "notifications",
+        "tasks",
+        "transfers",
+        "chat_visitors",
+        "events",
+    ] {
+        execute_chunked(
+            conn,
+            &format!("DELETE FROM {table} WHERE conversation_id IN "),
+            "",
+            &conversations,
+        )
+        .await?;
+    }
+    conn.execute(
+        &format!("DELETE FROM chat_visitors WHERE contact_id IN {in_people}"),
+        &people_args,
+    )
+    .await?;
+    forget_addresses(conn, &addresses).await?;
+    execute_chunked(
+        conn,
+        "DELETE FROM conversations WHERE id IN ",
+        "",
+        &conversations,
+    )
+    .await?;
+    execute_chunked(
+        conn,
+        "DELETE FROM message_sources WHERE sha256 IN ",
+        " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.source_sha256 = message_sources.sha256)",
+        &sources,
+    )
+    .await?;
+    // Jobs still to run for them (a reply to send, a bot's answer) would only fail now.
+    delete_mentioning(conn, "jobs", "payload", "state <> 'done'", &conversations).await?;
+    // Stored answers to retried requests may hold their name or their conversations.
+    let mentioned: Vec<String> = people.iter().chain(&conversations).cloned().collect();
+    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", &mentioned).await?;
+    // The events about the contacts themselves (made, renamed, an address added).
+    delete_mentioning(
+        conn,
+        "events",
+        "data",
+        "conversation_id IS NULL AND kind LIKE 'contact.%'",
+        &people,
+    )
+    .await?;
+
+    conn.execute(
+        &format!("DELETE FROM contact_identities WHERE contact_id IN {in_people}"),
+        &people_args,
+    )
+    .await?;
+    conn.execute(
+        &format!("UPDATE contacts SET merged_into = NULL WHERE id IN {in_people}"),
+        &people_args,
+    )
+    .await?;
+    conn.execute(
+        &format!("DELETE FROM contacts WHERE id IN {in_people}"),
+        &people_args,
+    )
+    .await?;
+
+    if !files.is_empty() {
+        crate::jobs::enqueue(
+            conn,
+            SWEEP_FILES,
+            serde_json::json!({ "sha256": files }),
+            crate::now(),
+        )
+        .await?;
+    }
+    let erased = Erased {
+        contact_id: id,
+        contacts: people.len(),
+        conversations: conversations.len(),
+        messages: messages.len(),
+        emptied_messages: elsewhere.len(),
+        attachments,
+    };
+    crate::events::append(
+        conn,
+        "contact.erased",
+        None,
+        actor,
+        serde_json::json!({
+            "contact_id": id,
+            "contacts": people,
+            "conversations": conversations,
+            "messages": all_messages,
+            "emptied_messages": erased.emptied_messages,
+            "attachments": erased.attachments,
+        }),
+    )
+    .await?;
+    Ok(erased)
+}
+
+/// Everything the desk holds about a contact, as they may ask for it.
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Export {
+    pub exported_at: Timestamp,
+    pub contact: Contact,
+    /// Contacts merged into this one before: their names and when they were made.
+    pub merged: Vec<MergedContact>,
+    /// The conversations they are the customer of, oldest first, with every message.
+    pub conversations: Vec<ExportedConversation>,
+    /// What they wrote in other customers' conversations (in copy of an email).
+    pub written_elsewhere: Vec<ExportedMessage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MergedContact {
+    pub id: ContactId,
+    pub name: String,
+    pub created_at: Timestamp,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportedConversation {
+    pub id: ConversationId,
+    pub reference: i64,
+    pub subject: String,
+    pub status: String,
+    pub channel: String,
+    pub language: Option<String>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub messages: Vec<ExportedMessage>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportedMessage {
+    pub id: MessageId,
+    pub conversation_id: ConversationId,
+    /// `inbound`, `outbound`, `note` (internal, between agents) or `system`.
+    pub kind: String,
+    pub channel: String,
+    /// `customer`, `agent` or `system`.
+    pub from: String,
+    pub text: String,
+    pub created_at: Timestamp,
+    pub attachments: Vec<ExportedFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ExportedFile {
+    pub filename: String,
+    pub content_type: String,
+    pub size: i64,
+    pub sha256: String,
+}
+
+const MESSAGE_COLUMNS: &str = "m.id, m.conversation_id, m.kind, m.channel, \
+     CASE WHEN m.author_agent_id IS NOT NULL THEN 'agent' \
+          WHEN m.author_contact_id IS NOT NULL THEN 'customer' ELSE 'system' END, \
+     m.text, m.created_at";
+
+async fn exported_messages(
+    conn: &mut dyn Conn,
+    sql: &str,
+    args: &[Value],
+) -> Result<Vec<ExportedMessage>> {
+    let rows = conn.query(sql, args).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        out.push(ExportedMessage {
+            id: r.parse(0)?,
+            conversation_id: r.parse(1)?,
+            kind: r.take_text(2)?,
+            channel: r.take_text(3)?,
+            from: r.take_text(4)?,
+            text: r.take_text(5)?,
+            created_at: Timestamp(r.int(6)?),
+            attachments: Vec::new(),
+        });
+    }
+    for m in &mut out {
+        m.attachments = conn
+            .query(
+                "SELECT filename, content_type, size, sha256 FROM attachments WHERE message_id = $1 ORDER BY created_at, id",
+                args![m.id.to_string()],
+            )
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(ExportedFile {
+                    filename: r.text(0)?,
+                    content_type: r.text(1)?,
+                    size: r.int(2)?,
+                    sha256: r.text(3)?,
+                })
+            })
+            .collect::<Result<_>>()?;
+    }
+    Ok(out)
+}
+
+/// Everything the desk holds about the contact `id` (and those merged into it): their
+/// details, every conversation they are the customer of with all its messages (internal
+/// notes included, marked as such), and what they wrote elsewhere. Files are described,
+/// not included.
+pub async fn export(conn: &mut dyn Conn, id: ContactId) -> Result<Export> {
+    let (contact, people) = family(conn, id).await?;
+    let (in_people, people_args) = with_list("", "", &people);
+    let merged = conn
+        .query(
+            &format!("SELECT id, name, created_at FROM contacts WHERE id IN {in_people} AND id <> ${} ORDER BY created_at", people.len() + 1),
+            &people_args
+                .iter()
+                .cloned()
+                .chain([Value::from(id.to_string())])
+                .collect::<Vec<_>>(),
+        )
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(MergedContact {
+                id: r.parse(0)?,
+                name: r.text(1)?,
+                created_at: Timestamp(r.int(2)?),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT id, seq, subject, status, channel, language, created_at, updated_at \
+                 FROM conversations WHERE contact_id IN {in_people} ORDER BY seq"
+            ),
+            &people_args,
+        )
+        .await?;
+    let mut conversations = Vec::with_capacity(rows.len());
+    for mut r in rows {
+        let cid: ConversationId = r.parse(0)?;
+        let messages = exported_messages(
+            conn,
+            &format!("SELECT {MESSAGE_COLUMNS} FROM messages m WHERE m.conversation_id = $1 ORDER BY m.seq"),
+            args![cid.to_string()],
+        )
+        .await?;
+        conversations.push(ExportedConversation {
+            id: cid,
+            reference: r.int(1)?,
+            subject: r.take_text(2)?,
+            status: r.take_text(3)?,
+            channel: r.take_text(4)?,
+            language: r.opt_take_text(5)?,
+            created_at: Timestamp(r.int(6)?),
+            updated_at: Timestamp(r.int(7)?),
+            messages,
+        });
+    }
+    let written_elsewhere = exported_messages(
+        conn,
+        &format!(
+            "SELECT {MESSAGE_COLUMNS} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people} ORDER BY m.seq"
+        ),
+        &people_args,
+    )
+    .await?;
+    Ok(Export {
+        exported_at: crate::now(),
+        contact,
+        merged,
+        conversations,
+        written_elsewhere,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_address_leaves_the_to_and_cc_lists_in_either_form_and_nothing_else() {
+        let mut headers = serde_json::json!({
+            "from": {"email": "maria@example.ph", "name": "Maria"},
+            "to": ["support@seva.test", {"email": "Boss@Example.ph", "name": "Boss"}],
+            "cc": ["boss@example.ph", "jun@example.ph"],
+            "subject": "boss@example.ph",
+        });
+        assert!(without_addresses(&mut headers, &["boss@example.ph".into()]));
+        assert_eq!(headers["to"], serde_json::json!(["support@seva.test"]));
+        assert_eq!(headers["cc"], serde_json::json!(["jun@example.ph"]));
+        assert_eq!(headers["from"]["email"], "maria@example.ph");
+        assert!(!without_addresses(
+            &mut headers,
+            &["boss@example.ph".into()]
+        ));
+    }
+}

@@ -1,9 +1,11 @@
 // Browser test of the contact page: an agent corrects a contact's name and language, a
 // supervisor merges a duplicate into the contact that stays (found by its email address,
 // whatever its case), and bad input is refused with the field named. An agent cannot
-// merge. A screenshot is kept under target/screenshots/.
+// merge. An admin downloads a contact's data and erases them; a supervisor cannot. A
+// screenshot is kept under target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startSeva, launchBrowser, logIn, shots, apiAs } from "./seva.mjs";
 
@@ -15,6 +17,7 @@ before(async () => {
   base = seva.base;
   seva.cli(["user", "add", "sofia@example.com", "--name", "Sofia", "--role", "supervisor", "--password-stdin"], password);
   seva.cli(["user", "add", "gopal@example.com", "--name", "Gopal", "--role", "agent", "--password-stdin"], password);
+  seva.cli(["user", "add", "asha@example.com", "--name", "Asha", "--role", "admin", "--password-stdin"], password);
   token = seva.cli(["token", "create", "--user", "sofia@example.com"]);
   browser = await launchBrowser();
 });
@@ -261,4 +264,49 @@ test("an agent marks a conversation as spam from its page, and lets the sender b
   await page.getByRole("button", { name: "Block: file what they send as spam" }).waitFor();
   assert.equal((await api("GET", `/api/v1/contacts/${c.contact_id}`)).json.blocked_at, null);
   await page.close();
+});
+
+test("an admin downloads a contact's data and erases them; a supervisor sees neither", async () => {
+  const contact = await contactOf("nikos.erase@example.gr", "Νίκος Διαγραφής", "Διαγράψτε τα στοιχεία μου");
+
+  const supervisor = await (await browser.newContext()).newPage();
+  await logIn(supervisor, base, "sofia@example.com", password);
+  await supervisor.goto(`${base}/contacts/${contact}`);
+  await supervisor.getByRole("heading", { name: "Νίκος Διαγραφής" }).waitFor();
+  assert.equal(await supervisor.getByText("Their data (privacy requests)").count(), 0);
+
+  const page = await (await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "asha@example.com", password);
+  await page.goto(`${base}/contacts/${contact}`);
+  await page.getByText("Their data (privacy requests)").click();
+  // The copy they may ask for, as a file.
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.getByRole("link", { name: "Download everything about them (JSON)" }).click(),
+  ]);
+  assert.equal(download.suggestedFilename(), `contact-${contact}.json`);
+  const copy = JSON.parse(readFileSync(await download.path(), "utf8"));
+  assert.equal(copy.contact.name, "Νίκος Διαγραφής");
+  assert.equal(copy.conversations[0].subject, "Διαγράψτε τα στοιχεία μου");
+  assert.equal(copy.conversations[0].messages[0].text, "Καλησπέρα");
+
+  // The erasure asks for the box to be ticked first.
+  const erase = page.getByRole("form", { name: "Erase this contact" });
+  await erase.getByText("their conversation with every message").waitFor();
+  await page.screenshot({ path: join(shots, "contact-privacy.png"), fullPage: true });
+  await erase.getByRole("button", { name: "Erase this contact" }).click();
+  assert.equal(await erase.getByRole("checkbox").evaluate((b) => b.validity.valueMissing), true);
+  assert.equal((await api("GET", `/api/v1/contacts/${contact}`)).status, 200);
+  await erase.getByLabel("I understand this cannot be undone").check();
+  await erase.getByRole("button", { name: "Erase this contact" }).click();
+  await page.waitForURL(`${base}/contacts?erased=1`);
+  await page.locator("[role=status]", { hasText: "The contact was erased, with their conversation." }).waitFor();
+  assert.equal((await api("GET", `/api/v1/contacts/${contact}`)).status, 404);
+  assert.equal(await page.getByText("Νίκος Διαγραφής").count(), 0);
+  // The audit log says an admin erased a contact, and not whom.
+  await page.goto(`${base}/settings/audit?area=contact`);
+  const row = page.locator("tr", { hasText: "contact.erased" });
+  await row.waitFor();
+  assert.match(await row.textContent(), /Asha/);
+  assert.doesNotMatch(await page.content(), /Νίκος|nikos\.erase/);
 });

@@ -170,10 +170,17 @@ contact-privacy = Their data (privacy requests)
 contact-export = Download everything about them (JSON)
 contact-export-hint = Their details, every conversation with all its messages (internal notes marked as such), and what they wrote elsewhere: the copy a customer may ask for. Files are listed, not included.
 contact-erase = Erase this contact
-contact-erase-hint = Deletes the contact, the contacts merged into them, their { $conversations } conversations with every message, note and file, and their history. What they wrote in other customers' conversations is emptied. The audit log keeps only that it happened. Backups keep it until they are deleted.
+contact-erase-hint = Deletes the contact, the contacts merged into them, { $conversations ->
+    [one] their conversation
+   *[other] their { $conversations } conversations
+} with every message, note and file, and their history. What they wrote in other customers' conversations is emptied. The audit log keeps only that it happened. Backups keep it until they are deleted.
 contact-erase-confirm = I understand this cannot be undone
 contact-erase-unconfirmed = Tick the box to confirm that the erasure cannot be undone.
-contact-erased = The contact was erased, with { $conversations } conversations.
+contact-erased = { $conversations ->
+    [0] The contact was erased.
+    [one] The contact was erased, with their conversation.
+   *[other] The contact was erased, with their { $conversations } conversations.
+}
 contact-merge-unreadable = write an email address or a phone number in international form (+30…)
 contact-identity-add = Another email address or phone number
 contact-identity-remove = Take away { $value }

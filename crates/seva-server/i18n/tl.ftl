@@ -173,7 +173,11 @@ contact-erase = Burahin ang contact na ito
 contact-erase-hint = Binubura ang contact, ang mga contact na isinama rito, ang kanilang { $conversations } usapan kasama ang bawat mensahe, tala at file, at ang kanilang kasaysayan. Tinatanggalan ng laman ang isinulat nila sa usapan ng ibang customer. Sa audit log, nananatili lang na nangyari ito. Nasa mga backup pa ito hanggang mabura ang mga iyon.
 contact-erase-confirm = Nauunawaan kong hindi na ito maibabalik
 contact-erase-unconfirmed = Lagyan ng tsek ang kahon para kumpirmahing hindi na maibabalik ang pagbura.
-contact-erased = Nabura ang contact, kasama ang { $conversations } usapan.
+contact-erased = { $conversations ->
+    [0] Nabura ang contact.
+    [one] Nabura ang contact, kasama ang usapan nila.
+   *[other] Nabura ang contact, kasama ang { $conversations } usapan nila.
+}
 contact-merge-unreadable = sumulat ng email address o numero ng telepono sa internasyonal na anyo (+63…)
 contact-identity-add = Isa pang email address o numero ng telepono
 contact-identity-remove = Alisin ang { $value }

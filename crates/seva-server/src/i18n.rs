@@ -96,10 +96,16 @@ impl Tr {
         self.format(key, None)
     }
 
-    /// The text for `key` with one argument.
+    /// The text for `key` with one argument. A whole number goes as a number, so that the
+    /// text can choose its plural form (`[one]`, `*[other]`).
     pub fn a(&self, key: &str, name: &str, value: impl ToString) -> String {
         let mut args = FluentArgs::new();
-        args.set(name.to_string(), FluentValue::from(value.to_string()));
+        let value = value.to_string();
+        let value = match value.parse::<i64>() {
+            Ok(n) => FluentValue::from(n),
+            Err(_) => FluentValue::from(value),
+        };
+        args.set(name.to_string(), value);
         self.format(key, Some(&args))
     }
 
@@ -157,6 +163,18 @@ mod tests {
             let missing: Vec<_> = english.iter().filter(|k| !have.contains(k)).collect();
             assert!(missing.is_empty(), "{lang}.ftl lacks {missing:?}");
         }
+    }
+
+    #[test]
+    fn a_count_picks_its_plural_form() {
+        let en = Tr::new("en");
+        assert_eq!(en.a("two-step-codes-left", "count", 1), "One recovery code left.");
+        assert!(en.a("two-step-codes-left", "count", 7).contains("recovery codes left"));
+        assert_eq!(en.a("contact-erased", "conversations", 0), "The contact was erased.");
+        assert_eq!(
+            Tr::new("el").a("contact-erased", "conversations", 1),
+            "Η επαφή διαγράφηκε, μαζί με τη συνομιλία της."
+        );
     }
 
     #[test]

@@ -168,9 +168,18 @@ mod tests {
     #[test]
     fn a_count_picks_its_plural_form() {
         let en = Tr::new("en");
-        assert_eq!(en.a("two-step-codes-left", "count", 1), "One recovery code left.");
-        assert!(en.a("two-step-codes-left", "count", 7).contains("recovery codes left"));
-        assert_eq!(en.a("contact-erased", "conversations", 0), "The contact was erased.");
+        assert_eq!(
+            en.a("two-step-codes-left", "count", 1),
+            "One recovery code left."
+        );
+        assert!(
+            en.a("two-step-codes-left", "count", 7)
+                .contains("recovery codes left")
+        );
+        assert_eq!(
+            en.a("contact-erased", "conversations", 0),
+            "The contact was erased."
+        );
         assert_eq!(
             Tr::new("el").a("contact-erased", "conversations", 1),
             "Η επαφή διαγράφηκε, μαζί με τη συνομιλία της."

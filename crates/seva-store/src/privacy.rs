@@ -11,6 +11,8 @@
 //! One event, `contact.erased`, says it happened, by whom, and which ids went (ids only,
 //! so that integrators and the search index can follow), never what they held.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use seva_core::contact::IdentityKind;
 use seva_core::time::Timestamp;
@@ -223,14 +225,25 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
         &people_args,
     )
     .await?;
-    let written_elsewhere = |column: &str| {
-        format!(
-            "SELECT DISTINCT m.{column} FROM messages m JOIN conversations c ON c.id = m.conversation_id \
-             WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
+    // What they wrote in others' conversations: the message, its conversation, and the
+    // preview of it that notifications to the conversation's followers quoted.
+    let mut elsewhere = Vec::new();
+    let mut others: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    let rows = conn
+        .query(
+            &format!(
+                "SELECT m.id, m.conversation_id, m.text FROM messages m \
+                 JOIN conversations c ON c.id = m.conversation_id \
+                 WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
+            ),
+            &people_args,
         )
-    };
-    let elsewhere = texts(conn, &written_elsewhere("id"), &people_args).await?;
-    let others = texts(conn, &written_elsewhere("conversation_id"), &people_args).await?;
+        .await?;
+    for r in &rows {
+        elsewhere.push(r.text(0)?);
+        let quoted = seva_core::text::preview(r.str(2)?, 140);
+        others.entry(r.text(1)?).or_default().push(quoted);
+    }
     let all_messages: Vec<String> = messages.iter().chain(&elsewhere).cloned().collect();
     let mut files = Vec::new();
     let mut sources = Vec::new();
@@ -290,8 +303,42 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
         &people_args,
     )
     .await?;
-    // Their words were the last some of those conversations showed in the inbox.
-    for other in &others {
+    for (other, quoted) in &others {
+        // Notifications that quoted their words go, with the events that carried them
+        // (in JSON, where the quote is escaped as JSON escapes it).
+        let plain: Vec<String> = quoted.iter().filter(|q| !q.is_empty()).cloned().collect();
+        let escaped: Vec<String> = plain
+            .iter()
+            .map(|q| serde_json::Value::from(q.as_str()).to_string())
+            .map(|j| j[1..j.len() - 1].to_string())
+            .collect();
+        let quotes =
+            |text: &str, within: &[String]| within.iter().any(|q| text.contains(q.as_str()));
+        for r in conn
+            .query(
+                "SELECT id, text FROM notifications WHERE conversation_id = $1",
+                args![other],
+            )
+            .await?
+        {
+            if quotes(r.str(1)?, &plain) {
+                conn.execute("DELETE FROM notifications WHERE id = $1", args![r.text(0)?])
+                    .await?;
+            }
+        }
+        for r in conn
+            .query(
+                "SELECT seq, data FROM events WHERE conversation_id = $1",
+                args![other],
+            )
+            .await?
+        {
+            if quotes(r.str(1)?, &escaped) {
+                conn.execute("DELETE FROM events WHERE seq = $1", args![r.int(0)?])
+                    .await?;
+            }
+        }
+        // Their words may have been the last the conversation showed in the inbox.
         let last = conn
             .query(
                 "SELECT text FROM messages WHERE conversation_id = $1 AND kind IN ('inbound', 'outbound') \

@@ -825,7 +825,10 @@ fn the_command_line_manages_users_teams_and_tokens() {
     }
     assert!(spec["paths"]["/api/v1/contacts/{id}"]["delete"].is_object());
     for schema in ["TokenIssued", "Export", "Erased"] {
-        assert!(spec["components"]["schemas"][schema].is_object(), "{schema}");
+        assert!(
+            spec["components"]["schemas"][schema].is_object(),
+            "{schema}"
+        );
     }
     let (status, _) = seva.api("GET", "/healthz", None);
     assert_eq!(status, 200);

@@ -2331,6 +2331,16 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
             &[("logo.png", logo)],
         ),
     );
+    // An agent follows her conversation, so his answer is quoted to them.
+    let agent = seva.user("ravi@seva.test", "agent", "a long enough password 1");
+    let maria_conversation = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    let ravi = common::agent_id(&seva, "ravi@seva.test");
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{maria_conversation}/followers"),
+        Some(json!({"agent_id": ravi, "follow": true})),
+    );
+    assert_eq!(s, 200, "{body}");
     send(
         &seva,
         &mail_with_files(
@@ -2342,7 +2352,8 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
             &[],
         ),
     );
-    let maria_conversation = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    let notifications = |token: &str| seva.api_as(token, "GET", "/api/v1/notifications", None).1;
+    assert!(notifications(&agent).to_string().contains("Pakiayos agad."));
     // His own request, with his payslip and the same logo, answered and noted by an agent.
     send(
         &seva,
@@ -2384,7 +2395,6 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     assert!(file_path(payslip).exists() && file_path(logo).exists());
 
     // Agents and supervisors may do neither.
-    let agent = seva.user("ravi@seva.test", "agent", "a long enough password 1");
     let supervisor = seva.user("lena@seva.test", "supervisor", "a long enough password 2");
     for token in [&agent, &supervisor] {
         let (s, body) = seva.api_as(
@@ -2522,11 +2532,13 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
         None,
     );
     let (_, contacts) = seva.api("GET", "/api/v1/contacts?q=boss", None);
+    let quoted = notifications(&agent);
     for text in [
         feed.to_string(),
         audit.to_string(),
         maria_events.to_string(),
         contacts.to_string(),
+        quoted.to_string(),
         serde_json::to_string(&ms).unwrap(),
     ] {
         for him in ["boss@example.ph", "Boss", "kulangsahod", "Pakiayos"] {

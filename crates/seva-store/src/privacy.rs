@@ -72,33 +72,26 @@ async fn family(conn: &mut dyn Conn, id: ContactId) -> Result<(Contact, Vec<Stri
     Ok((contact, all))
 }
 
-/// `head (…ids…) tail`, with the ids bound after `before` other arguments.
-fn with_list_after(head: &str, tail: &str, ids: &[String], before: usize) -> (String, Vec<Value>) {
-    let marks: Vec<String> = (1..=ids.len())
-        .map(|n| format!("${}", n + before))
-        .collect();
+/// `head ($1, $2, …) tail`, with the ids to bind.
+fn with_list(head: &str, tail: &str, ids: &[String]) -> (String, Vec<Value>) {
+    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
     let sql = format!("{head}({}){tail}", marks.join(", "));
     (sql, ids.iter().map(|s| Value::from(s.clone())).collect())
 }
 
-fn with_list(head: &str, tail: &str, ids: &[String]) -> (String, Vec<Value>) {
-    with_list_after(head, tail, ids, 0)
-}
-
-/// Runs `head (…ids…) tail` for the ids in chunks (a statement binds a bounded number of
-/// values), adding up the rows changed.
+/// Runs `head (…ids…) tail` for the ids in chunks: a statement binds a bounded number of
+/// values.
 async fn execute_chunked(
     conn: &mut dyn Conn,
     head: &str,
     tail: &str,
     ids: &[String],
-) -> Result<u64> {
-    let mut changed = 0;
+) -> Result<()> {
     for chunk in ids.chunks(200) {
         let (sql, args) = with_list(head, tail, chunk);
-        changed += conn.execute(&sql, &args).await?;
+        conn.execute(&sql, &args).await?;
     }
-    Ok(changed)
+    Ok(())
 }
 
 async fn texts(conn: &mut dyn Conn, sql: &str, args: &[Value]) -> Result<Vec<String>> {
@@ -397,10 +390,17 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
     )
     .await?;
     // Jobs still to run for them (a reply to send, a bot's answer) would only fail now.
-    delete_mentioning(conn, "jobs", "payload", "state <> 'done'", &conversations).await?;
-    // Stored answers to retried requests may hold their name or their conversations.
-    let mentioned: Vec<String> = people.iter().chain(&conversations).cloned().collect();
-    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", &mentioned).await?;
+    delete_mentioning(
+        conn,
+        "jobs",
+        "payload",
+        "state IN ('queued', 'running', 'dead')",
+        &conversations,
+    )
+    .await?;
+    // Stored answers to retried creates name the conversations they made (and are kept
+    // with a hash of the request, which held their name and address).
+    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", &conversations).await?;
     // The events about the contacts themselves (made, renamed, an address added).
     delete_mentioning(
         conn,
@@ -576,15 +576,12 @@ pub async fn export(conn: &mut dyn Conn, id: ContactId) -> Result<Export> {
     let (in_people, people_args) = with_list("", "", &people);
     let merged = conn
         .query(
-            &format!("SELECT id, name, created_at FROM contacts WHERE id IN {in_people} AND id <> ${} ORDER BY created_at", people.len() + 1),
-            &people_args
-                .iter()
-                .cloned()
-                .chain([Value::from(id.to_string())])
-                .collect::<Vec<_>>(),
+            &format!("SELECT id, name, created_at FROM contacts WHERE id IN {in_people} ORDER BY created_at"),
+            &people_args,
         )
         .await?
         .iter()
+        .filter(|r| r.str(0).is_ok_and(|c| c != people[0]))
         .map(|r| {
             Ok(MergedContact {
                 id: r.parse(0)?,

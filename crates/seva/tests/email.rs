@@ -2458,18 +2458,41 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
         });
     }
 
+    // A duplicate of him, merged into him: erased with him, never on its own.
+    let (s, dup) = seva.api(
+        "POST",
+        "/api/v1/contacts",
+        Some(json!({"name": "B. Oss", "email": "b.oss@example.ph"})),
+    );
+    assert_eq!(s, 201, "{dup}");
+    let dup = dup["id"].as_str().unwrap().to_string();
+    let (s, body) = seva.api(
+        "POST",
+        &format!("/api/v1/contacts/{dup}/merge"),
+        Some(json!({"into": boss})),
+    );
+    assert_eq!(s, 200, "{body}");
+    let (s, body) = seva.api("DELETE", &format!("/api/v1/contacts/{dup}"), None);
+    assert_eq!(
+        (s, body["field"].as_str()),
+        (422, Some("contact")),
+        "{body}"
+    );
+
     // The erasure.
     let (s, erased) = seva.api("DELETE", &format!("/api/v1/contacts/{boss}"), None);
     assert_eq!(s, 200, "{erased}");
-    assert_eq!(erased["contacts"], 1);
+    assert_eq!(erased["contacts"], 2);
     assert_eq!(erased["conversations"], 1);
     assert_eq!(erased["messages"], 3);
     assert_eq!(erased["emptied_messages"], 1);
     assert_eq!(erased["attachments"], 2);
     let (s, _) = seva.api("DELETE", &format!("/api/v1/contacts/{boss}"), None);
     assert_eq!(s, 404, "erased once, then there is nothing to erase");
-    let (s, _) = seva.api("GET", &format!("/api/v1/contacts/{boss}"), None);
-    assert_eq!(s, 404);
+    for contact in [&boss, &dup] {
+        let (s, _) = seva.api("GET", &format!("/api/v1/contacts/{contact}"), None);
+        assert_eq!(s, 404);
+    }
     let (s, _) = seva.api(
         "GET",
         &format!("/api/v1/conversations/{boss_conversation}"),
@@ -2541,7 +2564,14 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
         quoted.to_string(),
         serde_json::to_string(&ms).unwrap(),
     ] {
-        for him in ["boss@example.ph", "Boss", "kulangsahod", "Pakiayos"] {
+        for him in [
+            "boss@example.ph",
+            "Boss",
+            "B. Oss",
+            "b.oss@",
+            "kulangsahod",
+            "Pakiayos",
+        ] {
             assert!(!text.contains(him), "{him} is still in {text}");
         }
     }

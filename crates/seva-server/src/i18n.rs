@@ -101,9 +101,11 @@ impl Tr {
     pub fn a(&self, key: &str, name: &str, value: impl ToString) -> String {
         let mut args = FluentArgs::new();
         let value = value.to_string();
+        // Only a number written as the number itself: a phone number such as
+        // `+306971112233`, or `007`, stays text as it is.
         let value = match value.parse::<i64>() {
-            Ok(n) => FluentValue::from(n),
-            Err(_) => FluentValue::from(value),
+            Ok(n) if n.to_string() == value => FluentValue::from(n),
+            _ => FluentValue::from(value),
         };
         args.set(name.to_string(), value);
         self.format(key, Some(&args))
@@ -179,6 +181,10 @@ mod tests {
         assert_eq!(
             en.a("contact-erased", "conversations", 0),
             "The contact was erased."
+        );
+        assert_eq!(
+            en.a("contact-identity-remove", "value", "+306971112233"),
+            "Take away +306971112233"
         );
         assert_eq!(
             Tr::new("el").a("contact-erased", "conversations", 1),

@@ -704,6 +704,7 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         );
     }
     search_latency(&mut client, args.conversations).await?;
+    erase_one(&mut client, args.conversations).await?;
     if let Some(kib) = idle_rss {
         println!(
             "| resident memory of seva serve, idle after start | {:.1} MB |",
@@ -724,6 +725,34 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     );
     drop(server);
     let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}
+
+/// A customer's erasure (one of the bench's 5,000, with about one conversation in 5,000
+/// of the desk's): one transaction on the writer, which every other write waits behind.
+async fn erase_one(client: &mut Client, conversations: u64) -> Result<()> {
+    let (status, found) = client
+        .send("GET", "/api/v1/contacts?q=customer7%40example.com", None)
+        .await?;
+    let found: serde_json::Value = serde_json::from_slice(&found)?;
+    let Some(id) = found[0]["id"].as_str().filter(|_| status == 200) else {
+        bail!("the customer to erase was not found: {status} {found}");
+    };
+    let t = Instant::now();
+    let (status, erased) = client
+        .send("DELETE", &format!("/api/v1/contacts/{id}"), None)
+        .await?;
+    let took = t.elapsed();
+    let erased: serde_json::Value = serde_json::from_slice(&erased)?;
+    if status != 200 {
+        bail!("the erasure answered {status}: {erased}");
+    }
+    println!(
+        "| erasing one customer ({} conversations, {} messages) at {conversations} conversations | {} |",
+        erased["conversations"],
+        erased["messages"],
+        ms(took)
+    );
     Ok(())
 }
 

@@ -220,6 +220,10 @@ test("an admin reads the audit log: who changed the desk, filtered by area and b
   // What the command line did (the tokens the tests made) is Seva's, not Asha's.
   assert.ok((await rows.count()) >= 1);
   for (const who of await rows.locator("td:nth-child(2)").allTextContents()) assert.equal(who, "Seva");
+  // A page number that is none gets the desk's own error page, naming what is wrong.
+  const wrong = await admin.goto(base + "/settings/audit?before=yesterday");
+  assert.equal(wrong.status(), 422);
+  await admin.getByText(/before and limit are whole numbers/).waitFor();
   await admin.close();
 
   // Not for an agent.

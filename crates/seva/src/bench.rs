@@ -704,7 +704,11 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         );
     }
     search_latency(&mut client, args.conversations).await?;
-    erase_one(&mut client, args.conversations).await?;
+    erase_one(
+        &mut client,
+        counter.load(Ordering::Relaxed).max(args.conversations),
+    )
+    .await?;
     if let Some(kib) = idle_rss {
         println!(
             "| resident memory of seva serve, idle after start | {:.1} MB |",

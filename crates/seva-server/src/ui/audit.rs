@@ -11,6 +11,7 @@ use super::{Agent, Me, PageError, render, short_time};
 use crate::Shared;
 use crate::api::events::{AuditQuery, audit_page};
 use crate::i18n::{LANGUAGES, Tr};
+use crate::problem::Problem;
 
 pub struct AuditRow {
     pub at_iso: String,
@@ -40,10 +41,14 @@ struct AuditPageView {
 pub async fn page(
     State(state): State<Shared>,
     agent: Agent,
-    Query(q): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, PageError> {
     require_admin(&agent)?;
     let t = agent.tr();
+    let Query(q) = query.map_err(|_| {
+        let refusal = Problem::bad_request("before", "before and limit are whole numbers");
+        PageError(refusal, t)
+    })?;
     let (area, actor) = (
         q.area.clone().unwrap_or_default(),
         q.actor.clone().unwrap_or_default(),

@@ -2,7 +2,8 @@
 // supervisor merges a duplicate into the contact that stays (found by its email address,
 // whatever its case), and bad input is refused with the field named. An agent cannot
 // merge. An admin downloads a contact's data and erases them; a supervisor cannot. A
-// screenshot is kept under target/screenshots/.
+// supervisor redacts a message sent with a card number; an agent cannot. A screenshot is
+// kept under target/screenshots/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -309,4 +310,35 @@ test("an admin downloads a contact's data and erases them; a supervisor sees nei
   await row.waitFor();
   assert.match(await row.textContent(), /Asha/);
   assert.doesNotMatch(await page.content(), /Νίκος|nikos\.erase/);
+});
+
+test("a supervisor redacts a message with a card number; an agent sees no way to", async () => {
+  const r = await api("POST", "/api/v1/conversations", {
+    contact: { email: "kavya@example.in", name: "కావ్య" },
+    subject: "చెల్లింపు",
+    text: "నా కార్డు 4111 1111 1111 1111",
+  });
+  assert.equal(r.status, 201, JSON.stringify(r.json));
+  const url = `${base}/conversations/${r.json.id}`;
+
+  const agent = await (await browser.newContext()).newPage();
+  await logIn(agent, base, "gopal@example.com", password);
+  await agent.goto(url);
+  await agent.getByText("4111 1111 1111 1111").waitFor();
+  assert.equal(await agent.getByText("Redact this message").count(), 0);
+
+  const page = await (await browser.newContext({ viewport: { width: 1280, height: 900 } })).newPage();
+  await logIn(page, base, "sofia@example.com", password);
+  await page.goto(url);
+  await page.getByText("Redact this message", { exact: true }).first().click();
+  const form = page.getByRole("form", { name: "Redact this message" });
+  await form.getByLabel("I understand this cannot be undone").check();
+  await form.getByRole("button", { name: "Redact this message" }).click();
+  await page.waitForURL(new RegExp(`/conversations/${r.json.id}#m-`));
+  await page.getByText("The words of this message were taken out.").waitFor();
+  assert.equal(await page.getByText("4111").count(), 0);
+  await page.screenshot({ path: join(shots, "message-redacted.png"), fullPage: true });
+  const messages = (await api("GET", `/api/v1/conversations/${r.json.id}/messages`)).json;
+  assert.equal(messages[0].text, "");
+  assert.ok(messages[0].redacted_at);
 });

@@ -154,7 +154,8 @@ struct Work {
     /// Messages that may be in it already, to be replaced.
     moved: BTreeSet<MessageId>,
     conversations: BTreeSet<ConversationId>,
-    /// Messages of an erased customer, to be deleted after everything else is put.
+    /// Messages of an erased customer, or redacted, to be deleted after everything else
+    /// is put.
     erased: Vec<String>,
 }
 
@@ -184,6 +185,7 @@ impl Work {
                     }
                 }
             }
+            "message.redacted" => self.erased.extend(id("message_id")),
             "contact.erased" => {
                 let ids = e.data.get("messages").and_then(|v| v.as_array());
                 self.erased.extend(

@@ -46,6 +46,9 @@ pub struct Message {
     pub external_id: Option<String>,
     /// Whether the original (an .eml) is kept and can be downloaded.
     pub has_source: bool,
+    /// When its words were taken out (a redaction, or its author's erasure): its text is
+    /// empty, its files and original gone.
+    pub redacted_at: Option<Timestamp>,
     pub created_at: Timestamp,
 }
 
@@ -167,7 +170,7 @@ pub async fn insert(conn: &mut dyn Conn, new: NewMessage<'_>) -> Result<Inserted
 
 const SELECT: &str = "SELECT m.id, m.conversation_id, m.kind, m.channel, m.author_agent_id, m.author_contact_id, \
      coalesce(a.name, c.name), m.text, m.html, m.delivery, m.delivery_error, m.created_at, \
-     m.folded, m.email, m.provider_id, m.source_sha256 \
+     m.folded, m.email, m.provider_id, m.source_sha256, m.redacted_at \
      FROM messages m LEFT JOIN agents a ON a.id = m.author_agent_id \
      LEFT JOIN contacts c ON c.id = m.author_contact_id";
 
@@ -193,6 +196,7 @@ fn decode(mut row: crate::Row) -> Result<Message> {
         },
         external_id: row.opt_take_text(14)?,
         has_source: !row.is_null(15)?,
+        redacted_at: row.opt_int(16)?.map(Timestamp),
         attachments: Vec::new(),
     })
 }

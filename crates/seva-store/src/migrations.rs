@@ -61,6 +61,10 @@ const SQLITE: &[(i64, &str)] = &[
         include_str!("../migrations/sqlite/0022_session_devices.sql"),
     ),
     (23, include_str!("../migrations/sqlite/0023_erasure.sql")),
+    (
+        24,
+        include_str!("../migrations/sqlite/0024_redacted_messages.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -128,6 +132,10 @@ const POSTGRES: &[(i64, &str)] = &[
         include_str!("../migrations/postgres/0022_session_devices.sql"),
     ),
     (23, include_str!("../migrations/postgres/0023_erasure.sql")),
+    (
+        24,
+        include_str!("../migrations/postgres/0024_redacted_messages.sql"),
+    ),
 ];
 
 /// The migration that adds `contacts.name_key`, which SQL cannot fill: the runner folds

@@ -190,20 +190,251 @@ fn without_addresses(headers: &mut serde_json::Value, addresses: &[String]) -> b
     dropped
 }
 
+/// The files of some messages, as an erasure or a redaction finds them before it takes
+/// the messages' rows: their attachments and their original emails.
+struct Files {
+    /// SHA-256 of every file on disk they used (a large original email is a file too).
+    sha256: Vec<String>,
+    /// Originals small enough to be rows of `message_sources`.
+    sources: Vec<String>,
+    attachments: usize,
+}
+
+impl Files {
+    async fn of(conn: &mut dyn Conn, messages: &[String]) -> Result<Files> {
+        let mut files = Files {
+            sha256: Vec::new(),
+            sources: Vec::new(),
+            attachments: 0,
+        };
+        for chunk in messages.chunks(200) {
+            let (sql, args) = with_list(
+                "SELECT sha256 FROM attachments WHERE message_id IN ",
+                "",
+                chunk,
+            );
+            let hashes = texts(conn, &sql, &args).await?;
+            files.attachments += hashes.len();
+            files.sha256.extend(hashes);
+            let (sql, args) = with_list(
+                "SELECT source_sha256 FROM messages WHERE source_sha256 IS NOT NULL AND id IN ",
+                "",
+                chunk,
+            );
+            files.sources.extend(texts(conn, &sql, &args).await?);
+        }
+        files.sources.sort();
+        files.sources.dedup();
+        files.sha256.extend(files.sources.iter().cloned());
+        files.sha256.sort();
+        files.sha256.dedup();
+        Ok(files)
+    }
+
+    /// Before the messages are deleted or emptied: their attachments' rows go.
+    async fn forget_attachments(&self, conn: &mut dyn Conn, messages: &[String]) -> Result<()> {
+        execute_chunked(
+            conn,
+            "DELETE FROM attachments WHERE message_id IN ",
+            "",
+            messages,
+        )
+        .await
+    }
+
+    /// Once the messages are deleted or emptied: the originals no message uses any more
+    /// go, and a job removes the files no one uses from disk after the commit.
+    async fn release(&self, conn: &mut dyn Conn) -> Result<()> {
+        execute_chunked(
+            conn,
+            "DELETE FROM message_sources WHERE sha256 IN ",
+            " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.source_sha256 = message_sources.sha256)",
+            &self.sources,
+        )
+        .await?;
+        if !self.sha256.is_empty() {
+            crate::jobs::enqueue(
+                conn,
+                SWEEP_FILES,
+                serde_json::json!({ "sha256": self.sha256 }),
+                crate::now(),
+            )
+            .await?;
+        }
+        Ok(())
+    }
+}
+
+/// A message whose words are to be taken out, where it stays.
+struct Words {
+    message: String,
+    conversation: String,
+    text: String,
+}
+
+impl Words {
+    /// From `id, conversation_id, text`.
+    fn of(r: &crate::Row) -> Result<Words> {
+        Ok(Words {
+            message: r.text(0)?,
+            conversation: r.text(1)?,
+            text: r.text(2)?,
+        })
+    }
+}
+
+/// Takes the words out of messages that stay in their conversations (a customer's in
+/// others' conversations when they are erased, or one redacted): text, HTML, quoted
+/// history, original and the channel's id go and the message is marked redacted (its
+/// email's headers stay); notifications that quoted it go, with the events that carried
+/// them; each conversation's preview is taken again. Files are the caller's
+/// ([`Files`]).
+async fn empty_messages(conn: &mut dyn Conn, words: &[Words]) -> Result<()> {
+    let ids: Vec<String> = words.iter().map(|w| w.message.clone()).collect();
+    execute_chunked(
+        conn,
+        &format!(
+            "UPDATE messages SET text = '', html = '', folded = '', source_sha256 = NULL, \
+             provider_id = NULL, redacted_at = {} WHERE id IN ",
+            crate::now().micros()
+        ),
+        "",
+        &ids,
+    )
+    .await?;
+    let mut quoted: BTreeMap<&str, Vec<String>> = BTreeMap::new();
+    for w in words {
+        let q = seva_core::text::preview(&w.text, 140);
+        let list = quoted.entry(w.conversation.as_str()).or_default();
+        if !q.is_empty() {
+            list.push(q);
+        }
+    }
+    for (&conversation, plain) in &quoted {
+        // In the events' JSON, the quote is escaped as JSON escapes it.
+        let escaped: Vec<String> = plain
+            .iter()
+            .map(|q| serde_json::Value::from(q.as_str()).to_string())
+            .map(|j| j[1..j.len() - 1].to_string())
+            .collect();
+        let quotes =
+            |text: &str, within: &[String]| within.iter().any(|q| text.contains(q.as_str()));
+        for r in conn
+            .query(
+                "SELECT id, text FROM notifications WHERE conversation_id = $1",
+                args![conversation],
+            )
+            .await?
+        {
+            if quotes(r.str(1)?, plain) {
+                conn.execute("DELETE FROM notifications WHERE id = $1", args![r.text(0)?])
+                    .await?;
+            }
+        }
+        for r in conn
+            .query(
+                "SELECT seq, data FROM events WHERE conversation_id = $1",
+                args![conversation],
+            )
+            .await?
+        {
+            if quotes(r.str(1)?, &escaped) {
+                conn.execute("DELETE FROM events WHERE seq = $1", args![r.int(0)?])
+                    .await?;
+            }
+        }
+        // Their words may have been the last the conversation showed in the inbox.
+        let last = conn
+            .query(
+                "SELECT text FROM messages WHERE conversation_id = $1 AND kind IN ('inbound', 'outbound') \
+                 AND text <> '' ORDER BY seq DESC LIMIT 1",
+                args![conversation],
+            )
+            .await?;
+        let preview = match last.first() {
+            Some(r) => seva_core::text::preview(r.str(0)?, 140),
+            None => String::new(),
+        };
+        conn.execute(
+            "UPDATE conversations SET preview = $1 WHERE id = $2",
+            args![preview, conversation],
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// SQLite's `secure_delete`, on around an erasure or a redaction: the rows it deletes or
+/// rewrites are then overwritten with zeros in the database file, where they would
+/// otherwise stay in free space until reused. (On PostgreSQL they stay in the tables'
+/// dead rows until the next vacuum.)
+async fn secure_delete(conn: &mut dyn Conn, on: bool) -> Result<()> {
+    if conn.dialect() == Dialect::Sqlite {
+        let pragma = if on {
+            "PRAGMA secure_delete = ON"
+        } else {
+            "PRAGMA secure_delete = OFF"
+        };
+        conn.query(pragma, &[]).await?;
+    }
+    Ok(())
+}
+
+/// Takes the words out of one message (a card number or a password sent by mistake), in
+/// the caller's transaction, with [`secure_delete`]: its text, quoted history and
+/// original email, its files, the notifications that quoted it and the search index's
+/// copy (after the `message.redacted` event); the timeline keeps the message, marked
+/// redacted, so that the conversation keeps its shape. A message of a conversation
+/// `viewer` may not see is not found; one redacted already stays as it is.
+pub async fn redact(
+    conn: &mut dyn Conn,
+    viewer: &crate::conversations::Viewer,
+    id: MessageId,
+    actor: &str,
+) -> Result<()> {
+    secure_delete(conn, true).await?;
+    let done = redact_message(conn, viewer, id, actor).await;
+    secure_delete(conn, false).await?;
+    done
+}
+
+async fn redact_message(
+    conn: &mut dyn Conn,
+    viewer: &crate::conversations::Viewer,
+    id: MessageId,
+    actor: &str,
+) -> Result<()> {
+    let message = crate::messages::get(conn, id).await?;
+    crate::conversations::get_for(conn, viewer, message.conversation_id).await?;
+    if message.redacted_at.is_some() {
+        return Ok(());
+    }
+    let ids = [id.to_string()];
+    let files = Files::of(conn, &ids).await?;
+    files.forget_attachments(conn, &ids).await?;
+    let words = Words {
+        message: id.to_string(),
+        conversation: message.conversation_id.to_string(),
+        text: message.text,
+    };
+    empty_messages(conn, &[words]).await?;
+    files.release(conn).await?;
+    crate::events::append(
+        conn,
+        "message.redacted",
+        Some(message.conversation_id),
+        actor,
+        serde_json::json!({"message_id": id, "attachments": files.attachments}),
+    )
+    .await
+}
+
 /// Erases the contact `id` and everything the desk holds about them (see the module's
-/// comment), in the caller's transaction. On SQLite the deleted rows' bytes are
-/// overwritten with zeros in the database file (`secure_delete`), where they would
-/// otherwise stay in free space until reused; on PostgreSQL they stay in the table's dead
-/// rows until its next vacuum.
+/// comment), in the caller's transaction, with [`secure_delete`].
 pub async fn erase(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<Erased> {
-    let sqlite = conn.dialect() == Dialect::Sqlite;
-    if sqlite {
-        conn.query("PRAGMA secure_delete = ON", &[]).await?;
-    }
+    secure_delete(conn, true).await?;
     let erased = erase_rows(conn, id, actor).await;
-    if sqlite {
-        conn.query("PRAGMA secure_delete = OFF", &[]).await?;
-    }
+    secure_delete(conn, false).await?;
     erased
 }
 
@@ -218,11 +449,8 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
         &people_args,
     )
     .await?;
-    // What they wrote in others' conversations: the message, its conversation, and the
-    // preview of it that notifications to the conversation's followers quoted.
-    let mut elsewhere = Vec::new();
-    let mut others: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    let rows = conn
+    // What they wrote in others' conversations, which stays there, emptied.
+    let words_elsewhere = conn
         .query(
             &format!(
                 "SELECT m.id, m.conversation_id, m.text FROM messages m \
@@ -231,38 +459,13 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
             ),
             &people_args,
         )
-        .await?;
-    for r in &rows {
-        elsewhere.push(r.text(0)?);
-        let quoted = seva_core::text::preview(r.str(2)?, 140);
-        others.entry(r.text(1)?).or_default().push(quoted);
-    }
+        .await?
+        .iter()
+        .map(Words::of)
+        .collect::<Result<Vec<_>>>()?;
+    let elsewhere: Vec<String> = words_elsewhere.iter().map(|w| w.message.clone()).collect();
     let all_messages: Vec<String> = messages.iter().chain(&elsewhere).cloned().collect();
-    let mut files = Vec::new();
-    let mut sources = Vec::new();
-    let mut attachments = 0;
-    for chunk in all_messages.chunks(200) {
-        let (sql, args) = with_list(
-            "SELECT sha256 FROM attachments WHERE message_id IN ",
-            "",
-            chunk,
-        );
-        let hashes = texts(conn, &sql, &args).await?;
-        attachments += hashes.len();
-        files.extend(hashes);
-        let (sql, args) = with_list(
-            "SELECT source_sha256 FROM messages WHERE source_sha256 IS NOT NULL AND id IN ",
-            "",
-            chunk,
-        );
-        sources.extend(texts(conn, &sql, &args).await?);
-    }
-    sources.sort();
-    sources.dedup();
-    // A large original email is a file too (a small one is a row of `message_sources`).
-    files.extend(sources.iter().cloned());
-    files.sort();
-    files.dedup();
+    let files = Files::of(conn, &all_messages).await?;
     let addresses = texts(
         conn,
         &format!(
@@ -280,76 +483,16 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
         &people_args,
     )
     .await?;
+    files.forget_attachments(conn, &all_messages).await?;
+    empty_messages(conn, &words_elsewhere).await?;
+    // Theirs no more: the message was written by someone erased, from an address gone.
     execute_chunked(
         conn,
-        "DELETE FROM attachments WHERE message_id IN ",
-        "",
-        &all_messages,
-    )
-    .await?;
-    // By id: finding them by author took a walk through every message (no index holds
-    // the author, which every new message would pay for).
-    execute_chunked(
-        conn,
-        "UPDATE messages SET text = '', html = '', folded = '', email = NULL, \
-         source_sha256 = NULL, provider_id = NULL, author_contact_id = NULL WHERE id IN ",
+        "UPDATE messages SET author_contact_id = NULL, email = NULL WHERE id IN ",
         "",
         &elsewhere,
     )
     .await?;
-    for (other, quoted) in &others {
-        // Notifications that quoted their words go, with the events that carried them
-        // (in JSON, where the quote is escaped as JSON escapes it).
-        let plain: Vec<String> = quoted.iter().filter(|q| !q.is_empty()).cloned().collect();
-        let escaped: Vec<String> = plain
-            .iter()
-            .map(|q| serde_json::Value::from(q.as_str()).to_string())
-            .map(|j| j[1..j.len() - 1].to_string())
-            .collect();
-        let quotes =
-            |text: &str, within: &[String]| within.iter().any(|q| text.contains(q.as_str()));
-        for r in conn
-            .query(
-                "SELECT id, text FROM notifications WHERE conversation_id = $1",
-                args![other],
-            )
-            .await?
-        {
-            if quotes(r.str(1)?, &plain) {
-                conn.execute("DELETE FROM notifications WHERE id = $1", args![r.text(0)?])
-                    .await?;
-            }
-        }
-        for r in conn
-            .query(
-                "SELECT seq, data FROM events WHERE conversation_id = $1",
-                args![other],
-            )
-            .await?
-        {
-            if quotes(r.str(1)?, &escaped) {
-                conn.execute("DELETE FROM events WHERE seq = $1", args![r.int(0)?])
-                    .await?;
-            }
-        }
-        // Their words may have been the last the conversation showed in the inbox.
-        let last = conn
-            .query(
-                "SELECT text FROM messages WHERE conversation_id = $1 AND kind IN ('inbound', 'outbound') \
-                 AND text <> '' ORDER BY seq DESC LIMIT 1",
-                args![other],
-            )
-            .await?;
-        let preview = match last.first() {
-            Some(r) => seva_core::text::preview(r.str(0)?, 140),
-            None => String::new(),
-        };
-        conn.execute(
-            "UPDATE conversations SET preview = $1 WHERE id = $2",
-            args![preview, other],
-        )
-        .await?;
-    }
     for table in [
         "messages",
         "conversation_tags",
@@ -383,13 +526,7 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
         &conversations,
     )
     .await?;
-    execute_chunked(
-        conn,
-        "DELETE FROM message_sources WHERE sha256 IN ",
-        " AND NOT EXISTS (SELECT 1 FROM messages m WHERE m.source_sha256 = message_sources.sha256)",
-        &sources,
-    )
-    .await?;
+    files.release(conn).await?;
     // Jobs still to run for them (a reply to send, a bot's answer) would only fail now.
     delete_mentioning(
         conn,
@@ -428,22 +565,13 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
     )
     .await?;
 
-    if !files.is_empty() {
-        crate::jobs::enqueue(
-            conn,
-            SWEEP_FILES,
-            serde_json::json!({ "sha256": files }),
-            crate::now(),
-        )
-        .await?;
-    }
     let erased = Erased {
         contact_id: id,
         contacts: people.len(),
         conversations: conversations.len(),
         messages: messages.len(),
         emptied_messages: elsewhere.len(),
-        attachments,
+        attachments: files.attachments,
     };
     crate::events::append(
         conn,

@@ -1852,3 +1852,113 @@ fn the_audit_log_lists_changes_to_the_desk_newest_first_for_admins_only() {
         403
     );
 }
+
+#[test]
+fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
+    let seva = Seva::start();
+    let card = "4111 1111 1111 1111";
+    let (s, made) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({
+            "contact": {"email": "kavya@example.in", "name": "కావ్య"},
+            "subject": "చెల్లింపు",
+            "text": format!("నా కార్డు {card}, గడువు 12/29"),
+        })),
+    );
+    assert_eq!(s, 201, "{made}");
+    let conversation = made["id"].as_str().unwrap().to_string();
+    let messages = |seva: &Seva| {
+        let (s, list) = seva.api(
+            "GET",
+            &format!("/api/v1/conversations/{conversation}/messages"),
+            None,
+        );
+        assert_eq!(s, 200, "{list}");
+        list.as_array().unwrap().clone()
+    };
+    let message = messages(&seva)[0]["id"].as_str().unwrap().to_string();
+    common::search_until(&seva, "/api/v1/search?q=4111&kind=messages", |hits| {
+        hits.len() == 1
+    });
+    let database = seva.dir.join("data").join("seva.db");
+    let database_holds = || {
+        let bytes = std::fs::read(&database).unwrap();
+        bytes.windows(card.len()).any(|w| w == card.as_bytes())
+    };
+    if !seva.on_postgres() {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while !database_holds() {
+            assert!(
+                std::time::Instant::now() < until,
+                "the card never reached the file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+
+    // Agents may not; nonsense and unknown ids are refused.
+    let agent = seva.user("ravi@seva.test", "agent", "a long enough password 1");
+    let path = format!("/api/v1/messages/{message}/redact");
+    let (s, body) = seva.api_as(&agent, "POST", &path, None);
+    assert_eq!(s, 403, "{body}");
+    let (s, body) = seva.api("POST", "/api/v1/messages/nonsense/redact", None);
+    assert_eq!((s, body["field"].as_str()), (404, Some("id")), "{body}");
+    let unknown = "01a24000-0000-7000-8000-000000000000";
+    let (s, _) = seva.api("POST", &format!("/api/v1/messages/{unknown}/redact"), None);
+    assert_eq!(s, 404);
+
+    let supervisor = seva.user("lena@seva.test", "supervisor", "a long enough password 2");
+    let (s, redacted) = seva.api_as(&supervisor, "POST", &path, None);
+    assert_eq!(s, 200, "{redacted}");
+    assert_eq!(redacted["text"], "");
+    assert!(redacted["redacted_at"].is_string(), "{redacted}");
+    // Once is enough: a second redaction changes nothing and records nothing.
+    let (s, again) = seva.api("POST", &path, None);
+    assert_eq!((s, &again["redacted_at"]), (200, &redacted["redacted_at"]));
+
+    // The timeline keeps the message; nothing the API reads still holds the card.
+    let list = messages(&seva);
+    assert_eq!(list.len(), 1);
+    let (_, c) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}"),
+        None,
+    );
+    let (_, events) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/events"),
+        None,
+    );
+    let (_, feed) = seva.api("GET", "/api/v1/events?after=0&limit=1000", None);
+    for text in [
+        serde_json::to_string(&list).unwrap(),
+        c.to_string(),
+        events.to_string(),
+        feed.to_string(),
+    ] {
+        assert!(!text.contains("4111"), "the card is still in {text}");
+    }
+    let redactions: Vec<&Value> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "message.redacted")
+        .collect();
+    assert_eq!(redactions.len(), 1, "{events:#}");
+    let lena = common::agent_id(&seva, "lena@seva.test");
+    assert_eq!(redactions[0]["actor"], format!("agent:{lena}"));
+    common::search_until(&seva, "/api/v1/search?q=4111&kind=messages", |hits| {
+        hits.is_empty()
+    });
+    if !seva.on_postgres() {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while database_holds() {
+            assert!(
+                std::time::Instant::now() < until,
+                "the card is still in the database file"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+    }
+}

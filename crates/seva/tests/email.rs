@@ -2505,6 +2505,7 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     assert_eq!(ms.len(), 2, "{ms:#?}");
     assert_eq!(ms[1]["text"], "");
     assert_eq!(ms[1]["author_contact_id"], Value::Null);
+    assert!(ms[1]["redacted_at"].is_string(), "{ms:#?}");
     assert_eq!(ms[1]["email"], Value::Null);
     let (s, copy) = seva.api(
         "POST",

@@ -45,6 +45,7 @@ pub fn router() -> Router<Shared> {
         .route("/api/v1/conversations/{id}/subject", post(subject))
         .route("/api/v1/conversations/{id}/fields", post(fields))
         .route("/api/v1/conversations/{id}/events", get(events))
+        .route("/api/v1/messages/{id}/redact", post(redact))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -459,6 +460,35 @@ pub async fn post_message(
         .messages_created
         .fetch_add(1, Ordering::Relaxed);
     Ok(response)
+}
+
+/// Take the words out of one message, for good: a card number or a password sent by
+/// mistake (supervisors and admins). Its text, quoted history, original email and files
+/// go, with the notifications that quoted it and its place in the search index; the
+/// timeline keeps it, marked redacted (`redacted_at`). Answers with the message as it now
+/// is; a message redacted already is answered as it is.
+#[utoipa::path(post, path = "/api/v1/messages/{id}/redact", tag = "conversations",
+    responses((status = 200, body = Message), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn redact(
+    State(state): State<Shared>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, Problem> {
+    let id: MessageId = parse_id("id", &id)?;
+    if !caller.agent.role.sees_every_team() {
+        return Err(Problem::forbidden(
+            "only supervisors and admins redact messages",
+        ));
+    }
+    let (viewer, actor) = (caller.viewer(), caller.actor());
+    let message = state
+        .store
+        .write(op!(c => {
+            seva_store::privacy::redact(c, &viewer, id, &actor).await?;
+            messages::get(c, id).await
+        }))
+        .await?;
+    Ok(json(StatusCode::OK, &message))
 }
 
 /// Runs one change to a conversation on behalf of the caller and answers with the

@@ -56,7 +56,7 @@ pub fn router() -> Router<Shared> {
     paths(
         conversations::create, conversations::list, conversations::get_one, conversations::messages,
         conversations::post_message, conversations::assign, conversations::status, conversations::priority, conversations::snooze,
-        conversations::tags, conversations::followers, conversations::spam, conversations::subject, conversations::copy, conversations::fields, conversations::events,
+        conversations::tags, conversations::followers, conversations::spam, conversations::subject, conversations::copy, conversations::fields, conversations::events, conversations::redact,
         contacts::list, contacts::create, contacts::get_one, contacts::update, contacts::merge, contacts::add_identity, contacts::remove_identity, contacts::export, contacts::erase, contacts::organizations, contacts::create_organization,
         contacts::organization, contacts::update_organization, contacts::delete_organization,
         teams::list, teams::create, teams::add_member, teams::remove_member,

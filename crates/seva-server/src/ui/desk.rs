@@ -433,6 +433,10 @@ pub struct MessageView {
     pub email_from: Option<String>,
     pub email_cc: String,
     pub original_url: Option<String>,
+    /// Its words were taken out (redacted, or its author erased).
+    pub redacted: bool,
+    /// Whether the reader may redact it (supervisors and admins, on the desk).
+    pub redactable: bool,
 }
 
 pub fn message_views(
@@ -471,6 +475,8 @@ pub fn message_views(
                 })
                 .unwrap_or_default(),
             original_url: m.has_source.then(|| format!("/messages/{}/original", m.id)),
+            redacted: m.redacted_at.is_some(),
+            redactable: false,
             files: m
                 .attachments
                 .iter()
@@ -742,7 +748,11 @@ async fn show(
         )
         .collect::<Vec<_>>()
         .join("\n");
-    let messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
+    let mut messages = message_views(t, list, |a| format!("/api/v1/attachments/{}", a.id));
+    let may_redact = agent.0.agent.role.sees_every_team();
+    for m in &mut messages {
+        m.redactable = may_redact && !m.redacted && m.kind != MessageKind::System;
+    }
     let teams: Vec<(TeamId, String, bool)> = team_names
         .iter()
         .map(|(tid, n)| (*tid, n.clone(), Some(*tid) == c.team_id))
@@ -1713,6 +1723,45 @@ pub async fn contact_erase(
             contact_page(&state, &agent, id, false, Some(error)).await
         }
     }
+}
+
+#[derive(Deserialize)]
+pub struct RedactForm {
+    csrf: String,
+    /// The box "this cannot be undone", ticked.
+    #[serde(default)]
+    confirm: String,
+}
+
+/// Takes the words out of one message (supervisors and admins), once the box saying it
+/// cannot be undone is ticked; back to its conversation.
+pub async fn message_redact(
+    State(state): State<Shared>,
+    agent: Agent,
+    Path(id): Path<String>,
+    Form(form): Form<RedactForm>,
+) -> Result<Response, PageError> {
+    agent.check_csrf(&form.csrf)?;
+    let t = agent.tr();
+    let id: seva_core::MessageId = id.parse().map_err(|_| PageError(Problem::not_found(), t))?;
+    if !agent.0.agent.role.sees_every_team() {
+        let refusal = Problem::forbidden("only supervisors and admins redact messages");
+        return Err(PageError(refusal, t));
+    }
+    if form.confirm != "1" {
+        let refusal = Problem::bad_request("confirm", t.s("message-redact-unconfirmed"));
+        return Err(PageError(refusal, t));
+    }
+    let (viewer, actor) = (agent.0.viewer(), agent.0.viewer().actor());
+    let conversation = state
+        .store
+        .write(op!(c => {
+            seva_store::privacy::redact(c, &viewer, id, &actor).await?;
+            Ok(messages::get(c, id).await?.conversation_id)
+        }))
+        .await
+        .map_err(|e| PageError(e.into(), t))?;
+    Ok(Redirect::to(&format!("/conversations/{conversation}#m-{id}")).into_response())
 }
 
 /// The original of an email (.eml), for an agent who may see its conversation.

@@ -147,6 +147,7 @@ pub fn router() -> Router<Shared> {
             get(settings::edit_inbox).post(settings::update_inbox),
         )
         .route("/messages/{id}/original", get(desk::original))
+        .route("/messages/{id}/redact", post(desk::message_redact))
         .route(
             "/contacts/{id}",
             get(desk::contact).post(desk::contact_update),

@@ -328,6 +328,8 @@ pub async fn turn_on(
         .write(op!(c => agents::turn_on_two_step(c, id, step, &hashes).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    // Cached token checks hold the agent as it was: forget them before answering.
+    state.tokens.clear();
     Ok(two_step_page(&state, &agent, Shown::Codes(codes), None))
 }
 
@@ -372,5 +374,6 @@ pub async fn turn_off(
         .write(op!(c => agents::turn_off_two_step(c, id, &actor).await))
         .await
         .map_err(|e| PageError(e.into(), t))?;
+    state.tokens.clear();
     Ok(Redirect::to("/settings?saved=1").into_response())
 }

@@ -298,6 +298,12 @@ test("an admin downloads a contact's data and erases them; a supervisor sees nei
   await erase.getByRole("button", { name: "Erase this contact" }).click();
   assert.equal(await erase.getByRole("checkbox").evaluate((b) => b.validity.valueMissing), true);
   assert.equal((await api("GET", `/api/v1/contacts/${contact}`)).status, 200);
+  // The server asks for it too, should the browser not.
+  await erase.getByRole("checkbox").evaluate((b) => (b.required = false));
+  await erase.getByRole("button", { name: "Erase this contact" }).click();
+  await page.locator("[role=alert]", { hasText: "Tick the box to confirm that the erasure cannot be undone." }).waitFor();
+  assert.equal((await api("GET", `/api/v1/contacts/${contact}`)).status, 200);
+  await page.getByText("Their data (privacy requests)").click();
   await erase.getByLabel("I understand this cannot be undone").check();
   await erase.getByRole("button", { name: "Erase this contact" }).click();
   await page.waitForURL(`${base}/contacts?erased=1`);
@@ -332,6 +338,17 @@ test("a supervisor redacts a message with a card number; an agent sees no way to
   await page.goto(url);
   await page.getByText("Redact this message", { exact: true }).first().click();
   const form = page.getByRole("form", { name: "Redact this message" });
+  // Without the box ticked (the browser asks for it; the server too) nothing is taken.
+  await form.getByRole("checkbox").evaluate((b) => (b.required = false));
+  const refused = await Promise.all([
+    page.waitForResponse((res) => res.url().endsWith("/redact")),
+    form.getByRole("button", { name: "Redact this message" }).click(),
+  ]);
+  assert.equal(refused[0].status(), 422);
+  await page.getByText("Tick the box to confirm that the redaction cannot be undone.").waitFor();
+  assert.equal((await api("GET", `/api/v1/conversations/${r.json.id}/messages`)).json[0].redacted_at, null);
+  await page.goto(url);
+  await page.getByText("Redact this message", { exact: true }).first().click();
   await form.getByLabel("I understand this cannot be undone").check();
   await form.getByRole("button", { name: "Redact this message" }).click();
   await page.waitForURL(new RegExp(`/conversations/${r.json.id}#m-`));

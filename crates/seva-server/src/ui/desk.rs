@@ -1682,10 +1682,11 @@ pub async fn contact_block(
     Ok(Redirect::to(&format!("/contacts/{id}?saved=1")).into_response())
 }
 
+/// A form for what cannot be undone (an erasure, a redaction): sent with its box ticked.
 #[derive(Deserialize)]
-pub struct EraseForm {
+pub struct ConfirmedForm {
     csrf: String,
-    /// The box "this cannot be undone", ticked.
+    /// The box "this cannot be undone": `1` when ticked.
     #[serde(default)]
     confirm: String,
 }
@@ -1696,7 +1697,7 @@ pub async fn contact_erase(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
-    Form(form): Form<EraseForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();
@@ -1725,21 +1726,13 @@ pub async fn contact_erase(
     }
 }
 
-#[derive(Deserialize)]
-pub struct RedactForm {
-    csrf: String,
-    /// The box "this cannot be undone", ticked.
-    #[serde(default)]
-    confirm: String,
-}
-
 /// Takes the words out of one message (supervisors and admins), once the box saying it
 /// cannot be undone is ticked; back to its conversation.
 pub async fn message_redact(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
-    Form(form): Form<RedactForm>,
+    Form(form): Form<ConfirmedForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     let t = agent.tr();

@@ -1881,21 +1881,7 @@ fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
     common::search_until(&seva, "/api/v1/search?q=4111&kind=messages", |hits| {
         hits.len() == 1
     });
-    let database = seva.dir.join("data").join("seva.db");
-    let database_holds = || {
-        let bytes = std::fs::read(&database).unwrap();
-        bytes.windows(card.len()).any(|w| w == card.as_bytes())
-    };
-    if !seva.on_postgres() {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while !database_holds() {
-            assert!(
-                std::time::Instant::now() < until,
-                "the card never reached the file"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
+    common::wait_for_database_file(&seva, &[card], true);
 
     // Agents may not; nonsense and unknown ids are refused.
     let agent = seva.user("ravi@seva.test", "agent", "a long enough password 1");
@@ -1951,14 +1937,5 @@ fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
     common::search_until(&seva, "/api/v1/search?q=4111&kind=messages", |hits| {
         hits.is_empty()
     });
-    if !seva.on_postgres() {
-        let until = std::time::Instant::now() + std::time::Duration::from_secs(20);
-        while database_holds() {
-            assert!(
-                std::time::Instant::now() < until,
-                "the card is still in the database file"
-            );
-            std::thread::sleep(std::time::Duration::from_millis(50));
-        }
-    }
+    common::wait_for_database_file(&seva, &[card], false);
 }

@@ -2447,16 +2447,7 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
 
     // On SQLite, once the checkpoint has copied his words into the database file, the
     // erasure overwrites them there (not only unlinks them from its b-trees).
-    let database = seva.dir.join("data").join("seva.db");
-    let database_holds = |needle: &[u8]| {
-        let bytes = std::fs::read(&database).unwrap();
-        bytes.windows(needle.len()).any(|w| w == needle)
-    };
-    if !seva.on_postgres() {
-        wait_until("his words to reach the database file", || {
-            database_holds(b"kulangsahod")
-        });
-    }
+    common::wait_for_database_file(&seva, &["kulangsahod"], true);
 
     // A duplicate of him, merged into him: erased with him, never on its own.
     let (s, dup) = seva.api(
@@ -2519,11 +2510,7 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
         !file_path(payslip).exists()
     });
     assert!(file_path(logo).exists());
-    if !seva.on_postgres() {
-        wait_until("his words to leave the database file", || {
-            !database_holds(b"kulangsahod") && !database_holds(b"Pakiayos")
-        });
-    }
+    common::wait_for_database_file(&seva, &["kulangsahod", "Pakiayos"], false);
     // The search index forgets him.
     common::search_until(
         &seva,

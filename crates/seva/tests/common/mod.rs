@@ -482,3 +482,33 @@ pub fn search_until(seva: &Seva, path: &str, ready: impl Fn(&[Value]) -> bool) -
         std::thread::sleep(Duration::from_millis(100));
     }
 }
+
+/// On SQLite, waits up to 20 s until the database file itself (not its write-ahead log)
+/// holds every one of `words`, or, with `held` false, none of them: the checkpoint copies
+/// committed pages into the file every 200 ms. On PostgreSQL there is no file to read,
+/// and nothing to wait for.
+pub fn wait_for_database_file(seva: &Seva, words: &[&str], held: bool) {
+    if seva.on_postgres() {
+        return;
+    }
+    let file = seva.dir.join("data").join("seva.db");
+    let started = std::time::Instant::now();
+    loop {
+        let bytes = std::fs::read(&file).unwrap();
+        let holds = |w: &str| bytes.windows(w.len()).any(|b| b == w.as_bytes());
+        let done = if held {
+            words.iter().all(|w| holds(w))
+        } else {
+            !words.iter().any(|w| holds(w))
+        };
+        if done {
+            return;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the database file {} {words:?}",
+            if held { "never held" } else { "still holds" }
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

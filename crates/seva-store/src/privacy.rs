@@ -72,10 +72,15 @@ async fn family(conn: &mut dyn Conn, id: ContactId) -> Result<(Contact, Vec<Stri
     Ok((contact, all))
 }
 
+/// `($first, …)`: `n` placeholders, numbered from `first`.
+fn marks(first: usize, n: usize) -> String {
+    let marks: Vec<String> = (first..first + n).map(|i| format!("${i}")).collect();
+    format!("({})", marks.join(", "))
+}
+
 /// `head ($1, $2, …) tail`, with the ids to bind.
 fn with_list(head: &str, tail: &str, ids: &[String]) -> (String, Vec<Value>) {
-    let marks: Vec<String> = (1..=ids.len()).map(|n| format!("${n}")).collect();
-    let sql = format!("{head}({}){tail}", marks.join(", "));
+    let sql = format!("{head}{}{tail}", marks(1, ids.len()));
     (sql, ids.iter().map(|s| Value::from(s.clone())).collect())
 }
 
@@ -430,15 +435,74 @@ async fn redact_message(
 }
 
 /// Erases the contact `id` and everything the desk holds about them (see the module's
-/// comment), in the caller's transaction, with [`secure_delete`].
-pub async fn erase(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<Erased> {
+/// comment): what [`Looked`] found on a reader first, then [`erase`] on the writer.
+pub async fn erase_contact(store: &crate::Store, id: ContactId, actor: &str) -> Result<Erased> {
+    let looked = store.read(crate::op!(c => look(c, id).await)).await?;
+    let actor = actor.to_string();
+    store
+        .write(crate::op!(c => erase(c, id, &actor, Some(&looked)).await))
+        .await
+}
+
+/// What an erasure finds before it writes, on a reader: the one walk through every
+/// message it needs (no index holds a message's author, which every new message would
+/// pay for), done while other writes go on instead of in the writer's transaction.
+struct Looked {
+    people: Vec<String>,
+    /// Messages they wrote in other customers' conversations, as of `last_message`.
+    elsewhere: Vec<String>,
+    /// The last message's `seq` when they were looked for.
+    last_message: i64,
+}
+
+/// Looks for what they wrote in others' conversations, on a snapshot.
+async fn look(conn: &mut dyn Conn, id: ContactId) -> Result<Looked> {
+    let (_, people) = family(conn, id).await?;
+    let last_message = conn
+        .query_one("SELECT coalesce(max(seq), 0) FROM messages", &[])
+        .await?
+        .int(0)?;
+    let (in_people, people_args) = with_list("", "", &people);
+    let elsewhere = texts(
+        conn,
+        &format!(
+            "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id \
+             WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
+        ),
+        &people_args,
+    )
+    .await?;
+    Ok(Looked {
+        people,
+        elsewhere,
+        last_message,
+    })
+}
+
+/// Erases the contact `id` and everything the desk holds about them (see the module's
+/// comment), in the caller's transaction, with [`secure_delete`]. With what [`look`]
+/// found, only the messages written since are walked (by their `seq`); should the
+/// contact's family have changed meanwhile (a merge), every message is walked again.
+/// (Were anything missed, the contact's row could not be deleted while a message still
+/// names them, and the erasure would fail whole.)
+async fn erase(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    actor: &str,
+    looked: Option<&Looked>,
+) -> Result<Erased> {
     secure_delete(conn, true).await?;
-    let erased = erase_rows(conn, id, actor).await;
+    let erased = erase_rows(conn, id, actor, looked).await;
     secure_delete(conn, false).await?;
     erased
 }
 
-async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<Erased> {
+async fn erase_rows(
+    conn: &mut dyn Conn,
+    id: ContactId,
+    actor: &str,
+    looked: Option<&Looked>,
+) -> Result<Erased> {
     let (_, people) = family(conn, id).await?;
     let (in_people, people_args) = with_list("", "", &people);
     let theirs = format!("SELECT id FROM conversations WHERE contact_id IN {in_people}");
@@ -450,19 +514,30 @@ async fn erase_rows(conn: &mut dyn Conn, id: ContactId, actor: &str) -> Result<E
     )
     .await?;
     // What they wrote in others' conversations, which stays there, emptied.
-    let words_elsewhere = conn
-        .query(
-            &format!(
-                "SELECT m.id, m.conversation_id, m.text FROM messages m \
-                 JOIN conversations c ON c.id = m.conversation_id \
-                 WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
-            ),
-            &people_args,
-        )
-        .await?
-        .iter()
-        .map(Words::of)
-        .collect::<Result<Vec<_>>>()?;
+    let theirs_elsewhere = format!(
+        "SELECT m.id, m.conversation_id, m.text FROM messages m \
+         JOIN conversations c ON c.id = m.conversation_id \
+         WHERE m.author_contact_id IN {in_people} AND c.contact_id NOT IN {in_people}"
+    );
+    let rows = match looked.filter(|l| l.people == people) {
+        Some(l) => {
+            let mut rows = Vec::new();
+            for chunk in l.elsewhere.chunks(200) {
+                let ids = marks(people.len() + 1, chunk.len());
+                let sql = format!("{theirs_elsewhere} AND m.id IN {ids}");
+                let mut args = people_args.clone();
+                args.extend(chunk.iter().map(|id| Value::from(id.clone())));
+                rows.extend(conn.query(&sql, &args).await?);
+            }
+            let mut args = people_args.clone();
+            args.push(Value::from(l.last_message));
+            let since = format!("{theirs_elsewhere} AND m.seq > ${}", people.len() + 1);
+            rows.extend(conn.query(&since, &args).await?);
+            rows
+        }
+        None => conn.query(&theirs_elsewhere, &people_args).await?,
+    };
+    let words_elsewhere = rows.iter().map(Words::of).collect::<Result<Vec<_>>>()?;
     let elsewhere: Vec<String> = words_elsewhere.iter().map(|w| w.message.clone()).collect();
     let all_messages: Vec<String> = messages.iter().chain(&elsewhere).cloned().collect();
     let files = Files::of(conn, &all_messages).await?;

@@ -742,17 +742,28 @@ async fn erase_one(client: &mut Client, conversations: u64) -> Result<()> {
     let Some(id) = found[0]["id"].as_str().filter(|_| status == 200) else {
         bail!("the customer to erase was not found: {status} {found}");
     };
+    // The writer's busy time shows its stall (on SQLite: nothing else writes meanwhile);
+    // the call's own time adds the walk done on a reader first.
+    let busy = |m: &std::collections::HashMap<String, f64>| {
+        m.get("seva_sqlite_writer_busy_seconds_total").copied()
+    };
+    let before = busy(&metrics(client).await?);
     let t = Instant::now();
     let (status, erased) = client
         .send("DELETE", &format!("/api/v1/contacts/{id}"), None)
         .await?;
     let took = t.elapsed();
+    let after = busy(&metrics(client).await?);
     let erased: serde_json::Value = serde_json::from_slice(&erased)?;
     if status != 200 {
         bail!("the erasure answered {status}: {erased}");
     }
+    let writer = match (before, after) {
+        (Some(b), Some(a)) => format!("; the writer busy {:.1} ms of it", 1e3 * (a - b)),
+        _ => String::new(),
+    };
     println!(
-        "| erasing one customer ({} conversations, {} messages) at {conversations} conversations | {} |",
+        "| erasing one customer ({} conversations, {} messages) at {conversations} conversations | {}{writer} |",
         erased["conversations"],
         erased["messages"],
         ms(took)

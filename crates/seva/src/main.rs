@@ -358,9 +358,7 @@ async fn contact(config: &Config, cmd: ContactCommand) -> Result<()> {
             if !yes {
                 bail!("an erasure cannot be undone: add --yes to confirm it");
             }
-            let e = store
-                .write(op!(c => seva_store::privacy::erase(c, id, "system").await))
-                .await?;
+            let e = seva_store::privacy::erase_contact(&store, id, "system").await?;
             eprintln!(
                 "erased {} contact(s), {} conversation(s), {} message(s) and {} file(s); \
                  {} message(s) they wrote in other customers' conversations emptied",

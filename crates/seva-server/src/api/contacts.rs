@@ -213,10 +213,7 @@ pub async fn erase(
     caller.require_admin()?;
     let id: ContactId = parse_id("id", &id)?;
     let actor = caller.actor();
-    let erased = state
-        .store
-        .write(op!(c => privacy::erase(c, id, &actor).await))
-        .await?;
+    let erased = privacy::erase_contact(&state.store, id, &actor).await?;
     Ok(json(StatusCode::OK, &erased))
 }
 

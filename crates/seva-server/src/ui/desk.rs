@@ -1713,10 +1713,7 @@ pub async fn contact_erase(
         return contact_page(&state, &agent, id, false, Some(error)).await;
     }
     let actor = agent.0.viewer().actor();
-    let erased = state
-        .store
-        .write(op!(c => seva_store::privacy::erase(c, id, &actor).await))
-        .await;
+    let erased = seva_store::privacy::erase_contact(&state.store, id, &actor).await;
     match erased {
         Ok(e) => Ok(Redirect::to(&format!("/contacts?erased={}", e.conversations)).into_response()),
         Err(e) => {

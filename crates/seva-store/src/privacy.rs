@@ -1,5 +1,5 @@
 //! A customer's rights over their data: a copy of everything the desk holds about them
-//! ([`export`]), and its erasure ([`erase`]), as data-protection law (GDPR articles 15
+//! ([`export`]), and its erasure ([`erase_contact`]), as data-protection law (GDPR articles 15
 //! and 17) lets them ask.
 //!
 //! Erasure takes the contact, the contacts merged into it before, their identities and

@@ -434,13 +434,7 @@ fn an_agent_sees_where_they_are_logged_in_and_logs_out_everywhere_else() {
     log_in_from(&seva, &mut laptop, PASSWORD, firefox);
     log_in_from(&seva, &mut phone, PASSWORD, android);
     let (_, html, csrf) = page(&seva, &laptop, "/settings");
-    let list = html
-        .split("id=\"sessions\"")
-        .nth(1)
-        .unwrap()
-        .split("</ul>")
-        .next()
-        .unwrap();
+    let list = sessions_list(&html);
     let lines: Vec<&str> = list.split("<li>").skip(1).collect();
     assert_eq!(lines.len(), 2, "{list}");
     let mine = lines
@@ -466,13 +460,7 @@ fn an_agent_sees_where_they_are_logged_in_and_logs_out_everywhere_else() {
     );
     let (status, html, _) = page(&seva, &laptop, "/settings");
     assert_eq!(status, 200, "this browser stays");
-    let list = html
-        .split("id=\"sessions\"")
-        .nth(1)
-        .unwrap()
-        .split("</ul>")
-        .next()
-        .unwrap();
+    let list = sessions_list(&html);
     assert_eq!(list.matches("<li>").count(), 1, "{list}");
     assert!(
         !html.contains("/me/sessions/others"),
@@ -585,4 +573,14 @@ fn a_desk_that_requires_two_step_verification_of_admins_sends_them_to_set_it_up_
         .call()
         .unwrap();
     assert_eq!(location(&res), "/me/two-step");
+}
+
+/// The settings page's list of where the agent is logged in.
+fn sessions_list(html: &str) -> &str {
+    html.split("id=\"sessions\"")
+        .nth(1)
+        .unwrap()
+        .split("</ul>")
+        .next()
+        .unwrap()
 }

@@ -667,17 +667,6 @@ fn the_fallback_without_websocket_posts_frames_and_streams_the_answers() {
     );
 }
 
-/// The messages of a conversation, as the API lists them.
-fn messages_of(seva: &Seva, conversation: &str) -> Vec<Value> {
-    let (s, list) = seva.api(
-        "GET",
-        &format!("/api/v1/conversations/{conversation}/messages"),
-        None,
-    );
-    assert_eq!(s, 200, "{list}");
-    list.as_array().unwrap().clone()
-}
-
 #[test]
 fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_replies_into_the_chat()
 {
@@ -797,7 +786,7 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
         reply_to.starts_with(&format!("support+{reference}-")),
         "{reply_to}"
     );
-    let answers: Vec<Value> = messages_of(&seva, &conversation)
+    let answers: Vec<Value> = common::messages(&seva, &conversation)
         .into_iter()
         .filter(|m| m["kind"] == "outbound")
         .collect();
@@ -819,7 +808,7 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
         ),
     );
     assert!(ok, "{transcript}");
-    let all = messages_of(&seva, &conversation);
+    let all = common::messages(&seva, &conversation);
     assert!(
         all.iter().any(|m| m["kind"] == "inbound"
             && m["channel"] == "email"
@@ -844,7 +833,7 @@ fn a_visitor_who_wrote_while_nobody_was_online_gets_the_answer_by_email_and_repl
     send(&mut ws, json!({"type": "read", "seq": line["seq"]}));
     std::thread::sleep(Duration::from_millis(2500));
     assert_eq!(relay.count(), 1, "an answer read in the chat is not mailed");
-    let last = messages_of(&seva, &conversation)
+    let last = common::messages(&seva, &conversation)
         .into_iter()
         .rfind(|m| m["kind"] == "outbound")
         .unwrap();
@@ -909,7 +898,7 @@ fn an_agent_answers_over_the_same_protocol_once_per_client_id_and_hears_the_visi
         (&again["duplicate"], &again["id"]),
         (&json!(true), &ack["id"])
     );
-    let outbound: Vec<Value> = messages_of(&seva, &conversation)
+    let outbound: Vec<Value> = common::messages(&seva, &conversation)
         .into_iter()
         .filter(|m| m["kind"] == "outbound")
         .collect();
@@ -977,7 +966,7 @@ fn a_visitor_marked_as_spam_is_still_acknowledged_but_their_next_chat_is_filed_a
             &Value::Null
         )
     );
-    let lines = messages_of(&seva, &second);
+    let lines = common::messages(&seva, &second);
     assert_eq!(lines.len(), 1, "{lines:?}");
     assert_eq!(lines[0]["text"], "Τελευταία ευκαιρία");
     let (_, open) = seva.api("GET", "/api/v1/conversations?status=open", None);
@@ -985,7 +974,7 @@ fn a_visitor_marked_as_spam_is_still_acknowledged_but_their_next_chat_is_filed_a
     // Sent again (a reconnect resends what was not acknowledged): stored once.
     let repeated = say(&mut ws, "s-2", "Τελευταία ευκαιρία");
     assert_eq!(repeated["seq"], again["seq"]);
-    assert_eq!(messages_of(&seva, &second).len(), 1);
+    assert_eq!(common::messages(&seva, &second).len(), 1);
 
     // Let back: their next chat is an open conversation like anyone's.
     let (s, who) = seva.api(

@@ -1868,16 +1868,10 @@ fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
     );
     assert_eq!(s, 201, "{made}");
     let conversation = made["id"].as_str().unwrap().to_string();
-    let messages = |seva: &Seva| {
-        let (s, list) = seva.api(
-            "GET",
-            &format!("/api/v1/conversations/{conversation}/messages"),
-            None,
-        );
-        assert_eq!(s, 200, "{list}");
-        list.as_array().unwrap().clone()
-    };
-    let message = messages(&seva)[0]["id"].as_str().unwrap().to_string();
+    let message = common::messages(&seva, &conversation)[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     common::search_until(&seva, "/api/v1/search?q=4111&kind=messages", |hits| {
         hits.len() == 1
     });
@@ -1904,7 +1898,7 @@ fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
     assert_eq!((s, &again["redacted_at"]), (200, &redacted["redacted_at"]));
 
     // The timeline keeps the message; nothing the API reads still holds the card.
-    let list = messages(&seva);
+    let list = common::messages(&seva, &conversation);
     assert_eq!(list.len(), 1);
     let (_, c) = seva.api(
         "GET",

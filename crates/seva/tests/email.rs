@@ -7,9 +7,9 @@ mod common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Seva;
 use common::mail::{SUPPORT, mail, send, swaks};
 use common::relay::{Delivered, Relay};
+use common::{Seva, messages};
 use serde_json::{Value, json};
 
 /// Creates the email inbox `support` on `relay`; returns its id.
@@ -40,16 +40,6 @@ fn conversations(seva: &Seva) -> Vec<Value> {
     let (s, list) = seva.api("GET", "/api/v1/conversations?limit=200", None);
     assert_eq!(s, 200, "{list}");
     list["data"].as_array().unwrap().clone()
-}
-
-fn messages(seva: &Seva, conversation: &str) -> Vec<Value> {
-    let (s, list) = seva.api(
-        "GET",
-        &format!("/api/v1/conversations/{conversation}/messages"),
-        None,
-    );
-    assert_eq!(s, 200, "{list}");
-    list.as_array().unwrap().clone()
 }
 
 fn only_conversation(seva: &Seva) -> Value {

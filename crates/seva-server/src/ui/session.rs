@@ -278,14 +278,12 @@ pub async fn logout(
     Form(form): Form<CsrfForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
-    if let Some(token) = auth::cookie(&headers, SESSION_COOKIE) {
-        let hash = sha256_hex(token.as_bytes());
-        state
-            .store
-            .write(op!(c => agents::end_session(c, &hash).await))
-            .await
-            .map_err(|e| PageError(e.into(), agent.tr()))?;
-    }
+    let hash = session_hash(&headers);
+    state
+        .store
+        .write(op!(c => agents::end_session(c, &hash).await))
+        .await
+        .map_err(|e| PageError(e.into(), agent.tr()))?;
     let cookie = format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0");
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to("/login")).into_response())
 }

@@ -512,3 +512,14 @@ pub fn wait_for_database_file(seva: &Seva, words: &[&str], held: bool) {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The messages of a conversation, as the API lists them.
+pub fn messages(seva: &Seva, conversation: &str) -> Vec<serde_json::Value> {
+    let (s, list) = seva.api(
+        "GET",
+        &format!("/api/v1/conversations/{conversation}/messages"),
+        None,
+    );
+    assert_eq!(s, 200, "{list}");
+    list.as_array().unwrap().clone()
+}

@@ -202,15 +202,19 @@ pub async fn serve(
     if let Some((smtp, tls)) = smtp {
         tokio::spawn(mail::smtp::serve(state.clone(), smtp, tls));
     }
-    match search::open(&state.config) {
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let indexer = match search::open(&state.config) {
         Ok(index) => {
             let index = Arc::new(index);
             let _ = state.search.set(index.clone());
-            tokio::spawn(search::run(state.clone(), index));
+            Some(tokio::spawn(search::run(state.clone(), index, stopping)))
         }
         // Seva serves without search rather than not at all; `seva reindex` starts afresh.
-        Err(e) => tracing::error!(error = %e, "the search index cannot be opened; search is off"),
-    }
+        Err(e) => {
+            tracing::error!(error = %e, "the search index cannot be opened; search is off");
+            None
+        }
+    };
     tokio::spawn(workers::run(state.clone()));
     tokio::spawn(chat::Hub::run(state.clone()));
     tokio::spawn(mail::imap::supervise(state.clone()));
@@ -224,7 +228,19 @@ pub async fn serve(
             tracing::debug!(error = %e, "could not set TCP_NODELAY on a connection");
         }
     });
-    axum::serve(listener, app)
+    let served = axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
-        .await
+        .await;
+    // The index commits what it applied before the runtime goes.
+    let _ = stop.send(true);
+    if let Some(indexer) = indexer
+        && tokio::time::timeout(std::time::Duration::from_secs(10), indexer)
+            .await
+            .is_err()
+    {
+        tracing::warn!(
+            "the search index did not stop within 10 s; it catches up at the next start"
+        );
+    }
+    served
 }

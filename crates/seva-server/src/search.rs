@@ -212,8 +212,9 @@ impl Work {
 /// spell is searchable at once; under load, within about this long.
 const COMMIT_EVERY: Duration = Duration::from_secs(1);
 
-/// Applies the events after the index's checkpoint, for as long as the server runs.
-pub async fn run(state: Shared, index: Arc<SearchIndex>) {
+/// Applies the events after the index's checkpoint, until `stop` turns true: then it
+/// commits what it applied and returns.
+pub async fn run(state: Shared, index: Arc<SearchIndex>, stop: tokio::sync::watch::Receiver<bool>) {
     if index.is_fresh() {
         match rebuild(&state.store, &index).await {
             Ok(n) => tracing::info!(documents = n, "search index built"),
@@ -228,14 +229,25 @@ pub async fn run(state: Shared, index: Arc<SearchIndex>) {
         .name("seva-search".into())
         .spawn(move || {
             run_behind();
-            feed(&state, &index, &handle)
+            feed(&state, &index, &handle, stop)
         });
-    if let Err(e) = started {
-        tracing::error!(error = %e, "cannot start the search index's thread; search is stale");
+    match started {
+        // Waited for, so that the runtime the thread leans on outlives it.
+        Ok(thread) => {
+            let _ = tokio::task::spawn_blocking(move || thread.join()).await;
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "cannot start the search index's thread; search is stale")
+        }
     }
 }
 
-fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
+fn feed(
+    state: &Shared,
+    index: &SearchIndex,
+    on: &tokio::runtime::Handle,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut cursor = index.checkpoint().unwrap_or(0);
     // Applied but not yet committed: the events up to `cursor` since the last commit.
     let mut dirty = false;
@@ -245,7 +257,8 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
     let mut heard = Heard::new(state.store.subscribe());
     let mut from_log = true;
     loop {
-        let commit_due = committed_at.is_none_or(|at| at.elapsed() >= COMMIT_EVERY);
+        let stopping = *stop.borrow();
+        let commit_due = stopping || committed_at.is_none_or(|at| at.elapsed() >= COMMIT_EVERY);
         let step = on
             .block_on(async {
                 let events = match heard.after(cursor) {
@@ -300,6 +313,9 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
                 false
             }
         };
+        if stopping {
+            return;
+        }
         if more {
             continue;
         }
@@ -310,7 +326,14 @@ fn feed(state: &Shared, index: &SearchIndex, on: &tokio::runtime::Handle) {
             Some(at) if dirty => COMMIT_EVERY.saturating_sub(at.elapsed()),
             _ => Duration::from_secs(2),
         };
-        if !on.block_on(heard.wait(wait)) {
+        let heard_some = on.block_on(async {
+            tokio::select! {
+                heard_some = heard.wait(wait) => heard_some,
+                // A last round commits what was applied, then the thread ends.
+                _ = stop.changed() => true,
+            }
+        });
+        if !heard_some {
             from_log = true;
         }
     }

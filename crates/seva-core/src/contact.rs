@@ -139,17 +139,26 @@ impl PhoneE164 {
 
 /// A display name as a person typed it, trimmed; empty names become `None`.
 pub fn clean_name(raw: &str) -> Option<String> {
-    let name: String = raw.trim().chars().filter(|c| !c.is_control()).collect();
+    // Control characters go first, so that the whitespace they hid is trimmed too.
+    let name: String = raw.chars().filter(|c| !c.is_control()).collect();
+    let name = name.trim();
     if name.is_empty() {
         None
     } else {
-        Some(crate::text::truncate_graphemes(&name, 200))
+        Some(crate::text::truncate_graphemes(name, 200))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_name_of_only_spaces_and_control_characters_is_none() {
+        assert_eq!(clean_name("\u{14}\u{87}\u{2008}\t\u{13}"), None);
+        assert_eq!(clean_name("\u{1}  Μαρία Σ.\u{7} "), Some("Μαρία Σ.".into()));
+        assert_eq!(clean_name("  రవి  "), Some("రవి".into()));
+    }
 
     #[test]
     fn what_is_typed_is_an_address_with_an_at_and_a_number_without() {

@@ -28,7 +28,8 @@ pub struct Macro {
     pub name: String,
     pub language: Option<String>,
     pub text: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    /// Its actions, as in rules: `[{"type": "set_status", "value": "pending"}]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub actions: serde_json::Value,
     pub created_at: Timestamp,
 }
@@ -95,7 +96,11 @@ fn decode(r: &crate::Row) -> Result<Macro> {
         name: r.text(1)?,
         language: r.opt_text(2)?,
         text: r.text(3)?,
-        actions: serde_json::from_str(&r.text(4)?).unwrap_or_default(),
+        // A macro made without actions stored `null`: it has none.
+        actions: serde_json::from_str(&r.text(4)?)
+            .ok()
+            .filter(|a: &serde_json::Value| !a.is_null())
+            .unwrap_or_else(|| serde_json::json!([])),
         created_at: Timestamp(r.int(5)?),
     })
 }

@@ -47,7 +47,12 @@ fn clean_domain(domain: Option<&str>) -> Result<Option<String>> {
 
 /// Makes an organization. With a domain, the contacts who write from it and belong to no
 /// organization yet join it (as new ones will).
-pub async fn create(conn: &mut dyn Conn, name: &str, domain: Option<&str>) -> Result<Organization> {
+pub async fn create(
+    conn: &mut dyn Conn,
+    name: &str,
+    domain: Option<&str>,
+    actor: &str,
+) -> Result<Organization> {
     let name = seva_core::contact::clean_name(name)
         .ok_or_else(|| Error::invalid("name", "an organization needs a name"))?;
     let domain = clean_domain(domain)?;
@@ -69,7 +74,7 @@ pub async fn create(conn: &mut dyn Conn, name: &str, domain: Option<&str>) -> Re
         conn,
         "organization.created",
         None,
-        "system",
+        actor,
         serde_json::json!({"organization_id": id, "name": name, "joined": joined}),
     )
     .await?;

@@ -27,9 +27,9 @@ pub struct StoredRule {
     pub id: RuleId,
     pub name: String,
     pub trigger: String,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub conditions: serde_json::Value,
-    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<Object>))]
     pub actions: serde_json::Value,
     pub position: i64,
     pub enabled: bool,

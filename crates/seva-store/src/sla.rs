@@ -38,7 +38,7 @@ pub async fn create_calendar(
     spec.build()
         .map_err(|e| Error::invalid("spec", e.to_string()))?;
     let name = name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid("name", "1 to 100 characters"));
     }
     let id = CalendarId::new();
@@ -144,7 +144,7 @@ pub struct NewPolicy<'a> {
 
 pub async fn create_policy(conn: &mut dyn Conn, p: NewPolicy<'_>) -> Result<Policy> {
     let name = p.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(Error::invalid("name", "1 to 100 characters"));
     }
     for (field, v) in [

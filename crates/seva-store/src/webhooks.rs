@@ -30,7 +30,7 @@ pub struct Webhook {
 }
 
 #[derive(Debug, Clone, Serialize)]
-#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema), schema(as = WebhookDelivery))]
 pub struct Delivery {
     pub id: DeliveryId,
     pub event_seq: i64,

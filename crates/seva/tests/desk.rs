@@ -405,6 +405,12 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
             json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "t", "team_id": "01a20c57-8e2e-7786-88ce-54b219806eca"}),
             "team_id",
         ),
+        // Objects only: serde alone would read an array's items as the fields in order.
+        (json!([{"email": "a@example.com"}, "s", "t"]), "body"),
+        (
+            json!({"contact": ["a@example.com", "Ana"], "subject": "s", "text": "t"}),
+            "contact",
+        ),
     ];
     for (body, field) in cases {
         let mut res = Seva::agent()
@@ -424,6 +430,21 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
             },
             "{body} -> {problem}"
         );
+    }
+    // Query strings too: a problem document naming the parameter, not plain text.
+    for (path, field) in [
+        ("/api/v1/contacts?limit=many", "limit"),
+        ("/api/v1/search", "q"),
+        ("/api/v1/articles/00000000-0000-0000-0000-000000000000/diff?from=1", "to"),
+    ] {
+        let res = Seva::agent()
+            .get(&seva.url(path))
+            .header("Authorization", format!("Bearer {}", seva.token))
+            .call()
+            .unwrap();
+        assert_eq!(res.headers()["content-type"], "application/problem+json", "{path}");
+        let (status, problem) = read(res);
+        assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{path}: {problem}");
     }
     // Not JSON at all.
     let res = Seva::agent()
@@ -1169,6 +1190,11 @@ fn a_form_with_an_inbox_lands_in_its_teams_queue_and_contacts_join_organizations
         Some(json!({"name": "ACME Ελλάς", "domain": "ACME.gr"})),
     );
     assert_eq!((status, org["domain"].as_str()), (201, Some("acme.gr")));
+    // The audit log names who made it.
+    let (_, audit) = seva.api("GET", "/api/v1/audit?area=organization", None);
+    let made = &audit["data"][0];
+    assert_eq!(made["kind"], "organization.created", "{audit}");
+    assert!(made["actor"].as_str().unwrap().starts_with("agent:"), "{made}");
     let contact = conv["contact_id"].as_str().unwrap();
     let (status, c) = seva.api(
         "PATCH",

@@ -1,7 +1,7 @@
 //! `/api/v1/contacts`: customers, their identities and history.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use seva_store::organizations::{self, Organization};
 use seva_store::privacy::{self, Erased, Export};
 use utoipa::ToSchema;
 
-use super::{ApiJson, json, parse_id};
+use super::{ApiJson, ApiQuery, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -52,13 +52,13 @@ pub struct ListQuery {
 }
 
 /// Contacts, newest first; `q` searches names and identities.
-#[utoipa::path(get, path = "/api/v1/contacts", tag = "contacts",
-    params(("q" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+#[utoipa::path(get, path = "/api/v1/contacts", operation_id = "list_contacts", tag = "contacts",
+    params(("q" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = Vec<Contact>)))]
 pub async fn list(
     State(state): State<Shared>,
     _caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
@@ -72,7 +72,7 @@ pub async fn list(
 }
 
 /// One contact.
-#[utoipa::path(get, path = "/api/v1/contacts/{id}", tag = "contacts",
+#[utoipa::path(get, path = "/api/v1/contacts/{id}", operation_id = "get_contact", tag = "contacts",
     responses((status = 200, body = Contact), (status = 404, body = Problem)))]
 pub async fn get_one(
     State(state): State<Shared>,
@@ -106,7 +106,7 @@ pub struct ContactUpdate {
 }
 
 /// Change a contact's name, language, organization or attributes, or block them.
-#[utoipa::path(patch, path = "/api/v1/contacts/{id}", request_body = ContactUpdate, tag = "contacts",
+#[utoipa::path(patch, path = "/api/v1/contacts/{id}", operation_id = "update_contact", request_body = ContactUpdate, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<Shared>,
@@ -150,7 +150,7 @@ pub struct MergeBody {
 }
 
 /// Merge this contact into another: identities and conversations move.
-#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", request_body = MergeBody, tag = "contacts",
+#[utoipa::path(post, path = "/api/v1/contacts/{id}/merge", operation_id = "merge_contacts", request_body = MergeBody, tag = "contacts",
     responses((status = 200, body = Contact), (status = 422, body = Problem)))]
 pub async fn merge(
     State(state): State<Shared>,
@@ -233,6 +233,7 @@ pub async fn organizations(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
     /// The email domain its people write from.
     pub domain: Option<String>,
@@ -247,9 +248,10 @@ pub async fn create_organization(
     ApiJson(body, _): ApiJson<NewOrganization>,
 ) -> Result<Response, Problem> {
     organizers_only(&caller)?;
+    let actor = caller.viewer().actor();
     let org = state
         .store
-        .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref()).await))
+        .write(op!(c => organizations::create(c, &body.name, body.domain.as_deref(), &actor).await))
         .await?;
     Ok(json(StatusCode::CREATED, &org))
 }
@@ -266,7 +268,7 @@ pub struct NewContact {
 
 /// Add a contact before they ever write. An address or number another contact has is
 /// refused (409).
-#[utoipa::path(post, path = "/api/v1/contacts", request_body = NewContact, tag = "contacts",
+#[utoipa::path(post, path = "/api/v1/contacts", operation_id = "create_contact", request_body = NewContact, tag = "contacts",
     responses((status = 201, body = Contact), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,

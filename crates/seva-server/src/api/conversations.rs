@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -21,7 +21,7 @@ use seva_store::messages::{self, Message};
 use seva_store::op;
 use utoipa::ToSchema;
 
-use super::{ApiJson, create_once, create_once_repeatable, json, parse_id, stored};
+use super::{ApiJson, ApiQuery, create_once, create_once_repeatable, json, parse_id, stored};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -120,7 +120,7 @@ pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), Problem>
 }
 
 /// Open a conversation on behalf of a customer.
-#[utoipa::path(post, path = "/api/v1/conversations", request_body = NewConversation, tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations", operation_id = "create_conversation", request_body = NewConversation, tag = "conversations",
     params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
     responses((status = 201, body = Created), (status = 422, body = Problem)))]
 pub async fn create(
@@ -343,18 +343,17 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
 }
 
 /// List conversations, most recently updated first unless `sort` says otherwise.
-#[utoipa::path(get, path = "/api/v1/conversations", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/conversations", operation_id = "list_conversations", tag = "conversations",
     params(("status" = Option<String>, Query), ("owner" = Option<String>, Query), ("team" = Option<String>, Query),
         ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query), ("organization" = Option<String>, Query),
         ("updated_since" = Option<String>, Query), ("sort" = Option<String>, Query, description = "updated (default), newest, oldest or priority"),
-        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+        ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = Page), (status = 422, body = Problem)))]
 pub async fn list(
     State(state): State<Shared>,
     caller: Caller,
-    query: Result<Query<ListQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
-    let Query(q) = query.map_err(|e| Problem::bad_request("query", e.body_text()))?;
     let (filter, cursor, limit) = filter_from(&q, caller.agent.id)?;
     let viewer = caller.viewer();
     let (data, next) = state
@@ -371,7 +370,7 @@ pub async fn list(
 }
 
 /// One conversation.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}", tag = "conversations",
+#[utoipa::path(get, path = "/api/v1/conversations/{id}", operation_id = "get_conversation", tag = "conversations",
     responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
 pub async fn get_one(
     State(state): State<Shared>,
@@ -632,7 +631,7 @@ pub struct TagsBody {
 }
 
 /// Add and remove tags.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/tags", request_body = TagsBody, tag = "conversations",
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/tags", operation_id = "tag_conversation", request_body = TagsBody, tag = "conversations",
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
 pub async fn tags(
     State(state): State<Shared>,

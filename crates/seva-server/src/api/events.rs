@@ -3,7 +3,7 @@
 //! `/api/v1/attachments/{id}` (file downloads, with the conversation's access check).
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -14,7 +14,7 @@ use seva_store::jobs::{self, Job};
 use seva_store::op;
 use utoipa::ToSchema;
 
-use super::{json, parse_id};
+use super::{ApiQuery, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -45,15 +45,13 @@ pub struct Feed {
 /// Events after a sequence number, oldest first. Follow it by passing `next_after` back.
 /// Supervisors and admins see every event; agents see those of conversations they may see.
 #[utoipa::path(get, path = "/api/v1/events", tag = "events",
-    params(("after" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    params(("after" = Option<i64>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 1000)),
     responses((status = 200, body = Feed), (status = 422, body = Problem)))]
 pub async fn feed(
     State(state): State<Shared>,
     caller: Caller,
-    query: Result<Query<FeedQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<FeedQuery>,
 ) -> Result<Response, Problem> {
-    let Query(q) =
-        query.map_err(|_| Problem::bad_request("after", "after and limit are whole numbers"))?;
     let after = q.after.unwrap_or(0);
     let limit = q.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
@@ -104,16 +102,14 @@ pub struct AuditPage {
 /// doer.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "events",
     params(("before" = Option<i64>, Query), ("area" = Option<String>, Query),
-        ("actor" = Option<String>, Query), ("limit" = Option<i64>, Query)),
+        ("actor" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn audit(
     State(state): State<Shared>,
     caller: Caller,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(q): ApiQuery<AuditQuery>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
-    let Query(q) =
-        query.map_err(|_| Problem::bad_request("before", "before and limit are whole numbers"))?;
     let page = audit_page(&state, q).await?;
     Ok(json(StatusCode::OK, &page))
 }
@@ -142,12 +138,12 @@ pub struct JobsQuery {
 }
 
 /// Background jobs, newest first; `state=dead` lists those that ran out of attempts (admins).
-#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(("state" = Option<String>, Query)),
+#[utoipa::path(get, path = "/api/v1/jobs", tag = "jobs", params(("state" = Option<String>, Query, pattern = "^(queued|running|done|dead)$")),
     responses((status = 200, body = Vec<Job>), (status = 403, body = Problem)))]
 pub async fn jobs(
     State(state): State<Shared>,
     caller: Caller,
-    Query(q): Query<JobsQuery>,
+    ApiQuery(q): ApiQuery<JobsQuery>,
 ) -> Result<Response, Problem> {
     caller.require_admin()?;
     if let Some(s) = &q.state

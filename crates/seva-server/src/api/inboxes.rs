@@ -41,14 +41,14 @@ fn view(state: &Shared, inbox: Inbox) -> InboxView {
 }
 
 /// All inboxes.
-#[utoipa::path(get, path = "/api/v1/inboxes", tag = "inboxes", responses((status = 200, body = Vec<InboxView>)))]
+#[utoipa::path(get, path = "/api/v1/inboxes", operation_id = "list_inboxes", tag = "inboxes", responses((status = 200, body = Vec<InboxView>)))]
 pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
     let list = state.store.read(op!(c => inboxes::list(c).await)).await?;
     let views: Vec<InboxView> = list.into_iter().map(|i| view(&state, i)).collect();
     Ok(json(StatusCode::OK, &views))
 }
 
-#[utoipa::path(get, path = "/api/v1/inboxes/{id}", tag = "inboxes",
+#[utoipa::path(get, path = "/api/v1/inboxes/{id}", operation_id = "get_inbox", tag = "inboxes",
     responses((status = 200, body = InboxView), (status = 404, body = Problem)))]
 pub async fn get_one(
     State(state): State<Shared>,
@@ -67,6 +67,7 @@ pub async fn get_one(
 #[serde(deny_unknown_fields)]
 pub struct NewInbox {
     /// Letters, digits, '-' and '_'; the web form is `/contact?inbox=<name>`.
+    #[schema(pattern = "^[A-Za-z0-9_-]{1,64}$")]
     pub name: String,
     pub channel: Channel,
     /// Where conversations arriving here go by default.
@@ -146,7 +147,7 @@ fn settings_json(
 }
 
 /// Create an inbox (admins).
-#[utoipa::path(post, path = "/api/v1/inboxes", request_body = NewInbox, tag = "inboxes",
+#[utoipa::path(post, path = "/api/v1/inboxes", operation_id = "create_inbox", request_body = NewInbox, tag = "inboxes",
     responses((status = 201, body = InboxView), (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -186,7 +187,7 @@ pub async fn create(
 }
 
 /// Change an inbox (admins).
-#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", request_body = InboxChanges, tag = "inboxes",
+#[utoipa::path(patch, path = "/api/v1/inboxes/{id}", operation_id = "update_inbox", request_body = InboxChanges, tag = "inboxes",
     responses((status = 200, body = InboxView), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<Shared>,

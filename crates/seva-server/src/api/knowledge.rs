@@ -3,7 +3,7 @@
 //! and one search over articles and conversations.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -13,7 +13,7 @@ use seva_store::knowledge::{self, Article, Category, Coverage, Filter, Helpfulne
 use seva_store::{conversations, op};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiJson, json, parse_id};
+use super::{ApiJson, ApiQuery, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::knowledge::{Audience, Input, MAX_QUERY_CHARS};
@@ -85,6 +85,7 @@ impl ArticleBody {
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListQuery {
     pub lang: Option<String>,
     pub status: Option<String>,
@@ -95,14 +96,17 @@ pub struct ListQuery {
 }
 
 /// Articles, by title (agents see internal ones and drafts too).
-#[utoipa::path(get, path = "/api/v1/articles", tag = "knowledge", params(ListQuery), responses((status = 200, body = [Article])))]
+#[utoipa::path(get, path = "/api/v1/articles", operation_id = "list_articles", tag = "knowledge", params(ListQuery), responses((status = 200, body = [Article])))]
 pub async fn list(
     State(state): State<Shared>,
     _caller: Caller,
-    Query(q): Query<ListQuery>,
+    ApiQuery(q): ApiQuery<ListQuery>,
 ) -> Result<Response, Problem> {
     let category_id = match q.category_id.as_deref() {
-        Some(c) => Some(parse_id::<CategoryId>("category_id", c)?),
+        Some(c) => Some(
+            c.parse::<CategoryId>()
+                .map_err(|_| Problem::bad_request("category_id", format!("{c:?} is not an id")))?,
+        ),
         None => None,
     };
     let (limit, offset) = (
@@ -120,7 +124,7 @@ pub async fn list(
 }
 
 /// Write an article (or a translation of one).
-#[utoipa::path(post, path = "/api/v1/articles", tag = "knowledge", request_body = ArticleBody,
+#[utoipa::path(post, path = "/api/v1/articles", operation_id = "create_article", tag = "knowledge", request_body = ArticleBody,
     responses((status = 201, body = Article), (status = 400, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -132,7 +136,7 @@ pub async fn create(
     Ok(json(StatusCode::CREATED, &a))
 }
 
-#[utoipa::path(get, path = "/api/v1/articles/{id}", tag = "knowledge", responses((status = 200, body = Article), (status = 404, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/articles/{id}", operation_id = "get_article", tag = "knowledge", responses((status = 200, body = Article), (status = 404, body = Problem)))]
 pub async fn get_one(
     State(state): State<Shared>,
     _caller: Caller,
@@ -147,7 +151,7 @@ pub async fn get_one(
 }
 
 /// Save a new version (a changed title or body is a new revision).
-#[utoipa::path(put, path = "/api/v1/articles/{id}", tag = "knowledge", request_body = ArticleBody,
+#[utoipa::path(put, path = "/api/v1/articles/{id}", operation_id = "update_article", tag = "knowledge", request_body = ArticleBody,
     responses((status = 200, body = Article), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn update(
     State(state): State<Shared>,
@@ -162,7 +166,7 @@ pub async fn update(
 }
 
 /// Remove an article (supervisors and admins; archiving keeps it).
-#[utoipa::path(delete, path = "/api/v1/articles/{id}", tag = "knowledge", responses((status = 204), (status = 403, body = Problem)))]
+#[utoipa::path(delete, path = "/api/v1/articles/{id}", operation_id = "delete_article", tag = "knowledge", responses((status = 204), (status = 403, body = Problem)))]
 pub async fn delete(
     State(state): State<Shared>,
     caller: Caller,
@@ -212,6 +216,7 @@ pub async fn revisions(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DiffQuery {
     pub from: i64,
     pub to: i64,
@@ -223,7 +228,7 @@ pub async fn diff(
     State(state): State<Shared>,
     _caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<DiffQuery>,
+    ApiQuery(q): ApiQuery<DiffQuery>,
 ) -> Result<Response, Problem> {
     let id: ArticleId = parse_id("id", &id)?;
     let (a, b) = state
@@ -244,13 +249,16 @@ pub async fn diff(
 }
 
 /// Make an old revision the newest one again.
-#[utoipa::path(post, path = "/api/v1/articles/{id}/revisions/{n}/restore", tag = "knowledge", responses((status = 200, body = Article)))]
+#[utoipa::path(post, path = "/api/v1/articles/{id}/revisions/{n}/restore", tag = "knowledge",
+    params(("n" = i64, Path, description = "The revision's number")),
+    responses((status = 200, body = Article)))]
 pub async fn restore(
     State(state): State<Shared>,
     caller: Caller,
-    Path((id, n)): Path<(String, i64)>,
+    Path((id, n)): Path<(String, String)>,
 ) -> Result<Response, Problem> {
     let id: ArticleId = parse_id("id", &id)?;
+    let n: i64 = parse_id("n", &n)?;
     let a = crate::knowledge::restore(&state.store, id, n, Some(caller.agent.id)).await?;
     Ok(json(StatusCode::OK, &a))
 }
@@ -359,10 +367,13 @@ pub async fn create_category(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The words to look for, in any language and script.
+    #[param(pattern = "\\S")]
     pub q: String,
     /// `articles` (the default) or `messages`.
+    #[param(pattern = "^(articles|messages)$")]
     pub kind: Option<String>,
     /// The language to prefer.
     pub lang: Option<String>,
@@ -385,11 +396,11 @@ pub fn check_query(q: &str) -> Result<(), Problem> {
 
 /// Search articles (agents find internal ones and drafts too) or messages (only those of
 /// conversations the caller may see), with highlighted snippets.
-#[utoipa::path(get, path = "/api/v1/search", tag = "knowledge", params(SearchQuery), responses((status = 200, body = Object), (status = 400, body = Problem)))]
+#[utoipa::path(get, path = "/api/v1/search", tag = "knowledge", params(SearchQuery), responses((status = 200, body = Object), (status = 422, body = Problem)))]
 pub async fn search(
     State(state): State<Shared>,
     caller: Caller,
-    Query(q): Query<SearchQuery>,
+    ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Response, Problem> {
     check_query(&q.q)?;
     let limit = q.limit.unwrap_or(20).clamp(1, 100);
@@ -424,7 +435,7 @@ pub async fn search(
 }
 
 /// Articles (internal and public) for what a conversation is about, best first.
-#[utoipa::path(get, path = "/api/v1/conversations/{id}/suggestions", tag = "knowledge", responses((status = 200, body = Object)))]
+#[utoipa::path(get, path = "/api/v1/conversations/{id}/suggestions", tag = "knowledge", responses((status = 200, body = Vec<Object>)))]
 pub async fn suggestions(
     State(state): State<Shared>,
     caller: Caller,
@@ -460,6 +471,7 @@ pub async fn suggestions(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct StatsQuery {
     /// The last this many days (30 unless given).
     pub days: Option<i64>,
@@ -470,7 +482,7 @@ pub struct StatsQuery {
 pub async fn bot_stats(
     State(state): State<Shared>,
     _caller: Caller,
-    Query(q): Query<StatsQuery>,
+    ApiQuery(q): ApiQuery<StatsQuery>,
 ) -> Result<Response, Problem> {
     let since = seva_store::now().micros() - q.days.unwrap_or(30).clamp(1, 3650) * 86_400_000_000;
     let s = state

@@ -6,9 +6,11 @@ pub mod conversations;
 pub mod events;
 pub mod inboxes;
 pub mod knowledge;
+pub mod openapi;
 pub mod routing;
 pub mod rules;
 pub mod sla;
+mod strict;
 pub mod teams;
 pub mod tokens;
 pub mod tools;
@@ -17,24 +19,25 @@ pub mod work;
 
 use axum::Router;
 use axum::body::Bytes;
-use axum::extract::FromRequest;
+use axum::extract::{FromRequest, FromRequestParts};
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde::de::DeserializeOwned;
 use seva_store::idempotency::{self, Stored};
 use seva_store::{BoxFuture, Conn};
-use utoipa::OpenApi;
 
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use strict::Strict;
 
 pub(crate) use conversations::present;
 
 pub fn router() -> Router<Shared> {
     Router::new()
-        .route("/api/openapi.json", get(openapi))
+        .route("/api/openapi.json", get(openapi::serve))
         .merge(conversations::router())
         .merge(contacts::router())
         .merge(teams::router())
@@ -48,65 +51,6 @@ pub fn router() -> Router<Shared> {
         .merge(tools::router())
         .merge(events::router())
         .merge(knowledge::router())
-}
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Seva API", description = "Conversations, contacts, agents and teams of a Seva help desk."),
-    paths(
-        conversations::create, conversations::list, conversations::get_one, conversations::messages,
-        conversations::post_message, conversations::assign, conversations::status, conversations::priority, conversations::snooze,
-        conversations::tags, conversations::followers, conversations::spam, conversations::subject, conversations::copy, conversations::fields, conversations::events, conversations::redact,
-        contacts::list, contacts::create, contacts::get_one, contacts::update, contacts::merge, contacts::add_identity, contacts::remove_identity, contacts::export, contacts::erase, contacts::organizations, contacts::create_organization,
-        contacts::organization, contacts::update_organization, contacts::delete_organization,
-        teams::list, teams::create, teams::add_member, teams::remove_member,
-        teams::agents, teams::create_agent, teams::disable_agent, teams::reset_password, teams::turn_off_two_step, teams::me, teams::tags,
-        tokens::list, tokens::create, tokens::revoke,
-        inboxes::list, inboxes::create, inboxes::get_one, inboxes::update,
-        routing::team, routing::set_team, routing::agent, routing::set_agent,
-        sla::calendars, sla::create_calendar, sla::policies, sla::create_policy, sla::conversation_clocks,
-        rules::list, rules::get_one, rules::create, rules::update, rules::delete, rules::dry_run,
-        work::transfer, work::transfer_done, work::transfers_of, work::tasks, work::task_done,
-        work::my_notifications, work::read_notification, work::notification_settings, work::set_notification_settings, work::team_queue, work::queues,
-        work::presence, work::announce,
-        webhooks::create, webhooks::list, webhooks::delete, webhooks::deliveries,
-        tools::create_macro, tools::list_macros, tools::update_macro, tools::delete_macro, tools::apply_macro, tools::bulk, tools::merge, tools::split,
-        tools::create_field, tools::list_fields, tools::delete_field,
-        tools::create_view, tools::list_views, tools::delete_view, tools::view_conversations,
-        events::feed, events::audit, events::jobs, events::retry_job, events::attachment, events::original,
-        knowledge::list, knowledge::create, knowledge::get_one, knowledge::update, knowledge::delete,
-        knowledge::translations, knowledge::revisions, knowledge::diff, knowledge::restore,
-        knowledge::flag, knowledge::flags, knowledge::helpfulness, knowledge::coverage,
-        knowledge::categories, knowledge::create_category, knowledge::search, knowledge::suggestions, knowledge::bot_stats,
-    ),
-    components(schemas(Problem)),
-    modifiers(&BearerAuth),
-    security(("token" = []))
-)]
-pub struct ApiDoc;
-
-struct BearerAuth;
-
-impl utoipa::Modify for BearerAuth {
-    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
-        use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
-        let components = doc.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "token",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
-
-async fn openapi() -> Response {
-    match ApiDoc::openapi().to_pretty_json() {
-        Ok(json) => (
-            [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
-        )
-            .into_response(),
-        Err(_) => Problem::internal().into_response(),
-    }
 }
 
 /// A JSON body whose errors name the field at fault (`contact.email: invalid type …`).
@@ -128,11 +72,14 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
         })?;
         // The usual body is read once, without tracking where the reader is; only one
         // that fails is read again, to name the field at fault.
-        if let Ok(value) = serde_json::from_slice(&bytes) {
+        let mut de = serde_json::Deserializer::from_slice(&bytes);
+        if let Ok(value) = <T as serde::Deserialize>::deserialize(Strict(&mut de))
+            && de.end().is_ok()
+        {
             return Ok(Self(value, bytes));
         }
         let mut de = serde_json::Deserializer::from_slice(&bytes);
-        match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        match serde_path_to_error::deserialize::<_, T>(Strict(&mut de)) {
             // Read whole the second time: what failed the first was what follows it.
             Ok(value) => match de.end() {
                 Ok(()) => Ok(Self(value, bytes)),
@@ -142,29 +89,52 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
                 )),
             },
             Err(e) => {
-                let path = e.path().to_string();
-                let inner = e.into_inner();
-                let top = path == "." || path == "?";
-                // A missing field is reported at the object that lacks it: name the field.
-                let missing = inner
-                    .to_string()
-                    .strip_prefix("missing field `")
-                    .and_then(|rest| rest.split('`').next())
-                    .map(str::to_string);
-                let field = match (missing, top) {
-                    (Some(name), true) => name,
-                    (Some(name), false) => format!("{path}.{name}"),
-                    (None, true) => "body".to_string(),
-                    (None, false) => path,
-                };
+                let inner = e.inner();
                 let detail = if inner.is_syntax() || inner.is_eof() {
                     format!("the body is not valid JSON: {inner}")
                 } else {
                     inner.to_string()
                 };
-                Err(Problem::bad_request(field, detail))
+                Err(Problem::bad_request(
+                    field_at(e.path(), &inner.to_string(), "body"),
+                    detail,
+                ))
             }
         }
+    }
+}
+
+/// A query string whose errors name the parameter at fault, as a problem document
+/// (axum's own `Query` answers them in plain text).
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
+            let detail = e.inner().to_string();
+            Problem::bad_request(field_at(e.path(), &detail, "query"), detail)
+        })
+    }
+}
+
+/// The field a deserializer stopped at: the missing field itself where one is missing,
+/// else the path to the value at fault, else `whole`.
+fn field_at(path: &serde_path_to_error::Path, message: &str, whole: &str) -> String {
+    let path = path.to_string();
+    let top = path == "." || path == "?";
+    // A missing field is reported at the object that lacks it: name the field.
+    let missing = message
+        .strip_prefix("missing field `")
+        .and_then(|rest| rest.split('`').next());
+    match (missing, top) {
+        (Some(name), true) => name.to_string(),
+        (Some(name), false) => format!("{path}.{name}"),
+        (None, true) => whole.to_string(),
+        (None, false) => path,
     }
 }
 

@@ -37,13 +37,13 @@ fn require_steering(caller: &Caller) -> Result<(), Problem> {
     }
 }
 
-#[utoipa::path(get, path = "/api/v1/rules", tag = "rules", responses((status = 200, body = [StoredRule])))]
+#[utoipa::path(get, path = "/api/v1/rules", operation_id = "list_rules", tag = "rules", responses((status = 200, body = [StoredRule])))]
 pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
     let rules = state.store.read(op!(c => rules::list(c).await)).await?;
     Ok(json(StatusCode::OK, &rules))
 }
 
-#[utoipa::path(get, path = "/api/v1/rules/{id}", tag = "rules",
+#[utoipa::path(get, path = "/api/v1/rules/{id}", operation_id = "get_rule", tag = "rules",
     responses((status = 200, body = StoredRule), (status = 404, body = Problem)))]
 pub async fn get_one(
     State(state): State<Shared>,
@@ -61,7 +61,7 @@ pub async fn get_one(
 /// `position` and `enabled`. A rule that is malformed, names an unknown field, team or
 /// agent, has a bad regular expression, or would set other rules off in a circle is
 /// refused with the path of the part at fault.
-#[utoipa::path(post, path = "/api/v1/rules", tag = "rules", request_body = Object,
+#[utoipa::path(post, path = "/api/v1/rules", operation_id = "create_rule", tag = "rules", request_body = Object,
     responses((status = 201, body = StoredRule), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -78,7 +78,7 @@ pub async fn create(
 }
 
 /// Replace a rule's definition.
-#[utoipa::path(put, path = "/api/v1/rules/{id}", tag = "rules", request_body = Object,
+#[utoipa::path(put, path = "/api/v1/rules/{id}", operation_id = "update_rule", tag = "rules", request_body = Object,
     responses((status = 200, body = StoredRule), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn update(
     State(state): State<Shared>,
@@ -96,7 +96,7 @@ pub async fn update(
     Ok(json(StatusCode::OK, &rule))
 }
 
-#[utoipa::path(delete, path = "/api/v1/rules/{id}", tag = "rules",
+#[utoipa::path(delete, path = "/api/v1/rules/{id}", operation_id = "delete_rule", tag = "rules",
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete(
     State(state): State<Shared>,

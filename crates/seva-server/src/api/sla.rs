@@ -61,6 +61,7 @@ pub async fn create_calendar(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSlaPolicy {
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
     pub name: String,
     /// Lower comes first; the first policy whose conditions match a new conversation applies.
     #[serde(default)]

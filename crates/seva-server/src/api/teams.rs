@@ -35,7 +35,7 @@ pub fn router() -> Router<Shared> {
 }
 
 /// All teams.
-#[utoipa::path(get, path = "/api/v1/teams", tag = "teams", responses((status = 200, body = Vec<Team>)))]
+#[utoipa::path(get, path = "/api/v1/teams", operation_id = "list_teams", tag = "teams", responses((status = 200, body = Vec<Team>)))]
 pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
     let list = state.store.read(op!(c => teams::list(c).await)).await?;
     Ok(json(StatusCode::OK, &list))
@@ -44,6 +44,7 @@ pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Respon
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
     /// Only members, supervisors and admins see a private team's conversations.
     #[serde(default)]
@@ -51,7 +52,7 @@ pub struct NewTeam {
 }
 
 /// Create a team (admins).
-#[utoipa::path(post, path = "/api/v1/teams", request_body = NewTeam, tag = "teams",
+#[utoipa::path(post, path = "/api/v1/teams", operation_id = "create_team", request_body = NewTeam, tag = "teams",
     responses((status = 201, body = Team), (status = 409, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -138,7 +139,9 @@ pub async fn agents(State(state): State<Shared>, _caller: Caller) -> Result<Resp
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgentBody {
+    #[schema(pattern = "@")]
     pub email: String,
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
     pub name: String,
     pub role: Role,
     pub language: Option<String>,
@@ -321,7 +324,7 @@ pub struct TagCount {
 }
 
 /// Tags in use, most used first.
-#[utoipa::path(get, path = "/api/v1/tags", tag = "conversations", responses((status = 200, body = Vec<TagCount>)))]
+#[utoipa::path(get, path = "/api/v1/tags", operation_id = "list_tags", tag = "conversations", responses((status = 200, body = Vec<TagCount>)))]
 pub async fn tags(State(state): State<Shared>, _caller: Caller) -> Result<Response, Problem> {
     let list = state
         .store

@@ -25,7 +25,7 @@ pub fn router() -> Router<Shared> {
 }
 
 /// Every API token, working ones first: never a secret (admins).
-#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+#[utoipa::path(get, path = "/api/v1/tokens", operation_id = "list_tokens", tag = "tokens",
     responses((status = 200, body = Vec<Token>), (status = 403, body = Problem)))]
 pub async fn list(State(state): State<Shared>, caller: Caller) -> Result<Response, Problem> {
     caller.require_admin()?;
@@ -42,6 +42,7 @@ pub struct NewToken {
     /// The agent the token acts as: it may do what they may, no more.
     pub agent_id: AgentId,
     /// What it is for, 1 to 100 characters.
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
     pub name: String,
 }
 
@@ -57,7 +58,7 @@ pub struct TokenIssued {
 /// Make a token for an agent (admins). The answer holds its secret, shown only this once.
 /// A retry with the same `Idempotency-Key` makes no second token: it is answered 409 with
 /// the first one's id, since its secret is not kept to be shown again.
-#[utoipa::path(post, path = "/api/v1/tokens", request_body = NewToken, tag = "tokens",
+#[utoipa::path(post, path = "/api/v1/tokens", operation_id = "create_token", request_body = NewToken, tag = "tokens",
     responses((status = 201, body = TokenIssued), (status = 403, body = Problem),
         (status = 409, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(

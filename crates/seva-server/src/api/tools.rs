@@ -2,7 +2,7 @@
 //! saved views.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -16,7 +16,7 @@ use seva_store::views::{self, View, ViewFilters};
 use utoipa::{IntoParams, ToSchema};
 
 use super::conversations::Page;
-use super::{ApiJson, json, parse_id, present};
+use super::{ApiJson, ApiQuery, json, parse_id, present};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -48,6 +48,7 @@ pub fn router() -> Router<Shared> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMacro {
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 200)]
     pub name: String,
     /// The language it is written in; none for any.
     pub language: Option<String>,
@@ -57,7 +58,7 @@ pub struct NewMacro {
     pub text: String,
     /// Actions, as in rules: `[{"type": "set_status", "value": "pending"}]`.
     #[serde(default)]
-    #[schema(value_type = Object)]
+    #[schema(value_type = Vec<Object>)]
     pub actions: serde_json::Value,
 }
 
@@ -105,6 +106,7 @@ pub async fn update_macro(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MacroQuery {
     /// Put the macros in this language first.
     pub language: Option<String>,
@@ -114,7 +116,7 @@ pub struct MacroQuery {
 pub async fn list_macros(
     State(state): State<Shared>,
     _caller: Caller,
-    Query(q): Query<MacroQuery>,
+    ApiQuery(q): ApiQuery<MacroQuery>,
 ) -> Result<Response, Problem> {
     let list = state
         .store
@@ -166,6 +168,7 @@ pub async fn apply_macro(
 #[serde(deny_unknown_fields)]
 pub struct BulkBody {
     /// 1 to 500 conversations.
+    #[schema(min_items = 1, max_items = 500)]
     pub ids: Vec<ConversationId>,
     pub status: Option<Status>,
     pub priority: Option<Priority>,
@@ -212,6 +215,7 @@ pub async fn bulk(
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = ConversationMergeBody)]
 pub struct MergeBody {
     /// The conversation that remains.
     pub into: ConversationId,
@@ -219,7 +223,7 @@ pub struct MergeBody {
 
 /// Merge this conversation into another: its messages move there, and it is closed with
 /// a note pointing to the other.
-#[utoipa::path(post, path = "/api/v1/conversations/{id}/merge", tag = "conversations", request_body = MergeBody,
+#[utoipa::path(post, path = "/api/v1/conversations/{id}/merge", operation_id = "merge_conversations", tag = "conversations", request_body = MergeBody,
     responses((status = 200, body = Conversation), (status = 422, body = Problem)))]
 pub async fn merge(
     State(state): State<Shared>,
@@ -265,6 +269,7 @@ pub async fn split(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewView {
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
     pub name: String,
     pub filters: ViewFilters,
     /// Shown to every agent (supervisors and admins only).
@@ -321,6 +326,7 @@ pub async fn delete_view(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct PageQuery {
     pub cursor: Option<String>,
     pub limit: Option<i64>,
@@ -333,7 +339,7 @@ pub async fn view_conversations(
     State(state): State<Shared>,
     caller: Caller,
     Path(id): Path<String>,
-    Query(q): Query<PageQuery>,
+    ApiQuery(q): ApiQuery<PageQuery>,
 ) -> Result<Response, Problem> {
     let id: ViewId = parse_id("id", &id)?;
     let viewer = caller.viewer();
@@ -363,7 +369,9 @@ pub struct NewField {
     /// The team whose conversations have it; none for every team.
     pub team_id: Option<TeamId>,
     /// a-z, 0-9 and _: the key in a conversation's `custom_fields`.
+    #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub key: String,
+    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
     pub label: String,
     /// `text`, `number`, `checkbox`, `date` or `select`.
     pub kind: String,
@@ -391,6 +399,7 @@ pub async fn create_field(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FieldQuery {
     /// Only the fields that apply to this team's conversations.
     pub team_id: Option<TeamId>,
@@ -401,7 +410,7 @@ pub struct FieldQuery {
 pub async fn list_fields(
     State(state): State<Shared>,
     _caller: Caller,
-    Query(q): Query<FieldQuery>,
+    ApiQuery(q): ApiQuery<FieldQuery>,
 ) -> Result<Response, Problem> {
     let team = q.team_id.map(Some);
     let list = state

@@ -28,6 +28,7 @@ pub fn router() -> Router<Shared> {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Where to POST events (http or https; redirects are not followed).
+    #[schema(pattern = "^https?://[^/\\s]\\S*$", max_length = 2000)]
     pub url: String,
     /// Event kinds to receive, such as `conversation.created`; `["*"]` for all.
     pub events: Vec<String>,
@@ -43,7 +44,7 @@ pub struct CreatedWebhook {
 }
 
 /// Create a webhook (admins). It receives the events committed from now on.
-#[utoipa::path(post, path = "/api/v1/webhooks", tag = "webhooks", request_body = NewWebhook,
+#[utoipa::path(post, path = "/api/v1/webhooks", operation_id = "create_webhook", tag = "webhooks", request_body = NewWebhook,
     responses((status = 201, body = CreatedWebhook), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -64,14 +65,14 @@ pub async fn create(
     ))
 }
 
-#[utoipa::path(get, path = "/api/v1/webhooks", tag = "webhooks", responses((status = 200, body = [Webhook])))]
+#[utoipa::path(get, path = "/api/v1/webhooks", operation_id = "list_webhooks", tag = "webhooks", responses((status = 200, body = [Webhook])))]
 pub async fn list(State(state): State<Shared>, caller: Caller) -> Result<Response, Problem> {
     caller.require_admin()?;
     let list = state.store.read(op!(c => webhooks::list(c).await)).await?;
     Ok(json(StatusCode::OK, &list))
 }
 
-#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "webhooks",
+#[utoipa::path(delete, path = "/api/v1/webhooks/{id}", operation_id = "delete_webhook", tag = "webhooks",
     responses((status = 204), (status = 404, body = Problem)))]
 pub async fn delete(
     State(state): State<Shared>,

@@ -3,7 +3,7 @@
 //! presence on a conversation (collision notices).
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -15,7 +15,7 @@ use seva_store::routing::{self, Waiting};
 use seva_store::transfers::{self, Task, Transfer};
 use utoipa::{IntoParams, ToSchema};
 
-use super::{ApiJson, json, parse_id};
+use super::{ApiJson, ApiQuery, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
@@ -172,6 +172,7 @@ pub async fn transfers_of(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TaskQuery {
     /// Include finished tasks.
     #[serde(default)]
@@ -181,11 +182,12 @@ pub struct TaskQuery {
 }
 
 /// The caller's open tasks (follow-ups), or a conversation's.
-#[utoipa::path(get, path = "/api/v1/tasks", tag = "work", params(TaskQuery), responses((status = 200, body = [Task])))]
+#[utoipa::path(get, path = "/api/v1/tasks", tag = "work", params(TaskQuery),
+    responses((status = 200, body = [Task]), (status = 404, body = Problem, description = "No conversation the agent may see has this id")))]
 pub async fn tasks(
     State(state): State<Shared>,
     caller: Caller,
-    Query(q): Query<TaskQuery>,
+    ApiQuery(q): ApiQuery<TaskQuery>,
 ) -> Result<Response, Problem> {
     let viewer = caller.viewer();
     let list = state
@@ -218,6 +220,7 @@ pub async fn task_done(
 }
 
 #[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct NotificationQuery {
     #[serde(default)]
     pub unread: bool,
@@ -229,7 +232,7 @@ pub struct NotificationQuery {
 pub async fn my_notifications(
     State(state): State<Shared>,
     caller: Caller,
-    Query(q): Query<NotificationQuery>,
+    ApiQuery(q): ApiQuery<NotificationQuery>,
 ) -> Result<Response, Problem> {
     let agent = caller.agent.id;
     let list = state

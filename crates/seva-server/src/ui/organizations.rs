@@ -131,9 +131,10 @@ pub async fn create(
     managers_only(&agent)?;
     let t = agent.tr();
     let (name, domain) = (form.name.clone(), form.domain.clone());
+    let actor = agent.0.viewer().actor();
     let made = state
         .store
-        .write(op!(c => organizations::create(c, &name, Some(domain.as_str())).await))
+        .write(op!(c => organizations::create(c, &name, Some(domain.as_str()), &actor).await))
         .await;
     match made {
         Ok(org) => Ok(Redirect::to(&format!("/organizations/{}", org.id)).into_response()),

@@ -435,16 +435,27 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
     for (path, field) in [
         ("/api/v1/contacts?limit=many", "limit"),
         ("/api/v1/search", "q"),
-        ("/api/v1/articles/00000000-0000-0000-0000-000000000000/diff?from=1", "to"),
+        (
+            "/api/v1/articles/00000000-0000-0000-0000-000000000000/diff?from=1",
+            "to",
+        ),
     ] {
         let res = Seva::agent()
             .get(&seva.url(path))
             .header("Authorization", format!("Bearer {}", seva.token))
             .call()
             .unwrap();
-        assert_eq!(res.headers()["content-type"], "application/problem+json", "{path}");
+        assert_eq!(
+            res.headers()["content-type"],
+            "application/problem+json",
+            "{path}"
+        );
         let (status, problem) = read(res);
-        assert_eq!((status, problem["field"].as_str()), (422, Some(field)), "{path}: {problem}");
+        assert_eq!(
+            (status, problem["field"].as_str()),
+            (422, Some(field)),
+            "{path}: {problem}"
+        );
     }
     // Not JSON at all.
     let res = Seva::agent()
@@ -1194,7 +1205,10 @@ fn a_form_with_an_inbox_lands_in_its_teams_queue_and_contacts_join_organizations
     let (_, audit) = seva.api("GET", "/api/v1/audit?area=organization", None);
     let made = &audit["data"][0];
     assert_eq!(made["kind"], "organization.created", "{audit}");
-    assert!(made["actor"].as_str().unwrap().starts_with("agent:"), "{made}");
+    assert!(
+        made["actor"].as_str().unwrap().starts_with("agent:"),
+        "{made}"
+    );
     let contact = conv["contact_id"].as_str().unwrap();
     let (status, c) = seva.api(
         "PATCH",

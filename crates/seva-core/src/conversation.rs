@@ -38,8 +38,9 @@ macro_rules! word_enum {
         }
 
         impl fmt::Display for $name {
+            /// The word, padded to a width when one is asked for (`{:<10}` in a table).
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
+                f.pad(self.as_str())
             }
         }
     };
@@ -255,6 +256,8 @@ mod tests {
             err.to_string()
                 .contains("open, pending, on_hold, solved, closed")
         );
+        // A table's column width holds (`seva user list`).
+        assert_eq!(format!("[{:<8}]", Status::Open), "[open    ]");
     }
 
     #[test]

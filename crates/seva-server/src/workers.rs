@@ -102,8 +102,8 @@ macro_rules! when_due {
 }
 
 /// The timers: SLA warnings and breaches, snoozed conversations waking up,
-/// conversations that waited unowned too long, teams opening for the day, and
-/// notifications left unread long enough to be mailed.
+/// conversations that waited unowned too long, teams opening for the day, idempotency
+/// keys a day old, and notifications left unread long enough to be mailed.
 async fn sweep_timers(state: &Shared) {
     let now = seva_store::now();
     when_due!(
@@ -140,6 +140,13 @@ async fn sweep_timers(state: &Shared) {
             op!(c => seva_store::conversations::close_solved(c, cutoff, 500).await)
         );
     }
+    let forget = seva_store::idempotency::cutoff(now);
+    when_due!(
+        state,
+        "forgetting idempotency keys older than a day",
+        op!(c => seva_store::idempotency::anything_to_forget(c, forget).await),
+        op!(c => seva_store::idempotency::forget_before(c, forget, 500).await)
+    );
     crate::mail::notify::sweep(state).await;
 }
 

@@ -1,9 +1,11 @@
 //! Idempotency keys: a client that retries a POST with the same `Idempotency-Key` gets the
 //! first answer again instead of creating a second conversation. The key, the request's
-//! hash and the answer are written in the same transaction as the thing created.
+//! hash and the answer are written in the same transaction as the thing created. Keys
+//! are kept for [`KEPT_FOR_HOURS`], then forgotten by the job worker.
 
 use crate::db::Conn;
 use crate::{Error, Result, args};
+use seva_core::time::Timestamp;
 
 /// A stored answer: HTTP status and JSON body.
 #[derive(Debug, Clone)]
@@ -54,4 +56,33 @@ pub async fn remember(
     )
     .await?;
     Ok(())
+}
+
+/// How long a key is remembered: a retry within a day returns the first answer.
+pub const KEPT_FOR_HOURS: i64 = 24;
+
+/// The time before which keys are forgotten, at `now`.
+pub fn cutoff(now: Timestamp) -> Timestamp {
+    Timestamp(now.micros().saturating_sub(KEPT_FOR_HOURS * 3_600_000_000))
+}
+
+/// Whether any key was stored before `cutoff` (a read, so that an idle desk writes nothing).
+pub async fn anything_to_forget(conn: &mut dyn Conn, cutoff: Timestamp) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM idempotency_keys WHERE created_at < $1 LIMIT 1",
+            args![cutoff.micros()],
+        )
+        .await?
+        .is_some())
+}
+
+/// Forgets up to `limit` keys stored before `cutoff`; returns how many.
+pub async fn forget_before(conn: &mut dyn Conn, cutoff: Timestamp, limit: i64) -> Result<u64> {
+    conn.execute(
+        "DELETE FROM idempotency_keys WHERE (scope, key) IN \
+         (SELECT scope, key FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        args![cutoff.micros(), limit],
+    )
+    .await
 }

@@ -65,6 +65,10 @@ const SQLITE: &[(i64, &str)] = &[
         24,
         include_str!("../migrations/sqlite/0024_redacted_messages.sql"),
     ),
+    (
+        25,
+        include_str!("../migrations/sqlite/0025_idempotency_expiry.sql"),
+    ),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -135,6 +139,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         24,
         include_str!("../migrations/postgres/0024_redacted_messages.sql"),
+    ),
+    (
+        25,
+        include_str!("../migrations/postgres/0025_idempotency_expiry.sql"),
     ),
 ];
 

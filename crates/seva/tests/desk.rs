@@ -334,7 +334,8 @@ fn conversations_are_listed_in_the_order_asked_for_page_by_page() {
 
 #[test]
 fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
-    let seva = Seva::start();
+    let seva = Seva::start_with("test_clock = true\n");
+    seva.set_now("2026-12-04T09:00:00Z");
     let body =
         json!({"contact": {"email": "retry@example.com"}, "subject": "Retry", "text": "Once only"});
     let post = |key: &str, body: &Value| {
@@ -359,6 +360,19 @@ fn an_idempotency_key_makes_a_retried_create_return_the_first_conversation() {
     );
     assert_eq!(s3, 422);
     assert_eq!(problem["field"], "Idempotency-Key");
+    // Kept for a day: the next day the key is forgotten, and may name a new create.
+    seva.set_now("2026-12-05T09:00:01Z");
+    let forgotten = (0..50).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        post(
+            "key-1",
+            &json!({"contact": {"email": "retry@example.com"}, "subject": "Next day", "text": "y"}),
+        )
+        .0 == 201
+    });
+    assert!(forgotten, "a day-old key was not forgotten");
+    let (_, all) = seva.api("GET", "/api/v1/conversations", None);
+    assert_eq!(all["data"].as_array().unwrap().len(), 2);
 }
 
 #[test]

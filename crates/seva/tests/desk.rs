@@ -1987,3 +1987,30 @@ fn a_supervisor_redacts_a_message_and_its_words_leave_the_desk() {
     });
     common::wait_for_database_file(&seva, &[card], false);
 }
+
+#[test]
+fn a_form_or_query_a_page_cannot_read_gets_the_error_page_in_the_readers_language() {
+    let seva = Seva::start();
+    let res = Seva::agent()
+        .post(&seva.url("/help/en/refunds/feedback"))
+        .header("Accept-Language", "te-IN,te;q=0.9,en;q=0.5")
+        .header("Content-Type", "application/x-www-form-urlencoded")
+        .send("was_it=perhaps")
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let page = res.into_body().read_to_string().unwrap();
+    assert!(page.contains(r#"<html lang="te">"#), "{page}");
+    assert!(
+        page.contains("helpful"),
+        "the page says what was wrong: {page}"
+    );
+    // The API keeps its problem documents.
+    let (status, problem) = seva.api("GET", "/api/v1/contacts?limit=many", None);
+    assert_eq!((status, problem["field"].as_str()), (422, Some("limit")));
+}

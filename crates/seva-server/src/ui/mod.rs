@@ -199,6 +199,37 @@ pub fn router() -> Router<Shared> {
                 )
             }),
         )
+        .layer(axum::middleware::from_fn(rejections_as_pages))
+}
+
+/// A query string or form that axum could not read is answered in plain text
+/// (`Failed to deserialize form body: …`); a person gets the error page instead, in the
+/// language their browser asks for, with the same status.
+async fn rejections_as_pages(
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let language = req
+        .headers()
+        .get(axum::http::header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    let res = next.run(req).await;
+    let plain = res
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !(plain && res.status().is_client_error()) {
+        return res;
+    }
+    let status = res.status();
+    let Ok(body) = axum::body::to_bytes(res.into_body(), 64 * 1024).await else {
+        return Problem::new(status, "the request could not be read").into_response();
+    };
+    let detail = String::from_utf8_lossy(&body).into_owned();
+    PageError(Problem::new(status, detail), Tr::negotiate(&language)).into_response()
 }
 
 fn asset(content_type: &'static str, body: &'static str) -> Response {
@@ -294,7 +325,6 @@ pub fn form_post_allowed(state: &Shared, addr: std::net::SocketAddr) -> bool {
         .hit(addr.ip().to_string(), seva_store::now().micros())
 }
 
-/// An error shown as a page in the reader's language.
 /// A form that carries nothing but its CSRF token (delete, disable, log out). A missing
 /// token reads as empty, so that it is refused as a wrong one is.
 #[derive(serde::Deserialize)]
@@ -303,6 +333,7 @@ pub struct CsrfForm {
     pub csrf: String,
 }
 
+/// An error shown as a page in the reader's language.
 pub struct PageError(pub Problem, pub Tr);
 
 #[derive(askama::Template)]

@@ -59,6 +59,16 @@ class Api:
         return self.call("POST", path, body)
 
 
+def wait_for(read, what: str):
+    """What `read` lists, once it lists something (work the server does after answering)."""
+    for _ in range(50):
+        found = read()
+        if found:
+            return found
+        time.sleep(0.1)
+    sys.exit(f"seeding: {what} never appeared")
+
+
 def seed(api: Api) -> dict[str, dict[str, str]]:
     """One of each object, and which id each path's parameters take."""
     team = api.post("/api/v1/teams", {"name": "Τιμολόγηση"})
@@ -104,6 +114,19 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
     field = api.post("/api/v1/custom_fields", {"key": "order", "label": "Order", "kind": "text"})
     inbox = api.post("/api/v1/inboxes", {"name": "forms", "channel": "web_form"})
     spare = api.post("/api/v1/tokens", {"agent_id": agent["id"], "name": "spare"})
+    # A follow-up task and a notification of the fuzzer's own: the admin owns Maria's
+    # conversation, follows it, and transfers it to the team, which marks its part done;
+    # the agent (by the spare token, before it is revoked) writes in it.
+    me = api.call("GET", "/api/v1/me")
+    api.post(f"/api/v1/conversations/{conv['id']}/assign", {"owner_id": me["id"]})
+    api.post(f"/api/v1/conversations/{conv['id']}/followers", {"agent_id": me["id"], "follow": True})
+    api.post(f"/api/v1/conversations/{conv['id']}/transfers", {"team_id": team["id"], "note": "Για το τιμολόγιο."})
+    Api(api.base, spare["secret"]).post(
+        f"/api/v1/conversations/{conv['id']}/messages", {"text": "చూస్తున్నాను.", "kind": "note"}
+    )
+    task = api.post(f"/api/v1/conversations/{conv['id']}/transfers/done", {"note": "Έγινε."})
+    notifications = wait_for(lambda: api.call("GET", "/api/v1/notifications"), "a notification")
+    jobs = wait_for(lambda: api.call("GET", "/api/v1/jobs"), "a job (the webhook's delivery)")
     return {
         "/api/v1/agents/": {"id": agent["id"]},
         "/api/v1/articles/": {"id": article["id"]},
@@ -119,6 +142,9 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "/api/v1/tokens/": {"id": spare["id"]},
         "/api/v1/views/": {"id": view["id"]},
         "/api/v1/webhooks/": {"id": webhook["id"]},
+        "/api/v1/tasks/": {"id": task["id"]},
+        "/api/v1/notifications/": {"id": notifications[0]["id"]},
+        "/api/v1/jobs/": {"id": jobs[0]["id"]},
     }
 
 

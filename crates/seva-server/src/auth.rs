@@ -218,6 +218,7 @@ impl FromRequestParts<Shared> for Caller {
         let caller = authenticate(state, &parts.headers)
             .await?
             .ok_or_else(Problem::unauthorized)?;
+        spend_call(state, &caller)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let Via::Session { csrf } = &caller.via
             && !safe
@@ -235,6 +236,31 @@ impl FromRequestParts<Shared> for Caller {
         }
         Ok(caller)
     }
+}
+
+/// Counts an API call against its agent's budget (`api_calls_per_minute`), or refuses it
+/// with 429 and `Retry-After` when the budget is spent. Per agent, not per token: an
+/// agent's tokens and browser session share one.
+fn spend_call(state: &AppState, caller: &Caller) -> Result<(), Problem> {
+    let now = seva_store::now().micros();
+    let spent = state
+        .api_calls
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .spend(caller.agent.id, now);
+    spent.map_err(|wait| {
+        state
+            .metrics
+            .api_calls_refused
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Problem::too_many(
+            format!(
+                "more than {} calls in a minute; try again after Retry-After seconds",
+                state.config.api_calls_per_minute
+            ),
+            wait,
+        )
+    })
 }
 
 /// Recently checked API tokens, so that a script making many calls does not cost a

@@ -20,6 +20,9 @@ pub struct Config {
     pub secure_cookies: bool,
     /// Web-form submissions one address may make per hour.
     pub form_submissions_per_hour: usize,
+    /// API calls one agent may make per minute (a burst may spend a whole minute's at
+    /// once); 0 is no limit.
+    pub api_calls_per_minute: u64,
     /// Failed logins per address (and per account) per 15 minutes before refusing.
     pub login_failures_per_window: usize,
     /// How often the job worker looks for due jobs.
@@ -61,6 +64,7 @@ impl Config {
             max_body_bytes: 30 * 1024 * 1024,
             max_attachment_bytes: 20 * 1024 * 1024,
             form_submissions_per_hour: 20,
+            api_calls_per_minute: 6_000,
             login_failures_per_window: 10,
             job_poll_millis: 500,
             smtp_listen: Some(SocketAddr::from(([127, 0, 0, 1], 2525))),

@@ -27,7 +27,7 @@ use std::sync::{Arc, Mutex};
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::serve::ListenerExt;
-use seva_core::ratelimit::SlidingWindow;
+use seva_core::ratelimit::{Budget, SlidingWindow};
 use seva_store::Store;
 
 pub use config::Config;
@@ -41,6 +41,8 @@ pub struct AppState {
     pub login_failures: Mutex<SlidingWindow<String>>,
     /// Web-form submissions by address.
     pub form_posts: Mutex<SlidingWindow<String>>,
+    /// API calls by agent.
+    pub api_calls: Mutex<Budget<seva_core::AgentId>>,
     pub tokens: auth::TokenCache,
     /// Seals inbox secrets and signs reply addresses.
     pub key: secrets::Key,
@@ -65,6 +67,7 @@ impl AppState {
                 15 * 60,
             )),
             form_posts: Mutex::new(SlidingWindow::new(config.form_submissions_per_hour, 3600)),
+            api_calls: Mutex::new(Budget::new(config.api_calls_per_minute)),
             metrics: metrics::Metrics::default(),
             tokens: auth::TokenCache::default(),
             presence: presence::Presence::default(),

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub jobs_done: AtomicU64,
     pub jobs_failed: AtomicU64,
     pub logins_failed: AtomicU64,
+    /// API calls refused because their agent had spent the minute's budget.
+    pub api_calls_refused: AtomicU64,
     /// Messages the search index took from the events that created them (this node's).
     pub search_messages_from_events: AtomicU64,
     /// Messages the search index read back from the store.
@@ -113,6 +115,11 @@ async fn metrics(State(state): State<Shared>) -> Response {
             "seva_logins_failed_total",
             "Failed login attempts",
             &m.logins_failed,
+        ),
+        (
+            "seva_api_calls_refused_total",
+            "API calls refused with 429 because their agent was over api_calls_per_minute",
+            &m.api_calls_refused,
         ),
     ];
     let mut out = String::new();

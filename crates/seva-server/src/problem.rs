@@ -18,6 +18,9 @@ pub struct Problem {
     /// The input at fault, as a path into the request (`contact.email`), when there is one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
+    /// Seconds to wait before trying again, sent as `Retry-After`.
+    #[serde(skip)]
+    pub retry_after: Option<std::num::NonZeroU32>,
 }
 
 impl Problem {
@@ -29,6 +32,7 @@ impl Problem {
             code: status.as_u16(),
             detail: detail.into(),
             field: None,
+            retry_after: None,
         }
     }
 
@@ -61,6 +65,16 @@ impl Problem {
         Self::new(StatusCode::FORBIDDEN, detail)
     }
 
+    /// 429: too many calls; `wait_micros` until the next is allowed (sent in whole seconds).
+    pub fn too_many(detail: impl Into<String>, wait_micros: i64) -> Self {
+        Self {
+            retry_after: std::num::NonZeroU32::new(
+                u32::try_from((wait_micros.max(1) as u64).div_ceil(1_000_000)).unwrap_or(u32::MAX),
+            ),
+            ..Self::new(StatusCode::TOO_MANY_REQUESTS, detail)
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -72,12 +86,18 @@ impl Problem {
 impl IntoResponse for Problem {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self).unwrap_or_default();
-        (
+        let mut response = (
             self.status,
             [(axum::http::header::CONTENT_TYPE, "application/problem+json")],
             body,
         )
-            .into_response()
+            .into_response();
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.get().into());
+        }
+        response
     }
 }
 

@@ -33,9 +33,14 @@ pub struct Cli {
     /// `off` for none).
     #[arg(long, env = "SEVA_SMTP_LISTEN", global = true)]
     pub smtp_listen: Option<String>,
+    /// API calls one agent may make per minute, all their tokens and sessions together
+    /// (default 6000; 0: no limit). Over it, calls are answered 429 with Retry-After.
+    #[arg(long, env = "SEVA_API_CALLS_PER_MINUTE", global = true)]
+    pub api_calls_per_minute: Option<u64>,
     /// A TOML file with any of: data, listen, database_url, public_url, max_body_mb,
-    /// max_attachment_mb, form_submissions_per_hour, smtp_listen, smtp_hostname,
-    /// smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key, imap_rescan_seconds.
+    /// max_attachment_mb, form_submissions_per_hour, api_calls_per_minute, smtp_listen,
+    /// smtp_hostname, smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key,
+    /// imap_rescan_seconds.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info, debug.
@@ -207,6 +212,7 @@ struct FileConfig {
     max_body_mb: Option<usize>,
     max_attachment_mb: Option<usize>,
     form_submissions_per_hour: Option<usize>,
+    api_calls_per_minute: Option<u64>,
     smtp_listen: Option<String>,
     smtp_hostname: Option<String>,
     smtp_max_mb: Option<usize>,
@@ -262,6 +268,9 @@ impl Cli {
         }
         if let Some(n) = file.form_submissions_per_hour {
             config.form_submissions_per_hour = n;
+        }
+        if let Some(n) = self.api_calls_per_minute.or(file.api_calls_per_minute) {
+            config.api_calls_per_minute = n;
         }
         if let Some(listen) = self.smtp_listen.clone().or(file.smtp_listen) {
             config.smtp_listen = match listen.trim() {

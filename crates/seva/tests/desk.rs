@@ -756,6 +756,76 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
 }
 
 #[test]
+fn an_agent_over_the_minutes_budget_of_api_calls_gets_429_and_nothing_is_written() {
+    // Six calls a minute: one every ten seconds, a burst of six at most.
+    let seva = Seva::start_with("api_calls_per_minute = 6\ntest_clock = true\n");
+    let clock = seva.user("clock@example.com", "admin", "a long password here");
+    let other = seva.user("other@example.com", "agent", "a long password here");
+    let set_now = |at: &str| {
+        let (s, body) = seva.api_as(
+            &clock,
+            "POST",
+            "/api/v1/test/clock",
+            Some(json!({"now": at})),
+        );
+        assert_eq!(s, 200, "{body}");
+    };
+    set_now("2030-01-01T00:00:00Z");
+    for i in 0..6 {
+        assert_eq!(seva.api("GET", "/api/v1/teams", None).0, 200, "call {i}");
+    }
+
+    // The seventh is refused, with when to come back, and a create writes nothing.
+    let refused = Seva::agent()
+        .get(&seva.url("/api/v1/teams"))
+        .header("Authorization", &format!("Bearer {}", seva.token))
+        .call()
+        .unwrap();
+    assert_eq!(refused.status().as_u16(), 429);
+    assert_eq!(refused.headers()["retry-after"], "10");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let create = json!({"contact": {"email": "late@example.com"}, "subject": "s", "text": "t"});
+    let (status, problem) = seva.api("POST", "/api/v1/conversations", Some(create.clone()));
+    assert_eq!(status, 429, "{problem}");
+    assert_eq!(problem["status"], 429);
+    assert!(
+        problem["detail"].as_str().unwrap().contains("6 calls"),
+        "{problem}"
+    );
+
+    // The budget is the agent's: a new token of theirs is refused too; other agents are not.
+    let second = seva
+        .cli(&["token", "create", "--user", ADMIN])
+        .trim()
+        .to_string();
+    assert_eq!(seva.api_as(&second, "GET", "/api/v1/teams", None).0, 429);
+    let (status, list) = seva.api_as(&clock, "GET", "/api/v1/conversations", None);
+    assert_eq!(status, 200, "{list}");
+    assert_eq!(list["data"], json!([]), "the refused create wrote nothing");
+    assert_eq!(seva.api_as(&other, "GET", "/api/v1/teams", None).0, 200);
+
+    // Ten seconds on, one call is back, and only one.
+    set_now("2030-01-01T00:00:10Z");
+    assert_eq!(
+        seva.api("POST", "/api/v1/conversations", Some(create)).0,
+        201
+    );
+    assert_eq!(seva.api("GET", "/api/v1/teams", None).0, 429);
+
+    let page = Seva::agent()
+        .get(&seva.url("/metrics"))
+        .call()
+        .unwrap()
+        .body_mut()
+        .read_to_string()
+        .unwrap();
+    assert_eq!(metric(&page, "seva_api_calls_refused_total"), Some(4.0));
+}
+
+#[test]
 fn the_web_form_refuses_bots_bad_addresses_and_floods() {
     let seva = Seva::start_with("form_submissions_per_hour = 4\nmax_attachment_mb = 1\n");
     let good = [

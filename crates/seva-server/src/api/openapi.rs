@@ -146,6 +146,10 @@ fn complete(op: &mut Operation, names: &[&str]) {
             "403",
             "The agent's role may not do this; or, from a browser session, a change came without its CSRF token",
         ),
+        (
+            "429",
+            "The agent made more calls in the last minute than the server's `api_calls_per_minute` allows; `Retry-After` says in how many seconds to try again",
+        ),
     ];
     if !names.is_empty() {
         shared.push(("404", "Nothing the agent may see has this id"));
@@ -167,12 +171,23 @@ fn complete(op: &mut Operation, names: &[&str]) {
     let responses = &mut op.responses.responses;
     for (status, description) in shared {
         responses.entry(status.to_string()).or_insert_with(|| {
-            RefOr::T(
-                ResponseBuilder::new()
-                    .description(description)
-                    .content(PROBLEM, problem_content())
-                    .build(),
-            )
+            let mut response = ResponseBuilder::new()
+                .description(description)
+                .content(PROBLEM, problem_content());
+            if status == "429" {
+                response = response.header(
+                    "Retry-After",
+                    utoipa::openapi::header::HeaderBuilder::new()
+                        .schema(Some(
+                            ObjectBuilder::new()
+                                .schema_type(Type::Integer)
+                                .minimum(Some(1)),
+                        ))
+                        .description(Some("Seconds until the next call is allowed"))
+                        .build(),
+                );
+            }
+            RefOr::T(response.build())
         });
     }
 
@@ -260,6 +275,10 @@ mod tests {
                 }
                 let responses = op["responses"].as_object().unwrap();
                 assert!(responses.contains_key("401"), "{at}: no 401");
+                assert!(
+                    responses["429"]["headers"]["Retry-After"].is_object(),
+                    "{at}: no 429 with its Retry-After"
+                );
                 for (status, r) in responses {
                     assert!(
                         r["description"].as_str().is_some_and(|d| !d.is_empty()),

@@ -2078,9 +2078,27 @@ fn a_form_or_query_a_page_cannot_read_gets_the_error_page_in_the_readers_languag
     let page = res.into_body().read_to_string().unwrap();
     assert!(page.contains(r#"<html lang="te">"#), "{page}");
     assert!(
-        page.contains("helpful"),
-        "the page says what was wrong: {page}"
+        page.contains("“helpful” అనే ఫీల్డ్ లేదు"),
+        "the page says what was wrong, in Telugu: {page}"
     );
+    // A query string too, and a body that is not a form at all.
+    let res = Seva::agent()
+        .get(&seva.url("/help/en/search?q=x&q=y"))
+        .header("Accept-Language", "el-GR,el;q=0.9")
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let page = res.into_body().read_to_string().unwrap();
+    assert!(page.contains("Το πεδίο «q»"), "{page}");
+    let res = Seva::agent()
+        .post(&seva.url("/help/en/refunds/feedback"))
+        .header("Accept-Language", "tl")
+        .header("Content-Type", "application/json")
+        .send(r#"{"helpful": "yes"}"#)
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 415);
+    let page = res.into_body().read_to_string().unwrap();
+    assert!(page.contains("Hindi mabasa ng pahinang ito"), "{page}");
     // The API keeps its problem documents.
     let (status, problem) = seva.api("GET", "/api/v1/contacts?limit=many", None);
     assert_eq!((status, problem["field"].as_str()), (422, Some("limit")));

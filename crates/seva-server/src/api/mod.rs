@@ -121,14 +121,16 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
-/// The field a deserializer stopped at: the missing field itself where one is missing,
+/// The field a deserializer stopped at: the missing (or repeated) field itself where one is,
 /// else the path to the value at fault, else `whole`.
-fn field_at(path: &serde_path_to_error::Path, message: &str, whole: &str) -> String {
+pub(crate) fn field_at(path: &serde_path_to_error::Path, message: &str, whole: &str) -> String {
     let path = path.to_string();
     let top = path == "." || path == "?";
-    // A missing field is reported at the object that lacks it: name the field.
+    // A missing (or repeated) field is reported at the object that holds it: name the
+    // field.
     let missing = message
         .strip_prefix("missing field `")
+        .or_else(|| message.strip_prefix("duplicate field `"))
         .and_then(|rest| rest.split('`').next());
     match (missing, top) {
         (Some(name), true) => name.to_string(),

@@ -4,7 +4,7 @@
 //! it off for an agent who lost their phone. Where the desk requires it (`require_two_step`),
 //! the pages send an agent who has not set it up here first (`super::Agent`).
 
-use axum::Form;
+use super::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};

@@ -1,7 +1,8 @@
 //! The admins' audit log: who changed the desk itself (agents, tokens, teams, inboxes,
 //! rules, ...), when, and what, newest first, with a filter by area and by who did it.
 
-use axum::extract::{Query, State};
+use super::Query;
+use axum::extract::State;
 use axum::response::Response;
 use seva_core::{AgentId, TeamId};
 use seva_store::{agents, events, op, teams};
@@ -11,7 +12,6 @@ use super::{Agent, Me, PageError, render, short_time};
 use crate::Shared;
 use crate::api::events::{AuditQuery, audit_page};
 use crate::i18n::{LANGUAGES, Tr};
-use crate::problem::Problem;
 
 pub struct AuditRow {
     pub at_iso: String,
@@ -41,14 +41,10 @@ struct AuditPageView {
 pub async fn page(
     State(state): State<Shared>,
     agent: Agent,
-    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    Query(q): Query<AuditQuery>,
 ) -> Result<Response, PageError> {
     require_admin(&agent)?;
     let t = agent.tr();
-    let Query(q) = query.map_err(|_| {
-        let refusal = Problem::bad_request("before", "before and limit are whole numbers");
-        PageError(refusal, t)
-    })?;
     let (area, actor) = (
         q.area.clone().unwrap_or_default(),
         q.actor.clone().unwrap_or_default(),

@@ -1,7 +1,8 @@
 //! The agent's desk: inbox views, the conversation page and its actions, contacts.
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use super::Form;
+use super::Query;
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

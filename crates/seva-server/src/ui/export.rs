@@ -1,7 +1,8 @@
 //! A list of the inbox as a spreadsheet: the same view, filters and order as the page
 //! shows, every row of it up to [`MOST_ROWS`], as CSV.
 
-use axum::extract::{Query, State};
+use super::Query;
+use axum::extract::State;
 use axum::http::header::{CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
 use seva_store::conversations;

@@ -2,8 +2,9 @@
 //! missing or behind, the bot's figures, and one page per article to write it, see and
 //! restore its revisions, translate it, and flag it as wrong.
 
+use super::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::{ArticleId, CategoryId};

@@ -2,7 +2,7 @@
 //! and what each also does (status, priority, team, tags), written and rewritten on a
 //! page instead of through the API. Agents apply them from the conversation page.
 
-use axum::Form;
+use super::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -236,7 +236,7 @@ pub struct SavedQuery {
 pub async fn page(
     State(state): State<Shared>,
     agent: Agent,
-    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+    super::Query(q): super::Query<SavedQuery>,
 ) -> Result<Response, PageError> {
     require_supervisor(&agent)?;
     let shown = Shown {

@@ -7,6 +7,7 @@ mod audit;
 mod desk;
 mod export;
 mod help;
+mod input;
 mod knowledge;
 mod macros;
 mod organizations;
@@ -34,6 +35,7 @@ use crate::Shared;
 use crate::auth::{Caller, constant_time_eq};
 use crate::i18n::{LANGUAGES, Tr};
 use crate::problem::Problem;
+pub use input::{Form, Query};
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -202,9 +204,10 @@ pub fn router() -> Router<Shared> {
         .layer(axum::middleware::from_fn(rejections_as_pages))
 }
 
-/// A query string or form that axum could not read is answered in plain text
-/// (`Failed to deserialize form body: …`); a person gets the error page instead, in the
-/// language their browser asks for, with the same status.
+/// What axum's own extractors could not read (a path, a multipart body) is answered in
+/// plain English text; a person gets the error page instead, in the language their
+/// browser asks for, with the same status. Forms and query strings go through
+/// [`Form`] and [`Query`], which also name the field.
 async fn rejections_as_pages(
     req: axum::extract::Request,
     next: axum::middleware::Next,

@@ -3,7 +3,8 @@
 //! admins add, rename and delete organizations and set the email domain whose writers
 //! join one by themselves.
 
-use axum::extract::{Path, Query, State};
+use super::Query;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::OrganizationId;
@@ -125,7 +126,7 @@ pub struct OrganizationForm {
 pub async fn create(
     State(state): State<Shared>,
     agent: Agent,
-    axum::Form(form): axum::Form<OrganizationForm>,
+    super::Form(form): super::Form<OrganizationForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     managers_only(&agent)?;
@@ -213,7 +214,7 @@ pub async fn update(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<OrganizationForm>,
+    super::Form(form): super::Form<OrganizationForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     managers_only(&agent)?;
@@ -241,7 +242,7 @@ pub async fn delete(
     State(state): State<Shared>,
     agent: Agent,
     Path(id): Path<String>,
-    axum::Form(form): axum::Form<super::CsrfForm>,
+    super::Form(form): super::Form<super::CsrfForm>,
 ) -> Result<Response, PageError> {
     agent.check_csrf(&form.csrf)?;
     managers_only(&agent)?;

@@ -2,7 +2,7 @@
 //! one-time password, disable, enable), teams (add one, add and remove members) and API
 //! tokens (make one, shown once; revoke one). The command line and the API do the same.
 
-use axum::Form;
+use super::Form;
 use axum::extract::{Path, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};

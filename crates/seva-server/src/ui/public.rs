@@ -5,8 +5,9 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Form;
-use axum::extract::{ConnectInfo, Multipart, Path, Query, State};
+use super::Form;
+use super::Query;
+use axum::extract::{ConnectInfo, Multipart, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

@@ -6,8 +6,9 @@
 //! SHA-256 and never logged. Mail goes from the email inbox that sends agents their
 //! notifications; without one, the page says to ask an admin.
 
-use axum::Form;
-use axum::extract::{ConnectInfo, Query, State};
+use super::Form;
+use super::Query;
+use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

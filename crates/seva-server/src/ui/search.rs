@@ -5,7 +5,8 @@
 
 use std::collections::HashSet;
 
-use axum::extract::{Query, State};
+use super::Query;
+use axum::extract::State;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::ConversationId;

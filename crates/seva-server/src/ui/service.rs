@@ -1,8 +1,9 @@
 //! The admins' service-level page: business-hours calendars, SLA policies and custom
 //! field definitions, each listed with a form to add one (the API does the same).
 
+use super::Query;
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use seva_core::conversation::{Channel, Priority};
 use seva_core::hours::CalendarSpec;

@@ -2,7 +2,7 @@
 
 use std::sync::atomic::Ordering;
 
-use axum::Form;
+use super::Form;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -101,7 +101,7 @@ pub struct LoginQuery {
 pub async fn login_page(
     State(state): State<Shared>,
     headers: HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<LoginQuery>,
+    super::Query(q): super::Query<LoginQuery>,
 ) -> Response {
     let notice = q.reset.map(|_| tr_from(&headers).s("login-reset-done"));
     login_form(

@@ -2,7 +2,7 @@
 //! inbox's address, relay, IMAP account, acknowledgement texts, DKIM). Passwords and keys
 //! are write-only here as in the API: an empty field keeps the stored one.
 
-use axum::Form;
+use super::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -57,7 +57,7 @@ pub async fn page(
     State(state): State<Shared>,
     agent: Agent,
     headers: axum::http::HeaderMap,
-    axum::extract::Query(q): axum::extract::Query<SavedQuery>,
+    super::Query(q): super::Query<SavedQuery>,
 ) -> Result<Response, PageError> {
     let t = agent.tr();
     let id = agent.0.agent.id;

@@ -3,7 +3,8 @@
 //! email first. One form, one write: the contact (found by their address or number, or
 //! made), the conversation, its first message with any files, its owner and its status.
 
-use axum::extract::{Multipart, Query, State};
+use super::Query;
+use axum::extract::{Multipart, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::contact::{IdentityKind, typed_identity};

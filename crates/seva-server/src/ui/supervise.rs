@@ -2,8 +2,9 @@
 //! each agent's load and availability) and the rules, with a form to write one and a dry
 //! run that shows what it would have done to the last conversations.
 
-use axum::Form;
-use axum::extract::{Path, Query, State};
+use super::Form;
+use super::Query;
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_core::RuleId;

@@ -2,7 +2,7 @@
 //! conversation to another team with a note, mark the other team's part done, finish a
 //! follow-up.
 
-use axum::Form;
+use super::Form;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;

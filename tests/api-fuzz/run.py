@@ -69,8 +69,21 @@ def wait_for(read, what: str):
     sys.exit(f"seeding: {what} never appeared")
 
 
-def seed(api: Api) -> dict[str, dict[str, str]]:
-    """One of each object, and which id each path's parameters take."""
+EMAIL = (
+    "From: Eleni <eleni@example.com>\r\nTo: support@fuzz.test\r\nSubject: Τιμολόγιο\r\n"
+    "Message-ID: <fuzz-1@example.com>\r\nMIME-Version: 1.0\r\n"
+    'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+    "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nΣας στέλνω το τιμολόγιο.\r\n"
+    '--b\r\nContent-Type: text/plain; name="invoice.txt"\r\n'
+    'Content-Disposition: attachment; filename="invoice.txt"\r\n\r\nΑρ. 42\r\n--b--\r\n'
+)
+
+
+def seed(api: Api, deliver) -> tuple[dict[str, dict[str, str]], dict[str, str]]:
+    """One of each object, and which id each path's parameters take; and for each kind of
+    object a `DELETE` may remove, a second one for the `DELETE` (so that the other calls
+    on the path still find theirs). `deliver` hands an email to the server as a mail
+    transport would."""
     team = api.post("/api/v1/teams", {"name": "Τιμολόγηση"})
     agent = api.post(
         "/api/v1/agents",
@@ -113,6 +126,11 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
     webhook = api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/hook", "events": ["*"]})
     field = api.post("/api/v1/custom_fields", {"key": "order", "label": "Order", "kind": "text"})
     inbox = api.post("/api/v1/inboxes", {"name": "forms", "channel": "web_form"})
+    # An email with a file: a message with an original, and an attachment.
+    email_inbox = api.post("/api/v1/inboxes", {"name": "support", "channel": "email", "address": "support@fuzz.test"})
+    deliver(email_inbox["name"], EMAIL)
+    emailed = api.call("GET", f"/api/v1/conversations?inbox={email_inbox['id']}")["data"][0]
+    email = api.call("GET", f"/api/v1/conversations/{emailed['id']}/messages")[0]
     spare = api.post("/api/v1/tokens", {"agent_id": agent["id"], "name": "spare"})
     # A follow-up task and a notification of the fuzzer's own: the admin owns Maria's
     # conversation, follows it, and transfers it to the team, which marks its part done;
@@ -127,6 +145,22 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
     task = api.post(f"/api/v1/conversations/{conv['id']}/transfers/done", {"note": "Έγινε."})
     notifications = wait_for(lambda: api.call("GET", "/api/v1/notifications"), "a notification")
     jobs = wait_for(lambda: api.call("GET", "/api/v1/jobs"), "a job (the webhook's delivery)")
+    spare_conversation = api.post(
+        "/api/v1/conversations",
+        {"contact": {"email": "juan@example.com", "name": "Juan"}, "subject": "Order", "text": "Where is it?"},
+    )
+    to_delete = {
+        "/api/v1/contacts/": api.call("GET", f"/api/v1/conversations/{spare_conversation['id']}")["contact_id"],
+        "/api/v1/organizations/": api.post("/api/v1/organizations", {"name": "Globex"})["id"],
+        "/api/v1/articles/": api.post("/api/v1/articles", {"lang": "el", "title": "Επιστροφές", "body": "Πέντε μέρες."})["id"],
+        "/api/v1/macros/": api.post("/api/v1/macros", {"name": "Bye", "text": "Paalam!"})["id"],
+        "/api/v1/rules/": api.post(
+            "/api/v1/rules",
+            {"name": "Spare", "trigger": "conversation.created", "conditions": [], "actions": [{"type": "set_priority", "value": "low"}]},
+        )["id"],
+        "/api/v1/views/": api.post("/api/v1/views", {"name": "Spare", "filters": {}})["id"],
+        "/api/v1/webhooks/": api.post("/api/v1/webhooks", {"url": "http://127.0.0.1:9/spare", "events": ["*"]})["id"],
+    }
     return {
         "/api/v1/agents/": {"id": agent["id"]},
         "/api/v1/articles/": {"id": article["id"]},
@@ -135,7 +169,9 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "/api/v1/custom_fields/": {"id": field["id"]},
         "/api/v1/inboxes/": {"id": inbox["id"]},
         "/api/v1/macros/": {"id": macro["id"]},
-        "/api/v1/messages/": {"id": messages[0]["id"]},
+        "/api/v1/messages/.+/redact": {"id": messages[0]["id"]},
+        "/api/v1/messages/.+/original": {"id": email["id"]},
+        "/api/v1/attachments/": {"id": email["attachments"][0]["id"]},
         "/api/v1/organizations/": {"id": org["id"]},
         "/api/v1/rules/": {"id": rule["id"]},
         "/api/v1/teams/": {"id": team["id"], "agent_id": agent["id"]},
@@ -145,14 +181,21 @@ def seed(api: Api) -> dict[str, dict[str, str]]:
         "/api/v1/tasks/": {"id": task["id"]},
         "/api/v1/notifications/": {"id": notifications[0]["id"]},
         "/api/v1/jobs/": {"id": jobs[0]["id"]},
-    }
+    }, to_delete
 
 
-def config(ids: dict[str, dict[str, str]]) -> str:
+def config(seeded: tuple[dict[str, dict[str, str]], dict[str, str]]) -> str:
+    ids, to_delete = seeded
     out = []
     for prefix, params in ids.items():
         values = ", ".join(f'"path.{k}" = "{v}"' for k, v in params.items())
-        out.append(f'[[operations]]\ninclude-path-regex = "^{prefix}"\nparameters = {{ {values} }}\n')
+        method = 'exclude-method = "DELETE"\n' if prefix in to_delete else ""
+        out.append(f'[[operations]]\ninclude-path-regex = "^{prefix}"\n{method}parameters = {{ {values} }}\n')
+    for prefix, id in to_delete.items():
+        out.append(
+            f'[[operations]]\ninclude-path-regex = "^{prefix}"\ninclude-method = "DELETE"\n'
+            f'parameters = {{ "path.id" = "{id}" }}\n'
+        )
     return "\n".join(out)
 
 
@@ -185,6 +228,15 @@ class Server:
             capture_output=True,
             text=True,
         ).stdout.strip()
+
+    def deliver(self, inbox: str, message: str) -> None:
+        """`seva mail deliver`, as a local MTA runs it: done once it exits 0."""
+        subprocess.run(
+            [self.bin, "mail", "deliver", "--inbox", inbox, "--data", str(self.work / "data")],
+            input=message.encode(),
+            check=True,
+            capture_output=True,
+        )
 
     def stop(self) -> str:
         """Stops the server (as an operator would, SIGTERM) and returns what it logged."""
@@ -221,7 +273,7 @@ def main() -> int:
             cmd = [st]
             if seeded:
                 config_file = work / name / "schemathesis.toml"
-                config_file.write_text(config(seed(Api(server.base, server.token))))
+                config_file.write_text(config(seed(Api(server.base, server.token), server.deliver)))
                 cmd += ["--config-file", str(config_file)]
             cmd += [
                 "run", server.base + "/api/openapi.json",

@@ -183,7 +183,10 @@ pub async fn create(
     let id = ArticleId::new();
     let (group, source_revision) = match d.translation_of {
         Some(of) => {
-            let original = get(conn, of).await?;
+            let original = get(conn, of).await.map_err(|e| match e {
+                Error::NotFound => Error::invalid("translation_of", "no such article"),
+                e => e,
+            })?;
             let root = get(conn, original.group_id).await?;
             if conn
                 .query_opt(

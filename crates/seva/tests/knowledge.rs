@@ -244,6 +244,16 @@ fn bad_articles_and_queries_get_clear_answers() {
         Some(json!({"lang": "en", "title": "x", "visibility": "secret"})),
     );
     assert_eq!((s, p["field"].as_str()), (422, Some("visibility")), "{p}");
+    let (s, p) = seva.api(
+        "POST",
+        "/api/v1/articles",
+        Some(json!({"lang": "el", "title": "x", "translation_of": "01a24140-f3b5-75ad-b776-e30cf480c3e8"})),
+    );
+    assert_eq!(
+        (s, p["field"].as_str()),
+        (422, Some("translation_of")),
+        "{p}"
+    );
 }
 
 fn bot_inbox(seva: &Seva, team: &str) -> String {

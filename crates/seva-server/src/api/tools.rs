@@ -147,7 +147,8 @@ pub async fn delete_macro(
 
 /// Apply a macro to a conversation: its reply is sent and its actions carried out.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/macros/{macro_id}", tag = "macros",
-    responses((status = 200, body = Conversation), (status = 404, body = Problem)))]
+    responses((status = 200, body = Conversation), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "The macro writes to a conversation that is closed")))]
 pub async fn apply_macro(
     State(state): State<Shared>,
     caller: Caller,

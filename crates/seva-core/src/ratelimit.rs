@@ -24,19 +24,26 @@ impl<K: Hash + Eq + Clone> SlidingWindow<K> {
         }
     }
 
-    /// Whether `key` is already at its limit at `now` (without counting a new attempt).
-    pub fn is_limited(&mut self, key: &K, now: i64) -> bool {
+    /// Whether `key` is already at its limit at `now` (without counting a new attempt):
+    /// if it is, the µs until it is not, when its oldest attempt leaves the window.
+    pub fn wait(&mut self, key: &K, now: i64) -> Option<i64> {
         self.prune(key, now);
-        self.hits.get(key).is_some_and(|h| h.len() >= self.limit)
+        let hits = self.hits.get(key)?;
+        let over = hits.len().checked_sub(self.limit)?;
+        Some(
+            hits.get(over)
+                .map_or(self.window_micros, |t| t + self.window_micros - now),
+        )
     }
 
-    /// Counts one attempt; returns false (and does not count it) when over the limit.
-    pub fn hit(&mut self, key: K, now: i64) -> bool {
-        if self.is_limited(&key, now) {
-            return false;
+    /// Counts one attempt; when over the limit, does not count it and says how many µs
+    /// until an attempt would be counted.
+    pub fn hit(&mut self, key: K, now: i64) -> Result<(), i64> {
+        if let Some(wait) = self.wait(&key, now) {
+            return Err(wait);
         }
         self.hits.entry(key).or_default().push_back(now);
-        true
+        Ok(())
     }
 
     fn prune(&mut self, key: &K, now: i64) {
@@ -173,13 +180,26 @@ mod tests {
     fn the_eleventh_attempt_in_a_window_is_refused_and_the_window_slides() {
         let mut w = SlidingWindow::new(10, 60);
         for i in 0..10 {
-            assert!(w.hit("ip", i * 1_000_000));
+            assert_eq!(w.hit("ip", i * 1_000_000), Ok(()));
         }
-        assert!(!w.hit("ip", 10_000_000));
-        assert!(w.hit("other", 10_000_000), "keys are independent");
-        assert!(
+        assert_eq!(
+            w.hit("ip", 10_000_000),
+            Err(50_000_000),
+            "refused until the first attempt leaves the window, at 60 s"
+        );
+        assert_eq!(w.wait(&"ip", 10_000_000), Some(50_000_000));
+        assert_eq!(w.hit("other", 10_000_000), Ok(()), "keys are independent");
+        assert_eq!(w.wait(&"other", 10_000_000), None);
+        assert_eq!(
             w.hit("ip", 61_000_000),
+            Ok(()),
             "the first attempt has left the window"
+        );
+        assert_eq!(w.hit("ip", 61_000_000), Ok(()), "so has the second");
+        assert_eq!(
+            w.wait(&"ip", 61_000_000),
+            Some(1_000_000),
+            "the third leaves at 62 s"
         );
     }
 }

@@ -753,6 +753,13 @@ fn a_browser_session_needs_its_csrf_token_and_ten_wrong_passwords_are_rate_limit
         ])
         .unwrap();
     assert_eq!(res.status().as_u16(), 429);
+    // It says when to try again: once the first failure leaves the 15 minutes.
+    let wait: u64 = res.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((840..=900).contains(&wait), "{wait}");
 }
 
 #[test]
@@ -865,10 +872,25 @@ fn the_web_form_refuses_bots_bad_addresses_and_floods() {
     let (status, html) = submit_form(&seva, &good, &[]);
     assert_eq!(status, 200);
     assert!(reference_in(&html).is_some());
-    let (status, _) = submit_form(&seva, &good, &[]);
+    let (content_type, body) = common::multipart(&good, &[]);
+    let refused = Seva::agent()
+        .post(&seva.url("/contact?lang=en"))
+        .header("Content-Type", &content_type)
+        .send(&body[..])
+        .unwrap();
     assert_eq!(
-        status, 429,
+        refused.status().as_u16(),
+        429,
         "the fifth submission from one address within the hour"
+    );
+    let wait: u64 = refused.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        (3500..=3600).contains(&wait),
+        "until the first leaves the hour: {wait}"
     );
     let (_, all) = seva.api("GET", "/api/v1/conversations", None);
     assert_eq!(

@@ -9,7 +9,7 @@ use std::net::SocketAddr;
 use super::Form;
 use super::Query;
 use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use seva_store::knowledge::{self, Article, Category, Filter};
@@ -301,12 +301,8 @@ pub async fn feedback(
     let Some(t) = language(&lang) else {
         return not_found();
     };
-    if !super::form_post_allowed(&state, addr) {
-        return PageError(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
-            t,
-        )
-        .into_response();
+    if let Err(refused) = super::form_post_allowed(&state, addr, t) {
+        return refused.into_response();
     }
     let helpful = match f.helpful.as_str() {
         "yes" => true,

@@ -318,14 +318,20 @@ impl Agent {
     }
 }
 
-/// Whether a public form (web form, reply, help-center feedback) may be posted from this
-/// address now: all of them share one limit per address.
-pub fn form_post_allowed(state: &Shared, addr: std::net::SocketAddr) -> bool {
+/// Counts a public form (web form, reply, help-center feedback) posted from this address,
+/// or refuses it (429, with `Retry-After`) when the address has posted too many lately:
+/// all of them share one limit per address.
+pub fn form_post_allowed(
+    state: &Shared,
+    addr: std::net::SocketAddr,
+    t: Tr,
+) -> Result<(), PageError> {
     state
         .form_posts
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .hit(addr.ip().to_string(), seva_store::now().micros())
+        .map_err(|wait| PageError(Problem::too_many(t.s("form-too-many"), wait), t))
 }
 
 /// A form that carries nothing but its CSRF token (delete, disable, log out). A missing
@@ -368,7 +374,13 @@ impl IntoResponse for PageError {
             detail: self.0.detail.clone(),
             back: "javascript:history.back()",
         };
-        (self.0.status, render(&page)).into_response()
+        let mut response = (self.0.status, render(&page)).into_response();
+        if let Some(seconds) = self.0.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, seconds.get().into());
+        }
+        response
     }
 }
 

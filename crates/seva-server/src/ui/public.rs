@@ -160,12 +160,8 @@ pub async fn submit(
 ) -> Response {
     let t = tr(&q, &headers);
     let embed = q.embed.is_some();
-    if !super::form_post_allowed(&state, addr) {
-        return PageError(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
-            t,
-        )
-        .into_response();
+    if let Err(refused) = super::form_post_allowed(&state, addr, t) {
+        return refused.into_response();
     }
     let s = match read_submission(multipart, state.config.max_attachment_bytes).await {
         Ok(s) => s,
@@ -391,12 +387,8 @@ pub async fn reply(
     if form.message.trim().is_empty() || form.message.len() > 256 * 1024 {
         return PageError(Problem::bad_request("message", t.s("form-missing")), t).into_response();
     }
-    if !super::form_post_allowed(&state, addr) {
-        return PageError(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("form-too-many")),
-            t,
-        )
-        .into_response();
+    if let Err(refused) = super::form_post_allowed(&state, addr, t) {
+        return refused.into_response();
     }
     // Written on a page shown before the request was closed: the words start a new
     // request, under the same subject, with a page of its own to follow it on.

@@ -106,17 +106,17 @@ pub async fn ask(
             .login_failures
             .lock()
             .unwrap_or_else(|e| e.into_inner());
-        let limited = keys.iter().any(|k| window.is_limited(k, now));
-        if !limited {
+        let wait = keys.iter().filter_map(|k| window.wait(k, now)).max();
+        if wait.is_none() {
             for k in keys {
-                window.hit(k, now);
+                let _ = window.hit(k, now);
             }
         }
-        limited
+        wait
     };
-    if limited {
+    if let Some(wait) = limited {
         return Err(PageError(
-            Problem::new(StatusCode::TOO_MANY_REQUESTS, t.s("forgot-too-many")),
+            Problem::too_many(t.s("forgot-too-many"), wait),
             t,
         ));
     }

@@ -245,16 +245,10 @@ pub(super) fn not_limited(state: &Shared, keys: &[String; 2], t: Tr) -> Result<(
         .login_failures
         .lock()
         .unwrap_or_else(|e| e.into_inner());
-    if keys.iter().any(|k| failures.is_limited(k, now)) {
-        return Err(PageError(
-            Problem::new(
-                axum::http::StatusCode::TOO_MANY_REQUESTS,
-                t.s("login-too-many"),
-            ),
-            t,
-        ));
+    match keys.iter().filter_map(|k| failures.wait(k, now)).max() {
+        Some(wait) => Err(PageError(Problem::too_many(t.s("login-too-many"), wait), t)),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Counts a failed attempt under both keys.
@@ -267,7 +261,8 @@ pub(super) fn failed(state: &Shared, addr: std::net::SocketAddr, keys: [String; 
         .lock()
         .unwrap_or_else(|e| e.into_inner());
     for key in keys {
-        failures.hit(key, now);
+        // A key already over its limit has nothing more to count.
+        let _ = failures.hit(key, now);
     }
 }
 

@@ -218,7 +218,6 @@ impl FromRequestParts<Shared> for Caller {
         let caller = authenticate(state, &parts.headers)
             .await?
             .ok_or_else(Problem::unauthorized)?;
-        spend_call(state, &caller)?;
         let safe = matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS);
         if let Via::Session { csrf } = &caller.via
             && !safe
@@ -234,6 +233,9 @@ impl FromRequestParts<Shared> for Caller {
                 ));
             }
         }
+        // Counted once the call is known to be the agent's own: a forged cross-site call
+        // must not spend their budget.
+        spend_call(state, &caller)?;
         Ok(caller)
     }
 }

@@ -75,6 +75,16 @@ impl Problem {
         }
     }
 
+    /// The headers the problem asks for, on an answer that tells of it (a problem document
+    /// or an error page): `Retry-After`.
+    pub fn add_headers(&self, response: &mut Response) {
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, seconds.get().into());
+        }
+    }
+
     pub fn internal() -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -92,11 +102,7 @@ impl IntoResponse for Problem {
             body,
         )
             .into_response();
-        if let Some(seconds) = self.retry_after {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, seconds.get().into());
-        }
+        self.add_headers(&mut response);
         response
     }
 }

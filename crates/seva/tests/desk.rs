@@ -809,6 +809,29 @@ fn an_agent_over_the_minutes_budget_of_api_calls_gets_429_and_nothing_is_written
         .trim()
         .to_string();
     assert_eq!(seva.api_as(&second, "GET", "/api/v1/teams", None).0, 429);
+    // Calls forged from another site with the clock admin's session (no CSRF token) are
+    // refused and spend nothing of their budget.
+    let browser = Seva::agent();
+    let (cookie, csrf) = common::login_page(&seva, &browser);
+    let res = browser
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", "clock@example.com"),
+            ("password", "a long password here"),
+        ])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let session = common::set_cookie(&res);
+    for _ in 0..10 {
+        let forged = browser
+            .post(&seva.url("/api/v1/teams"))
+            .header("Cookie", &session)
+            .send_json(json!({"name": "Forged"}))
+            .unwrap();
+        assert_eq!(forged.status().as_u16(), 403);
+    }
     let (status, list) = seva.api_as(&clock, "GET", "/api/v1/conversations", None);
     assert_eq!(status, 200, "{list}");
     assert_eq!(list["data"], json!([]), "the refused create wrote nothing");

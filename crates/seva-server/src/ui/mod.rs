@@ -375,11 +375,7 @@ impl IntoResponse for PageError {
             back: "javascript:history.back()",
         };
         let mut response = (self.0.status, render(&page)).into_response();
-        if let Some(seconds) = self.0.retry_after {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, seconds.get().into());
-        }
+        self.0.add_headers(&mut response);
         response
     }
 }

@@ -1,5 +1,6 @@
 //! The command line's words, and how configuration is gathered: flags, then `SEVA_*`
-//! environment variables (clap reads both), then the TOML file, then defaults.
+//! environment variables, then the TOML file, then defaults. Every key of the file has its
+//! variable: its name in capitals after `SEVA_` (`max_body_mb` is `SEVA_MAX_BODY_MB`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -40,7 +41,9 @@ pub struct Cli {
     /// A TOML file with any of: data, listen, database_url, public_url, max_body_mb,
     /// max_attachment_mb, form_submissions_per_hour, api_calls_per_minute, smtp_listen,
     /// smtp_hostname, smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key,
-    /// imap_rescan_seconds.
+    /// imap_rescan_seconds, notify_email_after_seconds, close_solved_after_days,
+    /// require_two_step. Each may also be set as SEVA_<KEY> (SEVA_MAX_BODY_MB=30), which
+    /// wins over the file.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info, debug.
@@ -202,28 +205,66 @@ fn parse_role(s: &str) -> Result<Role, String> {
         .map_err(|e: seva_core::conversation::UnknownWord| e.to_string())
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct FileConfig {
-    data: Option<PathBuf>,
-    listen: Option<SocketAddr>,
-    database_url: Option<String>,
-    public_url: Option<String>,
-    max_body_mb: Option<usize>,
-    max_attachment_mb: Option<usize>,
-    form_submissions_per_hour: Option<usize>,
-    api_calls_per_minute: Option<u64>,
-    smtp_listen: Option<String>,
-    smtp_hostname: Option<String>,
-    smtp_max_mb: Option<usize>,
-    smtp_tls_cert: Option<PathBuf>,
-    smtp_tls_key: Option<PathBuf>,
-    secret_key: Option<String>,
-    imap_rescan_seconds: Option<u64>,
-    notify_email_after_seconds: Option<u64>,
-    close_solved_after_days: Option<u64>,
-    require_two_step: Option<String>,
-    test_clock: Option<bool>,
+/// The settings file's keys, each also read from its `SEVA_<KEY>` environment variable,
+/// which wins over the file.
+macro_rules! file_config {
+    ($($key:ident: $ty:ty,)*) => {
+        #[derive(Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct FileConfig {
+            $($key: Option<$ty>,)*
+        }
+
+        impl FileConfig {
+            fn with_environment(mut self) -> Result<Self> {
+                $(
+                    if let Some(value) = from_environment(stringify!($key))? {
+                        self.$key = Some(value);
+                    }
+                )*
+                Ok(self)
+            }
+        }
+    };
+}
+
+file_config! {
+    data: PathBuf,
+    listen: SocketAddr,
+    database_url: String,
+    public_url: String,
+    max_body_mb: usize,
+    max_attachment_mb: usize,
+    form_submissions_per_hour: usize,
+    api_calls_per_minute: u64,
+    smtp_listen: String,
+    smtp_hostname: String,
+    smtp_max_mb: usize,
+    smtp_tls_cert: PathBuf,
+    smtp_tls_key: PathBuf,
+    secret_key: String,
+    imap_rescan_seconds: u64,
+    notify_email_after_seconds: u64,
+    close_solved_after_days: u64,
+    require_two_step: String,
+    test_clock: bool,
+}
+
+/// `SEVA_<KEY>` read as the key's type; unset or empty is none. A value that is not one
+/// is an error naming the variable (never its value: it may be a secret).
+fn from_environment<T: std::str::FromStr>(key: &str) -> Result<Option<T>>
+where
+    T::Err: std::fmt::Display,
+{
+    let name = format!("SEVA_{}", key.to_uppercase());
+    match std::env::var(&name) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map(Some)
+            .map_err(|e| anyhow::anyhow!("{name} cannot be read: {e}")),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(None),
+        Err(std::env::VarError::NotUnicode(_)) => anyhow::bail!("{name} is not UTF-8"),
+    }
 }
 
 impl Cli {
@@ -240,7 +281,8 @@ impl Cli {
                     .with_context(|| format!("{} is not a valid Seva config", path.display()))?
             }
             None => FileConfig::default(),
-        };
+        }
+        .with_environment()?;
         let data = self
             .data
             .clone()
@@ -305,10 +347,7 @@ impl Cli {
             (None, None) => {}
             _ => anyhow::bail!("smtp_tls_cert and smtp_tls_key go together"),
         }
-        config.secret_key = std::env::var("SEVA_SECRET_KEY")
-            .ok()
-            .filter(|k| !k.is_empty())
-            .or(file.secret_key);
+        config.secret_key = file.secret_key;
         Ok(config)
     }
 }

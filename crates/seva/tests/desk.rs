@@ -856,6 +856,42 @@ fn an_agent_over_the_minutes_budget_of_api_calls_gets_429_and_nothing_is_written
 }
 
 #[test]
+fn every_setting_of_the_file_may_come_from_its_environment_variable_which_wins() {
+    // The file says 30 MB and four forms an hour; the environment says 1 MB and one.
+    let seva = Seva::start_with_env(
+        "max_body_mb = 30\nform_submissions_per_hour = 4\n",
+        &[
+            ("SEVA_MAX_BODY_MB", "1"),
+            ("SEVA_FORM_SUBMISSIONS_PER_HOUR", "1"),
+        ],
+    );
+    let big = json!({"contact": {"email": "a@example.com"}, "subject": "s", "text": "x".repeat(1_500_000)});
+    let (status, problem) = seva.api("POST", "/api/v1/conversations", Some(big));
+    assert_eq!(status, 413, "{problem}");
+    let form = [
+        ("name", "Ana"),
+        ("email", "ana@example.com"),
+        ("subject", "Tulong"),
+        ("message", "Nawala ang order ko"),
+    ];
+    assert_eq!(submit_form(&seva, &form, &[]).0, 200);
+    assert_eq!(submit_form(&seva, &form, &[]).0, 429);
+
+    // A value that cannot be read is refused by the variable's name, without its value
+    // (it may be a secret).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_seva"))
+        .args(["migrate", "--data"])
+        .arg(seva.dir.join("data"))
+        .env("SEVA_CLOSE_SOLVED_AFTER_DAYS", "fourteen-sekret")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("SEVA_CLOSE_SOLVED_AFTER_DAYS"), "{said}");
+    assert!(!said.contains("sekret"), "{said}");
+}
+
+#[test]
 fn the_web_form_refuses_bots_bad_addresses_and_floods() {
     let seva = Seva::start_with("form_submissions_per_hour = 4\nmax_attachment_mb = 1\n");
     let good = [

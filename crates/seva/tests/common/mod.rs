@@ -27,6 +27,8 @@ pub struct Seva {
     database_url: Option<String>,
     pg: Option<(String, String)>,
     extra_config: String,
+    /// Environment variables every `seva` command of this server gets.
+    env: Vec<(String, String)>,
 }
 
 pub fn unique() -> String {
@@ -64,6 +66,11 @@ impl Seva {
 
     /// `extra_config` is TOML added to the server's config file.
     pub fn start_with(extra_config: &str) -> Self {
+        Self::start_with_env(extra_config, &[])
+    }
+
+    /// [`Seva::start_with`], with environment variables for every `seva` command.
+    pub fn start_with_env(extra_config: &str, env: &[(&str, &str)]) -> Self {
         let dir = std::env::temp_dir().join(format!("seva-test-{}", unique()));
         std::fs::create_dir_all(&dir).unwrap();
         let (database_url, pg) = match std::env::var("SEVA_TEST_POSTGRES") {
@@ -84,6 +91,10 @@ impl Seva {
             database_url,
             pg,
             extra_config: extra_config.to_string(),
+            env: env
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
         };
         seva.boot();
         seva.token = seva
@@ -109,6 +120,7 @@ impl Seva {
             .arg(&config)
             .args(["--log", "warn"]);
         cmd.env("SEVA_ADMIN_EMAIL", ADMIN);
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(url) = &self.database_url {
             cmd.arg("--database-url").arg(url);
         }

@@ -32,8 +32,9 @@ import run  # noqa: E402  (the API fuzz's server and seeding)
 
 ROUTER = Path(__file__).parents[2] / "crates/seva-server/src/ui/mod.rs"
 PASSWORD = "a long enough password for the page fuzz"
-# Logging out would end the run's session; the rest may do what it likes.
-LEFT_OUT = {"/logout"}
+# Logging out would end the run's session, and the live stream never ends; the rest may
+# do what it likes.
+LEFT_OUT = {"/logout", "/live"}
 FIELDS = [
     "text", "kind", "owner", "owner_id", "team", "team_id", "status", "priority", "tags",
     "tag", "name", "email", "subject", "message", "value", "days", "until", "note", "macro",
@@ -47,7 +48,7 @@ FIELDS = [
 ]
 NONSENSE = [
     "",
-    "x" * 100_000,
+    "x" * 3_000,
     "\x00\x01\x1b[31m\u202e",
     "-1",
     "99999999999999999999999",
@@ -142,6 +143,8 @@ def bodies(csrf: str) -> list[tuple[bytes, str]]:
         fields = {name: value for name in FIELDS}
         out.append((urllib.parse.urlencode({"csrf": csrf, **fields}).encode(), form))
     out.append((f"csrf={csrf}&text=%FF%FE&name=%C3&subject=%ED%A0%80".encode(), form))
+    long = "y" * 300_000
+    out.append((urllib.parse.urlencode({"csrf": csrf, "text": long, "name": long, "body": long}).encode(), form))
     out.append((urllib.parse.urlencode({"csrf": "wrong", "text": "x"}).encode(), form))
     out.append((f"csrf={csrf}&csrf={csrf}&status=open&status=closed&tags=a&tags=b".encode(), form))
     boundary = "fuzzboundary"
@@ -157,7 +160,7 @@ def bodies(csrf: str) -> list[tuple[bytes, str]]:
 
 QUERIES = [
     "",
-    "?" + urllib.parse.urlencode({name: "x" * 5000 for name in FIELDS}),
+    "?" + urllib.parse.urlencode({name: "x" * 100 for name in FIELDS}),
     "?q=%FF%FE&before=x&limit=-1&status=zzz&cursor=%00%01&sort=nope&lang=xx&page=99999999999999999999",
     "?status=open&status=closed&q=a&q=b",
 ]
@@ -169,7 +172,7 @@ def main() -> int:
         sys.exit("set SEVA_BIN to a built seva binary (cargo build -p seva)")
     work = Path(tempfile.mkdtemp(prefix="seva-pages-"))
     server = run.Server(bin_path, work / "pages")
-    failures, sent = [], 0
+    failures, sent, statuses = [], 0, {}
     try:
         api = run.Api(server.base, server.token)
         seeded, _ = run.seed(api, server.deliver)
@@ -195,17 +198,21 @@ def main() -> int:
                             status, _, _ = browser.request(method, path + query, body, kind)
                         except OSError as e:
                             status = f"no answer ({e})"
+                        statuses[status] = statuses.get(status, 0) + 1
                         if not isinstance(status, int) or status >= 500:
                             failures.append(f"{method} {path}{query[:60]} ({kind}): {status}")
+                            print("FAILED", failures[-1], flush=True)
                 browser.still_in()
     finally:
         served = server.stop()
-    print(f"{sent} requests to the pages")
+    print(f"{sent} requests to the pages; answers by status: {dict(sorted(statuses.items(), key=str))}")
+    # A run that never got past the login or the CSRF check tried nothing.
+    passed = sum(n for status, n in statuses.items() if isinstance(status, int) and status < 400)
+    if passed < 100:
+        failures.append(f"only {passed} of {sent} requests got past the session and its CSRF token")
     if "panicked" in served:
         print(served[-4000:])
         failures.append("the server panicked (above)")
-    for f in failures[:50]:
-        print("FAILED", f)
     if failures:
         print(f"{len(failures)} failures; the server's log is {server.work / 'serve.log'}")
         return 1

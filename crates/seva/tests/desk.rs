@@ -796,18 +796,7 @@ fn an_agent_over_the_minutes_budget_of_api_calls_gets_429_and_nothing_is_written
     // Calls forged from another site with the clock admin's session (no CSRF token) are
     // refused and spend nothing of their budget.
     let browser = Seva::agent();
-    let (cookie, csrf) = common::login_page(&seva, &browser);
-    let res = browser
-        .post(&seva.url("/login"))
-        .header("Cookie", &cookie)
-        .send_form([
-            ("csrf", csrf.as_str()),
-            ("email", "clock@example.com"),
-            ("password", "a long password here"),
-        ])
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 303);
-    let session = common::set_cookie(&res);
+    let session = common::log_in(&seva, "clock@example.com", "a long password here");
     for _ in 0..10 {
         let forged = browser
             .post(&seva.url("/api/v1/teams"))
@@ -1405,18 +1394,7 @@ fn the_live_stream_tells_an_agent_only_about_conversations_they_may_see() {
         "/api/v1/teams",
         Some(json!({"name": "HR", "private": true})),
     );
-    let agent = Seva::agent();
-    let (cookie, csrf) = common::login_page(&seva, &agent);
-    let res = agent
-        .post(&seva.url("/login"))
-        .header("Cookie", &cookie)
-        .send_form([
-            ("csrf", csrf.as_str()),
-            ("email", "ravi@example.com"),
-            ("password", "ravi's long password"),
-        ])
-        .unwrap();
-    let session = common::set_cookie(&res);
+    let session = common::log_in(&seva, "ravi@example.com", "ravi's long password");
 
     let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
     stream

@@ -1988,18 +1988,7 @@ fn an_agent_who_forgot_their_password_chooses_a_new_one_through_a_mailed_link() 
     let (_, _, html) = get("/login/forgot");
     assert!(html.contains("name=\"email\""), "{html}");
     // A session Maria has open now ends with the reset.
-    let session = {
-        let res = http
-            .post(&seva.url("/login"))
-            .header("Cookie", &cookie)
-            .send_form([
-                ("csrf", csrf.as_str()),
-                ("email", "maria@example.com"),
-                ("password", "the old password 1"),
-            ])
-            .unwrap();
-        common::set_cookie(&res)
-    };
+    let session = common::log_in(&seva, "maria@example.com", "the old password 1");
 
     // Without the form's token: refused. An unknown address gets the same answer as hers,
     // and no mail.

@@ -413,6 +413,26 @@ pub fn login_page(seva: &Seva, agent: &ureq::Agent) -> (String, String) {
     (cookie, attribute_after(&html, "name=\"csrf\" value=\""))
 }
 
+/// Logs in through the login page, as a browser would; the session's cookie
+/// (`seva_session=…`).
+pub fn log_in(seva: &Seva, email: &str, password: &str) -> String {
+    let agent = Seva::agent();
+    let (cookie, csrf) = login_page(seva, &agent);
+    let res = agent
+        .post(&seva.url("/login"))
+        .header("Cookie", &cookie)
+        .send_form([
+            ("csrf", csrf.as_str()),
+            ("email", email),
+            ("password", password),
+        ])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303, "{email} could not log in");
+    let session = set_cookie(&res);
+    assert!(session.starts_with("seva_session="), "{session}");
+    session
+}
+
 /// The `name=value` of the cookie a response sets.
 pub fn set_cookie<B>(res: &ureq::http::Response<B>) -> String {
     res.headers()["set-cookie"]

@@ -2159,6 +2159,31 @@ fn a_form_or_query_a_page_cannot_read_gets_the_error_page_in_the_readers_languag
     assert_eq!(res.status().as_u16(), 415);
     let page = res.into_body().read_to_string().unwrap();
     assert!(page.contains("Hindi mabasa ng pahinang ito"), "{page}");
+    // An agent's pages speak the language the agent chose, whatever the browser asks for.
+    seva.user("ravi@seva.test", "admin", "a long enough password 3");
+    let session = common::log_in(&seva, "ravi@seva.test", "a long enough password 3");
+    let mut inbox = Seva::agent()
+        .get(&seva.url("/inbox"))
+        .header("Cookie", &session)
+        .call()
+        .unwrap();
+    let html = inbox.body_mut().read_to_string().unwrap();
+    let csrf = common::attribute_after(&html, "name=\"csrf-token\" content=\"");
+    let res = Seva::agent()
+        .post(&seva.url("/me/language"))
+        .header("Cookie", &session)
+        .send_form([("csrf", csrf.as_str()), ("language", "te")])
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 303);
+    let res = Seva::agent()
+        .get(&seva.url("/settings/audit?before=yesterday"))
+        .header("Cookie", &session)
+        .header("Accept-Language", "en")
+        .call()
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 422);
+    let page = res.into_body().read_to_string().unwrap();
+    assert!(page.contains("“before” అనే ఫీల్డ్ లేదు"), "{page}");
     // The API keeps its problem documents.
     let (status, problem) = seva.api("GET", "/api/v1/contacts?limit=many", None);
     assert_eq!((status, problem["field"].as_str()), (422, Some("limit")));

@@ -1,6 +1,7 @@
 //! A page's form and query string. One that cannot be read is answered with the error page,
-//! in the language the browser asks for, naming the field at fault (axum's own `Form` and
-//! `Query` answer in English plain text). Pages use these in place of axum's.
+//! naming the field at fault, in the language of the agent whose session sent it (or, with
+//! no session, the language the browser asks for); axum's own `Form` and `Query` answer in
+//! English plain text. Pages use these in place of axum's.
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
@@ -10,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use super::PageError;
 use super::session::tr_from;
+use crate::Shared;
 use crate::i18n::Tr;
 use crate::problem::Problem;
 
@@ -20,40 +22,73 @@ pub struct Form<T>(pub T);
 /// The query string.
 pub struct Query<T>(pub T);
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for Form<T> {
+impl<T: DeserializeOwned> FromRequest<Shared> for Form<T> {
     type Rejection = PageError;
 
-    async fn from_request(req: Request, state: &S) -> Result<Self, PageError> {
-        let t = tr_from(req.headers());
+    async fn from_request(req: Request, state: &Shared) -> Result<Self, PageError> {
         if matches!(*req.method(), Method::GET | Method::HEAD) {
-            return read(req.uri().query().unwrap_or_default().as_bytes(), t).map(Self);
+            let refusal = match read(req.uri().query().unwrap_or_default().as_bytes()) {
+                Ok(value) => return Ok(Self(value)),
+                Err(refusal) => refusal,
+            };
+            return Err(refusal.in_language(state, req.headers()).await);
         }
         if !is_form(req.headers()) {
-            return Err(PageError(
-                Problem::new(
-                    StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                    t.s("error-form-unreadable"),
-                ),
-                t,
-            ));
+            let refusal = Refusal::Unreadable(StatusCode::UNSUPPORTED_MEDIA_TYPE);
+            return Err(refusal.in_language(state, req.headers()).await);
         }
-        let body = Bytes::from_request(req, state).await.map_err(|e| {
-            let status = match e.status() {
-                StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
-                _ => StatusCode::BAD_REQUEST,
-            };
-            PageError(Problem::new(status, t.s("error-form-unreadable")), t)
-        })?;
-        read(&body, t).map(Self)
+        let headers = req.headers().clone();
+        let refusal = match Bytes::from_request(req, state).await {
+            Ok(body) => match read(&body) {
+                Ok(value) => return Ok(Self(value)),
+                Err(refusal) => refusal,
+            },
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Refusal::Unreadable(StatusCode::PAYLOAD_TOO_LARGE)
+            }
+            Err(_) => Refusal::Unreadable(StatusCode::BAD_REQUEST),
+        };
+        Err(refusal.in_language(state, &headers).await)
     }
 }
 
-impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for Query<T> {
+impl<T: DeserializeOwned> FromRequestParts<Shared> for Query<T> {
     type Rejection = PageError;
 
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, PageError> {
-        let query = parts.uri.query().unwrap_or_default();
-        read(query.as_bytes(), tr_from(&parts.headers)).map(Self)
+    async fn from_request_parts(parts: &mut Parts, state: &Shared) -> Result<Self, PageError> {
+        let refusal = match read(parts.uri.query().unwrap_or_default().as_bytes()) {
+            Ok(value) => return Ok(Self(value)),
+            Err(refusal) => refusal,
+        };
+        Err(refusal.in_language(state, &parts.headers).await)
+    }
+}
+
+/// Why a form could not be read, before it is said in anyone's language.
+enum Refusal {
+    /// This field is missing or its value cannot be read (422, as the API refuses it).
+    Field(String),
+    /// The whole of it, with this status.
+    Unreadable(StatusCode),
+}
+
+impl Refusal {
+    /// The error page in the language of the agent whose session sent the request, or
+    /// else the browser's. Looked up only here, on the way out: a form read well costs no
+    /// session read of its own.
+    async fn in_language(self, state: &Shared, headers: &HeaderMap) -> PageError {
+        let t = match crate::auth::authenticate(state, headers).await {
+            Ok(Some(caller)) => Tr::new(&caller.agent.language),
+            _ => tr_from(headers),
+        };
+        let problem = match self {
+            Refusal::Field(field) => {
+                let detail = t.a("error-form-field", "field", &field);
+                Problem::field(StatusCode::UNPROCESSABLE_ENTITY, field, detail)
+            }
+            Refusal::Unreadable(status) => Problem::new(status, t.s("error-form-unreadable")),
+        };
+        PageError(problem, t)
     }
 }
 
@@ -68,20 +103,13 @@ fn is_form(headers: &HeaderMap) -> bool {
         })
 }
 
-/// Reads `input` as form fields; a field that is missing or cannot be read is refused (422,
-/// as the API refuses it), by its name.
-fn read<T: DeserializeOwned>(input: &[u8], t: Tr) -> Result<T, PageError> {
+/// Reads `input` as form fields; names the field that is missing or cannot be read.
+fn read<T: DeserializeOwned>(input: &[u8]) -> Result<T, Refusal> {
     let fields = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
     serde_path_to_error::deserialize(fields).map_err(|e| {
-        let field = crate::api::field_at(e.path(), &e.inner().to_string(), "");
-        let detail = if field.is_empty() {
-            t.s("error-form-unreadable")
-        } else {
-            t.a("error-form-field", "field", &field)
-        };
-        PageError(
-            Problem::field(StatusCode::UNPROCESSABLE_ENTITY, field, detail),
-            t,
-        )
+        match crate::api::field_at(e.path(), &e.inner().to_string(), "") {
+            field if field.is_empty() => Refusal::Unreadable(StatusCode::UNPROCESSABLE_ENTITY),
+            field => Refusal::Field(field),
+        }
     })
 }

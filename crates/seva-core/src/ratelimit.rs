@@ -76,8 +76,9 @@ pub struct Budget<K> {
 }
 
 impl<K: Hash + Eq> Budget<K> {
-    /// `per_minute` of 0 is no limit.
+    /// `per_minute` of 0 is no limit; more than one call a µs counts as one a µs.
     pub fn new(per_minute: u64) -> Self {
+        let per_minute = per_minute.min(60_000_000);
         let interval_micros = match per_minute {
             0 => 0,
             n => (60_000_000 / n as i64).max(1),
@@ -156,6 +157,15 @@ mod tests {
         }
         assert_eq!(b.spend("agent", 0), Ok(()), "an hour back: a full bucket");
         assert!(b.spend("agent", 30_000_000).is_ok());
+    }
+
+    #[test]
+    fn a_budget_beyond_one_call_a_microsecond_is_one_a_microsecond() {
+        // No overflow at today's clock, whatever the setting.
+        let (mut b, today) = (Budget::new(u64::MAX), 1_800_000_000_000_000);
+        for i in 0..100_000 {
+            assert_eq!(b.spend("script", today + i / 2), Ok(()));
+        }
     }
 
     #[test]

@@ -113,17 +113,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Problem> {
         let query = parts.uri.query().unwrap_or_default();
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
-            let detail = e.inner().to_string();
-            Problem::bad_request(field_at(e.path(), &detail, "query"), detail)
-        })
+        urlencoded(query.as_bytes(), "query")
+            .map(Self)
+            .map_err(|(field, detail)| Problem::bad_request(field, detail))
     }
+}
+
+/// Reads form fields (a query string, a form's body); when they cannot be read, the field
+/// at fault (or `whole`) and serde's words for what is wrong.
+pub(crate) fn urlencoded<T: DeserializeOwned>(
+    input: &[u8],
+    whole: &str,
+) -> Result<T, (String, String)> {
+    let fields = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
+    serde_path_to_error::deserialize(fields).map_err(|e| {
+        let detail = e.inner().to_string();
+        (field_at(e.path(), &detail, whole), detail)
+    })
 }
 
 /// The field a deserializer stopped at: the missing (or repeated) field itself where one is,
 /// else the path to the value at fault, else `whole`.
-pub(crate) fn field_at(path: &serde_path_to_error::Path, message: &str, whole: &str) -> String {
+fn field_at(path: &serde_path_to_error::Path, message: &str, whole: &str) -> String {
     let path = path.to_string();
     let top = path == "." || path == "?";
     // A missing (or repeated) field is reported at the object that holds it: name the

@@ -105,11 +105,8 @@ fn is_form(headers: &HeaderMap) -> bool {
 
 /// Reads `input` as form fields; names the field that is missing or cannot be read.
 fn read<T: DeserializeOwned>(input: &[u8]) -> Result<T, Refusal> {
-    let fields = serde_urlencoded::Deserializer::new(form_urlencoded::parse(input));
-    serde_path_to_error::deserialize(fields).map_err(|e| {
-        match crate::api::field_at(e.path(), &e.inner().to_string(), "") {
-            field if field.is_empty() => Refusal::Unreadable(StatusCode::UNPROCESSABLE_ENTITY),
-            field => Refusal::Field(field),
-        }
+    crate::api::urlencoded(input, "").map_err(|(field, _)| match field {
+        field if field.is_empty() => Refusal::Unreadable(StatusCode::UNPROCESSABLE_ENTITY),
+        field => Refusal::Field(field),
     })
 }

@@ -122,10 +122,11 @@ fn a_telugu_conversation_reaches_the_telugu_speaker_or_waits_in_the_queue() {
 #[test]
 fn capacity_leaves_the_rest_in_the_queue() {
     let seva = Seva::start();
+    // `1.0`: a whole number written with a fraction is an integer, as JSON Schema says.
     let team = team(
         &seva,
         "Billing",
-        json!({"strategy": "least_busy", "capacity": 1}),
+        json!({"strategy": "least_busy", "capacity": 1.0}),
         &["b1@example.com", "b2@example.com"],
     );
     let first = arrive(&seva, &team, 1, "Please refund my payment");

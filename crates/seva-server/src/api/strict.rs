@@ -120,9 +120,22 @@ impl<'de, V: Visitor<'de>> Visitor<'de> for Wrap<V> {
     forward_visit! {
         visit_bool: bool visit_i8: i8 visit_i16: i16 visit_i32: i32 visit_i64: i64
         visit_i128: i128 visit_u8: u8 visit_u16: u16 visit_u32: u32 visit_u64: u64
-        visit_u128: u128 visit_f32: f32 visit_f64: f64 visit_char: char visit_str: &str
+        visit_u128: u128 visit_f32: f32 visit_char: char visit_str: &str
         visit_borrowed_str: &'de str visit_string: String visit_bytes: &[u8]
         visit_borrowed_bytes: &'de [u8] visit_byte_buf: Vec<u8>
+    }
+
+    /// A whole number written with a fraction (`3.0`, `1e3`) is an integer to JSON Schema,
+    /// so it is read as one: an integer field takes it, and a number field still does.
+    /// Only where a float holds every whole number exactly (below 2^53): a larger one may
+    /// have been rounded on its way in (`-9223372036854775809` reads as `i64::MIN`).
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<V::Value, E> {
+        const LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
+        if v.fract() == 0.0 && (-LIMIT..LIMIT).contains(&v) {
+            self.0.visit_i64(v as i64)
+        } else {
+            self.0.visit_f64(v)
+        }
     }
 
     fn visit_none<E: de::Error>(self) -> Result<V::Value, E> {
@@ -268,6 +281,40 @@ mod tests {
                 }),
                 tags: vec!["a".into(), "b".into()],
             }
+        );
+    }
+
+    #[derive(Deserialize, Debug, PartialEq)]
+    struct Numbers {
+        count: i64,
+        small: u8,
+        ratio: f64,
+    }
+
+    #[test]
+    fn a_whole_number_with_a_fraction_is_an_integer_as_json_schema_says() {
+        let read = |json: &str| {
+            let mut de = serde_json::Deserializer::from_str(json);
+            Numbers::deserialize(Strict(&mut de))
+        };
+        let n = read(r#"{"count": 122000.0, "small": 2e1, "ratio": 3.0}"#).unwrap();
+        assert_eq!(
+            n,
+            Numbers {
+                count: 122000,
+                small: 20,
+                ratio: 3.0
+            }
+        );
+        assert!(read(r#"{"count": 1.5, "small": 1, "ratio": 1}"#).is_err());
+        assert!(read(r#"{"count": 1, "small": 256.0, "ratio": 1}"#).is_err());
+        assert!(read(r#"{"count": 1e19, "small": 1, "ratio": 1}"#).is_err());
+        assert!(read(r#"{"count": -9223372036854775809, "small": 1, "ratio": 1}"#).is_err());
+        assert_eq!(
+            read(r#"{"count": 1, "small": 1, "ratio": 0.25}"#)
+                .unwrap()
+                .ratio,
+            0.25
         );
     }
 }

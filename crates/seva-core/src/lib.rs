@@ -11,6 +11,8 @@ pub mod ids;
 pub mod inbound;
 pub mod ratelimit;
 pub mod rules;
+#[cfg(feature = "openapi")]
+pub mod shapes;
 pub mod text;
 pub mod time;
 

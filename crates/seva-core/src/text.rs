@@ -213,6 +213,40 @@ mod tests {
     use proptest::prelude::*;
 
     #[test]
+    fn a_slug_is_lower_case_words_of_any_script_joined_by_single_dashes() {
+        assert_eq!(
+            slug("Πώς γίνονται οι επιστροφές"),
+            "πώς-γίνονται-οι-επιστροφές"
+        );
+        assert_eq!(slug("Don't pay 3.5% twice"), "don-t-pay-3-5-twice");
+        assert_eq!(slug("బిల్లు ఎలా చెల్లించాలి?"), "బిల్లు-ఎలా-చెల్లించాలి");
+        for s in ["πώς-γίνονται", "బిల్లు", "refund-2", "paano-mag-refund"] {
+            assert!(is_slug(s), "{s}");
+        }
+        for s in [
+            "",
+            "-a",
+            "a--b",
+            "a-",
+            "Refund",
+            "don't",
+            "a b",
+            "ǅ",
+            "x".repeat(101).as_str(),
+        ] {
+            assert!(!is_slug(s), "{s}");
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn every_slug_made_from_a_title_is_a_slug(title in "\\PC{0,120}") {
+            let made = slug(&title);
+            prop_assert!(made.is_empty() || is_slug(&made), "{made:?}");
+        }
+    }
+
+    #[test]
     fn mentions_are_handles_after_an_at_sign_not_email_addresses() {
         assert_eq!(
             mentions("@Maria can you check? cc @ravi.k."),
@@ -430,11 +464,39 @@ pub fn is_language_tag(tag: &str) -> bool {
         })
 }
 
+/// Whether `s` may be the last part of an address as it is: words of lower-case letters
+/// (any script), their marks and digits, joined by single dashes; at most 100 graphemes
+/// (what [`slug`] makes, 80, and a number that tells two apart). The OpenAPI document's
+/// `Slug` says the same, to 80.
+pub fn is_slug(s: &str) -> bool {
+    s.graphemes(true).count() <= 100
+        && s.split('-').all(|word| {
+            !word.is_empty()
+                && word
+                    .chars()
+                    .all(|c| slug_char(c) && c.to_lowercase().eq([c]))
+        })
+}
+
+fn slug_char(c: char) -> bool {
+    c.is_alphanumeric() || unicode_normalization::char::is_combining_mark(c)
+}
+
 /// A title made into the last part of an address: words in any script, lower case,
 /// joined by dashes (`Πώς γίνονται οι επιστροφές` → `πώς-γίνονται-οι-επιστροφές`).
 pub fn slug(title: &str) -> String {
-    let words: Vec<String> = title.unicode_words().map(|w| w.to_lowercase()).collect();
-    let joined = words.join("-");
+    let mut joined = String::new();
+    // A word may hold an apostrophe or a decimal point (`don't`, `3.5`): they part it too.
+    for word in title.unicode_words() {
+        for part in word.to_lowercase().split(|c| !slug_char(c)) {
+            if !part.is_empty() {
+                if !joined.is_empty() {
+                    joined.push('-');
+                }
+                joined.push_str(part);
+            }
+        }
+    }
     truncate_graphemes(&joined, 80)
         .trim_end_matches('…')
         .trim_end_matches('-')

@@ -263,7 +263,7 @@ pub async fn update(
     if let Some(changes) = attributes {
         let mut merged = before.attributes.as_object().cloned().unwrap_or_default();
         for (k, v) in changes {
-            if k.is_empty() || k.len() > 64 {
+            if k.is_empty() || k.chars().count() > 64 {
                 return Err(Error::invalid(
                     "attributes",
                     "attribute names have 1 to 64 characters",

@@ -130,7 +130,8 @@ fn check(d: &Draft<'_>) -> Result<()> {
         ));
     }
     if let Some(s) = d.slug
-        && slug(s) != s
+        && !s.is_empty()
+        && !is_slug(s)
     {
         return Err(Error::invalid(
             "slug",
@@ -140,7 +141,7 @@ fn check(d: &Draft<'_>) -> Result<()> {
     Ok(())
 }
 
-pub use seva_core::text::slug;
+pub use seva_core::text::{is_slug, slug};
 
 async fn free_slug(
     conn: &mut dyn Conn,
@@ -570,7 +571,7 @@ pub async fn create_category(
     names: &serde_json::Value,
     position: i64,
 ) -> Result<Category> {
-    if slug_.is_empty() || slug(slug_) != slug_ {
+    if !is_slug(slug_) {
         return Err(Error::invalid(
             "slug",
             "lower-case letters (any script), digits and single dashes",
@@ -591,7 +592,9 @@ pub async fn create_category(
         ));
     }
     if category_by_slug(conn, slug_).await.is_ok() {
-        return Err(Error::invalid("slug", "taken"));
+        return Err(Error::Conflict(format!(
+            "a category already has the slug {slug_:?}"
+        )));
     }
     let id = CategoryId::new();
     conn.execute(

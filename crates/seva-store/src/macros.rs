@@ -146,9 +146,7 @@ async fn check<'a>(
         return Err(Error::invalid("name", "1 to 200 characters"));
     }
     if let Some(l) = language
-        && (l.is_empty()
-            || l.len() > 35
-            || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && !seva_core::text::is_language_tag(l)
     {
         return Err(Error::invalid(
             "language",

@@ -62,10 +62,12 @@ impl Strategy {
 pub struct TeamRouting {
     pub strategy: Strategy,
     /// Active conversations one agent may own before routing passes them by.
+    #[cfg_attr(feature = "openapi", schema(minimum = 1))]
     pub capacity: Option<i64>,
     /// Minutes a conversation may wait unowned in the team's queue before the supervisors
     /// are told (and `conversation.unassigned_too_long` rules run); none: never.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(minimum = 1, maximum = 43200))]
     pub escalate_after_minutes: Option<i64>,
     /// Give new conversations only to agents whose desk is open (see [`ONLINE_WITHIN`]).
     #[serde(default)]
@@ -73,6 +75,7 @@ pub struct TeamRouting {
     /// Active conversations of one channel an agent may own (`{"chat": 3, "email": 20}`),
     /// within the total `capacity`; an agent's own limit overrides it.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = seva_core::shapes::Capacities))]
     pub channel_capacity: BTreeMap<Channel, i64>,
     /// The team's working hours: outside them new conversations wait in the queue, which
     /// is handed out when the team opens. None: always open.
@@ -187,12 +190,15 @@ pub struct AgentRouting {
     /// Whether routing may give this agent new conversations.
     pub available: bool,
     /// Languages spoken (`te`, `el`, `tl`, `en`…); empty means the language of their pages.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<seva_core::shapes::SpokenLanguage>))]
     pub languages: Vec<String>,
     /// Topics they handle (tags such as `refunds`), for skill-match routing.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<seva_core::shapes::Tag>))]
     pub skills: Vec<String>,
     /// Their own limit per channel (`{"chat": 2}`: two chats at once), over their teams'.
     #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = seva_core::shapes::Capacities))]
     pub channel_capacity: BTreeMap<Channel, i64>,
 }
 

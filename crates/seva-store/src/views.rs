@@ -18,7 +18,19 @@ use crate::{Error, Result, args};
 pub struct ViewFilters {
     pub statuses: Vec<Status>,
     pub priorities: Vec<Priority>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        )
+    )]
     pub owner: Option<String>,
+    #[cfg_attr(
+        feature = "openapi",
+        schema(
+            pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$"
+        )
+    )]
     pub team: Option<String>,
     pub tag: Option<String>,
     pub inbox_id: Option<InboxId>,

@@ -254,6 +254,43 @@ fn bad_articles_and_queries_get_clear_answers() {
         (422, Some("translation_of")),
         "{p}"
     );
+    // A slug is lower-case words of any script joined by single dashes, as the API's
+    // document says; a search's limit is within its bounds, not quietly clamped.
+    for bad in ["Refunds", "don't", "a--b"] {
+        let (s, p) = seva.api(
+            "POST",
+            "/api/v1/articles",
+            Some(json!({"lang": "en", "title": "x", "slug": bad})),
+        );
+        assert_eq!((s, p["field"].as_str()), (422, Some("slug")), "{bad}: {p}");
+    }
+    let greek = article(
+        &seva,
+        json!({"lang": "el", "title": "Επιστροφές", "slug": "πώς-γίνονται-οι-επιστροφές-2"}),
+    );
+    assert_eq!(greek["slug"], "πώς-γίνονται-οι-επιστροφές-2");
+    for limit in ["0", "101"] {
+        let (s, p) = seva.api("GET", &format!("/api/v1/search?q=x&limit={limit}"), None);
+        assert_eq!((s, p["field"].as_str()), (422, Some("limit")), "{p}");
+    }
+    // A category's slug that another has is a conflict, not a bad field; the first stays.
+    let category = json!({"slug": "χρεώσεις", "names": {"el": "Χρεώσεις"}});
+    let (s, first) = seva.api(
+        "POST",
+        "/api/v1/knowledge/categories",
+        Some(category.clone()),
+    );
+    assert_eq!(s, 201, "{first}");
+    let (s, p) = seva.api("POST", "/api/v1/knowledge/categories", Some(category));
+    assert_eq!(s, 409, "{p}");
+    let (_, list) = seva.api("GET", "/api/v1/knowledge/categories", None);
+    let same: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["slug"] == "χρεώσεις")
+        .collect();
+    assert_eq!(same.len(), 1, "{list}");
 }
 
 fn bot_inbox(seva: &Seva, team: &str) -> String {

@@ -18,6 +18,7 @@ use super::{ApiJson, ApiQuery, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::{Attributes, Domain, EmailAddress, LanguageTag, Name, PhoneNumber};
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -90,15 +91,17 @@ pub async fn get_one(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContactUpdate {
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// The contact's organization; `null` removes it.
     #[serde(default, deserialize_with = "super::present")]
     pub organization_id: Option<Option<OrganizationId>>,
     /// A language tag such as `te`, `el`, `tl`, `en`.
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
     /// Attributes to set (merged into those the contact has; `null` removes one), such as
     /// `{"tier": "vip"}`, which rules can read as `contact.tier`.
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<Attributes>)]
     pub attributes: Option<serde_json::Map<String, serde_json::Value>>,
     /// `true` marks the contact a spammer: what they send from now on is kept but filed
     /// as spam (solved, tagged `spam`, no acknowledgement); `false` lets them write again.
@@ -116,9 +119,7 @@ pub async fn update(
 ) -> Result<Response, Problem> {
     let id: ContactId = parse_id("id", &id)?;
     if let Some(l) = &body.language
-        && (l.is_empty()
-            || l.len() > 35
-            || !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+        && !seva_core::text::is_language_tag(l)
     {
         return Err(Problem::bad_request(
             "language",
@@ -233,9 +234,10 @@ pub async fn organizations(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrganization {
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
+    #[schema(value_type = Name)]
     pub name: String,
     /// The email domain its people write from.
+    #[schema(value_type = Option<Domain>)]
     pub domain: Option<String>,
 }
 
@@ -259,9 +261,12 @@ pub async fn create_organization(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewContact {
+    #[schema(value_type = Name)]
     pub name: String,
     /// `email` or `phone` is required; with both, the phone is added as a second identity.
+    #[schema(value_type = Option<EmailAddress>)]
     pub email: Option<String>,
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     pub organization_id: Option<OrganizationId>,
 }
@@ -314,6 +319,7 @@ pub async fn create(
 #[serde(deny_unknown_fields)]
 pub struct IdentityBody {
     /// `email` or `phone`.
+    #[schema(value_type = String, pattern = "^(email|phone)$")]
     pub kind: IdentityKind,
     /// The address or the number (`+30 210 …` is fine; it is stored in E.164).
     pub value: String,
@@ -416,10 +422,12 @@ pub async fn organization(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OrganizationUpdate {
+    #[schema(value_type = Option<Name>)]
     pub name: Option<String>,
     /// The email domain its people write from; `null` removes it. Contacts of a new domain
     /// who belong to no organization join.
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<Domain>)]
     pub domain: Option<Option<String>>,
 }
 

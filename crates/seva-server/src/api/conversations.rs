@@ -25,6 +25,7 @@ use super::{ApiJson, ApiQuery, create_once, create_once_repeatable, json, parse_
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::{EmailAddress, PhoneNumber, Tag};
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -52,8 +53,10 @@ pub fn router() -> Router<Shared> {
 #[serde(deny_unknown_fields)]
 pub struct ContactInput {
     /// The customer's email address; `email` or `phone` is required.
+    #[schema(value_type = Option<EmailAddress>)]
     pub email: Option<String>,
     /// An E.164 phone number (`+91…`).
+    #[schema(value_type = Option<PhoneNumber>)]
     pub phone: Option<String>,
     pub name: Option<String>,
 }
@@ -88,6 +91,7 @@ pub struct NewConversation {
     /// Email addresses in copy from the start (with `direction: outbound`, or an email
     /// conversation): they receive the first message and every reply.
     #[serde(default)]
+    #[schema(value_type = Vec<EmailAddress>)]
     pub copy: Vec<String>,
 }
 
@@ -121,7 +125,7 @@ pub(crate) fn check_text(field: &'static str, text: &str) -> Result<(), Problem>
 
 /// Open a conversation on behalf of a customer.
 #[utoipa::path(post, path = "/api/v1/conversations", operation_id = "create_conversation", request_body = NewConversation, tag = "conversations",
-    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer", max_length = 200, pattern = "^[!-~]([\\t -~]*[!-~])?$")),
     responses((status = 201, body = Created), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Shared>,
@@ -313,7 +317,7 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
                 .map_err(|_| Problem::bad_request("organization", "an organization id"))?,
         );
     }
-    if let Some(t) = q.updated_since.as_deref().filter(|s| !s.is_empty()) {
+    if let Some(t) = q.updated_since.as_deref() {
         f.updated_since = Some(Timestamp::parse_rfc3339(t).ok_or_else(|| {
             Problem::bad_request(
                 "updated_since",
@@ -344,9 +348,15 @@ pub fn filter_from(q: &ListQuery, me: AgentId) -> Result<(Filter, Option<Cursor>
 
 /// List conversations, most recently updated first unless `sort` says otherwise.
 #[utoipa::path(get, path = "/api/v1/conversations", operation_id = "list_conversations", tag = "conversations",
-    params(("status" = Option<String>, Query), ("owner" = Option<String>, Query), ("team" = Option<String>, Query),
-        ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query), ("contact" = Option<String>, Query), ("organization" = Option<String>, Query),
-        ("updated_since" = Option<String>, Query), ("sort" = Option<String>, Query, description = "updated (default), newest, oldest or priority"),
+    params(("status" = Option<String>, Query, description = "Comma-separated statuses, such as `open,pending`.",
+            pattern = "^((open|pending|on_hold|solved|closed)(,(open|pending|on_hold|solved|closed))*)?$"),
+        ("owner" = Option<String>, Query, description = "An agent's id, `me`, or `none` for unassigned.", pattern = "^(me|none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"),
+        ("team" = Option<String>, Query, description = "A team's id, or `none`.", pattern = "^(none|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"),
+        ("tag" = Option<String>, Query), ("inbox" = Option<String>, Query, pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"),
+        ("contact" = Option<String>, Query, pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"),
+        ("organization" = Option<String>, Query, description = "An organization's id: the conversations of its people.", pattern = "^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"),
+        ("updated_since" = Option<Timestamp>, Query, description = "Only conversations changed since then."),
+        ("sort" = Option<String>, Query, description = "updated (default), newest, oldest or priority", pattern = "^(updated|newest|oldest|priority)?$"),
         ("cursor" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = Page), (status = 422, body = Problem)))]
 pub async fn list(
@@ -418,6 +428,11 @@ pub enum WriteKind {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMessage {
+    /// Up to 256 KiB (as many characters when they are ASCII).
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        max_length = 262144
+    )]
     pub text: String,
     pub kind: WriteKind,
     /// Set this status along with the reply ("reply and mark pending").
@@ -432,7 +447,7 @@ pub struct MessageCreated {
 
 /// Reply to the customer, or add an internal note.
 #[utoipa::path(post, path = "/api/v1/conversations/{id}/messages", request_body = NewMessage, tag = "conversations",
-    params(("Idempotency-Key" = Option<String>, Header)),
+    params(("Idempotency-Key" = Option<String>, Header, description = "Retries with the same key return the first answer", max_length = 200, pattern = "^[!-~]([\\t -~]*[!-~])?$")),
     responses((status = 201, body = MessageCreated), (status = 404, body = Problem), (status = 422, body = Problem)))]
 pub async fn post_message(
     State(state): State<Shared>,
@@ -624,9 +639,12 @@ pub async fn priority(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
+    /// At most 100 tags between `add` and `remove`.
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub add: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>, max_items = 50)]
     pub remove: Vec<String>,
 }
 
@@ -675,6 +693,11 @@ pub async fn followers(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SubjectBody {
+    /// At most 4 KiB (as many characters when they are ASCII); not only spaces.
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        max_length = 4096
+    )]
     pub subject: String,
 }
 
@@ -721,9 +744,11 @@ pub async fn spam(
 pub struct CopyBody {
     /// Email addresses to put in copy.
     #[serde(default)]
+    #[schema(value_type = Vec<EmailAddress>)]
     pub add: Vec<String>,
     /// Email addresses to take out of copy.
     #[serde(default)]
+    #[schema(value_type = Vec<EmailAddress>)]
     pub remove: Vec<String>,
 }
 

@@ -101,7 +101,8 @@ pub struct AuditPage {
 /// `token`, `team`, `inbox`, `rule`, `webhook`, `organization`, `contact`), `actor` one
 /// doer.
 #[utoipa::path(get, path = "/api/v1/audit", tag = "events",
-    params(("before" = Option<i64>, Query), ("area" = Option<String>, Query),
+    params(("before" = Option<i64>, Query),
+        ("area" = Option<String>, Query, pattern = "^(agent|token|team|inbox|rule|webhook|organization|contact)?$"),
         ("actor" = Option<String>, Query), ("limit" = Option<i64>, Query, minimum = 1, maximum = 200)),
     responses((status = 200, body = AuditPage), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn audit(

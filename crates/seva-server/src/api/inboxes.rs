@@ -19,6 +19,7 @@ use crate::Shared;
 use crate::auth::Caller;
 use crate::mail::{EmailSettings, InboxSecrets};
 use crate::problem::Problem;
+use seva_core::shapes::EmailAddress;
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -73,6 +74,7 @@ pub struct NewInbox {
     /// Where conversations arriving here go by default.
     pub team_id: Option<TeamId>,
     /// The address customers write to (email inboxes).
+    #[schema(value_type = Option<EmailAddress>)]
     pub address: Option<String>,
     /// Email settings (email inboxes: relay, IMAP, acknowledgements) or widget settings
     /// (chat inboxes: allowed_origins, require_email, greeting, away_message, colour, bot, email_inbox, email_after_seconds;
@@ -92,6 +94,7 @@ pub struct InboxChanges {
     pub team_id: Option<Option<TeamId>>,
     /// `null` removes the address.
     #[serde(default, deserialize_with = "super::present")]
+    #[schema(value_type = Option<EmailAddress>)]
     pub address: Option<Option<String>>,
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,

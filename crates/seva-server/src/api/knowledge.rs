@@ -18,6 +18,7 @@ use crate::Shared;
 use crate::auth::Caller;
 use crate::knowledge::{Audience, Input, MAX_QUERY_CHARS};
 use crate::problem::Problem;
+use seva_core::shapes::{Label, LanguageTag, Names, Slug};
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -47,19 +48,29 @@ pub fn router() -> Router<Shared> {
 #[serde(deny_unknown_fields)]
 pub struct ArticleBody {
     /// The language it is written in (`en`, `te`, `el`, `tl`, …).
+    #[schema(value_type = LanguageTag)]
     pub lang: String,
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        max_length = 300
+    )]
     pub title: String,
     /// Markdown.
     #[serde(default)]
     pub body: String,
-    /// The last part of its address; made from the title when not given.
+    /// The last part of its address, as a `Slug` says; made from the title when not given
+    /// or empty.
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub slug: Option<String>,
     pub category_id: Option<CategoryId>,
     #[serde(default)]
+    #[schema(value_type = Vec<Label>, max_items = 50)]
     pub tags: Vec<String>,
     /// `public` (help center, the default) or `internal` (agents only).
+    #[schema(pattern = "^(public|internal)$")]
     pub visibility: Option<String>,
     /// `draft` (the default), `published` or `archived`.
+    #[schema(pattern = "^(draft|published|archived)$")]
     pub status: Option<String>,
     /// Makes it a translation of that article.
     pub translation_of: Option<ArticleId>,
@@ -90,6 +101,7 @@ pub struct ListQuery {
     pub lang: Option<String>,
     pub status: Option<String>,
     pub visibility: Option<String>,
+    #[param(value_type = Option<CategoryId>)]
     pub category_id: Option<String>,
     pub limit: Option<i64>,
     pub offset: Option<i64>,
@@ -267,6 +279,10 @@ pub async fn restore(
 #[serde(deny_unknown_fields)]
 pub struct FlagBody {
     /// What is wrong or out of date.
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        max_length = 2000
+    )]
     pub reason: String,
 }
 
@@ -338,15 +354,17 @@ pub async fn categories(State(state): State<Shared>, _caller: Caller) -> Result<
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CategoryBody {
+    #[schema(value_type = Slug)]
     pub slug: String,
     /// The name by language: `{"en": "Billing", "te": "బిల్లింగ్"}`.
-    #[schema(value_type = Object)]
+    #[schema(value_type = Names)]
     pub names: serde_json::Value,
     #[serde(default)]
     pub position: i64,
 }
 
-#[utoipa::path(post, path = "/api/v1/knowledge/categories", tag = "knowledge", request_body = CategoryBody, responses((status = 201, body = Category)))]
+#[utoipa::path(post, path = "/api/v1/knowledge/categories", tag = "knowledge", request_body = CategoryBody,
+    responses((status = 201, body = Category), (status = 409, body = Problem, description = "Another category has this slug")))]
 pub async fn create_category(
     State(state): State<Shared>,
     caller: Caller,
@@ -370,14 +388,18 @@ pub async fn create_category(
 #[into_params(parameter_in = Query)]
 pub struct SearchQuery {
     /// The words to look for, in any language and script.
-    #[param(pattern = "\\S")]
+    #[param(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub q: String,
     /// `articles` (the default) or `messages`.
     #[param(pattern = "^(articles|messages)$")]
     pub kind: Option<String>,
     /// The language to prefer.
     pub lang: Option<String>,
-    pub limit: Option<usize>,
+    /// 1 to 100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub limit: Option<i64>,
 }
 
 /// Checks a search query: not empty, not longer than [`MAX_QUERY_CHARS`].
@@ -403,7 +425,11 @@ pub async fn search(
     ApiQuery(q): ApiQuery<SearchQuery>,
 ) -> Result<Response, Problem> {
     check_query(&q.q)?;
-    let limit = q.limit.unwrap_or(20).clamp(1, 100);
+    let limit = q.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(Problem::bad_request("limit", "between 1 and 100"));
+    }
+    let limit = limit as usize;
     let found = match q.kind.as_deref().unwrap_or("articles") {
         "articles" => {
             let query = seva_search::Query {

@@ -17,6 +17,7 @@ use super::{ApiJson, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::CalendarShape;
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -29,9 +30,13 @@ pub fn router() -> Router<Shared> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewCalendar {
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]",
+        max_length = 100
+    )]
     pub name: String,
     /// `{"time_zone": "Europe/Athens", "week": {"monday": [["09:00", "18:00"]]}, "holidays": ["2026-12-25"]}`
-    #[schema(value_type = Object)]
+    #[schema(value_type = CalendarShape)]
     pub spec: CalendarSpec,
 }
 
@@ -61,7 +66,10 @@ pub async fn create_calendar(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewSlaPolicy {
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]",
+        max_length = 100
+    )]
     pub name: String,
     /// Lower comes first; the first policy whose conditions match a new conversation applies.
     #[serde(default)]
@@ -69,11 +77,16 @@ pub struct NewSlaPolicy {
     #[serde(default)]
     pub conditions: Conditions,
     pub calendar_id: Option<CalendarId>,
+    /// At least one of the three targets is required: 1 minute to a year (527,040) each.
+    #[schema(minimum = 1, maximum = 527040)]
     pub first_response_minutes: Option<i64>,
     /// Each answer after the first, from the customer message it answers.
+    #[schema(minimum = 1, maximum = 527040)]
     pub next_response_minutes: Option<i64>,
+    #[schema(minimum = 1, maximum = 527040)]
     pub resolution_minutes: Option<i64>,
     /// Business minutes before a deadline when the warning comes (default 60).
+    #[schema(minimum = 0)]
     pub warn_minutes: Option<i64>,
 }
 

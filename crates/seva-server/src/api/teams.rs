@@ -17,6 +17,7 @@ use super::{ApiJson, create_once, json, parse_id, stored};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::EmailAddress;
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -44,7 +45,9 @@ pub async fn list(State(state): State<Shared>, _caller: Caller) -> Result<Respon
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewTeam {
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]"
+    )]
     pub name: String,
     /// Only members, supervisors and admins see a private team's conversations.
     #[serde(default)]
@@ -139,9 +142,11 @@ pub async fn agents(State(state): State<Shared>, _caller: Caller) -> Result<Resp
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewAgentBody {
-    #[schema(pattern = "@")]
+    #[schema(value_type = EmailAddress)]
     pub email: String,
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]")]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]"
+    )]
     pub name: String,
     pub role: Role,
     pub language: Option<String>,

@@ -42,7 +42,10 @@ pub struct NewToken {
     /// The agent the token acts as: it may do what they may, no more.
     pub agent_id: AgentId,
     /// What it is for, 1 to 100 characters.
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]",
+        max_length = 100
+    )]
     pub name: String,
 }
 

@@ -20,6 +20,7 @@ use super::{ApiJson, ApiQuery, json, parse_id, present};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::{LanguageTag, Tag};
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -48,9 +49,13 @@ pub fn router() -> Router<Shared> {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewMacro {
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 200)]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]",
+        max_length = 200
+    )]
     pub name: String,
     /// The language it is written in; none for any.
+    #[schema(value_type = Option<LanguageTag>)]
     pub language: Option<String>,
     /// The reply; may use {{customer.name}}, {{customer.first_name}}, {{agent.name}},
     /// {{conversation.reference}}, {{conversation.subject}}.
@@ -58,7 +63,7 @@ pub struct NewMacro {
     pub text: String,
     /// Actions, as in rules: `[{"type": "set_status", "value": "pending"}]`.
     #[serde(default)]
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Option<Vec<Object>>)]
     pub actions: serde_json::Value,
 }
 
@@ -178,8 +183,10 @@ pub struct BulkBody {
     #[serde(default, deserialize_with = "present")]
     pub team_id: Option<Option<TeamId>>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>)]
     pub add_tags: Vec<String>,
     #[serde(default)]
+    #[schema(value_type = Vec<Tag>)]
     pub remove_tags: Vec<String>,
 }
 
@@ -270,7 +277,10 @@ pub async fn split(
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewView {
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]",
+        max_length = 100
+    )]
     pub name: String,
     pub filters: ViewFilters,
     /// Shown to every agent (supervisors and admins only).
@@ -372,12 +382,17 @@ pub struct NewField {
     /// a-z, 0-9 and _: the key in a conversation's `custom_fields`.
     #[schema(pattern = "^[a-z0-9_]{1,64}$")]
     pub key: String,
-    #[schema(pattern = "[^\\s\\x00-\\x1f\\x7f-\\x9f]", max_length = 100)]
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\x00-\\x1f\\x7f-\\x9f]",
+        max_length = 100
+    )]
     pub label: String,
     /// `text`, `number`, `checkbox`, `date` or `select`.
+    #[schema(pattern = "^(text|number|checkbox|date|select)$")]
     pub kind: String,
-    /// For `select`: the allowed values.
+    /// For `select`: the allowed values, 1 to 200 (other kinds have none).
     #[serde(default)]
+    #[schema(max_items = 200)]
     pub options: Vec<String>,
 }
 

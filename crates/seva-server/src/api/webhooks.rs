@@ -16,6 +16,7 @@ use super::{ApiJson, json, parse_id};
 use crate::Shared;
 use crate::auth::Caller;
 use crate::problem::Problem;
+use seva_core::shapes::EventKind;
 
 pub fn router() -> Router<Shared> {
     Router::new()
@@ -28,9 +29,14 @@ pub fn router() -> Router<Shared> {
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     /// Where to POST events (http or https; redirects are not followed).
-    #[schema(pattern = "^https?://[^/\\s]\\S*$", max_length = 2000)]
+    /// At most 2,000 bytes.
+    #[schema(
+        pattern = "^https?://[^/\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000][^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]*$",
+        max_length = 2000
+    )]
     pub url: String,
     /// Event kinds to receive, such as `conversation.created`; `["*"]` for all.
+    #[schema(value_type = Vec<EventKind>, min_items = 1, max_items = 100)]
     pub events: Vec<String>,
 }
 

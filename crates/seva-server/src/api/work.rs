@@ -103,6 +103,9 @@ async fn visible_conversation(
 pub struct TransferBody {
     pub team_id: TeamId,
     /// What the other team should do; they see it as an internal note.
+    #[schema(
+        pattern = "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"
+    )]
     pub note: String,
 }
 
@@ -279,8 +282,25 @@ pub struct NotificationSettingsBody {
     pub email: bool,
     /// What to be mailed about (see `NotificationSettings`); unchanged when left out.
     #[serde(default)]
+    #[schema(value_type = Option<Vec<EmailGroup>>)]
     pub email_kinds: Option<Vec<String>>,
 }
+
+/// A kind of notification an agent may be mailed about (`seva_store::notifications::EMAIL_GROUPS`).
+pub struct EmailGroup;
+
+impl utoipa::PartialSchema for EmailGroup {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::schema::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(
+                seva_store::notifications::EMAIL_GROUPS.iter().copied(),
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for EmailGroup {}
 
 async fn read_notification_settings(
     state: &Shared,

@@ -3,6 +3,9 @@
 //! meet, the problem documents' media type, a description for each answer) is added here
 //! once, from the routes themselves, instead of being repeated on 120 handlers.
 
+use std::sync::OnceLock;
+
+use axum::body::Bytes;
 use axum::response::{IntoResponse, Response};
 use utoipa::OpenApi;
 use utoipa::openapi::path::{Operation, ParameterBuilder, ParameterIn};
@@ -49,15 +52,19 @@ use crate::problem::Problem;
 )]
 pub struct ApiDoc;
 
-/// The document, as JSON.
+/// The document, as JSON: built once, on the first request (it is nearly 500 KB and
+/// takes milliseconds to make), and the same bytes after.
 pub async fn serve() -> Response {
-    match ApiDoc::openapi().to_pretty_json() {
-        Ok(json) => (
+    static DOCUMENT: OnceLock<Option<Bytes>> = OnceLock::new();
+    let document =
+        DOCUMENT.get_or_init(|| ApiDoc::openapi().to_pretty_json().ok().map(Bytes::from));
+    match document {
+        Some(json) => (
             [(axum::http::header::CONTENT_TYPE, "application/json")],
-            json,
+            json.clone(),
         )
             .into_response(),
-        Err(_) => Problem::internal().into_response(),
+        None => Problem::internal().into_response(),
     }
 }
 

@@ -6,8 +6,8 @@
 
 use std::time::Duration;
 
+use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message as WsMessage, WebSocket, WebSocketUpgrade};
-use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
@@ -26,6 +26,7 @@ use tokio::sync::Notify;
 use tokio::sync::broadcast::error::RecvError;
 
 use crate::Shared;
+use crate::api::ApiQuery;
 use crate::auth::{new_secret, sha256_hex};
 use crate::problem::Problem;
 
@@ -163,7 +164,7 @@ fn origin_allowed(settings: &ChatSettings, headers: &HeaderMap) -> bool {
 
 pub async fn ws(
     State(state): State<Shared>,
-    Query(q): Query<WsQuery>,
+    ApiQuery(q): ApiQuery<WsQuery>,
     headers: HeaderMap,
     upgrade: WebSocketUpgrade,
 ) -> Result<Response, Problem> {
@@ -1149,7 +1150,7 @@ fn for_page(headers: &HeaderMap, response: Response) -> Response {
 /// message's ack; the line then comes to the visitor's session as any other.
 pub async fn upload(
     State(state): State<Shared>,
-    Query(q): Query<WsQuery>,
+    ApiQuery(q): ApiQuery<WsQuery>,
     headers: HeaderMap,
     multipart: axum::extract::Multipart,
 ) -> Response {
@@ -1204,7 +1205,7 @@ pub struct EventsQuery {
 /// send, as server-sent events (`data:` one JSON frame each), from `after` on.
 pub async fn events(
     State(state): State<Shared>,
-    Query(q): Query<EventsQuery>,
+    ApiQuery(q): ApiQuery<EventsQuery>,
     headers: HeaderMap,
 ) -> Response {
     let answer = async {
@@ -1249,7 +1250,7 @@ pub async fn events(
 /// back (welcome, ack, error, lines after `after`), as a JSON list.
 pub async fn frames(
     State(state): State<Shared>,
-    Query(q): Query<WsQuery>,
+    ApiQuery(q): ApiQuery<WsQuery>,
     headers: HeaderMap,
     body: String,
 ) -> Response {
@@ -1342,7 +1343,7 @@ fn file_link(
 pub async fn file(
     State(state): State<Shared>,
     axum::extract::Path(id): axum::extract::Path<String>,
-    Query(q): Query<FileQuery>,
+    ApiQuery(q): ApiQuery<FileQuery>,
     headers: HeaderMap,
 ) -> Result<Response, Problem> {
     let inbox = chat_inbox(&state, &q.inbox, &headers).await?;

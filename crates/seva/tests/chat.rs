@@ -665,6 +665,19 @@ fn the_fallback_without_websocket_posts_frames_and_streams_the_answers() {
         (422, Some("body")),
         "{problem}"
     );
+    // So is a query string that cannot be read, as a problem naming the parameter.
+    let res = Seva::agent()
+        .get(&seva.url(&format!(
+            "/chat/v1/events?inbox={inbox}&token={token}&after=soon"
+        )))
+        .call()
+        .unwrap();
+    let (s, problem) = common::read(res);
+    assert_eq!(
+        (s, problem["field"].as_str()),
+        (422, Some("after")),
+        "{problem}"
+    );
 }
 
 #[test]

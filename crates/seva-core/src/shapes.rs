@@ -2,7 +2,8 @@
 //! `EmailAddress`, …) so that a client, or a fuzzer, knows before it calls what the
 //! handlers will accept. Each pattern says no more than the check it stands for; where the
 //! check is looser (it trims spaces, or takes a number written with dashes) the pattern
-//! describes the plain form.
+//! describes the plain form. A tag and a slug have words and no pattern: they take letters
+//! of any script, and validators read Unicode's classes (`\p{L}`) too differently.
 //!
 //! These types are the schema only: the handlers still read the field as a `String` and
 //! check it, with `#[schema(value_type = LanguageTag)]` on the field.
@@ -14,6 +15,9 @@ use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
 /// `White_Space`, which is not quite ECMAScript's `\s`: U+0085 is a space, U+FEFF is not).
 pub const NOT_ONLY_SPACES: &str =
     "[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]";
+
+/// `seva_core::text::is_language_tag` as a pattern.
+const LANGUAGE_TAG: &str = "^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$";
 
 macro_rules! shape {
     ($(#[$doc:meta])* $name:ident, $description:literal, $pattern:expr, $max:expr) => {
@@ -39,7 +43,7 @@ shape!(
     /// `seva_core::text::is_language_tag`.
     LanguageTag,
     "A language tag: `en`, `te`, `el`, `tl`, `el-GR`.",
-    Some("^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$"),
+    Some(LANGUAGE_TAG),
     Some(35)
 );
 
@@ -93,7 +97,7 @@ shape!(
     /// The checks of an article's tags and of other free labels: trimmed, not empty.
     Label,
     "A label: 1 to 50 characters, not only spaces.",
-    Some("[^\\t-\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000]"),
+    Some(NOT_ONLY_SPACES),
     Some(50)
 );
 
@@ -105,7 +109,7 @@ impl utoipa::PartialSchema for Names {
     fn schema() -> RefOr<Schema> {
         let name = ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(crate::shapes::NOT_ONLY_SPACES))
+            .pattern(Some(NOT_ONLY_SPACES))
             .max_length(Some(100));
         ObjectBuilder::new()
             .schema_type(Type::Object)
@@ -115,7 +119,7 @@ impl utoipa::PartialSchema for Names {
             .property_names(Some(
                 ObjectBuilder::new()
                     .schema_type(Type::String)
-                    .pattern(Some("^[A-Za-z0-9]{1,8}(-[A-Za-z0-9]{1,8})*$"))
+                    .pattern(Some(LANGUAGE_TAG))
                     .max_length(Some(35)),
             ))
             .additional_properties(Some(name))

@@ -467,7 +467,7 @@ pub fn is_language_tag(tag: &str) -> bool {
 /// Whether `s` may be the last part of an address as it is: words of lower-case letters
 /// (any script), their marks and digits, joined by single dashes; at most 100 graphemes
 /// (what [`slug`] makes, 80, and a number that tells two apart). The OpenAPI document's
-/// `Slug` says the same, to 80.
+/// `Slug` says the same in words.
 pub fn is_slug(s: &str) -> bool {
     s.graphemes(true).count() <= 100
         && s.split('-').all(|word| {

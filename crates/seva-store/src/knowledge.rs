@@ -129,20 +129,13 @@ fn check(d: &Draft<'_>) -> Result<()> {
             "up to 50 tags of 1 to 50 characters",
         ));
     }
-    if let Some(s) = d.slug
-        && !s.is_empty()
-        && !is_slug(s)
-    {
-        return Err(Error::invalid(
-            "slug",
-            "lower-case letters (any script), digits and single dashes",
-        ));
-    }
     Ok(())
 }
 
 pub use seva_core::text::{is_slug, slug};
 
+/// `wanted` (or `article` when it is empty) if no other article of the language has it,
+/// else with the first number that makes it free; a slug that is not one is refused.
 async fn free_slug(
     conn: &mut dyn Conn,
     lang: &str,
@@ -151,8 +144,13 @@ async fn free_slug(
 ) -> Result<String> {
     let base = if wanted.is_empty() {
         "article".to_string()
-    } else {
+    } else if is_slug(wanted) {
         wanted.to_string()
+    } else {
+        return Err(Error::invalid(
+            "slug",
+            "lower-case letters (any script), digits and single dashes",
+        ));
     };
     let except = except.map(|e| e.to_string()).unwrap_or_default();
     for n in 1..1000 {
@@ -212,7 +210,9 @@ pub async fn create(
     let slug = free_slug(
         conn,
         d.lang,
-        &d.slug.map(str::to_string).unwrap_or_else(|| slug(d.title)),
+        &d.slug
+            .filter(|s| !s.is_empty())
+            .map_or_else(|| slug(d.title), str::to_string),
         None,
     )
     .await?;
@@ -307,7 +307,10 @@ pub async fn update(
         category(conn, c).await?;
     }
     let slug = match d.slug {
-        Some(s) if s != old.slug => free_slug(conn, &old.lang, s, Some(id)).await?,
+        // A slug made before today's rule stays while it is not changed.
+        Some(s) if !s.is_empty() && s != old.slug => {
+            free_slug(conn, &old.lang, s, Some(id)).await?
+        }
         _ => old.slug.clone(),
     };
     let text_changed = old.title != d.title.trim() || old.body != d.body;

@@ -269,6 +269,19 @@ fn bad_articles_and_queries_get_clear_answers() {
         json!({"lang": "el", "title": "Επιστροφές", "slug": "πώς-γίνονται-οι-επιστροφές-2"}),
     );
     assert_eq!(greek["slug"], "πώς-γίνονται-οι-επιστροφές-2");
+    // An empty slug is no slug: it is made from the title, and an edit keeps it.
+    let made = article(
+        &seva,
+        json!({"lang": "en", "title": "Don't pay twice", "slug": ""}),
+    );
+    assert_eq!(made["slug"], "don-t-pay-twice");
+    let path = format!("/api/v1/articles/{}", made["id"].as_str().unwrap());
+    let (s, edited) = seva.api(
+        "PUT",
+        &path,
+        Some(json!({"lang": "en", "title": "Don't pay twice", "slug": "", "body": "Once."})),
+    );
+    assert_eq!((s, edited["slug"].as_str()), (200, Some("don-t-pay-twice")), "{edited}");
     for limit in ["0", "101"] {
         let (s, p) = seva.api("GET", &format!("/api/v1/search?q=x&limit={limit}"), None);
         assert_eq!((s, p["field"].as_str()), (422, Some("limit")), "{p}");

@@ -281,7 +281,11 @@ fn bad_articles_and_queries_get_clear_answers() {
         &path,
         Some(json!({"lang": "en", "title": "Don't pay twice", "slug": "", "body": "Once."})),
     );
-    assert_eq!((s, edited["slug"].as_str()), (200, Some("don-t-pay-twice")), "{edited}");
+    assert_eq!(
+        (s, edited["slug"].as_str()),
+        (200, Some("don-t-pay-twice")),
+        "{edited}"
+    );
     for limit in ["0", "101"] {
         let (s, p) = seva.api("GET", &format!("/api/v1/search?q=x&limit={limit}"), None);
         assert_eq!((s, p["field"].as_str()), (422, Some("limit")), "{p}");

@@ -215,6 +215,7 @@ REFUSED_BEYOND_THE_SCHEMA = {
     "POST /api/v1/conversations/{id}/tags": "a tag of any script (no pattern says it)",
     "POST /api/v1/conversations/{id}/followers": "the id names an agent",
     "POST /api/v1/tokens": "the id names an agent",
+    "POST /api/v1/teams/{id}/members": "the id names an agent",
     "POST /api/v1/knowledge/categories": "a slug of any script (no pattern says it)",
     "POST /api/v1/custom_fields": "a select has options, other kinds none",
     "POST /api/v1/macros": "a reply or actions; the actions' language",

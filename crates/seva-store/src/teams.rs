@@ -110,7 +110,11 @@ pub async fn add_member(
     actor: &str,
 ) -> Result<()> {
     get(conn, team).await?;
-    crate::agents::get(conn, agent).await?;
+    // The team is the object asked about (404); the agent is a field of the request.
+    crate::agents::get(conn, agent).await.map_err(|e| match e {
+        Error::NotFound => Error::invalid("agent_id", "no such agent"),
+        e => e,
+    })?;
     conn.execute(
         "INSERT INTO team_members (team_id, agent_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
         args![team.to_string(), agent.to_string()],

@@ -1113,6 +1113,17 @@ fn admins_add_agents_and_team_members_through_the_api_and_no_one_else_may() {
     let members = format!("/api/v1/teams/{}/members", team["id"].as_str().unwrap());
     let (status, team) = seva.api("POST", &members, Some(json!({"agent_id": agent["id"]})));
     assert_eq!((status, &team["members"]), (200, &json!([agent["id"]])));
+    // An agent who is none is a bad field of the request, not a missing team.
+    let (status, p) = seva.api(
+        "POST",
+        &members,
+        Some(json!({"agent_id": "01a24140-f3b5-75ad-b776-e30cf480c3e8"})),
+    );
+    assert_eq!(
+        (status, p["field"].as_str()),
+        (422, Some("agent_id")),
+        "{p}"
+    );
     let (status, team) = seva.api(
         "DELETE",
         &format!("{members}/{}", agent["id"].as_str().unwrap()),

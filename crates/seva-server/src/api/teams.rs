@@ -86,7 +86,8 @@ pub struct MemberBody {
 
 /// Add an agent to a team (admins).
 #[utoipa::path(post, path = "/api/v1/teams/{id}/members", request_body = MemberBody, tag = "teams",
-    responses((status = 200, body = Team), (status = 404, body = Problem)))]
+    responses((status = 200, body = Team), (status = 404, body = Problem, description = "No such team"),
+        (status = 422, body = Problem, description = "No such agent (`agent_id`)")))]
 pub async fn add_member(
     State(state): State<Shared>,
     caller: Caller,

@@ -64,6 +64,10 @@ pub struct BenchArgs {
     /// Queries of each kind for `--search`.
     #[arg(long, default_value_t = 2_000)]
     search_queries: usize,
+    /// Also drive the trivial handler and the creates with `hey` and `wrk` (Debian's
+    /// packages of those names), for the share of the trivial handler as each tool reads it.
+    #[arg(long)]
+    load_tools: bool,
     /// Serve the yardstick instead: one trivial axum handler, nothing else (started by
     /// the benchmark itself, as a process of its own like `seva serve`).
     #[arg(long, hide = true)]
@@ -297,7 +301,7 @@ pub(crate) fn ms(d: Duration) -> String {
 }
 
 /// The texts customers write, in the languages Seva is tested with.
-const TEXTS: &[(&str, &str)] = &[
+pub(crate) const TEXTS: &[(&str, &str)] = &[
     (
         "My order has not arrived",
         "I ordered a kettle two weeks ago and it has not arrived. Can you check?",
@@ -606,7 +610,6 @@ pub async fn run(args: BenchArgs) -> Result<()> {
     // and the ratio carries across machines better than the figure. Seva's own /healthz
     // passes through its middleware (metrics, headers, body limits), so it is shown too.
     let bare_after = trivial_rate(&yardstick.addr, &token, args.concurrency, "/", 2).await?;
-    drop(yardstick);
     let bare = (bare_before + bare_after) / 2.0;
     let healthz = trivial_rate(&server.addr, &token, args.concurrency, "/healthz", 3).await?;
     let rate = ok as f64 / secs;
@@ -618,6 +621,20 @@ pub async fn run(args: BenchArgs) -> Result<()> {
         "| Seva's /healthz per second, through its middleware | {healthz:.0}/s; creates are {:.1}% of it |",
         100.0 * rate / healthz
     );
+    if args.load_tools {
+        crate::bench_tools::prepare(&dir)?;
+        let created = crate::bench_tools::shares(
+            &yardstick.addr,
+            &server.addr,
+            &token,
+            args.concurrency,
+            args.seconds,
+            &dir,
+        )
+        .await?;
+        counter.fetch_add(created, Ordering::Relaxed);
+    }
+    drop(yardstick);
 
     let seeding = Instant::now();
     let remaining_start = counter.load(Ordering::Relaxed);

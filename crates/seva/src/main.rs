@@ -6,6 +6,7 @@ mod bench_chat;
 mod bench_mail;
 mod bench_routing;
 mod bench_search;
+mod bench_tools;
 mod cli;
 mod kb;
 

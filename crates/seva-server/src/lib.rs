@@ -6,6 +6,7 @@ pub mod auth;
 pub mod bot;
 pub mod chat;
 pub mod config;
+mod drain;
 pub mod files;
 pub mod i18n;
 pub mod knowledge;
@@ -96,6 +97,10 @@ pub fn router(state: Shared) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             metrics::count_requests,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            drain::unread_body,
         ))
         .with_state(state)
 }

@@ -43,6 +43,9 @@ pub struct Config {
     /// Days a conversation stays solved before it is closed (default 14, as long as an
     /// email reply may reopen it); 0 never closes one.
     pub close_solved_after_days: u64,
+    /// The desk's retention period: days a conversation stays closed and unchanged before
+    /// it is deleted for good, with its messages, files and history (default 0: never).
+    pub delete_closed_after_days: u64,
     /// Who must log in with two-step verification: nobody (each agent chooses), admins, or
     /// everyone. An agent it applies to who has not set it up is sent to set it up first.
     pub require_two_step: TwoStepRule,
@@ -75,6 +78,7 @@ impl Config {
             imap_rescan_seconds: 30,
             notify_email_after_seconds: 120,
             close_solved_after_days: 14,
+            delete_closed_after_days: 0,
             require_two_step: TwoStepRule::Nobody,
             test_clock: false,
         }

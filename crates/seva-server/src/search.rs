@@ -186,7 +186,7 @@ impl Work {
                 }
             }
             "message.redacted" => self.erased.extend(id("message_id")),
-            "contact.erased" => {
+            "contact.erased" | "conversations.deleted" => {
                 let ids = e.data.get("messages").and_then(|v| v.as_array());
                 self.erased.extend(
                     ids.into_iter()

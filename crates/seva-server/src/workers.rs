@@ -6,6 +6,7 @@ use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use seva_core::conversation::{Channel, Delivery};
+use seva_core::time::Timestamp;
 use seva_core::{JobId, MessageId};
 use seva_store::jobs::{self, Job};
 use seva_store::{messages, op, sla};
@@ -102,8 +103,9 @@ macro_rules! when_due {
 }
 
 /// The timers: SLA warnings and breaches, snoozed conversations waking up,
-/// conversations that waited unowned too long, teams opening for the day, idempotency
-/// keys a day old, and notifications left unread long enough to be mailed.
+/// conversations that waited unowned too long, teams opening for the day, solved
+/// conversations to close and closed ones past the retention period, idempotency keys a
+/// day old, and notifications left unread long enough to be mailed.
 async fn sweep_timers(state: &Shared) {
     let now = seva_store::now();
     when_due!(
@@ -130,14 +132,20 @@ async fn sweep_timers(state: &Shared) {
         op!(c => seva_store::routing::opening_due(c, now).await),
         op!(c => seva_store::routing::hand_out_at_opening(c, now).await)
     );
-    if let Some(days) = std::num::NonZeroU64::new(state.config.close_solved_after_days) {
-        let span = i64::try_from(days.get().saturating_mul(86_400_000_000)).unwrap_or(i64::MAX);
-        let cutoff = seva_core::time::Timestamp(now.micros().saturating_sub(span));
+    if let Some(cutoff) = days_before(now, state.config.close_solved_after_days) {
         when_due!(
             state,
             "closing conversations solved long ago",
             op!(c => seva_store::conversations::anything_to_close(c, cutoff).await),
             op!(c => seva_store::conversations::close_solved(c, cutoff, 500).await)
+        );
+    }
+    if let Some(cutoff) = days_before(now, state.config.delete_closed_after_days) {
+        when_due!(
+            state,
+            "deleting conversations closed longer than the retention period",
+            op!(c => seva_store::privacy::anything_past_retention(c, cutoff).await),
+            op!(c => seva_store::privacy::delete_past_retention(c, cutoff, 100).await)
         );
     }
     let forget = seva_store::idempotency::cutoff(now);
@@ -148,6 +156,17 @@ async fn sweep_timers(state: &Shared) {
         op!(c => seva_store::idempotency::forget_before(c, forget, 500).await)
     );
     crate::mail::notify::sweep(state).await;
+}
+
+/// `days` before `now`; none for 0, which a setting of days uses for "never".
+fn days_before(now: Timestamp, days: u64) -> Option<Timestamp> {
+    let span = i64::try_from(
+        std::num::NonZeroU64::new(days)?
+            .get()
+            .saturating_mul(86_400_000_000),
+    )
+    .unwrap_or(i64::MAX);
+    Some(Timestamp(now.micros().saturating_sub(span)))
 }
 
 async fn run_one(state: &Shared, job: Job) {

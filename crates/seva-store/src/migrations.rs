@@ -69,6 +69,7 @@ const SQLITE: &[(i64, &str)] = &[
         25,
         include_str!("../migrations/sqlite/0025_idempotency_expiry.sql"),
     ),
+    (26, include_str!("../migrations/sqlite/0026_retention.sql")),
 ];
 const POSTGRES: &[(i64, &str)] = &[
     (1, include_str!("../migrations/postgres/0001_core.sql")),
@@ -143,6 +144,10 @@ const POSTGRES: &[(i64, &str)] = &[
     (
         25,
         include_str!("../migrations/postgres/0025_idempotency_expiry.sql"),
+    ),
+    (
+        26,
+        include_str!("../migrations/postgres/0026_retention.sql"),
     ),
 ];
 

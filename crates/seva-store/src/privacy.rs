@@ -551,13 +551,6 @@ async fn erase_rows(
     )
     .await?;
 
-    // Their conversations, and what hangs off them. An owner's load is counted by a
-    // trigger on updates, so the owner goes first.
-    conn.execute(
-        &format!("UPDATE conversations SET owner_id = NULL WHERE owner_id IS NOT NULL AND contact_id IN {in_people}"),
-        &people_args,
-    )
-    .await?;
     files.forget_attachments(conn, &all_messages).await?;
     empty_messages(conn, &words_elsewhere).await?;
     // Theirs no more: the message was written by someone erased, from an address gone.
@@ -568,52 +561,14 @@ async fn erase_rows(
         &elsewhere,
     )
     .await?;
-    for table in [
-        "messages",
-        "conversation_tags",
-        "conversation_followers",
-        "conversation_participants",
-        "sla_clocks",
-        "notifications",
-        "tasks",
-        "transfers",
-        "chat_visitors",
-        "events",
-    ] {
-        execute_chunked(
-            conn,
-            &format!("DELETE FROM {table} WHERE conversation_id IN "),
-            "",
-            &conversations,
-        )
-        .await?;
-    }
+    delete_conversations(conn, &conversations).await?;
     conn.execute(
         &format!("DELETE FROM chat_visitors WHERE contact_id IN {in_people}"),
         &people_args,
     )
     .await?;
     forget_addresses(conn, &addresses).await?;
-    execute_chunked(
-        conn,
-        "DELETE FROM conversations WHERE id IN ",
-        "",
-        &conversations,
-    )
-    .await?;
     files.release(conn).await?;
-    // Jobs still to run for them (a reply to send, a bot's answer) would only fail now.
-    delete_mentioning(
-        conn,
-        "jobs",
-        "payload",
-        "state IN ('queued', 'running', 'dead')",
-        &conversations,
-    )
-    .await?;
-    // Stored answers to retried creates name the conversations they made (and are kept
-    // with a hash of the request, which held their name and address).
-    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", &conversations).await?;
     // The events about the contacts themselves (made, renamed, an address added).
     delete_mentioning(
         conn,
@@ -664,6 +619,146 @@ async fn erase_rows(
     )
     .await?;
     Ok(erased)
+}
+
+/// Deletes `conversations` and what hangs off them: their messages, tags, followers,
+/// people in copy, clocks, notifications, tasks, transfers, chat visitors and the events
+/// of their history, the jobs still to run for them and the stored answers to the
+/// creates that made them. Files are the caller's ([`Files`]: forgotten before, released
+/// after).
+async fn delete_conversations(conn: &mut dyn Conn, conversations: &[String]) -> Result<()> {
+    // An owner's load is counted by a trigger on updates, so the owner goes first.
+    execute_chunked(
+        conn,
+        "UPDATE conversations SET owner_id = NULL WHERE owner_id IS NOT NULL AND id IN ",
+        "",
+        conversations,
+    )
+    .await?;
+    for table in [
+        "messages",
+        "conversation_tags",
+        "conversation_followers",
+        "conversation_participants",
+        "sla_clocks",
+        "notifications",
+        "tasks",
+        "transfers",
+        "chat_visitors",
+        "events",
+    ] {
+        execute_chunked(
+            conn,
+            &format!("DELETE FROM {table} WHERE conversation_id IN "),
+            "",
+            conversations,
+        )
+        .await?;
+    }
+    execute_chunked(
+        conn,
+        "DELETE FROM conversations WHERE id IN ",
+        "",
+        conversations,
+    )
+    .await?;
+    // Jobs still to run for them (a reply to send, a bot's answer) would only fail now.
+    delete_mentioning(
+        conn,
+        "jobs",
+        "payload",
+        "state IN ('queued', 'running', 'dead')",
+        conversations,
+    )
+    .await?;
+    // Stored answers to retried creates name the conversations they made (and are kept
+    // with a hash of the request, which held their name and address).
+    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", conversations).await
+}
+
+/// Whether any conversation has been closed and unchanged since before `cutoff` (read
+/// on the `conversations_closed` index, which holds closed ones only).
+pub async fn anything_past_retention(conn: &mut dyn Conn, cutoff: Timestamp) -> Result<bool> {
+    Ok(conn
+        .query_opt(
+            "SELECT 1 FROM conversations WHERE status = 'closed' AND updated_at < $1 LIMIT 1",
+            args![cutoff.micros()],
+        )
+        .await?
+        .is_some())
+}
+
+/// What a retention sweep deleted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expired {
+    pub conversations: usize,
+    pub messages: usize,
+    pub attachments: usize,
+}
+
+/// Deletes, for good and with [`secure_delete`], up to `limit` conversations closed and
+/// unchanged since before `cutoff` (the desk's retention period, `delete_closed_after_days`),
+/// oldest first, with everything that hangs off them. Their customers stay, and so does
+/// what other conversations say of them (a merge's note). One `conversations.deleted`
+/// event names the ids that went, so that integrators and the search index can follow.
+pub async fn delete_past_retention(
+    conn: &mut dyn Conn,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<Expired> {
+    secure_delete(conn, true).await?;
+    let deleted = delete_expired_rows(conn, cutoff, limit).await;
+    secure_delete(conn, false).await?;
+    deleted
+}
+
+async fn delete_expired_rows(
+    conn: &mut dyn Conn,
+    cutoff: Timestamp,
+    limit: i64,
+) -> Result<Expired> {
+    let conversations = texts(
+        conn,
+        "SELECT id FROM conversations WHERE status = 'closed' AND updated_at < $1 \
+         ORDER BY updated_at LIMIT $2",
+        args![cutoff.micros(), limit],
+    )
+    .await?;
+    if conversations.is_empty() {
+        return Ok(Expired::default());
+    }
+    let mut messages = Vec::new();
+    for chunk in conversations.chunks(200) {
+        let (sql, args) = with_list(
+            "SELECT id FROM messages WHERE conversation_id IN ",
+            "",
+            chunk,
+        );
+        messages.extend(texts(conn, &sql, &args).await?);
+    }
+    let files = Files::of(conn, &messages).await?;
+    files.forget_attachments(conn, &messages).await?;
+    delete_conversations(conn, &conversations).await?;
+    files.release(conn).await?;
+    crate::events::append(
+        conn,
+        "conversations.deleted",
+        None,
+        "system:retention",
+        serde_json::json!({
+            "reason": "retention",
+            "closed_before": cutoff,
+            "conversations": conversations,
+            "messages": messages,
+            "attachments": files.attachments,
+        }),
+    )
+    .await?;
+    Ok(Expired {
+        conversations: conversations.len(),
+        messages: messages.len(),
+        attachments: files.attachments,
+    })
 }
 
 /// Everything the desk holds about a contact, as they may ask for it.

@@ -42,7 +42,7 @@ pub struct Cli {
     /// max_attachment_mb, form_submissions_per_hour, api_calls_per_minute, smtp_listen,
     /// smtp_hostname, smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key,
     /// imap_rescan_seconds, notify_email_after_seconds, close_solved_after_days,
-    /// require_two_step. Each may also be set as SEVA_<KEY> (SEVA_MAX_BODY_MB=30), which
+    /// delete_closed_after_days, require_two_step. Each may also be set as SEVA_<KEY> (SEVA_MAX_BODY_MB=30), which
     /// wins over the file.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
@@ -246,6 +246,7 @@ file_config! {
     imap_rescan_seconds: u64,
     notify_email_after_seconds: u64,
     close_solved_after_days: u64,
+    delete_closed_after_days: u64,
     require_two_step: String,
     test_clock: bool,
 }
@@ -335,6 +336,9 @@ impl Cli {
         }
         if let Some(days) = file.close_solved_after_days {
             config.close_solved_after_days = days;
+        }
+        if let Some(days) = file.delete_closed_after_days {
+            config.delete_closed_after_days = days;
         }
         if let Some(rule) = file.require_two_step {
             config.require_two_step = rule.parse().map_err(anyhow::Error::msg)?;

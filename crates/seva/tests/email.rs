@@ -2561,6 +2561,134 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     assert!(conversations(&seva).is_empty());
 }
 
+#[test]
+fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_has_passed() {
+    let seva = Seva::start_with(
+        "test_clock = true\nclose_solved_after_days = 0\ndelete_closed_after_days = 30\n",
+    );
+    let relay = Relay::start();
+    email_inbox(&seva, &relay, json!({}));
+    let receipt: &[u8] = b"an old receipt, kept as long as its conversation";
+    let file_path = |bytes: &[u8]| {
+        let sha = sha256_hex(bytes);
+        seva.dir
+            .join("data")
+            .join("attachments")
+            .join(&sha[..2])
+            .join(&sha[2..])
+    };
+    let status = |id: &str, to: &str| {
+        let (s, c) = seva.api(
+            "POST",
+            &format!("/api/v1/conversations/{id}/status"),
+            Some(json!({"status": to})),
+        );
+        assert_eq!(s, 200, "{c}");
+    };
+    // Eleni's old request, with a file, answered and closed on 1 January; her newer one
+    // closed on 10 January; Jun's, still open since 1 January.
+    seva.set_now("2026-01-01T09:00:00Z");
+    send(
+        &seva,
+        &mail_with_files(
+            "Eleni <eleni@example.gr>",
+            "Jun <jun@example.ph>",
+            "old@example.gr",
+            None,
+            "Η απόδειξη της παλιάς παραγγελίας: παλιόχαρτο.",
+            &[("receipt.pdf", receipt)],
+        ),
+    );
+    let old = only_conversation(&seva)["id"].as_str().unwrap().to_string();
+    let eleni = contact_of(&seva, &old);
+    reply(&seva, &old, "Ευχαριστούμε, τη λάβαμε.");
+    status(&old, "solved");
+    status(&old, "closed");
+    let (s, made) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": "jun@example.ph"}, "subject": "Resibo", "text": "Nasaan ang resibo?"})),
+    );
+    assert_eq!(s, 201, "{made}");
+    let open = made["id"].as_str().unwrap().to_string();
+    seva.set_now("2026-01-10T09:00:00Z");
+    let (s, made) = seva.api(
+        "POST",
+        "/api/v1/conversations",
+        Some(json!({"contact": {"email": "eleni@example.gr"}, "subject": "Νέα παραγγελία", "text": "Πότε έρχεται;"})),
+    );
+    assert_eq!(s, 201, "{made}");
+    let newer = made["id"].as_str().unwrap().to_string();
+    status(&newer, "solved");
+    status(&newer, "closed");
+    common::search_until(
+        &seva,
+        "/api/v1/search?q=παλιόχαρτο&kind=messages",
+        |hits| hits.len() == 1,
+    );
+    common::wait_for_database_file(&seva, &["παλιόχαρτο"], true);
+    assert!(file_path(receipt).exists());
+
+    // A minute short of thirty days after it was closed, nothing goes.
+    seva.set_now("2026-01-31T08:59:00Z");
+    std::thread::sleep(Duration::from_millis(1500));
+    let (s, _) = seva.api("GET", &format!("/api/v1/conversations/{old}"), None);
+    assert_eq!(s, 200);
+    // Thirty days after, the old conversation goes, with its messages, file and history;
+    // Eleni stays, with her newer conversation, and Jun's open one stays.
+    seva.set_now("2026-01-31T09:01:00Z");
+    wait_until("the old conversation to be deleted", || {
+        seva.api("GET", &format!("/api/v1/conversations/{old}"), None)
+            .0
+            == 404
+    });
+    for id in [&newer, &open] {
+        let (s, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
+        assert_eq!(s, 200, "{c}");
+    }
+    let (s, _) = seva.api("GET", &format!("/api/v1/contacts/{eleni}"), None);
+    assert_eq!(s, 200);
+    let (s, _) = seva.api("GET", &format!("/api/v1/conversations/{old}/events"), None);
+    assert_eq!(s, 404);
+    wait_until("the receipt's file to be removed", || {
+        !file_path(receipt).exists()
+    });
+    common::search_until(
+        &seva,
+        "/api/v1/search?q=παλιόχαρτο&kind=messages",
+        |hits| hits.is_empty(),
+    );
+    common::wait_for_database_file(&seva, &["παλιόχαρτο"], false);
+    // One event names what went, and nothing of its words; the feed keeps no other
+    // event of it.
+    let (_, feed) = seva.api("GET", "/api/v1/events?after=0&limit=1000", None);
+    let events = feed["data"].as_array().unwrap_or_else(|| panic!("{feed}"));
+    let deleted: Vec<&Value> = events
+        .iter()
+        .filter(|e| e["kind"] == "conversations.deleted")
+        .collect();
+    assert_eq!(deleted.len(), 1, "{feed:#}");
+    assert_eq!(deleted[0]["actor"], "system:retention");
+    assert_eq!(deleted[0]["data"]["conversations"], json!([old]));
+    assert_eq!(deleted[0]["data"]["messages"].as_array().unwrap().len(), 2);
+    assert_eq!(deleted[0]["data"]["attachments"], 1);
+    assert!(
+        !events.iter().any(|e| e["conversation_id"] == old.as_str()),
+        "{feed:#}"
+    );
+    assert!(!feed.to_string().contains("παλιόχαρτο"), "{feed}");
+
+    // Ten days later the newer one follows; the open one never does.
+    seva.set_now("2026-02-09T09:01:00Z");
+    wait_until("the newer conversation to be deleted", || {
+        seva.api("GET", &format!("/api/v1/conversations/{newer}"), None)
+            .0
+            == 404
+    });
+    let (s, _) = seva.api("GET", &format!("/api/v1/conversations/{open}"), None);
+    assert_eq!(s, 200);
+}
+
 /// The contact a conversation is with.
 fn contact_of(seva: &Seva, conversation: &str) -> String {
     let (s, c) = seva.api(

@@ -562,6 +562,9 @@ async fn erase_rows(
     )
     .await?;
     delete_conversations(conn, &conversations).await?;
+    // Stored answers to retried creates name the conversations they made (and are kept
+    // with a hash of the request, which held their name and address).
+    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", &conversations).await?;
     conn.execute(
         &format!("DELETE FROM chat_visitors WHERE contact_id IN {in_people}"),
         &people_args,
@@ -623,9 +626,8 @@ async fn erase_rows(
 
 /// Deletes `conversations` and what hangs off them: their messages, tags, followers,
 /// people in copy, clocks, notifications, tasks, transfers, chat visitors and the events
-/// of their history, the jobs still to run for them and the stored answers to the
-/// creates that made them. Files are the caller's ([`Files`]: forgotten before, released
-/// after).
+/// of their history, and the jobs still to run for them. Files are the caller's
+/// ([`Files`]: forgotten before, released after).
 async fn delete_conversations(conn: &mut dyn Conn, conversations: &[String]) -> Result<()> {
     // An owner's load is counted by a trigger on updates, so the owner goes first.
     execute_chunked(
@@ -670,10 +672,7 @@ async fn delete_conversations(conn: &mut dyn Conn, conversations: &[String]) -> 
         "state IN ('queued', 'running', 'dead')",
         conversations,
     )
-    .await?;
-    // Stored answers to retried creates name the conversations they made (and are kept
-    // with a hash of the request, which held their name and address).
-    delete_mentioning(conn, "idempotency_keys", "body", "1 = 1", conversations).await
+    .await
 }
 
 /// Whether any conversation has been closed and unchanged since before `cutoff` (read
@@ -699,7 +698,8 @@ pub struct Expired {
 /// Deletes, for good and with [`secure_delete`], up to `limit` conversations closed and
 /// unchanged since before `cutoff` (the desk's retention period, `delete_closed_after_days`),
 /// oldest first, with everything that hangs off them. Their customers stay, and so does
-/// what other conversations say of them (a merge's note). One `conversations.deleted`
+/// what other conversations say of them (a merge's note). The stored answers to the
+/// creates that made them were forgotten a day after (`idempotency::cutoff`), long before. One `conversations.deleted`
 /// event names the ids that went, so that integrators and the search index can follow.
 pub async fn delete_past_retention(
     conn: &mut dyn Conn,

@@ -696,11 +696,12 @@ pub struct Expired {
 }
 
 /// Deletes, for good and with [`secure_delete`], up to `limit` conversations closed and
-/// unchanged since before `cutoff` (the desk's retention period, `delete_closed_after_days`),
-/// oldest first, with everything that hangs off them. Their customers stay, and so does
-/// what other conversations say of them (a merge's note). The stored answers to the
-/// creates that made them were forgotten a day after (`idempotency::cutoff`), long before. One `conversations.deleted`
-/// event names the ids that went, so that integrators and the search index can follow.
+/// unchanged since before `cutoff` (the desk's retention period,
+/// `delete_closed_after_days`), oldest first, with everything that hangs off them. Their
+/// customers stay, and so does what other conversations say of them (a merge's note).
+/// The stored answers to the creates that made them went a day after those
+/// (`idempotency::cutoff`), long before. One `conversations.deleted` event names the ids
+/// that went, so that integrators and the search index can follow.
 pub async fn delete_past_retention(
     conn: &mut dyn Conn,
     cutoff: Timestamp,

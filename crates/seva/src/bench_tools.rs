@@ -17,7 +17,8 @@ struct Run {
 }
 
 /// Measures the trivial handler at `bare` and the creates at `server` with each tool, and
-/// prints one row per tool. Returns the conversations the tools created.
+/// prints one row per tool. Returns the conversations the tools created. What the tools
+/// send is written into `dir`.
 pub(crate) async fn shares(
     bare: &str,
     server: &str,
@@ -26,6 +27,7 @@ pub(crate) async fn shares(
     seconds: u64,
     dir: &Path,
 ) -> Result<u64> {
+    prepare(dir)?;
     let mut created = 0;
     for tool in ["hey", "wrk"] {
         let (b, c) = match tool {
@@ -64,7 +66,7 @@ pub(crate) async fn shares(
 /// Writes what the tools send: hey's one body (it sends the same body every time, so one
 /// known customer), and wrk's script, which cycles through the bench's own 5,000 customers
 /// and four languages.
-pub(crate) fn prepare(dir: &Path) -> Result<()> {
+fn prepare(dir: &Path) -> Result<()> {
     std::fs::write(
         dir.join("create.json"),
         crate::bench::conversation_body(0, None),

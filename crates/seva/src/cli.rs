@@ -42,8 +42,8 @@ pub struct Cli {
     /// max_attachment_mb, form_submissions_per_hour, api_calls_per_minute, smtp_listen,
     /// smtp_hostname, smtp_max_mb, smtp_tls_cert, smtp_tls_key, secret_key,
     /// imap_rescan_seconds, notify_email_after_seconds, close_solved_after_days,
-    /// delete_closed_after_days, require_two_step. Each may also be set as SEVA_<KEY> (SEVA_MAX_BODY_MB=30), which
-    /// wins over the file.
+    /// delete_closed_after_days, require_two_step. Each may also be set as SEVA_<KEY>
+    /// (SEVA_MAX_BODY_MB=30), which wins over the file.
     #[arg(long, env = "SEVA_CONFIG", global = true)]
     pub config: Option<PathBuf>,
     /// Log level: error, warn, info, debug.

@@ -1205,16 +1205,28 @@ fn admins_add_agents_and_team_members_through_the_api_and_no_one_else_may() {
 /// The start of the server's answer to a create that announces a body of `length` bytes
 /// and sends only its first few.
 fn announce_a_create_of(seva: &Seva, length: usize) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    use std::io::Write;
+    let mut stream = connect(seva);
     let head = format!(
         "POST /api/v1/conversations HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n{{\"contact\":",
         seva.token,
     );
     stream.write_all(head.as_bytes()).unwrap();
+    first_bytes(&mut stream)
+}
+
+/// A connection to the server, that waits at most 10 s for an answer.
+fn connect(seva: &Seva) -> std::net::TcpStream {
+    let stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .unwrap();
+    stream
+}
+
+/// The answer's first bytes (its status line and a little more).
+fn first_bytes(stream: &mut std::net::TcpStream) -> String {
+    use std::io::Read;
     let mut answer = [0u8; 64];
     let n = stream.read(&mut answer).unwrap_or(0);
     String::from_utf8_lossy(&answer[..n]).into_owned()
@@ -1224,11 +1236,8 @@ fn announce_a_create_of(seva: &Seva, length: usize) -> String {
 /// first line. Were the server to close the connection without reading the body, the
 /// kernel would reset it while the body is still being sent.
 fn send_unread_body(seva: &Seva, path: &str, length: usize) -> String {
-    use std::io::{Read, Write};
-    let mut stream = std::net::TcpStream::connect(seva.base.trim_start_matches("http://")).unwrap();
-    stream
-        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
-        .unwrap();
+    use std::io::Write;
+    let mut stream = connect(seva);
     let head = format!(
         "POST {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {length}\r\n\r\n",
         seva.token,
@@ -1243,9 +1252,7 @@ fn send_unread_body(seva: &Seva, path: &str, length: usize) -> String {
         }
         sent += n;
     }
-    let mut answer = [0u8; 64];
-    let n = stream.read(&mut answer).unwrap_or(0);
-    String::from_utf8_lossy(&answer[..n]).into_owned()
+    first_bytes(&mut stream)
 }
 
 /// A sample's value in a Prometheus text page.

@@ -2275,6 +2275,16 @@ fn mail_with_files(
     raw
 }
 
+/// Where the data folder keeps a file of these bytes (content-addressed).
+fn stored_file(seva: &Seva, bytes: &[u8]) -> std::path::PathBuf {
+    let sha = sha256_hex(bytes);
+    seva.dir
+        .join("data")
+        .join("attachments")
+        .join(&sha[..2])
+        .join(&sha[2..])
+}
+
 fn sha256_hex(bytes: &[u8]) -> String {
     use sha2::Digest;
     sha2::Sha256::digest(bytes)
@@ -2290,14 +2300,6 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     email_inbox(&seva, &relay, json!({}));
     let logo: &[u8] = b"the company logo, in both customers' signatures";
     let payslip: &[u8] = b"Boss's payslip: only his";
-    let file_path = |bytes: &[u8]| {
-        let sha = sha256_hex(bytes);
-        seva.dir
-            .join("data")
-            .join("attachments")
-            .join(&sha[..2])
-            .join(&sha[2..])
-    };
     // Maria writes with her manager in copy, and he answers in her thread.
     send(
         &seva,
@@ -2371,7 +2373,7 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
         "/api/v1/search?q=kulangsahod&kind=messages",
         |hits| hits.len() == 1,
     );
-    assert!(file_path(payslip).exists() && file_path(logo).exists());
+    assert!(stored_file(&seva, payslip).exists() && stored_file(&seva, logo).exists());
 
     // Agents and supervisors may do neither.
     let supervisor = seva.user("lena@seva.test", "supervisor", "a long enough password 2");
@@ -2486,9 +2488,9 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     assert!(!copy.to_string().contains("boss@example.ph"), "{copy}");
     // His payslip leaves the disk; the logo stays, Maria's message has it too.
     wait_until("the payslip's file to be removed", || {
-        !file_path(payslip).exists()
+        !stored_file(&seva, payslip).exists()
     });
-    assert!(file_path(logo).exists());
+    assert!(stored_file(&seva, logo).exists());
     common::wait_for_database_file(&seva, &["kulangsahod", "Pakiayos"], false);
     // The search index forgets him.
     common::search_until(
@@ -2556,7 +2558,7 @@ fn a_customer_gets_a_copy_of_their_data_and_an_erasure_leaves_nothing_of_them() 
     );
     seva.cli(&["contact", "erase", "maria@example.ph", "--yes"]);
     wait_until("the logo's file to be removed", || {
-        !file_path(logo).exists()
+        !stored_file(&seva, logo).exists()
     });
     assert!(conversations(&seva).is_empty());
 }
@@ -2569,14 +2571,6 @@ fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_h
     let relay = Relay::start();
     email_inbox(&seva, &relay, json!({}));
     let receipt: &[u8] = b"an old receipt, kept as long as its conversation";
-    let file_path = |bytes: &[u8]| {
-        let sha = sha256_hex(bytes);
-        seva.dir
-            .join("data")
-            .join("attachments")
-            .join(&sha[..2])
-            .join(&sha[2..])
-    };
     let status = |id: &str, to: &str| {
         let (s, c) = seva.api(
             "POST",
@@ -2627,7 +2621,7 @@ fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_h
         |hits| hits.len() == 1,
     );
     common::wait_for_database_file(&seva, &["παλιόχαρτο"], true);
-    assert!(file_path(receipt).exists());
+    assert!(stored_file(&seva, receipt).exists());
 
     // A minute short of thirty days after it was closed, nothing goes.
     seva.set_now("2026-01-31T08:59:00Z");
@@ -2651,7 +2645,7 @@ fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_h
     let (s, _) = seva.api("GET", &format!("/api/v1/conversations/{old}/events"), None);
     assert_eq!(s, 404);
     wait_until("the receipt's file to be removed", || {
-        !file_path(receipt).exists()
+        !stored_file(&seva, receipt).exists()
     });
     common::search_until(
         &seva,

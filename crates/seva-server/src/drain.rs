@@ -7,7 +7,8 @@
 //! expired) never reads the answer: it reports a broken connection instead of the redirect
 //! to the login page or the problem document. So the rest of the body is read and thrown
 //! away first, as much as the body limit allows and for at most [`WITHIN`]; a body
-//! declared larger than the limit is refused before anything reads it, and left unread.
+//! declared larger than the limit is refused before anything reads it, and left unread,
+//! and so is one the client has not sent yet because it waits for `100 Continue`.
 
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -57,7 +58,13 @@ impl http_body::Body for Held {
 }
 
 pub async fn unread_body(State(state): State<Shared>, req: Request, next: Next) -> Response {
-    if req.body().is_end_stream() {
+    // A client that asks whether to send its body (`Expect: 100-continue`) sends nothing
+    // until a handler reads it: one that does not, answers it before it sends anything.
+    let asks = req
+        .headers()
+        .get(axum::http::header::EXPECT)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"100-continue"));
+    if asks || req.body().is_end_stream() {
         return next.run(req).await;
     }
     let (parts, body) = req.into_parts();

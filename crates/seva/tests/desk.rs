@@ -507,6 +507,17 @@ fn bad_input_gets_a_problem_naming_the_field_and_writes_nothing() {
     // sends it whole and still gets its answer, not a reset connection.
     let answer = send_unread_body(&seva, "/settings/inboxes/nonsense", 8 * 1024 * 1024);
     assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
+    // A client that waits for `100 Continue` before sending its body is answered at once,
+    // and sends nothing.
+    let mut stream = connect(&seva);
+    std::io::Write::write_all(
+        &mut stream,
+        b"POST /settings/inboxes/nonsense HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+          Content-Length: 8388608\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .unwrap();
+    let answer = first_bytes(&mut stream);
+    assert!(answer.starts_with("HTTP/1.1 303"), "{answer}");
     // Unknown ids and wrong statuses.
     let (status, _) = seva.api(
         "GET",

@@ -7,14 +7,10 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{Seva, agent_id, attribute_after, reference_in, search_until, submit_form, team};
+use common::{
+    Seva, agent_id, attribute_after, create, reference_in, search_until, submit_form, team,
+};
 use serde_json::{Value, json};
-
-fn create(seva: &Seva, body: Value) -> String {
-    let (s, c) = seva.api("POST", "/api/v1/conversations", Some(body));
-    assert_eq!(s, 201, "{c}");
-    c["id"].as_str().unwrap().to_string()
-}
 
 fn get(seva: &Seva, id: &str) -> Value {
     let (s, c) = seva.api("GET", &format!("/api/v1/conversations/{id}"), None);
@@ -192,14 +188,7 @@ fn snooze_wakes_at_its_time_or_when_the_customer_writes_and_unowned_waits_are_es
 #[test]
 fn a_conversation_left_solved_is_closed_after_the_days_set_and_the_customer_then_starts_anew() {
     let seva = Seva::start_with("test_clock = true\nclose_solved_after_days = 4\n");
-    let status = |id: &str, to: &str| {
-        let (s, c) = seva.api(
-            "POST",
-            &format!("/api/v1/conversations/{id}/status"),
-            Some(json!({"status": to})),
-        );
-        assert_eq!(s, 200, "{c}");
-    };
+    let status = |id: &str, to: &str| common::set_status(&seva, id, to);
     seva.set_now("2026-12-01T09:00:00Z");
     let (old, _, page) = by_form(
         &seva,

@@ -2571,14 +2571,7 @@ fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_h
     let relay = Relay::start();
     email_inbox(&seva, &relay, json!({}));
     let receipt: &[u8] = b"an old receipt, kept as long as its conversation";
-    let status = |id: &str, to: &str| {
-        let (s, c) = seva.api(
-            "POST",
-            &format!("/api/v1/conversations/{id}/status"),
-            Some(json!({"status": to})),
-        );
-        assert_eq!(s, 200, "{c}");
-    };
+    let status = |id: &str, to: &str| common::set_status(&seva, id, to);
     // Eleni's old request, with a file, answered and closed on 1 January; her newer one
     // closed on 10 January; Jun's, still open since 1 January.
     seva.set_now("2026-01-01T09:00:00Z");
@@ -2598,21 +2591,15 @@ fn closed_conversations_are_deleted_with_their_files_once_the_retention_period_h
     reply(&seva, &old, "Ευχαριστούμε, τη λάβαμε.");
     status(&old, "solved");
     status(&old, "closed");
-    let (s, made) = seva.api(
-        "POST",
-        "/api/v1/conversations",
-        Some(json!({"contact": {"email": "jun@example.ph"}, "subject": "Resibo", "text": "Nasaan ang resibo?"})),
+    let open = common::create(
+        &seva,
+        json!({"contact": {"email": "jun@example.ph"}, "subject": "Resibo", "text": "Nasaan ang resibo?"}),
     );
-    assert_eq!(s, 201, "{made}");
-    let open = made["id"].as_str().unwrap().to_string();
     seva.set_now("2026-01-10T09:00:00Z");
-    let (s, made) = seva.api(
-        "POST",
-        "/api/v1/conversations",
-        Some(json!({"contact": {"email": "eleni@example.gr"}, "subject": "Νέα παραγγελία", "text": "Πότε έρχεται;"})),
+    let newer = common::create(
+        &seva,
+        json!({"contact": {"email": "eleni@example.gr"}, "subject": "Νέα παραγγελία", "text": "Πότε έρχεται;"}),
     );
-    assert_eq!(s, 201, "{made}");
-    let newer = made["id"].as_str().unwrap().to_string();
     status(&newer, "solved");
     status(&newer, "closed");
     common::search_until(

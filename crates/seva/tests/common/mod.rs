@@ -545,6 +545,23 @@ pub fn wait_for_database_file(seva: &Seva, words: &[&str], held: bool) {
     }
 }
 
+/// A conversation made through the API from `body`; its id.
+pub fn create(seva: &Seva, body: serde_json::Value) -> String {
+    let (s, c) = seva.api("POST", "/api/v1/conversations", Some(body));
+    assert_eq!(s, 201, "{c}");
+    c["id"].as_str().unwrap().to_string()
+}
+
+/// Moves a conversation to status `to` through the API, which must allow it.
+pub fn set_status(seva: &Seva, conversation: &str, to: &str) {
+    let (s, c) = seva.api(
+        "POST",
+        &format!("/api/v1/conversations/{conversation}/status"),
+        Some(serde_json::json!({"status": to})),
+    );
+    assert_eq!(s, 200, "{c}");
+}
+
 /// The messages of a conversation, as the API lists them.
 pub fn messages(seva: &Seva, conversation: &str) -> Vec<serde_json::Value> {
     let (s, list) = seva.api(
